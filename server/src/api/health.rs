@@ -1,0 +1,36 @@
+//! `GET /api/v2.0/health`: Harbor's overall health shape, with one component per dependency.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// 200 `{"status":"healthy",…}` when the database and the blob store answer, 503 otherwise (so
+/// load balancers take an unhealthy replica out).
+pub async fn get_health(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let (db, store) = tokio::join!(app.db.ping(), app.store.ping());
+    let status = |ok: bool| if ok { "healthy" } else { "unhealthy" };
+    if let Err(e) = &db {
+        tracing::warn!(error = %e, "health: database");
+    }
+    if let Err(e) = &store {
+        tracing::warn!(error = %e, "health: storage");
+    }
+    let healthy = db.is_ok() && store.is_ok();
+    let body = json!({
+        "status": status(healthy),
+        "components": [
+            { "name": "core", "status": "healthy" },
+            { "name": "database", "status": status(db.is_ok()) },
+            { "name": "storage", "status": status(store.is_ok()) },
+        ]
+    });
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body))
+}

@@ -1,0 +1,116 @@
+//! Application state, router assembly, and serving (HTTP or HTTPS) with graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::db::Db;
+use crate::registry::Registry;
+use crate::storage::BlobStore;
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    /// Registry services.
+    pub registry: Registry,
+    /// Credential checks.
+    pub auth: Arc<Authenticator>,
+    /// The database.
+    pub db: Db,
+    /// The blob store.
+    pub store: BlobStore,
+    /// The resolved configuration.
+    pub config: Arc<Config>,
+}
+
+/// A startup failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Db(#[from] crate::db::DbError),
+    /// The blob store could not be opened.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
+    /// The first-start setup failed.
+    #[error("bootstrap: {0}")]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    /// Listening or serving failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AppState {
+    /// Opens the database and blob store named in `config` and runs the first-start setup.
+    pub async fn init(config: Config) -> Result<Self, StartError> {
+        if config
+            .storage_url
+            .starts_with(&*config.data_dir.to_string_lossy())
+            || config
+                .database_url
+                .0
+                .contains(&*config.data_dir.to_string_lossy())
+        {
+            std::fs::create_dir_all(&config.data_dir)?;
+        }
+        let db = Db::connect(&config.database_url.0).await?;
+        let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
+        crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
+        Ok(Self {
+            registry: Registry::new(db.clone(), store.clone()),
+            auth: Arc::new(Authenticator::new(db.clone())),
+            db,
+            store,
+            config: Arc::new(config),
+        })
+    }
+
+    /// All routes with their middleware.
+    pub fn router(self) -> Router {
+        Router::new()
+            .merge(crate::registry::handlers::router())
+            .merge(crate::api::router())
+            .layer(TraceLayer::new_for_http())
+            .with_state(self)
+    }
+}
+
+/// Serves plain HTTP on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve_http(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    axum::serve(listener, state.router())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Serves HTTPS with the PEM `cert` and `key` until `shutdown` completes.
+pub async fn serve_https(
+    state: AppState,
+    listener: std::net::TcpListener,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    // Installing twice (tests, restarts in-process) is harmless: the first provider stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+    });
+    axum_server::from_tcp_rustls(listener, tls)
+        .handle(handle)
+        .serve(state.router().into_make_service())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! One `Config`: defaults < config file (TOML) < environment (`WHARF_*`) < command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// A secret string that never prints.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Settings as given on the command line, in the environment or in the config file. Every field
+/// is optional here; [`Config::resolve`] fills in the defaults.
+#[derive(Args, Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Config file (TOML) whose keys are these settings' long names with `_` for `-`.
+    #[arg(long, env = "WHARF_CONFIG", global = true)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:5000].
+    #[arg(long, env = "WHARF_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database and local blobs [default: ./data].
+    #[arg(long, env = "WHARF_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Password of the `admin` user created at first start; without it a random one is
+    /// generated and printed once.
+    #[arg(
+        long,
+        env = "WHARF_ADMIN_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_password: Option<Secret>,
+    /// Database URL: `sqlite://…` or `postgres://…` [default: sqlite://<data dir>/wharf.db].
+    #[arg(
+        long,
+        env = "WHARF_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<Secret>,
+    /// Blob storage: a directory or `file://` URL [default: <data dir>/blobs].
+    #[arg(long, env = "WHARF_STORAGE_URL", global = true)]
+    pub storage_url: Option<String>,
+    /// Flush blob files to disk before a push is acknowledged (true/false) [default: true].
+    #[arg(long, env = "WHARF_STORAGE_FSYNC", global = true)]
+    pub storage_fsync: Option<bool>,
+    /// The URL clients reach Wharf at, used in links and pull commands
+    /// [default: http(s)://<listen address>].
+    #[arg(long, env = "WHARF_EXTERNAL_URL", global = true)]
+    pub external_url: Option<String>,
+    /// PEM certificate chain; with `tls-key`, Wharf serves HTTPS.
+    #[arg(long, env = "WHARF_TLS_CERT", global = true)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls-cert`.
+    #[arg(long, env = "WHARF_TLS_KEY", global = true)]
+    pub tls_key: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `wharf=debug,tower_http=info` [default: info].
+    #[arg(long, env = "WHARF_LOG", global = true)]
+    pub log: Option<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Initial admin password.
+    pub admin_password: Option<Secret>,
+    /// Database URL.
+    pub database_url: Secret,
+    /// Blob storage URL.
+    pub storage_url: String,
+    /// fsync blob writes.
+    pub storage_fsync: bool,
+    /// External URL without a trailing slash.
+    pub external_url: String,
+    /// TLS certificate and key, when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Log filter.
+    pub log: String,
+}
+
+/// A configuration error.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// The config file is not valid TOML for these settings.
+    #[error("invalid config file {0}: {1}")]
+    Parse(PathBuf, String),
+    /// Only one of the TLS files was given.
+    #[error("WHARF_TLS_CERT and WHARF_TLS_KEY must be given together")]
+    TlsPair,
+}
+
+impl Config {
+    /// Merges `given` (flags and environment) over the config file over the defaults.
+    pub fn resolve(given: Settings) -> Result<Self, ConfigError> {
+        let file = match &given.config {
+            Some(path) => read_file(path)?,
+            None => Settings::default(),
+        };
+        let listen = given
+            .listen
+            .or(file.listen)
+            .unwrap_or(([127, 0, 0, 1], 5000).into());
+        let data_dir = given
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = given.database_url.or(file.database_url).unwrap_or_else(|| {
+            Secret(format!("sqlite://{}/wharf.db?mode=rwc", data_dir.display()))
+        });
+        let storage_url = given
+            .storage_url
+            .or(file.storage_url)
+            .unwrap_or_else(|| data_dir.join("blobs").display().to_string());
+        let tls = match (
+            given.tls_cert.or(file.tls_cert),
+            given.tls_key.or(file.tls_key),
+        ) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsPair),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let external_url = given
+            .external_url
+            .or(file.external_url)
+            .unwrap_or_else(|| format!("{scheme}://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Self {
+            listen,
+            data_dir,
+            admin_password: given.admin_password.or(file.admin_password),
+            database_url,
+            storage_url,
+            storage_fsync: given.storage_fsync.or(file.storage_fsync).unwrap_or(true),
+            external_url,
+            tls,
+            log: given.log.or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// The registry host clients put in image names: the external URL without its scheme.
+    pub fn registry_host(&self) -> &str {
+        self.external_url
+            .split_once("://")
+            .map_or(&self.external_url, |(_, h)| h)
+    }
+}
+
+fn read_file(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_file_then_given() {
+        let c = Config::resolve(Settings::default()).expect("defaults");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:5000");
+        assert_eq!(c.database_url.0, "sqlite://./data/wharf.db?mode=rwc");
+        assert_eq!(c.storage_url, "./data/blobs");
+        assert_eq!(c.external_url, "http://127.0.0.1:5000");
+        assert!(c.storage_fsync);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("wharf.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:6000\"\ndata_dir = \"/srv/w\"\nexternal_url = \"https://reg.example/\"\n")
+            .expect("write");
+        let given = Settings {
+            config: Some(file),
+            listen: Some("127.0.0.1:7000".parse().expect("addr")),
+            ..Default::default()
+        };
+        let c = Config::resolve(given).expect("file");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/w"));
+        assert_eq!(c.external_url, "https://reg.example");
+        assert_eq!(c.registry_host(), "reg.example");
+        assert!(!format!("{:?}", Secret("pw".into())).contains("pw"));
+    }
+
+    #[test]
+    fn bad_files_and_half_tls_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "no_such_setting = 1\n").expect("write");
+        let r = Config::resolve(Settings {
+            config: Some(file),
+            ..Default::default()
+        });
+        assert!(matches!(r, Err(ConfigError::Parse(..))));
+        let r = Config::resolve(Settings {
+            tls_cert: Some("c.pem".into()),
+            ..Default::default()
+        });
+        assert!(matches!(r, Err(ConfigError::TlsPair)));
+    }
+}

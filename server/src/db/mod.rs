@@ -1,0 +1,197 @@
+//! All SQL lives in this module and its children; nothing else in Wharf writes a query.
+//!
+//! One set of statements serves SQLite (embedded default) and PostgreSQL (scale-out) through
+//! sqlx's `Any` driver: placeholders are `$N`, times are unix milliseconds in BIGINT, flags are
+//! 0/1 integers. SQLite gets a single-connection write pool (no SQLITE_BUSY between writers) and a
+//! separate read pool; on PostgreSQL both are the same pool.
+
+pub mod blobs;
+pub mod manifests;
+pub mod projects;
+pub mod repositories;
+pub mod tags;
+pub mod uploads;
+pub mod users;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+/// A database failure.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Any sqlx failure.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL names an engine Wharf does not support.
+    #[error("unsupported database URL {0:?}: use sqlite:// or postgres://")]
+    UnsupportedUrl(String),
+}
+
+impl DbError {
+    /// True when the failure is a unique or primary key violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+
+    /// True when the failure is a foreign key violation.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, Self::Sqlx(sqlx::Error::Database(e)) if e.is_foreign_key_violation())
+    }
+}
+
+/// Result of a database call.
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Which engine the pools talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, the embedded default.
+    Sqlite,
+    /// PostgreSQL, for scale-out.
+    Postgres,
+}
+
+/// The database: a read pool and a write pool (the same pool on PostgreSQL).
+#[derive(Clone, Debug)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+/// The current time in unix milliseconds, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Db {
+    /// Connects to `url` and runs the migrations.
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        install_default_drivers();
+        let db = if url.starts_with("sqlite:") {
+            let sqlite_opts = |max: u32| {
+                AnyPoolOptions::new()
+                    .max_connections(max)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
+                                 PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+            };
+            let write = sqlite_opts(1).connect(url).await?;
+            let read = sqlite_opts(8).connect(url).await?;
+            Self {
+                read,
+                write,
+                backend: Backend::Sqlite,
+            }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            Self {
+                read: pool.clone(),
+                write: pool,
+                backend: Backend::Postgres,
+            }
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> DbResult<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("../migrations/sqlite")
+                    .run(&self.write)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&self.write)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads that need not see the caller's own open transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// The pool for writes outside a transaction.
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> DbResult<Transaction<'static, Any>> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// Checks the database answers (for health checks).
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// `$first, $first+1, …` placeholders for an `IN (…)` list of `n` values.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Db;
+
+    /// A migrated SQLite database in a temp dir, kept alive by the returned guard.
+    pub async fn sqlite() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let db = Db::connect(&url).await.expect("connect");
+        (dir, db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_count_from_first() {
+        assert_eq!(super::placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(super::placeholders(1, 0), "");
+    }
+}

@@ -1,0 +1,130 @@
+//! SQL for `uploads` and `upload_parts`: upload sessions live in the database, so any replica
+//! can continue a session another one started.
+
+use sqlx::{Any, Executor, Row};
+
+use super::{DbResult, now_ms};
+
+/// An upload session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    /// Session id (a UUID).
+    pub id: String,
+    /// Repository the blob is uploaded to.
+    pub repository_id: i64,
+    /// Bytes received so far.
+    pub size: i64,
+    /// Parts appended so far.
+    pub parts: i64,
+}
+
+/// One appended part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRow {
+    /// Position, from 0.
+    pub seq: i64,
+    /// The part object's unique name.
+    pub name: String,
+    /// Bytes in the part.
+    pub size: i64,
+}
+
+/// Opens a session.
+pub async fn insert<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: &str,
+    repo_id: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+    )
+    .bind(id)
+    .bind(repo_id)
+    .bind(now_ms())
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// The session `id` of repository `repo_id`.
+pub async fn get<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: &str,
+    repo_id: i64,
+) -> DbResult<Option<UploadRow>> {
+    let row = sqlx::query(
+        "SELECT id, repository_id, size, parts FROM uploads WHERE id = $1 AND repository_id = $2",
+    )
+    .bind(id)
+    .bind(repo_id)
+    .fetch_optional(e)
+    .await?;
+    row.map(|r| {
+        Ok(UploadRow {
+            id: r.try_get("id")?,
+            repository_id: r.try_get("repository_id")?,
+            size: r.try_get("size")?,
+            parts: r.try_get("parts")?,
+        })
+    })
+    .transpose()
+}
+
+/// Records part `seq` and advances the session, only if the session is still at `expected_size`.
+/// Returns false when another request got there first (the caller answers 416).
+pub async fn append_part(
+    tx: &mut sqlx::AnyConnection,
+    id: &str,
+    expected_size: i64,
+    part: &PartRow,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE uploads SET size = size + $1, parts = parts + 1, updated_at = $2 \
+         WHERE id = $3 AND size = $4 AND parts = $5",
+    )
+    .bind(part.size)
+    .bind(now_ms())
+    .bind(id)
+    .bind(expected_size)
+    .bind(part.seq)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO upload_parts (upload_id, seq, name, size) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(part.seq)
+        .bind(&part.name)
+        .bind(part.size)
+        .execute(&mut *tx)
+        .await?;
+    Ok(true)
+}
+
+/// The parts of a session in order.
+pub async fn parts<'e>(e: impl Executor<'e, Database = Any>, id: &str) -> DbResult<Vec<PartRow>> {
+    let rows =
+        sqlx::query("SELECT seq, name, size FROM upload_parts WHERE upload_id = $1 ORDER BY seq")
+            .bind(id)
+            .fetch_all(e)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PartRow {
+                seq: r.try_get(0)?,
+                name: r.try_get(1)?,
+                size: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+/// Ends a session; returns whether it existed.
+pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: &str) -> DbResult<bool> {
+    let done = sqlx::query("DELETE FROM uploads WHERE id = $1")
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,0 +1,14 @@
+//! Wharf: an OCI Distribution v2 registry with a portal, projects and access control.
+//!
+//! Layering: HTTP handlers (`registry::handlers`, `api`) call domain services (`registry`,
+//! `bootstrap`); services call `db` for rows and `storage` for bytes; permission decisions live
+//! in `auth`. Nothing calls upward.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod registry;
+pub mod storage;

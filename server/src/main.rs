@@ -1,0 +1,135 @@
+//! The `wharf` command: `serve` (the default) and admin tasks.
+
+use std::io::BufRead;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use wharf::app::{self, AppState};
+use wharf::config::{Config, Settings};
+
+/// Wharf: a container registry portal. Every setting can be given as a flag, as a WHARF_*
+/// environment variable, or in a TOML config file (--config); flags win over the environment,
+/// which wins over the file.
+#[derive(Parser, Debug)]
+#[command(name = "wharf", version)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the registry and portal (the default).
+    Serve,
+    /// Administrative tasks on the configured database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Set a user's password, read from WHARF_NEW_PASSWORD or the first line of standard input.
+    SetPassword {
+        /// The user whose password changes.
+        username: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::resolve(cli.settings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wharf: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wharf: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Admin(AdminCommand::SetPassword { username }) => {
+                set_password(config, &username).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wharf: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let tls = config.tls.clone();
+    let state = AppState::init(config).await?;
+    let external = state.config.external_url.clone();
+    let listener = std::net::TcpListener::bind(listen)?;
+    listener.set_nonblocking(true)?;
+    tracing::info!(%listen, %external, tls = tls.is_some(), "wharf is serving");
+    match tls {
+        Some((cert, key)) => {
+            app::serve_https(state, listener, &cert, &key, shutdown_signal()).await?
+        }
+        None => {
+            app::serve_http(
+                state,
+                tokio::net::TcpListener::from_std(listener)?,
+                shutdown_signal(),
+            )
+            .await?
+        }
+    }
+    tracing::info!("wharf stopped");
+    Ok(())
+}
+
+async fn set_password(config: Config, username: &str) -> anyhow::Result<()> {
+    let password = match std::env::var("WHARF_NEW_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    anyhow::ensure!(!password.is_empty(), "no password given");
+    let state = AppState::init(config).await?;
+    let found = wharf::bootstrap::set_password(&state.db, username, &password).await?;
+    anyhow::ensure!(found, "no user named {username}");
+    println!("password of {username} changed");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,105 @@
+//! The `Content-Range` header of chunked uploads: `<start>-<end>`, inclusive (distribution-spec
+//! "Pushing a blob in chunks"). A `bytes ` prefix and a `/<total>` suffix are tolerated.
+
+/// A parsed inclusive byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    /// First byte offset.
+    pub start: u64,
+    /// Last byte offset, inclusive.
+    pub end: u64,
+}
+
+impl ContentRange {
+    /// Parses the header value; `None` when malformed or reversed.
+    pub fn parse(value: &str) -> Option<Self> {
+        let v = value.trim();
+        let v = v
+            .strip_prefix("bytes")
+            .map_or(v, |r| r.trim_start_matches([' ', '=']));
+        let v = v.split('/').next()?;
+        let (s, e) = v.split_once('-')?;
+        let (start, end) = (s.trim().parse().ok()?, e.trim().parse().ok()?);
+        (start <= end).then_some(Self { start, end })
+    }
+
+    /// Bytes the range covers.
+    pub fn len(&self) -> u64 {
+        self.end - self.start + 1
+    }
+}
+
+/// Parses a `Range: bytes=<start>-<end>` request header against an object of `size` bytes,
+/// returning the half-open range to serve. `Err(())` when unsatisfiable or malformed.
+pub fn parse_request_range(value: &str, size: u64) -> Result<std::ops::Range<u64>, ()> {
+    let spec = value.trim().strip_prefix("bytes=").ok_or(())?;
+    if spec.contains(',') {
+        return Err(());
+    }
+    let (s, e) = spec.split_once('-').ok_or(())?;
+    let (s, e) = (s.trim(), e.trim());
+    let range = if s.is_empty() {
+        // Suffix range: the last `e` bytes.
+        let n: u64 = e.parse().map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        size.saturating_sub(n)..size
+    } else {
+        let start: u64 = s.parse().map_err(|_| ())?;
+        let end = if e.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            e.parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1))
+        };
+        if start >= size || start > end {
+            return Err(());
+        }
+        start..end + 1
+    };
+    Ok(range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_forms() {
+        assert_eq!(
+            ContentRange::parse("0-99"),
+            Some(ContentRange { start: 0, end: 99 })
+        );
+        assert_eq!(
+            ContentRange::parse("bytes 5-9/100").map(|r| r.len()),
+            Some(5)
+        );
+        assert_eq!(
+            ContentRange::parse("bytes=5-9"),
+            Some(ContentRange { start: 5, end: 9 })
+        );
+        for bad in ["", "5", "9-5", "a-b", "-1", "1-"] {
+            assert_eq!(ContentRange::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn request_ranges() {
+        assert_eq!(parse_request_range("bytes=0-9", 100), Ok(0..10));
+        assert_eq!(parse_request_range("bytes=90-", 100), Ok(90..100));
+        assert_eq!(parse_request_range("bytes=-10", 100), Ok(90..100));
+        assert_eq!(parse_request_range("bytes=50-1000", 100), Ok(50..100));
+        for bad in [
+            "bytes=100-",
+            "bytes=5-1",
+            "items=0-1",
+            "bytes=0-1,3-4",
+            "bytes=-0",
+            "bytes=x-",
+        ] {
+            assert_eq!(parse_request_range(bad, 100), Err(()), "{bad}");
+        }
+    }
+}

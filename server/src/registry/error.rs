@@ -1,0 +1,137 @@
+//! The OCI error table: every failure on `/v2` becomes one of these codes, with its HTTP status
+//! and the spec's JSON body `{"errors":[{"code","message","detail"}]}`.
+//!
+//! Internal failures (database, storage) are logged with their detail and answered with a
+//! generic message, never with the detail.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// An error answered on `/v2`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    /// The blob is unknown to the repository.
+    #[error("blob unknown to registry")]
+    BlobUnknown,
+    /// The upload is invalid: bad body, size or state.
+    #[error("blob upload invalid: {0}")]
+    BlobUploadInvalid(String),
+    /// A chunk does not start where the upload ends (416).
+    #[error("blob upload out of order: {0}")]
+    RangeInvalid(String),
+    /// No such upload session.
+    #[error("blob upload unknown to registry")]
+    BlobUploadUnknown,
+    /// The digest is malformed, missing or does not match the content.
+    #[error("provided digest did not match uploaded content: {0}")]
+    DigestInvalid(String),
+    /// A manifest names a blob or manifest the repository lacks.
+    #[error("manifest references a blob or manifest unknown to the repository: {0}")]
+    ManifestBlobUnknown(String),
+    /// The manifest is malformed.
+    #[error("manifest invalid: {0}")]
+    ManifestInvalid(String),
+    /// No such manifest.
+    #[error("manifest unknown to registry: {0}")]
+    ManifestUnknown(String),
+    /// The repository name is malformed.
+    #[error("invalid repository name: {0}")]
+    NameInvalid(String),
+    /// No such repository or project.
+    #[error("repository name not known to registry: {0}")]
+    NameUnknown(String),
+    /// A size is wrong or over a limit.
+    #[error("provided length did not match content length: {0}")]
+    SizeInvalid(String),
+    /// A body is over a limit (413).
+    #[error("content too large: {0}")]
+    TooLarge(String),
+    /// Authentication is required or failed.
+    #[error("authentication required")]
+    Unauthorized,
+    /// Authenticated, but not allowed.
+    #[error("requested access to the resource is denied")]
+    Denied,
+    /// The operation is not supported.
+    #[error("the operation is unsupported: {0}")]
+    Unsupported(String),
+    /// The request conflicts with stored state (409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The `n` pagination parameter is not a non-negative number.
+    #[error("invalid number of results requested: {0}")]
+    PaginationInvalid(String),
+    /// Too many requests.
+    #[error("too many requests")]
+    TooManyRequests,
+    /// An internal failure; the detail is logged only.
+    #[error("internal error")]
+    Internal,
+}
+
+impl RegistryError {
+    /// The spec's code and the HTTP status it is answered with.
+    pub fn code_and_status(&self) -> (&'static str, StatusCode) {
+        use RegistryError::*;
+        match self {
+            BlobUnknown => ("BLOB_UNKNOWN", StatusCode::NOT_FOUND),
+            BlobUploadInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::BAD_REQUEST),
+            RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
+            BlobUploadUnknown => ("BLOB_UPLOAD_UNKNOWN", StatusCode::NOT_FOUND),
+            DigestInvalid(_) => ("DIGEST_INVALID", StatusCode::BAD_REQUEST),
+            ManifestBlobUnknown(_) => ("MANIFEST_BLOB_UNKNOWN", StatusCode::BAD_REQUEST),
+            ManifestInvalid(_) => ("MANIFEST_INVALID", StatusCode::BAD_REQUEST),
+            ManifestUnknown(_) => ("MANIFEST_UNKNOWN", StatusCode::NOT_FOUND),
+            NameInvalid(_) => ("NAME_INVALID", StatusCode::BAD_REQUEST),
+            NameUnknown(_) => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
+            SizeInvalid(_) => ("SIZE_INVALID", StatusCode::BAD_REQUEST),
+            TooLarge(_) => ("SIZE_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
+            Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
+            Denied => ("DENIED", StatusCode::FORBIDDEN),
+            Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
+            Conflict(_) => ("DENIED", StatusCode::CONFLICT),
+            PaginationInvalid(_) => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),
+            TooManyRequests => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
+            Internal => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for RegistryError {
+    fn from(e: crate::db::DbError) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::Internal
+    }
+}
+
+impl From<crate::storage::StorageError> for RegistryError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        match e {
+            crate::storage::StorageError::NotFound(_) => Self::BlobUnknown,
+            other => {
+                tracing::error!(error = %other, "storage error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// The `WWW-Authenticate` challenge sent with 401 answers.
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"Wharf\"";
+
+impl IntoResponse for RegistryError {
+    fn into_response(self) -> Response {
+        let (code, status) = self.code_and_status();
+        let body = serde_json::json!({
+            "errors": [{ "code": code, "message": self.to_string(), "detail": null }]
+        });
+        let mut res = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(BASIC_CHALLENGE),
+            );
+        }
+        res
+    }
+}

@@ -1,0 +1,77 @@
+//! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>` (distribution-spec "Pulling blobs",
+//! "Deleting blobs").
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{Req, set};
+use crate::auth::Action;
+use crate::registry::content_range::parse_request_range;
+use crate::registry::error::RegistryError;
+use crate::registry::reference::{Digest, RepoName};
+
+pub(super) async fn get(
+    req: Req,
+    name: RepoName,
+    digest: Digest,
+) -> Result<Response, RegistryError> {
+    let reg = &req.app.registry;
+    let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
+    let size = reg.stat_blob(repo, &digest).await?;
+    let range = match req.header(header::RANGE) {
+        Some(r) => match parse_request_range(r, size) {
+            Ok(r) => Some(r),
+            Err(()) => {
+                let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                set(
+                    res.headers_mut(),
+                    header::CONTENT_RANGE,
+                    format!("bytes */{size}"),
+                );
+                return Ok(res);
+            }
+        },
+        None => None,
+    };
+    let partial = range.is_some();
+    let (body, served) = if req.method == Method::HEAD {
+        (Body::empty(), range.unwrap_or(0..size))
+    } else {
+        let read = reg.read_blob(repo, &digest, range).await?;
+        (Body::from_stream(read.stream), read.range)
+    };
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    set(
+        h,
+        header::CONTENT_LENGTH,
+        (served.end - served.start).to_string(),
+    );
+    set(h, header::CONTENT_TYPE, "application/octet-stream");
+    set(h, "docker-content-digest", digest.as_str());
+    set(h, header::ETAG, format!("\"{digest}\""));
+    set(h, header::ACCEPT_RANGES, "bytes");
+    set(h, header::CACHE_CONTROL, "max-age=31536000");
+    if partial {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let end = served.end.saturating_sub(1);
+        set(
+            res.headers_mut(),
+            header::CONTENT_RANGE,
+            format!("bytes {}-{end}/{size}", served.start),
+        );
+    }
+    Ok(res)
+}
+
+pub(super) async fn delete(
+    req: Req,
+    name: RepoName,
+    digest: Digest,
+) -> Result<Response, RegistryError> {
+    let reg = &req.app.registry;
+    let repo = reg.authorize(&req.who, &name, Action::Delete).await?;
+    reg.delete_blob(repo, &digest).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}

@@ -1,0 +1,107 @@
+//! `GET`/`HEAD`/`PUT`/`DELETE /v2/<name>/manifests/<reference>` (distribution-spec "Pulling
+//! manifests", "Pushing manifests", "Deleting tags", "Deleting manifests").
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{Req, set};
+use crate::auth::Action;
+use crate::registry::error::RegistryError;
+use crate::registry::manifest::MAX_MANIFEST_BYTES;
+use crate::registry::manifests::accepts;
+use crate::registry::reference::{Reference, RepoName};
+
+pub(super) async fn get(
+    req: Req,
+    name: RepoName,
+    reference: Reference,
+) -> Result<Response, RegistryError> {
+    let reg = &req.app.registry;
+    let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
+    let m = reg.get_manifest(repo, &reference).await?;
+    let accept: Vec<&str> = req
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    // By digest the content is pinned; by tag a client that cannot read the type gets a 404.
+    if matches!(reference, Reference::Tag(_)) && !accepts(&accept, &m.media_type) {
+        return Err(RegistryError::ManifestUnknown(format!(
+            "{reference} is a {}, which the Accept header does not allow",
+            m.media_type
+        )));
+    }
+    let len = m.content.len();
+    let body = if req.method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(m.content)
+    };
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    set(h, header::CONTENT_TYPE, &m.media_type);
+    set(h, header::CONTENT_LENGTH, len.to_string());
+    set(h, "docker-content-digest", &m.digest);
+    set(h, header::ETAG, format!("\"{}\"", m.digest));
+    Ok(res)
+}
+
+pub(super) async fn put(
+    req: Req,
+    name: RepoName,
+    reference: Reference,
+) -> Result<Response, RegistryError> {
+    let reg = req.app.registry.clone();
+    let repo = reg.authorize(&req.who, &name, Action::Push).await?;
+    if req
+        .content_length()
+        .is_some_and(|l| l > MAX_MANIFEST_BYTES as u64)
+    {
+        return Err(RegistryError::TooLarge(format!(
+            "manifests are limited to {MAX_MANIFEST_BYTES} bytes"
+        )));
+    }
+    let content_type = req.header(header::CONTENT_TYPE).map(str::to_owned);
+    let bytes = axum::body::to_bytes(req.body, MAX_MANIFEST_BYTES + 1)
+        .await
+        .map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                RegistryError::TooLarge(format!(
+                    "manifests are limited to {MAX_MANIFEST_BYTES} bytes"
+                ))
+            } else {
+                RegistryError::ManifestInvalid(format!("the request body failed: {e}"))
+            }
+        })?;
+    let pushed = reg
+        .put_manifest(repo, &reference, content_type.as_deref(), &bytes)
+        .await?;
+    let mut res = StatusCode::CREATED.into_response();
+    let h = res.headers_mut();
+    set(
+        h,
+        header::LOCATION,
+        format!("/v2/{name}/manifests/{}", pushed.digest),
+    );
+    set(h, "docker-content-digest", pushed.digest.as_str());
+    set(h, header::CONTENT_LENGTH, "0");
+    if let Some(subject) = pushed.subject {
+        set(h, "oci-subject", subject.as_str());
+    }
+    Ok(res)
+}
+
+pub(super) async fn delete(
+    req: Req,
+    name: RepoName,
+    reference: Reference,
+) -> Result<Response, RegistryError> {
+    let reg = &req.app.registry;
+    let repo = reg.authorize(&req.who, &name, Action::Delete).await?;
+    reg.delete_manifest(repo, &reference).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}

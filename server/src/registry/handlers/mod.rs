@@ -1,0 +1,175 @@
+//! HTTP handlers for `/v2`: one catch-all route whose path is parsed once by [`Route::parse`],
+//! then dispatched by method. Each handler extracts, makes one domain call and maps the result.
+
+mod blobs;
+mod listing;
+mod manifests;
+mod uploads;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+
+use super::error::RegistryError;
+use super::route::Route;
+use crate::app::AppState;
+use crate::auth::Identity;
+
+/// `Docker-Distribution-API-Version`, sent on every `/v2` response.
+const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
+
+/// The `/v2` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2", any(ping))
+        .route("/v2/", any(ping))
+        .route("/v2/{*rest}", any(dispatch))
+        .layer(axum::middleware::map_response(
+            |mut res: Response| async move {
+                res.headers_mut()
+                    .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
+                res
+            },
+        ))
+}
+
+/// A request to a `/v2` endpoint, with the caller already identified.
+pub(super) struct Req {
+    pub app: AppState,
+    pub who: Identity,
+    pub method: Method,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Body,
+}
+
+impl Req {
+    /// The first value of query parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A request header as text.
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `Content-Length`, if sent and valid.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header(header::CONTENT_LENGTH)
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Identity, RegistryError> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    app.auth.identify(auth).await.map_err(|e| match e {
+        crate::auth::AuthError::InvalidCredentials | crate::auth::AuthError::Malformed => {
+            RegistryError::Unauthorized
+        }
+        other => {
+            tracing::error!(error = %other, "authentication failed");
+            RegistryError::Internal
+        }
+    })
+}
+
+/// `GET /v2/`: 200 for a signed-in caller, 401 with a challenge otherwise.
+async fn ping(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    match identify(&app, &headers).await {
+        Ok(Identity::User { .. }) => {
+            (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
+        }
+        Ok(Identity::Anonymous) => RegistryError::Unauthorized.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(
+    State(app): State<AppState>,
+    method: Method,
+    Path(rest): Path<String>,
+    RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let query: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
+                .map_err(|_| RegistryError::Unsupported("malformed query string".into()))?;
+        let who = identify(&app, &headers).await?;
+        let Some(route) = Route::parse(&rest)? else {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        };
+        let req = Req {
+            app,
+            who,
+            method,
+            query,
+            headers,
+            body,
+        };
+        route_request(req, route).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn route_request(req: Req, route: Route) -> Result<Response, RegistryError> {
+    let m = req.method.clone();
+    match route {
+        Route::Catalog if m == Method::GET => listing::catalog(req).await,
+        Route::Tags(name) if m == Method::GET => listing::tags(req, name).await,
+        Route::Referrers(name, d) if m == Method::GET => listing::referrers(req, name, d).await,
+        Route::Blob(name, d) if m == Method::GET || m == Method::HEAD => {
+            blobs::get(req, name, d).await
+        }
+        Route::Blob(name, d) if m == Method::DELETE => blobs::delete(req, name, d).await,
+        Route::UploadStart(name) if m == Method::POST => uploads::start(req, name).await,
+        Route::Upload(name, id) if m == Method::PATCH => uploads::patch(req, name, id).await,
+        Route::Upload(name, id) if m == Method::PUT => uploads::put(req, name, id).await,
+        Route::Upload(name, id) if m == Method::GET => uploads::status(req, name, id).await,
+        Route::Upload(name, id) if m == Method::DELETE => uploads::cancel(req, name, id).await,
+        Route::Manifest(name, r) if m == Method::GET || m == Method::HEAD => {
+            manifests::get(req, name, r).await
+        }
+        Route::Manifest(name, r) if m == Method::PUT => manifests::put(req, name, r).await,
+        Route::Manifest(name, r) if m == Method::DELETE => manifests::delete(req, name, r).await,
+        _ => Err(RegistryError::Unsupported(format!(
+            "{m} is not allowed here"
+        ))),
+    }
+}
+
+/// Sets a header from any string value (values built from validated names and digests).
+pub(super) fn set(
+    headers: &mut HeaderMap,
+    name: impl header::IntoHeaderName,
+    value: impl AsRef<str>,
+) {
+    if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
+        headers.insert(name, v);
+    }
+}
+
+/// The `n` and `last` pagination parameters; `n` defaults to and is capped at `max`.
+pub(super) fn pagination(req: &Req, max: i64) -> Result<(i64, Option<String>), RegistryError> {
+    let n = match req.param("n") {
+        None => max,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| RegistryError::PaginationInvalid(v.chars().take(20).collect()))?
+            .min(max),
+    };
+    Ok((n, req.param("last").map(str::to_owned)))
+}

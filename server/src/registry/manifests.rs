@@ -1,0 +1,242 @@
+//! Pushing, pulling and deleting manifests, and the referrers API, answered from the database.
+
+use super::digester::digest_of;
+use super::error::RegistryError;
+use super::manifest::{self, Manifest};
+use super::reference::{Algorithm, Digest, Reference};
+use super::{Registry, RepoCtx};
+use crate::db::{self, manifests::NewManifest};
+
+/// A manifest as served.
+#[derive(Debug, Clone)]
+pub struct ServedManifest {
+    /// Its digest.
+    pub digest: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its exact bytes.
+    pub content: Vec<u8>,
+}
+
+/// What a successful push answers with.
+#[derive(Debug, Clone)]
+pub struct PushedManifest {
+    /// The manifest's digest.
+    pub digest: Digest,
+    /// The digest of its subject, for the `OCI-Subject` header.
+    pub subject: Option<Digest>,
+}
+
+/// Whether an `Accept` header admits `media_type`. No header, or `*/*`, admits everything.
+pub fn accepts(accept: &[&str], media_type: &str) -> bool {
+    if accept.is_empty() {
+        return true;
+    }
+    accept.iter().flat_map(|h| h.split(',')).any(|item| {
+        let t = item.split(';').next().unwrap_or("").trim();
+        t == "*/*" || t == media_type || t == "application/*"
+    })
+}
+
+impl Registry {
+    /// Finds a manifest by tag or digest.
+    pub async fn get_manifest(
+        &self,
+        repo: RepoCtx,
+        reference: &Reference,
+    ) -> Result<ServedManifest, RegistryError> {
+        let row = match reference {
+            Reference::Tag(t) => {
+                db::manifests::by_tag(self.db.reader(), repo.repository_id, t.as_str()).await?
+            }
+            Reference::Digest(d) => {
+                db::manifests::by_digest(self.db.reader(), repo.repository_id, d.as_str()).await?
+            }
+        };
+        let row = row.ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
+        Ok(ServedManifest {
+            digest: row.digest,
+            media_type: row.media_type,
+            content: row.content,
+        })
+    }
+
+    /// Stores a pushed manifest under `reference`, after checking that everything it names is in
+    /// the repository.
+    pub async fn put_manifest(
+        &self,
+        repo: RepoCtx,
+        reference: &Reference,
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<PushedManifest, RegistryError> {
+        let parsed: Manifest = manifest::parse(bytes, content_type)?;
+        let digest = match reference {
+            Reference::Digest(d) => {
+                let actual = digest_of(d.algorithm(), bytes);
+                if &actual != d {
+                    return Err(RegistryError::DigestInvalid(format!(
+                        "expected {d}, content is {actual}"
+                    )));
+                }
+                actual
+            }
+            Reference::Tag(_) => digest_of(Algorithm::Sha256, bytes),
+        };
+        let blobs: Vec<&str> = parsed
+            .required_blobs()
+            .iter()
+            .map(|d| d.digest.as_str())
+            .collect();
+        let children: Vec<&str> = parsed
+            .children()
+            .iter()
+            .map(|d| d.digest.as_str())
+            .collect();
+
+        let mut tx = self.db.begin().await?;
+        let present = db::blobs::linked_among(&mut *tx, repo.repository_id, &blobs).await?;
+        if let Some(missing) = blobs.iter().find(|d| !present.iter().any(|(p, _)| p == *d)) {
+            return Err(RegistryError::ManifestBlobUnknown(format!(
+                "blob {missing}"
+            )));
+        }
+        let kids = db::manifests::present_among(&mut *tx, repo.repository_id, &children).await?;
+        if let Some(missing) = children
+            .iter()
+            .find(|d| !kids.iter().any(|(p, _, _)| p == *d))
+        {
+            return Err(RegistryError::ManifestBlobUnknown(format!(
+                "manifest {missing}"
+            )));
+        }
+        let mut unique_blobs: Vec<&(String, i64)> = present.iter().collect();
+        unique_blobs.dedup_by(|a, b| a.0 == b.0);
+        let total_size = bytes.len() as i64
+            + unique_blobs.iter().map(|(_, s)| s).sum::<i64>()
+            + kids.iter().map(|(_, _, s)| s).sum::<i64>();
+        let new = NewManifest {
+            repository_id: repo.repository_id,
+            digest: digest.as_str(),
+            media_type: &parsed.media_type,
+            artifact_type: parsed.artifact_type.as_deref(),
+            config_media_type: parsed.config_media_type(),
+            subject_digest: parsed.subject.as_ref().map(|s| s.digest.as_str()),
+            annotations: parsed.annotations.as_deref(),
+            total_size,
+            content: bytes,
+        };
+        let id = db::manifests::upsert(&mut tx, &new).await?;
+        let mut blob_digests: Vec<&str> = present.iter().map(|(d, _)| d.as_str()).collect();
+        blob_digests.sort_unstable();
+        blob_digests.dedup();
+        db::manifests::add_blob_refs(&mut tx, id, &blob_digests).await?;
+        let child_ids: Vec<i64> = kids.iter().map(|(_, id, _)| *id).collect();
+        db::manifests::add_children(&mut tx, id, &child_ids).await?;
+        if let Reference::Tag(tag) = reference {
+            db::tags::upsert(&mut *tx, repo.repository_id, tag.as_str(), id).await?;
+        }
+        db::repositories::touch(&mut *tx, repo.repository_id).await?;
+        tx.commit().await.map_err(db::DbError::from)?;
+        Ok(PushedManifest {
+            digest,
+            subject: parsed.subject.map(|s| s.digest),
+        })
+    }
+
+    /// Deletes a tag (by tag) or a manifest with all its tags (by digest). A manifest that an
+    /// index of the repository still names is refused.
+    pub async fn delete_manifest(
+        &self,
+        repo: RepoCtx,
+        reference: &Reference,
+    ) -> Result<(), RegistryError> {
+        match reference {
+            Reference::Tag(t) => {
+                if db::tags::delete(self.db.writer(), repo.repository_id, t.as_str()).await? {
+                    Ok(())
+                } else {
+                    Err(RegistryError::ManifestUnknown(t.to_string()))
+                }
+            }
+            Reference::Digest(d) => {
+                let mut tx = self.db.begin().await?;
+                let row = db::manifests::by_digest(&mut *tx, repo.repository_id, d.as_str())
+                    .await?
+                    .ok_or_else(|| RegistryError::ManifestUnknown(d.to_string()))?;
+                let parents = db::manifests::parents(&mut *tx, row.id).await?;
+                if !parents.is_empty() {
+                    return Err(RegistryError::Conflict(format!(
+                        "{d} is part of index {}; delete the index first",
+                        parents.join(", ")
+                    )));
+                }
+                db::manifests::delete(&mut *tx, row.id).await?;
+                db::repositories::touch(&mut *tx, repo.repository_id).await?;
+                tx.commit().await.map_err(db::DbError::from)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The referrers of `subject` as an OCI image index, optionally filtered by artifact type.
+    pub async fn referrers(
+        &self,
+        repo: RepoCtx,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<serde_json::Value, RegistryError> {
+        let rows = db::manifests::referrers(
+            self.db.reader(),
+            repo.repository_id,
+            subject.as_str(),
+            artifact_type,
+        )
+        .await?;
+        let manifests: Vec<serde_json::Value> = rows
+            .into_iter()
+            .map(|r| {
+                let mut d = serde_json::json!({
+                    "mediaType": r.media_type,
+                    "digest": r.digest,
+                    "size": r.size,
+                });
+                if let Some(t) = r.artifact_type.or(r.config_media_type) {
+                    d["artifactType"] = t.into();
+                }
+                if let Some(a) = r
+                    .annotations
+                    .and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
+                {
+                    d["annotations"] = a;
+                }
+                d
+            })
+            .collect();
+        Ok(serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": manifest::OCI_INDEX,
+            "manifests": manifests,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts;
+
+    #[test]
+    fn accept_matching() {
+        let t = "application/vnd.oci.image.index.v1+json";
+        assert!(accepts(&[], t));
+        assert!(accepts(&["application/json, */*;q=0.1"], t));
+        assert!(accepts(
+            &["application/vnd.docker.distribution.manifest.v2+json", t],
+            t
+        ));
+        assert!(!accepts(
+            &["application/vnd.docker.distribution.manifest.v2+json"],
+            t
+        ));
+    }
+}

@@ -1,0 +1,108 @@
+//! The OCI Distribution API under `/v2`.
+//!
+//! Handlers (in `handlers`) parse the request and call one method of [`Registry`]; the domain
+//! methods hold the rules and call `db` for rows and `storage` for bytes. This module never
+//! writes SQL itself.
+
+pub mod blobs;
+pub mod content_range;
+pub mod digester;
+pub mod error;
+pub mod handlers;
+pub mod manifest;
+pub mod manifests;
+pub mod reference;
+pub mod route;
+pub mod uploads;
+
+use crate::auth::{Action, Identity, allowed};
+use crate::db::{self, Db};
+use crate::storage::BlobStore;
+use error::RegistryError;
+use reference::RepoName;
+
+/// The registry's domain services over the database and the blob store.
+#[derive(Clone)]
+pub struct Registry {
+    db: Db,
+    store: BlobStore,
+    hashes: std::sync::Arc<uploads::HashCache>,
+}
+
+/// A repository the caller was allowed to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepoCtx {
+    /// The repository's id.
+    pub repository_id: i64,
+}
+
+impl Registry {
+    /// A registry over `db` and `store`.
+    pub fn new(db: Db, store: BlobStore) -> Self {
+        Self {
+            db,
+            store,
+            hashes: Default::default(),
+        }
+    }
+
+    /// Checks that `who` may perform `action` on repository `name` and resolves it. Pushing
+    /// creates the repository; the other actions need it to exist.
+    pub async fn authorize(
+        &self,
+        who: &Identity,
+        name: &RepoName,
+        action: Action,
+    ) -> Result<RepoCtx, RegistryError> {
+        let denied = || match who {
+            Identity::Anonymous => RegistryError::Unauthorized,
+            Identity::User { .. } => RegistryError::Denied,
+        };
+        let Some(access) =
+            db::projects::access(self.db.reader(), name.project(), name.as_str()).await?
+        else {
+            // Anonymous callers learn nothing about which projects exist.
+            return Err(match who {
+                Identity::Anonymous => RegistryError::Unauthorized,
+                Identity::User { .. } => {
+                    RegistryError::NameUnknown(format!("project {} does not exist", name.project()))
+                }
+            });
+        };
+        if !allowed(who, access.public, action) {
+            return Err(denied());
+        }
+        let repository_id = match (access.repository_id, action) {
+            (Some(id), _) => id,
+            (None, Action::Push) => {
+                db::repositories::ensure(self.db.writer(), access.project_id, name.as_str()).await?
+            }
+            (None, _) => return Err(RegistryError::NameUnknown(name.to_string())),
+        };
+        Ok(RepoCtx { repository_id })
+    }
+
+    /// Repository names for `GET /v2/_catalog` that `who` may see, after `last`, at most `n`.
+    pub async fn catalog(
+        &self,
+        who: &Identity,
+        last: Option<&str>,
+        n: i64,
+    ) -> Result<Vec<String>, RegistryError> {
+        let visible = match who {
+            Identity::User { sysadmin: true, .. } => None,
+            _ => Some(db::projects::public_ids(self.db.reader()).await?),
+        };
+        Ok(db::repositories::catalog(self.db.reader(), visible.as_deref(), last, n).await?)
+    }
+
+    /// Tag names of a repository, after `last`, at most `n`.
+    pub async fn tags(
+        &self,
+        repo: RepoCtx,
+        last: Option<&str>,
+        n: i64,
+    ) -> Result<Vec<String>, RegistryError> {
+        Ok(db::tags::list(self.db.reader(), repo.repository_id, last, n).await?)
+    }
+}

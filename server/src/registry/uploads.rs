@@ -1,0 +1,295 @@
+//! Blob upload sessions: start, append (streamed or chunked), status, complete, cancel, mount.
+//!
+//! The session and its parts live in the database and the blob store, so any replica can serve
+//! the next request. Each part is hashed while it is written; the running SHA-256 state is kept
+//! in memory as a shortcut, and rebuilt from the stored parts when this process does not have it
+//! (another replica took the previous chunk, or a restart).
+//!
+//! Commit order: verify the digest, move the bytes under the digest's key, then insert the blob
+//! row and the repository link and drop the session in one transaction. A crash at any step leaves
+//! at worst unreferenced bytes, never a row pointing at missing bytes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures::{Stream, TryStreamExt};
+
+use super::digester::Hasher;
+use super::error::RegistryError;
+use super::reference::{Algorithm, Digest};
+use super::{Registry, RepoCtx};
+use crate::db::{self, uploads::PartRow};
+use crate::storage::{StorageError, StorageKey};
+
+/// Most running hashes kept; past that the cache starts over (states are rebuilt on demand).
+const HASH_CACHE_MAX: usize = 4096;
+
+/// Running SHA-256 states of open sessions, keyed by session id, with the size they cover.
+#[derive(Default)]
+pub struct HashCache(Mutex<HashMap<String, (i64, Hasher)>>);
+
+impl HashCache {
+    fn take(&self, id: &str, size: i64) -> Option<Hasher> {
+        let mut map = self.0.lock().ok()?;
+        match map.remove(id) {
+            Some((s, h)) if s == size => Some(h),
+            _ => None,
+        }
+    }
+
+    fn put(&self, id: &str, size: i64, hasher: Hasher) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= HASH_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(id.to_owned(), (size, hasher));
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(id);
+        }
+    }
+}
+
+/// Where a chunk claims to go, from `Content-Range` and `Content-Length`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkClaim {
+    /// The offset the chunk starts at, when stated.
+    pub start: Option<u64>,
+    /// The chunk's length, when stated.
+    pub len: Option<u64>,
+}
+
+fn part_key(upload: &str, part: &str) -> StorageKey {
+    StorageKey::UploadPart {
+        upload: upload.to_owned(),
+        part: part.to_owned(),
+    }
+}
+
+impl Registry {
+    /// Opens an upload session; returns its id.
+    pub async fn start_upload(&self, repo: RepoCtx) -> Result<String, RegistryError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        db::uploads::insert(self.db.writer(), &id, repo.repository_id).await?;
+        Ok(id)
+    }
+
+    async fn session(
+        &self,
+        repo: RepoCtx,
+        id: &str,
+    ) -> Result<db::uploads::UploadRow, RegistryError> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(RegistryError::BlobUploadUnknown);
+        }
+        db::uploads::get(self.db.writer(), id, repo.repository_id)
+            .await?
+            .ok_or(RegistryError::BlobUploadUnknown)
+    }
+
+    /// Bytes received so far by session `id`.
+    pub async fn upload_status(&self, repo: RepoCtx, id: &str) -> Result<u64, RegistryError> {
+        Ok(self.session(repo, id).await?.size as u64)
+    }
+
+    /// Rebuilds a running hash by reading the session's stored parts.
+    async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Hasher, RegistryError> {
+        let mut hasher = Hasher::new(algorithm);
+        for part in db::uploads::parts(self.db.writer(), id).await? {
+            let mut read = self.store.read(&part_key(id, &part.name), None).await?;
+            while let Some(chunk) = read.stream.try_next().await? {
+                hasher.update(&chunk);
+            }
+        }
+        Ok(hasher)
+    }
+
+    /// Appends `body` to session `id`; returns the session's new size.
+    pub async fn append_upload<S, E>(
+        &self,
+        repo: RepoCtx,
+        id: &str,
+        claim: ChunkClaim,
+        body: S,
+    ) -> Result<u64, RegistryError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let row = self.session(repo, id).await?;
+        if let Some(start) = claim.start {
+            if start != row.size as u64 {
+                return Err(RegistryError::RangeInvalid(format!(
+                    "chunk starts at {start}, the upload has {} bytes",
+                    row.size
+                )));
+            }
+        }
+        let mut hasher = match self.hashes.take(id, row.size) {
+            Some(h) => h,
+            None => self.rehash(id, Algorithm::Sha256).await?,
+        };
+        let part = format!("{:010}-{}", row.parts, uuid::Uuid::new_v4().simple());
+        let key = part_key(id, &part);
+        let written = match self
+            .store
+            .write_stream(&key, body, |c| hasher.update(c))
+            .await
+        {
+            Ok(n) => n,
+            Err(StorageError::Body(e)) => {
+                return Err(RegistryError::BlobUploadInvalid(format!(
+                    "the request body failed: {e}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let reject = |e: RegistryError| async {
+            self.store.delete(&key).await.ok();
+            Err(e)
+        };
+        if let Some(len) = claim.len {
+            if len != written {
+                return reject(RegistryError::SizeInvalid(format!(
+                    "received {written} bytes, the request announced {len}"
+                )))
+                .await;
+            }
+        }
+        if written == 0 {
+            self.store.delete(&key).await.ok();
+            self.hashes.put(id, row.size, hasher);
+            return Ok(row.size as u64);
+        }
+        let new_part = PartRow {
+            seq: row.parts,
+            name: part,
+            size: written as i64,
+        };
+        let mut tx = self.db.begin().await?;
+        let appended = match db::uploads::append_part(&mut tx, id, row.size, &new_part).await {
+            Ok(ok) => ok,
+            Err(e) if e.is_unique_violation() => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !appended {
+            drop(tx);
+            return reject(RegistryError::RangeInvalid(
+                "another chunk was appended first".into(),
+            ))
+            .await;
+        }
+        tx.commit().await.map_err(crate::db::DbError::from)?;
+        let size = row.size + written as i64;
+        self.hashes.put(id, size, hasher);
+        Ok(size as u64)
+    }
+
+    /// Completes session `id` as blob `digest`, after appending `body` if it has bytes.
+    pub async fn complete_upload<S, E>(
+        &self,
+        repo: RepoCtx,
+        id: &str,
+        digest: &Digest,
+        claim: ChunkClaim,
+        body: S,
+    ) -> Result<(), RegistryError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let size = self.append_upload(repo, id, claim, body).await? as i64;
+        let hasher = match digest.algorithm() {
+            Algorithm::Sha256 => match self.hashes.take(id, size) {
+                Some(h) => h,
+                None => self.rehash(id, Algorithm::Sha256).await?,
+            },
+            other => self.rehash(id, other).await?,
+        };
+        let actual = hasher.finish();
+        if &actual != digest {
+            self.cancel_upload(repo, id).await?;
+            return Err(RegistryError::DigestInvalid(format!(
+                "expected {digest}, content is {actual}"
+            )));
+        }
+        let parts = db::uploads::parts(self.db.writer(), id).await?;
+        let blob = StorageKey::Blob(digest.clone());
+        let stored = db::blobs::size(self.db.writer(), digest.as_str()).await?;
+        if stored.is_none() {
+            match parts.as_slice() {
+                [] => self.store.put(&blob, Bytes::new()).await?,
+                [one] => self.store.rename(&part_key(id, &one.name), &blob).await?,
+                many => {
+                    let keys: Vec<StorageKey> =
+                        many.iter().map(|p| part_key(id, &p.name)).collect();
+                    self.store.concat(&keys, &blob).await?;
+                }
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        db::blobs::insert(&mut *tx, digest.as_str(), size).await?;
+        db::blobs::link(&mut *tx, repo.repository_id, digest.as_str()).await?;
+        db::uploads::delete(&mut *tx, id).await?;
+        tx.commit().await.map_err(crate::db::DbError::from)?;
+        self.hashes.forget(id);
+        self.store
+            .delete_prefix(&StorageKey::Upload(id.to_owned()))
+            .await?;
+        Ok(())
+    }
+
+    /// Uploads a whole blob in one request (`POST ?digest=`).
+    pub async fn upload_monolithic<S, E>(
+        &self,
+        repo: RepoCtx,
+        digest: &Digest,
+        len: Option<u64>,
+        body: S,
+    ) -> Result<(), RegistryError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let id = self.start_upload(repo).await?;
+        let claim = ChunkClaim { start: None, len };
+        let result = self.complete_upload(repo, &id, digest, claim, body).await;
+        if result.is_err() {
+            self.cancel_upload(repo, &id).await.ok();
+        }
+        result
+    }
+
+    /// Cancels session `id` and drops its data (idempotent on the data).
+    pub async fn cancel_upload(&self, repo: RepoCtx, id: &str) -> Result<(), RegistryError> {
+        let row = self.session(repo, id).await?;
+        self.hashes.forget(&row.id);
+        db::uploads::delete(self.db.writer(), &row.id).await?;
+        self.store
+            .delete_prefix(&StorageKey::Upload(row.id))
+            .await?;
+        Ok(())
+    }
+
+    /// Links blob `digest` from repository `from` into `to` without moving bytes. Returns false
+    /// when `from` does not have it (the caller then starts a normal upload).
+    pub async fn mount_blob(
+        &self,
+        to: RepoCtx,
+        from: RepoCtx,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        if db::blobs::linked_size(self.db.reader(), from.repository_id, digest.as_str())
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        db::blobs::link(self.db.writer(), to.repository_id, digest.as_str()).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,67 @@
+//! The one place object keys are spelled.
+
+use std::fmt;
+
+use object_store::path::Path;
+
+use crate::registry::reference::Digest;
+
+/// Every object Wharf stores, by role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageKey {
+    /// A committed blob: `blobs/<algorithm>/<2 hex>/<hex>`.
+    Blob(Digest),
+    /// All data of one upload session: `uploads/<id>/`.
+    Upload(String),
+    /// One appended part of an upload session: `uploads/<id>/<part>`.
+    UploadPart {
+        /// The upload session id.
+        upload: String,
+        /// The part's unique name within the session.
+        part: String,
+    },
+    /// A key that never exists, used to check the store answers.
+    Probe,
+}
+
+impl StorageKey {
+    /// The object path.
+    pub fn path(&self) -> Path {
+        Path::from(self.to_string())
+    }
+}
+
+impl fmt::Display for StorageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Blob(d) => {
+                let hex = d.hex();
+                write!(f, "blobs/{}/{}/{}", d.algorithm().name(), &hex[..2], hex)
+            }
+            Self::Upload(id) => write!(f, "uploads/{id}"),
+            Self::UploadPart { upload, part } => write!(f, "uploads/{upload}/{part}"),
+            Self::Probe => f.write_str("health/probe"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_content_addressed_and_sortable() {
+        let d: Digest = format!("sha256:ab{}", "0".repeat(62))
+            .parse()
+            .expect("digest");
+        assert_eq!(
+            StorageKey::Blob(d).to_string(),
+            format!("blobs/sha256/ab/ab{}", "0".repeat(62))
+        );
+        let p = StorageKey::UploadPart {
+            upload: "x".into(),
+            part: "0000000007-a".into(),
+        };
+        assert_eq!(p.to_string(), "uploads/x/0000000007-a");
+    }
+}

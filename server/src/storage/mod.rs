@@ -1,0 +1,382 @@
+//! Blob bytes: every object key comes from [`StorageKey`], every byte moves as a stream.
+//!
+//! All object I/O lives here; callers never build object paths. The store is an
+//! `Arc<dyn ObjectStore>` so the local filesystem and S3 share one code path.
+
+mod key;
+
+pub use key::StorageKey;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
+
+/// Size of the parts handed to the object store while streaming a write.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts in flight per write; bounds the memory one upload holds.
+const PARTS_IN_FLIGHT: usize = 2;
+/// Read buffer when serving a local file.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The object does not exist.
+    #[error("object not found: {0}")]
+    NotFound(String),
+    /// The client's body stream failed (disconnect, timeout); nothing was committed.
+    #[error("request body failed: {0}")]
+    Body(String),
+    /// The storage URL cannot be used.
+    #[error("invalid storage configuration: {0}")]
+    Config(String),
+    /// Any other object store failure.
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
+    /// A local I/O failure.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+fn map_err(key: &StorageKey, e: object_store::Error) -> StorageError {
+    match e {
+        object_store::Error::NotFound { .. } => StorageError::NotFound(key.to_string()),
+        other => StorageError::Store(other),
+    }
+}
+
+/// A readable object: its bytes as a stream, the range served and the object's full size.
+pub struct ObjectRead {
+    /// The bytes of the requested range.
+    pub stream: BoxStream<'static, Result<Bytes, StorageError>>,
+    /// The range of the object the stream covers.
+    pub range: Range<u64>,
+    /// The object's total size.
+    pub size: u64,
+}
+
+/// The blob store: content-addressed blobs plus upload parts, over any object store.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl BlobStore {
+    /// Opens the store named by `url`: a filesystem path or `file://` URL.
+    pub fn open(url: &str, fsync: bool) -> Result<Self, StorageError> {
+        let path = url.strip_prefix("file://").unwrap_or(url);
+        if path.contains("://") {
+            return Err(StorageError::Config(format!(
+                "unsupported storage URL {url:?}: use a filesystem path or file:// URL"
+            )));
+        }
+        std::fs::create_dir_all(path)?;
+        let fs = LocalFileSystem::new_with_prefix(path)?
+            .with_automatic_cleanup(true)
+            .with_fsync(fsync);
+        Ok(Self {
+            store: Arc::new(fs),
+        })
+    }
+
+    /// Wraps an existing object store (tests, other backends).
+    pub fn from_store(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// Streams `body` into `key`, calling `observe` on every chunk in order (for hashing).
+    /// Returns the number of bytes written. On any error nothing is left at `key`.
+    pub async fn write_stream<S, E>(
+        &self,
+        key: &StorageKey,
+        body: S,
+        mut observe: impl FnMut(&[u8]),
+    ) -> Result<u64, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let mut writer = self.writer(key).await?;
+        let mut body = std::pin::pin!(body);
+        let mut pump = async || -> Result<(), StorageError> {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| StorageError::Body(e.to_string()))?;
+                observe(&chunk);
+                writer.push(chunk).await?;
+            }
+            Ok(())
+        };
+        let result = pump().await;
+        writer.end(key, result).await
+    }
+
+    /// Writes the concatenation of `parts` to `to`, streaming.
+    pub async fn concat(&self, parts: &[StorageKey], to: &StorageKey) -> Result<u64, StorageError> {
+        let mut writer = self.writer(to).await?;
+        let mut result = Ok(());
+        for part in parts {
+            let mut read = match self.read(part, None).await {
+                Ok(r) => r,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            loop {
+                match read.stream.try_next().await {
+                    Ok(Some(chunk)) => {
+                        if let Err(e) = writer.push(chunk).await {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        writer.end(to, result).await
+    }
+
+    async fn writer(&self, key: &StorageKey) -> Result<Writer, StorageError> {
+        let upload = self
+            .store
+            .put_multipart(&key.path())
+            .await
+            .map_err(|e| map_err(key, e))?;
+        Ok(Writer {
+            inner: WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
+            written: 0,
+        })
+    }
+
+    /// Writes a small object in one request.
+    pub async fn put(&self, key: &StorageKey, data: Bytes) -> Result<(), StorageError> {
+        self.store
+            .put(&key.path(), data.into())
+            .await
+            .map_err(|e| map_err(key, e))?;
+        Ok(())
+    }
+
+    /// Reads `key`, or the `range` of it, as a stream.
+    pub async fn read(
+        &self,
+        key: &StorageKey,
+        range: Option<Range<u64>>,
+    ) -> Result<ObjectRead, StorageError> {
+        let options = GetOptions::new().with_range(range);
+        let got = self
+            .store
+            .get_opts(&key.path(), options)
+            .await
+            .map_err(|e| map_err(key, e))?;
+        let size = got.meta.size;
+        let range = got.range.clone();
+        let stream = match got.payload {
+            // object_store reads local files 8 KiB per blocking call; a tokio file with a large
+            // buffer streams several times faster.
+            GetResultPayload::File(file, _) => local_file_stream(file, range.clone()).await?,
+            GetResultPayload::Stream(s) => s.map_err(StorageError::from).boxed(),
+        };
+        Ok(ObjectRead {
+            stream,
+            range,
+            size,
+        })
+    }
+
+    /// The size of `key`, or `NotFound`.
+    pub async fn size(&self, key: &StorageKey) -> Result<u64, StorageError> {
+        let meta = self
+            .store
+            .head(&key.path())
+            .await
+            .map_err(|e| map_err(key, e))?;
+        Ok(meta.size)
+    }
+
+    /// Moves `from` to `to`, replacing `to` atomically.
+    pub async fn rename(&self, from: &StorageKey, to: &StorageKey) -> Result<(), StorageError> {
+        self.store
+            .rename(&from.path(), &to.path())
+            .await
+            .map_err(|e| map_err(from, e))
+    }
+
+    /// Deletes `key`; deleting a missing object is not an error.
+    pub async fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+        match self.store.delete(&key.path()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes every object below `prefix`.
+    pub async fn delete_prefix(&self, prefix: &StorageKey) -> Result<(), StorageError> {
+        let path = prefix.path();
+        let listed = self.store.list(Some(&path)).map_ok(|m| m.location).boxed();
+        let mut deleted = self.store.delete_stream(listed);
+        while let Some(r) = deleted.next().await {
+            match r {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the store answers (for health checks).
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        match self.store.head(&StorageKey::Probe.path()).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A streaming write in progress: bounded parts in flight, aborted unless ended cleanly.
+struct Writer {
+    inner: WriteMultipart,
+    written: u64,
+}
+
+impl Writer {
+    async fn push(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        self.written += chunk.len() as u64;
+        self.inner.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+        self.inner.put(chunk);
+        Ok(())
+    }
+
+    /// Completes the object when `result` is Ok, aborts it otherwise.
+    async fn end(
+        self,
+        key: &StorageKey,
+        result: Result<(), StorageError>,
+    ) -> Result<u64, StorageError> {
+        match result {
+            Ok(()) => {
+                self.inner.finish().await.map_err(|e| map_err(key, e))?;
+                Ok(self.written)
+            }
+            Err(e) => {
+                if let Err(abort) = self.inner.abort().await {
+                    tracing::warn!(key = %key, error = %abort, "aborting a failed write");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn local_file_stream(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> Result<BoxStream<'static, Result<Bytes, StorageError>>, StorageError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut file = tokio::fs::File::from_std(file);
+    file.seek(std::io::SeekFrom::Start(range.start)).await?;
+    let limited = file.take(range.end - range.start);
+    Ok(
+        tokio_util::io::ReaderStream::with_capacity(limited, READ_CHUNK)
+            .map_err(StorageError::from)
+            .boxed(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::reference::Digest;
+
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = BlobStore::open(dir.path().to_str().expect("utf8"), false).expect("open");
+        (dir, s)
+    }
+
+    fn chunks(data: &[u8], n: usize) -> impl Stream<Item = Result<Bytes, std::io::Error>> + use<> {
+        let v: Vec<Result<Bytes, std::io::Error>> = data
+            .chunks(n)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        futures::stream::iter(v)
+    }
+
+    async fn read_all(s: &BlobStore, k: &StorageKey, r: Option<Range<u64>>) -> Vec<u8> {
+        let read = s.read(k, r).await.expect("read");
+        let parts: Vec<Bytes> = read.stream.try_collect().await.expect("stream");
+        parts.concat()
+    }
+
+    #[tokio::test]
+    async fn write_read_range_rename_concat_delete() {
+        let (_d, s) = store();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let a = StorageKey::UploadPart {
+            upload: "u1".into(),
+            part: "0".into(),
+        };
+        let mut seen = 0usize;
+        let n = s
+            .write_stream(&a, chunks(&data, 65_536), |c| seen += c.len())
+            .await
+            .expect("write");
+        assert_eq!((n as usize, seen), (data.len(), data.len()));
+        assert_eq!(read_all(&s, &a, None).await, data);
+        assert_eq!(read_all(&s, &a, Some(10..20)).await, &data[10..20]);
+        let b = StorageKey::UploadPart {
+            upload: "u1".into(),
+            part: "1".into(),
+        };
+        s.put(&b, Bytes::from_static(b"tail")).await.expect("put");
+        let digest: Digest = format!("sha256:{}", "a".repeat(64))
+            .parse()
+            .expect("digest");
+        let blob = StorageKey::Blob(digest);
+        let total = s
+            .concat(&[a.clone(), b.clone()], &blob)
+            .await
+            .expect("concat");
+        assert_eq!(total as usize, data.len() + 4);
+        assert_eq!(s.size(&blob).await.expect("size"), total);
+        s.delete_prefix(&StorageKey::Upload("u1".into()))
+            .await
+            .expect("delete prefix");
+        assert!(matches!(s.size(&a).await, Err(StorageError::NotFound(_))));
+        s.delete(&blob).await.expect("delete");
+        s.delete(&blob).await.expect("delete twice is fine");
+        assert!(matches!(
+            s.read(&blob, None).await,
+            Err(StorageError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_body_leaves_nothing() {
+        let (_d, s) = store();
+        let k = StorageKey::UploadPart {
+            upload: "u2".into(),
+            part: "0".into(),
+        };
+        let body = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("client went away")),
+        ]);
+        let r = s.write_stream(&k, body, |_| {}).await;
+        assert!(matches!(r, Err(StorageError::Body(_))));
+        assert!(matches!(s.size(&k).await, Err(StorageError::NotFound(_))));
+    }
+}
