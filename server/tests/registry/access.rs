@@ -1,0 +1,181 @@
+//! Ping, authentication, names and projects on `/v2`.
+
+use reqwest::{Method, StatusCode};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn ping_challenges_anonymous_and_accepts_the_admin() {
+    let app = TestApp::start().await;
+    let res = app.anon(Method::GET, "/v2/").send().await.expect("send");
+    assert_eq!(
+        header(&res, "www-authenticate"),
+        Some("Basic realm=\"Wharf\"")
+    );
+    assert_eq!(
+        header(&res, "docker-distribution-api-version"),
+        Some("registry/2.0")
+    );
+    expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    let res = app.admin(Method::GET, "/v2/").send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let wrong = app
+        .anon(Method::GET, "/v2/")
+        .basic_auth("admin", Some("nope"))
+        .send()
+        .await
+        .expect("send");
+    expect_error(wrong, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    let unknown = app
+        .anon(Method::GET, "/v2/")
+        .basic_auth("ghost", Some("x"))
+        .send()
+        .await
+        .expect("send");
+    expect_error(unknown, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    let garbage = app
+        .anon(Method::GET, "/v2/")
+        .header("authorization", "Basic ***")
+        .send()
+        .await
+        .expect("send");
+    expect_error(garbage, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+}
+
+#[tokio::test]
+async fn health_reports_healthy() {
+    let app = TestApp::start().await;
+    let res = app
+        .anon(Method::GET, "/api/v2.0/health")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(v["status"], "healthy");
+    assert!(v["components"].as_array().is_some_and(|c| c.len() == 3));
+}
+
+#[tokio::test]
+async fn anonymous_pulls_public_projects_only_and_never_pushes() {
+    let app = TestApp::start().await;
+    let (digest, _, layer) = app.push_image("library/pub", "v1").await;
+    let res = app
+        .anon(Method::GET, "/v2/library/pub/manifests/v1")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .anon(Method::GET, &format!("/v2/library/pub/blobs/{layer}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .anon(Method::POST, "/v2/library/pub/blobs/uploads/")
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    let res = app
+        .anon(
+            Method::DELETE,
+            &format!("/v2/library/pub/manifests/{digest}"),
+        )
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+
+    app.create_project("secret", false).await;
+    app.push_image("secret/app", "v1").await;
+    let res = app
+        .anon(Method::GET, "/v2/secret/app/manifests/v1")
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    let res = app
+        .anon(Method::GET, "/v2/secret/app/tags/list")
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    // A private project and a missing one look the same to anonymous callers.
+    let res = app
+        .anon(Method::GET, "/v2/nosuch/app/tags/list")
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+}
+
+#[tokio::test]
+async fn names_are_validated_and_projects_must_exist() {
+    let app = TestApp::start().await;
+    for bad in [
+        "Library/x",
+        "library/a..b",
+        "library/-x",
+        "nginx",
+        "library//x",
+    ] {
+        let res = app
+            .admin(Method::GET, &format!("/v2/{bad}/tags/list"))
+            .send()
+            .await
+            .expect("send");
+        expect_error(res, StatusCode::BAD_REQUEST, "NAME_INVALID").await;
+    }
+    let long = format!("library/{}", "a".repeat(250));
+    let res = app
+        .admin(Method::GET, &format!("/v2/{long}/tags/list"))
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::BAD_REQUEST, "NAME_INVALID").await;
+    // `..` as a segment is normalised by some clients; sent raw it is still refused.
+    let res = app
+        .admin(Method::GET, "/v2/library/%2e%2e/x/tags/list")
+        .send()
+        .await
+        .expect("send");
+    assert!(res.status().is_client_error());
+    let res = app
+        .admin(Method::POST, "/v2/nosuch/x/blobs/uploads/")
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
+    let res = app
+        .admin(Method::GET, "/v2/library/never-pushed/tags/list")
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
+    let res = app
+        .admin(Method::GET, "/v2/library/x/nothing/here")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn wrong_methods_are_unsupported() {
+    let app = TestApp::start().await;
+    app.push_image("library/m", "v1").await;
+    let res = app
+        .admin(Method::POST, "/v2/library/m/manifests/v1")
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED").await;
+    let res = app
+        .admin(Method::PUT, "/v2/library/m/tags/list")
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED").await;
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the `/v2` API against a real server on an ephemeral port.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod access;
+mod blobs;
+mod listing;
+mod manifests;
+mod uploads;

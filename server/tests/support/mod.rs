@@ -1,0 +1,193 @@
+//! `TestApp`: a real Wharf server on an ephemeral port with a temp data dir, and helpers to
+//! speak the distribution API to it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use sha2::{Digest as _, Sha256};
+use wharf::app::{self, AppState};
+use wharf::config::{Config, Secret, Settings};
+
+/// The admin password every test server is started with.
+pub const ADMIN_PASSWORD: &str = "Harbor12345";
+
+/// A running server; stops when dropped.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    /// The server's address.
+    pub addr: SocketAddr,
+    /// The server's state, for setting up rows the API cannot create yet.
+    pub state: AppState,
+    /// The data dir.
+    pub dir: tempfile::TempDir,
+    client: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Starts a server with a fresh data dir.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let settings = Settings {
+            data_dir: Some(dir.path().to_path_buf()),
+            admin_password: Some(Secret(ADMIN_PASSWORD.into())),
+            storage_fsync: Some(false),
+            listen: Some(addr),
+            ..Default::default()
+        };
+        let config = Config::resolve(settings).expect("config");
+        let state = AppState::init(config).await.expect("init");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            app::serve_http(serving, listener, async {
+                rx.await.ok();
+            })
+            .await
+            .expect("serve");
+        });
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            state,
+            dir,
+            client: Client::new(),
+            stop: Some(tx),
+        }
+    }
+
+    /// A request as the admin.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.anon(method, path)
+            .basic_auth("admin", Some(ADMIN_PASSWORD))
+    }
+
+    /// A request without credentials.
+    pub fn anon(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Creates a project directly in the database (the projects API comes later).
+    pub async fn create_project(&self, name: &str, public: bool) {
+        wharf::db::projects::insert_if_missing(self.state.db.writer(), name, public, None)
+            .await
+            .expect("create project");
+    }
+
+    /// Uploads `data` to `repo` in one request; returns its digest.
+    pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
+        let digest = sha256(data);
+        let res = self
+            .admin(
+                Method::POST,
+                &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+            )
+            .body(data.to_vec())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), StatusCode::CREATED, "push blob");
+        digest
+    }
+
+    /// Pushes a manifest of `media_type` under `reference`.
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &str,
+    ) -> Response {
+        self.admin(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
+            .header("content-type", media_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// Pushes a one-layer OCI image with random content under `tag`; returns the manifest
+    /// digest, the manifest text and the layer digest.
+    pub async fn push_image(&self, repo: &str, tag: &str) -> (String, String, String) {
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"n":"{}"}}"#,
+            rand_hex()
+        );
+        let layer: Vec<u8> = (0..4096).map(|_| rand::random::<u8>()).collect();
+        let cd = self.push_blob(repo, config.as_bytes()).await;
+        let ld = self.push_blob(repo, &layer).await;
+        let manifest = image_manifest(&cd, config.len(), &[(&ld, layer.len())]);
+        let res = self.put_manifest(repo, tag, OCI_MANIFEST, &manifest).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "push manifest");
+        (sha256(manifest.as_bytes()), manifest, ld)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            tx.send(()).ok();
+        }
+    }
+}
+
+/// OCI image manifest media type.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI index media type.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker schema 2 media type.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker manifest list media type.
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// `sha256:<hex>` of `data`.
+pub fn sha256(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// 16 random hex characters.
+pub fn rand_hex() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Random bytes.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|_| rand::random::<u8>()).collect()
+}
+
+/// An OCI image manifest over a config and layers.
+pub fn image_manifest(config: &str, config_size: usize, layers: &[(&str, usize)]) -> String {
+    let layers: Vec<String> = layers
+        .iter()
+        .map(|(d, s)| format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":{s}}}"#))
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{}]}}"#,
+        layers.join(",")
+    )
+}
+
+/// Asserts a response's status and OCI error code (and that the body is the spec's JSON).
+pub async fn expect_error(res: Response, status: StatusCode, code: &str) {
+    assert_eq!(res.status(), status, "status for {code}");
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let v: serde_json::Value = res.json().await.expect("error body is JSON");
+    assert_eq!(v["errors"][0]["code"].as_str(), Some(code), "{v}");
+    assert!(v["errors"][0]["message"].is_string());
+}
+
+/// A response header as text.
+pub fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
+    res.headers().get(name).and_then(|v| v.to_str().ok())
+}
