@@ -111,3 +111,10 @@ CREATE TABLE tags (
     PRIMARY KEY (repository_id, name)
 );
 CREATE INDEX tags_manifest ON tags(manifest_id);
+
+-- Keys that sign registry tokens: generated once, shared by every replica.
+CREATE TABLE signing_keys (
+    id         TEXT PRIMARY KEY,
+    secret     BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);

@@ -7,6 +7,7 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
+use crate::auth::token::TokenSigner;
 use crate::config::Config;
 use crate::db::Db;
 use crate::registry::Registry;
@@ -60,9 +61,10 @@ impl AppState {
         let db = Db::connect(&config.database_url.0).await?;
         let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
+        let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
         Ok(Self {
             registry: Registry::new(db.clone(), store.clone()),
-            auth: Arc::new(Authenticator::new(db.clone())),
+            auth: Arc::new(Authenticator::new(db.clone(), signer)),
             db,
             store,
             config: Arc::new(config),

@@ -48,6 +48,12 @@ pub async fn run(db: &Db, admin_password: Option<&Secret>) -> Result<(), Bootstr
     Ok(())
 }
 
+/// The key that signs registry tokens: created by the first replica to start, then shared.
+pub async fn signing_key(db: &Db) -> Result<Vec<u8>, BootstrapError> {
+    let fresh: [u8; 32] = rand::random();
+    Ok(db::signing_keys::get_or_insert(db.writer(), "registry-hs256", &fresh).await?)
+}
+
 /// A random password that meets Harbor's rules (upper, lower, digit, 8+ characters).
 fn random_password() -> String {
     let raw = uuid::Uuid::new_v4().simple().to_string();
@@ -92,6 +98,13 @@ mod tests {
         assert!(lib.public);
         assert!(set_password(&db, ADMIN, "Other123x").await.expect("set"));
         assert!(!set_password(&db, "nobody", "Other123x").await.expect("set"));
+        let k1 = signing_key(&db).await.expect("key");
+        assert_eq!(k1.len(), 32);
+        assert_eq!(
+            signing_key(&db).await.expect("key"),
+            k1,
+            "the key is generated once"
+        );
         let p = random_password();
         assert!(
             p.len() >= 8

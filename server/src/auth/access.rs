@@ -16,6 +16,30 @@ pub enum Action {
     Delete,
 }
 
+impl Action {
+    /// The action's name in token scopes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pull => "pull",
+            Self::Push => "push",
+            Self::Delete => "delete",
+        }
+    }
+
+    /// Parses a scope action; `*` is handled by the caller.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pull" => Some(Self::Pull),
+            "push" => Some(Self::Push),
+            "delete" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+
+    /// Every action.
+    pub const ALL: [Action; 3] = [Self::Pull, Self::Push, Self::Delete];
+}
+
 /// Whether `who` may perform `action` in a project that is `public` or not.
 pub fn allowed(who: &Identity, public: bool, action: Action) -> bool {
     match who {

@@ -1,30 +1,56 @@
-//! Turns an `Authorization` header into an [`Identity`].
+//! Turns an `Authorization` header (Basic or Bearer) into a [`Caller`].
 
 use tokio::sync::OnceCell;
 
 use super::basic::{self, CredentialCache};
-use super::{AuthError, Identity, password};
+use super::token::TokenSigner;
+use super::{AuthError, Caller, Identity, password};
 use crate::db::{self, Db};
 
-/// Checks credentials against the users table, with a short-lived cache of successes.
+/// Checks passwords against the users table (with a short-lived cache of successes) and bearer
+/// tokens against the signing key.
 pub struct Authenticator {
     db: Db,
     cache: CredentialCache,
     dummy: OnceCell<String>,
+    signer: TokenSigner,
 }
 
 impl Authenticator {
-    /// An authenticator over `db`.
-    pub fn new(db: Db) -> Self {
+    /// An authenticator over `db`, verifying tokens with `signer`.
+    pub fn new(db: Db, signer: TokenSigner) -> Self {
         Self {
             db,
             cache: CredentialCache::default(),
             dummy: OnceCell::new(),
+            signer,
         }
     }
 
-    /// The caller named by `authorization`: anonymous when absent, an error when wrong.
-    pub async fn identify(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
+    /// The token signer.
+    pub fn signer(&self) -> &TokenSigner {
+        &self.signer
+    }
+
+    /// The caller named by `authorization` (Basic or Bearer): anonymous when absent, an error
+    /// when wrong.
+    pub async fn identify(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
+        if let Some((scheme, token)) = authorization.and_then(|h| h.split_once(' ')) {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                let claims = self.signer.verify(token, "access")?;
+                return Ok(Caller {
+                    identity: claims.identity(),
+                    token: Some(claims),
+                });
+            }
+        }
+        self.identify_basic(authorization)
+            .await
+            .map(Caller::with_password)
+    }
+
+    /// The identity named by a Basic `authorization` header; anonymous when absent.
+    pub async fn identify_basic(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
         let Some(header) = authorization else {
             return Ok(Identity::Anonymous);
         };
@@ -61,6 +87,21 @@ impl Authenticator {
                 self.cache.put(username, pass, id.clone());
                 Ok(id)
             }
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    /// The current identity of a token's subject: refused when the account is gone or disabled.
+    pub async fn still_enabled(&self, identity: Identity) -> Result<Identity, AuthError> {
+        let Identity::User { name, .. } = identity else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        match db::users::by_username(self.db.reader(), &name).await? {
+            Some(r) if !r.disabled => Ok(Identity::User {
+                id: r.id,
+                name: r.username,
+                sysadmin: r.sysadmin,
+            }),
             _ => Err(AuthError::InvalidCredentials),
         }
     }

@@ -4,6 +4,7 @@ pub mod access;
 pub mod authenticator;
 pub mod basic;
 pub mod password;
+pub mod token;
 
 pub use access::{Action, allowed};
 pub use authenticator::Authenticator;
@@ -34,6 +35,34 @@ impl Identity {
     }
 }
 
+/// The caller of a request and, when it came with a bearer token, the token's claims: a token
+/// limits the caller to the accesses it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Who is calling.
+    pub identity: Identity,
+    /// The bearer token's claims, if the request carried one.
+    pub token: Option<token::Claims>,
+}
+
+impl Caller {
+    /// An anonymous caller without a token.
+    pub fn anonymous() -> Self {
+        Self {
+            identity: Identity::Anonymous,
+            token: None,
+        }
+    }
+
+    /// A caller authenticated by password (no token limits).
+    pub fn with_password(identity: Identity) -> Self {
+        Self {
+            identity,
+            token: None,
+        }
+    }
+}
+
 /// Why authentication failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -43,6 +72,9 @@ pub enum AuthError {
     /// The `Authorization` header is malformed.
     #[error("malformed authorization header")]
     Malformed,
+    /// The bearer token is invalid or expired.
+    #[error("invalid token: {0}")]
+    Token(#[from] token::TokenError),
     /// A lookup failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),

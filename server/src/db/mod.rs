@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod manifests;
 pub mod projects;
 pub mod repositories;
+pub mod signing_keys;
 pub mod tags;
 pub mod uploads;
 pub mod users;

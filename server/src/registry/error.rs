@@ -4,7 +4,7 @@
 //! Internal failures (database, storage) are logged with their detail and answered with a
 //! generic message, never with the detail.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// An error answered on `/v2`.
@@ -116,22 +116,12 @@ impl From<crate::storage::StorageError> for RegistryError {
     }
 }
 
-/// The `WWW-Authenticate` challenge sent with 401 answers.
-pub const BASIC_CHALLENGE: &str = "Basic realm=\"Wharf\"";
-
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let (code, status) = self.code_and_status();
         let body = serde_json::json!({
             "errors": [{ "code": code, "message": self.to_string(), "detail": null }]
         });
-        let mut res = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(BASIC_CHALLENGE),
-            );
-        }
-        res
+        (status, axum::Json(body)).into_response()
     }
 }

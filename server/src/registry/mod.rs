@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod content_range;
 pub mod digester;
 pub mod error;
+pub mod grants;
 pub mod handlers;
 pub mod manifest;
 pub mod manifests;
@@ -15,7 +16,7 @@ pub mod reference;
 pub mod route;
 pub mod uploads;
 
-use crate::auth::{Action, Identity, allowed};
+use crate::auth::{Action, Caller, Identity, allowed};
 use crate::db::{self, Db};
 use crate::storage::BlobStore;
 use error::RegistryError;
@@ -46,14 +47,19 @@ impl Registry {
         }
     }
 
-    /// Checks that `who` may perform `action` on repository `name` and resolves it. Pushing
+    /// Checks that `caller` may perform `action` on repository `name` and resolves it. Pushing
     /// creates the repository; the other actions need it to exist.
+    ///
+    /// A caller with a bearer token is limited to what the token grants. When the token lacks an
+    /// action the caller's account would be allowed, the answer is 401 so the client fetches a
+    /// token with the wider scope; when the account is not allowed either, it is 403.
     pub async fn authorize(
         &self,
-        who: &Identity,
+        caller: &Caller,
         name: &RepoName,
         action: Action,
     ) -> Result<RepoCtx, RegistryError> {
+        let who = &caller.identity;
         let denied = || match who {
             Identity::Anonymous => RegistryError::Unauthorized,
             Identity::User { .. } => RegistryError::Denied,
@@ -69,8 +75,17 @@ impl Registry {
                 }
             });
         };
-        if !allowed(who, access.public, action) {
-            return Err(denied());
+        let account_may = allowed(who, access.public, action);
+        let permitted = match &caller.token {
+            Some(claims) => claims.allows(name.as_str(), action.as_str()),
+            None => account_may,
+        };
+        if !permitted {
+            return Err(if account_may {
+                RegistryError::Unauthorized
+            } else {
+                denied()
+            });
         }
         let repository_id = match (access.repository_id, action) {
             (Some(id), _) => id,

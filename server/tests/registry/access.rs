@@ -8,10 +8,11 @@ use crate::support::*;
 async fn ping_challenges_anonymous_and_accepts_the_admin() {
     let app = TestApp::start().await;
     let res = app.anon(Method::GET, "/v2/").send().await.expect("send");
-    assert_eq!(
-        header(&res, "www-authenticate"),
-        Some("Basic realm=\"Wharf\"")
+    let realm = format!(
+        "Bearer realm=\"{}/service/token\",service=\"wharf\"",
+        app.base
     );
+    assert_eq!(header(&res, "www-authenticate"), Some(realm.as_str()));
     assert_eq!(
         header(&res, "docker-distribution-api-version"),
         Some("registry/2.0")

@@ -7,4 +7,5 @@ mod access;
 mod blobs;
 mod listing;
 mod manifests;
+mod tokens;
 mod uploads;

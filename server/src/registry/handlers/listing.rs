@@ -44,7 +44,7 @@ pub(super) async fn catalog(req: Req) -> Result<Response, RegistryError> {
     let names = req
         .app
         .registry
-        .catalog(&req.who, last.as_deref(), n + 1)
+        .catalog(&req.who.identity, last.as_deref(), n + 1)
         .await?;
     let (names, link) = page(names, n, "/v2/_catalog");
     Ok(json_with_link(

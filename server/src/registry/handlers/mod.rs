@@ -4,6 +4,7 @@
 mod blobs;
 mod listing;
 mod manifests;
+mod token;
 mod uploads;
 
 use axum::Router;
@@ -16,7 +17,7 @@ use axum::routing::any;
 use super::error::RegistryError;
 use super::route::Route;
 use crate::app::AppState;
-use crate::auth::Identity;
+use crate::auth::{Caller, Identity};
 
 /// `Docker-Distribution-API-Version`, sent on every `/v2` response.
 const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
@@ -27,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/v2", any(ping))
         .route("/v2/", any(ping))
         .route("/v2/{*rest}", any(dispatch))
+        .route(
+            "/service/token",
+            axum::routing::get(token::get_token).post(token::post_token),
+        )
         .layer(axum::middleware::map_response(
             |mut res: Response| async move {
                 res.headers_mut()
@@ -39,7 +44,7 @@ pub fn router() -> Router<AppState> {
 /// A request to a `/v2` endpoint, with the caller already identified.
 pub(super) struct Req {
     pub app: AppState,
-    pub who: Identity,
+    pub who: Caller,
     pub method: Method,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
@@ -67,29 +72,71 @@ impl Req {
     }
 }
 
-async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Identity, RegistryError> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    app.auth.identify(auth).await.map_err(|e| match e {
-        crate::auth::AuthError::InvalidCredentials | crate::auth::AuthError::Malformed => {
-            RegistryError::Unauthorized
-        }
+/// Maps an authentication failure to the registry error answered for it.
+pub(super) fn auth_error(e: crate::auth::AuthError) -> RegistryError {
+    use crate::auth::AuthError::*;
+    match e {
+        InvalidCredentials | Malformed | Token(_) => RegistryError::Unauthorized,
         other => {
             tracing::error!(error = %other, "authentication failed");
             RegistryError::Internal
         }
-    })
+    }
+}
+
+async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Caller, RegistryError> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    app.auth.identify(auth).await.map_err(auth_error)
+}
+
+/// The `WWW-Authenticate` challenge pointing clients at the token service, with the scope the
+/// request needs when it names one.
+fn challenge(app: &AppState, scope: Option<&str>) -> String {
+    let realm = format!("{}/service/token", app.config.external_url);
+    let service = crate::auth::token::SERVICE;
+    match scope {
+        Some(s) => format!("Bearer realm=\"{realm}\",service=\"{service}\",scope=\"{s}\""),
+        None => format!("Bearer realm=\"{realm}\",service=\"{service}\""),
+    }
+}
+
+/// The scope a request to `route` with `method` needs, for the challenge.
+fn scope_for(route: &Route, method: &Method) -> String {
+    let Some(repo) = route.repo() else {
+        return "registry:catalog:*".into();
+    };
+    let actions = match *method {
+        Method::GET | Method::HEAD => "pull",
+        Method::DELETE => "delete",
+        _ => "pull,push",
+    };
+    format!("repository:{repo}:{actions}")
+}
+
+/// Renders an error; a 401 carries the challenge.
+pub(super) fn error_response(app: &AppState, e: RegistryError, scope: Option<&str>) -> Response {
+    let mut res = e.into_response();
+    if res.status() == StatusCode::UNAUTHORIZED {
+        set(
+            res.headers_mut(),
+            header::WWW_AUTHENTICATE,
+            challenge(app, scope),
+        );
+    }
+    res
 }
 
 /// `GET /v2/`: 200 for a signed-in caller, 401 with a challenge otherwise.
 async fn ping(State(app): State<AppState>, headers: HeaderMap) -> Response {
     match identify(&app, &headers).await {
-        Ok(Identity::User { .. }) => {
-            (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
-        }
-        Ok(Identity::Anonymous) => RegistryError::Unauthorized.into_response(),
-        Err(e) => e.into_response(),
+        Ok(Caller {
+            identity: Identity::User { .. },
+            ..
+        }) => (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response(),
+        Ok(_) => error_response(&app, RegistryError::Unauthorized, None),
+        Err(e) => error_response(&app, e, None),
     }
 }
 
@@ -101,16 +148,19 @@ async fn dispatch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let route = match Route::parse(&rest) {
+        Ok(Some(r)) => r,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return error_response(&app, e, None),
+    };
+    let scope = scope_for(&route, &method);
     let result = async {
         let query: Vec<(String, String)> =
             serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
                 .map_err(|_| RegistryError::Unsupported("malformed query string".into()))?;
         let who = identify(&app, &headers).await?;
-        let Some(route) = Route::parse(&rest)? else {
-            return Ok(StatusCode::NOT_FOUND.into_response());
-        };
         let req = Req {
-            app,
+            app: app.clone(),
             who,
             method,
             query,
@@ -120,7 +170,7 @@ async fn dispatch(
         route_request(req, route).await
     }
     .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    result.unwrap_or_else(|e| error_response(&app, e, Some(&scope)))
 }
 
 async fn route_request(req: Req, route: Route) -> Result<Response, RegistryError> {
