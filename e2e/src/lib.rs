@@ -1,1 +1,258 @@
-//! End-to-end tests live in `tests/`; this crate has no library code of its own.
+//! Support for the end-to-end tests: a running Wharf on an ephemeral port, sandboxes for the
+//! real clients (podman, dockerd, skopeo, oras), and command helpers that fail loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+use wharf::app::{self, AppState};
+use wharf::config::{Config, Secret, Settings};
+
+/// The admin password of every e2e server.
+pub const ADMIN_PASSWORD: &str = "Harbor12345";
+
+/// A Wharf server serving on 127.0.0.1 with its own data dir; stops when dropped.
+pub struct Wharf {
+    /// `127.0.0.1:<port>`, the registry host in image names.
+    pub host: String,
+    /// The data dir.
+    pub dir: tempfile::TempDir,
+    /// Server state, for checks against the database.
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Wharf {
+    /// Starts a server.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let settings = Settings {
+            data_dir: Some(dir.path().to_path_buf()),
+            admin_password: Some(Secret(ADMIN_PASSWORD.into())),
+            listen: Some(addr),
+            ..Default::default()
+        };
+        let state = AppState::init(Config::resolve(settings).unwrap())
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            app::serve_http(serving, listener, async {
+                rx.await.ok();
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            host: addr.to_string(),
+            dir,
+            state,
+            stop: Some(tx),
+        }
+    }
+
+    /// `<host>/<repo>:<tag>`
+    pub fn image(&self, repo_tag: &str) -> String {
+        format!("{}/{repo_tag}", self.host)
+    }
+
+    /// Creates a project directly in the database.
+    pub async fn create_project(&self, name: &str, public: bool) {
+        wharf::db::projects::insert_if_missing(self.state.db.writer(), name, public, None)
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Wharf {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            tx.send(()).ok();
+        }
+    }
+}
+
+/// Runs `cmd`, panicking with its output unless it succeeds; returns stdout.
+pub async fn run(cmd: &mut Command) -> String {
+    let out = output(cmd).await;
+    assert!(
+        out.0,
+        "command failed: {cmd:?}\nstdout: {}\nstderr: {}",
+        out.1, out.2
+    );
+    out.1
+}
+
+/// Runs `cmd`, panicking unless it fails; returns stderr.
+pub async fn run_fails(cmd: &mut Command) -> String {
+    let out = output(cmd).await;
+    assert!(
+        !out.0,
+        "command should have failed: {cmd:?}\nstdout: {}",
+        out.1
+    );
+    format!("{}{}", out.1, out.2)
+}
+
+async fn output(cmd: &mut Command) -> (bool, String, String) {
+    let out = tokio::time::timeout(Duration::from_secs(300), cmd.stdin(Stdio::null()).output())
+        .await
+        .unwrap_or_else(|_| panic!("command timed out: {cmd:?}"))
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The path of a required tool; panics with the install hint when missing.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} is not installed: run .ci/install-e2e-tools (the test command does)")
+        })
+}
+
+/// Writes a build context with one `COPY` layer per size in `layers` (random content).
+pub fn build_context(dir: &Path, layers: &[usize]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut file = String::from("FROM scratch\n");
+    for (i, size) in layers.iter().enumerate() {
+        let data: Vec<u8> = (0..*size).map(|_| rand::random::<u8>()).collect();
+        std::fs::write(dir.join(format!("layer{i}")), data).unwrap();
+        file.push_str(&format!("COPY layer{i} /layer{i}\n"));
+    }
+    file.push_str("LABEL org.opencontainers.image.title=wharf-e2e\nCMD [\"/layer0\"]\n");
+    std::fs::write(dir.join("Containerfile"), file).unwrap();
+}
+
+/// A daemonless podman with its own storage in a temp dir.
+pub struct Podman {
+    root: tempfile::TempDir,
+}
+
+impl Podman {
+    /// A fresh podman sandbox.
+    pub fn new() -> Self {
+        tool("podman");
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("auth.json"), "{\"auths\":{}}").unwrap();
+        Self { root }
+    }
+
+    /// `podman <global flags>` ready for arguments.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("podman");
+        let r = self.root.path();
+        c.arg("--root")
+            .arg(r.join("root"))
+            .arg("--runroot")
+            .arg(r.join("run"));
+        c.args([
+            "--storage-driver",
+            "vfs",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+        ]);
+        c.env("REGISTRY_AUTH_FILE", r.join("auth.json"));
+        c
+    }
+
+    /// Where build contexts for this sandbox go.
+    pub fn dir(&self) -> &Path {
+        self.root.path()
+    }
+}
+
+impl Default for Podman {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A `dockerd` started for one test (root, no systemd, no networking); killed when dropped.
+pub struct Dockerd {
+    dir: tempfile::TempDir,
+    child: tokio::process::Child,
+}
+
+impl Dockerd {
+    /// Starts dockerd and waits until it answers.
+    pub async fn start() -> Self {
+        tool("dockerd");
+        tool("docker");
+        // A short path: unix socket paths are limited to ~100 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("wd")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        let child = Command::new("dockerd")
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--storage-driver=vfs",
+            ])
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("pid"))
+            .arg("--host")
+            .arg(format!("unix://{}", d.join("sock").display()))
+            .stdout(std::fs::File::create(d.join("log")).unwrap())
+            .stderr(std::fs::File::create(d.join("err")).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start dockerd");
+        let me = Self { dir, child };
+        for _ in 0..100 {
+            if output(me.cmd().arg("version")).await.0 {
+                return me;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let log = std::fs::read_to_string(me.dir.path().join("err")).unwrap_or_default();
+        panic!("dockerd did not start:\n{log}");
+    }
+
+    /// `docker` pointed at this daemon, with its own client config.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env(
+            "DOCKER_HOST",
+            format!("unix://{}", self.dir.path().join("sock").display()),
+        );
+        c.env("DOCKER_CONFIG", self.dir.path().join("client"));
+        c.env("DOCKER_BUILDKIT", "0");
+        c
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        self.child.start_kill().ok();
+    }
+}
+
+/// `sha256:<hex>` of a file.
+pub fn file_digest(path: &Path) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+    )
+}
