@@ -94,6 +94,8 @@ pub struct Config {
     pub storage_fsync: bool,
     /// External URL without a trailing slash.
     pub external_url: String,
+    /// Whether the external URL was configured; if not, links follow the request's `Host`.
+    pub external_url_set: bool,
     /// TLS certificate and key, when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Log filter.
@@ -145,9 +147,9 @@ impl Config {
             _ => return Err(ConfigError::TlsPair),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let external_url = given
-            .external_url
-            .or(file.external_url)
+        let configured = given.external_url.or(file.external_url);
+        let external_url_set = configured.is_some();
+        let external_url = configured
             .unwrap_or_else(|| format!("{scheme}://{listen}"))
             .trim_end_matches('/')
             .to_owned();
@@ -159,6 +161,7 @@ impl Config {
             storage_url,
             storage_fsync: given.storage_fsync.or(file.storage_fsync).unwrap_or(true),
             external_url,
+            external_url_set,
             tls,
             log: given.log.or(file.log).unwrap_or_else(|| "info".into()),
         })
@@ -169,6 +172,18 @@ impl Config {
         self.external_url
             .split_once("://")
             .map_or(&self.external_url, |(_, h)| h)
+    }
+
+    /// The base URL for links in an answer to a request that named `host`: the configured
+    /// external URL, or else the scheme Wharf serves with and the host the client used.
+    pub fn base_url(&self, host: Option<&str>) -> String {
+        match host {
+            Some(h) if !self.external_url_set && !h.is_empty() => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{h}")
+            }
+            _ => self.external_url.clone(),
+        }
     }
 }
 
@@ -203,8 +218,24 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(c.data_dir, PathBuf::from("/srv/w"));
         assert_eq!(c.external_url, "https://reg.example");
+        assert_eq!(
+            c.base_url(Some("other:1")),
+            "https://reg.example",
+            "configured wins"
+        );
+        let d = Config::resolve(Settings::default()).expect("defaults");
+        assert_eq!(d.base_url(Some("reg.lan:5000")), "http://reg.lan:5000");
+        assert_eq!(d.base_url(None), "http://127.0.0.1:5000");
         assert_eq!(c.registry_host(), "reg.example");
         assert!(!format!("{:?}", Secret("pw".into())).contains("pw"));
+        assert_eq!(
+            c.base_url(Some("other:1")),
+            "https://reg.example",
+            "configured wins"
+        );
+        let d = Config::resolve(Settings::default()).expect("defaults");
+        assert_eq!(d.base_url(Some("reg.lan:5000")), "http://reg.lan:5000");
+        assert_eq!(d.base_url(None), "http://127.0.0.1:5000");
     }
 
     #[test]

@@ -1,1 +1,469 @@
-fn main() {}
+//! `wharf-bench`: measures the registry's hot paths against a real `wharf` process.
+//!
+//! Prints: monolithic push throughput of a random blob (default 1 GiB) and its ratio to
+//! `openssl dgst -sha256` of the same file (the hashing limit); chunked push (16 MiB chunks);
+//! pull throughput; manifest `GET` by tag at 64 concurrent connections; and the server's peak
+//! RSS. Run it with `cargo run --release -p wharf --bin wharf-bench` (see the README).
+//!
+//! Settings (environment): `WHARF_BENCH_BLOB_MIB` (default 1024), `WHARF_BENCH_SECONDS` for the
+//! manifest load (default 10), `WHARF_BENCH_CONNECTIONS` (default 64), `WHARF_BIN` (default: the
+//! `wharf` next to this binary), `WHARF_BENCH_DIR` (default: a temp dir), and
+//! `WHARF_DATABASE_URL` / `WHARF_STORAGE_URL` passed through to the server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::Frame;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+const PASSWORD: &str = "Bench12345";
+const MIB: u64 = 1024 * 1024;
+
+type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Server {
+    fn start(dir: &Path) -> Result<Self> {
+        let bin = match std::env::var_os("WHARF_BIN") {
+            Some(b) => PathBuf::from(b),
+            None => std::env::current_exe()?.with_file_name("wharf"),
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(&bin)
+            .env("WHARF_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WHARF_DATA_DIR", dir.join("data"))
+            .env("WHARF_ADMIN_PASSWORD", PASSWORD)
+            .env("WHARF_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        Ok(Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// Peak resident set size of the server process so far, in MiB.
+    fn peak_rss_mib(&self) -> Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("VmHWM")?;
+        Ok(kb / 1024.0)
+    }
+}
+
+fn client() -> Client<HttpConnector, BoxBody> {
+    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+}
+
+fn auth() -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"))
+    )
+}
+
+fn empty() -> BoxBody {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+fn full(b: Bytes) -> BoxBody {
+    Full::new(b).map_err(|never| match never {}).boxed()
+}
+
+/// Streams `len` bytes of `file` from `offset` as a request body.
+async fn file_body(file: &Path, offset: u64, len: u64) -> Result<BoxBody> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut f = tokio::fs::File::open(file).await?;
+    f.seek(std::io::SeekFrom::Start(offset)).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), 256 * 1024);
+    let frames = futures::StreamExt::map(stream, |r| r.map(Frame::data));
+    Ok(BodyExt::boxed(StreamBody::new(frames)))
+}
+
+async fn send(
+    c: &Client<HttpConnector, BoxBody>,
+    method: Method,
+    url: &str,
+    body: BoxBody,
+    headers: &[(&str, String)],
+) -> Result<hyper::Response<hyper::body::Incoming>> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", auth());
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    Ok(c.request(req.body(body)?).await?)
+}
+
+async fn wait_ready(c: &Client<HttpConnector, BoxBody>, base: &str) -> Result<()> {
+    for _ in 0..200 {
+        if let Ok(r) = send(
+            c,
+            Method::GET,
+            &format!("{base}/api/v2.0/health"),
+            empty(),
+            &[],
+        )
+        .await
+        {
+            if r.status() == StatusCode::OK {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("wharf did not become healthy")
+}
+
+async fn random_file(path: &Path, mib: u64) -> Result<String> {
+    let mut f = tokio::fs::File::create(path).await?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; MIB as usize];
+    for _ in 0..mib {
+        rand::fill(&mut buf[..]);
+        hasher.update(&buf);
+        f.write_all(&buf).await?;
+    }
+    f.flush().await?;
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+fn gbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e9
+}
+
+fn location(res: &hyper::Response<hyper::body::Incoming>, base: &str) -> Result<String> {
+    let loc = res
+        .headers()
+        .get("location")
+        .context("location")?
+        .to_str()?;
+    Ok(if loc.starts_with("http") {
+        loc.to_owned()
+    } else {
+        format!("{base}{loc}")
+    })
+}
+
+async fn push_monolithic(
+    c: &Client<HttpConnector, BoxBody>,
+    base: &str,
+    repo: &str,
+    file: &Path,
+    size: u64,
+    digest: &str,
+) -> Result<Duration> {
+    let t = Instant::now();
+    let res = send(
+        c,
+        Method::POST,
+        &format!("{base}/v2/{repo}/blobs/uploads/?digest={digest}"),
+        file_body(file, 0, size).await?,
+        &[("content-length", size.to_string())],
+    )
+    .await?;
+    ensure!(
+        res.status() == StatusCode::CREATED,
+        "monolithic push: {}",
+        res.status()
+    );
+    Ok(t.elapsed())
+}
+
+async fn push_chunked(
+    c: &Client<HttpConnector, BoxBody>,
+    base: &str,
+    repo: &str,
+    file: &Path,
+    size: u64,
+    digest: &str,
+    chunk: u64,
+) -> Result<Duration> {
+    let t = Instant::now();
+    let res = send(
+        c,
+        Method::POST,
+        &format!("{base}/v2/{repo}/blobs/uploads/"),
+        empty(),
+        &[],
+    )
+    .await?;
+    ensure!(
+        res.status() == StatusCode::ACCEPTED,
+        "start upload: {}",
+        res.status()
+    );
+    let mut loc = location(&res, base)?;
+    let mut offset = 0;
+    while offset < size {
+        let len = chunk.min(size - offset);
+        let headers = [
+            ("content-range", format!("{offset}-{}", offset + len - 1)),
+            ("content-length", len.to_string()),
+        ];
+        let res = send(
+            c,
+            Method::PATCH,
+            &loc,
+            file_body(file, offset, len).await?,
+            &headers,
+        )
+        .await?;
+        ensure!(
+            res.status() == StatusCode::ACCEPTED,
+            "chunk at {offset}: {}",
+            res.status()
+        );
+        loc = location(&res, base)?;
+        offset += len;
+    }
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let res = send(
+        c,
+        Method::PUT,
+        &format!("{loc}{sep}digest={digest}"),
+        empty(),
+        &[],
+    )
+    .await?;
+    ensure!(
+        res.status() == StatusCode::CREATED,
+        "complete upload: {}",
+        res.status()
+    );
+    Ok(t.elapsed())
+}
+
+async fn pull(
+    c: &Client<HttpConnector, BoxBody>,
+    base: &str,
+    repo: &str,
+    digest: &str,
+    size: u64,
+) -> Result<Duration> {
+    let t = Instant::now();
+    let res = send(
+        c,
+        Method::GET,
+        &format!("{base}/v2/{repo}/blobs/{digest}"),
+        empty(),
+        &[],
+    )
+    .await?;
+    ensure!(res.status() == StatusCode::OK, "pull: {}", res.status());
+    let mut body = res.into_body();
+    let mut got = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            got += data.len() as u64;
+        }
+    }
+    ensure!(got == size, "pulled {got} of {size} bytes");
+    Ok(t.elapsed())
+}
+
+/// Pushes a small image tagged `latest` and returns its manifest URL path.
+async fn push_small_image(c: &Client<HttpConnector, BoxBody>, base: &str) -> Result<String> {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let layer = vec![7u8; 1024];
+    let mut digests = Vec::new();
+    for blob in [&config[..], &layer[..]] {
+        let d = format!("sha256:{}", hex::encode(Sha256::digest(blob)));
+        let res = send(
+            c,
+            Method::POST,
+            &format!("{base}/v2/library/bench/blobs/uploads/?digest={d}"),
+            full(Bytes::copy_from_slice(blob)),
+            &[],
+        )
+        .await?;
+        ensure!(
+            res.status() == StatusCode::CREATED,
+            "blob: {}",
+            res.status()
+        );
+        digests.push(d);
+    }
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":1024}}]}}"#,
+        digests[0],
+        config.len(),
+        digests[1]
+    );
+    let res = send(
+        c,
+        Method::PUT,
+        &format!("{base}/v2/library/bench/manifests/latest"),
+        full(Bytes::from(manifest)),
+        &[(
+            "content-type",
+            "application/vnd.oci.image.manifest.v1+json".into(),
+        )],
+    )
+    .await?;
+    ensure!(
+        res.status() == StatusCode::CREATED,
+        "manifest: {}",
+        res.status()
+    );
+    Ok("/v2/library/bench/manifests/latest".into())
+}
+
+/// Anonymous manifest GETs by tag from `connections` keep-alive connections for `secs`.
+async fn manifest_load(base: &str, path: &str, connections: u64, secs: u64) -> Result<(f64, u64)> {
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let url: hyper::Uri = format!("{base}{path}").parse()?;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (ok, failed, stop, url) = (ok.clone(), failed.clone(), stop.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(
+                url.authority().map(|a| a.as_str()).unwrap_or_default(),
+            )
+            .await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(
+                hyper_util::rt::TokioIo::new(stream),
+            )
+            .await?;
+            tokio::spawn(conn);
+            while !stop.load(Ordering::Relaxed) {
+                let req = Request::get(url.path())
+                    .header("host", "bench")
+                    .header("accept", "application/vnd.oci.image.manifest.v1+json")
+                    .body(Empty::new())?;
+                let res = sender.send_request(req).await?;
+                let good = res.status() == StatusCode::OK;
+                res.into_body().collect().await?;
+                if good { &ok } else { &failed }.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let t = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await??;
+    }
+    Ok((
+        ok.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64(),
+        failed.load(Ordering::Relaxed),
+    ))
+}
+
+fn openssl_gbps(file: &Path, size: u64) -> Result<f64> {
+    let t = Instant::now();
+    let out = Command::new("openssl")
+        .args(["dgst", "-sha256"])
+        .arg(file)
+        .output()
+        .context("openssl")?;
+    ensure!(out.status.success(), "openssl dgst failed");
+    Ok(gbps(size, t.elapsed()))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mib = env_u64("WHARF_BENCH_BLOB_MIB", 1024);
+    let secs = env_u64("WHARF_BENCH_SECONDS", 10);
+    let connections = env_u64("WHARF_BENCH_CONNECTIONS", 64);
+    let tmp = match std::env::var_os("WHARF_BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d)?,
+        None => tempfile::tempdir()?,
+    };
+    let size = mib * MIB;
+    let blob = tmp.path().join("blob");
+    eprintln!("writing a {mib} MiB random blob…");
+    let digest = random_file(&blob, mib).await?;
+    // Warm the page cache and measure the hashing limit on the same file.
+    openssl_gbps(&blob, size)?;
+    let hash_limit = openssl_gbps(&blob, size)?;
+
+    let server = Server::start(tmp.path())?;
+    let c = client();
+    wait_ready(&c, &server.base).await?;
+
+    let mono = push_monolithic(&c, &server.base, "library/mono", &blob, size, &digest).await?;
+    let rss_after_push = server.peak_rss_mib()?;
+    let chunked = push_chunked(
+        &c,
+        &server.base,
+        "library/chunked",
+        &blob,
+        size,
+        &digest,
+        16 * MIB,
+    )
+    .await?;
+    pull(&c, &server.base, "library/mono", &digest, size).await?;
+    let pulled = pull(&c, &server.base, "library/mono", &digest, size).await?;
+    let path = push_small_image(&c, &server.base).await?;
+    let (rps, failed) = manifest_load(&server.base, &path, connections, secs).await?;
+    let rss_end = server.peak_rss_mib()?;
+
+    let mono_gbps = gbps(size, mono);
+    println!("wharf-bench: blob {mib} MiB, {connections} connections, {secs} s manifest load");
+    println!("hashing limit (openssl dgst -sha256): {hash_limit:.2} GB/s");
+    println!(
+        "monolithic push:    {mono_gbps:.2} GB/s ({:.2} of the hashing limit, {:.2} s)",
+        mono_gbps / hash_limit,
+        mono.as_secs_f64()
+    );
+    println!(
+        "chunked push 16MiB: {:.2} GB/s ({:.2} s)",
+        gbps(size, chunked),
+        chunked.as_secs_f64()
+    );
+    println!(
+        "pull:               {:.2} GB/s ({:.2} s)",
+        gbps(size, pulled),
+        pulled.as_secs_f64()
+    );
+    println!("manifest GET by tag: {rps:.0} requests/s ({failed} failed)");
+    println!(
+        "server peak RSS: {rss_after_push:.1} MiB after the monolithic push, {rss_end:.1} MiB at the end"
+    );
+    Ok(())
+}

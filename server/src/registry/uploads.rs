@@ -129,6 +129,9 @@ impl Registry {
                 )));
             }
         }
+        if claim.len == Some(0) {
+            return Ok(row.size as u64);
+        }
         let mut hasher = match self.hashes.take(id, row.size) {
             Some(h) => h,
             None => self.rehash(id, Algorithm::Sha256).await?,
@@ -237,10 +240,20 @@ impl Registry {
         db::uploads::delete(&mut *tx, id).await?;
         tx.commit().await.map_err(crate::db::DbError::from)?;
         self.hashes.forget(id);
-        self.store
-            .delete_prefix(&StorageKey::Upload(id.to_owned()))
-            .await?;
+        // A single part was renamed into place; copied or duplicate parts are dropped now.
+        if parts.len() > 1 || stored.is_some() {
+            self.delete_parts(id, &parts).await;
+        }
         Ok(())
+    }
+
+    /// Deletes part objects; a failure only leaves garbage for the collector, so it is logged.
+    async fn delete_parts(&self, id: &str, parts: &[PartRow]) {
+        for p in parts {
+            if let Err(e) = self.store.delete(&part_key(id, &p.name)).await {
+                tracing::warn!(upload = id, part = %p.name, error = %e, "leaving an upload part behind");
+            }
+        }
     }
 
     /// Uploads a whole blob in one request (`POST ?digest=`).
@@ -268,10 +281,9 @@ impl Registry {
     pub async fn cancel_upload(&self, repo: RepoCtx, id: &str) -> Result<(), RegistryError> {
         let row = self.session(repo, id).await?;
         self.hashes.forget(&row.id);
+        let parts = db::uploads::parts(self.db.writer(), &row.id).await?;
         db::uploads::delete(self.db.writer(), &row.id).await?;
-        self.store
-            .delete_prefix(&StorageKey::Upload(row.id))
-            .await?;
+        self.delete_parts(&row.id, &parts).await;
         Ok(())
     }
 

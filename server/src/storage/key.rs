@@ -11,9 +11,8 @@ use crate::registry::reference::Digest;
 pub enum StorageKey {
     /// A committed blob: `blobs/<algorithm>/<2 hex>/<hex>`.
     Blob(Digest),
-    /// All data of one upload session: `uploads/<id>/`.
-    Upload(String),
-    /// One appended part of an upload session: `uploads/<id>/<part>`.
+    /// One appended part of an upload session: `uploads/<id>.<part>`. Flat, so a session leaves
+    /// no directory behind on the local filesystem.
     UploadPart {
         /// The upload session id.
         upload: String,
@@ -38,8 +37,7 @@ impl fmt::Display for StorageKey {
                 let hex = d.hex();
                 write!(f, "blobs/{}/{}/{}", d.algorithm().name(), &hex[..2], hex)
             }
-            Self::Upload(id) => write!(f, "uploads/{id}"),
-            Self::UploadPart { upload, part } => write!(f, "uploads/{upload}/{part}"),
+            Self::UploadPart { upload, part } => write!(f, "uploads/{upload}.{part}"),
             Self::Probe => f.write_str("health/probe"),
         }
     }
@@ -62,6 +60,6 @@ mod tests {
             upload: "x".into(),
             part: "0000000007-a".into(),
         };
-        assert_eq!(p.to_string(), "uploads/x/0000000007-a");
+        assert_eq!(p.to_string(), "uploads/x.0000000007-a");
     }
 }

@@ -93,8 +93,8 @@ async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Caller, Registr
 
 /// The `WWW-Authenticate` challenge pointing clients at the token service, with the scope the
 /// request needs when it names one.
-fn challenge(app: &AppState, scope: Option<&str>) -> String {
-    let realm = format!("{}/service/token", app.config.external_url);
+fn challenge(app: &AppState, host: Option<&str>, scope: Option<&str>) -> String {
+    let realm = format!("{}/service/token", app.config.base_url(host));
     let service = crate::auth::token::SERVICE;
     match scope {
         Some(s) => format!("Bearer realm=\"{realm}\",service=\"{service}\",scope=\"{s}\""),
@@ -116,16 +116,29 @@ fn scope_for(route: &Route, method: &Method) -> String {
 }
 
 /// Renders an error; a 401 carries the challenge.
-pub(super) fn error_response(app: &AppState, e: RegistryError, scope: Option<&str>) -> Response {
+pub(super) fn error_response(
+    app: &AppState,
+    e: RegistryError,
+    host: Option<&str>,
+    scope: Option<&str>,
+) -> Response {
     let mut res = e.into_response();
     if res.status() == StatusCode::UNAUTHORIZED {
         set(
             res.headers_mut(),
             header::WWW_AUTHENTICATE,
-            challenge(app, scope),
+            challenge(app, host, scope),
         );
     }
     res
+}
+
+/// The `Host` the client addressed.
+pub(super) fn host(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// `GET /v2/`: 200 for a signed-in caller, 401 with a challenge otherwise.
@@ -135,8 +148,13 @@ async fn ping(State(app): State<AppState>, headers: HeaderMap) -> Response {
             identity: Identity::User { .. },
             ..
         }) => (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response(),
-        Ok(_) => error_response(&app, RegistryError::Unauthorized, None),
-        Err(e) => error_response(&app, e, None),
+        Ok(_) => error_response(
+            &app,
+            RegistryError::Unauthorized,
+            host(&headers).as_deref(),
+            None,
+        ),
+        Err(e) => error_response(&app, e, host(&headers).as_deref(), None),
     }
 }
 
@@ -151,9 +169,10 @@ async fn dispatch(
     let route = match Route::parse(&rest) {
         Ok(Some(r)) => r,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => return error_response(&app, e, None),
+        Err(e) => return error_response(&app, e, None, None),
     };
     let scope = scope_for(&route, &method);
+    let host = host(&headers);
     let result = async {
         let query: Vec<(String, String)> =
             serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
@@ -170,7 +189,7 @@ async fn dispatch(
         route_request(req, route).await
     }
     .await;
-    result.unwrap_or_else(|e| error_response(&app, e, Some(&scope)))
+    result.unwrap_or_else(|e| error_response(&app, e, host.as_deref(), Some(&scope)))
 }
 
 async fn route_request(req: Req, route: Route) -> Result<Response, RegistryError> {

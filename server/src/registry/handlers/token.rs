@@ -97,7 +97,7 @@ pub(super) async fn get_token(
         answer(&app, who, requested, offline).await
     }
     .await;
-    result.unwrap_or_else(|e| error_response(&app, e, None))
+    result.unwrap_or_else(|e| error_response(&app, e, None, None))
 }
 
 /// The OAuth2 token request form.
@@ -152,7 +152,7 @@ pub(super) async fn post_token(
         answer(&app, who, requested, offline).await
     }
     .await;
-    result.unwrap_or_else(|e| error_response(&app, e, None))
+    result.unwrap_or_else(|e| error_response(&app, e, None, None))
 }
 
 #[cfg(test)]
