@@ -27,33 +27,39 @@ pub struct Wharf {
 impl Wharf {
     /// Starts a server.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts a server, over HTTPS when `tls` names a PEM certificate and key.
+    pub async fn start_with(tls: Option<(PathBuf, PathBuf)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let settings = Settings {
             data_dir: Some(dir.path().to_path_buf()),
             admin_password: Some(Secret(ADMIN_PASSWORD.into())),
             listen: Some(addr),
+            tls_cert: tls.as_ref().map(|t| t.0.clone()),
+            tls_key: tls.as_ref().map(|t| t.1.clone()),
             ..Default::default()
         };
-        let state = AppState::init(Config::resolve(settings).unwrap())
-            .await
-            .unwrap();
+        let state = AppState::init(Config::resolve(settings).unwrap()).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serving = state.clone();
         tokio::spawn(async move {
-            app::serve_http(serving, listener, async {
+            let stop = async {
                 rx.await.ok();
-            })
-            .await
-            .unwrap();
+            };
+            match tls {
+                Some((cert, key)) => app::serve_https(serving, listener, &cert, &key, stop).await.unwrap(),
+                None => {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    app::serve_http(serving, listener, stop).await.unwrap()
+                }
+            }
         });
-        Self {
-            host: addr.to_string(),
-            dir,
-            state,
-            stop: Some(tx),
-        }
+        Self { host: addr.to_string(), dir, state, stop: Some(tx) }
     }
 
     /// `<host>/<repo>:<tag>`
@@ -63,9 +69,7 @@ impl Wharf {
 
     /// Creates a project directly in the database.
     pub async fn create_project(&self, name: &str, public: bool) {
-        wharf::db::projects::insert_if_missing(self.state.db.writer(), name, public, None)
-            .await
-            .unwrap();
+        wharf::db::projects::insert_if_missing(self.state.db.writer(), name, public, None).await.unwrap();
     }
 }
 
@@ -80,22 +84,14 @@ impl Drop for Wharf {
 /// Runs `cmd`, panicking with its output unless it succeeds; returns stdout.
 pub async fn run(cmd: &mut Command) -> String {
     let out = output(cmd).await;
-    assert!(
-        out.0,
-        "command failed: {cmd:?}\nstdout: {}\nstderr: {}",
-        out.1, out.2
-    );
+    assert!(out.0, "command failed: {cmd:?}\nstdout: {}\nstderr: {}", out.1, out.2);
     out.1
 }
 
 /// Runs `cmd`, panicking unless it fails; returns stderr.
 pub async fn run_fails(cmd: &mut Command) -> String {
     let out = output(cmd).await;
-    assert!(
-        !out.0,
-        "command should have failed: {cmd:?}\nstdout: {}",
-        out.1
-    );
+    assert!(!out.0, "command should have failed: {cmd:?}\nstdout: {}", out.1);
     format!("{}{}", out.1, out.2)
 }
 
@@ -114,12 +110,9 @@ async fn output(cmd: &mut Command) -> (bool, String, String) {
 /// The path of a required tool; panics with the install hint when missing.
 pub fn tool(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("{name} is not installed: run .ci/install-e2e-tools (the test command does)")
-        })
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("{name} is not installed: run .ci/install-e2e-tools (the test command does)")
+    })
 }
 
 /// Writes a build context with one `COPY` layer per size in `layers` (random content).
@@ -153,18 +146,8 @@ impl Podman {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new("podman");
         let r = self.root.path();
-        c.arg("--root")
-            .arg(r.join("root"))
-            .arg("--runroot")
-            .arg(r.join("run"));
-        c.args([
-            "--storage-driver",
-            "vfs",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--events-backend",
-            "file",
-        ]);
+        c.arg("--root").arg(r.join("root")).arg("--runroot").arg(r.join("run"));
+        c.args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]);
         c.env("REGISTRY_AUTH_FILE", r.join("auth.json"));
         c
     }
@@ -193,18 +176,10 @@ impl Dockerd {
         tool("dockerd");
         tool("docker");
         // A short path: unix socket paths are limited to ~100 bytes.
-        let dir = tempfile::Builder::new()
-            .prefix("wd")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("wd").tempdir_in("/tmp").unwrap();
         let d = dir.path();
         let child = Command::new("dockerd")
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--storage-driver=vfs",
-            ])
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"])
             .arg("--data-root")
             .arg(d.join("data"))
             .arg("--exec-root")
@@ -232,10 +207,7 @@ impl Dockerd {
     /// `docker` pointed at this daemon, with its own client config.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new("docker");
-        c.env(
-            "DOCKER_HOST",
-            format!("unix://{}", self.dir.path().join("sock").display()),
-        );
+        c.env("DOCKER_HOST", format!("unix://{}", self.dir.path().join("sock").display()));
         c.env("DOCKER_CONFIG", self.dir.path().join("client"));
         c.env("DOCKER_BUILDKIT", "0");
         c
@@ -251,8 +223,5 @@ impl Drop for Dockerd {
 /// `sha256:<hex>` of a file.
 pub fn file_digest(path: &Path) -> String {
     use sha2::Digest;
-    format!(
-        "sha256:{}",
-        hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
-    )
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap())))
 }

@@ -26,12 +26,7 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 async fn podman_image_id(p: &Podman, image: &str) -> String {
-    run(p
-        .cmd()
-        .args(["image", "inspect", "--format", "{{.Id}}", image]))
-    .await
-    .trim()
-    .to_owned()
+    run(p.cmd().args(["image", "inspect", "--format", "{{.Id}}", image])).await.trim().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,71 +39,35 @@ async fn podman_login_push_pull_and_access() {
         c
     };
     let err = run_fails(&mut login("admin", "wrong-password")).await;
-    assert!(
-        err.contains("invalid username/password") || err.contains("401"),
-        "{err}"
-    );
+    assert!(err.contains("invalid username/password") || err.contains("401"), "{err}");
     run(&mut login("admin", ADMIN_PASSWORD)).await;
 
     let ctx = p.dir().join("ctx");
     build_context(&ctx, &[300_000, 1_500_000, 20_000]);
-    run(p
-        .cmd()
-        .args(["build", "-q", "-t", "localhost/e2e:1"])
-        .arg(&ctx))
-    .await;
+    run(p.cmd().args(["build", "-q", "-t", "localhost/e2e:1"]).arg(&ctx)).await;
     let built = podman_image_id(&p, "localhost/e2e:1").await;
     let target = w.image("library/podman:1");
-    run(p
-        .cmd()
-        .args(["push", "--tls-verify=false", "localhost/e2e:1", &target]))
-    .await;
+    run(p.cmd().args(["push", "--tls-verify=false", "localhost/e2e:1", &target])).await;
     let manifest = inspect_raw(&w, "library/podman:1").await;
-    assert_eq!(
-        manifest["layers"].as_array().map(Vec::len),
-        Some(3),
-        "{manifest}"
-    );
+    assert_eq!(manifest["layers"].as_array().map(Vec::len), Some(3), "{manifest}");
 
     run(p.cmd().args(["rmi", "-a", "-f"])).await;
     run(p.cmd().args(["pull", "--tls-verify=false", &target])).await;
-    assert_eq!(
-        podman_image_id(&p, &target).await,
-        built,
-        "the pulled image is the pushed one"
-    );
+    assert_eq!(podman_image_id(&p, &target).await, built, "the pulled image is the pushed one");
 
     // Anonymous: pull from the public project works, pushing does not.
     run(p.cmd().args(["logout", &w.host])).await;
     run(p.cmd().args(["rmi", "-a", "-f"])).await;
     run(p.cmd().args(["pull", "--tls-verify=false", &target])).await;
-    run(p
-        .cmd()
-        .args(["tag", &target, &w.image("library/podman:anon")]))
-    .await;
-    run_fails(p.cmd().args([
-        "push",
-        "--tls-verify=false",
-        &w.image("library/podman:anon"),
-    ]))
-    .await;
+    run(p.cmd().args(["tag", &target, &w.image("library/podman:anon")])).await;
+    run_fails(p.cmd().args(["push", "--tls-verify=false", &w.image("library/podman:anon")])).await;
 
     // A private project: pushed as admin, invisible to anonymous pulls.
     w.create_project("team", false).await;
     run(&mut login("admin", ADMIN_PASSWORD)).await;
-    run(p.cmd().args([
-        "push",
-        "--tls-verify=false",
-        &target,
-        &w.image("team/app:1"),
-    ]))
-    .await;
+    run(p.cmd().args(["push", "--tls-verify=false", &target, &w.image("team/app:1")])).await;
     run(p.cmd().args(["logout", &w.host])).await;
-    run_fails(
-        p.cmd()
-            .args(["pull", "--tls-verify=false", &w.image("team/app:1")]),
-    )
-    .await;
+    run_fails(p.cmd().args(["pull", "--tls-verify=false", &w.image("team/app:1")])).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,36 +126,15 @@ async fn podman_and_skopeo_multi_arch_index() {
     // skopeo pulls the whole index back and verifies every digest on the way.
     let out = tempfile::tempdir().expect("tempdir");
     let layout = format!("oci:{}:multi", out.path().display());
-    run(skopeo().args([
-        "copy",
-        "--all",
-        "--src-tls-verify=false",
-        "--src-creds",
-        &creds,
-        &target,
-        &layout,
-    ]))
-    .await;
+    run(skopeo().args(["copy", "--all", "--src-tls-verify=false", "--src-creds", &creds, &target, &layout]))
+        .await;
     let oci_index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("index.json")).expect("index.json"))
             .expect("json");
-    let pulled = oci_index["manifests"][0]["digest"]
-        .as_str()
-        .expect("digest");
-    let raw = run(skopeo().args([
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        "--creds",
-        &creds,
-        &target,
-    ]))
-    .await;
-    assert_eq!(
-        pulled,
-        sha256_hex(raw.as_bytes()),
-        "the index comes back byte for byte"
-    );
+    let pulled = oci_index["manifests"][0]["digest"].as_str().expect("digest");
+    let raw =
+        run(skopeo().args(["inspect", "--raw", "--tls-verify=false", "--creds", &creds, &target])).await;
+    assert_eq!(pulled, sha256_hex(raw.as_bytes()), "the index comes back byte for byte");
     let blob_dir = out.path().join("blobs/sha256");
     assert!(
         std::fs::read_dir(&blob_dir).expect("blobs").count() >= 7,
@@ -215,14 +153,9 @@ async fn podman_and_skopeo_multi_arch_index() {
         &w.image("library/multi:1"),
     ]))
     .await;
-    let arch = run(p.cmd().args([
-        "image",
-        "inspect",
-        "--format",
-        "{{.Architecture}}",
-        &w.image("library/multi:1"),
-    ]))
-    .await;
+    let arch =
+        run(p.cmd().args(["image", "inspect", "--format", "{{.Architecture}}", &w.image("library/multi:1")]))
+            .await;
     assert_eq!(arch.trim(), "arm64");
 }
 
@@ -233,18 +166,9 @@ async fn skopeo_copy_mount_list_delete() {
     let creds = format!("admin:{ADMIN_PASSWORD}");
     let ctx = p.dir().join("ctx");
     build_context(&ctx, &[400_000, 30_000]);
-    run(p
-        .cmd()
-        .args(["build", "-q", "-t", "localhost/sk:1"])
-        .arg(&ctx))
-    .await;
+    run(p.cmd().args(["build", "-q", "-t", "localhost/sk:1"]).arg(&ctx)).await;
     let layout = p.dir().join("layout");
-    run(p.cmd().args([
-        "push",
-        "localhost/sk:1",
-        &format!("oci:{}:sk", layout.display()),
-    ]))
-    .await;
+    run(p.cmd().args(["push", "localhost/sk:1", &format!("oci:{}:sk", layout.display())])).await;
 
     let a = format!("docker://{}", w.image("library/sk-a:1"));
     let b = format!("docker://{}", w.image("library/sk-b:1"));
@@ -315,10 +239,7 @@ async fn skopeo_copy_mount_list_delete() {
             .expect("json");
     for layer in manifest["layers"].as_array().expect("layers") {
         let d = layer["digest"].as_str().expect("digest");
-        assert_eq!(
-            file_digest(&dir.path().join(d.trim_start_matches("sha256:"))),
-            d
-        );
+        assert_eq!(file_digest(&dir.path().join(d.trim_start_matches("sha256:"))), d);
     }
 
     run(skopeo().args(["delete", "--tls-verify=false", "--creds", &creds, &b])).await;
@@ -352,10 +273,7 @@ async fn docker_login_push_pull() {
     run(d.cmd().args(["push", &image])).await;
     run(d.cmd().args(["rmi", &image])).await;
     run(d.cmd().args(["pull", &image])).await;
-    assert_eq!(
-        run(d.cmd().args(["image", "inspect", "-f", "{{.Id}}", &image])).await,
-        built
-    );
+    assert_eq!(run(d.cmd().args(["image", "inspect", "-f", "{{.Id}}", &image])).await, built);
 
     // `docker import` makes a single-layer image with no pull at all.
     let rootfs = ctx.path().join("rootfs.tar");
@@ -369,10 +287,7 @@ async fn docker_login_push_pull() {
     run(d.cmd().args(["rmi", &image])).await;
     run(d.cmd().args(["pull", &image])).await;
     let err = run_fails(d.cmd().args(["push", &image])).await;
-    assert!(
-        err.contains("unauthorized") || err.contains("denied"),
-        "{err}"
-    );
+    assert!(err.contains("unauthorized") || err.contains("denied"), "{err}");
 }
 
 fn make_tar(out: &Path, from: &Path) {
@@ -393,11 +308,7 @@ async fn oras_artifact_with_subject_and_referrers() {
     let p = Podman::new();
     let ctx = p.dir().join("ctx");
     build_context(&ctx, &[10_000]);
-    run(p
-        .cmd()
-        .args(["build", "-q", "-t", "localhost/app:1"])
-        .arg(&ctx))
-    .await;
+    run(p.cmd().args(["build", "-q", "-t", "localhost/app:1"]).arg(&ctx)).await;
     run(p.cmd().args([
         "push",
         "--tls-verify=false",
@@ -415,17 +326,13 @@ async fn oras_artifact_with_subject_and_referrers() {
         .args([&w.host, "library/app", "1", ADMIN_PASSWORD])
         .arg(work.path()))
     .await;
-    let v: serde_json::Value =
-        serde_json::from_str(out.lines().last().unwrap_or("")).expect("summary JSON");
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("")).expect("summary JSON");
     assert_eq!(v["pushed_status"], 201, "{v}");
     assert_eq!(v["oci_subject"], v["subject"], "{v}");
     assert_eq!(v["pulled_same"], true, "{v}");
     let referrers = v["referrers"].as_array().expect("referrers");
     assert_eq!(referrers.len(), 1, "{v}");
-    assert_eq!(
-        referrers[0]["artifactType"],
-        "application/vnd.example.sbom.v1+json"
-    );
+    assert_eq!(referrers[0]["artifactType"], "application/vnd.example.sbom.v1+json");
     assert_eq!(referrers[0]["annotations"]["org.example.kind"], "sbom");
     assert_eq!(v["filter_header"], "artifactType");
     assert_eq!(v["filtered"], 1);

@@ -48,13 +48,8 @@ pub enum StartError {
 impl AppState {
     /// Opens the database and blob store named in `config` and runs the first-start setup.
     pub async fn init(config: Config) -> Result<Self, StartError> {
-        if config
-            .storage_url
-            .starts_with(&*config.data_dir.to_string_lossy())
-            || config
-                .database_url
-                .0
-                .contains(&*config.data_dir.to_string_lossy())
+        if config.storage_url.starts_with(&*config.data_dir.to_string_lossy())
+            || config.database_url.0.contains(&*config.data_dir.to_string_lossy())
         {
             std::fs::create_dir_all(&config.data_dir)?;
         }
@@ -87,9 +82,7 @@ pub async fn serve_http(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    axum::serve(listener, state.router())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(listener, state.router()).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 

@@ -41,9 +41,7 @@ pub async fn run(db: &Db, admin_password: Option<&Secret>) -> Result<(), Bootstr
             Err(e) => return Err(e.into()),
         }
     }
-    let admin_id = db::users::by_username(db.reader(), ADMIN)
-        .await?
-        .map(|u| u.id);
+    let admin_id = db::users::by_username(db.reader(), ADMIN).await?.map(|u| u.id);
     db::projects::insert_if_missing(db.writer(), LIBRARY, true, admin_id).await?;
     Ok(())
 }
@@ -61,11 +59,7 @@ fn random_password() -> String {
 }
 
 /// Sets `username`'s password; returns false when the user does not exist.
-pub async fn set_password(
-    db: &Db,
-    username: &str,
-    new_password: &str,
-) -> Result<bool, BootstrapError> {
+pub async fn set_password(db: &Db, username: &str, new_password: &str) -> Result<bool, BootstrapError> {
     let hash = password::hash(new_password.to_owned()).await?;
     Ok(db::users::set_password(db.writer(), username, &hash).await?)
 }
@@ -77,34 +71,19 @@ mod tests {
     #[tokio::test]
     async fn creates_admin_and_library_once() {
         let (_d, db) = db::testing::sqlite().await;
-        run(&db, Some(&Secret("Secret123".into())))
-            .await
-            .expect("first");
+        run(&db, Some(&Secret("Secret123".into()))).await.expect("first");
         run(&db, None).await.expect("second run is a no-op");
-        let admin = db::users::by_username(db.reader(), ADMIN)
-            .await
-            .expect("query")
-            .expect("admin");
+        let admin = db::users::by_username(db.reader(), ADMIN).await.expect("query").expect("admin");
         assert!(admin.sysadmin);
-        assert!(
-            password::verify("Secret123".into(), admin.password_hash)
-                .await
-                .expect("verify")
-        );
-        let lib = db::projects::access(db.reader(), LIBRARY, "library/x")
-            .await
-            .expect("query")
-            .expect("library");
+        assert!(password::verify("Secret123".into(), admin.password_hash).await.expect("verify"));
+        let lib =
+            db::projects::access(db.reader(), LIBRARY, "library/x").await.expect("query").expect("library");
         assert!(lib.public);
         assert!(set_password(&db, ADMIN, "Other123x").await.expect("set"));
         assert!(!set_password(&db, "nobody", "Other123x").await.expect("set"));
         let k1 = signing_key(&db).await.expect("key");
         assert_eq!(k1.len(), 32);
-        assert_eq!(
-            signing_key(&db).await.expect("key"),
-            k1,
-            "the key is generated once"
-        );
+        assert_eq!(signing_key(&db).await.expect("key"), k1, "the key is generated once");
         let p = random_password();
         assert!(
             p.len() >= 8

@@ -41,20 +41,10 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Password of the `admin` user created at first start; without it a random one is
     /// generated and printed once.
-    #[arg(
-        long,
-        env = "WHARF_ADMIN_PASSWORD",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "WHARF_ADMIN_PASSWORD", global = true, hide_env_values = true)]
     pub admin_password: Option<Secret>,
     /// Database URL: `sqlite://…` or `postgres://…` [default: sqlite://<data dir>/wharf.db].
-    #[arg(
-        long,
-        env = "WHARF_DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "WHARF_DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<Secret>,
     /// Blob storage: a directory or `file://` URL [default: <data dir>/blobs].
     #[arg(long, env = "WHARF_STORAGE_URL", global = true)]
@@ -123,25 +113,17 @@ impl Config {
             Some(path) => read_file(path)?,
             None => Settings::default(),
         };
-        let listen = given
-            .listen
-            .or(file.listen)
-            .unwrap_or(([127, 0, 0, 1], 5000).into());
-        let data_dir = given
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("./data"));
-        let database_url = given.database_url.or(file.database_url).unwrap_or_else(|| {
-            Secret(format!("sqlite://{}/wharf.db?mode=rwc", data_dir.display()))
-        });
+        let listen = given.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 5000).into());
+        let data_dir = given.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = given
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| Secret(format!("sqlite://{}/wharf.db?mode=rwc", data_dir.display())));
         let storage_url = given
             .storage_url
             .or(file.storage_url)
             .unwrap_or_else(|| data_dir.join("blobs").display().to_string());
-        let tls = match (
-            given.tls_cert.or(file.tls_cert),
-            given.tls_key.or(file.tls_key),
-        ) {
+        let tls = match (given.tls_cert.or(file.tls_cert), given.tls_key.or(file.tls_key)) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             _ => return Err(ConfigError::TlsPair),
@@ -149,10 +131,8 @@ impl Config {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let configured = given.external_url.or(file.external_url);
         let external_url_set = configured.is_some();
-        let external_url = configured
-            .unwrap_or_else(|| format!("{scheme}://{listen}"))
-            .trim_end_matches('/')
-            .to_owned();
+        let external_url =
+            configured.unwrap_or_else(|| format!("{scheme}://{listen}")).trim_end_matches('/').to_owned();
         Ok(Self {
             listen,
             data_dir,
@@ -169,9 +149,7 @@ impl Config {
 
     /// The registry host clients put in image names: the external URL without its scheme.
     pub fn registry_host(&self) -> &str {
-        self.external_url
-            .split_once("://")
-            .map_or(&self.external_url, |(_, h)| h)
+        self.external_url.split_once("://").map_or(&self.external_url, |(_, h)| h)
     }
 
     /// The base URL for links in an answer to a request that named `host`: the configured
@@ -207,8 +185,11 @@ mod tests {
 
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("wharf.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:6000\"\ndata_dir = \"/srv/w\"\nexternal_url = \"https://reg.example/\"\n")
-            .expect("write");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:6000\"\ndata_dir = \"/srv/w\"\nexternal_url = \"https://reg.example/\"\n",
+        )
+        .expect("write");
         let given = Settings {
             config: Some(file),
             listen: Some("127.0.0.1:7000".parse().expect("addr")),
@@ -218,21 +199,13 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(c.data_dir, PathBuf::from("/srv/w"));
         assert_eq!(c.external_url, "https://reg.example");
-        assert_eq!(
-            c.base_url(Some("other:1")),
-            "https://reg.example",
-            "configured wins"
-        );
+        assert_eq!(c.base_url(Some("other:1")), "https://reg.example", "configured wins");
         let d = Config::resolve(Settings::default()).expect("defaults");
         assert_eq!(d.base_url(Some("reg.lan:5000")), "http://reg.lan:5000");
         assert_eq!(d.base_url(None), "http://127.0.0.1:5000");
         assert_eq!(c.registry_host(), "reg.example");
         assert!(!format!("{:?}", Secret("pw".into())).contains("pw"));
-        assert_eq!(
-            c.base_url(Some("other:1")),
-            "https://reg.example",
-            "configured wins"
-        );
+        assert_eq!(c.base_url(Some("other:1")), "https://reg.example", "configured wins");
         let d = Config::resolve(Settings::default()).expect("defaults");
         assert_eq!(d.base_url(Some("reg.lan:5000")), "http://reg.lan:5000");
         assert_eq!(d.base_url(None), "http://127.0.0.1:5000");
@@ -243,15 +216,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "no_such_setting = 1\n").expect("write");
-        let r = Config::resolve(Settings {
-            config: Some(file),
-            ..Default::default()
-        });
+        let r = Config::resolve(Settings { config: Some(file), ..Default::default() });
         assert!(matches!(r, Err(ConfigError::Parse(..))));
-        let r = Config::resolve(Settings {
-            tls_cert: Some("c.pem".into()),
-            ..Default::default()
-        });
+        let r = Config::resolve(Settings { tls_cert: Some("c.pem".into()), ..Default::default() });
         assert!(matches!(r, Err(ConfigError::TlsPair)));
     }
 }

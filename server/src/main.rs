@@ -50,10 +50,7 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("wharf: cannot start the runtime: {e}");
@@ -63,9 +60,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
-            Command::Admin(AdminCommand::SetPassword { username }) => {
-                set_password(config, &username).await
-            }
+            Command::Admin(AdminCommand::SetPassword { username }) => set_password(config, &username).await,
         }
     });
     match result {
@@ -86,16 +81,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     tracing::info!(%listen, %external, tls = tls.is_some(), "wharf is serving");
     match tls {
-        Some((cert, key)) => {
-            app::serve_https(state, listener, &cert, &key, shutdown_signal()).await?
-        }
+        Some((cert, key)) => app::serve_https(state, listener, &cert, &key, shutdown_signal()).await?,
         None => {
-            app::serve_http(
-                state,
-                tokio::net::TcpListener::from_std(listener)?,
-                shutdown_signal(),
-            )
-            .await?
+            app::serve_http(state, tokio::net::TcpListener::from_std(listener)?, shutdown_signal()).await?
         }
     }
     tracing::info!("wharf stopped");

@@ -27,10 +27,6 @@ pub async fn get_health(State(app): State<AppState>) -> (StatusCode, Json<serde_
             { "name": "storage", "status": status(store.is_ok()) },
         ]
     });
-    let code = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body))
 }

@@ -54,16 +54,8 @@ mod tests {
 
     #[test]
     fn the_matrix() {
-        let admin = Identity::User {
-            id: 1,
-            name: "admin".into(),
-            sysadmin: true,
-        };
-        let user = Identity::User {
-            id: 2,
-            name: "u".into(),
-            sysadmin: false,
-        };
+        let admin = Identity::User { id: 1, name: "admin".into(), sysadmin: true };
+        let user = Identity::User { id: 2, name: "u".into(), sysadmin: false };
         let anon = Identity::Anonymous;
         let table = [
             (&admin, true, Action::Push, true),
@@ -78,11 +70,7 @@ mod tests {
             (&anon, false, Action::Pull, false),
         ];
         for (who, public, action, expect) in table {
-            assert_eq!(
-                allowed(who, public, action),
-                expect,
-                "{who:?} {public} {action:?}"
-            );
+            assert_eq!(allowed(who, public, action), expect, "{who:?} {public} {action:?}");
         }
     }
 }

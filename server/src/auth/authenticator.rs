@@ -19,12 +19,7 @@ pub struct Authenticator {
 impl Authenticator {
     /// An authenticator over `db`, verifying tokens with `signer`.
     pub fn new(db: Db, signer: TokenSigner) -> Self {
-        Self {
-            db,
-            cache: CredentialCache::default(),
-            dummy: OnceCell::new(),
-            signer,
-        }
+        Self { db, cache: CredentialCache::default(), dummy: OnceCell::new(), signer }
     }
 
     /// The token signer.
@@ -38,15 +33,10 @@ impl Authenticator {
         if let Some((scheme, token)) = authorization.and_then(|h| h.split_once(' ')) {
             if scheme.eq_ignore_ascii_case("bearer") {
                 let claims = self.signer.verify(token, "access")?;
-                return Ok(Caller {
-                    identity: claims.identity(),
-                    token: Some(claims),
-                });
+                return Ok(Caller { identity: claims.identity(), token: Some(claims) });
             }
         }
-        self.identify_basic(authorization)
-            .await
-            .map(Caller::with_password)
+        self.identify_basic(authorization).await.map(Caller::with_password)
     }
 
     /// The identity named by a Basic `authorization` header; anonymous when absent.
@@ -70,20 +60,12 @@ impl Authenticator {
         let row = db::users::by_username(self.db.reader(), username).await?;
         let phc = match &row {
             Some(r) => r.password_hash.clone(),
-            None => self
-                .dummy
-                .get_or_try_init(password::dummy_hash)
-                .await?
-                .clone(),
+            None => self.dummy.get_or_try_init(password::dummy_hash).await?.clone(),
         };
         let ok = password::verify(pass.to_owned(), phc).await?;
         match row {
             Some(r) if ok && !r.disabled => {
-                let id = Identity::User {
-                    id: r.id,
-                    name: r.username,
-                    sysadmin: r.sysadmin,
-                };
+                let id = Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin };
                 self.cache.put(username, pass, id.clone());
                 Ok(id)
             }
@@ -97,11 +79,7 @@ impl Authenticator {
             return Err(AuthError::InvalidCredentials);
         };
         match db::users::by_username(self.db.reader(), &name).await? {
-            Some(r) if !r.disabled => Ok(Identity::User {
-                id: r.id,
-                name: r.username,
-                sysadmin: r.sysadmin,
-            }),
+            Some(r) if !r.disabled => Ok(Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin }),
             _ => Err(AuthError::InvalidCredentials),
         }
     }

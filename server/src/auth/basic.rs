@@ -40,10 +40,7 @@ pub struct CredentialCache {
 
 impl Default for CredentialCache {
     fn default() -> Self {
-        Self {
-            salt: rand::random(),
-            entries: Mutex::new(HashMap::new()),
-        }
+        Self { salt: rand::random(), entries: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -61,10 +58,7 @@ impl CredentialCache {
     pub fn get(&self, user: &str, password: &str) -> Option<Identity> {
         let key = self.key(user, password);
         let entries = self.entries.lock().ok()?;
-        entries
-            .get(&key)
-            .filter(|(_, exp)| *exp > Instant::now())
-            .map(|(id, _)| id.clone())
+        entries.get(&key).filter(|(_, exp)| *exp > Instant::now()).map(|(id, _)| id.clone())
     }
 
     /// Remembers verified credentials.
@@ -85,32 +79,19 @@ mod tests {
 
     #[test]
     fn parses_basic_only() {
-        let h = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode("admin:pa:ss")
-        );
+        let h = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:pa:ss"));
         let (u, p) = parse(&h).expect("basic").expect("valid");
         assert_eq!((u.as_str(), p.as_str()), ("admin", "pa:ss"));
         assert!(parse("Bearer abc").is_none());
-        assert!(matches!(
-            parse("Basic !!!"),
-            Some(Err(AuthError::Malformed))
-        ));
-        let nocolon = format!(
-            "basic {}",
-            base64::engine::general_purpose::STANDARD.encode("x")
-        );
+        assert!(matches!(parse("Basic !!!"), Some(Err(AuthError::Malformed))));
+        let nocolon = format!("basic {}", base64::engine::general_purpose::STANDARD.encode("x"));
         assert!(matches!(parse(&nocolon), Some(Err(AuthError::Malformed))));
     }
 
     #[test]
     fn cache_matches_exact_credentials() {
         let c = CredentialCache::default();
-        let id = Identity::User {
-            id: 1,
-            name: "a".into(),
-            sysadmin: true,
-        };
+        let id = Identity::User { id: 1, name: "a".into(), sysadmin: true };
         c.put("a", "pw", id.clone());
         assert_eq!(c.get("a", "pw"), Some(id));
         assert_eq!(c.get("a", "pw2"), None);

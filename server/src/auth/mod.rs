@@ -48,18 +48,12 @@ pub struct Caller {
 impl Caller {
     /// An anonymous caller without a token.
     pub fn anonymous() -> Self {
-        Self {
-            identity: Identity::Anonymous,
-            token: None,
-        }
+        Self { identity: Identity::Anonymous, token: None }
     }
 
     /// A caller authenticated by password (no token limits).
     pub fn with_password(identity: Identity) -> Self {
-        Self {
-            identity,
-            token: None,
-        }
+        Self { identity, token: None }
     }
 }
 

@@ -1,9 +1,7 @@
 //! Password hashing with argon2id, always on the blocking pool (it costs tens of milliseconds).
 
 use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 
 use super::AuthError;
 
@@ -24,9 +22,7 @@ pub async fn hash(password: String) -> Result<String, AuthError> {
 pub async fn verify(password: String, phc: String) -> Result<bool, AuthError> {
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&phc).map_err(|e| AuthError::Hash(e.to_string()))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
     .map_err(|e| AuthError::Hash(e.to_string()))?

@@ -45,16 +45,8 @@ impl Access {
         if name.is_empty() || kind.is_empty() {
             return None;
         }
-        let actions = actions
-            .split(',')
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned)
-            .collect();
-        Some(Self {
-            kind,
-            name: name.to_owned(),
-            actions,
-        })
+        let actions = actions.split(',').filter(|a| !a.is_empty()).map(str::to_owned).collect();
+        Some(Self { kind, name: name.to_owned(), actions })
     }
 
     /// The scope string for a challenge.
@@ -104,20 +96,14 @@ impl Claims {
         if self.sub.is_empty() {
             Identity::Anonymous
         } else {
-            Identity::User {
-                id: self.uid,
-                name: self.sub.clone(),
-                sysadmin: self.adm,
-            }
+            Identity::User { id: self.uid, name: self.sub.clone(), sysadmin: self.adm }
         }
     }
 
     /// Whether the token grants `action` on repository `name`.
     pub fn allows(&self, name: &str, action: &str) -> bool {
         self.access.iter().any(|a| {
-            a.kind == "repository"
-                && a.name == name
-                && a.actions.iter().any(|x| x == action || x == "*")
+            a.kind == "repository" && a.name == name && a.actions.iter().any(|x| x == action || x == "*")
         })
     }
 }
@@ -168,13 +154,7 @@ impl TokenSigner {
     }
 
     /// Issues a token of `kind` for `identity` with `access`, valid `ttl` seconds.
-    pub fn issue(
-        &self,
-        identity: &Identity,
-        access: Vec<Access>,
-        kind: &str,
-        ttl: i64,
-    ) -> (String, Claims) {
+    pub fn issue(&self, identity: &Identity, access: Vec<Access>, kind: &str, ttl: i64) -> (String, Claims) {
         let now = now_secs();
         let (sub, uid, adm) = match identity {
             Identity::Anonymous => (String::new(), 0, false),
@@ -220,9 +200,8 @@ impl TokenSigner {
         if header["alg"] != "HS256" {
             return Err(TokenError::Malformed);
         }
-        let claims: Claims =
-            serde_json::from_slice(&B64.decode(p).map_err(|_| TokenError::Malformed)?)
-                .map_err(|_| TokenError::Malformed)?;
+        let claims: Claims = serde_json::from_slice(&B64.decode(p).map_err(|_| TokenError::Malformed)?)
+            .map_err(|_| TokenError::Malformed)?;
         let now = now_secs();
         if claims.exp <= now || claims.nbf > now + LEEWAY_SECS {
             return Err(TokenError::Expired);
@@ -239,30 +218,17 @@ mod tests {
     use super::*;
 
     fn user() -> Identity {
-        Identity::User {
-            id: 7,
-            name: "dev".into(),
-            sysadmin: false,
-        }
+        Identity::User { id: 7, name: "dev".into(), sysadmin: false }
     }
 
     #[test]
     fn scopes_parse() {
         let a = Access::parse("repository:library/x:pull,push").expect("scope");
-        assert_eq!(
-            (a.kind.as_str(), a.name.as_str()),
-            ("repository", "library/x")
-        );
+        assert_eq!((a.kind.as_str(), a.name.as_str()), ("repository", "library/x"));
         assert_eq!(a.actions, vec!["pull", "push"]);
         assert_eq!(a.scope(), "repository:library/x:pull,push");
-        assert_eq!(
-            Access::parse("repository(plugin):p/x:pull").map(|a| a.kind),
-            Some("repository".into())
-        );
-        assert_eq!(
-            Access::parse("registry:catalog:*").map(|a| a.actions),
-            Some(vec!["*".to_owned()])
-        );
+        assert_eq!(Access::parse("repository(plugin):p/x:pull").map(|a| a.kind), Some("repository".into()));
+        assert_eq!(Access::parse("registry:catalog:*").map(|a| a.actions), Some(vec!["*".to_owned()]));
         assert!(Access::parse("nonsense").is_none());
         assert!(Access::parse("repository::pull").is_none());
     }
@@ -270,20 +236,14 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_grant_only_their_scope() {
         let s = TokenSigner::new(b"k".repeat(32));
-        let access = vec![Access {
-            kind: "repository".into(),
-            name: "p/a".into(),
-            actions: vec!["pull".into()],
-        }];
+        let access =
+            vec![Access { kind: "repository".into(), name: "p/a".into(), actions: vec!["pull".into()] }];
         let (t, _) = s.issue(&user(), access, "access", 60);
         let c = s.verify(&t, "access").expect("valid");
         assert_eq!(c.identity(), user());
         assert!(c.allows("p/a", "pull"));
         assert!(!c.allows("p/a", "push"));
-        assert!(
-            !c.allows("p/b", "pull"),
-            "a token for one repository never opens another"
-        );
+        assert!(!c.allows("p/b", "pull"), "a token for one repository never opens another");
         assert_eq!(s.verify(&t, "refresh"), Err(TokenError::Audience));
     }
 

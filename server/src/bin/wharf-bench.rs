@@ -30,36 +30,40 @@ use tokio::io::AsyncWriteExt;
 const PASSWORD: &str = "Bench12345";
 const MIB: u64 = 1024 * 1024;
 
-type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+type BoxBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The registry under test: a `wharf` this bench started, or an external one
+/// (`WHARF_BENCH_TARGET`, with `WHARF_BENCH_TARGET_PID` for its memory) to compare against.
 struct Server {
-    child: Child,
+    child: Option<Child>,
+    pid: Option<u32>,
     base: String,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
+        if let Some(child) = &mut self.child {
+            child.kill().ok();
+            child.wait().ok();
+        }
     }
 }
 
 impl Server {
     fn start(dir: &Path) -> Result<Self> {
+        if let Ok(base) = std::env::var("WHARF_BENCH_TARGET") {
+            let pid = std::env::var("WHARF_BENCH_TARGET_PID").ok().and_then(|p| p.parse().ok());
+            return Ok(Self { child: None, pid, base: base.trim_end_matches('/').to_owned() });
+        }
         let bin = match std::env::var_os("WHARF_BIN") {
             Some(b) => PathBuf::from(b),
             None => std::env::current_exe()?.with_file_name("wharf"),
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = Command::new(&bin)
             .env("WHARF_LISTEN", format!("127.0.0.1:{port}"))
             .env("WHARF_DATA_DIR", dir.join("data"))
@@ -68,21 +72,20 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        Ok(Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        })
+        let pid = Some(child.id());
+        Ok(Self { child: Some(child), pid, base: format!("http://127.0.0.1:{port}") })
     }
 
-    /// Peak resident set size of the server process so far, in MiB.
-    fn peak_rss_mib(&self) -> Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+    /// Peak resident set size of the server process so far, in MiB (`None`: unknown process).
+    fn peak_rss_mib(&self) -> Result<Option<f64>> {
+        let Some(pid) = self.pid else { return Ok(None) };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let kb: f64 = status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .context("VmHWM")?;
-        Ok(kb / 1024.0)
+        Ok(Some(kb / 1024.0))
     }
 }
 
@@ -92,28 +95,22 @@ fn client() -> Client<HttpConnector, BoxBody> {
 
 fn auth() -> String {
     use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"))
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}")))
 }
 
 fn empty() -> BoxBody {
-    Empty::new().map_err(|never| match never {}).boxed()
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 fn full(b: Bytes) -> BoxBody {
-    Full::new(b).map_err(|never| match never {}).boxed()
+    Full::new(b).map_err(|never| match never {}).boxed_unsync()
 }
 
-/// Streams `len` bytes of `file` from `offset` as a request body.
-async fn file_body(file: &Path, offset: u64, len: u64) -> Result<BoxBody> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut f = tokio::fs::File::open(file).await?;
-    f.seek(std::io::SeekFrom::Start(offset)).await?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), 256 * 1024);
-    let frames = futures::StreamExt::map(stream, |r| r.map(Frame::data));
-    Ok(BodyExt::boxed(StreamBody::new(frames)))
+/// Streams `len` bytes of `file` from `offset` as a request body, read the way Wharf reads blobs.
+fn file_body(file: &Path, offset: u64, len: u64) -> Result<BoxBody> {
+    let stream = wharf::storage::local_file_stream(std::fs::File::open(file)?, offset..offset + len);
+    let frames = futures::StreamExt::map(stream, |r| r.map(Frame::data).map_err(std::io::Error::other));
+    Ok(BodyExt::boxed_unsync(StreamBody::new(frames)))
 }
 
 async fn send(
@@ -123,10 +120,7 @@ async fn send(
     body: BoxBody,
     headers: &[(&str, String)],
 ) -> Result<hyper::Response<hyper::body::Incoming>> {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(url)
-        .header("authorization", auth());
+    let mut req = Request::builder().method(method).uri(url).header("authorization", auth());
     for (k, v) in headers {
         req = req.header(*k, v);
     }
@@ -135,22 +129,14 @@ async fn send(
 
 async fn wait_ready(c: &Client<HttpConnector, BoxBody>, base: &str) -> Result<()> {
     for _ in 0..200 {
-        if let Ok(r) = send(
-            c,
-            Method::GET,
-            &format!("{base}/api/v2.0/health"),
-            empty(),
-            &[],
-        )
-        .await
-        {
-            if r.status() == StatusCode::OK {
+        if let Ok(r) = send(c, Method::GET, &format!("{base}/v2/"), empty(), &[]).await {
+            if !r.status().is_server_error() {
                 return Ok(());
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("wharf did not become healthy")
+    bail!("the registry did not answer")
 }
 
 async fn random_file(path: &Path, mib: u64) -> Result<String> {
@@ -163,6 +149,8 @@ async fn random_file(path: &Path, mib: u64) -> Result<String> {
         f.write_all(&buf).await?;
     }
     f.flush().await?;
+    // On disk before any timing: otherwise the kernel writes this file back during the pushes.
+    f.sync_all().await?;
     Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
@@ -171,18 +159,11 @@ fn gbps(bytes: u64, d: Duration) -> f64 {
 }
 
 fn location(res: &hyper::Response<hyper::body::Incoming>, base: &str) -> Result<String> {
-    let loc = res
-        .headers()
-        .get("location")
-        .context("location")?
-        .to_str()?;
-    Ok(if loc.starts_with("http") {
-        loc.to_owned()
-    } else {
-        format!("{base}{loc}")
-    })
+    let loc = res.headers().get("location").context("location")?.to_str()?;
+    Ok(if loc.starts_with("http") { loc.to_owned() } else { format!("{base}{loc}") })
 }
 
+/// A monolithic push as the spec describes it: `POST` to open, one `PUT` with the whole blob.
 async fn push_monolithic(
     c: &Client<HttpConnector, BoxBody>,
     base: &str,
@@ -192,19 +173,15 @@ async fn push_monolithic(
     digest: &str,
 ) -> Result<Duration> {
     let t = Instant::now();
-    let res = send(
-        c,
-        Method::POST,
-        &format!("{base}/v2/{repo}/blobs/uploads/?digest={digest}"),
-        file_body(file, 0, size).await?,
-        &[("content-length", size.to_string())],
-    )
-    .await?;
-    ensure!(
-        res.status() == StatusCode::CREATED,
-        "monolithic push: {}",
-        res.status()
-    );
+    let res = send(c, Method::POST, &format!("{base}/v2/{repo}/blobs/uploads/"), empty(), &[]).await?;
+    ensure!(res.status() == StatusCode::ACCEPTED, "start upload: {}", res.status());
+    let loc = location(&res, base)?;
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let headers = [("content-length", size.to_string()), ("content-type", "application/octet-stream".into())];
+    let res =
+        send(c, Method::PUT, &format!("{loc}{sep}digest={digest}"), file_body(file, 0, size)?, &headers)
+            .await?;
+    ensure!(res.status() == StatusCode::CREATED, "monolithic push: {}", res.status());
     Ok(t.elapsed())
 }
 
@@ -218,19 +195,8 @@ async fn push_chunked(
     chunk: u64,
 ) -> Result<Duration> {
     let t = Instant::now();
-    let res = send(
-        c,
-        Method::POST,
-        &format!("{base}/v2/{repo}/blobs/uploads/"),
-        empty(),
-        &[],
-    )
-    .await?;
-    ensure!(
-        res.status() == StatusCode::ACCEPTED,
-        "start upload: {}",
-        res.status()
-    );
+    let res = send(c, Method::POST, &format!("{base}/v2/{repo}/blobs/uploads/"), empty(), &[]).await?;
+    ensure!(res.status() == StatusCode::ACCEPTED, "start upload: {}", res.status());
     let mut loc = location(&res, base)?;
     let mut offset = 0;
     while offset < size {
@@ -239,88 +205,70 @@ async fn push_chunked(
             ("content-range", format!("{offset}-{}", offset + len - 1)),
             ("content-length", len.to_string()),
         ];
-        let res = send(
-            c,
-            Method::PATCH,
-            &loc,
-            file_body(file, offset, len).await?,
-            &headers,
-        )
-        .await?;
-        ensure!(
-            res.status() == StatusCode::ACCEPTED,
-            "chunk at {offset}: {}",
-            res.status()
-        );
+        let res = send(c, Method::PATCH, &loc, file_body(file, offset, len)?, &headers).await?;
+        ensure!(res.status() == StatusCode::ACCEPTED, "chunk at {offset}: {}", res.status());
         loc = location(&res, base)?;
         offset += len;
     }
     let sep = if loc.contains('?') { '&' } else { '?' };
-    let res = send(
-        c,
-        Method::PUT,
-        &format!("{loc}{sep}digest={digest}"),
-        empty(),
-        &[],
-    )
-    .await?;
-    ensure!(
-        res.status() == StatusCode::CREATED,
-        "complete upload: {}",
-        res.status()
-    );
+    let res = send(c, Method::PUT, &format!("{loc}{sep}digest={digest}"), empty(), &[]).await?;
+    ensure!(res.status() == StatusCode::CREATED, "complete upload: {}", res.status());
     Ok(t.elapsed())
 }
 
-async fn pull(
-    c: &Client<HttpConnector, BoxBody>,
-    base: &str,
-    repo: &str,
-    digest: &str,
-    size: u64,
-) -> Result<Duration> {
+/// Pulls a blob over a raw HTTP/1.1 connection into one reused buffer, so the client costs as
+/// little as curl does and the figure is the server's.
+async fn pull(base: &str, repo: &str, digest: &str, size: u64) -> Result<Duration> {
+    use tokio::io::AsyncReadExt;
+    let authority = base.trim_start_matches("http://");
     let t = Instant::now();
-    let res = send(
-        c,
-        Method::GET,
-        &format!("{base}/v2/{repo}/blobs/{digest}"),
-        empty(),
-        &[],
-    )
-    .await?;
-    ensure!(res.status() == StatusCode::OK, "pull: {}", res.status());
-    let mut body = res.into_body();
-    let mut got = 0u64;
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            got += data.len() as u64;
+    let mut stream = tokio::net::TcpStream::connect(authority).await?;
+    let request = format!(
+        "GET /v2/{repo}/blobs/{digest} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        auth()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut buf = vec![0u8; MIB as usize];
+    let mut head = Vec::new();
+    let mut in_body = false;
+    let mut body = 0u64;
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        if in_body {
+            body += n as u64;
+            continue;
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            ensure!(head.starts_with(b"HTTP/1.1 200"), "pull: {}", String::from_utf8_lossy(&head[..end]));
+            body = (head.len() - end - 4) as u64;
+            in_body = true;
         }
     }
-    ensure!(got == size, "pulled {got} of {size} bytes");
+    ensure!(body == size, "pulled {body} of {size} bytes");
     Ok(t.elapsed())
 }
 
 /// Pushes a small image tagged `latest` and returns its manifest URL path.
 async fn push_small_image(c: &Client<HttpConnector, BoxBody>, base: &str) -> Result<String> {
-    let config =
-        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let layer = vec![7u8; 1024];
     let mut digests = Vec::new();
     for blob in [&config[..], &layer[..]] {
         let d = format!("sha256:{}", hex::encode(Sha256::digest(blob)));
-        let res = send(
-            c,
-            Method::POST,
-            &format!("{base}/v2/library/bench/blobs/uploads/?digest={d}"),
-            full(Bytes::copy_from_slice(blob)),
-            &[],
-        )
-        .await?;
-        ensure!(
-            res.status() == StatusCode::CREATED,
-            "blob: {}",
-            res.status()
-        );
+        // POST then PUT: the form every registry implements.
+        let res =
+            send(c, Method::POST, &format!("{base}/v2/library/bench/blobs/uploads/"), empty(), &[]).await?;
+        ensure!(res.status() == StatusCode::ACCEPTED, "start upload: {}", res.status());
+        let loc = location(&res, base)?;
+        let sep = if loc.contains('?') { '&' } else { '?' };
+        let res =
+            send(c, Method::PUT, &format!("{loc}{sep}digest={d}"), full(Bytes::copy_from_slice(blob)), &[])
+                .await?;
+        ensure!(res.status() == StatusCode::CREATED, "blob: {}", res.status());
         digests.push(d);
     }
     let manifest = format!(
@@ -334,17 +282,10 @@ async fn push_small_image(c: &Client<HttpConnector, BoxBody>, base: &str) -> Res
         Method::PUT,
         &format!("{base}/v2/library/bench/manifests/latest"),
         full(Bytes::from(manifest)),
-        &[(
-            "content-type",
-            "application/vnd.oci.image.manifest.v1+json".into(),
-        )],
+        &[("content-type", "application/vnd.oci.image.manifest.v1+json".into())],
     )
     .await?;
-    ensure!(
-        res.status() == StatusCode::CREATED,
-        "manifest: {}",
-        res.status()
-    );
+    ensure!(res.status() == StatusCode::CREATED, "manifest: {}", res.status());
     Ok("/v2/library/bench/manifests/latest".into())
 }
 
@@ -358,10 +299,9 @@ async fn manifest_load(base: &str, path: &str, connections: u64, secs: u64) -> R
     for _ in 0..connections {
         let (ok, failed, stop, url) = (ok.clone(), failed.clone(), stop.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(
-                url.authority().map(|a| a.as_str()).unwrap_or_default(),
-            )
-            .await?;
+            let stream =
+                tokio::net::TcpStream::connect(url.authority().map(|a| a.as_str()).unwrap_or_default())
+                    .await?;
             stream.set_nodelay(true)?;
             let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(
                 hyper_util::rt::TokioIo::new(stream),
@@ -387,19 +327,17 @@ async fn manifest_load(base: &str, path: &str, connections: u64, secs: u64) -> R
     for task in tasks {
         task.await??;
     }
-    Ok((
-        ok.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64(),
-        failed.load(Ordering::Relaxed),
-    ))
+    Ok((ok.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64(), failed.load(Ordering::Relaxed)))
+}
+
+/// Flushes every dirty page so one phase's writeback does not slow the next one down.
+fn settle() {
+    Command::new("sync").status().ok();
 }
 
 fn openssl_gbps(file: &Path, size: u64) -> Result<f64> {
     let t = Instant::now();
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256"])
-        .arg(file)
-        .output()
-        .context("openssl")?;
+    let out = Command::new("openssl").args(["dgst", "-sha256"]).arg(file).output().context("openssl")?;
     ensure!(out.status.success(), "openssl dgst failed");
     Ok(gbps(size, t.elapsed()))
 }
@@ -425,45 +363,37 @@ async fn main() -> Result<()> {
     let c = client();
     wait_ready(&c, &server.base).await?;
 
+    settle();
     let mono = push_monolithic(&c, &server.base, "library/mono", &blob, size, &digest).await?;
     let rss_after_push = server.peak_rss_mib()?;
-    let chunked = push_chunked(
-        &c,
-        &server.base,
-        "library/chunked",
-        &blob,
-        size,
-        &digest,
-        16 * MIB,
-    )
-    .await?;
-    pull(&c, &server.base, "library/mono", &digest, size).await?;
-    let pulled = pull(&c, &server.base, "library/mono", &digest, size).await?;
+    settle();
+    let chunked = push_chunked(&c, &server.base, "library/chunked", &blob, size, &digest, 16 * MIB).await?;
+    pull(&server.base, "library/mono", &digest, size).await?;
+    let pulled = pull(&server.base, "library/mono", &digest, size).await?;
     let path = push_small_image(&c, &server.base).await?;
     let (rps, failed) = manifest_load(&server.base, &path, connections, secs).await?;
     let rss_end = server.peak_rss_mib()?;
 
     let mono_gbps = gbps(size, mono);
-    println!("wharf-bench: blob {mib} MiB, {connections} connections, {secs} s manifest load");
+    let fsync = std::env::var("WHARF_STORAGE_FSYNC").unwrap_or_else(|_| "true".into());
+    let target = std::env::var("WHARF_BENCH_TARGET")
+        .map(|t| format!("external registry {t}"))
+        .unwrap_or_else(|_| format!("wharf, storage fsync {fsync}"));
+    println!("wharf-bench: {target}; blob {mib} MiB, {connections} connections, {secs} s manifest load");
     println!("hashing limit (openssl dgst -sha256): {hash_limit:.2} GB/s");
     println!(
         "monolithic push:    {mono_gbps:.2} GB/s ({:.2} of the hashing limit, {:.2} s)",
         mono_gbps / hash_limit,
         mono.as_secs_f64()
     );
-    println!(
-        "chunked push 16MiB: {:.2} GB/s ({:.2} s)",
-        gbps(size, chunked),
-        chunked.as_secs_f64()
-    );
-    println!(
-        "pull:               {:.2} GB/s ({:.2} s)",
-        gbps(size, pulled),
-        pulled.as_secs_f64()
-    );
+    println!("chunked push 16MiB: {:.2} GB/s ({:.2} s)", gbps(size, chunked), chunked.as_secs_f64());
+    println!("pull:               {:.2} GB/s ({:.2} s)", gbps(size, pulled), pulled.as_secs_f64());
     println!("manifest GET by tag: {rps:.0} requests/s ({failed} failed)");
-    println!(
-        "server peak RSS: {rss_after_push:.1} MiB after the monolithic push, {rss_end:.1} MiB at the end"
-    );
+    match (rss_after_push, rss_end) {
+        (Some(a), Some(b)) => {
+            println!("server peak RSS: {a:.1} MiB after the monolithic push, {b:.1} MiB at the end")
+        }
+        _ => println!("server peak RSS: unknown (set WHARF_BENCH_TARGET_PID)"),
+    }
     Ok(())
 }

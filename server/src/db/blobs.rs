@@ -22,35 +22,24 @@ pub async fn linked_size<'e>(
 
 /// Size of `digest` if the blob is stored at all.
 pub async fn size<'e>(e: impl Executor<'e, Database = Any>, digest: &str) -> DbResult<Option<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT size FROM blobs WHERE digest = $1")
-            .bind(digest)
-            .fetch_optional(e)
-            .await?,
-    )
+    Ok(sqlx::query_scalar("SELECT size FROM blobs WHERE digest = $1").bind(digest).fetch_optional(e).await?)
 }
 
 /// Records a stored blob; a second insert of the same digest is a no-op.
-pub async fn insert<'e>(
-    e: impl Executor<'e, Database = Any>,
-    digest: &str,
-    size: i64,
-) -> DbResult<()> {
-    sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING")
-        .bind(digest)
-        .bind(size)
-        .bind(now_ms())
-        .execute(e)
-        .await?;
+pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, digest: &str, size: i64) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(digest)
+    .bind(size)
+    .bind(now_ms())
+    .execute(e)
+    .await?;
     Ok(())
 }
 
 /// Links a stored blob to a repository (idempotent).
-pub async fn link<'e>(
-    e: impl Executor<'e, Database = Any>,
-    repo_id: i64,
-    digest: &str,
-) -> DbResult<()> {
+pub async fn link<'e>(e: impl Executor<'e, Database = Any>, repo_id: i64, digest: &str) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (repository_id, digest) DO NOTHING",
@@ -64,11 +53,7 @@ pub async fn link<'e>(
 }
 
 /// Removes a blob from a repository; returns whether it was linked.
-pub async fn unlink<'e>(
-    e: impl Executor<'e, Database = Any>,
-    repo_id: i64,
-    digest: &str,
-) -> DbResult<bool> {
+pub async fn unlink<'e>(e: impl Executor<'e, Database = Any>, repo_id: i64, digest: &str) -> DbResult<bool> {
     let done = sqlx::query("DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2")
         .bind(repo_id)
         .bind(digest)
@@ -96,7 +81,5 @@ pub async fn linked_among<'e>(
         q = q.bind(*d);
     }
     let rows = q.fetch_all(e).await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect()
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }

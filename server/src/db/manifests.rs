@@ -66,6 +66,51 @@ fn manifest_from(r: &sqlx::any::AnyRow) -> DbResult<ManifestRow> {
     })
 }
 
+/// A project's access row and, found in the same query, a manifest of one of its repositories:
+/// the pull hot path costs one round trip.
+#[derive(Debug, Clone)]
+pub struct ManifestLookup {
+    /// The project (and repository) as the permission check needs them.
+    pub access: super::projects::ProjectAccess,
+    /// The manifest, when the repository has it.
+    pub manifest: Option<ManifestRow>,
+}
+
+/// Looks up project `project`, repository `repo` and the manifest `reference` names in it
+/// (`by_tag` says whether `reference` is a tag or a digest). `None`: no such project.
+pub async fn lookup<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project: &str,
+    repo: &str,
+    reference: &str,
+    by_tag: bool,
+) -> DbResult<Option<ManifestLookup>> {
+    let join = if by_tag {
+        "LEFT JOIN tags t ON t.repository_id = r.id AND t.name = $3 LEFT JOIN manifests m ON m.id = t.manifest_id"
+    } else {
+        "LEFT JOIN manifests m ON m.repository_id = r.id AND m.digest = $3"
+    };
+    let sql = format!(
+        "SELECT p.id AS pid, p.public AS public, r.id AS rid, m.id AS id, m.digest AS digest, \
+         m.media_type AS media_type, m.content AS content FROM projects p \
+         LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 {join} WHERE p.name = $1"
+    );
+    let row = sqlx::query(&sql).bind(project).bind(repo).bind(reference).fetch_optional(e).await?;
+    row.map(|r| {
+        let access = super::projects::ProjectAccess {
+            project_id: r.try_get("pid")?,
+            public: r.try_get::<i64, _>("public")? != 0,
+            repository_id: r.try_get("rid")?,
+        };
+        let manifest = match r.try_get::<Option<i64>, _>("id")? {
+            Some(_) => Some(manifest_from(&r)?),
+            None => None,
+        };
+        Ok(ManifestLookup { access, manifest })
+    })
+    .transpose()
+}
+
 /// The manifest tagged `tag` in the repository.
 pub async fn by_tag<'e>(
     e: impl Executor<'e, Database = Any>,
@@ -117,9 +162,7 @@ pub async fn present_among<'e>(
         q = q.bind(*d);
     }
     let rows = q.fetch_all(e).await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect()
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
 }
 
 /// Stores a manifest (a re-push of the same digest refreshes its push time); returns its id.
@@ -147,33 +190,29 @@ pub async fn upsert(tx: &mut sqlx::AnyConnection, m: &NewManifest<'_>) -> DbResu
 }
 
 /// Records the blobs a manifest references.
-pub async fn add_blob_refs(
-    tx: &mut sqlx::AnyConnection,
-    manifest_id: i64,
-    digests: &[&str],
-) -> DbResult<()> {
+pub async fn add_blob_refs(tx: &mut sqlx::AnyConnection, manifest_id: i64, digests: &[&str]) -> DbResult<()> {
     for d in digests {
-        sqlx::query("INSERT INTO manifest_blobs (manifest_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(manifest_id)
-            .bind(*d)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO manifest_blobs (manifest_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(manifest_id)
+        .bind(*d)
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(())
 }
 
 /// Records the children of an index.
-pub async fn add_children(
-    tx: &mut sqlx::AnyConnection,
-    parent_id: i64,
-    child_ids: &[i64],
-) -> DbResult<()> {
+pub async fn add_children(tx: &mut sqlx::AnyConnection, parent_id: i64, child_ids: &[i64]) -> DbResult<()> {
     for c in child_ids {
-        sqlx::query("INSERT INTO manifest_children (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(parent_id)
-            .bind(*c)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO manifest_children (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(parent_id)
+        .bind(*c)
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(())
 }
@@ -190,10 +229,7 @@ pub async fn parents<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbRes
 
 /// Deletes a manifest with its tags and references.
 pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<()> {
-    sqlx::query("DELETE FROM manifests WHERE id = $1")
-        .bind(id)
-        .execute(e)
-        .await?;
+    sqlx::query("DELETE FROM manifests WHERE id = $1").bind(id).execute(e).await?;
     Ok(())
 }
 

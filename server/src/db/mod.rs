@@ -67,9 +67,7 @@ pub struct Db {
 
 /// The current time in unix milliseconds, the unit of every stored time.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Db {
@@ -95,22 +93,14 @@ impl Db {
             };
             let write = sqlite_opts(1).connect(url).await?;
             let read = sqlite_opts(8).connect(url).await?;
-            Self {
-                read,
-                write,
-                backend: Backend::Sqlite,
-            }
+            Self { read, write, backend: Backend::Sqlite }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            Self {
-                read: pool.clone(),
-                write: pool,
-                backend: Backend::Postgres,
-            }
+            Self { read: pool.clone(), write: pool, backend: Backend::Postgres }
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
@@ -120,16 +110,8 @@ impl Db {
 
     async fn migrate(&self) -> DbResult<()> {
         match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("../migrations/sqlite")
-                    .run(&self.write)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("../migrations/postgres")
-                    .run(&self.write)
-                    .await?
-            }
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.write).await?,
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&self.write).await?,
         }
         Ok(())
     }
@@ -169,10 +151,7 @@ impl Db {
 
 /// `$first, $first+1, …` placeholders for an `IN (…)` list of `n` values.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

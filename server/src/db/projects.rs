@@ -61,9 +61,5 @@ pub async fn insert_if_missing<'e>(
 
 /// Ids of the projects anyone may read (public ones).
 pub async fn public_ids<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<Vec<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM projects WHERE public <> 0")
-            .fetch_all(e)
-            .await?,
-    )
+    Ok(sqlx::query_scalar("SELECT id FROM projects WHERE public <> 0").fetch_all(e).await?)
 }

@@ -5,11 +5,7 @@ use sqlx::{Any, Executor};
 use super::{DbResult, now_ms, placeholders};
 
 /// Returns the id of repository `name` in `project_id`, creating it when missing.
-pub async fn ensure<'e>(
-    e: impl Executor<'e, Database = Any>,
-    project_id: i64,
-    name: &str,
-) -> DbResult<i64> {
+pub async fn ensure<'e>(e: impl Executor<'e, Database = Any>, project_id: i64, name: &str) -> DbResult<i64> {
     // The no-op update makes RETURNING yield the existing row on both engines.
     let id = sqlx::query_scalar(
         "INSERT INTO repositories (project_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
@@ -49,10 +45,7 @@ pub async fn catalog<'e>(
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        sql.push_str(&format!(
-            " AND r.project_id IN ({})",
-            placeholders(3, ids.len())
-        ));
+        sql.push_str(&format!(" AND r.project_id IN ({})", placeholders(3, ids.len())));
     }
     sql.push_str(" ORDER BY r.name LIMIT $2");
     let mut q = sqlx::query_scalar(&sql).bind(last.unwrap_or("")).bind(n);

@@ -42,11 +42,7 @@ pub async fn list<'e>(
 }
 
 /// Deletes a tag; returns whether it existed.
-pub async fn delete<'e>(
-    e: impl Executor<'e, Database = Any>,
-    repo_id: i64,
-    name: &str,
-) -> DbResult<bool> {
+pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, repo_id: i64, name: &str) -> DbResult<bool> {
     let done = sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
         .bind(repo_id)
         .bind(name)

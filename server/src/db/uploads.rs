@@ -30,19 +30,13 @@ pub struct PartRow {
 }
 
 /// Opens a session.
-pub async fn insert<'e>(
-    e: impl Executor<'e, Database = Any>,
-    id: &str,
-    repo_id: i64,
-) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES ($1, $2, $3, $3)",
-    )
-    .bind(id)
-    .bind(repo_id)
-    .bind(now_ms())
-    .execute(e)
-    .await?;
+pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, id: &str, repo_id: i64) -> DbResult<()> {
+    sqlx::query("INSERT INTO uploads (id, repository_id, created_at, updated_at) VALUES ($1, $2, $3, $3)")
+        .bind(id)
+        .bind(repo_id)
+        .bind(now_ms())
+        .execute(e)
+        .await?;
     Ok(())
 }
 
@@ -104,27 +98,17 @@ pub async fn append_part(
 
 /// The parts of a session in order.
 pub async fn parts<'e>(e: impl Executor<'e, Database = Any>, id: &str) -> DbResult<Vec<PartRow>> {
-    let rows =
-        sqlx::query("SELECT seq, name, size FROM upload_parts WHERE upload_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(e)
-            .await?;
+    let rows = sqlx::query("SELECT seq, name, size FROM upload_parts WHERE upload_id = $1 ORDER BY seq")
+        .bind(id)
+        .fetch_all(e)
+        .await?;
     rows.iter()
-        .map(|r| {
-            Ok(PartRow {
-                seq: r.try_get(0)?,
-                name: r.try_get(1)?,
-                size: r.try_get(2)?,
-            })
-        })
+        .map(|r| Ok(PartRow { seq: r.try_get(0)?, name: r.try_get(1)?, size: r.try_get(2)? }))
         .collect()
 }
 
 /// Ends a session; returns whether it existed.
 pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: &str) -> DbResult<bool> {
-    let done = sqlx::query("DELETE FROM uploads WHERE id = $1")
-        .bind(id)
-        .execute(e)
-        .await?;
+    let done = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(e).await?;
     Ok(done.rows_affected() > 0)
 }

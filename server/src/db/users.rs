@@ -34,12 +34,11 @@ pub async fn by_username<'e>(
     e: impl Executor<'e, Database = Any>,
     username: &str,
 ) -> DbResult<Option<UserRow>> {
-    let row = sqlx::query(
-        "SELECT id, username, password_hash, sysadmin, disabled FROM users WHERE username = $1",
-    )
-    .bind(username)
-    .fetch_optional(e)
-    .await?;
+    let row =
+        sqlx::query("SELECT id, username, password_hash, sysadmin, disabled FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(e)
+            .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -70,12 +69,11 @@ pub async fn set_password<'e>(
     username: &str,
     password_hash: &str,
 ) -> DbResult<bool> {
-    let done =
-        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE username = $3")
-            .bind(password_hash)
-            .bind(now_ms())
-            .bind(username)
-            .execute(e)
-            .await?;
+    let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE username = $3")
+        .bind(password_hash)
+        .bind(now_ms())
+        .bind(username)
+        .execute(e)
+        .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -25,10 +25,7 @@ impl Registry {
         range: Option<Range<u64>>,
     ) -> Result<ObjectRead, RegistryError> {
         self.stat_blob(repo, digest).await?;
-        Ok(self
-            .store
-            .read(&StorageKey::Blob(digest.clone()), range)
-            .await?)
+        Ok(self.store.read(&StorageKey::Blob(digest.clone()), range).await?)
     }
 
     /// Removes blob `digest` from the repository. The bytes stay until garbage collection finds

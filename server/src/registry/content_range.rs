@@ -14,9 +14,7 @@ impl ContentRange {
     /// Parses the header value; `None` when malformed or reversed.
     pub fn parse(value: &str) -> Option<Self> {
         let v = value.trim();
-        let v = v
-            .strip_prefix("bytes")
-            .map_or(v, |r| r.trim_start_matches([' ', '=']));
+        let v = v.strip_prefix("bytes").map_or(v, |r| r.trim_start_matches([' ', '=']));
         let v = v.split('/').next()?;
         let (s, e) = v.split_once('-')?;
         let (start, end) = (s.trim().parse().ok()?, e.trim().parse().ok()?);
@@ -50,9 +48,7 @@ pub fn parse_request_range(value: &str, size: u64) -> Result<std::ops::Range<u64
         let end = if e.is_empty() {
             size.saturating_sub(1)
         } else {
-            e.parse::<u64>()
-                .map_err(|_| ())?
-                .min(size.saturating_sub(1))
+            e.parse::<u64>().map_err(|_| ())?.min(size.saturating_sub(1))
         };
         if start >= size || start > end {
             return Err(());
@@ -68,18 +64,9 @@ mod tests {
 
     #[test]
     fn content_range_forms() {
-        assert_eq!(
-            ContentRange::parse("0-99"),
-            Some(ContentRange { start: 0, end: 99 })
-        );
-        assert_eq!(
-            ContentRange::parse("bytes 5-9/100").map(|r| r.len()),
-            Some(5)
-        );
-        assert_eq!(
-            ContentRange::parse("bytes=5-9"),
-            Some(ContentRange { start: 5, end: 9 })
-        );
+        assert_eq!(ContentRange::parse("0-99"), Some(ContentRange { start: 0, end: 99 }));
+        assert_eq!(ContentRange::parse("bytes 5-9/100").map(|r| r.len()), Some(5));
+        assert_eq!(ContentRange::parse("bytes=5-9"), Some(ContentRange { start: 5, end: 9 }));
         for bad in ["", "5", "9-5", "a-b", "-1", "1-"] {
             assert_eq!(ContentRange::parse(bad), None, "{bad}");
         }
@@ -91,14 +78,7 @@ mod tests {
         assert_eq!(parse_request_range("bytes=90-", 100), Ok(90..100));
         assert_eq!(parse_request_range("bytes=-10", 100), Ok(90..100));
         assert_eq!(parse_request_range("bytes=50-1000", 100), Ok(50..100));
-        for bad in [
-            "bytes=100-",
-            "bytes=5-1",
-            "items=0-1",
-            "bytes=0-1,3-4",
-            "bytes=-0",
-            "bytes=x-",
-        ] {
+        for bad in ["bytes=100-", "bytes=5-1", "items=0-1", "bytes=0-1,3-4", "bytes=-0", "bytes=x-"] {
             assert_eq!(parse_request_range(bad, 100), Err(()), "{bad}");
         }
     }

@@ -12,11 +12,7 @@ impl Registry {
     /// The accesses to put in a token for `who`, out of `requested`. Unknown projects, malformed
     /// names and actions the account may not perform are silently left out, as Docker's token
     /// specification asks.
-    pub async fn grant(
-        &self,
-        who: &Identity,
-        requested: &[Access],
-    ) -> Result<Vec<Access>, RegistryError> {
+    pub async fn grant(&self, who: &Identity, requested: &[Access]) -> Result<Vec<Access>, RegistryError> {
         let mut granted: Vec<Access> = Vec::new();
         for req in requested {
             match req.kind.as_str() {
@@ -27,18 +23,14 @@ impl Registry {
                         continue;
                     };
                     let Some(access) =
-                        db::projects::access(self.db.reader(), name.project(), name.as_str())
-                            .await?
+                        db::projects::access(self.db.reader(), name.project(), name.as_str()).await?
                     else {
                         continue;
                     };
                     let wanted: Vec<Action> = if req.actions.iter().any(|a| a == "*") {
                         Action::ALL.to_vec()
                     } else {
-                        req.actions
-                            .iter()
-                            .filter_map(|a| Action::parse(a))
-                            .collect()
+                        req.actions.iter().filter_map(|a| Action::parse(a)).collect()
                     };
                     let mut actions: Vec<String> = wanted
                         .into_iter()
@@ -47,11 +39,7 @@ impl Registry {
                         .collect();
                     actions.dedup();
                     if !actions.is_empty() {
-                        granted.push(Access {
-                            kind: req.kind.clone(),
-                            name: req.name.clone(),
-                            actions,
-                        });
+                        granted.push(Access { kind: req.kind.clone(), name: req.name.clone(), actions });
                     }
                 }
                 _ => {}

@@ -70,9 +70,9 @@ impl Manifest {
     /// Blob descriptors the registry must hold (config and distributable layers).
     pub fn required_blobs(&self) -> Vec<&Descriptor> {
         match &self.body {
-            Body::Image { config, layers } => std::iter::once(config)
-                .chain(layers.iter().filter(|l| !l.external))
-                .collect(),
+            Body::Image { config, layers } => {
+                std::iter::once(config).chain(layers.iter().filter(|l| !l.external)).collect()
+            }
             Body::Index { .. } => Vec::new(),
         }
     }
@@ -122,26 +122,17 @@ fn invalid(msg: impl Into<String>) -> RegistryError {
 }
 
 fn descriptor(raw: RawDescriptor, what: &str) -> Result<Descriptor, RegistryError> {
-    let media_type = raw
-        .media_type
-        .ok_or_else(|| invalid(format!("{what}: mediaType is required")))?;
+    let media_type = raw.media_type.ok_or_else(|| invalid(format!("{what}: mediaType is required")))?;
     let digest = raw
         .digest
         .ok_or_else(|| invalid(format!("{what}: digest is required")))?
         .parse::<Digest>()
         .map_err(|e| invalid(format!("{what}: {e}")))?;
-    let size = raw
-        .size
-        .ok_or_else(|| invalid(format!("{what}: size is required")))?;
+    let size = raw.size.ok_or_else(|| invalid(format!("{what}: size is required")))?;
     if size < 0 {
         return Err(invalid(format!("{what}: size must not be negative")));
     }
-    Ok(Descriptor {
-        media_type,
-        digest,
-        size,
-        external: !raw.urls.is_empty(),
-    })
+    Ok(Descriptor { media_type, digest, size, external: !raw.urls.is_empty() })
 }
 
 /// The media type from the `Content-Type` header, without parameters.
@@ -153,18 +144,13 @@ fn header_type(content_type: Option<&str>) -> Option<&str> {
 /// Parses `bytes` pushed with `content_type`.
 pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, RegistryError> {
     if bytes.len() > MAX_MANIFEST_BYTES {
-        return Err(RegistryError::TooLarge(format!(
-            "manifests are limited to {MAX_MANIFEST_BYTES} bytes"
-        )));
+        return Err(RegistryError::TooLarge(format!("manifests are limited to {MAX_MANIFEST_BYTES} bytes")));
     }
-    let raw: Raw =
-        serde_json::from_slice(bytes).map_err(|e| invalid(format!("not a JSON manifest: {e}")))?;
+    let raw: Raw = serde_json::from_slice(bytes).map_err(|e| invalid(format!("not a JSON manifest: {e}")))?;
     let header = header_type(content_type);
     if let (Some(h), Some(b)) = (header, raw.media_type.as_deref()) {
         if h != b {
-            return Err(invalid(format!(
-                "Content-Type {h} does not match mediaType {b}"
-            )));
+            return Err(invalid(format!("Content-Type {h} does not match mediaType {b}")));
         }
     }
     let media_type = match header.or(raw.media_type.as_deref()) {
@@ -175,14 +161,10 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Regis
         None => return Err(invalid("the manifest has no media type")),
     };
     if media_type.contains("distribution.manifest.v1") {
-        return Err(RegistryError::Unsupported(
-            "Docker schema 1 manifests are not supported".into(),
-        ));
+        return Err(RegistryError::Unsupported("Docker schema 1 manifests are not supported".into()));
     }
     if !SUPPORTED.contains(&media_type.as_str()) {
-        return Err(invalid(format!(
-            "unsupported manifest media type {media_type}"
-        )));
+        return Err(invalid(format!("unsupported manifest media type {media_type}")));
     }
     if raw.schema_version != Some(2) {
         return Err(invalid("schemaVersion must be 2"));
@@ -192,9 +174,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Regis
         if raw.config.is_some() || raw.layers.is_some() {
             return Err(invalid("an index has no config or layers"));
         }
-        let manifests = raw
-            .manifests
-            .ok_or_else(|| invalid("an index needs a manifests array"))?;
+        let manifests = raw.manifests.ok_or_else(|| invalid("an index needs a manifests array"))?;
         let manifests = manifests
             .into_iter()
             .enumerate()
@@ -205,10 +185,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Regis
         if raw.manifests.is_some() {
             return Err(invalid("an image manifest has no manifests array"));
         }
-        let config = descriptor(
-            raw.config.ok_or_else(|| invalid("config is required"))?,
-            "config",
-        )?;
+        let config = descriptor(raw.config.ok_or_else(|| invalid("config is required"))?, "config")?;
         let layers = raw.layers.ok_or_else(|| invalid("layers is required"))?;
         if layers.is_empty() && media_type == DOCKER_MANIFEST {
             return Err(invalid("a Docker image needs at least one layer"));
@@ -226,13 +203,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Regis
         Some(Value::Object(_)) | Some(Value::Null) | None => None,
         Some(_) => return Err(invalid("annotations must be an object")),
     };
-    Ok(Manifest {
-        media_type,
-        body,
-        artifact_type: raw.artifact_type,
-        subject,
-        annotations,
-    })
+    Ok(Manifest { media_type, body, artifact_type: raw.artifact_type, subject, annotations })
 }
 
 #[cfg(test)]
@@ -255,16 +226,9 @@ mod tests {
     fn image_manifest_lists_its_blobs() {
         let m = parse(image("").as_bytes(), Some(OCI_MANIFEST)).expect("parse");
         assert_eq!(m.media_type, OCI_MANIFEST);
-        let blobs: Vec<String> = m
-            .required_blobs()
-            .iter()
-            .map(|b| b.digest.to_string())
-            .collect();
+        let blobs: Vec<String> = m.required_blobs().iter().map(|b| b.digest.to_string()).collect();
         assert_eq!(blobs, vec![d('a'), d('b')]);
-        assert_eq!(
-            m.config_media_type(),
-            Some("application/vnd.oci.image.config.v1+json")
-        );
+        assert_eq!(m.config_media_type(), Some("application/vnd.oci.image.config.v1+json"));
     }
 
     #[test]
@@ -274,10 +238,7 @@ mod tests {
             d('c')
         );
         let m = parse(image(&extra).as_bytes(), None).expect("parse");
-        assert_eq!(
-            m.artifact_type.as_deref(),
-            Some("application/vnd.example+json")
-        );
+        assert_eq!(m.artifact_type.as_deref(), Some("application/vnd.example+json"));
         assert_eq!(m.subject.map(|s| s.digest.to_string()), Some(d('c')));
         assert_eq!(m.annotations.as_deref(), Some(r#"{"k":"v"}"#));
     }
@@ -298,33 +259,19 @@ mod tests {
         let cases: Vec<(String, Option<&str>)> = vec![
             ("not json".into(), None),
             (r#"{"schemaVersion":1}"#.into(), None),
-            (
-                image("").replace("\"schemaVersion\":2", "\"schemaVersion\":3"),
-                None,
-            ),
+            (image("").replace("\"schemaVersion\":2", "\"schemaVersion\":3"), None),
             (image(""), Some(DOCKER_MANIFEST)),
             (image("").replace(&d('b'), "sha256:xyz"), None),
             (image("").replace("\"size\":10", "\"size\":-1"), None),
             (image(r#","annotations":[1]"#), None),
-            (
-                r#"{"schemaVersion":2,"mediaType":"application/x-unknown"}"#.into(),
-                None,
-            ),
+            (r#"{"schemaVersion":2,"mediaType":"application/x-unknown"}"#.into(), None),
         ];
         for (body, ct) in cases {
-            assert!(
-                matches!(
-                    parse(body.as_bytes(), ct),
-                    Err(RegistryError::ManifestInvalid(_))
-                ),
-                "{body}"
-            );
+            assert!(matches!(parse(body.as_bytes(), ct), Err(RegistryError::ManifestInvalid(_))), "{body}");
         }
-        let v1 = r#"{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+prettyjws"}"#;
-        assert!(matches!(
-            parse(v1.as_bytes(), None),
-            Err(RegistryError::Unsupported(_))
-        ));
+        let v1 =
+            r#"{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+prettyjws"}"#;
+        assert!(matches!(parse(v1.as_bytes(), None), Err(RegistryError::Unsupported(_))));
         let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
         assert!(matches!(parse(&big, None), Err(RegistryError::TooLarge(_))));
     }

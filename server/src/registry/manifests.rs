@@ -3,8 +3,9 @@
 use super::digester::digest_of;
 use super::error::RegistryError;
 use super::manifest::{self, Manifest};
-use super::reference::{Algorithm, Digest, Reference};
+use super::reference::{Algorithm, Digest, Reference, RepoName};
 use super::{Registry, RepoCtx};
+use crate::auth::{Action, Caller};
 use crate::db::{self, manifests::NewManifest};
 
 /// A manifest as served.
@@ -39,26 +40,30 @@ pub fn accepts(accept: &[&str], media_type: &str) -> bool {
 }
 
 impl Registry {
-    /// Finds a manifest by tag or digest.
-    pub async fn get_manifest(
+    /// Checks that `caller` may pull from `name` and finds the manifest `reference` names, in
+    /// one database round trip.
+    pub async fn pull_manifest(
         &self,
-        repo: RepoCtx,
+        caller: &Caller,
+        name: &RepoName,
         reference: &Reference,
     ) -> Result<ServedManifest, RegistryError> {
-        let row = match reference {
-            Reference::Tag(t) => {
-                db::manifests::by_tag(self.db.reader(), repo.repository_id, t.as_str()).await?
-            }
-            Reference::Digest(d) => {
-                db::manifests::by_digest(self.db.reader(), repo.repository_id, d.as_str()).await?
-            }
+        let (text, by_tag) = match reference {
+            Reference::Tag(t) => (t.as_str(), true),
+            Reference::Digest(d) => (d.as_str(), false),
         };
-        let row = row.ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
-        Ok(ServedManifest {
-            digest: row.digest,
-            media_type: row.media_type,
-            content: row.content,
-        })
+        let found =
+            db::manifests::lookup(self.db.reader(), name.project(), name.as_str(), text, by_tag).await?;
+        let (access, manifest) = match found {
+            Some(f) => (Some(f.access), f.manifest),
+            None => (None, None),
+        };
+        let access = super::decide(caller, name, Action::Pull, access)?;
+        if access.repository_id.is_none() {
+            return Err(RegistryError::NameUnknown(name.to_string()));
+        }
+        let row = manifest.ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
+        Ok(ServedManifest { digest: row.digest, media_type: row.media_type, content: row.content })
     }
 
     /// Stores a pushed manifest under `reference`, after checking that everything it names is in
@@ -75,40 +80,23 @@ impl Registry {
             Reference::Digest(d) => {
                 let actual = digest_of(d.algorithm(), bytes);
                 if &actual != d {
-                    return Err(RegistryError::DigestInvalid(format!(
-                        "expected {d}, content is {actual}"
-                    )));
+                    return Err(RegistryError::DigestInvalid(format!("expected {d}, content is {actual}")));
                 }
                 actual
             }
             Reference::Tag(_) => digest_of(Algorithm::Sha256, bytes),
         };
-        let blobs: Vec<&str> = parsed
-            .required_blobs()
-            .iter()
-            .map(|d| d.digest.as_str())
-            .collect();
-        let children: Vec<&str> = parsed
-            .children()
-            .iter()
-            .map(|d| d.digest.as_str())
-            .collect();
+        let blobs: Vec<&str> = parsed.required_blobs().iter().map(|d| d.digest.as_str()).collect();
+        let children: Vec<&str> = parsed.children().iter().map(|d| d.digest.as_str()).collect();
 
         let mut tx = self.db.begin().await?;
         let present = db::blobs::linked_among(&mut *tx, repo.repository_id, &blobs).await?;
         if let Some(missing) = blobs.iter().find(|d| !present.iter().any(|(p, _)| p == *d)) {
-            return Err(RegistryError::ManifestBlobUnknown(format!(
-                "blob {missing}"
-            )));
+            return Err(RegistryError::ManifestBlobUnknown(format!("blob {missing}")));
         }
         let kids = db::manifests::present_among(&mut *tx, repo.repository_id, &children).await?;
-        if let Some(missing) = children
-            .iter()
-            .find(|d| !kids.iter().any(|(p, _, _)| p == *d))
-        {
-            return Err(RegistryError::ManifestBlobUnknown(format!(
-                "manifest {missing}"
-            )));
+        if let Some(missing) = children.iter().find(|d| !kids.iter().any(|(p, _, _)| p == *d)) {
+            return Err(RegistryError::ManifestBlobUnknown(format!("manifest {missing}")));
         }
         let mut unique_blobs: Vec<&(String, i64)> = present.iter().collect();
         unique_blobs.dedup_by(|a, b| a.0 == b.0);
@@ -138,19 +126,12 @@ impl Registry {
         }
         db::repositories::touch(&mut *tx, repo.repository_id).await?;
         tx.commit().await.map_err(db::DbError::from)?;
-        Ok(PushedManifest {
-            digest,
-            subject: parsed.subject.map(|s| s.digest),
-        })
+        Ok(PushedManifest { digest, subject: parsed.subject.map(|s| s.digest) })
     }
 
     /// Deletes a tag (by tag) or a manifest with all its tags (by digest). A manifest that an
     /// index of the repository still names is refused.
-    pub async fn delete_manifest(
-        &self,
-        repo: RepoCtx,
-        reference: &Reference,
-    ) -> Result<(), RegistryError> {
+    pub async fn delete_manifest(&self, repo: RepoCtx, reference: &Reference) -> Result<(), RegistryError> {
         match reference {
             Reference::Tag(t) => {
                 if db::tags::delete(self.db.writer(), repo.repository_id, t.as_str()).await? {
@@ -186,13 +167,9 @@ impl Registry {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<serde_json::Value, RegistryError> {
-        let rows = db::manifests::referrers(
-            self.db.reader(),
-            repo.repository_id,
-            subject.as_str(),
-            artifact_type,
-        )
-        .await?;
+        let rows =
+            db::manifests::referrers(self.db.reader(), repo.repository_id, subject.as_str(), artifact_type)
+                .await?;
         let manifests: Vec<serde_json::Value> = rows
             .into_iter()
             .map(|r| {
@@ -204,9 +181,8 @@ impl Registry {
                 if let Some(t) = r.artifact_type.or(r.config_media_type) {
                     d["artifactType"] = t.into();
                 }
-                if let Some(a) = r
-                    .annotations
-                    .and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
+                if let Some(a) =
+                    r.annotations.and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
                 {
                     d["annotations"] = a;
                 }
@@ -230,13 +206,7 @@ mod tests {
         let t = "application/vnd.oci.image.index.v1+json";
         assert!(accepts(&[], t));
         assert!(accepts(&["application/json, */*;q=0.1"], t));
-        assert!(accepts(
-            &["application/vnd.docker.distribution.manifest.v2+json", t],
-            t
-        ));
-        assert!(!accepts(
-            &["application/vnd.docker.distribution.manifest.v2+json"],
-            t
-        ));
+        assert!(accepts(&["application/vnd.docker.distribution.manifest.v2+json", t], t));
+        assert!(!accepts(&["application/vnd.docker.distribution.manifest.v2+json"], t));
     }
 }

@@ -30,6 +30,41 @@ pub struct Registry {
     hashes: std::sync::Arc<uploads::HashCache>,
 }
 
+/// Whether `caller` may perform `action` on `name`, given what the database knows of its project
+/// (`None`: no such project). Returns the project's access row when allowed.
+pub(crate) fn decide(
+    caller: &Caller,
+    name: &RepoName,
+    action: Action,
+    access: Option<db::projects::ProjectAccess>,
+) -> Result<db::projects::ProjectAccess, RegistryError> {
+    let who = &caller.identity;
+    let Some(access) = access else {
+        // Anonymous callers learn nothing about which projects exist.
+        return Err(match who {
+            Identity::Anonymous => RegistryError::Unauthorized,
+            Identity::User { .. } => {
+                RegistryError::NameUnknown(format!("project {} does not exist", name.project()))
+            }
+        });
+    };
+    let account_may = allowed(who, access.public, action);
+    let permitted = match &caller.token {
+        Some(claims) => claims.allows(name.as_str(), action.as_str()),
+        None => account_may,
+    };
+    if permitted {
+        Ok(access)
+    } else if account_may {
+        Err(RegistryError::Unauthorized)
+    } else {
+        Err(match who {
+            Identity::Anonymous => RegistryError::Unauthorized,
+            Identity::User { .. } => RegistryError::Denied,
+        })
+    }
+}
+
 /// A repository the caller was allowed to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RepoCtx {
@@ -40,11 +75,7 @@ pub struct RepoCtx {
 impl Registry {
     /// A registry over `db` and `store`.
     pub fn new(db: Db, store: BlobStore) -> Self {
-        Self {
-            db,
-            store,
-            hashes: Default::default(),
-        }
+        Self { db, store, hashes: Default::default() }
     }
 
     /// Checks that `caller` may perform `action` on repository `name` and resolves it. Pushing
@@ -59,34 +90,8 @@ impl Registry {
         name: &RepoName,
         action: Action,
     ) -> Result<RepoCtx, RegistryError> {
-        let who = &caller.identity;
-        let denied = || match who {
-            Identity::Anonymous => RegistryError::Unauthorized,
-            Identity::User { .. } => RegistryError::Denied,
-        };
-        let Some(access) =
-            db::projects::access(self.db.reader(), name.project(), name.as_str()).await?
-        else {
-            // Anonymous callers learn nothing about which projects exist.
-            return Err(match who {
-                Identity::Anonymous => RegistryError::Unauthorized,
-                Identity::User { .. } => {
-                    RegistryError::NameUnknown(format!("project {} does not exist", name.project()))
-                }
-            });
-        };
-        let account_may = allowed(who, access.public, action);
-        let permitted = match &caller.token {
-            Some(claims) => claims.allows(name.as_str(), action.as_str()),
-            None => account_may,
-        };
-        if !permitted {
-            return Err(if account_may {
-                RegistryError::Unauthorized
-            } else {
-                denied()
-            });
-        }
+        let access = db::projects::access(self.db.reader(), name.project(), name.as_str()).await?;
+        let access = decide(caller, name, action, access)?;
         let repository_id = match (access.repository_id, action) {
             (Some(id), _) => id,
             (None, Action::Push) => {

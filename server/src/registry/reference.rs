@@ -95,14 +95,10 @@ impl FromStr for RepoName {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.len() > MAX_NAME_LEN {
-            return Err(ParseError::Name(format!(
-                "longer than {MAX_NAME_LEN} characters"
-            )));
+            return Err(ParseError::Name(format!("longer than {MAX_NAME_LEN} characters")));
         }
         if !s.split('/').all(valid_component) {
-            return Err(ParseError::Name(format!(
-                "{s:?} does not match the OCI name grammar"
-            )));
+            return Err(ParseError::Name(format!("{s:?} does not match the OCI name grammar")));
         }
         if !s.contains('/') {
             return Err(ParseError::Name(format!(
@@ -138,14 +134,8 @@ impl FromStr for Tag {
         let ok = !b.is_empty()
             && b.len() <= 128
             && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-            && b[1..]
-                .iter()
-                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(ParseError::Tag(s.chars().take(140).collect()))
-        }
+            && b[1..].iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+        if ok { Ok(Self(s.to_owned())) } else { Err(ParseError::Tag(s.chars().take(140).collect())) }
     }
 }
 
@@ -187,11 +177,7 @@ impl Digest {
 
     /// The algorithm part.
     pub fn algorithm(&self) -> Algorithm {
-        if self.0.starts_with("sha512:") {
-            Algorithm::Sha512
-        } else {
-            Algorithm::Sha256
-        }
+        if self.0.starts_with("sha512:") { Algorithm::Sha512 } else { Algorithm::Sha256 }
     }
 
     /// The hex-encoded part after the colon.
@@ -216,17 +202,15 @@ impl FromStr for Digest {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let short = || s.chars().take(160).collect::<String>();
-        let (algo, hex) = s
-            .split_once(':')
-            .ok_or_else(|| ParseError::Digest(short()))?;
+        let (algo, hex) = s.split_once(':').ok_or_else(|| ParseError::Digest(short()))?;
         let algorithm = match algo {
             "sha256" => Algorithm::Sha256,
             "sha512" => Algorithm::Sha512,
             other => {
                 let grammar_ok = !other.is_empty()
-                    && other.bytes().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || b"+._-".contains(&c)
-                    });
+                    && other
+                        .bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+._-".contains(&c));
                 return Err(if grammar_ok && !hex.is_empty() {
                     ParseError::Algorithm(other.chars().take(32).collect())
                 } else {
@@ -235,14 +219,8 @@ impl FromStr for Digest {
             }
         };
         let hex_ok = hex.len() == algorithm.hex_len()
-            && hex
-                .bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
-        if hex_ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(ParseError::Digest(short()))
-        }
+            && hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+        if hex_ok { Ok(Self(s.to_owned())) } else { Err(ParseError::Digest(short())) }
     }
 }
 
@@ -259,11 +237,7 @@ impl FromStr for Reference {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.contains(':') {
-            s.parse().map(Self::Digest)
-        } else {
-            s.parse().map(Self::Tag)
-        }
+        if s.contains(':') { s.parse().map(Self::Digest) } else { s.parse().map(Self::Tag) }
     }
 }
 
@@ -282,30 +256,18 @@ mod tests {
 
     #[test]
     fn names_follow_the_grammar_and_need_a_project() {
-        for ok in [
-            "library/nginx",
-            "a/b/c",
-            "my-proj/app_x",
-            "p/a__b",
-            "p/a---b.c",
-            "0/1",
-        ] {
+        for ok in ["library/nginx", "a/b/c", "my-proj/app_x", "p/a__b", "p/a---b.c", "0/1"] {
             assert!(ok.parse::<RepoName>().is_ok(), "{ok}");
         }
         for bad in [
-            "nginx", "", "/a", "a/", "a//b", "A/b", "a/../b", "a/./b", "a/b-", "a/-b", "a/b___c",
-            "a/b..c", "a/b c", "a/b%2f", "a/.b",
+            "nginx", "", "/a", "a/", "a//b", "A/b", "a/../b", "a/./b", "a/b-", "a/-b", "a/b___c", "a/b..c",
+            "a/b c", "a/b%2f", "a/.b",
         ] {
             assert!(bad.parse::<RepoName>().is_err(), "{bad}");
         }
         let long = format!("p/{}", "a".repeat(254));
         assert!(long.parse::<RepoName>().is_err());
-        assert_eq!(
-            "library/x/y"
-                .parse::<RepoName>()
-                .map(|n| n.project().to_owned()),
-            Ok("library".into())
-        );
+        assert_eq!("library/x/y".parse::<RepoName>().map(|n| n.project().to_owned()), Ok("library".into()));
     }
 
     #[test]
@@ -313,15 +275,7 @@ mod tests {
         for ok in ["latest", "v1.2.3", "_x", "A-b_c.d", &"a".repeat(128)] {
             assert!(ok.parse::<Tag>().is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            ".x",
-            "-x",
-            "a/b",
-            "a:b",
-            &"a".repeat(129),
-            "tag with space",
-        ] {
+        for bad in ["", ".x", "-x", "a/b", "a:b", &"a".repeat(129), "tag with space"] {
             assert!(bad.parse::<Tag>().is_err(), "{bad}");
         }
     }
@@ -330,27 +284,11 @@ mod tests {
     fn digests_are_checked_for_algorithm_and_length() {
         let h = "a".repeat(64);
         assert!(format!("sha256:{h}").parse::<Digest>().is_ok());
-        assert!(
-            format!("sha512:{}", "0".repeat(128))
-                .parse::<Digest>()
-                .is_ok()
-        );
-        assert!(matches!(
-            format!("sha256:{}", "A".repeat(64)).parse::<Digest>(),
-            Err(ParseError::Digest(_))
-        ));
-        assert!(matches!(
-            "sha256:abc".parse::<Digest>(),
-            Err(ParseError::Digest(_))
-        ));
-        assert!(matches!(
-            "md5:abcd".parse::<Digest>(),
-            Err(ParseError::Algorithm(_))
-        ));
-        assert!(matches!(
-            "nocolon".parse::<Digest>(),
-            Err(ParseError::Digest(_))
-        ));
+        assert!(format!("sha512:{}", "0".repeat(128)).parse::<Digest>().is_ok());
+        assert!(matches!(format!("sha256:{}", "A".repeat(64)).parse::<Digest>(), Err(ParseError::Digest(_))));
+        assert!(matches!("sha256:abc".parse::<Digest>(), Err(ParseError::Digest(_))));
+        assert!(matches!("md5:abcd".parse::<Digest>(), Err(ParseError::Algorithm(_))));
+        assert!(matches!("nocolon".parse::<Digest>(), Err(ParseError::Digest(_))));
         let d: Digest = format!("sha256:{h}").parse().expect("valid");
         assert_eq!(d.hex(), h);
         assert_eq!(d.algorithm(), Algorithm::Sha256);
@@ -358,10 +296,7 @@ mod tests {
 
     #[test]
     fn references_are_tags_or_digests() {
-        assert!(matches!(
-            "latest".parse::<Reference>(),
-            Ok(Reference::Tag(_))
-        ));
+        assert!(matches!("latest".parse::<Reference>(), Ok(Reference::Tag(_))));
         let d = format!("sha256:{}", "b".repeat(64));
         assert!(matches!(d.parse::<Reference>(), Ok(Reference::Digest(_))));
         assert!("sha256:zz".parse::<Reference>().is_err());

@@ -56,17 +56,12 @@ impl Route {
         }
         if n >= 3 {
             let (kind, last) = (parts[n - 2], parts[n - 1]);
-            let digest = || {
-                last.parse::<Digest>()
-                    .map_err(|e| RegistryError::DigestInvalid(e.to_string()))
-            };
+            let digest = || last.parse::<Digest>().map_err(|e| RegistryError::DigestInvalid(e.to_string()));
             match kind {
                 "manifests" => {
                     let repo = name(&parts[..n - 2])?;
                     let reference = last.parse::<Reference>().map_err(|e| match e {
-                        super::reference::ParseError::Tag(_) => {
-                            RegistryError::ManifestInvalid(e.to_string())
-                        }
+                        super::reference::ParseError::Tag(_) => RegistryError::ManifestInvalid(e.to_string()),
                         other => RegistryError::DigestInvalid(other.to_string()),
                     })?;
                     return Ok(Some(Self::Manifest(repo, reference)));
@@ -116,25 +111,13 @@ mod tests {
             Route::parse("p/x/manifests/latest"),
             Ok(Some(Route::Manifest(_, Reference::Tag(_))))
         ));
-        assert!(matches!(
-            Route::parse(&format!("p/x/blobs/{}", d())),
-            Ok(Some(Route::Blob(..)))
-        ));
-        assert!(matches!(
-            Route::parse("p/x/blobs/uploads/"),
-            Ok(Some(Route::UploadStart(_)))
-        ));
-        assert!(matches!(
-            Route::parse("p/x/blobs/uploads"),
-            Ok(Some(Route::UploadStart(_)))
-        ));
+        assert!(matches!(Route::parse(&format!("p/x/blobs/{}", d())), Ok(Some(Route::Blob(..)))));
+        assert!(matches!(Route::parse("p/x/blobs/uploads/"), Ok(Some(Route::UploadStart(_)))));
+        assert!(matches!(Route::parse("p/x/blobs/uploads"), Ok(Some(Route::UploadStart(_)))));
         assert!(
             matches!(Route::parse("p/x/blobs/uploads/abc"), Ok(Some(Route::Upload(_, id))) if id == "abc")
         );
-        assert!(matches!(
-            Route::parse(&format!("p/x/referrers/{}", d())),
-            Ok(Some(Route::Referrers(..)))
-        ));
+        assert!(matches!(Route::parse(&format!("p/x/referrers/{}", d())), Ok(Some(Route::Referrers(..)))));
         // A repository may itself be called "blobs" or "manifests".
         assert!(
             matches!(Route::parse("p/blobs/manifests/v1"), Ok(Some(Route::Manifest(n, _))) if n.as_str() == "p/blobs")
@@ -143,22 +126,10 @@ mod tests {
 
     #[test]
     fn bad_parts_give_the_spec_error() {
-        assert!(matches!(
-            Route::parse("P/x/tags/list"),
-            Err(RegistryError::NameInvalid(_))
-        ));
-        assert!(matches!(
-            Route::parse("p/../x/tags/list"),
-            Err(RegistryError::NameInvalid(_))
-        ));
-        assert!(matches!(
-            Route::parse("p/x/blobs/sha256:zz"),
-            Err(RegistryError::DigestInvalid(_))
-        ));
-        assert!(matches!(
-            Route::parse("p/x/manifests/-bad"),
-            Err(RegistryError::ManifestInvalid(_))
-        ));
+        assert!(matches!(Route::parse("P/x/tags/list"), Err(RegistryError::NameInvalid(_))));
+        assert!(matches!(Route::parse("p/../x/tags/list"), Err(RegistryError::NameInvalid(_))));
+        assert!(matches!(Route::parse("p/x/blobs/sha256:zz"), Err(RegistryError::DigestInvalid(_))));
+        assert!(matches!(Route::parse("p/x/manifests/-bad"), Err(RegistryError::ManifestInvalid(_))));
         assert_eq!(Route::parse("p/x/unknown/thing"), Ok(None));
         assert_eq!(Route::parse("x"), Ok(None));
     }

@@ -64,10 +64,7 @@ pub struct ChunkClaim {
 }
 
 fn part_key(upload: &str, part: &str) -> StorageKey {
-    StorageKey::UploadPart {
-        upload: upload.to_owned(),
-        part: part.to_owned(),
-    }
+    StorageKey::UploadPart { upload: upload.to_owned(), part: part.to_owned() }
 }
 
 impl Registry {
@@ -78,11 +75,7 @@ impl Registry {
         Ok(id)
     }
 
-    async fn session(
-        &self,
-        repo: RepoCtx,
-        id: &str,
-    ) -> Result<db::uploads::UploadRow, RegistryError> {
+    async fn session(&self, repo: RepoCtx, id: &str) -> Result<db::uploads::UploadRow, RegistryError> {
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(RegistryError::BlobUploadUnknown);
         }
@@ -138,16 +131,10 @@ impl Registry {
         };
         let part = format!("{:010}-{}", row.parts, uuid::Uuid::new_v4().simple());
         let key = part_key(id, &part);
-        let written = match self
-            .store
-            .write_stream(&key, body, |c| hasher.update(c))
-            .await
-        {
+        let written = match self.store.write_stream(&key, body, |c| hasher.update(c)).await {
             Ok(n) => n,
             Err(StorageError::Body(e)) => {
-                return Err(RegistryError::BlobUploadInvalid(format!(
-                    "the request body failed: {e}"
-                )));
+                return Err(RegistryError::BlobUploadInvalid(format!("the request body failed: {e}")));
             }
             Err(e) => return Err(e.into()),
         };
@@ -168,11 +155,7 @@ impl Registry {
             self.hashes.put(id, row.size, hasher);
             return Ok(row.size as u64);
         }
-        let new_part = PartRow {
-            seq: row.parts,
-            name: part,
-            size: written as i64,
-        };
+        let new_part = PartRow { seq: row.parts, name: part, size: written as i64 };
         let mut tx = self.db.begin().await?;
         let appended = match db::uploads::append_part(&mut tx, id, row.size, &new_part).await {
             Ok(ok) => ok,
@@ -181,10 +164,7 @@ impl Registry {
         };
         if !appended {
             drop(tx);
-            return reject(RegistryError::RangeInvalid(
-                "another chunk was appended first".into(),
-            ))
-            .await;
+            return reject(RegistryError::RangeInvalid("another chunk was appended first".into())).await;
         }
         tx.commit().await.map_err(crate::db::DbError::from)?;
         let size = row.size + written as i64;
@@ -216,9 +196,7 @@ impl Registry {
         let actual = hasher.finish();
         if &actual != digest {
             self.cancel_upload(repo, id).await?;
-            return Err(RegistryError::DigestInvalid(format!(
-                "expected {digest}, content is {actual}"
-            )));
+            return Err(RegistryError::DigestInvalid(format!("expected {digest}, content is {actual}")));
         }
         let parts = db::uploads::parts(self.db.writer(), id).await?;
         let blob = StorageKey::Blob(digest.clone());
@@ -228,8 +206,7 @@ impl Registry {
                 [] => self.store.put(&blob, Bytes::new()).await?,
                 [one] => self.store.rename(&part_key(id, &one.name), &blob).await?,
                 many => {
-                    let keys: Vec<StorageKey> =
-                        many.iter().map(|p| part_key(id, &p.name)).collect();
+                    let keys: Vec<StorageKey> = many.iter().map(|p| part_key(id, &p.name)).collect();
                     self.store.concat(&keys, &blob).await?;
                 }
             }
@@ -295,10 +272,7 @@ impl Registry {
         from: RepoCtx,
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        if db::blobs::linked_size(self.db.reader(), from.repository_id, digest.as_str())
-            .await?
-            .is_none()
-        {
+        if db::blobs::linked_size(self.db.reader(), from.repository_id, digest.as_str()).await?.is_none() {
             return Ok(false);
         }
         db::blobs::link(self.db.writer(), to.repository_id, digest.as_str()).await?;

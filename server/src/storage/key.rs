@@ -49,17 +49,9 @@ mod tests {
 
     #[test]
     fn keys_are_content_addressed_and_sortable() {
-        let d: Digest = format!("sha256:ab{}", "0".repeat(62))
-            .parse()
-            .expect("digest");
-        assert_eq!(
-            StorageKey::Blob(d).to_string(),
-            format!("blobs/sha256/ab/ab{}", "0".repeat(62))
-        );
-        let p = StorageKey::UploadPart {
-            upload: "x".into(),
-            part: "0000000007-a".into(),
-        };
+        let d: Digest = format!("sha256:ab{}", "0".repeat(62)).parse().expect("digest");
+        assert_eq!(StorageKey::Blob(d).to_string(), format!("blobs/sha256/ab/ab{}", "0".repeat(62)));
+        let p = StorageKey::UploadPart { upload: "x".into(), part: "0000000007-a".into() };
         assert_eq!(p.to_string(), "uploads/x.0000000007-a");
     }
 }

@@ -17,11 +17,13 @@ use object_store::local::LocalFileSystem;
 use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
 
 /// Size of the parts handed to the object store while streaming a write.
-const PART_SIZE: usize = 8 * 1024 * 1024;
+const PART_SIZE: usize = 2 * 1024 * 1024;
 /// Parts in flight per write; bounds the memory one upload holds.
-const PARTS_IN_FLIGHT: usize = 2;
+const PARTS_IN_FLIGHT: usize = 4;
 /// Read buffer when serving a local file.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
+/// Chunks read ahead of the client when serving a local file.
+const READ_AHEAD: usize = 4;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +78,8 @@ impl BlobStore {
             )));
         }
         std::fs::create_dir_all(path)?;
-        let fs = LocalFileSystem::new_with_prefix(path)?
-            .with_automatic_cleanup(true)
-            .with_fsync(fsync);
-        Ok(Self {
-            store: Arc::new(fs),
-        })
+        let fs = LocalFileSystem::new_with_prefix(path)?.with_automatic_cleanup(true).with_fsync(fsync);
+        Ok(Self { store: Arc::new(fs) })
     }
 
     /// Wraps an existing object store (tests, other backends).
@@ -150,23 +148,13 @@ impl BlobStore {
     }
 
     async fn writer(&self, key: &StorageKey) -> Result<Writer, StorageError> {
-        let upload = self
-            .store
-            .put_multipart(&key.path())
-            .await
-            .map_err(|e| map_err(key, e))?;
-        Ok(Writer {
-            inner: WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
-            written: 0,
-        })
+        let upload = self.store.put_multipart(&key.path()).await.map_err(|e| map_err(key, e))?;
+        Ok(Writer { inner: WriteMultipart::new_with_chunk_size(upload, PART_SIZE), written: 0 })
     }
 
     /// Writes a small object in one request.
     pub async fn put(&self, key: &StorageKey, data: Bytes) -> Result<(), StorageError> {
-        self.store
-            .put(&key.path(), data.into())
-            .await
-            .map_err(|e| map_err(key, e))?;
+        self.store.put(&key.path(), data.into()).await.map_err(|e| map_err(key, e))?;
         Ok(())
     }
 
@@ -177,42 +165,27 @@ impl BlobStore {
         range: Option<Range<u64>>,
     ) -> Result<ObjectRead, StorageError> {
         let options = GetOptions::new().with_range(range);
-        let got = self
-            .store
-            .get_opts(&key.path(), options)
-            .await
-            .map_err(|e| map_err(key, e))?;
+        let got = self.store.get_opts(&key.path(), options).await.map_err(|e| map_err(key, e))?;
         let size = got.meta.size;
         let range = got.range.clone();
         let stream = match got.payload {
             // object_store reads local files 8 KiB per blocking call; a tokio file with a large
             // buffer streams several times faster.
-            GetResultPayload::File(file, _) => local_file_stream(file, range.clone()).await?,
+            GetResultPayload::File(file, _) => local_file_stream(file, range.clone()),
             GetResultPayload::Stream(s) => s.map_err(StorageError::from).boxed(),
         };
-        Ok(ObjectRead {
-            stream,
-            range,
-            size,
-        })
+        Ok(ObjectRead { stream, range, size })
     }
 
     /// The size of `key`, or `NotFound`.
     pub async fn size(&self, key: &StorageKey) -> Result<u64, StorageError> {
-        let meta = self
-            .store
-            .head(&key.path())
-            .await
-            .map_err(|e| map_err(key, e))?;
+        let meta = self.store.head(&key.path()).await.map_err(|e| map_err(key, e))?;
         Ok(meta.size)
     }
 
     /// Moves `from` to `to`, replacing `to` atomically.
     pub async fn rename(&self, from: &StorageKey, to: &StorageKey) -> Result<(), StorageError> {
-        self.store
-            .rename(&from.path(), &to.path())
-            .await
-            .map_err(|e| map_err(from, e))
+        self.store.rename(&from.path(), &to.path()).await.map_err(|e| map_err(from, e))
     }
 
     /// Deletes `key`; deleting a missing object is not an error.
@@ -247,11 +220,7 @@ impl Writer {
     }
 
     /// Completes the object when `result` is Ok, aborts it otherwise.
-    async fn end(
-        self,
-        key: &StorageKey,
-        result: Result<(), StorageError>,
-    ) -> Result<u64, StorageError> {
+    async fn end(self, key: &StorageKey, result: Result<(), StorageError>) -> Result<u64, StorageError> {
         match result {
             Ok(()) => {
                 self.inner.finish().await.map_err(|e| map_err(key, e))?;
@@ -267,19 +236,48 @@ impl Writer {
     }
 }
 
-async fn local_file_stream(
+/// Streams `range` of a local file from one blocking reader thread through a small bounded
+/// channel: one hand-off per chunk instead of one blocking-pool task per read, and at most
+/// `READ_AHEAD` chunks in memory whatever the file size.
+pub fn local_file_stream(
     file: std::fs::File,
     range: Range<u64>,
-) -> Result<BoxStream<'static, Result<Bytes, StorageError>>, StorageError> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::from_std(file);
-    file.seek(std::io::SeekFrom::Start(range.start)).await?;
-    let limited = file.take(range.end - range.start);
-    Ok(
-        tokio_util::io::ReaderStream::with_capacity(limited, READ_CHUNK)
-            .map_err(StorageError::from)
-            .boxed(),
-    )
+) -> BoxStream<'static, Result<Bytes, StorageError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, StorageError>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek};
+        let mut file = file;
+        if let Err(e) = file.seek(std::io::SeekFrom::Start(range.start)) {
+            tx.blocking_send(Err(e.into())).ok();
+            return;
+        }
+        let mut left = range.end - range.start;
+        while left > 0 {
+            let want = READ_CHUNK.min(left as usize);
+            // read_to_end fills spare capacity without zeroing it first.
+            let mut buf = Vec::with_capacity(want);
+            match (&mut file).take(want as u64).read_to_end(&mut buf) {
+                Ok(0) => {
+                    let e =
+                        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "blob shorter than recorded");
+                    tx.blocking_send(Err(e.into())).ok();
+                    return;
+                }
+                Ok(n) => {
+                    left -= n as u64;
+                    // The receiver is gone when the client hung up: stop reading.
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tx.blocking_send(Err(e.into())).ok();
+                    return;
+                }
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed()
 }
 
 #[cfg(test)]
@@ -294,10 +292,8 @@ mod tests {
     }
 
     fn chunks(data: &[u8], n: usize) -> impl Stream<Item = Result<Bytes, std::io::Error>> + use<> {
-        let v: Vec<Result<Bytes, std::io::Error>> = data
-            .chunks(n)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
+        let v: Vec<Result<Bytes, std::io::Error>> =
+            data.chunks(n).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         futures::stream::iter(v)
     }
 
@@ -311,50 +307,30 @@ mod tests {
     async fn write_read_range_rename_concat_delete() {
         let (_d, s) = store();
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        let a = StorageKey::UploadPart {
-            upload: "u1".into(),
-            part: "0".into(),
-        };
+        let a = StorageKey::UploadPart { upload: "u1".into(), part: "0".into() };
         let mut seen = 0usize;
-        let n = s
-            .write_stream(&a, chunks(&data, 65_536), |c| seen += c.len())
-            .await
-            .expect("write");
+        let n = s.write_stream(&a, chunks(&data, 65_536), |c| seen += c.len()).await.expect("write");
         assert_eq!((n as usize, seen), (data.len(), data.len()));
         assert_eq!(read_all(&s, &a, None).await, data);
         assert_eq!(read_all(&s, &a, Some(10..20)).await, &data[10..20]);
-        let b = StorageKey::UploadPart {
-            upload: "u1".into(),
-            part: "1".into(),
-        };
+        let b = StorageKey::UploadPart { upload: "u1".into(), part: "1".into() };
         s.put(&b, Bytes::from_static(b"tail")).await.expect("put");
-        let digest: Digest = format!("sha256:{}", "a".repeat(64))
-            .parse()
-            .expect("digest");
+        let digest: Digest = format!("sha256:{}", "a".repeat(64)).parse().expect("digest");
         let blob = StorageKey::Blob(digest);
-        let total = s
-            .concat(&[a.clone(), b.clone()], &blob)
-            .await
-            .expect("concat");
+        let total = s.concat(&[a.clone(), b.clone()], &blob).await.expect("concat");
         assert_eq!(total as usize, data.len() + 4);
         assert_eq!(s.size(&blob).await.expect("size"), total);
         s.delete(&a).await.expect("delete part");
         assert!(matches!(s.size(&a).await, Err(StorageError::NotFound(_))));
         s.delete(&blob).await.expect("delete");
         s.delete(&blob).await.expect("delete twice is fine");
-        assert!(matches!(
-            s.read(&blob, None).await,
-            Err(StorageError::NotFound(_))
-        ));
+        assert!(matches!(s.read(&blob, None).await, Err(StorageError::NotFound(_))));
     }
 
     #[tokio::test]
     async fn a_failed_body_leaves_nothing() {
         let (_d, s) = store();
-        let k = StorageKey::UploadPart {
-            upload: "u2".into(),
-            part: "0".into(),
-        };
+        let k = StorageKey::UploadPart { upload: "u2".into(), part: "0".into() };
         let body = futures::stream::iter(vec![
             Ok(Bytes::from_static(b"abc")),
             Err(std::io::Error::other("client went away")),

@@ -8,49 +8,25 @@ use crate::support::*;
 async fn ping_challenges_anonymous_and_accepts_the_admin() {
     let app = TestApp::start().await;
     let res = app.anon(Method::GET, "/v2/").send().await.expect("send");
-    let realm = format!(
-        "Bearer realm=\"{}/service/token\",service=\"wharf\"",
-        app.base
-    );
+    let realm = format!("Bearer realm=\"{}/service/token\",service=\"wharf\"", app.base);
     assert_eq!(header(&res, "www-authenticate"), Some(realm.as_str()));
-    assert_eq!(
-        header(&res, "docker-distribution-api-version"),
-        Some("registry/2.0")
-    );
+    assert_eq!(header(&res, "docker-distribution-api-version"), Some("registry/2.0"));
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     let res = app.admin(Method::GET, "/v2/").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    let wrong = app
-        .anon(Method::GET, "/v2/")
-        .basic_auth("admin", Some("nope"))
-        .send()
-        .await
-        .expect("send");
+    let wrong = app.anon(Method::GET, "/v2/").basic_auth("admin", Some("nope")).send().await.expect("send");
     expect_error(wrong, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let unknown = app
-        .anon(Method::GET, "/v2/")
-        .basic_auth("ghost", Some("x"))
-        .send()
-        .await
-        .expect("send");
+    let unknown = app.anon(Method::GET, "/v2/").basic_auth("ghost", Some("x")).send().await.expect("send");
     expect_error(unknown, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let garbage = app
-        .anon(Method::GET, "/v2/")
-        .header("authorization", "Basic ***")
-        .send()
-        .await
-        .expect("send");
+    let garbage =
+        app.anon(Method::GET, "/v2/").header("authorization", "Basic ***").send().await.expect("send");
     expect_error(garbage, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
 
 #[tokio::test]
 async fn health_reports_healthy() {
     let app = TestApp::start().await;
-    let res = app
-        .anon(Method::GET, "/api/v2.0/health")
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::GET, "/api/v2.0/health").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     let v: serde_json::Value = res.json().await.expect("json");
     assert_eq!(v["status"], "healthy");
@@ -61,105 +37,45 @@ async fn health_reports_healthy() {
 async fn anonymous_pulls_public_projects_only_and_never_pushes() {
     let app = TestApp::start().await;
     let (digest, _, layer) = app.push_image("library/pub", "v1").await;
-    let res = app
-        .anon(Method::GET, "/v2/library/pub/manifests/v1")
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::GET, "/v2/library/pub/manifests/v1").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app
-        .anon(Method::GET, &format!("/v2/library/pub/blobs/{layer}"))
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::GET, &format!("/v2/library/pub/blobs/{layer}")).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app
-        .anon(Method::POST, "/v2/library/pub/blobs/uploads/")
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::POST, "/v2/library/pub/blobs/uploads/").send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let res = app
-        .anon(
-            Method::DELETE,
-            &format!("/v2/library/pub/manifests/{digest}"),
-        )
-        .send()
-        .await
-        .expect("send");
+    let res =
+        app.anon(Method::DELETE, &format!("/v2/library/pub/manifests/{digest}")).send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 
     app.create_project("secret", false).await;
     app.push_image("secret/app", "v1").await;
-    let res = app
-        .anon(Method::GET, "/v2/secret/app/manifests/v1")
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::GET, "/v2/secret/app/manifests/v1").send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let res = app
-        .anon(Method::GET, "/v2/secret/app/tags/list")
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::GET, "/v2/secret/app/tags/list").send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     // A private project and a missing one look the same to anonymous callers.
-    let res = app
-        .anon(Method::GET, "/v2/nosuch/app/tags/list")
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::GET, "/v2/nosuch/app/tags/list").send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
 
 #[tokio::test]
 async fn names_are_validated_and_projects_must_exist() {
     let app = TestApp::start().await;
-    for bad in [
-        "Library/x",
-        "library/a..b",
-        "library/-x",
-        "nginx",
-        "library//x",
-    ] {
-        let res = app
-            .admin(Method::GET, &format!("/v2/{bad}/tags/list"))
-            .send()
-            .await
-            .expect("send");
+    for bad in ["Library/x", "library/a..b", "library/-x", "nginx", "library//x"] {
+        let res = app.admin(Method::GET, &format!("/v2/{bad}/tags/list")).send().await.expect("send");
         expect_error(res, StatusCode::BAD_REQUEST, "NAME_INVALID").await;
     }
     let long = format!("library/{}", "a".repeat(250));
-    let res = app
-        .admin(Method::GET, &format!("/v2/{long}/tags/list"))
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, &format!("/v2/{long}/tags/list")).send().await.expect("send");
     expect_error(res, StatusCode::BAD_REQUEST, "NAME_INVALID").await;
     // `..` as a segment is normalised by some clients; sent raw it is still refused.
-    let res = app
-        .admin(Method::GET, "/v2/library/%2e%2e/x/tags/list")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, "/v2/library/%2e%2e/x/tags/list").send().await.expect("send");
     assert!(res.status().is_client_error());
-    let res = app
-        .admin(Method::POST, "/v2/nosuch/x/blobs/uploads/")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::POST, "/v2/nosuch/x/blobs/uploads/").send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
-    let res = app
-        .admin(Method::GET, "/v2/library/never-pushed/tags/list")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, "/v2/library/never-pushed/tags/list").send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
-    let res = app
-        .admin(Method::GET, "/v2/library/x/nothing/here")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, "/v2/library/x/nothing/here").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
@@ -167,16 +83,24 @@ async fn names_are_validated_and_projects_must_exist() {
 async fn wrong_methods_are_unsupported() {
     let app = TestApp::start().await;
     app.push_image("library/m", "v1").await;
-    let res = app
-        .admin(Method::POST, "/v2/library/m/manifests/v1")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::POST, "/v2/library/m/manifests/v1").send().await.expect("send");
     expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED").await;
-    let res = app
-        .admin(Method::PUT, "/v2/library/m/tags/list")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PUT, "/v2/library/m/tags/list").send().await.expect("send");
     expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED").await;
+}
+
+#[tokio::test]
+async fn huge_headers_are_refused_and_the_server_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start().await;
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let req = format!("GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(2 * 1024 * 1024));
+    // The server may close before reading it all; either way the request is not served.
+    let _ = s.write_all(req.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 431"), "{text}");
+    let res = app.anon(Method::GET, "/api/v2.0/health").send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
 }

@@ -10,47 +10,23 @@ async fn push_and_pull_by_tag_and_digest() {
     let (digest, manifest, _) = app.push_image("library/img", "v1").await;
     for reference in ["v1", digest.as_str()] {
         let res = app
-            .admin(
-                Method::GET,
-                &format!("/v2/library/img/manifests/{reference}"),
-            )
+            .admin(Method::GET, &format!("/v2/library/img/manifests/{reference}"))
             .send()
             .await
             .expect("send");
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(header(&res, "content-type"), Some(OCI_MANIFEST));
         assert_eq!(header(&res, "docker-content-digest"), Some(digest.as_str()));
-        assert_eq!(
-            res.text().await.expect("body"),
-            manifest,
-            "the exact bytes pushed"
-        );
+        assert_eq!(res.text().await.expect("body"), manifest, "the exact bytes pushed");
     }
-    let head = app
-        .admin(Method::HEAD, "/v2/library/img/manifests/v1")
-        .send()
-        .await
-        .expect("send");
+    let head = app.admin(Method::HEAD, "/v2/library/img/manifests/v1").send().await.expect("send");
     assert_eq!(head.status(), StatusCode::OK);
-    assert_eq!(
-        header(&head, "content-length"),
-        Some(manifest.len().to_string().as_str())
-    );
-    assert_eq!(
-        header(&head, "docker-content-digest"),
-        Some(digest.as_str())
-    );
-    let res = app
-        .admin(Method::GET, "/v2/library/img/manifests/nope")
-        .send()
-        .await
-        .expect("send");
+    assert_eq!(header(&head, "content-length"), Some(manifest.len().to_string().as_str()));
+    assert_eq!(header(&head, "docker-content-digest"), Some(digest.as_str()));
+    let res = app.admin(Method::GET, "/v2/library/img/manifests/nope").send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
     let res = app
-        .admin(
-            Method::GET,
-            &format!("/v2/library/img/manifests/{}", sha256(b"x")),
-        )
+        .admin(Method::GET, &format!("/v2/library/img/manifests/{}", sha256(b"x")))
         .send()
         .await
         .expect("send");
@@ -63,31 +39,15 @@ async fn put_response_has_location_and_digest_and_tags_move() {
     let (first, _, _) = app.push_image("library/mv", "latest").await;
     let (second, manifest, _) = app.push_image("library/mv", "latest").await;
     assert_ne!(first, second);
-    let res = app
-        .admin(Method::GET, "/v2/library/mv/manifests/latest")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, "/v2/library/mv/manifests/latest").send().await.expect("send");
     assert_eq!(header(&res, "docker-content-digest"), Some(second.as_str()));
-    let res = app
-        .put_manifest("library/mv", &second, OCI_MANIFEST, &manifest)
-        .await;
+    let res = app.put_manifest("library/mv", &second, OCI_MANIFEST, &manifest).await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(
-        header(&res, "location"),
-        Some(format!("/v2/library/mv/manifests/{second}").as_str())
-    );
+    assert_eq!(header(&res, "location"), Some(format!("/v2/library/mv/manifests/{second}").as_str()));
     assert_eq!(header(&res, "docker-content-digest"), Some(second.as_str()));
-    let res = app
-        .admin(Method::GET, &format!("/v2/library/mv/manifests/{first}"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "the untagged manifest stays pullable by digest"
-    );
+    let res =
+        app.admin(Method::GET, &format!("/v2/library/mv/manifests/{first}")).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK, "the untagged manifest stays pullable by digest");
 }
 
 #[tokio::test]
@@ -96,63 +56,32 @@ async fn manifests_naming_missing_blobs_or_bad_content_are_refused() {
     let cfg = app.push_blob("library/bad", b"{}").await;
     let missing = sha256(b"missing layer");
     let m = image_manifest(&cfg, 2, &[(&missing, 13)]);
-    let res = app
-        .put_manifest("library/bad", "v1", OCI_MANIFEST, &m)
-        .await;
+    let res = app.put_manifest("library/bad", "v1", OCI_MANIFEST, &m).await;
     expect_error(res, StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN").await;
     // A blob in another repository does not count.
     let elsewhere = app.push_blob("library/other", b"layer elsewhere").await;
     let m = image_manifest(&cfg, 2, &[(&elsewhere, 15)]);
-    let res = app
-        .put_manifest("library/bad", "v1", OCI_MANIFEST, &m)
-        .await;
+    let res = app.put_manifest("library/bad", "v1", OCI_MANIFEST, &m).await;
     expect_error(res, StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN").await;
-    let res = app
-        .put_manifest("library/bad", "v1", OCI_MANIFEST, "{not json")
-        .await;
+    let res = app.put_manifest("library/bad", "v1", OCI_MANIFEST, "{not json").await;
     expect_error(res, StatusCode::BAD_REQUEST, "MANIFEST_INVALID").await;
-    let res = app
-        .put_manifest(
-            "library/bad",
-            "v1",
-            DOCKER_MANIFEST,
-            &image_manifest(&cfg, 2, &[]),
-        )
-        .await;
+    let res = app.put_manifest("library/bad", "v1", DOCKER_MANIFEST, &image_manifest(&cfg, 2, &[])).await;
     expect_error(res, StatusCode::BAD_REQUEST, "MANIFEST_INVALID").await;
     let good = image_manifest(&cfg, 2, &[]);
-    let res = app
-        .put_manifest("library/bad", &sha256(b"other"), OCI_MANIFEST, &good)
-        .await;
+    let res = app.put_manifest("library/bad", &sha256(b"other"), OCI_MANIFEST, &good).await;
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
-    let res = app
-        .put_manifest("library/bad", "bad:tag!", OCI_MANIFEST, &good)
-        .await;
+    let res = app.put_manifest("library/bad", "bad:tag!", OCI_MANIFEST, &good).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let v1 = r#"{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}"#;
     let res = app
-        .put_manifest(
-            "library/bad",
-            "v1",
-            "application/vnd.docker.distribution.manifest.v1+prettyjws",
-            v1,
-        )
+        .put_manifest("library/bad", "v1", "application/vnd.docker.distribution.manifest.v1+prettyjws", v1)
         .await;
     expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED").await;
-    let huge = format!(
-        r#"{{"schemaVersion":2,"pad":"{}"}}"#,
-        "x".repeat(4 * 1024 * 1024)
-    );
-    let res = app
-        .put_manifest("library/bad", "v1", OCI_MANIFEST, &huge)
-        .await;
+    let huge = format!(r#"{{"schemaVersion":2,"pad":"{}"}}"#, "x".repeat(4 * 1024 * 1024));
+    let res = app.put_manifest("library/bad", "v1", OCI_MANIFEST, &huge).await;
     expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID").await;
     // Nothing of the refused pushes was stored.
-    let res = app
-        .admin(Method::GET, "/v2/library/bad/tags/list")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, "/v2/library/bad/tags/list").send().await.expect("send");
     let v: serde_json::Value = res.json().await.expect("json");
     assert_eq!(v["tags"], serde_json::json!([]));
 }
@@ -167,9 +96,7 @@ async fn indexes_need_their_children_and_protect_them() {
         amd_m.len(),
         arm_m.len()
     );
-    let res = app
-        .put_manifest("library/multi", "v1", OCI_INDEX, &index)
-        .await;
+    let res = app.put_manifest("library/multi", "v1", OCI_INDEX, &index).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let res = app
         .admin(Method::GET, "/v2/library/multi/manifests/v1")
@@ -186,19 +113,11 @@ async fn indexes_need_their_children_and_protect_them() {
         .await
         .expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
-    let res = app
-        .admin(
-            Method::DELETE,
-            &format!("/v2/library/multi/manifests/{amd}"),
-        )
-        .send()
-        .await
-        .expect("send");
+    let res =
+        app.admin(Method::DELETE, &format!("/v2/library/multi/manifests/{amd}")).send().await.expect("send");
     expect_error(res, StatusCode::CONFLICT, "DENIED").await;
     let missing = index.replace(&arm, &sha256(b"no such child"));
-    let res = app
-        .put_manifest("library/multi", "v2", OCI_INDEX, &missing)
-        .await;
+    let res = app.put_manifest("library/multi", "v2", OCI_INDEX, &missing).await;
     expect_error(res, StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN").await;
 }
 
@@ -211,18 +130,14 @@ async fn docker_schema2_and_manifest_lists() {
     let m = format!(
         r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{cfg}","size":14}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{ld}","size":1000}}]}}"#
     );
-    let res = app
-        .put_manifest("library/dock", "v1", DOCKER_MANIFEST, &m)
-        .await;
+    let res = app.put_manifest("library/dock", "v1", DOCKER_MANIFEST, &m).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let list = format!(
         r#"{{"schemaVersion":2,"mediaType":"{DOCKER_LIST}","manifests":[{{"mediaType":"{DOCKER_MANIFEST}","digest":"{}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
         sha256(m.as_bytes()),
         m.len()
     );
-    let res = app
-        .put_manifest("library/dock", "list", DOCKER_LIST, &list)
-        .await;
+    let res = app.put_manifest("library/dock", "list", DOCKER_LIST, &list).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let res = app
         .admin(Method::GET, "/v2/library/dock/manifests/list")
@@ -238,48 +153,19 @@ async fn docker_schema2_and_manifest_lists() {
 async fn delete_tag_then_manifest() {
     let app = TestApp::start().await;
     let (digest, manifest, _) = app.push_image("library/del", "a").await;
-    app.put_manifest("library/del", "b", OCI_MANIFEST, &manifest)
-        .await;
-    let res = app
-        .admin(Method::DELETE, "/v2/library/del/manifests/a")
-        .send()
-        .await
-        .expect("send");
+    app.put_manifest("library/del", "b", OCI_MANIFEST, &manifest).await;
+    let res = app.admin(Method::DELETE, "/v2/library/del/manifests/a").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let res = app
-        .admin(Method::GET, "/v2/library/del/manifests/a")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, "/v2/library/del/manifests/a").send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
-    let res = app
-        .admin(Method::GET, "/v2/library/del/manifests/b")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, "/v2/library/del/manifests/b").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app
-        .admin(
-            Method::DELETE,
-            &format!("/v2/library/del/manifests/{digest}"),
-        )
-        .send()
-        .await
-        .expect("send");
+    let res =
+        app.admin(Method::DELETE, &format!("/v2/library/del/manifests/{digest}")).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let res = app
-        .admin(Method::GET, "/v2/library/del/manifests/b")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, "/v2/library/del/manifests/b").send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
-    let res = app
-        .admin(
-            Method::DELETE,
-            &format!("/v2/library/del/manifests/{digest}"),
-        )
-        .send()
-        .await
-        .expect("send");
+    let res =
+        app.admin(Method::DELETE, &format!("/v2/library/del/manifests/{digest}")).send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
 }

@@ -5,9 +5,8 @@ use reqwest::{Method, StatusCode};
 use crate::support::*;
 
 async fn token(app: &TestApp, creds: Option<(&str, &str)>, scopes: &[&str]) -> reqwest::Response {
-    let query: Vec<(&str, &str)> = std::iter::once(("service", "wharf"))
-        .chain(scopes.iter().map(|s| ("scope", *s)))
-        .collect();
+    let query: Vec<(&str, &str)> =
+        std::iter::once(("service", "wharf")).chain(scopes.iter().map(|s| ("scope", *s))).collect();
     let mut req = app.anon(Method::GET, "/service/token").query(&query);
     if let Some((u, p)) = creds {
         req = req.basic_auth(u, Some(p));
@@ -31,11 +30,7 @@ fn bearer(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::Re
 #[tokio::test]
 async fn challenges_name_the_scope_a_request_needs() {
     let app = TestApp::start().await;
-    let res = app
-        .anon(Method::POST, "/v2/library/x/blobs/uploads/")
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::POST, "/v2/library/x/blobs/uploads/").send().await.expect("send");
     let want = format!(
         "Bearer realm=\"{}/service/token\",service=\"wharf\",scope=\"repository:library/x:pull,push\"",
         app.base
@@ -49,42 +44,25 @@ async fn anonymous_tokens_pull_public_repositories_only() {
     let app = TestApp::start().await;
     app.push_image("library/pub", "v1").await;
     let t = token_text(token(&app, None, &["repository:library/pub:pull,push"]).await).await;
-    let res = bearer(&app, Method::GET, "/v2/library/pub/manifests/v1", &t)
-        .send()
-        .await
-        .expect("send");
+    let res = bearer(&app, Method::GET, "/v2/library/pub/manifests/v1", &t).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    let res = bearer(&app, Method::POST, "/v2/library/pub/blobs/uploads/", &t)
-        .send()
-        .await
-        .expect("send");
+    let res = bearer(&app, Method::POST, "/v2/library/pub/blobs/uploads/", &t).send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     // A token for one repository never opens another.
     app.push_image("library/other", "v1").await;
-    let res = bearer(&app, Method::GET, "/v2/library/other/manifests/v1", &t)
-        .send()
-        .await
-        .expect("send");
+    let res = bearer(&app, Method::GET, "/v2/library/other/manifests/v1", &t).send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     app.create_project("private", false).await;
     app.push_image("private/app", "v1").await;
     let t = token_text(token(&app, None, &["repository:private/app:pull"]).await).await;
-    let res = bearer(&app, Method::GET, "/v2/private/app/manifests/v1", &t)
-        .send()
-        .await
-        .expect("send");
+    let res = bearer(&app, Method::GET, "/v2/private/app/manifests/v1", &t).send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
 
 #[tokio::test]
 async fn admin_tokens_push_and_wrong_passwords_get_none() {
     let app = TestApp::start().await;
-    let res = token(
-        &app,
-        Some(("admin", "wrong")),
-        &["repository:library/x:push"],
-    )
-    .await;
+    let res = token(&app, Some(("admin", "wrong")), &["repository:library/x:push"]).await;
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     let t = token_text(
         token(
@@ -97,40 +75,20 @@ async fn admin_tokens_push_and_wrong_passwords_get_none() {
     .await;
     let data = b"pushed with a token".to_vec();
     let d = sha256(&data);
-    let res = bearer(
-        &app,
-        Method::POST,
-        &format!("/v2/library/x/blobs/uploads/?digest={d}"),
-        &t,
-    )
-    .body(data)
-    .send()
-    .await
-    .expect("send");
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let res = bearer(&app, Method::GET, "/v2/_catalog", &t)
+    let res = bearer(&app, Method::POST, &format!("/v2/library/x/blobs/uploads/?digest={d}"), &t)
+        .body(data)
         .send()
         .await
         .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = bearer(&app, Method::GET, "/v2/_catalog", &t).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     // The token lacks delete, but the admin may delete: 401 so the client asks for more.
-    let res = bearer(
-        &app,
-        Method::DELETE,
-        &format!("/v2/library/x/blobs/{d}"),
-        &t,
-    )
-    .send()
-    .await
-    .expect("send");
-    assert!(
-        header(&res, "www-authenticate").is_some_and(|h| h.contains("repository:library/x:delete"))
-    );
+    let res =
+        bearer(&app, Method::DELETE, &format!("/v2/library/x/blobs/{d}"), &t).send().await.expect("send");
+    assert!(header(&res, "www-authenticate").is_some_and(|h| h.contains("repository:library/x:delete")));
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let res = bearer(&app, Method::GET, "/v2/", &t)
-        .send()
-        .await
-        .expect("send");
+    let res = bearer(&app, Method::GET, "/v2/", &t).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -142,27 +100,15 @@ async fn tampered_or_foreign_tokens_are_refused() {
     bad.pop();
     bad.push(if t.ends_with('A') { 'B' } else { 'A' });
     for tok in [bad.as_str(), "not-a-token", "a.b.c"] {
-        let res = bearer(&app, Method::GET, "/v2/library/x/tags/list", tok)
-            .send()
-            .await
-            .expect("send");
+        let res = bearer(&app, Method::GET, "/v2/library/x/tags/list", tok).send().await.expect("send");
         expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     }
     // A token from another Wharf (another signing key) is refused too.
     let other = TestApp::start().await;
-    let foreign = token_text(
-        token(
-            &other,
-            Some(("admin", ADMIN_PASSWORD)),
-            &["repository:library/x:pull"],
-        )
-        .await,
-    )
-    .await;
-    let res = bearer(&app, Method::GET, "/v2/", &foreign)
-        .send()
-        .await
-        .expect("send");
+    let foreign =
+        token_text(token(&other, Some(("admin", ADMIN_PASSWORD)), &["repository:library/x:pull"]).await)
+            .await;
+    let res = bearer(&app, Method::GET, "/v2/", &foreign).send().await.expect("send");
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
 
@@ -178,23 +124,12 @@ async fn oauth2_password_and_refresh_grants() {
         ("client_id", "containerd"),
         ("access_type", "offline"),
     ];
-    let res = app
-        .anon(Method::POST, "/service/token")
-        .form(&form)
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::POST, "/service/token").form(&form).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     let v: serde_json::Value = res.json().await.expect("json");
-    let refresh = v["refresh_token"]
-        .as_str()
-        .expect("refresh token")
-        .to_owned();
+    let refresh = v["refresh_token"].as_str().expect("refresh token").to_owned();
     let access = v["access_token"].as_str().expect("access token").to_owned();
-    let res = bearer(&app, Method::POST, "/v2/library/x/blobs/uploads/", &access)
-        .send()
-        .await
-        .expect("send");
+    let res = bearer(&app, Method::POST, "/v2/library/x/blobs/uploads/", &access).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let form = [
         ("grant_type", "refresh_token"),
@@ -202,40 +137,15 @@ async fn oauth2_password_and_refresh_grants() {
         ("service", "wharf"),
         ("scope", "repository:library/x:pull"),
     ];
-    let res = app
-        .anon(Method::POST, "/service/token")
-        .form(&form)
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::POST, "/service/token").form(&form).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     // A refresh token is not an access token, and an access token is not a refresh token.
-    let res = bearer(&app, Method::GET, "/v2/", &refresh)
-        .send()
-        .await
-        .expect("send");
+    let res = bearer(&app, Method::GET, "/v2/", &refresh).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", access.as_str()),
-    ];
-    let res = app
-        .anon(Method::POST, "/service/token")
-        .form(&form)
-        .send()
-        .await
-        .expect("send");
+    let form = [("grant_type", "refresh_token"), ("refresh_token", access.as_str())];
+    let res = app.anon(Method::POST, "/service/token").form(&form).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let form = [
-        ("grant_type", "password"),
-        ("username", "admin"),
-        ("password", "nope"),
-    ];
-    let res = app
-        .anon(Method::POST, "/service/token")
-        .form(&form)
-        .send()
-        .await
-        .expect("send");
+    let form = [("grant_type", "password"), ("username", "admin"), ("password", "nope")];
+    let res = app.anon(Method::POST, "/service/token").form(&form).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }

@@ -7,11 +7,7 @@ use sha2::{Digest as _, Sha512};
 use crate::support::*;
 
 async fn start(app: &TestApp, repo: &str) -> String {
-    let res = app
-        .admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/"))
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/")).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert!(header(&res, "docker-upload-uuid").is_some());
     assert_eq!(header(&res, "range"), Some("0-0"));
@@ -21,20 +17,12 @@ async fn start(app: &TestApp, repo: &str) -> String {
 /// Names of the upload part objects left in storage.
 fn upload_files(app: &TestApp) -> Vec<String> {
     std::fs::read_dir(app.dir.path().join("blobs/uploads"))
-        .map(|r| {
-            r.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|r| r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
 }
 
 async fn get_blob(app: &TestApp, repo: &str, digest: &str) -> Vec<u8> {
-    let res = app
-        .admin(Method::GET, &format!("/v2/{repo}/blobs/{digest}"))
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, &format!("/v2/{repo}/blobs/{digest}")).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
     res.bytes().await.expect("body").to_vec()
 }
@@ -45,61 +33,35 @@ async fn monolithic_push_verifies_the_digest() {
     let data = random_bytes(70_000);
     let d = sha256(&data);
     let res = app
-        .admin(
-            Method::POST,
-            &format!("/v2/library/mono/blobs/uploads/?digest={d}"),
-        )
+        .admin(Method::POST, &format!("/v2/library/mono/blobs/uploads/?digest={d}"))
         .body(data.clone())
         .send()
         .await
         .expect("send");
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(
-        header(&res, "location"),
-        Some(format!("/v2/library/mono/blobs/{d}").as_str())
-    );
+    assert_eq!(header(&res, "location"), Some(format!("/v2/library/mono/blobs/{d}").as_str()));
     assert_eq!(header(&res, "docker-content-digest"), Some(d.as_str()));
     assert_eq!(get_blob(&app, "library/mono", &d).await, data);
 
     let wrong = sha256(b"something else");
     let res = app
-        .admin(
-            Method::POST,
-            &format!("/v2/library/mono/blobs/uploads/?digest={wrong}"),
-        )
+        .admin(Method::POST, &format!("/v2/library/mono/blobs/uploads/?digest={wrong}"))
         .body(data.clone())
         .send()
         .await
         .expect("send");
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
+    let res = app.admin(Method::HEAD, &format!("/v2/library/mono/blobs/{wrong}")).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "content never lands under a digest it does not match");
     let res = app
-        .admin(Method::HEAD, &format!("/v2/library/mono/blobs/{wrong}"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(
-        res.status(),
-        StatusCode::NOT_FOUND,
-        "content never lands under a digest it does not match"
-    );
-    let res = app
-        .admin(
-            Method::POST,
-            "/v2/library/mono/blobs/uploads/?digest=sha256:nothex",
-        )
+        .admin(Method::POST, "/v2/library/mono/blobs/uploads/?digest=sha256:nothex")
         .body("x")
         .send()
         .await
         .expect("send");
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
     let res = app
-        .admin(
-            Method::POST,
-            &format!(
-                "/v2/library/mono/blobs/uploads/?digest=md5:{}",
-                "a".repeat(32)
-            ),
-        )
+        .admin(Method::POST, &format!("/v2/library/mono/blobs/uploads/?digest=md5:{}", "a".repeat(32)))
         .body("x")
         .send()
         .await
@@ -113,18 +75,9 @@ async fn sha512_digests_are_accepted() {
     let data = random_bytes(5_000);
     let d = format!("sha512:{}", hex::encode(Sha512::digest(&data)));
     let loc = start(&app, "library/s512").await;
-    let res = app
-        .admin(Method::PATCH, &loc)
-        .body(data.clone())
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PATCH, &loc).body(data.clone()).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let res = app
-        .admin(Method::PUT, &format!("{loc}?digest={d}"))
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(get_blob(&app, "library/s512", &d).await, data);
 }
@@ -135,12 +88,8 @@ async fn post_then_put_with_the_whole_body() {
     let data = random_bytes(1234);
     let d = sha256(&data);
     let loc = start(&app, "library/pp").await;
-    let res = app
-        .admin(Method::PUT, &format!("{loc}?digest={d}"))
-        .body(data.clone())
-        .send()
-        .await
-        .expect("send");
+    let res =
+        app.admin(Method::PUT, &format!("{loc}?digest={d}")).body(data.clone()).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(get_blob(&app, "library/pp", &d).await, data);
     // The session is gone once committed.
@@ -177,12 +126,7 @@ async fn chunked_upload_in_order_with_status_and_out_of_order_refused() {
                 .send()
                 .await
                 .expect("send");
-            expect_error(
-                res,
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "BLOB_UPLOAD_INVALID",
-            )
-            .await;
+            expect_error(res, StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID").await;
             let res = app
                 .admin(Method::PATCH, &loc)
                 .header("content-range", "250000-250009")
@@ -190,29 +134,16 @@ async fn chunked_upload_in_order_with_status_and_out_of_order_refused() {
                 .send()
                 .await
                 .expect("send");
-            expect_error(
-                res,
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "BLOB_UPLOAD_INVALID",
-            )
-            .await;
+            expect_error(res, StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID").await;
             let res = app.admin(Method::GET, &loc).send().await.expect("send");
             assert_eq!(res.status(), StatusCode::NO_CONTENT);
             assert_eq!(header(&res, "range"), Some("0-199999"));
         }
     }
-    let res = app
-        .admin(Method::PUT, &format!("{loc}?digest={d}"))
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(get_blob(&app, "library/chunks", &d).await, data);
-    assert_eq!(
-        upload_files(&app),
-        Vec::<String>::new(),
-        "a committed upload leaves no parts"
-    );
+    assert_eq!(upload_files(&app), Vec::<String>::new(), "a committed upload leaves no parts");
 }
 
 #[tokio::test]
@@ -234,12 +165,7 @@ async fn chunk_length_must_match_its_range() {
         .send()
         .await
         .expect("send");
-    expect_error(
-        res,
-        StatusCode::RANGE_NOT_SATISFIABLE,
-        "BLOB_UPLOAD_INVALID",
-    )
-    .await;
+    expect_error(res, StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID").await;
     let res = app.admin(Method::GET, &loc).send().await.expect("send");
     assert_eq!(header(&res, "range"), Some("0-0"), "nothing was appended");
 }
@@ -252,12 +178,7 @@ async fn streamed_patch_without_range_then_put_with_a_final_chunk() {
     let loc = start(&app, "library/stream").await;
     let (head, tail) = data.split_at(400_000);
     let body = reqwest::Body::wrap_stream(futures_stream(head.to_vec()));
-    let res = app
-        .admin(Method::PATCH, &loc)
-        .body(body)
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PATCH, &loc).body(body).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert_eq!(header(&res, "range"), Some("0-399999"));
     let res = app
@@ -272,8 +193,7 @@ async fn streamed_patch_without_range_then_put_with_a_final_chunk() {
 }
 
 fn futures_stream(data: Vec<u8>) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        data.chunks(8192).map(|c| Ok(c.to_vec())).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = data.chunks(8192).map(|c| Ok(c.to_vec())).collect();
     futures::stream::iter(chunks)
 }
 
@@ -281,26 +201,13 @@ fn futures_stream(data: Vec<u8>) -> impl futures::Stream<Item = Result<Vec<u8>, 
 async fn a_wrong_digest_at_put_drops_the_session() {
     let app = TestApp::start().await;
     let loc = start(&app, "library/bad").await;
-    app.admin(Method::PATCH, &loc)
-        .body("abc")
-        .send()
-        .await
-        .expect("send");
-    let res = app
-        .admin(Method::PUT, &format!("{loc}?digest={}", sha256(b"abd")))
-        .send()
-        .await
-        .expect("send");
+    app.admin(Method::PATCH, &loc).body("abc").send().await.expect("send");
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={}", sha256(b"abd"))).send().await.expect("send");
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
     let res = app.admin(Method::GET, &loc).send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
     let loc = start(&app, "library/bad").await;
-    let res = app
-        .admin(Method::PUT, &loc)
-        .body("abc")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PUT, &loc).body("abc").send().await.expect("send");
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
 }
 
@@ -308,43 +215,23 @@ async fn a_wrong_digest_at_put_drops_the_session() {
 async fn cancel_and_unknown_sessions() {
     let app = TestApp::start().await;
     let loc = start(&app, "library/cancel").await;
-    app.admin(Method::PATCH, &loc)
-        .body(random_bytes(1000))
-        .send()
-        .await
-        .expect("send");
+    app.admin(Method::PATCH, &loc).body(random_bytes(1000)).send().await.expect("send");
     let cancelled = loc.rsplit('/').next().expect("id").to_owned();
     let res = app.admin(Method::DELETE, &loc).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert!(
-        upload_files(&app).iter().all(|f| !f.contains(&cancelled)),
-        "the partial data is gone"
-    );
-    let res = app
-        .admin(Method::PATCH, &loc)
-        .body("more")
-        .send()
-        .await
-        .expect("send");
+    assert!(upload_files(&app).iter().all(|f| !f.contains(&cancelled)), "the partial data is gone");
+    let res = app.admin(Method::PATCH, &loc).body("more").send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
     let res = app.admin(Method::DELETE, &loc).send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
-    let res = app
-        .admin(Method::GET, "/v2/library/cancel/blobs/uploads/not-a-uuid")
-        .send()
-        .await
-        .expect("send");
+    let res =
+        app.admin(Method::GET, "/v2/library/cancel/blobs/uploads/not-a-uuid").send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
     // A session of one repository cannot be used through another.
     let loc = start(&app, "library/owner").await;
     let other = loc.replace("library/owner", "library/thief");
     app.push_blob("library/thief", b"x").await;
-    let res = app
-        .admin(Method::PATCH, &other)
-        .body("x")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PATCH, &other).body("x").send().await.expect("send");
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
 }
 
@@ -353,36 +240,24 @@ async fn cross_repository_mount_links_or_falls_back() {
     let app = TestApp::start().await;
     let d = app.push_blob("library/src", b"shared layer").await;
     let res = app
-        .admin(
-            Method::POST,
-            &format!("/v2/library/dst/blobs/uploads/?mount={d}&from=library/src"),
-        )
+        .admin(Method::POST, &format!("/v2/library/dst/blobs/uploads/?mount={d}&from=library/src"))
         .send()
         .await
         .expect("send");
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(
-        header(&res, "location"),
-        Some(format!("/v2/library/dst/blobs/{d}").as_str())
-    );
+    assert_eq!(header(&res, "location"), Some(format!("/v2/library/dst/blobs/{d}").as_str()));
     assert_eq!(get_blob(&app, "library/dst", &d).await, b"shared layer");
     // The source lacks the blob: a normal upload session starts instead.
     let other = sha256(b"not there");
     let res = app
-        .admin(
-            Method::POST,
-            &format!("/v2/library/dst/blobs/uploads/?mount={other}&from=library/src"),
-        )
+        .admin(Method::POST, &format!("/v2/library/dst/blobs/uploads/?mount={other}&from=library/src"))
         .send()
         .await
         .expect("send");
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     // An unknown source project also falls back.
     let res = app
-        .admin(
-            Method::POST,
-            &format!("/v2/library/dst/blobs/uploads/?mount={d}&from=nosuch/src"),
-        )
+        .admin(Method::POST, &format!("/v2/library/dst/blobs/uploads/?mount={d}&from=nosuch/src"))
         .send()
         .await
         .expect("send");
@@ -396,32 +271,18 @@ async fn racing_chunks_at_the_same_offset_never_mix() {
     let a = random_bytes(200_000);
     let b = random_bytes(200_000);
     let (ra, rb) = tokio::join!(
-        app.admin(Method::PATCH, &loc)
-            .header("content-range", "0-199999")
-            .body(a.clone())
-            .send(),
-        app.admin(Method::PATCH, &loc)
-            .header("content-range", "0-199999")
-            .body(b.clone())
-            .send(),
+        app.admin(Method::PATCH, &loc).header("content-range", "0-199999").body(a.clone()).send(),
+        app.admin(Method::PATCH, &loc).header("content-range", "0-199999").body(b.clone()).send(),
     );
     let (ra, rb) = (ra.expect("send"), rb.expect("send"));
     let statuses = [ra.status(), rb.status()];
     assert!(statuses.contains(&StatusCode::ACCEPTED), "{statuses:?}");
-    let winner = if ra.status() == StatusCode::ACCEPTED {
-        &a
-    } else {
-        &b
-    };
+    let winner = if ra.status() == StatusCode::ACCEPTED { &a } else { &b };
     if statuses.iter().all(|s| *s == StatusCode::ACCEPTED) {
         panic!("both chunks were accepted at offset 0");
     }
     let d = sha256(winner);
-    let res = app
-        .admin(Method::PUT, &format!("{loc}?digest={d}"))
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(&get_blob(&app, "library/race", &d).await, winner);
 }
@@ -431,9 +292,7 @@ async fn a_truncated_body_appends_nothing() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::start().await;
     let loc = start(&app, "library/trunc").await;
-    let mut s = tokio::net::TcpStream::connect(app.addr)
-        .await
-        .expect("connect");
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
     let auth = base64_basic("admin", ADMIN_PASSWORD);
     let req = format!(
         "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Length: 100000\r\n\r\n"
@@ -445,11 +304,7 @@ async fn a_truncated_body_appends_nothing() {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut sink)).await;
     let res = app.admin(Method::GET, &loc).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        header(&res, "range"),
-        Some("0-0"),
-        "a half-sent chunk must not count"
-    );
+    assert_eq!(header(&res, "range"), Some("0-0"), "a half-sent chunk must not count");
 }
 
 fn base64_basic(user: &str, pass: &str) -> String {

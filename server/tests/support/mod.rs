@@ -30,9 +30,7 @@ impl TestApp {
     /// Starts a server with a fresh data dir.
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let settings = Settings {
             data_dir: Some(dir.path().to_path_buf()),
@@ -52,20 +50,12 @@ impl TestApp {
             .await
             .expect("serve");
         });
-        Self {
-            base: format!("http://{addr}"),
-            addr,
-            state,
-            dir,
-            client: Client::new(),
-            stop: Some(tx),
-        }
+        Self { base: format!("http://{addr}"), addr, state, dir, client: Client::new(), stop: Some(tx) }
     }
 
     /// A request as the admin.
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
-        self.anon(method, path)
-            .basic_auth("admin", Some(ADMIN_PASSWORD))
+        self.anon(method, path).basic_auth("admin", Some(ADMIN_PASSWORD))
     }
 
     /// A request without credentials.
@@ -84,10 +74,7 @@ impl TestApp {
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
         let digest = sha256(data);
         let res = self
-            .admin(
-                Method::POST,
-                &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
-            )
+            .admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={digest}"))
             .body(data.to_vec())
             .send()
             .await
@@ -97,13 +84,7 @@ impl TestApp {
     }
 
     /// Pushes a manifest of `media_type` under `reference`.
-    pub async fn put_manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-        media_type: &str,
-        body: &str,
-    ) -> Response {
+    pub async fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &str) -> Response {
         self.admin(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
             .header("content-type", media_type)
             .body(body.to_owned())
@@ -165,7 +146,11 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 pub fn image_manifest(config: &str, config_size: usize, layers: &[(&str, usize)]) -> String {
     let layers: Vec<String> = layers
         .iter()
-        .map(|(d, s)| format!(r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":{s}}}"#))
+        .map(|(d, s)| {
+            format!(
+                r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":{s}}}"#
+            )
+        })
         .collect();
     format!(
         r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{}]}}"#,
@@ -176,12 +161,7 @@ pub fn image_manifest(config: &str, config_size: usize, layers: &[(&str, usize)]
 /// Asserts a response's status and OCI error code (and that the body is the spec's JSON).
 pub async fn expect_error(res: Response, status: StatusCode, code: &str) {
     assert_eq!(res.status(), status, "status for {code}");
-    assert_eq!(
-        res.headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/json")
-    );
+    assert_eq!(res.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
     let v: serde_json::Value = res.json().await.expect("error body is JSON");
     assert_eq!(v["errors"][0]["code"].as_str(), Some(code), "{v}");
     assert!(v["errors"][0]["message"].is_string());

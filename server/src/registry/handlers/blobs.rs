@@ -11,11 +11,7 @@ use crate::registry::content_range::parse_request_range;
 use crate::registry::error::RegistryError;
 use crate::registry::reference::{Digest, RepoName};
 
-pub(super) async fn get(
-    req: Req,
-    name: RepoName,
-    digest: Digest,
-) -> Result<Response, RegistryError> {
+pub(super) async fn get(req: Req, name: RepoName, digest: Digest) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
     let size = reg.stat_blob(repo, &digest).await?;
@@ -24,11 +20,7 @@ pub(super) async fn get(
             Ok(r) => Some(r),
             Err(()) => {
                 let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-                set(
-                    res.headers_mut(),
-                    header::CONTENT_RANGE,
-                    format!("bytes */{size}"),
-                );
+                set(res.headers_mut(), header::CONTENT_RANGE, format!("bytes */{size}"));
                 return Ok(res);
             }
         },
@@ -43,11 +35,7 @@ pub(super) async fn get(
     };
     let mut res = body.into_response();
     let h = res.headers_mut();
-    set(
-        h,
-        header::CONTENT_LENGTH,
-        (served.end - served.start).to_string(),
-    );
+    set(h, header::CONTENT_LENGTH, (served.end - served.start).to_string());
     set(h, header::CONTENT_TYPE, "application/octet-stream");
     set(h, "docker-content-digest", digest.as_str());
     set(h, header::ETAG, format!("\"{digest}\""));
@@ -56,20 +44,12 @@ pub(super) async fn get(
     if partial {
         *res.status_mut() = StatusCode::PARTIAL_CONTENT;
         let end = served.end.saturating_sub(1);
-        set(
-            res.headers_mut(),
-            header::CONTENT_RANGE,
-            format!("bytes {}-{end}/{size}", served.start),
-        );
+        set(res.headers_mut(), header::CONTENT_RANGE, format!("bytes {}-{end}/{size}", served.start));
     }
     Ok(res)
 }
 
-pub(super) async fn delete(
-    req: Req,
-    name: RepoName,
-    digest: Digest,
-) -> Result<Response, RegistryError> {
+pub(super) async fn delete(req: Req, name: RepoName, digest: Digest) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Delete).await?;
     reg.delete_blob(repo, &digest).await?;

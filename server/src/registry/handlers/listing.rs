@@ -26,9 +26,7 @@ fn page(mut items: Vec<String>, n: i64, base: &str) -> (Vec<String>, Option<Stri
 }
 
 fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)])
-        .map(|v| v[1..].to_owned())
-        .unwrap_or_default()
+    serde_urlencoded::to_string([("", s)]).map(|v| v[1..].to_owned()).unwrap_or_default()
 }
 
 fn json_with_link(body: serde_json::Value, link: Option<String>) -> Response {
@@ -41,16 +39,9 @@ fn json_with_link(body: serde_json::Value, link: Option<String>) -> Response {
 
 pub(super) async fn catalog(req: Req) -> Result<Response, RegistryError> {
     let (n, last) = pagination(&req, MAX_PAGE)?;
-    let names = req
-        .app
-        .registry
-        .catalog(&req.who.identity, last.as_deref(), n + 1)
-        .await?;
+    let names = req.app.registry.catalog(&req.who.identity, last.as_deref(), n + 1).await?;
     let (names, link) = page(names, n, "/v2/_catalog");
-    Ok(json_with_link(
-        serde_json::json!({ "repositories": names }),
-        link,
-    ))
+    Ok(json_with_link(serde_json::json!({ "repositories": names }), link))
 }
 
 pub(super) async fn tags(req: Req, name: RepoName) -> Result<Response, RegistryError> {
@@ -59,17 +50,10 @@ pub(super) async fn tags(req: Req, name: RepoName) -> Result<Response, RegistryE
     let (n, last) = pagination(&req, MAX_PAGE)?;
     let tags = reg.tags(repo, last.as_deref(), n + 1).await?;
     let (tags, link) = page(tags, n, &format!("/v2/{name}/tags/list"));
-    Ok(json_with_link(
-        serde_json::json!({ "name": name.as_str(), "tags": tags }),
-        link,
-    ))
+    Ok(json_with_link(serde_json::json!({ "name": name.as_str(), "tags": tags }), link))
 }
 
-pub(super) async fn referrers(
-    req: Req,
-    name: RepoName,
-    subject: Digest,
-) -> Result<Response, RegistryError> {
+pub(super) async fn referrers(req: Req, name: RepoName, subject: Digest) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
     let filter = req.param("artifactType").filter(|t| !t.is_empty());
@@ -91,10 +75,7 @@ mod tests {
         let items: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let (p, link) = page(items.clone(), 2, "/v2/x/tags/list");
         assert_eq!(p, vec!["a", "b"]);
-        assert_eq!(
-            link.as_deref(),
-            Some("</v2/x/tags/list?n=2&last=b>; rel=\"next\"")
-        );
+        assert_eq!(link.as_deref(), Some("</v2/x/tags/list?n=2&last=b>; rel=\"next\""));
         let (p, link) = page(items, 3, "/v2/_catalog");
         assert_eq!((p.len(), link), (3, None));
         assert_eq!(urlencode("a/b c"), "a%2Fb+c");

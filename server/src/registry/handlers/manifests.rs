@@ -12,20 +12,10 @@ use crate::registry::manifest::MAX_MANIFEST_BYTES;
 use crate::registry::manifests::accepts;
 use crate::registry::reference::{Reference, RepoName};
 
-pub(super) async fn get(
-    req: Req,
-    name: RepoName,
-    reference: Reference,
-) -> Result<Response, RegistryError> {
-    let reg = &req.app.registry;
-    let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
-    let m = reg.get_manifest(repo, &reference).await?;
-    let accept: Vec<&str> = req
-        .headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+pub(super) async fn get(req: Req, name: RepoName, reference: Reference) -> Result<Response, RegistryError> {
+    let m = req.app.registry.pull_manifest(&req.who, &name, &reference).await?;
+    let accept: Vec<&str> =
+        req.headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
     // By digest the content is pinned; by tag a client that cannot read the type gets a 404.
     if matches!(reference, Reference::Tag(_)) && !accepts(&accept, &m.media_type) {
         return Err(RegistryError::ManifestUnknown(format!(
@@ -34,11 +24,7 @@ pub(super) async fn get(
         )));
     }
     let len = m.content.len();
-    let body = if req.method == Method::HEAD {
-        Body::empty()
-    } else {
-        Body::from(m.content)
-    };
+    let body = if req.method == Method::HEAD { Body::empty() } else { Body::from(m.content) };
     let mut res = body.into_response();
     let h = res.headers_mut();
     set(h, header::CONTENT_TYPE, &m.media_type);
@@ -48,45 +34,24 @@ pub(super) async fn get(
     Ok(res)
 }
 
-pub(super) async fn put(
-    req: Req,
-    name: RepoName,
-    reference: Reference,
-) -> Result<Response, RegistryError> {
+pub(super) async fn put(req: Req, name: RepoName, reference: Reference) -> Result<Response, RegistryError> {
     let reg = req.app.registry.clone();
     let repo = reg.authorize(&req.who, &name, Action::Push).await?;
-    if req
-        .content_length()
-        .is_some_and(|l| l > MAX_MANIFEST_BYTES as u64)
-    {
-        return Err(RegistryError::TooLarge(format!(
-            "manifests are limited to {MAX_MANIFEST_BYTES} bytes"
-        )));
+    if req.content_length().is_some_and(|l| l > MAX_MANIFEST_BYTES as u64) {
+        return Err(RegistryError::TooLarge(format!("manifests are limited to {MAX_MANIFEST_BYTES} bytes")));
     }
     let content_type = req.header(header::CONTENT_TYPE).map(str::to_owned);
-    let bytes = axum::body::to_bytes(req.body, MAX_MANIFEST_BYTES + 1)
-        .await
-        .map_err(|e| {
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            {
-                RegistryError::TooLarge(format!(
-                    "manifests are limited to {MAX_MANIFEST_BYTES} bytes"
-                ))
-            } else {
-                RegistryError::ManifestInvalid(format!("the request body failed: {e}"))
-            }
-        })?;
-    let pushed = reg
-        .put_manifest(repo, &reference, content_type.as_deref(), &bytes)
-        .await?;
+    let bytes = axum::body::to_bytes(req.body, MAX_MANIFEST_BYTES + 1).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            RegistryError::TooLarge(format!("manifests are limited to {MAX_MANIFEST_BYTES} bytes"))
+        } else {
+            RegistryError::ManifestInvalid(format!("the request body failed: {e}"))
+        }
+    })?;
+    let pushed = reg.put_manifest(repo, &reference, content_type.as_deref(), &bytes).await?;
     let mut res = StatusCode::CREATED.into_response();
     let h = res.headers_mut();
-    set(
-        h,
-        header::LOCATION,
-        format!("/v2/{name}/manifests/{}", pushed.digest),
-    );
+    set(h, header::LOCATION, format!("/v2/{name}/manifests/{}", pushed.digest));
     set(h, "docker-content-digest", pushed.digest.as_str());
     set(h, header::CONTENT_LENGTH, "0");
     if let Some(subject) = pushed.subject {

@@ -28,17 +28,11 @@ pub fn router() -> Router<AppState> {
         .route("/v2", any(ping))
         .route("/v2/", any(ping))
         .route("/v2/{*rest}", any(dispatch))
-        .route(
-            "/service/token",
-            axum::routing::get(token::get_token).post(token::post_token),
-        )
-        .layer(axum::middleware::map_response(
-            |mut res: Response| async move {
-                res.headers_mut()
-                    .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
-                res
-            },
-        ))
+        .route("/service/token", axum::routing::get(token::get_token).post(token::post_token))
+        .layer(axum::middleware::map_response(|mut res: Response| async move {
+            res.headers_mut().insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
+            res
+        }))
 }
 
 /// A request to a `/v2` endpoint, with the caller already identified.
@@ -54,10 +48,7 @@ pub(super) struct Req {
 impl Req {
     /// The first value of query parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// A request header as text.
@@ -67,8 +58,7 @@ impl Req {
 
     /// `Content-Length`, if sent and valid.
     pub fn content_length(&self) -> Option<u64> {
-        self.header(header::CONTENT_LENGTH)
-            .and_then(|v| v.parse().ok())
+        self.header(header::CONTENT_LENGTH).and_then(|v| v.parse().ok())
     }
 }
 
@@ -85,9 +75,7 @@ pub(super) fn auth_error(e: crate::auth::AuthError) -> RegistryError {
 }
 
 async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Caller, RegistryError> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     app.auth.identify(auth).await.map_err(auth_error)
 }
 
@@ -124,36 +112,23 @@ pub(super) fn error_response(
 ) -> Response {
     let mut res = e.into_response();
     if res.status() == StatusCode::UNAUTHORIZED {
-        set(
-            res.headers_mut(),
-            header::WWW_AUTHENTICATE,
-            challenge(app, host, scope),
-        );
+        set(res.headers_mut(), header::WWW_AUTHENTICATE, challenge(app, host, scope));
     }
     res
 }
 
 /// The `Host` the client addressed.
 pub(super) fn host(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// `GET /v2/`: 200 for a signed-in caller, 401 with a challenge otherwise.
 async fn ping(State(app): State<AppState>, headers: HeaderMap) -> Response {
     match identify(&app, &headers).await {
-        Ok(Caller {
-            identity: Identity::User { .. },
-            ..
-        }) => (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response(),
-        Ok(_) => error_response(
-            &app,
-            RegistryError::Unauthorized,
-            host(&headers).as_deref(),
-            None,
-        ),
+        Ok(Caller { identity: Identity::User { .. }, .. }) => {
+            (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
+        }
+        Ok(_) => error_response(&app, RegistryError::Unauthorized, host(&headers).as_deref(), None),
         Err(e) => error_response(&app, e, host(&headers).as_deref(), None),
     }
 }
@@ -174,18 +149,10 @@ async fn dispatch(
     let scope = scope_for(&route, &method);
     let host = host(&headers);
     let result = async {
-        let query: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
-                .map_err(|_| RegistryError::Unsupported("malformed query string".into()))?;
+        let query: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
+            .map_err(|_| RegistryError::Unsupported("malformed query string".into()))?;
         let who = identify(&app, &headers).await?;
-        let req = Req {
-            app: app.clone(),
-            who,
-            method,
-            query,
-            headers,
-            body,
-        };
+        let req = Req { app: app.clone(), who, method, query, headers, body };
         route_request(req, route).await
     }
     .await;
@@ -198,9 +165,7 @@ async fn route_request(req: Req, route: Route) -> Result<Response, RegistryError
         Route::Catalog if m == Method::GET => listing::catalog(req).await,
         Route::Tags(name) if m == Method::GET => listing::tags(req, name).await,
         Route::Referrers(name, d) if m == Method::GET => listing::referrers(req, name, d).await,
-        Route::Blob(name, d) if m == Method::GET || m == Method::HEAD => {
-            blobs::get(req, name, d).await
-        }
+        Route::Blob(name, d) if m == Method::GET || m == Method::HEAD => blobs::get(req, name, d).await,
         Route::Blob(name, d) if m == Method::DELETE => blobs::delete(req, name, d).await,
         Route::UploadStart(name) if m == Method::POST => uploads::start(req, name).await,
         Route::Upload(name, id) if m == Method::PATCH => uploads::patch(req, name, id).await,
@@ -212,18 +177,12 @@ async fn route_request(req: Req, route: Route) -> Result<Response, RegistryError
         }
         Route::Manifest(name, r) if m == Method::PUT => manifests::put(req, name, r).await,
         Route::Manifest(name, r) if m == Method::DELETE => manifests::delete(req, name, r).await,
-        _ => Err(RegistryError::Unsupported(format!(
-            "{m} is not allowed here"
-        ))),
+        _ => Err(RegistryError::Unsupported(format!("{m} is not allowed here"))),
     }
 }
 
 /// Sets a header from any string value (values built from validated names and digests).
-pub(super) fn set(
-    headers: &mut HeaderMap,
-    name: impl header::IntoHeaderName,
-    value: impl AsRef<str>,
-) {
+pub(super) fn set(headers: &mut HeaderMap, name: impl header::IntoHeaderName, value: impl AsRef<str>) {
     if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
         headers.insert(name, v);
     }

@@ -16,10 +16,7 @@ use crate::auth::token::{Access, REFRESH_TTL_SECS, TOKEN_TTL_SECS};
 use crate::registry::error::RegistryError;
 
 fn scopes<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Access> {
-    values
-        .flat_map(|v| v.split(' '))
-        .filter_map(Access::parse)
-        .collect()
+    values.flat_map(|v| v.split(' ')).filter_map(Access::parse).collect()
 }
 
 async fn answer(
@@ -43,10 +40,7 @@ async fn answer(
         body["refresh_token"] = refresh.into();
     }
     let mut res = axum::Json(body).into_response();
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(res)
 }
 
@@ -64,12 +58,7 @@ fn chrono_like(t: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// `GET /service/token?service=&scope=…&offline_token=`
@@ -80,20 +69,11 @@ pub(super) async fn get_token(
 ) -> Response {
     let query: Vec<(String, String)> =
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let result = async {
         let who = app.auth.identify_basic(auth).await.map_err(auth_error)?;
-        let requested = scopes(
-            query
-                .iter()
-                .filter(|(k, _)| k == "scope")
-                .map(|(_, v)| v.as_str()),
-        );
-        let offline = query
-            .iter()
-            .any(|(k, v)| k == "offline_token" && v == "true");
+        let requested = scopes(query.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
+        let offline = query.iter().any(|(k, v)| k == "offline_token" && v == "true");
         answer(&app, who, requested, offline).await
     }
     .await;
@@ -112,43 +92,27 @@ pub(super) struct TokenForm {
 }
 
 /// `POST /service/token` with `grant_type=password` or `grant_type=refresh_token`.
-pub(super) async fn post_token(
-    State(app): State<AppState>,
-    Form(form): Form<TokenForm>,
-) -> Response {
+pub(super) async fn post_token(State(app): State<AppState>, Form(form): Form<TokenForm>) -> Response {
     let result = async {
         let who = match form.grant_type.as_str() {
             "password" => {
-                let (Some(u), Some(p)) = (form.username.as_deref(), form.password.as_deref())
-                else {
+                let (Some(u), Some(p)) = (form.username.as_deref(), form.password.as_deref()) else {
                     return Err(RegistryError::Unauthorized);
                 };
                 app.auth.verify(u, p).await.map_err(auth_error)?
             }
             "refresh_token" => {
-                let token = form
-                    .refresh_token
-                    .as_deref()
-                    .ok_or(RegistryError::Unauthorized)?;
-                let claims = app
-                    .auth
-                    .signer()
-                    .verify(token, "refresh")
-                    .map_err(|_| RegistryError::Unauthorized)?;
-                app.auth
-                    .still_enabled(claims.identity())
-                    .await
-                    .map_err(auth_error)?
+                let token = form.refresh_token.as_deref().ok_or(RegistryError::Unauthorized)?;
+                let claims =
+                    app.auth.signer().verify(token, "refresh").map_err(|_| RegistryError::Unauthorized)?;
+                app.auth.still_enabled(claims.identity()).await.map_err(auth_error)?
             }
             other => {
-                return Err(RegistryError::Unsupported(format!(
-                    "grant_type {other:?} is not supported"
-                )));
+                return Err(RegistryError::Unsupported(format!("grant_type {other:?} is not supported")));
             }
         };
         let requested = scopes(form.scope.as_deref().into_iter());
-        let offline =
-            form.access_type.as_deref() == Some("offline") || form.grant_type == "refresh_token";
+        let offline = form.access_type.as_deref() == Some("offline") || form.grant_type == "refresh_token";
         answer(&app, who, requested, offline).await
     }
     .await;

@@ -14,10 +14,7 @@ use crate::registry::uploads::ChunkClaim;
 
 fn digest_param(req: &Req, name: &str) -> Result<Option<Digest>, RegistryError> {
     req.param(name)
-        .map(|d| {
-            d.parse::<Digest>()
-                .map_err(|e| RegistryError::DigestInvalid(e.to_string()))
-        })
+        .map(|d| d.parse::<Digest>().map_err(|e| RegistryError::DigestInvalid(e.to_string())))
         .transpose()
 }
 
@@ -25,11 +22,7 @@ fn digest_param(req: &Req, name: &str) -> Result<Option<Digest>, RegistryError> 
 fn in_progress(name: &RepoName, id: &str, size: u64, status: StatusCode) -> Response {
     let mut res = status.into_response();
     let h = res.headers_mut();
-    set(
-        h,
-        header::LOCATION,
-        format!("/v2/{name}/blobs/uploads/{id}"),
-    );
+    set(h, header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}"));
     set(h, header::RANGE, format!("0-{}", size.saturating_sub(1)));
     set(h, "docker-upload-uuid", id);
     set(h, header::CONTENT_LENGTH, "0");
@@ -65,10 +58,7 @@ fn claim(req: &Req) -> Result<ChunkClaim, RegistryError> {
             )));
         }
     }
-    Ok(ChunkClaim {
-        start: range.map(|r| r.start),
-        len: len.or(range.map(|r| r.len())),
-    })
+    Ok(ChunkClaim { start: range.map(|r| r.start), len: len.or(range.map(|r| r.len())) })
 }
 
 pub(super) async fn start(req: Req, name: RepoName) -> Result<Response, RegistryError> {
@@ -85,8 +75,7 @@ pub(super) async fn start(req: Req, name: RepoName) -> Result<Response, Registry
         }
     } else if let Some(digest) = digest_param(&req, "digest")? {
         let len = req.content_length();
-        reg.upload_monolithic(repo, &digest, len, req.body.into_data_stream())
-            .await?;
+        reg.upload_monolithic(repo, &digest, len, req.body.into_data_stream()).await?;
         return Ok(created(&name, &digest));
     }
     let id = reg.start_upload(repo).await?;
@@ -97,40 +86,28 @@ pub(super) async fn patch(req: Req, name: RepoName, id: String) -> Result<Respon
     let reg = req.app.registry.clone();
     let repo = reg.authorize(&req.who, &name, Action::Push).await?;
     let claim = claim(&req)?;
-    let size = reg
-        .append_upload(repo, &id, claim, req.body.into_data_stream())
-        .await?;
+    let size = reg.append_upload(repo, &id, claim, req.body.into_data_stream()).await?;
     Ok(in_progress(&name, &id, size, StatusCode::ACCEPTED))
 }
 
 pub(super) async fn put(req: Req, name: RepoName, id: String) -> Result<Response, RegistryError> {
     let reg = req.app.registry.clone();
     let repo = reg.authorize(&req.who, &name, Action::Push).await?;
-    let digest = digest_param(&req, "digest")?.ok_or_else(|| {
-        RegistryError::DigestInvalid("the digest query parameter is required".into())
-    })?;
+    let digest = digest_param(&req, "digest")?
+        .ok_or_else(|| RegistryError::DigestInvalid("the digest query parameter is required".into()))?;
     let claim = claim(&req)?;
-    reg.complete_upload(repo, &id, &digest, claim, req.body.into_data_stream())
-        .await?;
+    reg.complete_upload(repo, &id, &digest, claim, req.body.into_data_stream()).await?;
     Ok(created(&name, &digest))
 }
 
-pub(super) async fn status(
-    req: Req,
-    name: RepoName,
-    id: String,
-) -> Result<Response, RegistryError> {
+pub(super) async fn status(req: Req, name: RepoName, id: String) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Push).await?;
     let size = reg.upload_status(repo, &id).await?;
     Ok(in_progress(&name, &id, size, StatusCode::NO_CONTENT))
 }
 
-pub(super) async fn cancel(
-    req: Req,
-    name: RepoName,
-    id: String,
-) -> Result<Response, RegistryError> {
+pub(super) async fn cancel(req: Req, name: RepoName, id: String) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Push).await?;
     reg.cancel_upload(repo, &id).await?;
