@@ -1,6 +1,9 @@
 //! Support for the end-to-end tests: a running Wharf on an ephemeral port, sandboxes for the
 //! real clients (podman, dockerd, skopeo, oras), and command helpers that fail loudly.
-#![allow(clippy::unwrap_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test support: a failed set-up step should stop the test with its message"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -30,11 +30,11 @@ impl Authenticator {
     /// The caller named by `authorization` (Basic or Bearer): anonymous when absent, an error
     /// when wrong.
     pub async fn identify(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
-        if let Some((scheme, token)) = authorization.and_then(|h| h.split_once(' ')) {
-            if scheme.eq_ignore_ascii_case("bearer") {
-                let claims = self.signer.verify(token, "access")?;
-                return Ok(Caller { identity: claims.identity(), token: Some(claims) });
-            }
+        if let Some((scheme, token)) = authorization.and_then(|h| h.split_once(' '))
+            && scheme.eq_ignore_ascii_case("bearer")
+        {
+            let claims = self.signer.verify(token, "access")?;
+            return Ok(Caller { identity: claims.identity(), token: Some(claims) });
         }
         self.identify_basic(authorization).await.map(Caller::with_password)
     }

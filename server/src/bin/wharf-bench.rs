@@ -129,10 +129,10 @@ async fn send(
 
 async fn wait_ready(c: &Client<HttpConnector, BoxBody>, base: &str) -> Result<()> {
     for _ in 0..200 {
-        if let Ok(r) = send(c, Method::GET, &format!("{base}/v2/"), empty(), &[]).await {
-            if !r.status().is_server_error() {
-                return Ok(());
-            }
+        if let Ok(r) = send(c, Method::GET, &format!("{base}/v2/"), empty(), &[]).await
+            && !r.status().is_server_error()
+        {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -21,41 +21,41 @@ impl ContentRange {
         (start <= end).then_some(Self { start, end })
     }
 
-    /// Bytes the range covers.
-    pub fn len(&self) -> u64 {
+    /// Bytes the range covers (never zero: the range is inclusive).
+    pub fn byte_count(&self) -> u64 {
         self.end - self.start + 1
     }
 }
 
 /// Parses a `Range: bytes=<start>-<end>` request header against an object of `size` bytes,
-/// returning the half-open range to serve. `Err(())` when unsatisfiable or malformed.
-pub fn parse_request_range(value: &str, size: u64) -> Result<std::ops::Range<u64>, ()> {
-    let spec = value.trim().strip_prefix("bytes=").ok_or(())?;
+/// returning the half-open range to serve. `None` when unsatisfiable or malformed.
+pub fn parse_request_range(value: &str, size: u64) -> Option<std::ops::Range<u64>> {
+    let spec = value.trim().strip_prefix("bytes=")?;
     if spec.contains(',') {
-        return Err(());
+        return None;
     }
-    let (s, e) = spec.split_once('-').ok_or(())?;
+    let (s, e) = spec.split_once('-')?;
     let (s, e) = (s.trim(), e.trim());
     let range = if s.is_empty() {
         // Suffix range: the last `e` bytes.
-        let n: u64 = e.parse().map_err(|_| ())?;
+        let n: u64 = e.parse().ok()?;
         if n == 0 {
-            return Err(());
+            return None;
         }
         size.saturating_sub(n)..size
     } else {
-        let start: u64 = s.parse().map_err(|_| ())?;
+        let start: u64 = s.parse().ok()?;
         let end = if e.is_empty() {
             size.saturating_sub(1)
         } else {
-            e.parse::<u64>().map_err(|_| ())?.min(size.saturating_sub(1))
+            e.parse::<u64>().ok()?.min(size.saturating_sub(1))
         };
         if start >= size || start > end {
-            return Err(());
+            return None;
         }
         start..end + 1
     };
-    Ok(range)
+    Some(range)
 }
 
 #[cfg(test)]
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn content_range_forms() {
         assert_eq!(ContentRange::parse("0-99"), Some(ContentRange { start: 0, end: 99 }));
-        assert_eq!(ContentRange::parse("bytes 5-9/100").map(|r| r.len()), Some(5));
+        assert_eq!(ContentRange::parse("bytes 5-9/100").map(|r| r.byte_count()), Some(5));
         assert_eq!(ContentRange::parse("bytes=5-9"), Some(ContentRange { start: 5, end: 9 }));
         for bad in ["", "5", "9-5", "a-b", "-1", "1-"] {
             assert_eq!(ContentRange::parse(bad), None, "{bad}");
@@ -74,12 +74,12 @@ mod tests {
 
     #[test]
     fn request_ranges() {
-        assert_eq!(parse_request_range("bytes=0-9", 100), Ok(0..10));
-        assert_eq!(parse_request_range("bytes=90-", 100), Ok(90..100));
-        assert_eq!(parse_request_range("bytes=-10", 100), Ok(90..100));
-        assert_eq!(parse_request_range("bytes=50-1000", 100), Ok(50..100));
+        assert_eq!(parse_request_range("bytes=0-9", 100), Some(0..10));
+        assert_eq!(parse_request_range("bytes=90-", 100), Some(90..100));
+        assert_eq!(parse_request_range("bytes=-10", 100), Some(90..100));
+        assert_eq!(parse_request_range("bytes=50-1000", 100), Some(50..100));
         for bad in ["bytes=100-", "bytes=5-1", "items=0-1", "bytes=0-1,3-4", "bytes=-0", "bytes=x-"] {
-            assert_eq!(parse_request_range(bad, 100), Err(()), "{bad}");
+            assert_eq!(parse_request_range(bad, 100), None, "{bad}");
         }
     }
 }

@@ -148,10 +148,10 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Regis
     }
     let raw: Raw = serde_json::from_slice(bytes).map_err(|e| invalid(format!("not a JSON manifest: {e}")))?;
     let header = header_type(content_type);
-    if let (Some(h), Some(b)) = (header, raw.media_type.as_deref()) {
-        if h != b {
-            return Err(invalid(format!("Content-Type {h} does not match mediaType {b}")));
-        }
+    if let (Some(h), Some(b)) = (header, raw.media_type.as_deref())
+        && h != b
+    {
+        return Err(invalid(format!("Content-Type {h} does not match mediaType {b}")));
     }
     let media_type = match header.or(raw.media_type.as_deref()) {
         Some(t) => t.to_owned(),

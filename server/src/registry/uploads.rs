@@ -114,13 +114,13 @@ impl Registry {
         E: std::fmt::Display,
     {
         let row = self.session(repo, id).await?;
-        if let Some(start) = claim.start {
-            if start != row.size as u64 {
-                return Err(RegistryError::RangeInvalid(format!(
-                    "chunk starts at {start}, the upload has {} bytes",
-                    row.size
-                )));
-            }
+        if let Some(start) = claim.start
+            && start != row.size as u64
+        {
+            return Err(RegistryError::RangeInvalid(format!(
+                "chunk starts at {start}, the upload has {} bytes",
+                row.size
+            )));
         }
         if claim.len == Some(0) {
             return Ok(row.size as u64);
@@ -142,13 +142,13 @@ impl Registry {
             self.store.delete(&key).await.ok();
             Err(e)
         };
-        if let Some(len) = claim.len {
-            if len != written {
-                return reject(RegistryError::SizeInvalid(format!(
-                    "received {written} bytes, the request announced {len}"
-                )))
-                .await;
-            }
+        if let Some(len) = claim.len
+            && len != written
+        {
+            return reject(RegistryError::SizeInvalid(format!(
+                "received {written} bytes, the request announced {len}"
+            )))
+            .await;
         }
         if written == 0 {
             self.store.delete(&key).await.ok();

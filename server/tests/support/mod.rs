@@ -1,6 +1,6 @@
 //! `TestApp`: a real Wharf server on an ephemeral port with a temp data dir, and helpers to
 //! speak the distribution API to it.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a different subset of the helpers")]
 
 use std::net::SocketAddr;
 

@@ -17,8 +17,8 @@ pub(super) async fn get(req: Req, name: RepoName, digest: Digest) -> Result<Resp
     let size = reg.stat_blob(repo, &digest).await?;
     let range = match req.header(header::RANGE) {
         Some(r) => match parse_request_range(r, size) {
-            Ok(r) => Some(r),
-            Err(()) => {
+            Some(r) => Some(r),
+            None => {
                 let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
                 set(res.headers_mut(), header::CONTENT_RANGE, format!("bytes */{size}"));
                 return Ok(res);

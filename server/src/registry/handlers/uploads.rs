@@ -50,15 +50,15 @@ fn claim(req: &Req) -> Result<ChunkClaim, RegistryError> {
         None => None,
     };
     let len = req.content_length();
-    if let (Some(r), Some(l)) = (range, len) {
-        if r.len() != l {
-            return Err(RegistryError::SizeInvalid(format!(
-                "Content-Range covers {} bytes, Content-Length is {l}",
-                r.len()
-            )));
-        }
+    if let (Some(r), Some(l)) = (range, len)
+        && r.byte_count() != l
+    {
+        return Err(RegistryError::SizeInvalid(format!(
+            "Content-Range covers {} bytes, Content-Length is {l}",
+            r.byte_count()
+        )));
     }
-    Ok(ChunkClaim { start: range.map(|r| r.start), len: len.or(range.map(|r| r.len())) })
+    Ok(ChunkClaim { start: range.map(|r| r.start), len: len.or(range.map(|r| r.byte_count())) })
 }
 
 pub(super) async fn start(req: Req, name: RepoName) -> Result<Response, RegistryError> {
@@ -67,10 +67,10 @@ pub(super) async fn start(req: Req, name: RepoName) -> Result<Response, Registry
     if let Some(digest) = digest_param(&req, "mount")? {
         if let Some(from) = req.param("from").and_then(|f| f.parse::<RepoName>().ok()) {
             // A source the caller may not read falls back to a normal upload, as the spec says.
-            if let Ok(source) = reg.authorize(&req.who, &from, Action::Pull).await {
-                if reg.mount_blob(repo, source, &digest).await? {
-                    return Ok(created(&name, &digest));
-                }
+            if let Ok(source) = reg.authorize(&req.who, &from, Action::Pull).await
+                && reg.mount_blob(repo, source, &digest).await?
+            {
+                return Ok(created(&name, &digest));
             }
         }
     } else if let Some(digest) = digest_param(&req, "digest")? {
