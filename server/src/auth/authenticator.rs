@@ -3,6 +3,7 @@
 use tokio::sync::OnceCell;
 
 use super::basic::{self, CredentialCache};
+use super::throttle::LoginThrottle;
 use super::token::TokenSigner;
 use super::{AuthError, Caller, Identity, password};
 use crate::db::{self, Db};
@@ -14,12 +15,19 @@ pub struct Authenticator {
     cache: CredentialCache,
     dummy: OnceCell<String>,
     signer: TokenSigner,
+    throttle: LoginThrottle,
 }
 
 impl Authenticator {
     /// An authenticator over `db`, verifying tokens with `signer`.
     pub fn new(db: Db, signer: TokenSigner) -> Self {
-        Self { db, cache: CredentialCache::default(), dummy: OnceCell::new(), signer }
+        Self {
+            db,
+            cache: CredentialCache::default(),
+            dummy: OnceCell::new(),
+            signer,
+            throttle: Default::default(),
+        }
     }
 
     /// The token signer.
@@ -57,6 +65,9 @@ impl Authenticator {
         if let Some(id) = self.cache.get(username, pass) {
             return Ok(id);
         }
+        if !self.throttle.allows(username) {
+            return Err(AuthError::Throttled);
+        }
         let row = db::users::by_username(self.db.reader(), username).await?;
         let phc = match &row {
             Some(r) => r.password_hash.clone(),
@@ -67,9 +78,13 @@ impl Authenticator {
             Some(r) if ok && !r.disabled => {
                 let id = Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin };
                 self.cache.put(username, pass, id.clone());
+                self.throttle.succeeded(username);
                 Ok(id)
             }
-            _ => Err(AuthError::InvalidCredentials),
+            _ => {
+                self.throttle.failed(username);
+                Err(AuthError::InvalidCredentials)
+            }
         }
     }
 

@@ -4,6 +4,7 @@ pub mod access;
 pub mod authenticator;
 pub mod basic;
 pub mod password;
+pub mod throttle;
 pub mod token;
 
 pub use access::{Action, allowed};
@@ -66,6 +67,9 @@ pub enum AuthError {
     /// The `Authorization` header is malformed.
     #[error("malformed authorization header")]
     Malformed,
+    /// Too many failed logins for the account: try again later.
+    #[error("too many failed logins; try again later")]
+    Throttled,
     /// The bearer token is invalid or expired.
     #[error("invalid token: {0}")]
     Token(#[from] token::TokenError),

@@ -104,3 +104,44 @@ async fn huge_headers_are_refused_and_the_server_keeps_serving() {
     let res = app.anon(Method::GET, "/api/v2.0/health").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_are_slowed_down_with_429() {
+    let app = TestApp::start().await;
+    for _ in 0..5 {
+        let res =
+            app.anon(Method::GET, "/v2/").basic_auth("admin", Some("guess")).send().await.expect("send");
+        expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
+    }
+    // Even the right password is refused while the account is locked, without a hash check.
+    let res = app.admin(Method::GET, "/v2/").send().await.expect("send");
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS").await;
+    let res = app
+        .anon(Method::GET, "/service/token?service=wharf")
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .expect("send");
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS").await;
+    // Other accounts and anonymous pulls are not affected.
+    let res = app.anon(Method::GET, "/v2/library/x/tags/list").send().await.expect("send");
+    expect_error(res, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
+}
+
+#[tokio::test]
+async fn signed_in_users_without_permission_are_denied() {
+    let app = TestApp::start().await;
+    app.push_image("library/shared", "v1").await;
+    let hash = wharf::auth::password::hash("Developer1".into()).await.expect("hash");
+    wharf::db::users::insert(app.state.db.writer(), "dev", &hash, false).await.expect("user");
+    let as_dev = |m: Method, p: &str| app.anon(m, p).basic_auth("dev", Some("Developer1"));
+    let res = as_dev(Method::GET, "/v2/").send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = as_dev(Method::GET, "/v2/library/shared/manifests/v1").send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK, "public projects are readable by everyone");
+    let res = as_dev(Method::POST, "/v2/library/shared/blobs/uploads/").send().await.expect("send");
+    expect_error(res, StatusCode::FORBIDDEN, "DENIED").await;
+    app.create_project("private", false).await;
+    let res = as_dev(Method::GET, "/v2/private/x/tags/list").send().await.expect("send");
+    expect_error(res, StatusCode::FORBIDDEN, "DENIED").await;
+}

@@ -67,6 +67,7 @@ pub(super) fn auth_error(e: crate::auth::AuthError) -> RegistryError {
     use crate::auth::AuthError::*;
     match e {
         InvalidCredentials | Malformed | Token(_) => RegistryError::Unauthorized,
+        Throttled => RegistryError::TooManyRequests,
         other => {
             tracing::error!(error = %other, "authentication failed");
             RegistryError::Internal
