@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::body::Frame;
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -106,13 +105,6 @@ fn full(b: Bytes) -> BoxBody {
     Full::new(b).map_err(|never| match never {}).boxed_unsync()
 }
 
-/// Streams `len` bytes of `file` from `offset` as a request body, read the way Wharf reads blobs.
-fn file_body(file: &Path, offset: u64, len: u64) -> Result<BoxBody> {
-    let stream = wharf::storage::local_file_stream(std::fs::File::open(file)?, offset..offset + len);
-    let frames = futures::StreamExt::map(stream, |r| r.map(Frame::data).map_err(std::io::Error::other));
-    Ok(BodyExt::boxed_unsync(StreamBody::new(frames)))
-}
-
 async fn send(
     c: &Client<HttpConnector, BoxBody>,
     method: Method,
@@ -163,30 +155,70 @@ fn location(res: &hyper::Response<hyper::body::Incoming>, base: &str) -> Result<
     Ok(if loc.starts_with("http") { loc.to_owned() } else { format!("{base}{loc}") })
 }
 
-/// A monolithic push as the spec describes it: `POST` to open, one `PUT` with the whole blob.
-async fn push_monolithic(
-    c: &Client<HttpConnector, BoxBody>,
+/// One HTTP/1.1 request on a fresh connection; a body is `len` bytes of `file` from `offset`,
+/// sent by `std::io::copy`, which Linux turns into `sendfile`: the client costs almost no CPU, so
+/// on a shared machine the figure is the server's. Returns the status and the `Location` header.
+fn raw_request(
     base: &str,
-    repo: &str,
-    file: &Path,
-    size: u64,
-    digest: &str,
-) -> Result<Duration> {
+    method: &str,
+    target: &str,
+    body: Option<(&Path, u64, u64)>,
+) -> Result<(u16, Option<String>)> {
+    use std::io::{BufRead, BufReader, Read, Seek, Write};
+    let authority = base.trim_start_matches("http://");
+    let path = target.strip_prefix(base).unwrap_or(target);
+    let mut stream = std::net::TcpStream::connect(authority)?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: {}\r\nConnection: close\r\n",
+        auth()
+    );
+    let len = body.map_or(0, |(_, _, len)| len);
+    head.push_str(&format!("Content-Type: application/octet-stream\r\nContent-Length: {len}\r\n"));
+    if let Some((_, offset, len)) = body.filter(|b| b.1 > 0 || method == "PATCH") {
+        head.push_str(&format!("Content-Range: {offset}-{}\r\n", offset + len - 1));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if let Some((file, offset, len)) = body {
+        let mut f = std::fs::File::open(file)?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        let sent = std::io::copy(&mut f.take(len), &mut stream)?;
+        ensure!(sent == len, "sent {sent} of {len} bytes");
+    }
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status: u16 = line.split(' ').nth(1).and_then(|c| c.parse().ok()).context("status line")?;
+    let mut location = None;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("location") {
+                let v = v.trim();
+                location = Some(if v.starts_with("http") { v.to_owned() } else { format!("{base}{v}") });
+            }
+        }
+    }
+    Ok((status, location))
+}
+
+/// A monolithic push as the spec describes it: `POST` to open, one `PUT` with the whole blob.
+fn push_monolithic(base: &str, repo: &str, file: &Path, size: u64, digest: &str) -> Result<Duration> {
     let t = Instant::now();
-    let res = send(c, Method::POST, &format!("{base}/v2/{repo}/blobs/uploads/"), empty(), &[]).await?;
-    ensure!(res.status() == StatusCode::ACCEPTED, "start upload: {}", res.status());
-    let loc = location(&res, base)?;
+    let (status, loc) = raw_request(base, "POST", &format!("/v2/{repo}/blobs/uploads/"), None)?;
+    ensure!(status == 202, "start upload: {status}");
+    let loc = loc.context("location")?;
     let sep = if loc.contains('?') { '&' } else { '?' };
-    let headers = [("content-length", size.to_string()), ("content-type", "application/octet-stream".into())];
-    let res =
-        send(c, Method::PUT, &format!("{loc}{sep}digest={digest}"), file_body(file, 0, size)?, &headers)
-            .await?;
-    ensure!(res.status() == StatusCode::CREATED, "monolithic push: {}", res.status());
+    let (status, _) = raw_request(base, "PUT", &format!("{loc}{sep}digest={digest}"), Some((file, 0, size)))?;
+    ensure!(status == 201, "monolithic push: {status}");
     Ok(t.elapsed())
 }
 
-async fn push_chunked(
-    c: &Client<HttpConnector, BoxBody>,
+/// A chunked push: `POST`, one `PATCH` with `Content-Range` per chunk, then `PUT ?digest=`.
+fn push_chunked(
     base: &str,
     repo: &str,
     file: &Path,
@@ -195,24 +227,20 @@ async fn push_chunked(
     chunk: u64,
 ) -> Result<Duration> {
     let t = Instant::now();
-    let res = send(c, Method::POST, &format!("{base}/v2/{repo}/blobs/uploads/"), empty(), &[]).await?;
-    ensure!(res.status() == StatusCode::ACCEPTED, "start upload: {}", res.status());
-    let mut loc = location(&res, base)?;
+    let (status, loc) = raw_request(base, "POST", &format!("/v2/{repo}/blobs/uploads/"), None)?;
+    ensure!(status == 202, "start upload: {status}");
+    let mut loc = loc.context("location")?;
     let mut offset = 0;
     while offset < size {
         let len = chunk.min(size - offset);
-        let headers = [
-            ("content-range", format!("{offset}-{}", offset + len - 1)),
-            ("content-length", len.to_string()),
-        ];
-        let res = send(c, Method::PATCH, &loc, file_body(file, offset, len)?, &headers).await?;
-        ensure!(res.status() == StatusCode::ACCEPTED, "chunk at {offset}: {}", res.status());
-        loc = location(&res, base)?;
+        let (status, next) = raw_request(base, "PATCH", &loc, Some((file, offset, len)))?;
+        ensure!(status == 202, "chunk at {offset}: {status}");
+        loc = next.context("location")?;
         offset += len;
     }
     let sep = if loc.contains('?') { '&' } else { '?' };
-    let res = send(c, Method::PUT, &format!("{loc}{sep}digest={digest}"), empty(), &[]).await?;
-    ensure!(res.status() == StatusCode::CREATED, "complete upload: {}", res.status());
+    let (status, _) = raw_request(base, "PUT", &format!("{loc}{sep}digest={digest}"), None)?;
+    ensure!(status == 201, "complete upload: {status}");
     Ok(t.elapsed())
 }
 
@@ -364,10 +392,16 @@ async fn main() -> Result<()> {
     wait_ready(&c, &server.base).await?;
 
     settle();
-    let mono = push_monolithic(&c, &server.base, "library/mono", &blob, size, &digest).await?;
+    let (base, file, d) = (server.base.clone(), blob.clone(), digest.clone());
+    let mono = tokio::task::spawn_blocking(move || push_monolithic(&base, "library/mono", &file, size, &d))
+        .await??;
     let rss_after_push = server.peak_rss_mib()?;
     settle();
-    let chunked = push_chunked(&c, &server.base, "library/chunked", &blob, size, &digest, 16 * MIB).await?;
+    let (base, file, d) = (server.base.clone(), blob.clone(), digest.clone());
+    let chunked = tokio::task::spawn_blocking(move || {
+        push_chunked(&base, "library/chunked", &file, size, &d, 16 * MIB)
+    })
+    .await??;
     pull(&server.base, "library/mono", &digest, size).await?;
     let pulled = pull(&server.base, "library/mono", &digest, size).await?;
     let path = push_small_image(&c, &server.base).await?;

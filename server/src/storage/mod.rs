@@ -239,7 +239,7 @@ impl Writer {
 /// Streams `range` of a local file from one blocking reader thread through a small bounded
 /// channel: one hand-off per chunk instead of one blocking-pool task per read, and at most
 /// `READ_AHEAD` chunks in memory whatever the file size.
-pub fn local_file_stream(
+fn local_file_stream(
     file: std::fs::File,
     range: Range<u64>,
 ) -> BoxStream<'static, Result<Bytes, StorageError>> {
