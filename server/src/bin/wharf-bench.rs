@@ -195,11 +195,11 @@ fn raw_request(
         if reader.read_line(&mut line)? == 0 || line == "\r\n" {
             break;
         }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("location") {
-                let v = v.trim();
-                location = Some(if v.starts_with("http") { v.to_owned() } else { format!("{base}{v}") });
-            }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("location")
+        {
+            let v = v.trim();
+            location = Some(if v.starts_with("http") { v.to_owned() } else { format!("{base}{v}") });
         }
     }
     Ok((status, location))
