@@ -82,7 +82,9 @@ pub async fn serve_http(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    axum::serve(listener, state.router()).with_graceful_shutdown(shutdown).await?;
+    // Connect info gives handlers the client address (login throttling, logs).
+    let service = state.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 
@@ -105,7 +107,7 @@ pub async fn serve_https(
     });
     axum_server::from_tcp_rustls(listener, tls)
         .handle(handle)
-        .serve(state.router().into_make_service())
+        .serve(state.router().into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await?;
     Ok(())
 }

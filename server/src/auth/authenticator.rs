@@ -1,5 +1,7 @@
 //! Turns an `Authorization` header (Basic or Bearer) into a [`Caller`].
 
+use std::net::IpAddr;
+
 use tokio::sync::OnceCell;
 
 use super::basic::{self, CredentialCache};
@@ -37,35 +39,39 @@ impl Authenticator {
 
     /// The caller named by `authorization` (Basic or Bearer): anonymous when absent, an error
     /// when wrong.
-    pub async fn identify(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
+    pub async fn identify(&self, authorization: Option<&str>, client: IpAddr) -> Result<Caller, AuthError> {
         if let Some((scheme, token)) = authorization.and_then(|h| h.split_once(' '))
             && scheme.eq_ignore_ascii_case("bearer")
         {
             let claims = self.signer.verify(token, "access")?;
             return Ok(Caller { identity: claims.identity(), token: Some(claims) });
         }
-        self.identify_basic(authorization).await.map(Caller::with_password)
+        self.identify_basic(authorization, client).await.map(Caller::with_password)
     }
 
     /// The identity named by a Basic `authorization` header; anonymous when absent.
-    pub async fn identify_basic(&self, authorization: Option<&str>) -> Result<Identity, AuthError> {
+    pub async fn identify_basic(
+        &self,
+        authorization: Option<&str>,
+        client: IpAddr,
+    ) -> Result<Identity, AuthError> {
         let Some(header) = authorization else {
             return Ok(Identity::Anonymous);
         };
         match basic::parse(header) {
             None => Err(AuthError::Malformed),
             Some(Err(e)) => Err(e),
-            Some(Ok((user, pass))) => self.verify(&user, &pass).await,
+            Some(Ok((user, pass))) => self.verify(&user, &pass, client).await,
         }
     }
 
-    /// Checks a username and password. Unknown users, disabled users and wrong passwords all
-    /// fail the same way and take the same time.
-    pub async fn verify(&self, username: &str, pass: &str) -> Result<Identity, AuthError> {
+    /// Checks a username and password sent from `client`. Unknown users, disabled users and
+    /// wrong passwords all fail the same way and take the same time.
+    pub async fn verify(&self, username: &str, pass: &str, client: IpAddr) -> Result<Identity, AuthError> {
         if let Some(id) = self.cache.get(username, pass) {
             return Ok(id);
         }
-        if !self.throttle.allows(username) {
+        if !self.throttle.allows(username, client) {
             return Err(AuthError::Throttled);
         }
         let row = db::users::by_username(self.db.reader(), username).await?;
@@ -78,11 +84,11 @@ impl Authenticator {
             Some(r) if ok && !r.disabled => {
                 let id = Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin };
                 self.cache.put(username, pass, id.clone());
-                self.throttle.succeeded(username);
+                self.throttle.succeeded(username, client);
                 Ok(id)
             }
             _ => {
-                self.throttle.failed(username);
+                self.throttle.failed(username, client);
                 Err(AuthError::InvalidCredentials)
             }
         }

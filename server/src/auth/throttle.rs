@@ -1,54 +1,72 @@
-//! Slows down password guessing: after `MAX_FAILURES` failed logins for one account within
-//! `WINDOW`, further attempts for it are refused without checking the password until the window
-//! has passed. Refusing before argon2 also keeps guessing from costing the server CPU.
+//! Slows down password guessing without letting anyone lock an account out.
 //!
-//! The counts are per process: with several replicas an attacker gets at most `MAX_FAILURES`
-//! tries per replica per window.
+//! Failures are counted per account *and client address*: after `MAX_FAILURES` within `WINDOW`
+//! from one address, that address is refused for the account (without a password check, so
+//! guessing also stops costing the server argon2 time) until the window has passed. Other
+//! addresses are unaffected, so an attacker cannot lock the real user out; guessing spread over
+//! many addresses meets the account-wide ceiling `MAX_ACCOUNT_FAILURES`.
+//!
+//! The counts are per process: with several replicas each replica counts on its own.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Failed attempts allowed per account per window.
+/// Failed attempts allowed per account and address per window.
 pub const MAX_FAILURES: u32 = 5;
+/// Failed attempts allowed per account from all addresses per window.
+pub const MAX_ACCOUNT_FAILURES: u32 = 50;
 /// The window failures are counted in, and the lockout after it fills.
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// Accounts tracked at most; the table starts over when full.
+/// Entries tracked at most; a table starts over when full.
 const MAX_TRACKED: usize = 10_000;
 
-/// Failed-login counts per account.
+type Counts<K> = Mutex<HashMap<K, (u32, Instant)>>;
+
+/// Failed-login counts.
 #[derive(Default)]
 pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    by_address: Counts<(String, IpAddr)>,
+    by_account: Counts<String>,
+}
+
+fn under<K: std::hash::Hash + Eq>(map: &Counts<K>, key: &K, max: u32) -> bool {
+    let Ok(map) = map.lock() else { return true };
+    map.get(key).is_none_or(|(n, since)| *n < max || since.elapsed() >= WINDOW)
+}
+
+fn bump<K: std::hash::Hash + Eq>(map: &Counts<K>, key: K) {
+    let Ok(mut map) = map.lock() else { return };
+    if map.len() >= MAX_TRACKED {
+        map.clear();
+    }
+    let entry = map.entry(key).or_insert((0, Instant::now()));
+    if entry.1.elapsed() >= WINDOW {
+        *entry = (0, Instant::now());
+    }
+    entry.0 += 1;
 }
 
 impl LoginThrottle {
-    /// Whether `account` may try a password now.
-    pub fn allows(&self, account: &str) -> bool {
-        let Ok(map) = self.failures.lock() else { return true };
-        match map.get(&account.to_lowercase()) {
-            Some((n, since)) => *n < MAX_FAILURES || since.elapsed() >= WINDOW,
-            None => true,
-        }
+    /// Whether `account` may try a password from `client` now.
+    pub fn allows(&self, account: &str, client: IpAddr) -> bool {
+        let account = account.to_lowercase();
+        under(&self.by_account, &account, MAX_ACCOUNT_FAILURES)
+            && under(&self.by_address, &(account, client), MAX_FAILURES)
     }
 
     /// Records a failed attempt.
-    pub fn failed(&self, account: &str) {
-        let Ok(mut map) = self.failures.lock() else { return };
-        if map.len() >= MAX_TRACKED {
-            map.clear();
-        }
-        let entry = map.entry(account.to_lowercase()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
+    pub fn failed(&self, account: &str, client: IpAddr) {
+        let account = account.to_lowercase();
+        bump(&self.by_account, account.clone());
+        bump(&self.by_address, (account, client));
     }
 
-    /// Forgets the failures of an account that signed in.
-    pub fn succeeded(&self, account: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&account.to_lowercase());
+    /// Forgets the failures from an address that signed in.
+    pub fn succeeded(&self, account: &str, client: IpAddr) {
+        if let Ok(mut map) = self.by_address.lock() {
+            map.remove(&(account.to_lowercase(), client));
         }
     }
 }
@@ -57,16 +75,31 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
     #[test]
-    fn locks_after_max_failures_and_resets_on_success() {
+    fn one_address_is_slowed_down_not_the_account() {
         let t = LoginThrottle::default();
         for _ in 0..MAX_FAILURES {
-            assert!(t.allows("Admin"));
-            t.failed("admin");
+            assert!(t.allows("Admin", A));
+            t.failed("admin", A);
         }
-        assert!(!t.allows("ADMIN"), "accounts are matched case-insensitively");
-        assert!(t.allows("other"));
-        t.succeeded("admin");
-        assert!(t.allows("admin"));
+        assert!(!t.allows("ADMIN", A), "accounts are matched case-insensitively");
+        assert!(t.allows("admin", B), "the real user elsewhere is not locked out");
+        assert!(t.allows("other", A));
+        t.succeeded("admin", A);
+        assert!(t.allows("admin", A));
+    }
+
+    #[test]
+    fn guessing_from_many_addresses_meets_the_account_ceiling() {
+        let t = LoginThrottle::default();
+        for i in 0..MAX_ACCOUNT_FAILURES {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(i + 1));
+            t.failed("admin", ip);
+        }
+        assert!(!t.allows("admin", B));
+        assert!(t.allows("someone", B));
     }
 }

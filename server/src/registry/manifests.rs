@@ -98,10 +98,9 @@ impl Registry {
         if let Some(missing) = children.iter().find(|d| !kids.iter().any(|(p, _, _)| p == *d)) {
             return Err(RegistryError::ManifestBlobUnknown(format!("manifest {missing}")));
         }
-        let mut unique_blobs: Vec<&(String, i64)> = present.iter().collect();
-        unique_blobs.dedup_by(|a, b| a.0 == b.0);
+        // `present` and `kids` hold each digest once (they come from primary keys).
         let total_size = bytes.len() as i64
-            + unique_blobs.iter().map(|(_, s)| s).sum::<i64>()
+            + present.iter().map(|(_, s)| s).sum::<i64>()
             + kids.iter().map(|(_, _, s)| s).sum::<i64>();
         let new = NewManifest {
             repository_id: repo.repository_id,
@@ -115,9 +114,7 @@ impl Registry {
             content: bytes,
         };
         let id = db::manifests::upsert(&mut tx, &new).await?;
-        let mut blob_digests: Vec<&str> = present.iter().map(|(d, _)| d.as_str()).collect();
-        blob_digests.sort_unstable();
-        blob_digests.dedup();
+        let blob_digests: Vec<&str> = present.iter().map(|(d, _)| d.as_str()).collect();
         db::manifests::add_blob_refs(&mut tx, id, &blob_digests).await?;
         let child_ids: Vec<i64> = kids.iter().map(|(_, id, _)| *id).collect();
         db::manifests::add_children(&mut tx, id, &child_ids).await?;
@@ -152,7 +149,16 @@ impl Registry {
                         parents.join(", ")
                     )));
                 }
-                db::manifests::delete(&mut *tx, row.id).await?;
+                // An index naming this manifest may have been pushed since the check above on a
+                // database that runs writers concurrently: the foreign key refuses the delete.
+                match db::manifests::delete(&mut *tx, row.id).await {
+                    Err(e) if e.is_foreign_key_violation() => {
+                        return Err(RegistryError::Conflict(format!(
+                            "{d} is part of an index; delete the index first"
+                        )));
+                    }
+                    other => other?,
+                }
                 db::repositories::touch(&mut *tx, repo.repository_id).await?;
                 tx.commit().await.map_err(db::DbError::from)?;
                 Ok(())

@@ -9,7 +9,9 @@ mod uploads;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -75,9 +77,9 @@ pub(super) fn auth_error(e: crate::auth::AuthError) -> RegistryError {
     }
 }
 
-async fn identify(app: &AppState, headers: &HeaderMap) -> Result<Caller, RegistryError> {
+async fn identify(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, RegistryError> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    app.auth.identify(auth).await.map_err(auth_error)
+    app.auth.identify(auth, peer.ip()).await.map_err(auth_error)
 }
 
 /// The `WWW-Authenticate` challenge pointing clients at the token service, with the scope the
@@ -124,8 +126,12 @@ pub(super) fn host(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `GET /v2/`: 200 for a signed-in caller, 401 with a challenge otherwise.
-async fn ping(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    match identify(&app, &headers).await {
+async fn ping(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match identify(&app, &headers, peer).await {
         Ok(Caller { identity: Identity::User { .. }, .. }) => {
             (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
         }
@@ -136,6 +142,7 @@ async fn ping(State(app): State<AppState>, headers: HeaderMap) -> Response {
 
 async fn dispatch(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     Path(rest): Path<String>,
     RawQuery(raw_query): RawQuery,
@@ -152,7 +159,7 @@ async fn dispatch(
     let result = async {
         let query: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
             .map_err(|_| RegistryError::Unsupported("malformed query string".into()))?;
-        let who = identify(&app, &headers).await?;
+        let who = identify(&app, &headers, peer).await?;
         let req = Req { app: app.clone(), who, method, query, headers, body };
         route_request(req, route).await
     }

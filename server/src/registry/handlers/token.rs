@@ -4,7 +4,9 @@
 //! may have.
 
 use axum::Form;
-use axum::extract::{RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -64,6 +66,7 @@ fn chrono_like(t: i64) -> String {
 /// `GET /service/token?service=&scope=…&offline_token=`
 pub(super) async fn get_token(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -71,7 +74,7 @@ pub(super) async fn get_token(
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let result = async {
-        let who = app.auth.identify_basic(auth).await.map_err(auth_error)?;
+        let who = app.auth.identify_basic(auth, peer.ip()).await.map_err(auth_error)?;
         let requested = scopes(query.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
         let offline = query.iter().any(|(k, v)| k == "offline_token" && v == "true");
         answer(&app, who, requested, offline).await
@@ -92,14 +95,18 @@ pub(super) struct TokenForm {
 }
 
 /// `POST /service/token` with `grant_type=password` or `grant_type=refresh_token`.
-pub(super) async fn post_token(State(app): State<AppState>, Form(form): Form<TokenForm>) -> Response {
+pub(super) async fn post_token(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<TokenForm>,
+) -> Response {
     let result = async {
         let who = match form.grant_type.as_str() {
             "password" => {
                 let (Some(u), Some(p)) = (form.username.as_deref(), form.password.as_deref()) else {
                     return Err(RegistryError::Unauthorized);
                 };
-                app.auth.verify(u, p).await.map_err(auth_error)?
+                app.auth.verify(u, p, peer.ip()).await.map_err(auth_error)?
             }
             "refresh_token" => {
                 let token = form.refresh_token.as_deref().ok_or(RegistryError::Unauthorized)?;
