@@ -37,6 +37,7 @@ impl TestApp {
             admin_password: Some(Secret(ADMIN_PASSWORD.into())),
             storage_fsync: Some(false),
             listen: Some(addr),
+            database_url: test_database().await.map(Secret),
             ..Default::default()
         };
         let config = Config::resolve(settings).expect("config");
@@ -108,6 +109,20 @@ impl TestApp {
         assert_eq!(res.status(), StatusCode::CREATED, "push manifest");
         (sha256(manifest.as_bytes()), manifest, ld)
     }
+}
+
+/// With `WHARF_TEST_POSTGRES` set (a URL with a `{db}` placeholder, e.g.
+/// `postgres:///{db}?host=/var/run/postgresql`), a fresh PostgreSQL database for one test;
+/// otherwise `None`, and the test uses SQLite in its data dir.
+pub async fn test_database() -> Option<String> {
+    use sqlx::Connection;
+    let template = std::env::var("WHARF_TEST_POSTGRES").ok().filter(|t| !t.is_empty())?;
+    let name = format!("wharf_t_{}", rand_hex());
+    let mut admin = sqlx::PgConnection::connect(&template.replace("{db}", "postgres"))
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create database");
+    Some(template.replace("{db}", &name))
 }
 
 impl Drop for TestApp {
