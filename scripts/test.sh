@@ -24,6 +24,11 @@ if ! python3 -c 'import oras' >/dev/null 2>&1; then
   echo "installing: oras (PyPI)"
   python3 -m pip install -q --disable-pip-version-check oras
 fi
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing: moto[server] (PyPI)"
+  python3 -m pip install -q --disable-pip-version-check 'moto[server]'
+  hash -r
+fi
 
 # PostgreSQL for the scale-out half of the suite: start the cluster when it is not running.
 read -r pg_version pg_cluster pg_status < <(pg_lsclusters -h | awk 'NR==1 {print $1, $2, $4}')
@@ -38,9 +43,23 @@ psql -Atq "postgres:///postgres?host=/var/run/postgresql" \
   -c "SELECT 'DROP DATABASE ' || datname || ';' FROM pg_database WHERE datname LIKE 'wharf\_t\_%'" \
   | psql -q "postgres:///postgres?host=/var/run/postgresql" >/dev/null
 
+# A real S3-protocol server on loopback for the S3 half, stopped when this script ends.
+s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$s3_port" >/tmp/wharf-moto.log 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$s3_port/" && break
+  sleep 0.2
+done
+curl -sf -X PUT "http://127.0.0.1:$s3_port/wharf-test" >/dev/null
+s3_env=(AWS_ENDPOINT="http://127.0.0.1:$s3_port" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test WHARF_TEST_S3=s3://wharf-test)
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # Everything on the embedded default (SQLite, local disk)…
 WHARF_TEST_POSTGRES= cargo test --workspace "$@"
-# …and the integration suite again on PostgreSQL.
-cargo test -p wharf --test registry "$@"
+# …then the scale-out shape: the storage suite on S3 too, and the integration suite on
+# PostgreSQL with blobs in S3.
+env "${s3_env[@]}" cargo test -p wharf --lib --test registry "$@"

@@ -19,6 +19,8 @@ pub enum StorageKey {
         /// The part's unique name within the session.
         part: String,
     },
+    /// The folder every upload part lives in, for listing.
+    UploadArea,
     /// A key that never exists, used to check the store answers.
     Probe,
 }
@@ -38,6 +40,7 @@ impl fmt::Display for StorageKey {
                 write!(f, "blobs/{}/{}/{}", d.algorithm().name(), &hex[..2], hex)
             }
             Self::UploadPart { upload, part } => write!(f, "uploads/{upload}.{part}"),
+            Self::UploadArea => f.write_str("uploads"),
             Self::Probe => f.write_str("health/probe"),
         }
     }

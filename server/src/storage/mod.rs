@@ -13,11 +13,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
 
-/// Size of the parts handed to the object store while streaming a write.
-const PART_SIZE: usize = 2 * 1024 * 1024;
+/// Size of the parts handed to the local filesystem while streaming a write: small enough that
+/// the bytes are still in cache when written.
+const LOCAL_PART_SIZE: usize = 2 * 1024 * 1024;
+/// Size of the parts of an S3 multipart upload (S3 wants at least 5 MiB for all but the last).
+const S3_PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight per write; bounds the memory one upload holds.
 const PARTS_IN_FLIGHT: usize = 4;
 /// Read buffer when serving a local file.
@@ -66,25 +71,35 @@ pub struct ObjectRead {
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    part_size: usize,
 }
 
 impl BlobStore {
-    /// Opens the store named by `url`: a filesystem path or `file://` URL.
+    /// Opens the store named by `url`: a filesystem path, a `file://` URL, or
+    /// `s3://bucket[/prefix]` (endpoint, region and credentials from the standard `AWS_*`
+    /// environment variables: `AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`, …).
     pub fn open(url: &str, fsync: bool) -> Result<Self, StorageError> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(StorageError::Config(format!("no bucket in storage URL {url:?}")));
+            }
+            let s3 = AmazonS3Builder::from_env().with_bucket_name(bucket).build()?;
+            let prefix = prefix.trim_matches('/');
+            let store: Arc<dyn ObjectStore> =
+                if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
+            return Ok(Self { store, part_size: S3_PART_SIZE });
+        }
         let path = url.strip_prefix("file://").unwrap_or(url);
         if path.contains("://") {
             return Err(StorageError::Config(format!(
-                "unsupported storage URL {url:?}: use a filesystem path or file:// URL"
+                "unsupported storage URL {url:?}: use a directory, a file:// URL or s3://bucket/prefix"
             )));
         }
         std::fs::create_dir_all(path)?;
         let fs = LocalFileSystem::new_with_prefix(path)?.with_automatic_cleanup(true).with_fsync(fsync);
-        Ok(Self { store: Arc::new(fs) })
-    }
-
-    /// Wraps an existing object store (tests, other backends).
-    pub fn from_store(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Ok(Self { store: Arc::new(fs), part_size: LOCAL_PART_SIZE })
     }
 
     /// Streams `body` into `key`, calling `observe` on every chunk in order (for hashing).
@@ -149,7 +164,7 @@ impl BlobStore {
 
     async fn writer(&self, key: &StorageKey) -> Result<Writer, StorageError> {
         let upload = self.store.put_multipart(&key.path()).await.map_err(|e| map_err(key, e))?;
-        Ok(Writer { inner: WriteMultipart::new_with_chunk_size(upload, PART_SIZE), written: 0 })
+        Ok(Writer { inner: WriteMultipart::new_with_chunk_size(upload, self.part_size), written: 0 })
     }
 
     /// Writes a small object in one request.
@@ -194,6 +209,20 @@ impl BlobStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Names of the objects below `area`, relative to it.
+    pub async fn list(&self, area: &StorageKey) -> Result<Vec<String>, StorageError> {
+        let prefix = area.path();
+        let metas: Vec<object_store::ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| {
+                m.location
+                    .prefix_match(&prefix)
+                    .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))
+            })
+            .collect())
     }
 
     /// Checks that the store answers (for health checks).
@@ -282,13 +311,21 @@ fn local_file_stream(
 
 #[cfg(test)]
 mod tests {
+    //! One suite every backend passes: the local filesystem always, and S3 when `WHARF_TEST_S3`
+    //! names a bucket URL (with the `AWS_*` variables pointing at an S3 server).
     use super::*;
     use crate::registry::reference::Digest;
 
-    fn store() -> (tempfile::TempDir, BlobStore) {
+    /// The backends to test, each with a fresh root; the guard keeps a temp dir alive.
+    fn backends() -> Vec<(Option<tempfile::TempDir>, BlobStore)> {
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = BlobStore::open(dir.path().to_str().expect("utf8"), false).expect("open");
-        (dir, s)
+        let local = BlobStore::open(dir.path().to_str().expect("utf8"), false).expect("open local");
+        let mut all = vec![(Some(dir), local)];
+        if let Some(bucket) = std::env::var("WHARF_TEST_S3").ok().filter(|b| !b.is_empty()) {
+            let url = format!("{}/{}", bucket.trim_end_matches('/'), uuid::Uuid::new_v4().simple());
+            all.push((None, BlobStore::open(&url, false).expect("open s3")));
+        }
+        all
     }
 
     fn chunks(data: &[u8], n: usize) -> impl Stream<Item = Result<Bytes, std::io::Error>> + use<> {
@@ -303,40 +340,74 @@ mod tests {
         parts.concat()
     }
 
+    fn digest(c: char) -> Digest {
+        format!("sha256:{}", c.to_string().repeat(64)).parse().expect("digest")
+    }
+
     #[tokio::test]
-    async fn write_read_range_rename_concat_delete() {
-        let (_d, s) = store();
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-        let a = StorageKey::UploadPart { upload: "u1".into(), part: "0".into() };
-        let mut seen = 0usize;
-        let n = s.write_stream(&a, chunks(&data, 65_536), |c| seen += c.len()).await.expect("write");
-        assert_eq!((n as usize, seen), (data.len(), data.len()));
-        assert_eq!(read_all(&s, &a, None).await, data);
-        assert_eq!(read_all(&s, &a, Some(10..20)).await, &data[10..20]);
-        let b = StorageKey::UploadPart { upload: "u1".into(), part: "1".into() };
-        s.put(&b, Bytes::from_static(b"tail")).await.expect("put");
-        let digest: Digest = format!("sha256:{}", "a".repeat(64)).parse().expect("digest");
-        let blob = StorageKey::Blob(digest);
-        let total = s.concat(&[a.clone(), b.clone()], &blob).await.expect("concat");
-        assert_eq!(total as usize, data.len() + 4);
-        assert_eq!(s.size(&blob).await.expect("size"), total);
-        s.delete(&a).await.expect("delete part");
-        assert!(matches!(s.size(&a).await, Err(StorageError::NotFound(_))));
-        s.delete(&blob).await.expect("delete");
-        s.delete(&blob).await.expect("delete twice is fine");
-        assert!(matches!(s.read(&blob, None).await, Err(StorageError::NotFound(_))));
+    async fn write_read_range_concat_delete() {
+        for (_guard, s) in backends() {
+            // Larger than two S3 parts, so multipart uploads are exercised.
+            let data: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
+            let a = StorageKey::UploadPart { upload: "u1".into(), part: "0".into() };
+            let mut seen = 0usize;
+            let n = s.write_stream(&a, chunks(&data, 65_536), |c| seen += c.len()).await.expect("write");
+            assert_eq!((n as usize, seen), (data.len(), data.len()));
+            assert_eq!(read_all(&s, &a, None).await, data);
+            assert_eq!(read_all(&s, &a, Some(10..20)).await, &data[10..20]);
+            let b = StorageKey::UploadPart { upload: "u1".into(), part: "1".into() };
+            s.put(&b, Bytes::from_static(b"tail")).await.expect("put");
+            let blob = StorageKey::Blob(digest('a'));
+            let total = s.concat(&[a.clone(), b.clone()], &blob).await.expect("concat");
+            assert_eq!(total as usize, data.len() + 4);
+            assert_eq!(s.size(&blob).await.expect("size"), total);
+            assert_eq!(
+                read_all(&s, &blob, Some(total - 6..total)).await,
+                [data[data.len() - 2], data[data.len() - 1], b't', b'a', b'i', b'l']
+            );
+            let mut listed = s.list(&StorageKey::UploadArea).await.expect("list");
+            listed.sort();
+            assert_eq!(listed, vec!["u1.0", "u1.1"]);
+            s.delete(&a).await.expect("delete part");
+            assert!(matches!(s.size(&a).await, Err(StorageError::NotFound(_))));
+            s.delete(&blob).await.expect("delete");
+            s.delete(&blob).await.expect("delete twice is fine");
+            assert!(matches!(s.read(&blob, None).await, Err(StorageError::NotFound(_))));
+            s.ping().await.expect("ping");
+        }
+    }
+
+    #[tokio::test]
+    async fn rename_moves_and_replaces() {
+        for (_guard, s) in backends() {
+            let part = StorageKey::UploadPart { upload: "u3".into(), part: "0".into() };
+            s.put(&part, Bytes::from_static(b"content")).await.expect("put");
+            let blob = StorageKey::Blob(digest('b'));
+            s.put(&blob, Bytes::from_static(b"old")).await.expect("put");
+            s.rename(&part, &blob).await.expect("rename");
+            assert_eq!(read_all(&s, &blob, None).await, b"content");
+            assert!(matches!(s.size(&part).await, Err(StorageError::NotFound(_))));
+            assert!(matches!(s.rename(&part, &blob).await, Err(StorageError::NotFound(_))));
+        }
     }
 
     #[tokio::test]
     async fn a_failed_body_leaves_nothing() {
-        let (_d, s) = store();
-        let k = StorageKey::UploadPart { upload: "u2".into(), part: "0".into() };
-        let body = futures::stream::iter(vec![
-            Ok(Bytes::from_static(b"abc")),
-            Err(std::io::Error::other("client went away")),
-        ]);
-        let r = s.write_stream(&k, body, |_| {}).await;
-        assert!(matches!(r, Err(StorageError::Body(_))));
-        assert!(matches!(s.size(&k).await, Err(StorageError::NotFound(_))));
+        for (_guard, s) in backends() {
+            let k = StorageKey::UploadPart { upload: "u2".into(), part: "0".into() };
+            let body = futures::stream::iter(vec![
+                Ok(Bytes::from(vec![1u8; 9_000_000])),
+                Err(std::io::Error::other("client went away")),
+            ]);
+            let r = s.write_stream(&k, body, |_| {}).await;
+            assert!(matches!(r, Err(StorageError::Body(_))));
+            assert!(matches!(s.size(&k).await, Err(StorageError::NotFound(_))));
+        }
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        assert!(matches!(BlobStore::open("gs://bucket", false), Err(StorageError::Config(_))));
+        assert!(matches!(BlobStore::open("s3://", false), Err(StorageError::Config(_))));
     }
 }

@@ -38,6 +38,7 @@ impl TestApp {
             storage_fsync: Some(false),
             listen: Some(addr),
             database_url: test_database().await.map(Secret),
+            storage_url: test_storage(),
             ..Default::default()
         };
         let config = Config::resolve(settings).expect("config");
@@ -123,6 +124,14 @@ pub async fn test_database() -> Option<String> {
         .expect("connect to PostgreSQL");
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create database");
     Some(template.replace("{db}", &name))
+}
+
+/// With `WHARF_TEST_S3` set (a bucket URL such as `s3://wharf-test`, with the `AWS_*` variables
+/// pointing at the S3 server), a fresh prefix in that bucket for one test; otherwise `None`, and
+/// the test stores blobs in its data dir.
+pub fn test_storage() -> Option<String> {
+    let bucket = std::env::var("WHARF_TEST_S3").ok().filter(|b| !b.is_empty())?;
+    Some(format!("{}/{}", bucket.trim_end_matches('/'), rand_hex()))
 }
 
 impl Drop for TestApp {
