@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 missing=()
 for pair in skopeo:skopeo podman:podman dockerd:docker.io docker:docker.io openssl:openssl tar:tar \
-  curl:curl pg_ctlcluster:postgresql; do
+  curl:curl pg_ctlcluster:postgresql docker-compose:docker-compose; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -56,10 +56,11 @@ curl -sf -X PUT "http://127.0.0.1:$s3_port/wharf-test" >/dev/null
 s3_env=(AWS_ENDPOINT="http://127.0.0.1:$s3_port" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test WHARF_TEST_S3=s3://wharf-test)
 
+docker-compose -f docker-compose.yml config -q
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # Everything on the embedded default (SQLite, local disk)…
 WHARF_TEST_POSTGRES= cargo test --workspace "$@"
 # …then the scale-out shape: the storage suite on S3 too, and the integration suite on
 # PostgreSQL with blobs in S3.
-env "${s3_env[@]}" cargo test -p wharf --lib --test registry "$@"
+env "${s3_env[@]}" cargo test -p wharf -p wharf-e2e --lib --test registry --test replicas "$@"

@@ -129,7 +129,8 @@ impl Config {
             _ => return Err(ConfigError::TlsPair),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let configured = given.external_url.or(file.external_url);
+        // An empty value (as compose files pass through) means "not set".
+        let configured = given.external_url.or(file.external_url).filter(|u| !u.trim().is_empty());
         let external_url_set = configured.is_some();
         let external_url =
             configured.unwrap_or_else(|| format!("{scheme}://{listen}")).trim_end_matches('/').to_owned();
@@ -203,12 +204,16 @@ mod tests {
         let d = Config::resolve(Settings::default()).expect("defaults");
         assert_eq!(d.base_url(Some("reg.lan:5000")), "http://reg.lan:5000");
         assert_eq!(d.base_url(None), "http://127.0.0.1:5000");
+        let empty = Settings { external_url: Some(String::new()), ..Default::default() };
+        assert!(!Config::resolve(empty).expect("empty").external_url_set);
         assert_eq!(c.registry_host(), "reg.example");
         assert!(!format!("{:?}", Secret("pw".into())).contains("pw"));
         assert_eq!(c.base_url(Some("other:1")), "https://reg.example", "configured wins");
         let d = Config::resolve(Settings::default()).expect("defaults");
         assert_eq!(d.base_url(Some("reg.lan:5000")), "http://reg.lan:5000");
         assert_eq!(d.base_url(None), "http://127.0.0.1:5000");
+        let empty = Settings { external_url: Some(String::new()), ..Default::default() };
+        assert!(!Config::resolve(empty).expect("empty").external_url_set);
     }
 
     #[test]
