@@ -10,5 +10,6 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod migrate;
 pub mod registry;
 pub mod storage;

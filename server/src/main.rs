@@ -26,6 +26,17 @@ enum Command {
     /// Administrative tasks on the configured database.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Copy this Wharf (the configured database and blob storage) to another database and blob
+    /// storage, e.g. from SQLite + disk to PostgreSQL + S3. Stop the server first; the target
+    /// database must be new. Blobs are verified against their digests on the way.
+    Migrate {
+        /// The target database URL (`postgres://…` or `sqlite://…`).
+        #[arg(long, env = "WHARF_MIGRATE_DATABASE_URL", hide_env_values = true)]
+        to_database_url: String,
+        /// The target blob storage (`s3://bucket/prefix`, a directory or `file://` URL).
+        #[arg(long, env = "WHARF_MIGRATE_STORAGE_URL")]
+        to_storage_url: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -61,6 +72,9 @@ fn main() -> std::process::ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Admin(AdminCommand::SetPassword { username }) => set_password(config, &username).await,
+            Command::Migrate { to_database_url, to_storage_url } => {
+                migrate(config, &to_database_url, &to_storage_url).await
+            }
         }
     });
     match result {
@@ -104,6 +118,24 @@ async fn set_password(config: Config, username: &str) -> anyhow::Result<()> {
     let found = wharf::bootstrap::set_password(&state.db, username, &password).await?;
     anyhow::ensure!(found, "no user named {username}");
     println!("password of {username} changed");
+    Ok(())
+}
+
+async fn migrate(config: Config, to_database_url: &str, to_storage_url: &str) -> anyhow::Result<()> {
+    use wharf::{db::Db, storage::BlobStore};
+    let from_db = Db::connect(&config.database_url.0).await?;
+    let from_store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
+    let to_db = Db::connect(to_database_url).await?;
+    let to_store = BlobStore::open(to_storage_url, config.storage_fsync)?;
+    let report =
+        wharf::migrate::run(&from_db, &from_store, &to_db, &to_store, |line| eprintln!("{line}")).await?;
+    println!(
+        "migrated: {} blobs copied ({} bytes), {} already present; {} rows",
+        report.blobs_copied,
+        report.bytes_copied,
+        report.blobs_present,
+        report.rows.iter().map(|(_, n)| n).sum::<u64>()
+    );
     Ok(())
 }
 

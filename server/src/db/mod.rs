@@ -11,6 +11,7 @@ pub mod projects;
 pub mod repositories;
 pub mod signing_keys;
 pub mod tags;
+pub mod transfer;
 pub mod uploads;
 pub mod users;
 

@@ -7,5 +7,6 @@ mod access;
 mod blobs;
 mod listing;
 mod manifests;
+mod migrate;
 mod tokens;
 mod uploads;

@@ -27,8 +27,14 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts a server with a fresh data dir.
+    /// Starts a server with a fresh data dir, on PostgreSQL and S3 when the environment names
+    /// them (see [`test_database`], [`test_storage`]).
     pub async fn start() -> Self {
+        Self::start_with(|_, _| {}).await
+    }
+
+    /// Starts a server whose settings `adjust` may change, given the data dir.
+    pub async fn start_with(adjust: impl FnOnce(&std::path::Path, &mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -41,6 +47,8 @@ impl TestApp {
             storage_url: test_storage(),
             ..Default::default()
         };
+        let mut settings = settings;
+        adjust(dir.path(), &mut settings);
         let config = Config::resolve(settings).expect("config");
         let state = AppState::init(config).await.expect("init");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
