@@ -23,6 +23,8 @@ use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, Wr
 const LOCAL_PART_SIZE: usize = 2 * 1024 * 1024;
 /// Size of the parts of an S3 multipart upload (S3 wants at least 5 MiB for all but the last).
 const S3_PART_SIZE: usize = 8 * 1024 * 1024;
+/// S3's CopyObject refuses sources over 5 GiB.
+const S3_COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
 /// Parts in flight per write; bounds the memory one upload holds.
 const PARTS_IN_FLIGHT: usize = 4;
 /// Read buffer when serving a local file.
@@ -72,6 +74,8 @@ pub struct ObjectRead {
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     part_size: usize,
+    /// Largest object `rename` moves with the store's own copy; larger ones are streamed.
+    copy_limit: u64,
 }
 
 impl BlobStore {
@@ -89,7 +93,7 @@ impl BlobStore {
             let prefix = prefix.trim_matches('/');
             let store: Arc<dyn ObjectStore> =
                 if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
-            return Ok(Self { store, part_size: S3_PART_SIZE });
+            return Ok(Self { store, part_size: S3_PART_SIZE, copy_limit: S3_COPY_LIMIT });
         }
         let path = url.strip_prefix("file://").unwrap_or(url);
         if path.contains("://") {
@@ -99,7 +103,7 @@ impl BlobStore {
         }
         std::fs::create_dir_all(path)?;
         let fs = LocalFileSystem::new_with_prefix(path)?.with_automatic_cleanup(true).with_fsync(fsync);
-        Ok(Self { store: Arc::new(fs), part_size: LOCAL_PART_SIZE })
+        Ok(Self { store: Arc::new(fs), part_size: LOCAL_PART_SIZE, copy_limit: u64::MAX })
     }
 
     /// Streams `body` into `key`, calling `observe` on every chunk in order (for hashing).
@@ -200,6 +204,11 @@ impl BlobStore {
 
     /// Moves `from` to `to`, replacing `to` atomically.
     pub async fn rename(&self, from: &StorageKey, to: &StorageKey) -> Result<(), StorageError> {
+        if self.copy_limit < u64::MAX && self.size(from).await? > self.copy_limit {
+            // Too large for the store's copy (S3: 5 GiB): stream it into a new object instead.
+            self.concat(std::slice::from_ref(from), to).await?;
+            return self.delete(from).await;
+        }
         self.store.rename(&from.path(), &to.path()).await.map_err(|e| map_err(from, e))
     }
 
@@ -388,6 +397,20 @@ mod tests {
             assert_eq!(read_all(&s, &blob, None).await, b"content");
             assert!(matches!(s.size(&part).await, Err(StorageError::NotFound(_))));
             assert!(matches!(s.rename(&part, &blob).await, Err(StorageError::NotFound(_))));
+        }
+    }
+
+    #[tokio::test]
+    async fn rename_streams_objects_over_the_copy_limit() {
+        for (_guard, mut s) in backends() {
+            s.copy_limit = 1024;
+            let part = StorageKey::UploadPart { upload: "u4".into(), part: "0".into() };
+            let data: Vec<u8> = (0..9_000_000u32).map(|i| (i % 253) as u8).collect();
+            s.write_stream(&part, chunks(&data, 1 << 20), |_| {}).await.expect("write");
+            let blob = StorageKey::Blob(digest('c'));
+            s.rename(&part, &blob).await.expect("rename");
+            assert_eq!(read_all(&s, &blob, None).await, data);
+            assert!(matches!(s.size(&part).await, Err(StorageError::NotFound(_))));
         }
     }
 
