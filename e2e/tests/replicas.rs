@@ -45,10 +45,10 @@ async fn start(db: &str, storage: &str, data: &std::path::Path) -> Replica {
         .expect("start wharf");
     let replica = Replica { child, host };
     for _ in 0..200 {
-        if let Ok(r) = reqwest::get(format!("http://{}/api/v2.0/health", replica.host)).await {
-            if r.status() == StatusCode::OK {
-                return replica;
-            }
+        if let Ok(r) = reqwest::get(format!("http://{}/api/v2.0/health", replica.host)).await
+            && r.status() == StatusCode::OK
+        {
+            return replica;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

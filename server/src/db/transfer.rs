@@ -16,11 +16,18 @@ enum Col {
     Bytes,
 }
 
-/// Tables in foreign-key order, with their columns and whether `id` is an identity column.
-const TABLES: &[(&str, &[(&str, Col)], bool)] = &[
-    (
-        "users",
-        &[
+/// A copied table: its name, its columns, and whether `id` is an identity column.
+struct Table {
+    name: &'static str,
+    columns: &'static [(&'static str, Col)],
+    identity: bool,
+}
+
+/// Tables in foreign-key order.
+const TABLES: &[Table] = &[
+    Table {
+        name: "users",
+        columns: &[
             ("id", Col::Int),
             ("username", Col::Text),
             ("email", Col::Text),
@@ -31,11 +38,11 @@ const TABLES: &[(&str, &[(&str, Col)], bool)] = &[
             ("created_at", Col::Int),
             ("updated_at", Col::Int),
         ],
-        true,
-    ),
-    (
-        "projects",
-        &[
+        identity: true,
+    },
+    Table {
+        name: "projects",
+        columns: &[
             ("id", Col::Int),
             ("name", Col::Text),
             ("public", Col::Int),
@@ -43,11 +50,11 @@ const TABLES: &[(&str, &[(&str, Col)], bool)] = &[
             ("created_at", Col::Int),
             ("updated_at", Col::Int),
         ],
-        true,
-    ),
-    (
-        "repositories",
-        &[
+        identity: true,
+    },
+    Table {
+        name: "repositories",
+        columns: &[
             ("id", Col::Int),
             ("project_id", Col::Int),
             ("name", Col::Text),
@@ -55,17 +62,21 @@ const TABLES: &[(&str, &[(&str, Col)], bool)] = &[
             ("created_at", Col::Int),
             ("updated_at", Col::Int),
         ],
-        true,
-    ),
-    ("blobs", &[("digest", Col::Text), ("size", Col::Int), ("created_at", Col::Int)], false),
-    (
-        "repository_blobs",
-        &[("repository_id", Col::Int), ("digest", Col::Text), ("created_at", Col::Int)],
-        false,
-    ),
-    (
-        "manifests",
-        &[
+        identity: true,
+    },
+    Table {
+        name: "blobs",
+        columns: &[("digest", Col::Text), ("size", Col::Int), ("created_at", Col::Int)],
+        identity: false,
+    },
+    Table {
+        name: "repository_blobs",
+        columns: &[("repository_id", Col::Int), ("digest", Col::Text), ("created_at", Col::Int)],
+        identity: false,
+    },
+    Table {
+        name: "manifests",
+        columns: &[
             ("id", Col::Int),
             ("repository_id", Col::Int),
             ("digest", Col::Text),
@@ -80,22 +91,34 @@ const TABLES: &[(&str, &[(&str, Col)], bool)] = &[
             ("pushed_at", Col::Int),
             ("pulled_at", Col::Int),
         ],
-        true,
-    ),
-    ("manifest_blobs", &[("manifest_id", Col::Int), ("digest", Col::Text)], false),
-    ("manifest_children", &[("parent_id", Col::Int), ("child_id", Col::Int)], false),
-    (
-        "tags",
-        &[
+        identity: true,
+    },
+    Table {
+        name: "manifest_blobs",
+        columns: &[("manifest_id", Col::Int), ("digest", Col::Text)],
+        identity: false,
+    },
+    Table {
+        name: "manifest_children",
+        columns: &[("parent_id", Col::Int), ("child_id", Col::Int)],
+        identity: false,
+    },
+    Table {
+        name: "tags",
+        columns: &[
             ("repository_id", Col::Int),
             ("name", Col::Text),
             ("manifest_id", Col::Int),
             ("pushed_at", Col::Int),
             ("pulled_at", Col::Int),
         ],
-        false,
-    ),
-    ("signing_keys", &[("id", Col::Text), ("secret", Col::Bytes), ("created_at", Col::Int)], false),
+        identity: false,
+    },
+    Table {
+        name: "signing_keys",
+        columns: &[("id", Col::Text), ("secret", Col::Bytes), ("created_at", Col::Int)],
+        identity: false,
+    },
 ];
 
 /// Rows copied per table, in copy order.
@@ -134,7 +157,7 @@ fn bind<'q>(
 pub async fn copy_rows(from: &Db, to: &Db) -> DbResult<Counts> {
     let mut counts = Vec::new();
     let mut tx = to.begin().await?;
-    for (table, cols, identity) in TABLES {
+    for Table { name: table, columns: cols, identity } in TABLES {
         let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
         let select = format!("SELECT {} FROM {table}", names.join(", "));
         let insert = format!(
