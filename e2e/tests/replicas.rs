@@ -77,8 +77,9 @@ async fn two_replicas_share_only_the_database_and_the_bucket() {
     let storage = format!("{}/{:016x}", s3.trim_end_matches('/'), rand::random::<u64>());
     // Each replica gets its own data dir: they must not share anything on local disk.
     let (dir_a, dir_b) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let a = start(&db, &storage, dir_a.path()).await;
-    let b = start(&db, &storage, dir_b.path()).await;
+    // Started together on an empty database: migrations (under PostgreSQL's advisory lock) and
+    // the first-start setup (admin, library, signing key) must not race.
+    let (a, b) = tokio::join!(start(&db, &storage, dir_a.path()), start(&db, &storage, dir_b.path()));
     let c = reqwest::Client::new();
     let on = |r: &Replica, m: Method, path: &str| {
         c.request(m, format!("http://{}{path}", r.host)).basic_auth("admin", Some(ADMIN_PASSWORD))
