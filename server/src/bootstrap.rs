@@ -76,8 +76,10 @@ mod tests {
         let admin = db::users::by_username(db.reader(), ADMIN).await.expect("query").expect("admin");
         assert!(admin.sysadmin);
         assert!(password::verify("Secret123".into(), admin.password_hash).await.expect("verify"));
-        let lib =
-            db::projects::access(db.reader(), LIBRARY, "library/x").await.expect("query").expect("library");
+        let lib = db::projects::access(db.reader(), LIBRARY, "library/x", 0)
+            .await
+            .expect("query")
+            .expect("library");
         assert!(lib.public);
         assert!(set_password(&db, ADMIN, "Other123x").await.expect("set"));
         assert!(!set_password(&db, "nobody", "Other123x").await.expect("set"));

@@ -1,28 +1,93 @@
-//! The permission check: one function, one table.
+//! The permission check: one function over one table, Harbor's permission matrix.
 //!
-//! Until project membership exists, the rules are: system administrators may do everything;
-//! anyone, signed in or not, may pull from a public project; nothing else is allowed.
+//! System administrators may do everything. A project member may do what their role allows.
+//! Anyone, signed in or not, may read a public project (pull and see it); nothing else is open
+//! to non-members.
 
 use super::Identity;
+
+/// Harbor's project roles, with Harbor's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Everything in the project, including members, robots, settings and deleting it.
+    ProjectAdmin = 1,
+    /// Pull, push, create repositories, add tags, create and run retention.
+    Developer = 2,
+    /// Pull and read the project, its members and logs.
+    Guest = 3,
+    /// A developer who also deletes artifacts, tags and repositories and manages immutability.
+    Maintainer = 4,
+    /// Pull only.
+    LimitedGuest = 5,
+}
+
+impl Role {
+    /// The role with Harbor's `role_id`.
+    pub fn from_id(id: i64) -> Option<Self> {
+        Some(match id {
+            1 => Self::ProjectAdmin,
+            2 => Self::Developer,
+            3 => Self::Guest,
+            4 => Self::Maintainer,
+            5 => Self::LimitedGuest,
+            _ => return None,
+        })
+    }
+
+    /// Harbor's `role_id`.
+    pub fn id(self) -> i64 {
+        self as i64
+    }
+
+    /// Harbor's `role_name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ProjectAdmin => "projectAdmin",
+            Self::Developer => "developer",
+            Self::Guest => "guest",
+            Self::Maintainer => "maintainer",
+            Self::LimitedGuest => "limitedGuest",
+        }
+    }
+}
 
 /// What a caller wants to do in a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Read manifests, blobs, tags and referrers.
     Pull,
-    /// Upload blobs, push manifests and tags.
+    /// Upload blobs, push manifests and tags, create repositories.
     Push,
-    /// Delete manifests, tags and blob links.
+    /// Delete manifests, tags, repositories and blob links.
     Delete,
+    /// See the project and its repositories.
+    ReadProject,
+    /// List the project's members.
+    ListMembers,
+    /// Read the project's logs.
+    ReadLogs,
+    /// Create, change and run retention policies.
+    ManageRetention,
+    /// Manage tag immutability rules.
+    ManageImmutability,
+    /// Add, change and remove members.
+    ManageMembers,
+    /// Create, change and delete robot accounts.
+    ManageRobots,
+    /// Change the project's settings.
+    UpdateProject,
+    /// Delete the (empty) project.
+    DeleteProject,
 }
 
 impl Action {
-    /// The action's name in token scopes.
+    /// The action's name in token scopes (registry actions only).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pull => "pull",
             Self::Push => "push",
             Self::Delete => "delete",
+            _ => "",
         }
     }
 
@@ -36,41 +101,90 @@ impl Action {
         }
     }
 
-    /// Every action.
+    /// The actions a registry token can carry.
     pub const ALL: [Action; 3] = [Self::Pull, Self::Push, Self::Delete];
 }
 
-/// Whether `who` may perform `action` in a project that is `public` or not.
-pub fn allowed(who: &Identity, public: bool, action: Action) -> bool {
+/// Harbor's matrix: whether `role` includes `action`.
+fn role_allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    use Role::*;
+    match action {
+        Pull | ReadProject => true,
+        ListMembers | ReadLogs => role != LimitedGuest,
+        Push | ManageRetention => matches!(role, Developer | Maintainer | ProjectAdmin),
+        Delete | ManageImmutability => matches!(role, Maintainer | ProjectAdmin),
+        ManageMembers | ManageRobots | UpdateProject | DeleteProject => role == ProjectAdmin,
+    }
+}
+
+/// Whether `who`, with `role` in a project that is `public` or not, may perform `action`.
+pub fn allowed(who: &Identity, public: bool, role: Option<Role>, action: Action) -> bool {
+    let open = public && matches!(action, Action::Pull | Action::ReadProject);
     match who {
         Identity::User { sysadmin: true, .. } => true,
-        _ => action == Action::Pull && public,
+        Identity::User { .. } => open || role.is_some_and(|r| role_allows(r, action)),
+        Identity::Anonymous => open,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Action::*;
+    use Role::*;
 
     #[test]
-    fn the_matrix() {
+    fn harbors_matrix_by_role() {
+        let user = Identity::User { id: 2, name: "u".into(), sysadmin: false };
+        // (action, [ProjectAdmin, Maintainer, Developer, Guest, LimitedGuest])
+        let table = [
+            (Pull, [true, true, true, true, true]),
+            (ReadProject, [true, true, true, true, true]),
+            (ListMembers, [true, true, true, true, false]),
+            (ReadLogs, [true, true, true, true, false]),
+            (Push, [true, true, true, false, false]),
+            (ManageRetention, [true, true, true, false, false]),
+            (Delete, [true, true, false, false, false]),
+            (ManageImmutability, [true, true, false, false, false]),
+            (ManageMembers, [true, false, false, false, false]),
+            (ManageRobots, [true, false, false, false, false]),
+            (UpdateProject, [true, false, false, false, false]),
+            (DeleteProject, [true, false, false, false, false]),
+        ];
+        for (action, expected) in table {
+            for (role, expect) in
+                [ProjectAdmin, Maintainer, Developer, Guest, LimitedGuest].into_iter().zip(expected)
+            {
+                assert_eq!(allowed(&user, false, Some(role), action), expect, "{role:?} {action:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn admins_anonymous_and_non_members() {
         let admin = Identity::User { id: 1, name: "admin".into(), sysadmin: true };
         let user = Identity::User { id: 2, name: "u".into(), sysadmin: false };
         let anon = Identity::Anonymous;
-        let table = [
-            (&admin, true, Action::Push, true),
-            (&admin, false, Action::Delete, true),
-            (&admin, false, Action::Pull, true),
-            (&user, true, Action::Pull, true),
-            (&user, true, Action::Push, false),
-            (&user, false, Action::Pull, false),
-            (&anon, true, Action::Pull, true),
-            (&anon, true, Action::Push, false),
-            (&anon, true, Action::Delete, false),
-            (&anon, false, Action::Pull, false),
-        ];
-        for (who, public, action, expect) in table {
-            assert_eq!(allowed(who, public, action), expect, "{who:?} {public} {action:?}");
+        assert!(allowed(&admin, false, None, DeleteProject));
+        for who in [&user, &anon] {
+            assert!(allowed(who, true, None, Pull));
+            assert!(allowed(who, true, None, ReadProject));
+            assert!(!allowed(who, true, None, Push));
+            assert!(!allowed(who, true, None, ListMembers));
+            assert!(!allowed(who, false, None, Pull));
         }
+        // A role never counts for an anonymous caller.
+        assert!(!allowed(&anon, false, Some(ProjectAdmin), Pull));
+    }
+
+    #[test]
+    fn role_ids_are_harbors() {
+        for (id, role) in [(1, ProjectAdmin), (2, Developer), (3, Guest), (4, Maintainer), (5, LimitedGuest)]
+        {
+            assert_eq!(Role::from_id(id), Some(role));
+            assert_eq!(role.id(), id);
+        }
+        assert_eq!(Role::from_id(6), None);
     }
 }

@@ -7,7 +7,7 @@ pub mod password;
 pub mod throttle;
 pub mod token;
 
-pub use access::{Action, allowed};
+pub use access::{Action, Role, allowed};
 pub use authenticator::Authenticator;
 
 /// The caller of a request.
@@ -27,6 +27,14 @@ pub enum Identity {
 }
 
 impl Identity {
+    /// The user id, or 0 for anonymous (no row has id 0).
+    pub fn user_id(&self) -> i64 {
+        match self {
+            Self::Anonymous => 0,
+            Self::User { id, .. } => *id,
+        }
+    }
+
     /// The name for logs and audit: the username or `anonymous`.
     pub fn name(&self) -> &str {
         match self {

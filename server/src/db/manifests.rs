@@ -84,6 +84,7 @@ pub async fn lookup<'e>(
     repo: &str,
     reference: &str,
     by_tag: bool,
+    user_id: i64,
 ) -> DbResult<Option<ManifestLookup>> {
     let join = if by_tag {
         "LEFT JOIN tags t ON t.repository_id = r.id AND t.name = $3 LEFT JOIN manifests m ON m.id = t.manifest_id"
@@ -91,17 +92,15 @@ pub async fn lookup<'e>(
         "LEFT JOIN manifests m ON m.repository_id = r.id AND m.digest = $3"
     };
     let sql = format!(
-        "SELECT p.id AS pid, p.public AS public, r.id AS rid, m.id AS id, m.digest AS digest, \
-         m.media_type AS media_type, m.content AS content FROM projects p \
-         LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 {join} WHERE p.name = $1"
+        "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id, m.id AS id, \
+         m.digest AS digest, m.media_type AS media_type, m.content AS content FROM projects p \
+         LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 \
+         LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $4 {join} WHERE p.name = $1"
     );
-    let row = sqlx::query(&sql).bind(project).bind(repo).bind(reference).fetch_optional(e).await?;
+    let row =
+        sqlx::query(&sql).bind(project).bind(repo).bind(reference).bind(user_id).fetch_optional(e).await?;
     row.map(|r| {
-        let access = super::projects::ProjectAccess {
-            project_id: r.try_get("pid")?,
-            public: r.try_get::<i64, _>("public")? != 0,
-            repository_id: r.try_get("rid")?,
-        };
+        let access = super::projects::access_from(&r)?;
         let manifest = match r.try_get::<Option<i64>, _>("id")? {
             Some(_) => Some(manifest_from(&r)?),
             None => None,

@@ -7,6 +7,7 @@
 
 pub mod blobs;
 pub mod manifests;
+pub mod members;
 pub mod projects;
 pub mod repositories;
 pub mod signing_keys;
@@ -148,6 +149,12 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Escapes `%`, `_` and `\` in user input for a pattern used with `LIKE … ESCAPE '\'` (SQLite
+/// has no default escape character, so every such query names it).
+pub(crate) fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// `$first, $first+1, …` placeholders for an `IN (…)` list of `n` values.

@@ -3,8 +3,10 @@
 use sqlx::{Any, Executor, Row};
 
 use super::{DbResult, now_ms};
+use crate::auth::Role;
 
-/// What the registry needs to know about a project and, optionally, one of its repositories.
+/// What a permission check needs to know about a project and, optionally, one of its
+/// repositories, for one caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectAccess {
     /// Project id.
@@ -13,30 +15,39 @@ pub struct ProjectAccess {
     pub public: bool,
     /// The repository's id, when it exists.
     pub repository_id: Option<i64>,
+    /// The caller's role in the project, when they are a member.
+    pub role: Option<Role>,
 }
 
-/// Looks up a project by name and, in the same query, a repository in it.
+/// Reads a [`ProjectAccess`] from a row with `pid`, `public`, `rid` and `role_id` columns.
+pub(crate) fn access_from(r: &sqlx::any::AnyRow) -> DbResult<ProjectAccess> {
+    Ok(ProjectAccess {
+        project_id: r.try_get("pid")?,
+        public: r.try_get::<i64, _>("public")? != 0,
+        repository_id: r.try_get("rid")?,
+        role: r.try_get::<Option<i64>, _>("role_id")?.and_then(Role::from_id),
+    })
+}
+
+/// Looks up a project by name and, in the same query, a repository in it and the role of user
+/// `user_id` (0: anonymous) there.
 pub async fn access<'e>(
     e: impl Executor<'e, Database = Any>,
     project: &str,
     repository: &str,
+    user_id: i64,
 ) -> DbResult<Option<ProjectAccess>> {
     let row = sqlx::query(
-        "SELECT p.id AS pid, p.public AS public, r.id AS rid FROM projects p \
-         LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 WHERE p.name = $1",
+        "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id FROM projects p \
+         LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 \
+         LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $3 WHERE p.name = $1",
     )
     .bind(project)
     .bind(repository)
+    .bind(user_id)
     .fetch_optional(e)
     .await?;
-    row.map(|r| {
-        Ok(ProjectAccess {
-            project_id: r.try_get("pid")?,
-            public: r.try_get::<i64, _>("public")? != 0,
-            repository_id: r.try_get("rid")?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(access_from).transpose()
 }
 
 /// Creates a project unless one of that name exists; returns whether it was created.

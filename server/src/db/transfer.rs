@@ -115,6 +115,18 @@ const TABLES: &[Table] = &[
         identity: false,
     },
     Table {
+        name: "project_members",
+        columns: &[
+            ("id", Col::Int),
+            ("project_id", Col::Int),
+            ("user_id", Col::Int),
+            ("role_id", Col::Int),
+            ("created_at", Col::Int),
+            ("updated_at", Col::Int),
+        ],
+        identity: true,
+    },
+    Table {
         name: "signing_keys",
         columns: &[("id", Col::Text), ("secret", Col::Bytes), ("created_at", Col::Int)],
         identity: false,

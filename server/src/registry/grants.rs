@@ -23,7 +23,8 @@ impl Registry {
                         continue;
                     };
                     let Some(access) =
-                        db::projects::access(self.db.reader(), name.project(), name.as_str()).await?
+                        db::projects::access(self.db.reader(), name.project(), name.as_str(), who.user_id())
+                            .await?
                     else {
                         continue;
                     };
@@ -34,7 +35,7 @@ impl Registry {
                     };
                     let mut actions: Vec<String> = wanted
                         .into_iter()
-                        .filter(|a| allowed(who, access.public, *a))
+                        .filter(|a| allowed(who, access.public, access.role, *a))
                         .map(|a| a.as_str().to_owned())
                         .collect();
                     actions.dedup();

@@ -52,8 +52,15 @@ impl Registry {
             Reference::Tag(t) => (t.as_str(), true),
             Reference::Digest(d) => (d.as_str(), false),
         };
-        let found =
-            db::manifests::lookup(self.db.reader(), name.project(), name.as_str(), text, by_tag).await?;
+        let found = db::manifests::lookup(
+            self.db.reader(),
+            name.project(),
+            name.as_str(),
+            text,
+            by_tag,
+            caller.identity.user_id(),
+        )
+        .await?;
         let (access, manifest) = match found {
             Some(f) => (Some(f.access), f.manifest),
             None => (None, None),

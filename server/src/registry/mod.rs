@@ -48,7 +48,7 @@ pub(crate) fn decide(
             }
         });
     };
-    let account_may = allowed(who, access.public, action);
+    let account_may = allowed(who, access.public, access.role, action);
     let permitted = match &caller.token {
         Some(claims) => claims.allows(name.as_str(), action.as_str()),
         None => account_may,
@@ -90,7 +90,9 @@ impl Registry {
         name: &RepoName,
         action: Action,
     ) -> Result<RepoCtx, RegistryError> {
-        let access = db::projects::access(self.db.reader(), name.project(), name.as_str()).await?;
+        let access =
+            db::projects::access(self.db.reader(), name.project(), name.as_str(), caller.identity.user_id())
+                .await?;
         let access = decide(caller, name, action, access)?;
         let repository_id = match (access.repository_id, action) {
             (Some(id), _) => id,

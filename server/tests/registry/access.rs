@@ -145,3 +145,56 @@ async fn signed_in_users_without_permission_are_denied() {
     let res = as_dev(Method::GET, "/v2/private/x/tags/list").send().await.expect("send");
     expect_error(res, StatusCode::FORBIDDEN, "DENIED").await;
 }
+
+#[tokio::test]
+async fn project_roles_decide_pull_push_and_delete() {
+    use wharf::auth::Role;
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    let (_, manifest, _) = app.push_image("team/app", "v1").await;
+    // (user, role, may pull, may push, may delete)
+    let table = [
+        ("padmin", Some(Role::ProjectAdmin), true, true, true),
+        ("maint", Some(Role::Maintainer), true, true, true),
+        ("dev", Some(Role::Developer), true, true, false),
+        ("guest", Some(Role::Guest), true, false, false),
+        ("lguest", Some(Role::LimitedGuest), true, false, false),
+        ("outsider", None, false, false, false),
+    ];
+    for (name, role, pull, push, delete) in table {
+        let id = app.create_user(name, "Passw0rd1").await;
+        if let Some(role) = role {
+            app.add_member("team", id, role).await;
+        }
+        let tag = format!("for-{name}");
+        app.put_manifest("team/app", &tag, OCI_MANIFEST, &manifest).await;
+        let as_user = |m: Method, p: &str| app.anon(m, p).basic_auth(name, Some("Passw0rd1"));
+        let status = |allowed: bool, ok: StatusCode| if allowed { ok } else { StatusCode::FORBIDDEN };
+        let res = as_user(Method::GET, "/v2/team/app/manifests/v1").send().await.expect("send");
+        assert_eq!(res.status(), status(pull, StatusCode::OK), "{name} pull");
+        let res = as_user(Method::POST, "/v2/team/app/blobs/uploads/").send().await.expect("send");
+        assert_eq!(res.status(), status(push, StatusCode::ACCEPTED), "{name} push");
+        let res =
+            as_user(Method::DELETE, &format!("/v2/team/app/manifests/{tag}")).send().await.expect("send");
+        assert_eq!(res.status(), status(delete, StatusCode::ACCEPTED), "{name} delete");
+        // Tokens carry exactly the same decisions.
+        let res =
+            as_user(Method::GET, "/service/token?service=wharf&scope=repository:team/app:pull,push,delete")
+                .send()
+                .await
+                .expect("send");
+        let v: serde_json::Value = res.json().await.expect("json");
+        let token = v["token"].as_str().expect("token").to_owned();
+        let res = app
+            .anon(Method::POST, "/v2/team/app/blobs/uploads/")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            res.status(),
+            if push { StatusCode::ACCEPTED } else { StatusCode::FORBIDDEN },
+            "{name} token push"
+        );
+    }
+}

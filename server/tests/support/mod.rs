@@ -80,6 +80,23 @@ impl TestApp {
             .expect("create project");
     }
 
+    /// Creates a user directly in the database; returns its id.
+    pub async fn create_user(&self, name: &str, password: &str) -> i64 {
+        let hash = wharf::auth::password::hash(password.into()).await.expect("hash");
+        wharf::db::users::insert(self.state.db.writer(), name, &hash, false).await.expect("user")
+    }
+
+    /// Makes a user a member of a project directly in the database.
+    pub async fn add_member(&self, project: &str, user_id: i64, role: wharf::auth::Role) {
+        let access = wharf::db::projects::access(self.state.db.reader(), project, "", 0)
+            .await
+            .expect("query")
+            .expect("project");
+        wharf::db::members::add(self.state.db.writer(), access.project_id, user_id, role)
+            .await
+            .expect("member");
+    }
+
     /// Uploads `data` to `repo` in one request; returns its digest.
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
         let digest = sha256(data);
