@@ -63,4 +63,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 WHARF_TEST_POSTGRES= cargo test --workspace "$@"
 # …then the scale-out shape: the storage suite on S3 too, and the integration suite on
 # PostgreSQL with blobs in S3.
-env "${s3_env[@]}" cargo test -p wharf -p wharf-e2e --lib --test registry --test replicas "$@"
+env "${s3_env[@]}" cargo test -p wharf -p wharf-e2e --lib --test registry --test api --test replicas "$@"

@@ -10,6 +10,7 @@ use crate::auth::Authenticator;
 use crate::auth::token::TokenSigner;
 use crate::config::Config;
 use crate::db::Db;
+use crate::projects::Projects;
 use crate::registry::Registry;
 use crate::storage::BlobStore;
 
@@ -20,6 +21,8 @@ pub struct AppState {
     pub registry: Registry,
     /// Credential checks.
     pub auth: Arc<Authenticator>,
+    /// Project services.
+    pub projects: Projects,
     /// The database.
     pub db: Db,
     /// The blob store.
@@ -60,6 +63,7 @@ impl AppState {
         Ok(Self {
             registry: Registry::new(db.clone(), store.clone()),
             auth: Arc::new(Authenticator::new(db.clone(), signer)),
+            projects: Projects::new(db.clone()),
             db,
             store,
             config: Arc::new(config),

@@ -11,5 +11,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod migrate;
+pub mod projects;
 pub mod registry;
 pub mod storage;
+pub mod time;

@@ -1,6 +1,12 @@
-//! The JSON API under `/api/v2.0`, in Harbor's paths and shapes.
+//! The JSON API under `/api/v2.0`, in Harbor's paths and shapes. Handlers extract, make one
+//! domain call and map the result; errors are [`error::ApiError`].
 
+mod caller;
+pub mod error;
 mod health;
+pub mod pagination;
+mod projects;
+pub mod types;
 
 use axum::Router;
 use axum::routing::get;
@@ -9,5 +15,14 @@ use crate::app::AppState;
 
 /// The `/api/v2.0` routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v2.0/health", get(health::get_health))
+    Router::new()
+        .route("/api/v2.0/health", get(health::get_health))
+        .route(
+            "/api/v2.0/projects",
+            get(projects::list_projects).post(projects::create_project).head(projects::head_project),
+        )
+        .route(
+            "/api/v2.0/projects/{project}",
+            get(projects::get_project).put(projects::update_project).delete(projects::delete_project),
+        )
 }

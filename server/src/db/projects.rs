@@ -74,3 +74,181 @@ pub async fn insert_if_missing<'e>(
 pub async fn public_ids<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<Vec<i64>> {
     Ok(sqlx::query_scalar("SELECT id FROM projects WHERE public <> 0").fetch_all(e).await?)
 }
+
+/// A project as the API shows it, with the caller's role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRow {
+    /// Project id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Public projects can be pulled by anyone.
+    pub public: bool,
+    /// The creating user, if known.
+    pub owner_id: Option<i64>,
+    /// The creating user's name, if known.
+    pub owner_name: Option<String>,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
+    /// Repositories in the project.
+    pub repo_count: i64,
+    /// The caller's role, when a member.
+    pub role: Option<Role>,
+}
+
+/// Which projects a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFilter {
+    /// Show private projects the caller is not a member of (system administrators).
+    pub all: bool,
+    /// Only names containing this.
+    pub name_contains: String,
+    /// Only this exact name.
+    pub name_exact: String,
+    /// Only public (`Some(true)`) or private (`Some(false)`) projects.
+    pub public: Option<bool>,
+}
+
+const PROJECT_SELECT: &str = "SELECT p.id AS id, p.name AS name, p.public AS public, p.owner_id AS owner_id, \
+     u.username AS owner_name, p.created_at AS created_at, p.updated_at AS updated_at, \
+     (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count, pm.role_id AS role_id \
+     FROM projects p LEFT JOIN users u ON u.id = p.owner_id \
+     LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $1";
+
+/// The filter of [`list`] and [`count`]; parameters $2..$5.
+const PROJECT_WHERE: &str = " WHERE ($2 <> 0 OR p.public <> 0 OR pm.role_id IS NOT NULL) \
+     AND ($3 = '' OR p.name LIKE $3 ESCAPE '\\') AND ($4 = '' OR p.name = $4) AND ($5 < 0 OR p.public = $5)";
+
+fn project_from(r: &sqlx::any::AnyRow) -> DbResult<ProjectRow> {
+    Ok(ProjectRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        public: r.try_get::<i64, _>("public")? != 0,
+        owner_id: r.try_get("owner_id")?,
+        owner_name: r.try_get("owner_name")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        repo_count: r.try_get("repo_count")?,
+        role: r.try_get::<Option<i64>, _>("role_id")?.and_then(Role::from_id),
+    })
+}
+
+fn filter_args(f: &ProjectFilter) -> (i64, String, String, i64) {
+    let contains = if f.name_contains.is_empty() {
+        String::new()
+    } else {
+        format!("%{}%", super::like_escape(&f.name_contains))
+    };
+    (i64::from(f.all), contains, f.name_exact.clone(), f.public.map_or(-1, i64::from))
+}
+
+/// Projects visible to user `user_id` (0: anonymous) under `f`, by name, one page.
+pub async fn list<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: i64,
+    f: &ProjectFilter,
+    offset: i64,
+    limit: i64,
+) -> DbResult<Vec<ProjectRow>> {
+    let (all, contains, exact, public) = filter_args(f);
+    let sql = format!("{PROJECT_SELECT}{PROJECT_WHERE} ORDER BY p.name LIMIT $6 OFFSET $7");
+    let rows = sqlx::query(&sql)
+        .bind(user_id)
+        .bind(all)
+        .bind(contains)
+        .bind(exact)
+        .bind(public)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await?;
+    rows.iter().map(project_from).collect()
+}
+
+/// How many projects [`list`] would show without paging.
+pub async fn count<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: i64,
+    f: &ProjectFilter,
+) -> DbResult<i64> {
+    let (all, contains, exact, public) = filter_args(f);
+    let sql = format!(
+        "SELECT COUNT(*) FROM projects p LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $1{PROJECT_WHERE}"
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(user_id)
+        .bind(all)
+        .bind(contains)
+        .bind(exact)
+        .bind(public)
+        .fetch_one(e)
+        .await?)
+}
+
+/// One project by id or name, with the role of user `user_id` in it.
+pub async fn find<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: i64,
+    id: Option<i64>,
+    name: &str,
+) -> DbResult<Option<ProjectRow>> {
+    let row = match id {
+        Some(id) => {
+            sqlx::query(&format!("{PROJECT_SELECT} WHERE p.id = $2"))
+                .bind(user_id)
+                .bind(id)
+                .fetch_optional(e)
+                .await?
+        }
+        None => {
+            sqlx::query(&format!("{PROJECT_SELECT} WHERE p.name = $2"))
+                .bind(user_id)
+                .bind(name)
+                .fetch_optional(e)
+                .await?
+        }
+    };
+    row.as_ref().map(project_from).transpose()
+}
+
+/// Creates a project; returns its id (a taken name is a unique violation).
+pub async fn insert<'e>(
+    e: impl Executor<'e, Database = Any>,
+    name: &str,
+    public: bool,
+    owner_id: Option<i64>,
+) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO projects (name, public, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(i64::from(public))
+    .bind(owner_id)
+    .bind(now_ms())
+    .fetch_one(e)
+    .await?)
+}
+
+/// Makes a project public or private.
+pub async fn set_public<'e>(e: impl Executor<'e, Database = Any>, id: i64, public: bool) -> DbResult<()> {
+    sqlx::query("UPDATE projects SET public = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(public))
+        .bind(now_ms())
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a project that has no repositories; returns whether it was deleted.
+pub async fn delete_if_empty<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<bool> {
+    let done = sqlx::query(
+        "DELETE FROM projects WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM repositories r WHERE r.project_id = $1)",
+    )
+    .bind(id)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

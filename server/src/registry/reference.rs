@@ -54,8 +54,8 @@ fn is_alnum(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
-/// One path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-fn valid_component(c: &str) -> bool {
+/// One path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` (also the rule for project names).
+pub fn valid_component(c: &str) -> bool {
     let b = c.as_bytes();
     if b.is_empty() || !is_alnum(b[0]) || !is_alnum(b[b.len() - 1]) {
         return false;

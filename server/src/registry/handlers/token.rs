@@ -30,7 +30,7 @@ async fn answer(
     let granted = app.registry.grant(&who, &requested).await?;
     let signer = app.auth.signer();
     let (token, claims) = signer.issue(&who, granted, "access", TOKEN_TTL_SECS);
-    let issued_at = chrono_like(claims.iat);
+    let issued_at = crate::time::rfc3339(claims.iat);
     let mut body = serde_json::json!({
         "token": token,
         "access_token": token,
@@ -44,23 +44,6 @@ async fn answer(
     let mut res = axum::Json(body).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(res)
-}
-
-/// RFC 3339 UTC time of unix seconds `t`.
-fn chrono_like(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// `GET /service/token?service=&scope=…&offline_token=`
@@ -124,14 +107,4 @@ pub(super) async fn post_token(
     }
     .await;
     result.unwrap_or_else(|e| error_response(&app, e, None, None))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_times() {
-        assert_eq!(super::chrono_like(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::chrono_like(1_795_000_000), "2026-11-18T11:06:40Z");
-        assert_eq!(super::chrono_like(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

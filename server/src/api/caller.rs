@@ -1,0 +1,27 @@
+//! The caller of an API request: HTTP Basic credentials, or anonymous.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::Identity;
+
+/// Who is calling the API.
+pub struct ApiCaller(pub Identity);
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(Self(app.auth.identify_basic(auth, peer).await?))
+    }
+}

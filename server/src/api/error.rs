@@ -1,0 +1,86 @@
+//! Errors of the JSON API. The body carries Harbor's shape (`{"errors":[{"code","message"}]}`,
+//! so Harbor clients read it) together with RFC 7807 problem-details fields (`type`, `title`,
+//! `status`, `detail`). Internal failures are logged and answered generically.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// An error answered on `/api/v2.0`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApiError {
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Authentication is required or failed.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Authenticated, but not allowed.
+    #[error("forbidden")]
+    Forbidden,
+    /// No such resource (or not visible to the caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// The resource exists already.
+    #[error("{0}")]
+    Conflict(String),
+    /// The resource is not in a state that allows this (e.g. a project that is not empty).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// Too many failed logins.
+    #[error("too many requests")]
+    TooManyRequests,
+    /// An internal failure; the detail is logged only.
+    #[error("internal server error")]
+    Internal,
+}
+
+impl ApiError {
+    fn code_and_status(&self) -> (&'static str, StatusCode) {
+        match self {
+            Self::BadRequest(_) => ("BAD_REQUEST", StatusCode::BAD_REQUEST),
+            Self::Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
+            Self::Forbidden => ("FORBIDDEN", StatusCode::FORBIDDEN),
+            Self::NotFound(_) => ("NOT_FOUND", StatusCode::NOT_FOUND),
+            Self::Conflict(_) => ("CONFLICT", StatusCode::CONFLICT),
+            Self::PreconditionFailed(_) => ("PRECONDITION", StatusCode::PRECONDITION_FAILED),
+            Self::TooManyRequests => ("TOO_MANY_REQUEST", StatusCode::TOO_MANY_REQUESTS),
+            Self::Internal => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::Internal
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError::*;
+        match e {
+            InvalidCredentials | Malformed | Token(_) => Self::Unauthorized,
+            Throttled => Self::TooManyRequests,
+            other => {
+                tracing::error!(error = %other, "authentication failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, status) = self.code_and_status();
+        let message = self.to_string();
+        let body = serde_json::json!({
+            "errors": [{ "code": code, "message": message }],
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": message,
+        });
+        (status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,83 @@
+//! The API's request and answer shapes, Harbor's API v2.0 field for field. (They move to the
+//! shared `frontend` crate when the portal arrives, so the UI and the API use the same types.)
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::projects::ProjectRow;
+use crate::time::rfc3339_ms;
+
+/// Harbor's project metadata: flags as strings.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ProjectMetadata {
+    /// `"true"` or `"false"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public: Option<String>,
+}
+
+/// A project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    /// Id.
+    pub project_id: i64,
+    /// Name.
+    pub name: String,
+    /// Creator's id.
+    pub owner_id: Option<i64>,
+    /// Creator's name.
+    pub owner_name: Option<String>,
+    /// Creation time (RFC 3339).
+    pub creation_time: String,
+    /// Last change (RFC 3339).
+    pub update_time: String,
+    /// Always false: deleted projects are gone.
+    pub deleted: bool,
+    /// Repositories in the project.
+    pub repo_count: i64,
+    /// The caller's role id, 0 when not a member.
+    pub current_user_role_id: i64,
+    /// The caller's role ids.
+    pub current_user_role_ids: Vec<i64>,
+    /// Flags.
+    pub metadata: ProjectMetadata,
+}
+
+impl From<ProjectRow> for Project {
+    fn from(p: ProjectRow) -> Self {
+        let role = p.role.map(|r| r.id());
+        Self {
+            project_id: p.id,
+            name: p.name,
+            owner_id: p.owner_id,
+            owner_name: p.owner_name,
+            creation_time: rfc3339_ms(p.created_at),
+            update_time: rfc3339_ms(p.updated_at),
+            deleted: false,
+            repo_count: p.repo_count,
+            current_user_role_id: role.unwrap_or(0),
+            current_user_role_ids: role.into_iter().collect(),
+            metadata: ProjectMetadata { public: Some(p.public.to_string()) },
+        }
+    }
+}
+
+/// `POST`/`PUT /projects` body.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct ProjectReq {
+    /// The name (create only).
+    pub project_name: Option<String>,
+    /// Harbor 2.x also accepts a top-level `public` flag.
+    pub public: Option<bool>,
+    /// Flags.
+    pub metadata: Option<ProjectMetadata>,
+}
+
+impl ProjectReq {
+    /// The requested visibility, if any; `metadata.public` wins over `public`.
+    pub fn public(&self) -> Option<bool> {
+        self.metadata
+            .as_ref()
+            .and_then(|m| m.public.as_deref())
+            .map(|v| v.eq_ignore_ascii_case("true"))
+            .or(self.public)
+    }
+}

@@ -1,0 +1,177 @@
+//! Projects: listing what a caller may see, creating (the creator becomes ProjectAdmin),
+//! reading, changing visibility, and deleting empty projects. Rules here, SQL in `db`.
+
+use crate::auth::{Action, Identity, Role, allowed};
+use crate::db::projects::{ProjectFilter, ProjectRow};
+use crate::db::{self, Db};
+use crate::registry::reference::valid_component;
+
+/// A project failure.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProjectError {
+    /// The caller must sign in.
+    #[error("sign in first")]
+    Unauthorized,
+    /// The caller may not do this.
+    #[error("not allowed")]
+    Forbidden,
+    /// No such project.
+    #[error("project {0} not found")]
+    NotFound(String),
+    /// The name is taken.
+    #[error("project {0} already exists")]
+    Exists(String),
+    /// The name breaks the rules.
+    #[error(
+        "invalid project name {0:?}: use 1 to 255 lower-case letters, digits and separators (. _ -), starting and ending with a letter or digit"
+    )]
+    InvalidName(String),
+    /// The project still has repositories.
+    #[error("project {0} still has repositories: delete them first")]
+    NotEmpty(String),
+    /// A database failure.
+    #[error("database failure")]
+    Db,
+}
+
+impl From<db::DbError> for ProjectError {
+    fn from(e: db::DbError) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::Db
+    }
+}
+
+/// How a request names a project: by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    /// By numeric id.
+    Id(i64),
+    /// By name.
+    Name(String),
+}
+
+impl ProjectRef {
+    /// Harbor's rule: a numeric path segment is an id unless `X-Is-Resource-Name: true` says it
+    /// is a name.
+    pub fn parse(segment: &str, is_name: bool) -> Self {
+        match segment.parse::<i64>() {
+            Ok(id) if !is_name => Self::Id(id),
+            _ => Self::Name(segment.to_owned()),
+        }
+    }
+}
+
+/// Project services.
+#[derive(Clone)]
+pub struct Projects {
+    db: Db,
+}
+
+fn denied(who: &Identity) -> ProjectError {
+    match who {
+        Identity::Anonymous => ProjectError::Unauthorized,
+        Identity::User { .. } => ProjectError::Forbidden,
+    }
+}
+
+impl Projects {
+    /// Project services over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The projects `who` may see under `filter`, one page, and how many there are in all.
+    pub async fn list(
+        &self,
+        who: &Identity,
+        mut filter: ProjectFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ProjectRow>, i64), ProjectError> {
+        filter.all = matches!(who, Identity::User { sysadmin: true, .. });
+        let uid = who.user_id();
+        let rows = db::projects::list(self.db.reader(), uid, &filter, offset, limit).await?;
+        let total = db::projects::count(self.db.reader(), uid, &filter).await?;
+        Ok((rows, total))
+    }
+
+    /// The project `r`, if `who` may perform `action` on it.
+    pub async fn get(
+        &self,
+        who: &Identity,
+        r: &ProjectRef,
+        action: Action,
+    ) -> Result<ProjectRow, ProjectError> {
+        let (id, name) = match r {
+            ProjectRef::Id(id) => (Some(*id), ""),
+            ProjectRef::Name(n) => (None, n.as_str()),
+        };
+        let label = || match r {
+            ProjectRef::Id(id) => id.to_string(),
+            ProjectRef::Name(n) => n.clone(),
+        };
+        let row = db::projects::find(self.db.reader(), who.user_id(), id, name)
+            .await?
+            .ok_or_else(|| ProjectError::NotFound(label()))?;
+        if !allowed(who, row.public, row.role, Action::ReadProject) {
+            // Private projects are invisible to those who may not read them.
+            return Err(ProjectError::NotFound(label()));
+        }
+        if !allowed(who, row.public, row.role, action) {
+            return Err(denied(who));
+        }
+        Ok(row)
+    }
+
+    /// Whether a project named `name` exists (Harbor's `HEAD /projects?project_name=`).
+    pub async fn exists(&self, name: &str) -> Result<bool, ProjectError> {
+        Ok(db::projects::find(self.db.reader(), 0, None, name).await?.is_some())
+    }
+
+    /// Creates project `name`; the creator becomes its ProjectAdmin. Returns the new id.
+    pub async fn create(&self, who: &Identity, name: &str, public: bool) -> Result<i64, ProjectError> {
+        let Identity::User { id: uid, .. } = who else {
+            return Err(ProjectError::Unauthorized);
+        };
+        if name.len() > 255 || !valid_component(name) {
+            return Err(ProjectError::InvalidName(name.chars().take(300).collect()));
+        }
+        let mut tx = self.db.begin().await?;
+        let id = match db::projects::insert(&mut *tx, name, public, Some(*uid)).await {
+            Ok(id) => id,
+            Err(e) if e.is_unique_violation() => return Err(ProjectError::Exists(name.to_owned())),
+            Err(e) => return Err(e.into()),
+        };
+        db::members::add(&mut *tx, id, *uid, Role::ProjectAdmin).await?;
+        tx.commit().await.map_err(db::DbError::from)?;
+        Ok(id)
+    }
+
+    /// Makes project `r` public or private.
+    pub async fn set_public(&self, who: &Identity, r: &ProjectRef, public: bool) -> Result<(), ProjectError> {
+        let row = self.get(who, r, Action::UpdateProject).await?;
+        Ok(db::projects::set_public(self.db.writer(), row.id, public).await?)
+    }
+
+    /// Deletes project `r`, which must have no repositories.
+    pub async fn delete(&self, who: &Identity, r: &ProjectRef) -> Result<(), ProjectError> {
+        let row = self.get(who, r, Action::DeleteProject).await?;
+        if db::projects::delete_if_empty(self.db.writer(), row.id).await? {
+            Ok(())
+        } else {
+            Err(ProjectError::NotEmpty(row.name))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_follow_harbors_rule() {
+        assert_eq!(ProjectRef::parse("12", false), ProjectRef::Id(12));
+        assert_eq!(ProjectRef::parse("12", true), ProjectRef::Name("12".into()));
+        assert_eq!(ProjectRef::parse("library", false), ProjectRef::Name("library".into()));
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the JSON API (`/api/v2.0`) against a real server.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod projects;
