@@ -4,6 +4,7 @@
 mod caller;
 pub mod error;
 mod health;
+mod members;
 pub mod pagination;
 mod projects;
 pub mod types;
@@ -24,5 +25,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v2.0/projects/{project}",
             get(projects::get_project).put(projects::update_project).delete(projects::delete_project),
+        )
+        .route("/api/v2.0/projects/{project}/members", get(members::list_members).post(members::add_member))
+        .route(
+            "/api/v2.0/projects/{project}/members/{mid}",
+            get(members::get_member).put(members::update_member).delete(members::delete_member),
         )
 }

@@ -19,8 +19,10 @@ impl From<ProjectError> for ApiError {
         match e {
             ProjectError::Unauthorized => Self::Unauthorized,
             ProjectError::Forbidden => Self::Forbidden,
-            ProjectError::NotFound(_) => Self::NotFound(e.to_string()),
-            ProjectError::Exists(_) => Self::Conflict(e.to_string()),
+            ProjectError::NotFound(_) | ProjectError::NoSuchMember(_) | ProjectError::NoSuchUser(_) => {
+                Self::NotFound(e.to_string())
+            }
+            ProjectError::Exists(_) | ProjectError::AlreadyMember(_) => Self::Conflict(e.to_string()),
             ProjectError::InvalidName(_) => Self::BadRequest(e.to_string()),
             ProjectError::NotEmpty(_) => Self::PreconditionFailed(e.to_string()),
             ProjectError::Db => Self::Internal,
@@ -28,11 +30,11 @@ impl From<ProjectError> for ApiError {
     }
 }
 
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default()
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
@@ -49,7 +51,7 @@ pub(super) fn page_of(pairs: &[(String, String)]) -> Result<(Page, String), ApiE
     Ok((page, serde_urlencoded::to_string(rest).unwrap_or_default()))
 }
 
-fn project_ref(segment: &str, headers: &HeaderMap) -> ProjectRef {
+pub(super) fn project_ref(segment: &str, headers: &HeaderMap) -> ProjectRef {
     let is_name = headers.get("x-is-resource-name").and_then(|v| v.to_str().ok()) == Some("true");
     ProjectRef::parse(segment, is_name)
 }

@@ -81,3 +81,54 @@ impl ProjectReq {
             .or(self.public)
     }
 }
+
+/// A project member (Harbor's `ProjectMemberEntity`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectMember {
+    /// Membership id.
+    pub id: i64,
+    /// The project.
+    pub project_id: i64,
+    /// The user's name.
+    pub entity_name: String,
+    /// `u` for a user.
+    pub entity_type: &'static str,
+    /// The user's id.
+    pub entity_id: i64,
+    /// Harbor's role id.
+    pub role_id: i64,
+    /// Harbor's role name.
+    pub role_name: &'static str,
+}
+
+impl From<crate::db::members::MemberRow> for ProjectMember {
+    fn from(m: crate::db::members::MemberRow) -> Self {
+        Self {
+            id: m.id,
+            project_id: m.project_id,
+            entity_name: m.username,
+            entity_type: "u",
+            entity_id: m.user_id,
+            role_id: m.role.id(),
+            role_name: m.role.name(),
+        }
+    }
+}
+
+/// The user of a new membership: by name or id.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct MemberUser {
+    /// Username.
+    pub username: Option<String>,
+    /// User id.
+    pub user_id: Option<i64>,
+}
+
+/// `POST`/`PUT .../members` body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProjectMemberReq {
+    /// Harbor's role id (1 to 5).
+    pub role_id: i64,
+    /// The user (create only).
+    pub member_user: Option<MemberUser>,
+}

@@ -77,3 +77,12 @@ pub async fn set_password<'e>(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Finds a user by id.
+pub async fn by_id<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<UserRow>> {
+    let row = sqlx::query("SELECT id, username, password_hash, sysadmin, disabled FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(e)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}

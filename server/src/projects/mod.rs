@@ -1,5 +1,8 @@
 //! Projects: listing what a caller may see, creating (the creator becomes ProjectAdmin),
-//! reading, changing visibility, and deleting empty projects. Rules here, SQL in `db`.
+//! reading, changing visibility, and deleting empty projects; and their members. Rules here,
+//! SQL in `db`.
+
+pub mod members;
 
 use crate::auth::{Action, Identity, Role, allowed};
 use crate::db::projects::{ProjectFilter, ProjectRow};
@@ -29,6 +32,15 @@ pub enum ProjectError {
     /// The project still has repositories.
     #[error("project {0} still has repositories: delete them first")]
     NotEmpty(String),
+    /// No such member in the project.
+    #[error("member {0} not found")]
+    NoSuchMember(String),
+    /// No such user.
+    #[error("user {0} not found")]
+    NoSuchUser(String),
+    /// The user is a member already.
+    #[error("{0} is already a member")]
+    AlreadyMember(String),
     /// A database failure.
     #[error("database failure")]
     Db,

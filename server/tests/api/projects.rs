@@ -133,8 +133,7 @@ async fn listing_shows_what_the_caller_may_see_with_pagination() {
 #[tokio::test]
 async fn read_update_and_delete_follow_the_roles() {
     let app = TestApp::start().await;
-    let owner = app.create_user("owner", "Passw0rd1").await;
-    let _ = owner;
+    app.create_user("owner", "Passw0rd1").await;
     let as_owner = |m: Method, p: &str| app.anon(m, p).basic_auth("owner", Some("Passw0rd1"));
     // Any signed-in user may create a project and becomes its ProjectAdmin.
     let res = as_owner(Method::POST, "/api/v2.0/projects")

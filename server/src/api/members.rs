@@ -1,0 +1,95 @@
+//! `/api/v2.0/projects/{project}/members` (Harbor API v2.0): list, add, read, change role, remove.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::caller::ApiCaller;
+use super::error::ApiError;
+use super::projects::{page_of, param, project_ref, query_pairs};
+use super::types::{ProjectMember, ProjectMemberReq};
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::projects::members::UserRef;
+
+fn role(id: i64) -> Result<Role, ApiError> {
+    Role::from_id(id).ok_or_else(|| ApiError::BadRequest(format!("role_id {id} is not a role: use 1 to 5")))
+}
+
+/// `GET …/members?entityname=&page=&page_size=`
+pub async fn list_members(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref());
+    let (page, rest) = page_of(&pairs)?;
+    let name = param(&pairs, "entityname").unwrap_or("");
+    let r = project_ref(&project, &headers);
+    let (rows, total) = app.projects.list_members(&who, &r, name, page.offset(), page.page_size).await?;
+    let body: Vec<ProjectMember> = rows.into_iter().map(ProjectMember::from).collect();
+    Ok((page.headers(total, &format!("/api/v2.0/projects/{project}/members"), &rest), Json(body))
+        .into_response())
+}
+
+/// `POST …/members {"role_id": 2, "member_user": {"username": "dev"}}`
+pub async fn add_member(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<ProjectMemberReq>,
+) -> Result<Response, ApiError> {
+    let user = match req.member_user {
+        Some(u) => match (u.username, u.user_id) {
+            (Some(name), _) => UserRef::Name(name),
+            (None, Some(id)) => UserRef::Id(id),
+            (None, None) => return Err(ApiError::BadRequest("member_user needs username or user_id".into())),
+        },
+        None => return Err(ApiError::BadRequest("member_user is required".into())),
+    };
+    let r = project_ref(&project, &headers);
+    let id = app.projects.add_member(&who, &r, &user, role(req.role_id)?).await?;
+    let mut res = StatusCode::CREATED.into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v2.0/projects/{project}/members/{id}")) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// `GET …/members/{mid}`
+pub async fn get_member(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path((project, mid)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Json<ProjectMember>, ApiError> {
+    let m = app.projects.get_member(&who, &project_ref(&project, &headers), mid).await?;
+    Ok(Json(m.into()))
+}
+
+/// `PUT …/members/{mid} {"role_id": 4}`
+pub async fn update_member(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path((project, mid)): Path<(String, i64)>,
+    headers: HeaderMap,
+    Json(req): Json<ProjectMemberReq>,
+) -> Result<StatusCode, ApiError> {
+    app.projects.set_member_role(&who, &project_ref(&project, &headers), mid, role(req.role_id)?).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `DELETE …/members/{mid}`
+pub async fn delete_member(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path((project, mid)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    app.projects.remove_member(&who, &project_ref(&project, &headers), mid).await?;
+    Ok(StatusCode::OK)
+}
