@@ -68,13 +68,21 @@ impl Authenticator {
     /// Checks a username and password sent from `client`. Unknown users, disabled users and
     /// wrong passwords all fail the same way and take the same time.
     pub async fn verify(&self, username: &str, pass: &str, client: IpAddr) -> Result<Identity, AuthError> {
-        if let Some(id) = self.cache.get(username, pass) {
-            return Ok(id);
+        let row = db::users::by_username(self.db.reader(), username).await?;
+        let identity = |r: &db::users::UserRow| Identity::User {
+            id: r.id,
+            name: r.username.clone(),
+            sysadmin: r.sysadmin,
+        };
+        if let Some(r) = &row
+            && !r.disabled
+            && self.cache.matches(username, pass, &r.password_hash)
+        {
+            return Ok(identity(r));
         }
         if !self.throttle.allows(username, client) {
             return Err(AuthError::Throttled);
         }
-        let row = db::users::by_username(self.db.reader(), username).await?;
         let phc = match &row {
             Some(r) => r.password_hash.clone(),
             None => self.dummy.get_or_try_init(password::dummy_hash).await?.clone(),
@@ -82,10 +90,9 @@ impl Authenticator {
         let ok = password::verify(pass.to_owned(), phc).await?;
         match row {
             Some(r) if ok && !r.disabled => {
-                let id = Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin };
-                self.cache.put(username, pass, id.clone());
+                self.cache.put(username, pass, &r.password_hash);
                 self.throttle.succeeded(username, client);
-                Ok(id)
+                Ok(identity(&r))
             }
             _ => {
                 self.throttle.failed(username, client);

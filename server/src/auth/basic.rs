@@ -2,7 +2,10 @@
 //!
 //! Registry clients send Basic credentials on every request. Verifying argon2 each time would cost
 //! tens of milliseconds of CPU per request, so a successful verification is remembered for a
-//! short time under a keyed hash of the credentials (the password itself is never kept).
+//! short time under a keyed hash of the credentials (the password itself is never kept), together
+//! with a fingerprint of the stored password hash it was checked against. A hit counts only while
+//! the user's stored hash still has that fingerprint, so a changed password takes effect at once,
+//! on every replica.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::{AuthError, Identity};
+use super::AuthError;
 
 /// How long a verified credential is trusted without re-checking the hash.
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -32,11 +35,15 @@ pub fn parse(header: &str) -> Option<Result<(String, String), AuthError>> {
     )
 }
 
-/// Verified credentials, keyed by a salted hash, each with its expiry.
+/// Verified credentials, keyed by a salted hash, each with the stored hash's fingerprint and an
+/// expiry.
 pub struct CredentialCache {
     salt: [u8; 32],
-    entries: Mutex<HashMap<[u8; 32], (Identity, Instant)>>,
+    entries: Mutex<HashMap<Fingerprint, (Fingerprint, Instant)>>,
 }
+
+/// A SHA-256 fingerprint.
+type Fingerprint = [u8; 32];
 
 impl Default for CredentialCache {
     fn default() -> Self {
@@ -54,21 +61,27 @@ impl CredentialCache {
         h.finalize().into()
     }
 
-    /// The identity for these credentials if they were verified recently.
-    pub fn get(&self, user: &str, password: &str) -> Option<Identity> {
-        let key = self.key(user, password);
-        let entries = self.entries.lock().ok()?;
-        entries.get(&key).filter(|(_, exp)| *exp > Instant::now()).map(|(id, _)| id.clone())
+    fn fingerprint(stored_hash: &str) -> [u8; 32] {
+        Sha256::digest(stored_hash.as_bytes()).into()
     }
 
-    /// Remembers verified credentials.
-    pub fn put(&self, user: &str, password: &str, identity: Identity) {
+    /// Whether these credentials were verified recently against `stored_hash`.
+    pub fn matches(&self, user: &str, password: &str, stored_hash: &str) -> bool {
+        let key = self.key(user, password);
+        let Ok(entries) = self.entries.lock() else { return false };
+        entries
+            .get(&key)
+            .is_some_and(|(fp, exp)| *exp > Instant::now() && *fp == Self::fingerprint(stored_hash))
+    }
+
+    /// Remembers credentials verified against `stored_hash`.
+    pub fn put(&self, user: &str, password: &str, stored_hash: &str) {
         let key = self.key(user, password);
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CACHE_MAX {
                 entries.clear();
             }
-            entries.insert(key, (identity, Instant::now() + CACHE_TTL));
+            entries.insert(key, (Self::fingerprint(stored_hash), Instant::now() + CACHE_TTL));
         }
     }
 }
@@ -89,12 +102,12 @@ mod tests {
     }
 
     #[test]
-    fn cache_matches_exact_credentials() {
+    fn cache_matches_exact_credentials_and_the_stored_hash() {
         let c = CredentialCache::default();
-        let id = Identity::User { id: 1, name: "a".into(), sysadmin: true };
-        c.put("a", "pw", id.clone());
-        assert_eq!(c.get("a", "pw"), Some(id));
-        assert_eq!(c.get("a", "pw2"), None);
-        assert_eq!(c.get("ap", "w"), None);
+        c.put("a", "pw", "$argon2id$one");
+        assert!(c.matches("a", "pw", "$argon2id$one"));
+        assert!(!c.matches("a", "pw2", "$argon2id$one"));
+        assert!(!c.matches("ap", "w", "$argon2id$one"));
+        assert!(!c.matches("a", "pw", "$argon2id$two"), "a changed password invalidates the entry");
     }
 }
