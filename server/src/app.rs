@@ -13,6 +13,7 @@ use crate::db::Db;
 use crate::projects::Projects;
 use crate::registry::Registry;
 use crate::storage::BlobStore;
+use crate::users::Users;
 
 /// Everything a request handler may use.
 #[derive(Clone)]
@@ -23,6 +24,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Project services.
     pub projects: Projects,
+    /// User services.
+    pub users: Users,
     /// The database.
     pub db: Db,
     /// The blob store.
@@ -64,6 +67,7 @@ impl AppState {
             registry: Registry::new(db.clone(), store.clone()),
             auth: Arc::new(Authenticator::new(db.clone(), signer)),
             projects: Projects::new(db.clone()),
+            users: Users::new(db.clone()),
             db,
             store,
             config: Arc::new(config),

@@ -15,3 +15,4 @@ pub mod projects;
 pub mod registry;
 pub mod storage;
 pub mod time;
+pub mod users;

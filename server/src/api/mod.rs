@@ -8,9 +8,10 @@ mod members;
 pub mod pagination;
 mod projects;
 pub mod types;
+mod users;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, put};
 
 use crate::app::AppState;
 
@@ -26,6 +27,11 @@ pub fn router() -> Router<AppState> {
             "/api/v2.0/projects/{project}",
             get(projects::get_project).put(projects::update_project).delete(projects::delete_project),
         )
+        .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
+        .route("/api/v2.0/users/current", get(users::current_user))
+        .route("/api/v2.0/users/{user_id}", get(users::get_user).put(users::update_user))
+        .route("/api/v2.0/users/{user_id}/password", put(users::change_password))
+        .route("/api/v2.0/users/{user_id}/sysadmin", put(users::set_sysadmin))
         .route("/api/v2.0/projects/{project}/members", get(members::list_members).post(members::add_member))
         .route(
             "/api/v2.0/projects/{project}/members/{mid}",

@@ -132,3 +132,87 @@ pub struct ProjectMemberReq {
     /// The user (create only).
     pub member_user: Option<MemberUser>,
 }
+
+/// A user (Harbor's `UserResp`, plus Wharf's `disabled`).
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    /// Id.
+    pub user_id: i64,
+    /// Login name.
+    pub username: String,
+    /// E-mail address.
+    pub email: String,
+    /// Full name.
+    pub realname: String,
+    /// Free text (kept empty).
+    pub comment: String,
+    /// Creation time (RFC 3339).
+    pub creation_time: String,
+    /// Last change (RFC 3339).
+    pub update_time: String,
+    /// System administrator.
+    pub sysadmin_flag: bool,
+    /// Always false: accounts are Wharf's own.
+    pub admin_role_in_auth: bool,
+    /// Disabled accounts cannot sign in.
+    pub disabled: bool,
+}
+
+impl From<crate::db::users::UserRow> for User {
+    fn from(u: crate::db::users::UserRow) -> Self {
+        Self {
+            user_id: u.id,
+            username: u.username,
+            email: u.email,
+            realname: u.realname,
+            comment: String::new(),
+            creation_time: rfc3339_ms(u.created_at),
+            update_time: rfc3339_ms(u.updated_at),
+            sysadmin_flag: u.sysadmin,
+            admin_role_in_auth: false,
+            disabled: u.disabled,
+        }
+    }
+}
+
+/// `POST /users` body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserCreationReq {
+    /// Login name.
+    pub username: String,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: String,
+    /// Full name.
+    #[serde(default)]
+    pub realname: String,
+    /// Initial password.
+    pub password: String,
+}
+
+/// `PUT /users/{id}` body.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct UserProfileReq {
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Full name.
+    pub realname: Option<String>,
+    /// Disable (true) or enable (false) the account; system administrators only.
+    pub disabled: Option<bool>,
+}
+
+/// `PUT /users/{id}/password` body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordReq {
+    /// The current password (needed for one's own).
+    pub old_password: Option<String>,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// `PUT /users/{id}/sysadmin` body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SysadminReq {
+    /// Whether the user is a system administrator.
+    pub sysadmin_flag: bool,
+}

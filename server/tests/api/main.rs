@@ -5,3 +5,4 @@ mod support;
 
 mod members;
 mod projects;
+mod users;

@@ -1,0 +1,240 @@
+//! Users: the rules for creating them, changing passwords, promoting and disabling. System
+//! administrators manage everyone; a user reads and changes their own profile and password.
+
+use crate::auth::{Identity, password};
+use crate::db::users::{NewUser, UserRow};
+use crate::db::{self, Db};
+
+/// A user-management failure.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UserError {
+    /// The caller must sign in.
+    #[error("sign in first")]
+    Unauthorized,
+    /// The caller may not do this.
+    #[error("not allowed")]
+    Forbidden,
+    /// No such user.
+    #[error("user {0} not found")]
+    NotFound(String),
+    /// The name is taken.
+    #[error("user {0} already exists")]
+    Exists(String),
+    /// The name breaks the rules.
+    #[error(
+        "invalid username {0:?}: use 1 to 255 characters without spaces, ':' or control characters, not starting with robot$"
+    )]
+    InvalidName(String),
+    /// The password breaks Harbor's rules.
+    #[error(
+        "the password must be 8 to 128 characters with at least one upper-case letter, one lower-case letter and one digit"
+    )]
+    WeakPassword,
+    /// The old password is wrong.
+    #[error("the old password is wrong")]
+    WrongPassword,
+    /// A database or hashing failure.
+    #[error("internal failure")]
+    Internal,
+}
+
+impl From<db::DbError> for UserError {
+    fn from(e: db::DbError) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::Internal
+    }
+}
+
+impl From<crate::auth::AuthError> for UserError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        tracing::error!(error = %e, "password hashing");
+        Self::Internal
+    }
+}
+
+/// Harbor's password rule: 8–128 characters with upper case, lower case and a digit.
+pub fn check_password(p: &str) -> Result<(), UserError> {
+    let n = p.chars().count();
+    let ok = (8..=128).contains(&n)
+        && p.chars().any(|c| c.is_ascii_uppercase())
+        && p.chars().any(|c| c.is_ascii_lowercase())
+        && p.chars().any(|c| c.is_ascii_digit());
+    if ok { Ok(()) } else { Err(UserError::WeakPassword) }
+}
+
+fn check_username(name: &str) -> Result<(), UserError> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with("robot$")
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control() || c == ':');
+    if ok { Ok(()) } else { Err(UserError::InvalidName(name.chars().take(300).collect())) }
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUserReq {
+    /// Login name.
+    pub username: String,
+    /// E-mail address.
+    pub email: String,
+    /// Full name.
+    pub realname: String,
+    /// The initial password.
+    pub password: String,
+}
+
+/// User services.
+#[derive(Clone)]
+pub struct Users {
+    db: Db,
+}
+
+fn admin_only(who: &Identity) -> Result<(), UserError> {
+    match who {
+        Identity::User { sysadmin: true, .. } => Ok(()),
+        Identity::User { .. } => Err(UserError::Forbidden),
+        Identity::Anonymous => Err(UserError::Unauthorized),
+    }
+}
+
+impl Users {
+    /// User services over `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Users whose name contains `name`, one page, and the total (system administrators).
+    pub async fn list(
+        &self,
+        who: &Identity,
+        name: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<UserRow>, i64), UserError> {
+        admin_only(who)?;
+        let rows = db::users::list(self.db.reader(), name, offset, limit).await?;
+        Ok((rows, db::users::count(self.db.reader(), name).await?))
+    }
+
+    /// Creates a user (system administrators); returns the id.
+    pub async fn create(&self, who: &Identity, req: NewUserReq) -> Result<i64, UserError> {
+        admin_only(who)?;
+        check_username(&req.username)?;
+        check_password(&req.password)?;
+        let hash = password::hash(req.password).await?;
+        let new = NewUser {
+            username: &req.username,
+            email: &req.email,
+            realname: &req.realname,
+            password_hash: &hash,
+            sysadmin: false,
+        };
+        match db::users::create(self.db.writer(), &new).await {
+            Ok(id) => Ok(id),
+            Err(e) if e.is_unique_violation() => Err(UserError::Exists(req.username)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// User `id`, for a system administrator or the user themselves.
+    pub async fn get(&self, who: &Identity, id: i64) -> Result<UserRow, UserError> {
+        match who {
+            Identity::Anonymous => return Err(UserError::Unauthorized),
+            Identity::User { id: me, sysadmin, .. } if *me != id && !sysadmin => {
+                return Err(UserError::Forbidden);
+            }
+            Identity::User { .. } => {}
+        }
+        db::users::by_id(self.db.reader(), id).await?.ok_or_else(|| UserError::NotFound(id.to_string()))
+    }
+
+    /// The signed-in user.
+    pub async fn current(&self, who: &Identity) -> Result<UserRow, UserError> {
+        self.get(who, who.user_id()).await
+    }
+
+    /// Changes user `id`'s password: their own with the old password, anyone's as a system
+    /// administrator.
+    pub async fn change_password(
+        &self,
+        who: &Identity,
+        id: i64,
+        old: Option<&str>,
+        new: &str,
+    ) -> Result<(), UserError> {
+        let user = self.get(who, id).await?;
+        let own = who.user_id() == id;
+        if own {
+            let old = old.ok_or(UserError::WrongPassword)?;
+            if !password::verify(old.to_owned(), user.password_hash.clone()).await? {
+                return Err(UserError::WrongPassword);
+            }
+        }
+        check_password(new)?;
+        let hash = password::hash(new.to_owned()).await?;
+        db::users::set_password_hash(self.db.writer(), id, &hash).await?;
+        Ok(())
+    }
+
+    /// Makes user `id` a system administrator or not (system administrators, not on themselves).
+    pub async fn set_sysadmin(&self, who: &Identity, id: i64, on: bool) -> Result<(), UserError> {
+        admin_only(who)?;
+        if who.user_id() == id {
+            return Err(UserError::Forbidden);
+        }
+        if db::users::set_sysadmin(self.db.writer(), id, on).await? {
+            Ok(())
+        } else {
+            Err(UserError::NotFound(id.to_string()))
+        }
+    }
+
+    /// Changes user `id`'s profile (the user or an administrator) and, for administrators on
+    /// others, whether the account is disabled.
+    pub async fn update(
+        &self,
+        who: &Identity,
+        id: i64,
+        email: Option<&str>,
+        realname: Option<&str>,
+        disabled: Option<bool>,
+    ) -> Result<(), UserError> {
+        let user = self.get(who, id).await?;
+        if let Some(d) = disabled {
+            admin_only(who)?;
+            if who.user_id() == id {
+                return Err(UserError::Forbidden);
+            }
+            db::users::set_disabled(self.db.writer(), id, d).await?;
+        }
+        if email.is_some() || realname.is_some() {
+            let email = email.unwrap_or(&user.email);
+            let realname = realname.unwrap_or(&user.realname);
+            db::users::set_profile(self.db.writer(), id, email, realname).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn harbors_password_rule() {
+        for ok in ["Harbor12345", "aB3aaaaa", &format!("Aa1{}", "x".repeat(125))] {
+            assert!(check_password(ok).is_ok(), "{ok}");
+        }
+        for bad in ["short1A", "alllower1", "ALLUPPER1", "NoDigitsHere", &format!("Aa1{}", "x".repeat(126))] {
+            assert_eq!(check_password(bad), Err(UserError::WeakPassword), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usernames() {
+        assert!(check_username("dev.user-1").is_ok());
+        for bad in ["", "a b", "a:b", "robot$x", "tab\t"] {
+            assert!(check_username(bad).is_err(), "{bad}");
+        }
+    }
+}
