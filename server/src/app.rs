@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
+use crate::artifacts::Artifacts;
 use crate::auth::Authenticator;
 use crate::auth::token::TokenSigner;
 use crate::config::Config;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub projects: Projects,
     /// User services.
     pub users: Users,
+    /// Repository, artifact and tag browsing.
+    pub artifacts: Artifacts,
     /// The database.
     pub db: Db,
     /// The blob store.
@@ -63,11 +66,13 @@ impl AppState {
         let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
+        let registry = Registry::new(db.clone(), store.clone());
         Ok(Self {
-            registry: Registry::new(db.clone(), store.clone()),
+            registry: registry.clone(),
             auth: Arc::new(Authenticator::new(db.clone(), signer)),
             projects: Projects::new(db.clone()),
             users: Users::new(db.clone()),
+            artifacts: Artifacts::new(db.clone(), Projects::new(db.clone()), registry.clone()),
             db,
             store,
             config: Arc::new(config),

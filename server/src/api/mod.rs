@@ -7,6 +7,7 @@ mod health;
 mod members;
 pub mod pagination;
 mod projects;
+mod repositories;
 pub mod types;
 mod users;
 
@@ -26,6 +27,27 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v2.0/projects/{project}",
             get(projects::get_project).put(projects::update_project).delete(projects::delete_project),
+        )
+        .route("/api/v2.0/projects/{project}/repositories", get(repositories::list_repositories))
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repo}",
+            get(repositories::get_repository).delete(repositories::delete_repository),
+        )
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts",
+            get(repositories::list_artifacts),
+        )
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}",
+            get(repositories::get_artifact).delete(repositories::delete_artifact),
+        )
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags",
+            get(repositories::list_tags).post(repositories::add_tag),
+        )
+        .route(
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags/{tag}",
+            axum::routing::delete(repositories::delete_tag),
         )
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
         .route("/api/v2.0/users/current", get(users::current_user))

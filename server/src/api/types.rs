@@ -216,3 +216,128 @@ pub struct SysadminReq {
     /// Whether the user is a system administrator.
     pub sysadmin_flag: bool,
 }
+
+/// A repository (Harbor's `Repository`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Repository {
+    /// Id.
+    pub id: i64,
+    /// Project id.
+    pub project_id: i64,
+    /// Full name, `<project>/<path>`.
+    pub name: String,
+    /// Free text (kept empty).
+    pub description: String,
+    /// Artifacts in it.
+    pub artifact_count: i64,
+    /// Pulls recorded.
+    pub pull_count: i64,
+    /// Creation time (RFC 3339).
+    pub creation_time: String,
+    /// Last change (RFC 3339).
+    pub update_time: String,
+}
+
+impl From<crate::db::repositories::RepositoryRow> for Repository {
+    fn from(r: crate::db::repositories::RepositoryRow) -> Self {
+        Self {
+            id: r.id,
+            project_id: r.project_id,
+            name: r.name,
+            description: String::new(),
+            artifact_count: r.artifact_count,
+            pull_count: r.pull_count,
+            creation_time: rfc3339_ms(r.created_at),
+            update_time: rfc3339_ms(r.updated_at),
+        }
+    }
+}
+
+/// A tag of an artifact (Harbor's `Tag`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactTag {
+    /// Tag name.
+    pub name: String,
+    /// Repository id.
+    pub repository_id: i64,
+    /// Artifact id.
+    pub artifact_id: i64,
+    /// Push time (RFC 3339).
+    pub push_time: String,
+    /// Last pull (RFC 3339), if any.
+    pub pull_time: Option<String>,
+    /// Always false until immutability rules exist.
+    pub immutable: bool,
+}
+
+/// An artifact (Harbor's `Artifact`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    /// Id.
+    pub id: i64,
+    /// `IMAGE`, `CHART` or `UNKNOWN` (then see `artifact_type`).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The config media type (Harbor's `media_type`), or the manifest's for an index.
+    pub media_type: String,
+    /// The manifest's media type.
+    pub manifest_media_type: String,
+    /// The OCI `artifactType`, if set.
+    pub artifact_type: Option<String>,
+    /// Digest.
+    pub digest: String,
+    /// Size of the manifest and everything it references.
+    pub size: i64,
+    /// Repository id.
+    pub repository_id: i64,
+    /// Push time (RFC 3339).
+    pub push_time: String,
+    /// Last pull (RFC 3339), if any.
+    pub pull_time: Option<String>,
+    /// Tags pointing at it.
+    pub tags: Vec<ArtifactTag>,
+}
+
+impl From<crate::artifacts::ArtifactWithTags> for Artifact {
+    fn from((a, tags): crate::artifacts::ArtifactWithTags) -> Self {
+        let config = a.config_media_type.clone().unwrap_or_default();
+        let kind = match config.as_str() {
+            "application/vnd.oci.image.config.v1+json" | "application/vnd.docker.container.image.v1+json" => {
+                "IMAGE"
+            }
+            "application/vnd.cncf.helm.config.v1+json" => "CHART",
+            "" if a.artifact_type.is_none() => "IMAGE",
+            _ => "UNKNOWN",
+        };
+        Self {
+            id: a.id,
+            kind,
+            media_type: if config.is_empty() { a.media_type.clone() } else { config },
+            manifest_media_type: a.media_type,
+            artifact_type: a.artifact_type,
+            digest: a.digest,
+            size: a.total_size,
+            repository_id: a.repository_id,
+            push_time: rfc3339_ms(a.pushed_at),
+            pull_time: a.pulled_at.map(rfc3339_ms),
+            tags: tags
+                .into_iter()
+                .map(|t| ArtifactTag {
+                    name: t.name,
+                    repository_id: a.repository_id,
+                    artifact_id: t.manifest_id,
+                    push_time: rfc3339_ms(t.pushed_at),
+                    pull_time: t.pulled_at.map(rfc3339_ms),
+                    immutable: false,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `POST …/artifacts/{reference}/tags` body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TagReq {
+    /// The tag to add.
+    pub name: String,
+}

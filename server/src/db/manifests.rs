@@ -282,3 +282,125 @@ pub async fn uses_blob<'e>(
     .await?;
     Ok(found.is_some())
 }
+
+/// An artifact (manifest) as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactRow {
+    /// Id.
+    pub id: i64,
+    /// Repository id.
+    pub repository_id: i64,
+    /// Digest.
+    pub digest: String,
+    /// Manifest media type.
+    pub media_type: String,
+    /// OCI `artifactType`.
+    pub artifact_type: Option<String>,
+    /// Config media type.
+    pub config_media_type: Option<String>,
+    /// Size of the manifest and everything it references.
+    pub total_size: i64,
+    /// Push time, unix ms.
+    pub pushed_at: i64,
+    /// Last pull time, unix ms.
+    pub pulled_at: Option<i64>,
+}
+
+/// A tag of an artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagRow {
+    /// The manifest it points at.
+    pub manifest_id: i64,
+    /// Tag name.
+    pub name: String,
+    /// When it was pushed, unix ms.
+    pub pushed_at: i64,
+    /// Last pull, unix ms.
+    pub pulled_at: Option<i64>,
+}
+
+const ARTIFACT_SELECT: &str = "SELECT id, repository_id, digest, media_type, artifact_type, config_media_type, \
+     total_size, pushed_at, pulled_at FROM manifests";
+
+fn artifact_from(r: &sqlx::any::AnyRow) -> DbResult<ArtifactRow> {
+    Ok(ArtifactRow {
+        id: r.try_get("id")?,
+        repository_id: r.try_get("repository_id")?,
+        digest: r.try_get("digest")?,
+        media_type: r.try_get("media_type")?,
+        artifact_type: r.try_get("artifact_type")?,
+        config_media_type: r.try_get("config_media_type")?,
+        total_size: r.try_get("total_size")?,
+        pushed_at: r.try_get("pushed_at")?,
+        pulled_at: r.try_get("pulled_at")?,
+    })
+}
+
+/// Artifacts of a repository, newest push first, one page.
+pub async fn list_artifacts<'e>(
+    e: impl Executor<'e, Database = Any>,
+    repo_id: i64,
+    offset: i64,
+    limit: i64,
+) -> DbResult<Vec<ArtifactRow>> {
+    let sql = format!(
+        "{ARTIFACT_SELECT} WHERE repository_id = $1 ORDER BY pushed_at DESC, id DESC LIMIT $2 OFFSET $3"
+    );
+    let rows = sqlx::query(&sql).bind(repo_id).bind(limit).bind(offset).fetch_all(e).await?;
+    rows.iter().map(artifact_from).collect()
+}
+
+/// How many artifacts a repository holds.
+pub async fn count_artifacts<'e>(e: impl Executor<'e, Database = Any>, repo_id: i64) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM manifests WHERE repository_id = $1")
+        .bind(repo_id)
+        .fetch_one(e)
+        .await?)
+}
+
+/// One artifact by digest, or by the tag pointing at it.
+pub async fn find_artifact<'e>(
+    e: impl Executor<'e, Database = Any>,
+    repo_id: i64,
+    reference: &str,
+    by_tag: bool,
+) -> DbResult<Option<ArtifactRow>> {
+    let sql = if by_tag {
+        format!(
+            "{ARTIFACT_SELECT} WHERE id = (SELECT manifest_id FROM tags WHERE repository_id = $1 AND name = $2)"
+        )
+    } else {
+        format!("{ARTIFACT_SELECT} WHERE repository_id = $1 AND digest = $2")
+    };
+    let row = sqlx::query(&sql).bind(repo_id).bind(reference).fetch_optional(e).await?;
+    row.as_ref().map(artifact_from).transpose()
+}
+
+/// The tags of the given manifests, in one query (no query per row).
+pub async fn tags_of<'e>(
+    e: impl Executor<'e, Database = Any>,
+    manifest_ids: &[i64],
+) -> DbResult<Vec<TagRow>> {
+    if manifest_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT manifest_id, name, pushed_at, pulled_at FROM tags WHERE manifest_id IN ({}) ORDER BY name",
+        placeholders(1, manifest_ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in manifest_ids {
+        q = q.bind(*id);
+    }
+    let rows = q.fetch_all(e).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TagRow {
+                manifest_id: r.try_get("manifest_id")?,
+                name: r.try_get("name")?,
+                pushed_at: r.try_get("pushed_at")?,
+                pulled_at: r.try_get("pulled_at")?,
+            })
+        })
+        .collect()
+}

@@ -54,3 +54,91 @@ pub async fn catalog<'e>(
     }
     Ok(q.fetch_all(e).await?)
 }
+
+/// A repository as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryRow {
+    /// Id.
+    pub id: i64,
+    /// Project id.
+    pub project_id: i64,
+    /// Full name, `<project>/<path>`.
+    pub name: String,
+    /// Manifests in it.
+    pub artifact_count: i64,
+    /// Pulls recorded.
+    pub pull_count: i64,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
+}
+
+const REPO_SELECT: &str = "SELECT r.id AS id, r.project_id AS project_id, r.name AS name, \
+     (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id) AS artifact_count, \
+     r.pull_count AS pull_count, r.created_at AS created_at, r.updated_at AS updated_at FROM repositories r";
+
+fn repo_from(r: &sqlx::any::AnyRow) -> DbResult<RepositoryRow> {
+    use sqlx::Row;
+    Ok(RepositoryRow {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        name: r.try_get("name")?,
+        artifact_count: r.try_get("artifact_count")?,
+        pull_count: r.try_get("pull_count")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Repositories of a project whose name contains `name`, by name, one page.
+pub async fn list_in_project<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+    name: &str,
+    offset: i64,
+    limit: i64,
+) -> DbResult<Vec<RepositoryRow>> {
+    let sql = format!(
+        "{REPO_SELECT} WHERE r.project_id = $1 AND r.name LIKE $2 ESCAPE '\\' ORDER BY r.name LIMIT $3 OFFSET $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(format!("%{}%", super::like_escape(name)))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await?;
+    rows.iter().map(repo_from).collect()
+}
+
+/// How many repositories [`list_in_project`] would return without paging.
+pub async fn count_in_project<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+    name: &str,
+) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM repositories r WHERE r.project_id = $1 AND r.name LIKE $2 ESCAPE '\\'",
+    )
+    .bind(project_id)
+    .bind(format!("%{}%", super::like_escape(name)))
+    .fetch_one(e)
+    .await?)
+}
+
+/// One repository by full name.
+pub async fn by_name<'e>(
+    e: impl Executor<'e, Database = Any>,
+    name: &str,
+) -> DbResult<Option<RepositoryRow>> {
+    let row = sqlx::query(&format!("{REPO_SELECT} WHERE r.name = $1")).bind(name).fetch_optional(e).await?;
+    row.as_ref().map(repo_from).transpose()
+}
+
+/// Deletes a repository with its manifests, tags and blob links (the blobs stay for garbage
+/// collection).
+pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM repositories WHERE id = $1").bind(id).execute(e).await?;
+    Ok(())
+}

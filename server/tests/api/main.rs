@@ -5,4 +5,5 @@ mod support;
 
 mod members;
 mod projects;
+mod repositories;
 mod users;

@@ -1,0 +1,199 @@
+//! Browsing and managing repositories, artifacts and tags through the API. Permissions come
+//! from the project (via [`Projects::get`]); deleting an artifact goes through the registry's
+//! own rules (an index still naming it keeps it).
+
+use crate::auth::{Action, Identity};
+use crate::db::manifests::{ArtifactRow, TagRow};
+use crate::db::repositories::RepositoryRow;
+use crate::db::{self, Db};
+use crate::projects::{ProjectError, ProjectRef, Projects};
+use crate::registry::error::RegistryError;
+use crate::registry::reference::{Digest, Reference, Tag};
+use crate::registry::{Registry, RepoCtx};
+
+/// A browsing failure.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BrowseError {
+    /// The project failed to resolve or the caller may not act on it.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// No such repository or artifact.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A malformed tag or reference.
+    #[error("{0}")]
+    Invalid(String),
+    /// The registry refused (e.g. an index still names the artifact).
+    #[error("{0}")]
+    Conflict(String),
+    /// A database or registry failure.
+    #[error("internal failure")]
+    Internal,
+}
+
+impl From<db::DbError> for BrowseError {
+    fn from(e: db::DbError) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::Internal
+    }
+}
+
+/// An artifact with its tags.
+pub type ArtifactWithTags = (ArtifactRow, Vec<TagRow>);
+
+/// Browsing services.
+#[derive(Clone)]
+pub struct Artifacts {
+    db: Db,
+    projects: Projects,
+    registry: Registry,
+}
+
+impl Artifacts {
+    /// Browsing over `db`, checking access with `projects` and deleting through `registry`.
+    pub fn new(db: Db, projects: Projects, registry: Registry) -> Self {
+        Self { db, projects, registry }
+    }
+
+    /// Repositories of project `p` whose name contains `name`, one page, and the total.
+    pub async fn list_repositories(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        name: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<RepositoryRow>, i64), BrowseError> {
+        let project = self.projects.get(who, p, Action::ReadProject).await?;
+        let rows =
+            db::repositories::list_in_project(self.db.reader(), project.id, name, offset, limit).await?;
+        let total = db::repositories::count_in_project(self.db.reader(), project.id, name).await?;
+        Ok((rows, total))
+    }
+
+    /// Repository `repo` (the path inside the project) of project `p`, if `who` may `action`.
+    pub async fn repository(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        action: Action,
+    ) -> Result<RepositoryRow, BrowseError> {
+        let project = self.projects.get(who, p, action).await?;
+        let full = format!("{}/{repo}", project.name);
+        db::repositories::by_name(self.db.reader(), &full).await?.ok_or(BrowseError::NotFound(full))
+    }
+
+    /// Deletes repository `repo` with all its artifacts and tags.
+    pub async fn delete_repository(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+    ) -> Result<(), BrowseError> {
+        let r = self.repository(who, p, repo, Action::Delete).await?;
+        Ok(db::repositories::delete(self.db.writer(), r.id).await?)
+    }
+
+    async fn with_tags(&self, rows: Vec<ArtifactRow>) -> Result<Vec<ArtifactWithTags>, BrowseError> {
+        let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
+        let mut tags = db::manifests::tags_of(self.db.reader(), &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|a| {
+                let (mine, rest): (Vec<TagRow>, Vec<TagRow>) =
+                    tags.drain(..).partition(|t| t.manifest_id == a.id);
+                tags = rest;
+                (a, mine)
+            })
+            .collect())
+    }
+
+    /// Artifacts of repository `repo`, newest first, one page, with their tags, and the total.
+    pub async fn list_artifacts(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ArtifactWithTags>, i64), BrowseError> {
+        let r = self.repository(who, p, repo, Action::Pull).await?;
+        let rows = db::manifests::list_artifacts(self.db.reader(), r.id, offset, limit).await?;
+        let total = db::manifests::count_artifacts(self.db.reader(), r.id).await?;
+        Ok((self.with_tags(rows).await?, total))
+    }
+
+    /// Artifact `reference` (tag or digest) of repository `repo`, if `who` may `action`.
+    pub async fn artifact(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        reference: &str,
+        action: Action,
+    ) -> Result<(RepositoryRow, ArtifactWithTags), BrowseError> {
+        let r = self.repository(who, p, repo, action).await?;
+        let parsed: Reference = reference
+            .parse()
+            .map_err(|e: crate::registry::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
+        let by_tag = matches!(parsed, Reference::Tag(_));
+        let a = db::manifests::find_artifact(self.db.reader(), r.id, reference, by_tag)
+            .await?
+            .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
+        let mut found = self.with_tags(vec![a]).await?;
+        let one = found.pop().ok_or(BrowseError::Internal)?;
+        Ok((r, one))
+    }
+
+    /// Deletes artifact `reference` with all its tags.
+    pub async fn delete_artifact(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        reference: &str,
+    ) -> Result<(), BrowseError> {
+        let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Delete).await?;
+        let digest: Digest = a.digest.parse().map_err(|_| BrowseError::Internal)?;
+        let ctx = RepoCtx { repository_id: r.id };
+        self.registry.delete_manifest(ctx, &Reference::Digest(digest)).await.map_err(|e| match e {
+            RegistryError::Conflict(m) => BrowseError::Conflict(m),
+            RegistryError::ManifestUnknown(m) => BrowseError::NotFound(m),
+            _ => BrowseError::Internal,
+        })
+    }
+
+    /// Adds tag `tag` to artifact `reference` (moving it if it pointed elsewhere).
+    pub async fn add_tag(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        reference: &str,
+        tag: &str,
+    ) -> Result<(), BrowseError> {
+        let tag: Tag = tag
+            .parse()
+            .map_err(|e: crate::registry::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
+        let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Push).await?;
+        Ok(db::tags::upsert(self.db.writer(), r.id, tag.as_str(), a.id).await?)
+    }
+
+    /// Deletes tag `tag` of artifact `reference`.
+    pub async fn delete_tag(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        reference: &str,
+        tag: &str,
+    ) -> Result<(), BrowseError> {
+        let (r, (_, tags)) = self.artifact(who, p, repo, reference, Action::Delete).await?;
+        if !tags.iter().any(|t| t.name == tag) {
+            return Err(BrowseError::NotFound(format!("tag {tag} of artifact {reference}")));
+        }
+        db::tags::delete(self.db.writer(), r.id, tag).await?;
+        Ok(())
+    }
+}
