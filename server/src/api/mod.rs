@@ -8,6 +8,7 @@ mod members;
 pub mod pagination;
 mod projects;
 mod repositories;
+mod system;
 pub mod types;
 mod users;
 
@@ -20,6 +21,8 @@ use crate::app::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2.0/health", get(health::get_health))
+        .route("/api/v2.0/systeminfo", get(system::system_info))
+        .route("/api/v2.0/search", get(system::search))
         .route(
             "/api/v2.0/projects",
             get(projects::list_projects).post(projects::create_project).head(projects::head_project),

@@ -70,9 +70,15 @@ pub async fn insert_if_missing<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Ids of the projects anyone may read (public ones).
-pub async fn public_ids<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM projects WHERE public <> 0").fetch_all(e).await?)
+/// Ids of the projects user `user_id` (0: anonymous) may read: public ones and those they are a
+/// member of.
+pub async fn readable_ids<'e>(e: impl Executor<'e, Database = Any>, user_id: i64) -> DbResult<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM projects WHERE public <> 0 OR id IN (SELECT project_id FROM project_members WHERE user_id = $1)",
+    )
+    .bind(user_id)
+    .fetch_all(e)
+    .await?)
 }
 
 /// A project as the API shows it, with the caller's role.

@@ -142,3 +142,50 @@ pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResu
     sqlx::query("DELETE FROM repositories WHERE id = $1").bind(id).execute(e).await?;
     Ok(())
 }
+
+/// A repository found by search, with its project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    /// The repository.
+    pub repository: RepositoryRow,
+    /// Its project's name.
+    pub project_name: String,
+    /// Whether its project is public.
+    pub project_public: bool,
+}
+
+/// Repositories whose name contains `text` in projects user `user_id` may read (`all` for
+/// system administrators), by name, at most `limit`.
+pub async fn search<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: i64,
+    all: bool,
+    text: &str,
+    limit: i64,
+) -> DbResult<Vec<SearchHit>> {
+    use sqlx::Row;
+    let sql = "SELECT r.id AS id, r.project_id AS project_id, r.name AS name, \
+         (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id) AS artifact_count, \
+         r.pull_count AS pull_count, r.created_at AS created_at, r.updated_at AS updated_at, \
+         p.name AS project_name, p.public AS project_public \
+         FROM repositories r JOIN projects p ON p.id = r.project_id \
+         WHERE r.name LIKE $1 ESCAPE '\\' AND ($2 <> 0 OR p.public <> 0 OR EXISTS \
+         (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = $3)) \
+         ORDER BY r.name LIMIT $4";
+    let rows = sqlx::query(sql)
+        .bind(format!("%{}%", super::like_escape(text)))
+        .bind(i64::from(all))
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(e)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SearchHit {
+                repository: repo_from(r)?,
+                project_name: r.try_get("project_name")?,
+                project_public: r.try_get::<i64, _>("project_public")? != 0,
+            })
+        })
+        .collect()
+}

@@ -113,7 +113,7 @@ impl Registry {
     ) -> Result<Vec<String>, RegistryError> {
         let visible = match who {
             Identity::User { sysadmin: true, .. } => None,
-            _ => Some(db::projects::public_ids(self.db.reader()).await?),
+            _ => Some(db::projects::readable_ids(self.db.reader(), who.user_id()).await?),
         };
         Ok(db::repositories::catalog(self.db.reader(), visible.as_deref(), last, n).await?)
     }

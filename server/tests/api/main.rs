@@ -6,4 +6,5 @@ mod support;
 mod members;
 mod projects;
 mod repositories;
+mod system;
 mod users;

@@ -1,0 +1,67 @@
+//! `systeminfo`, `search`, and the registry catalog: each shows only what the caller may read.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use wharf::auth::Role;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn systeminfo_names_the_registry() {
+    let app = TestApp::start().await;
+    let v: Value =
+        app.anon(Method::GET, "/api/v2.0/systeminfo").send().await.expect("send").json().await.expect("json");
+    assert!(v["harbor_version"].as_str().is_some_and(|s| s.starts_with("wharf-")));
+    assert_eq!(v["registry_url"], app.addr.to_string());
+    assert_eq!(v["auth_mode"], "db_auth");
+}
+
+#[tokio::test]
+async fn search_and_catalog_show_only_readable_repositories() {
+    let app = TestApp::start().await;
+    app.push_image("library/web-app", "1").await;
+    app.create_project("secret", false).await;
+    app.push_image("secret/web-api", "1").await;
+    let member = app.create_user("member", "Passw0rd1").await;
+    app.add_member("secret", member, Role::LimitedGuest).await;
+    app.create_user("stranger", "Passw0rd1").await;
+    let search = |user: Option<&'static str>| {
+        let req = app.anon(Method::GET, "/api/v2.0/search?q=web");
+        let req = match user {
+            Some(u) => req.basic_auth(u, Some("Passw0rd1")),
+            None => req,
+        };
+        async move {
+            let v: Value = req.send().await.expect("send").json().await.expect("json");
+            let mut names: Vec<String> = v["repository"]
+                .as_array()
+                .expect("array")
+                .iter()
+                .filter_map(|r| r["repository_name"].as_str().map(str::to_owned))
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(search(None).await, ["library/web-app"]);
+    assert_eq!(search(Some("stranger")).await, ["library/web-app"]);
+    assert_eq!(search(Some("member")).await, ["library/web-app", "secret/web-api"]);
+    let v: Value = app
+        .admin(Method::GET, "/api/v2.0/search?q=secr")
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["project"][0]["name"], "secret");
+
+    let catalog =
+        |user: &'static str| app.anon(Method::GET, "/v2/_catalog").basic_auth(user, Some("Passw0rd1")).send();
+    let v: Value = catalog("member").await.expect("send").json().await.expect("json");
+    assert_eq!(v["repositories"], serde_json::json!(["library/web-app", "secret/web-api"]));
+    let res = catalog("stranger").await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.expect("json");
+    assert_eq!(v["repositories"], serde_json::json!(["library/web-app"]));
+}
