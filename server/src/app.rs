@@ -7,6 +7,7 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use crate::artifacts::Artifacts;
+use crate::audit::Auditor;
 use crate::auth::Authenticator;
 use crate::auth::token::TokenSigner;
 use crate::config::Config;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub store: BlobStore,
     /// The resolved configuration.
     pub config: Arc<Config>,
+    /// The audit log and pull statistics.
+    pub auditor: Auditor,
 }
 
 /// A startup failure.
@@ -67,6 +70,7 @@ impl AppState {
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
         let registry = Registry::new(db.clone(), store.clone());
+        let audit_db = db.clone();
         Ok(Self {
             registry: registry.clone(),
             auth: Arc::new(Authenticator::new(db.clone(), signer)),
@@ -75,6 +79,7 @@ impl AppState {
             artifacts: Artifacts::new(db.clone(), Projects::new(db.clone()), registry.clone()),
             db,
             store,
+            auditor: Auditor::start(audit_db),
             config: Arc::new(config),
         })
     }
@@ -96,8 +101,10 @@ pub async fn serve_http(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     // Connect info gives handlers the client address (login throttling, logs).
+    let auditor = state.auditor.clone();
     let service = state.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+    auditor.flush().await;
     Ok(())
 }
 
@@ -118,9 +125,11 @@ pub async fn serve_https(
         shutdown.await;
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
     });
+    let auditor = state.auditor.clone();
     axum_server::from_tcp_rustls(listener, tls)
         .handle(handle)
         .serve(state.router().into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await?;
+    auditor.flush().await;
     Ok(())
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod artifacts;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v2.0`, in Harbor's paths and shapes. Handlers extract, make one
 //! domain call and map the result; errors are [`error::ApiError`].
 
+mod audit;
 mod caller;
 pub mod error;
 mod health;
@@ -22,6 +23,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2.0/health", get(health::get_health))
         .route("/api/v2.0/systeminfo", get(system::system_info))
+        .route("/api/v2.0/audit-logs", get(audit::list_audit_logs))
+        .route("/api/v2.0/projects/{project}/logs", get(audit::list_project_logs))
         .route("/api/v2.0/search", get(system::search))
         .route(
             "/api/v2.0/projects",

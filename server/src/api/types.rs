@@ -341,3 +341,36 @@ pub struct TagReq {
     /// The tag to add.
     pub name: String,
 }
+
+/// An audit log entry (Harbor's `AuditLog`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditLog {
+    /// Id.
+    pub id: i64,
+    /// Who.
+    pub username: String,
+    /// What, e.g. `library/app:v1`.
+    pub resource: String,
+    /// `artifact`, `tag`, `project` or `user`.
+    pub resource_type: String,
+    /// `login`, `pull`, `push`, `delete` or `create`.
+    pub operation: String,
+    /// When (RFC 3339).
+    pub op_time: String,
+    /// From where.
+    pub client_ip: String,
+}
+
+impl From<crate::db::audit::AuditRow> for AuditLog {
+    fn from(a: crate::db::audit::AuditRow) -> Self {
+        Self {
+            id: a.id,
+            username: a.username,
+            resource: a.resource,
+            resource_type: a.resource_type,
+            operation: a.operation,
+            op_time: rfc3339_ms(a.op_time),
+            client_ip: a.client_ip,
+        }
+    }
+}

@@ -13,7 +13,7 @@ pub enum Role {
     ProjectAdmin = 1,
     /// Pull, push, create repositories, add tags, create and run retention.
     Developer = 2,
-    /// Pull and read the project, its members and logs.
+    /// Pull and read the project and its members.
     Guest = 3,
     /// A developer who also deletes artifacts, tags and repositories and manages immutability.
     Maintainer = 4,
@@ -111,10 +111,10 @@ fn role_allows(role: Role, action: Action) -> bool {
     use Role::*;
     match action {
         Pull | ReadProject => true,
-        ListMembers | ReadLogs => role != LimitedGuest,
+        ListMembers => role != LimitedGuest,
         Push | ManageRetention => matches!(role, Developer | Maintainer | ProjectAdmin),
         Delete | ManageImmutability => matches!(role, Maintainer | ProjectAdmin),
-        ManageMembers | ManageRobots | UpdateProject | DeleteProject => role == ProjectAdmin,
+        ReadLogs | ManageMembers | ManageRobots | UpdateProject | DeleteProject => role == ProjectAdmin,
     }
 }
 
@@ -142,7 +142,7 @@ mod tests {
             (Pull, [true, true, true, true, true]),
             (ReadProject, [true, true, true, true, true]),
             (ListMembers, [true, true, true, true, false]),
-            (ReadLogs, [true, true, true, true, false]),
+            (ReadLogs, [true, false, false, false, false]),
             (Push, [true, true, true, false, false]),
             (ManageRetention, [true, true, true, false, false]),
             (Delete, [true, true, false, false, false]),

@@ -127,6 +127,20 @@ const TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "audit_logs",
+        columns: &[
+            ("id", Col::Int),
+            ("project_id", Col::Int),
+            ("username", Col::Text),
+            ("operation", Col::Text),
+            ("resource", Col::Text),
+            ("resource_type", Col::Text),
+            ("client_ip", Col::Text),
+            ("op_time", Col::Int),
+        ],
+        identity: true,
+    },
+    Table {
         name: "signing_keys",
         columns: &[("id", Col::Text), ("secret", Col::Bytes), ("created_at", Col::Int)],
         identity: false,

@@ -11,6 +11,12 @@ use crate::db::{self, manifests::NewManifest};
 /// A manifest as served.
 #[derive(Debug, Clone)]
 pub struct ServedManifest {
+    /// Its row id.
+    pub id: i64,
+    /// Its repository.
+    pub repository_id: i64,
+    /// Its project.
+    pub project_id: i64,
     /// Its digest.
     pub digest: String,
     /// Its media type.
@@ -66,11 +72,18 @@ impl Registry {
             None => (None, None),
         };
         let access = super::decide(caller, name, Action::Pull, access)?;
-        if access.repository_id.is_none() {
+        let Some(repository_id) = access.repository_id else {
             return Err(RegistryError::NameUnknown(name.to_string()));
-        }
+        };
         let row = manifest.ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
-        Ok(ServedManifest { digest: row.digest, media_type: row.media_type, content: row.content })
+        Ok(ServedManifest {
+            id: row.id,
+            repository_id,
+            project_id: access.project_id,
+            digest: row.digest,
+            media_type: row.media_type,
+            content: row.content,
+        })
     }
 
     /// Stores a pushed manifest under `reference`, after checking that everything it names is in

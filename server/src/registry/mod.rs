@@ -70,6 +70,8 @@ pub(crate) fn decide(
 pub struct RepoCtx {
     /// The repository's id.
     pub repository_id: i64,
+    /// Its project's id.
+    pub project_id: i64,
 }
 
 impl Registry {
@@ -101,7 +103,7 @@ impl Registry {
             }
             (None, _) => return Err(RegistryError::NameUnknown(name.to_string())),
         };
-        Ok(RepoCtx { repository_id })
+        Ok(RepoCtx { repository_id, project_id: access.project_id })
     }
 
     /// Repository names for `GET /v2/_catalog` that `who` may see, after `last`, at most `n`.

@@ -23,6 +23,18 @@ pub(super) async fn get(req: Req, name: RepoName, reference: Reference) -> Resul
             m.media_type
         )));
     }
+    if req.method == Method::GET {
+        let tag = match &reference {
+            Reference::Tag(t) => Some(t.to_string()),
+            Reference::Digest(_) => None,
+        };
+        req.app.auditor.record(crate::audit::Event::Pull {
+            repository_id: m.repository_id,
+            manifest_id: m.id,
+            tag,
+        });
+        req.audit(m.project_id, "pull", format!("{name}@{}", m.digest), "artifact");
+    }
     let len = m.content.len();
     let body = if req.method == Method::HEAD { Body::empty() } else { Body::from(m.content) };
     let mut res = body.into_response();
@@ -34,14 +46,19 @@ pub(super) async fn get(req: Req, name: RepoName, reference: Reference) -> Resul
     Ok(res)
 }
 
-pub(super) async fn put(req: Req, name: RepoName, reference: Reference) -> Result<Response, RegistryError> {
+pub(super) async fn put(
+    mut req: Req,
+    name: RepoName,
+    reference: Reference,
+) -> Result<Response, RegistryError> {
     let reg = req.app.registry.clone();
     let repo = reg.authorize(&req.who, &name, Action::Push).await?;
     if req.content_length().is_some_and(|l| l > MAX_MANIFEST_BYTES as u64) {
         return Err(RegistryError::TooLarge(format!("manifests are limited to {MAX_MANIFEST_BYTES} bytes")));
     }
     let content_type = req.header(header::CONTENT_TYPE).map(str::to_owned);
-    let bytes = axum::body::to_bytes(req.body, MAX_MANIFEST_BYTES + 1).await.map_err(|e| {
+    let body = std::mem::take(&mut req.body);
+    let bytes = axum::body::to_bytes(body, MAX_MANIFEST_BYTES + 1).await.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             RegistryError::TooLarge(format!("manifests are limited to {MAX_MANIFEST_BYTES} bytes"))
         } else {
@@ -49,6 +66,7 @@ pub(super) async fn put(req: Req, name: RepoName, reference: Reference) -> Resul
         }
     })?;
     let pushed = reg.put_manifest(repo, &reference, content_type.as_deref(), &bytes).await?;
+    req.audit(repo.project_id, "push", format!("{name}:{reference}"), "artifact");
     let mut res = StatusCode::CREATED.into_response();
     let h = res.headers_mut();
     set(h, header::LOCATION, format!("/v2/{name}/manifests/{}", pushed.digest));
@@ -68,5 +86,7 @@ pub(super) async fn delete(
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Delete).await?;
     reg.delete_manifest(repo, &reference).await?;
+    let kind = if matches!(reference, Reference::Tag(_)) { "tag" } else { "artifact" };
+    req.audit(repo.project_id, "delete", format!("{name}:{reference}"), kind);
     Ok(StatusCode::ACCEPTED.into_response())
 }

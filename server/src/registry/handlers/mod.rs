@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
 pub(super) struct Req {
     pub app: AppState,
     pub who: Caller,
+    pub peer: std::net::IpAddr,
     pub method: Method,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
@@ -48,6 +49,19 @@ pub(super) struct Req {
 }
 
 impl Req {
+    /// Records an audit entry for this request's caller.
+    pub fn audit(&self, project_id: i64, operation: &str, resource: String, resource_type: &str) {
+        let event = crate::audit::entry(
+            Some(project_id),
+            self.who.identity.name(),
+            operation,
+            resource,
+            resource_type,
+            self.peer,
+        );
+        self.app.auditor.record(event);
+    }
+
     /// The first value of query parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -132,7 +146,18 @@ async fn ping(
     headers: HeaderMap,
 ) -> Response {
     match identify(&app, &headers, peer).await {
-        Ok(Caller { identity: Identity::User { .. }, .. }) => {
+        Ok(Caller { identity: Identity::User { name, .. }, token }) => {
+            if token.is_none() {
+                // `docker login` with credentials sent straight to /v2/.
+                app.auditor.record(crate::audit::entry(
+                    None,
+                    &name,
+                    "login",
+                    name.clone(),
+                    "user",
+                    peer.ip(),
+                ));
+            }
             (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
         }
         Ok(_) => error_response(&app, RegistryError::Unauthorized, host(&headers).as_deref(), None),
@@ -160,7 +185,7 @@ async fn dispatch(
         let query: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
             .map_err(|_| RegistryError::Unsupported("malformed query string".into()))?;
         let who = identify(&app, &headers, peer).await?;
-        let req = Req { app: app.clone(), who, method, query, headers, body };
+        let req = Req { app: app.clone(), who, peer: peer.ip(), method, query, headers, body };
         route_request(req, route).await
     }
     .await;

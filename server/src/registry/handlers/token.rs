@@ -58,6 +58,9 @@ pub(super) async fn get_token(
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let result = async {
         let who = app.auth.identify_basic(auth, peer.ip()).await.map_err(auth_error)?;
+        if let crate::auth::Identity::User { name, .. } = &who {
+            app.auditor.record(crate::audit::entry(None, name, "login", name.clone(), "user", peer.ip()));
+        }
         let requested = scopes(query.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
         let offline = query.iter().any(|(k, v)| k == "offline_token" && v == "true");
         answer(&app, who, requested, offline).await

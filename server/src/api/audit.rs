@@ -1,0 +1,69 @@
+//! `GET /api/v2.0/audit-logs` (system administrators) and `GET /api/v2.0/projects/{p}/logs`
+//! (project admins), with Harbor's `q=operation=push,username=dev` filter and pagination.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::caller::ApiCaller;
+use super::error::ApiError;
+use super::projects::{page_of, param, project_ref, query_pairs};
+use super::types::AuditLog;
+use crate::app::AppState;
+use crate::auth::{Action, Identity};
+use crate::db;
+
+fn filters(pairs: &[(String, String)]) -> (String, String) {
+    let (mut operation, mut username) = (String::new(), String::new());
+    for term in param(pairs, "q").unwrap_or("").split(',') {
+        if let Some(v) = term.strip_prefix("operation=") {
+            operation = v.to_owned();
+        } else if let Some(v) = term.strip_prefix("username=") {
+            username = v.to_owned();
+        }
+    }
+    (operation, username)
+}
+
+async fn page_of_logs(
+    app: &AppState,
+    project: Option<i64>,
+    raw: Option<&str>,
+    path: &str,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw);
+    let (page, rest) = page_of(&pairs)?;
+    let (op, user) = filters(&pairs);
+    let rows = db::audit::list(app.db.reader(), project, &op, &user, page.offset(), page.page_size).await?;
+    let total = db::audit::count(app.db.reader(), project, &op, &user).await?;
+    let body: Vec<AuditLog> = rows.into_iter().map(AuditLog::from).collect();
+    Ok((page.headers(total, path, &rest), Json(body)).into_response())
+}
+
+/// `GET /api/v2.0/audit-logs`
+pub async fn list_audit_logs(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    match who {
+        Identity::User { sysadmin: true, .. } => {
+            page_of_logs(&app, None, raw.as_deref(), "/api/v2.0/audit-logs").await
+        }
+        Identity::User { .. } => Err(ApiError::Forbidden),
+        Identity::Anonymous => Err(ApiError::Unauthorized),
+    }
+}
+
+/// `GET /api/v2.0/projects/{project}/logs`
+pub async fn list_project_logs(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = app.projects.get(&who, &project_ref(&project, &headers), Action::ReadLogs).await?;
+    page_of_logs(&app, Some(p.id), raw.as_deref(), &format!("/api/v2.0/projects/{project}/logs")).await
+}
