@@ -25,22 +25,30 @@ pub struct AuditRow {
     pub op_time: i64,
 }
 
-/// Stores entries in one statement each inside the caller's transaction.
+/// Entries stored per statement (7 parameters each, well under both engines' limits).
+const ROWS_PER_INSERT: usize = 100;
+
+/// Stores entries inside the caller's transaction, many rows per statement.
 pub async fn insert_all(tx: &mut sqlx::AnyConnection, rows: &[AuditRow]) -> DbResult<()> {
-    for r in rows {
-        sqlx::query(
-            "INSERT INTO audit_logs (project_id, username, operation, resource, resource_type, client_ip, op_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(r.project_id)
-        .bind(&r.username)
-        .bind(&r.operation)
-        .bind(&r.resource)
-        .bind(&r.resource_type)
-        .bind(&r.client_ip)
-        .bind(r.op_time)
-        .execute(&mut *tx)
-        .await?;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> =
+            (0..chunk.len()).map(|i| format!("({})", super::placeholders(i * 7 + 1, 7))).collect();
+        let sql = format!(
+            "INSERT INTO audit_logs (project_id, username, operation, resource, resource_type, client_ip, op_time) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.project_id)
+                .bind(&r.username)
+                .bind(&r.operation)
+                .bind(&r.resource)
+                .bind(&r.resource_type)
+                .bind(&r.client_ip)
+                .bind(r.op_time);
+        }
+        q.execute(&mut *tx).await?;
     }
     Ok(())
 }
