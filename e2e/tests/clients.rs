@@ -337,3 +337,50 @@ async fn oras_artifact_with_subject_and_referrers() {
     assert_eq!(v["filter_header"], "artifactType");
     assert_eq!(v["filtered"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn podman_roles_developer_pushes_guest_may_not() {
+    use wharf::auth::Role;
+    let w = Wharf::start().await;
+    w.create_project("team", false).await;
+    for (name, role) in [("dev", Role::Developer), ("guest", Role::Guest)] {
+        let hash = wharf::auth::password::hash("Passw0rd1".into()).await.expect("hash");
+        let id = wharf::db::users::insert(w.state.db.writer(), name, &hash, false).await.expect("user");
+        let p = wharf::db::projects::access(w.state.db.reader(), "team", "", 0)
+            .await
+            .expect("query")
+            .expect("project");
+        wharf::db::members::add(w.state.db.writer(), p.project_id, id, role).await.expect("member");
+    }
+    let p = Podman::new();
+    let ctx = p.dir().join("ctx");
+    build_context(&ctx, &[50_000]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/roles:1"]).arg(&ctx)).await;
+    let image = w.image("team/app:1");
+    let as_user = |user: &str| format!("{user}:Passw0rd1");
+    // A Developer pushes; a Guest is denied with the registry's answer; the Guest can pull.
+    run(p.cmd().args([
+        "push",
+        "--tls-verify=false",
+        "--creds",
+        &as_user("dev"),
+        "localhost/roles:1",
+        &image,
+    ]))
+    .await;
+    let err = run_fails(p.cmd().args([
+        "push",
+        "--tls-verify=false",
+        "--creds",
+        &as_user("guest"),
+        "localhost/roles:1",
+        &w.image("team/app:2"),
+    ]))
+    .await;
+    assert!(err.contains("denied") || err.contains("unauthorized"), "{err}");
+    run(p.cmd().args(["rmi", "-a", "-f"])).await;
+    run(p.cmd().args(["pull", "--tls-verify=false", "--creds", &as_user("guest"), &image])).await;
+    // Anonymous pulls of the private project fail.
+    run(p.cmd().args(["rmi", "-a", "-f"])).await;
+    run_fails(p.cmd().args(["pull", "--tls-verify=false", &image])).await;
+}
