@@ -6,6 +6,7 @@ mod caller;
 pub mod error;
 mod health;
 mod members;
+pub mod openapi;
 pub mod pagination;
 mod projects;
 mod repositories;
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2.0/health", get(health::get_health))
         .route("/api/v2.0/systeminfo", get(system::system_info))
+        .route("/api/v2.0/openapi.json", get(openapi::get_openapi))
         .route("/api/v2.0/audit-logs", get(audit::list_audit_logs))
         .route("/api/v2.0/projects/{project}/logs", get(audit::list_project_logs))
         .route("/api/v2.0/search", get(system::search))

@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod members;
+mod openapi;
 mod projects;
 mod repositories;
 mod system;
