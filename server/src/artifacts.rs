@@ -84,15 +84,16 @@ impl Artifacts {
         db::repositories::by_name(self.db.reader(), &full).await?.ok_or(BrowseError::NotFound(full))
     }
 
-    /// Deletes repository `repo` with all its artifacts and tags.
+    /// Deletes repository `repo` with all its artifacts and tags; returns what it was.
     pub async fn delete_repository(
         &self,
         who: &Identity,
         p: &ProjectRef,
         repo: &str,
-    ) -> Result<(), BrowseError> {
+    ) -> Result<RepositoryRow, BrowseError> {
         let r = self.repository(who, p, repo, Action::Delete).await?;
-        Ok(db::repositories::delete(self.db.writer(), r.id).await?)
+        db::repositories::delete(self.db.writer(), r.id).await?;
+        Ok(r)
     }
 
     async fn with_tags(&self, rows: Vec<ArtifactRow>) -> Result<Vec<ArtifactWithTags>, BrowseError> {
@@ -146,14 +147,14 @@ impl Artifacts {
         Ok((r, one))
     }
 
-    /// Deletes artifact `reference` with all its tags.
+    /// Deletes artifact `reference` with all its tags; returns its repository.
     pub async fn delete_artifact(
         &self,
         who: &Identity,
         p: &ProjectRef,
         repo: &str,
         reference: &str,
-    ) -> Result<(), BrowseError> {
+    ) -> Result<RepositoryRow, BrowseError> {
         let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Delete).await?;
         let digest: Digest = a.digest.parse().map_err(|_| BrowseError::Internal)?;
         let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id };
@@ -161,10 +162,12 @@ impl Artifacts {
             RegistryError::Conflict(m) => BrowseError::Conflict(m),
             RegistryError::ManifestUnknown(m) => BrowseError::NotFound(m),
             _ => BrowseError::Internal,
-        })
+        })?;
+        Ok(r)
     }
 
-    /// Adds tag `tag` to artifact `reference` (moving it if it pointed elsewhere).
+    /// Adds tag `tag` to artifact `reference` (moving it if it pointed elsewhere); returns the
+    /// repository.
     pub async fn add_tag(
         &self,
         who: &Identity,
@@ -172,15 +175,16 @@ impl Artifacts {
         repo: &str,
         reference: &str,
         tag: &str,
-    ) -> Result<(), BrowseError> {
+    ) -> Result<RepositoryRow, BrowseError> {
         let tag: Tag = tag
             .parse()
             .map_err(|e: crate::registry::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
         let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Push).await?;
-        Ok(db::tags::upsert(self.db.writer(), r.id, tag.as_str(), a.id).await?)
+        db::tags::upsert(self.db.writer(), r.id, tag.as_str(), a.id).await?;
+        Ok(r)
     }
 
-    /// Deletes tag `tag` of artifact `reference`.
+    /// Deletes tag `tag` of artifact `reference`; returns the repository.
     pub async fn delete_tag(
         &self,
         who: &Identity,
@@ -188,12 +192,12 @@ impl Artifacts {
         repo: &str,
         reference: &str,
         tag: &str,
-    ) -> Result<(), BrowseError> {
+    ) -> Result<RepositoryRow, BrowseError> {
         let (r, (_, tags)) = self.artifact(who, p, repo, reference, Action::Delete).await?;
         if !tags.iter().any(|t| t.name == tag) {
             return Err(BrowseError::NotFound(format!("tag {tag} of artifact {reference}")));
         }
         db::tags::delete(self.db.writer(), r.id, tag).await?;
-        Ok(())
+        Ok(r)
     }
 }

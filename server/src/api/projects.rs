@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::ApiCaller;
+use super::caller::{ApiCaller, ClientIp};
 use super::error::ApiError;
 use super::pagination::Page;
 use super::types::{Project, ProjectReq};
@@ -97,11 +97,13 @@ pub async fn head_project(
 pub async fn create_project(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
+    ClientIp(ip): ClientIp,
     Json(req): Json<ProjectReq>,
 ) -> Result<Response, ApiError> {
     let name =
         req.project_name.as_deref().ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
     let id = app.projects.create(&who, name, req.public().unwrap_or(false)).await?;
+    app.auditor.record(crate::audit::entry(Some(id), who.name(), "create", name.to_owned(), "project", ip));
     let mut res = StatusCode::CREATED.into_response();
     if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v2.0/projects/{id}")) {
         res.headers_mut().insert(header::LOCATION, v);

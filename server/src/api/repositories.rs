@@ -7,13 +7,13 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::ApiCaller;
+use super::caller::{ApiCaller, ClientIp};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{Artifact, ArtifactTag, Repository, TagReq};
 use crate::app::AppState;
 use crate::artifacts::BrowseError;
-use crate::auth::Action;
+use crate::auth::{Action, Identity};
 
 impl From<BrowseError> for ApiError {
     fn from(e: BrowseError) -> Self {
@@ -25,6 +25,18 @@ impl From<BrowseError> for ApiError {
             BrowseError::Internal => Self::Internal,
         }
     }
+}
+
+fn audit(
+    app: &AppState,
+    who: &Identity,
+    ip: ClientIp,
+    project_id: i64,
+    operation: &str,
+    resource: String,
+    kind: &str,
+) {
+    app.auditor.record(crate::audit::entry(Some(project_id), who.name(), operation, resource, kind, ip.0));
 }
 
 /// Decodes `%XX` escapes once more (the path was decoded once already).
@@ -87,10 +99,13 @@ pub async fn get_repository(
 pub async fn delete_repository(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
+    ip: ClientIp,
     Path((project, repo)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    app.artifacts.delete_repository(&who, &project_ref(&project, &headers), &decode_again(&repo)).await?;
+    let r =
+        app.artifacts.delete_repository(&who, &project_ref(&project, &headers), &decode_again(&repo)).await?;
+    audit(&app, &who, ip, r.project_id, "delete", r.name, "repository");
     Ok(StatusCode::OK)
 }
 
@@ -128,12 +143,15 @@ pub async fn get_artifact(
 pub async fn delete_artifact(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
+    ip: ClientIp,
     Path((project, repo, reference)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    app.artifacts
+    let r = app
+        .artifacts
         .delete_artifact(&who, &project_ref(&project, &headers), &decode_again(&repo), &reference)
         .await?;
+    audit(&app, &who, ip, r.project_id, "delete", format!("{}:{reference}", r.name), "artifact");
     Ok(StatusCode::OK)
 }
 
@@ -153,13 +171,16 @@ pub async fn list_tags(
 pub async fn add_tag(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
+    ip: ClientIp,
     Path((project, repo, reference)): Path<(String, String, String)>,
     headers: HeaderMap,
     Json(req): Json<TagReq>,
 ) -> Result<StatusCode, ApiError> {
-    app.artifacts
+    let r = app
+        .artifacts
         .add_tag(&who, &project_ref(&project, &headers), &decode_again(&repo), &reference, &req.name)
         .await?;
+    audit(&app, &who, ip, r.project_id, "create", format!("{}:{}", r.name, req.name), "tag");
     Ok(StatusCode::CREATED)
 }
 
@@ -167,12 +188,15 @@ pub async fn add_tag(
 pub async fn delete_tag(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
+    ip: ClientIp,
     Path((project, repo, reference, tag)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    app.artifacts
+    let r = app
+        .artifacts
         .delete_tag(&who, &project_ref(&project, &headers), &decode_again(&repo), &reference, &tag)
         .await?;
+    audit(&app, &who, ip, r.project_id, "delete", format!("{}:{tag}", r.name), "tag");
     Ok(StatusCode::OK)
 }
 

@@ -96,3 +96,57 @@ async fn only_admins_read_logs() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn changes_made_through_the_api_are_logged_too() {
+    let app = TestApp::start().await;
+    let res = app
+        .admin(Method::POST, "/api/v2.0/projects")
+        .json(&serde_json::json!({"project_name": "team"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    app.push_image("team/app", "v1").await;
+    app.push_image("team/other", "v1").await;
+    let base = "/api/v2.0/projects/team/repositories/app/artifacts/v1";
+    let res = app
+        .admin(Method::POST, &format!("{base}/tags"))
+        .json(&serde_json::json!({"name": "rc"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.admin(Method::DELETE, &format!("{base}/tags/rc")).send().await.expect("send").status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.admin(Method::DELETE, base).send().await.expect("send").status(), StatusCode::OK);
+    let res =
+        app.admin(Method::DELETE, "/api/v2.0/projects/team/repositories/other").send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    app.state.auditor.flush().await;
+    let entries = logs(&app, "/api/v2.0/projects/team/logs?page_size=100").await;
+    let got: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|l| {
+            (
+                l["operation"].as_str().unwrap_or("").into(),
+                l["resource_type"].as_str().unwrap_or("").into(),
+                l["resource"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    for want in [
+        ("create", "project", "team"),
+        ("create", "tag", "team/app:rc"),
+        ("delete", "tag", "team/app:rc"),
+        ("delete", "artifact", "team/app:v1"),
+        ("delete", "repository", "team/other"),
+    ] {
+        assert!(
+            got.iter().any(|g| (g.0.as_str(), g.1.as_str(), g.2.as_str()) == want),
+            "{want:?} missing from {got:?}"
+        );
+    }
+}
