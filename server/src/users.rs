@@ -92,7 +92,7 @@ pub struct Users {
 fn admin_only(who: &Identity) -> Result<(), UserError> {
     match who {
         Identity::User { sysadmin: true, .. } => Ok(()),
-        Identity::User { .. } => Err(UserError::Forbidden),
+        Identity::User { .. } | Identity::Robot { .. } => Err(UserError::Forbidden),
         Identity::Anonymous => Err(UserError::Unauthorized),
     }
 }
@@ -140,6 +140,7 @@ impl Users {
     pub async fn get(&self, who: &Identity, id: i64) -> Result<UserRow, UserError> {
         match who {
             Identity::Anonymous => return Err(UserError::Unauthorized),
+            Identity::Robot { .. } => return Err(UserError::Forbidden),
             Identity::User { id: me, sysadmin, .. } if *me != id && !sysadmin => {
                 return Err(UserError::Forbidden);
             }

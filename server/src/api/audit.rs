@@ -51,7 +51,7 @@ pub async fn list_audit_logs(
         Identity::User { sysadmin: true, .. } => {
             page_of_logs(&app, None, raw.as_deref(), "/api/v2.0/audit-logs").await
         }
-        Identity::User { .. } => Err(ApiError::Forbidden),
+        Identity::User { .. } | Identity::Robot { .. } => Err(ApiError::Forbidden),
         Identity::Anonymous => Err(ApiError::Unauthorized),
     }
 }

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod pagination;
 mod projects;
 mod repositories;
+mod robots;
 mod system;
 pub mod types;
 mod users;
@@ -56,6 +57,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags/{tag}",
             axum::routing::delete(repositories::delete_tag),
+        )
+        .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
+        .route(
+            "/api/v2.0/robots/{robot_id}",
+            get(robots::get_robot)
+                .put(robots::update_robot)
+                .patch(robots::refresh_secret)
+                .delete(robots::delete_robot),
         )
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
         .route("/api/v2.0/users/current", get(users::current_user))

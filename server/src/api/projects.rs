@@ -19,11 +19,12 @@ impl From<ProjectError> for ApiError {
         match e {
             ProjectError::Unauthorized => Self::Unauthorized,
             ProjectError::Forbidden => Self::Forbidden,
-            ProjectError::NotFound(_) | ProjectError::NoSuchMember(_) | ProjectError::NoSuchUser(_) => {
-                Self::NotFound(e.to_string())
-            }
+            ProjectError::NotFound(_)
+            | ProjectError::NoSuchMember(_)
+            | ProjectError::NoSuchUser(_)
+            | ProjectError::NoSuchRobot(_) => Self::NotFound(e.to_string()),
             ProjectError::Exists(_) | ProjectError::AlreadyMember(_) => Self::Conflict(e.to_string()),
-            ProjectError::InvalidName(_) => Self::BadRequest(e.to_string()),
+            ProjectError::InvalidName(_) | ProjectError::InvalidRobot(_) => Self::BadRequest(e.to_string()),
             ProjectError::NotEmpty(_) => Self::PreconditionFailed(e.to_string()),
             ProjectError::Db => Self::Internal,
         }

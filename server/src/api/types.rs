@@ -374,3 +374,103 @@ impl From<crate::db::audit::AuditRow> for AuditLog {
         }
     }
 }
+
+/// One access of a robot permission (Harbor's `Access`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RobotAccess {
+    /// `repository`, `artifact` or `tag`.
+    pub resource: String,
+    /// `pull`, `push` or `delete`.
+    pub action: String,
+}
+
+/// A robot permission (Harbor's `RobotPermission`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RobotPermission {
+    /// `project`.
+    pub kind: String,
+    /// The project name.
+    pub namespace: String,
+    /// The accesses.
+    pub access: Vec<RobotAccess>,
+}
+
+impl RobotPermission {
+    /// Harbor's shape of `grants` in project `namespace`.
+    pub fn of(namespace: &str, g: crate::auth::RobotGrants) -> Self {
+        let mut access = Vec::new();
+        let mut add = |on: bool, resource: &str, action: &str| {
+            if on {
+                access.push(RobotAccess { resource: resource.into(), action: action.into() });
+            }
+        };
+        add(g.pull, "repository", "pull");
+        add(g.push, "repository", "push");
+        add(g.delete, "artifact", "delete");
+        Self { kind: "project".into(), namespace: namespace.into(), access }
+    }
+}
+
+/// A robot account (Harbor's `Robot`); the secret is never part of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Robot {
+    /// Id.
+    pub id: i64,
+    /// Full name, `robot$<project>+<name>`.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// `project`.
+    pub level: &'static str,
+    /// Disabled robots are refused.
+    pub disable: bool,
+    /// Expiry in unix seconds; -1 never.
+    pub expires_at: i64,
+    /// Creation time (RFC 3339).
+    pub creation_time: String,
+    /// Last change (RFC 3339).
+    pub update_time: String,
+    /// Permissions.
+    pub permissions: Vec<RobotPermission>,
+}
+
+impl Robot {
+    /// The API shape of `r` in project `project`.
+    pub fn of(r: crate::db::robots::RobotRow, project: &str) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            level: "project",
+            disable: r.disabled,
+            expires_at: if r.expires_at < 0 { -1 } else { r.expires_at / 1000 },
+            creation_time: rfc3339_ms(r.created_at),
+            update_time: rfc3339_ms(r.updated_at),
+            permissions: vec![RobotPermission::of(project, r.grants)],
+        }
+    }
+}
+
+/// `POST /robots` and `PUT /robots/{id}` body (Harbor's `RobotCreate`).
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct RobotReq {
+    /// Short name (create only).
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Days until expiry; -1 never (create only).
+    pub duration: Option<i64>,
+    /// `project`.
+    pub level: Option<String>,
+    /// Disabled.
+    pub disable: Option<bool>,
+    /// Permissions: one entry for the robot's project.
+    pub permissions: Option<Vec<RobotPermission>>,
+}
+
+/// `PATCH /robots/{id}` body.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct RobotSecretReq {
+    /// The new secret; empty or absent for a random one.
+    pub secret: Option<String>,
+}

@@ -118,12 +118,16 @@ fn role_allows(role: Role, action: Action) -> bool {
     }
 }
 
-/// Whether `who`, with `role` in a project that is `public` or not, may perform `action`.
-pub fn allowed(who: &Identity, public: bool, role: Option<Role>, action: Action) -> bool {
+/// Whether `who`, with `role` in project `project_id` that is `public` or not, may perform
+/// `action`.
+pub fn allowed(who: &Identity, project_id: i64, public: bool, role: Option<Role>, action: Action) -> bool {
     let open = public && matches!(action, Action::Pull | Action::ReadProject);
     match who {
         Identity::User { sysadmin: true, .. } => true,
         Identity::User { .. } => open || role.is_some_and(|r| role_allows(r, action)),
+        Identity::Robot { project_id: own, grants, .. } => {
+            open || (*own == project_id && grants.allows(action))
+        }
         Identity::Anonymous => open,
     }
 }
@@ -156,7 +160,7 @@ mod tests {
             for (role, expect) in
                 [ProjectAdmin, Maintainer, Developer, Guest, LimitedGuest].into_iter().zip(expected)
             {
-                assert_eq!(allowed(&user, false, Some(role), action), expect, "{role:?} {action:?}");
+                assert_eq!(allowed(&user, 1, false, Some(role), action), expect, "{role:?} {action:?}");
             }
         }
     }
@@ -166,16 +170,30 @@ mod tests {
         let admin = Identity::User { id: 1, name: "admin".into(), sysadmin: true };
         let user = Identity::User { id: 2, name: "u".into(), sysadmin: false };
         let anon = Identity::Anonymous;
-        assert!(allowed(&admin, false, None, DeleteProject));
+        assert!(allowed(&admin, 1, false, None, DeleteProject));
         for who in [&user, &anon] {
-            assert!(allowed(who, true, None, Pull));
-            assert!(allowed(who, true, None, ReadProject));
-            assert!(!allowed(who, true, None, Push));
-            assert!(!allowed(who, true, None, ListMembers));
-            assert!(!allowed(who, false, None, Pull));
+            assert!(allowed(who, 1, true, None, Pull));
+            assert!(allowed(who, 1, true, None, ReadProject));
+            assert!(!allowed(who, 1, true, None, Push));
+            assert!(!allowed(who, 1, true, None, ListMembers));
+            assert!(!allowed(who, 1, false, None, Pull));
         }
         // A role never counts for an anonymous caller.
-        assert!(!allowed(&anon, false, Some(ProjectAdmin), Pull));
+        assert!(!allowed(&anon, 1, false, Some(ProjectAdmin), Pull));
+    }
+
+    #[test]
+    fn robots_act_only_in_their_project_with_their_grants() {
+        use super::super::RobotGrants;
+        let grants = RobotGrants { pull: true, push: true, delete: false };
+        let robot = Identity::Robot { id: 1, name: "robot$team+ci".into(), project_id: 7, grants };
+        assert!(allowed(&robot, 7, false, None, Pull));
+        assert!(allowed(&robot, 7, false, None, Push));
+        assert!(!allowed(&robot, 7, false, None, Delete));
+        assert!(!allowed(&robot, 7, false, None, ManageMembers));
+        assert!(!allowed(&robot, 8, false, None, Pull), "never another project");
+        assert!(allowed(&robot, 8, true, None, Pull), "public projects are open to all");
+        assert!(!allowed(&robot, 7, false, Some(ProjectAdmin), Delete), "a role never widens a robot");
     }
 
     #[test]

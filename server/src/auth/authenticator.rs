@@ -68,6 +68,9 @@ impl Authenticator {
     /// Checks a username and password sent from `client`. Unknown users, disabled users and
     /// wrong passwords all fail the same way and take the same time.
     pub async fn verify(&self, username: &str, pass: &str, client: IpAddr) -> Result<Identity, AuthError> {
+        if username.starts_with("robot$") {
+            return self.verify_robot(username, pass, client).await;
+        }
         let row = db::users::by_username(self.db.reader(), username).await?;
         let identity = |r: &db::users::UserRow| Identity::User {
             id: r.id,
@@ -96,6 +99,42 @@ impl Authenticator {
             }
             _ => {
                 self.throttle.failed(username, client);
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Checks a robot's name and secret: refused when unknown, wrong, disabled or expired.
+    async fn verify_robot(&self, name: &str, secret: &str, client: IpAddr) -> Result<Identity, AuthError> {
+        let row = db::robots::by_name(self.db.reader(), name).await?;
+        let identity = |r: &db::robots::RobotRow| Identity::Robot {
+            id: r.id,
+            name: r.name.clone(),
+            project_id: r.project_id,
+            grants: r.grants,
+        };
+        if let Some(r) = &row
+            && r.usable()
+            && self.cache.matches(name, secret, &r.secret_hash)
+        {
+            return Ok(identity(r));
+        }
+        if !self.throttle.allows(name, client) {
+            return Err(AuthError::Throttled);
+        }
+        let phc = match &row {
+            Some(r) => r.secret_hash.clone(),
+            None => self.dummy.get_or_try_init(password::dummy_hash).await?.clone(),
+        };
+        let ok = password::verify(secret.to_owned(), phc).await?;
+        match row {
+            Some(r) if ok && r.usable() => {
+                self.cache.put(name, secret, &r.secret_hash);
+                self.throttle.succeeded(name, client);
+                Ok(identity(&r))
+            }
+            _ => {
+                self.throttle.failed(name, client);
                 Err(AuthError::InvalidCredentials)
             }
         }

@@ -24,13 +24,48 @@ pub enum Identity {
         /// System administrator.
         sysadmin: bool,
     },
+    /// A project robot account: only its project, only its granted actions.
+    Robot {
+        /// Robot id.
+        id: i64,
+        /// Full name, `robot$<project>+<name>`.
+        name: String,
+        /// The one project it works in.
+        project_id: i64,
+        /// What it may do there.
+        grants: RobotGrants,
+    },
+}
+
+/// The registry actions a robot account holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RobotGrants {
+    /// May pull.
+    pub pull: bool,
+    /// May push.
+    pub push: bool,
+    /// May delete artifacts and tags.
+    pub delete: bool,
+}
+
+impl RobotGrants {
+    /// Whether the grants include `action`.
+    pub fn allows(self, action: Action) -> bool {
+        match action {
+            Action::Pull | Action::ReadProject => self.pull || self.push || self.delete,
+            Action::Push => self.push,
+            Action::Delete => self.delete,
+            _ => false,
+        }
+    }
 }
 
 impl Identity {
-    /// The user id, or 0 for anonymous (no row has id 0).
+    /// The user id, or 0 for anonymous callers and robots (no user row has id 0); robots are
+    /// never project members.
     pub fn user_id(&self) -> i64 {
         match self {
-            Self::Anonymous => 0,
+            Self::Anonymous | Self::Robot { .. } => 0,
             Self::User { id, .. } => *id,
         }
     }
@@ -39,7 +74,7 @@ impl Identity {
     pub fn name(&self) -> &str {
         match self {
             Self::Anonymous => "anonymous",
-            Self::User { name, .. } => name,
+            Self::User { name, .. } | Self::Robot { name, .. } => name,
         }
     }
 }

@@ -81,6 +81,9 @@ pub struct Claims {
     /// The subject is a system administrator.
     #[serde(default)]
     pub adm: bool,
+    /// For a robot: its project and grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robot: Option<(i64, super::RobotGrants)>,
     /// `access` for a short-lived access token, `refresh` for a refresh token.
     #[serde(default = "access_kind")]
     pub kind: String,
@@ -93,10 +96,15 @@ fn access_kind() -> String {
 impl Claims {
     /// The identity the token stands for.
     pub fn identity(&self) -> Identity {
-        if self.sub.is_empty() {
-            Identity::Anonymous
-        } else {
-            Identity::User { id: self.uid, name: self.sub.clone(), sysadmin: self.adm }
+        match (&self.robot, self.sub.is_empty()) {
+            (_, true) => Identity::Anonymous,
+            (Some((project_id, grants)), false) => Identity::Robot {
+                id: self.uid,
+                name: self.sub.clone(),
+                project_id: *project_id,
+                grants: *grants,
+            },
+            (None, false) => Identity::User { id: self.uid, name: self.sub.clone(), sysadmin: self.adm },
         }
     }
 
@@ -156,9 +164,12 @@ impl TokenSigner {
     /// Issues a token of `kind` for `identity` with `access`, valid `ttl` seconds.
     pub fn issue(&self, identity: &Identity, access: Vec<Access>, kind: &str, ttl: i64) -> (String, Claims) {
         let now = now_secs();
-        let (sub, uid, adm) = match identity {
-            Identity::Anonymous => (String::new(), 0, false),
-            Identity::User { id, name, sysadmin } => (name.clone(), *id, *sysadmin),
+        let (sub, uid, adm, robot) = match identity {
+            Identity::Anonymous => (String::new(), 0, false, None),
+            Identity::User { id, name, sysadmin } => (name.clone(), *id, *sysadmin, None),
+            Identity::Robot { id, name, project_id, grants } => {
+                (name.clone(), *id, false, Some((*project_id, *grants)))
+            }
         };
         let claims = Claims {
             iss: ISSUER.into(),
@@ -171,6 +182,7 @@ impl TokenSigner {
             access,
             uid,
             adm,
+            robot,
             kind: kind.into(),
         };
         let header = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);

@@ -11,6 +11,7 @@ pub mod manifests;
 pub mod members;
 pub mod projects;
 pub mod repositories;
+pub mod robots;
 pub mod signing_keys;
 pub mod tags;
 pub mod transfer;

@@ -3,6 +3,7 @@
 //! SQL in `db`.
 
 pub mod members;
+pub mod robots;
 
 use crate::auth::{Action, Identity, Role, allowed};
 use crate::db::projects::{ProjectFilter, ProjectRow};
@@ -38,6 +39,12 @@ pub enum ProjectError {
     /// No such user.
     #[error("user {0} not found")]
     NoSuchUser(String),
+    /// No such robot account.
+    #[error("robot {0} not found")]
+    NoSuchRobot(String),
+    /// A robot request breaks the rules.
+    #[error("{0}")]
+    InvalidRobot(String),
     /// The user is a member already.
     #[error("{0} is already a member")]
     AlreadyMember(String),
@@ -82,7 +89,7 @@ pub struct Projects {
 fn denied(who: &Identity) -> ProjectError {
     match who {
         Identity::Anonymous => ProjectError::Unauthorized,
-        Identity::User { .. } => ProjectError::Forbidden,
+        Identity::User { .. } | Identity::Robot { .. } => ProjectError::Forbidden,
     }
 }
 
@@ -125,11 +132,11 @@ impl Projects {
         let row = db::projects::find(self.db.reader(), who.user_id(), id, name)
             .await?
             .ok_or_else(|| ProjectError::NotFound(label()))?;
-        if !allowed(who, row.public, row.role, Action::ReadProject) {
+        if !allowed(who, row.id, row.public, row.role, Action::ReadProject) {
             // Private projects are invisible to those who may not read them.
             return Err(ProjectError::NotFound(label()));
         }
-        if !allowed(who, row.public, row.role, action) {
+        if !allowed(who, row.id, row.public, row.role, action) {
             return Err(denied(who));
         }
         Ok(row)
@@ -142,8 +149,10 @@ impl Projects {
 
     /// Creates project `name`; the creator becomes its ProjectAdmin. Returns the new id.
     pub async fn create(&self, who: &Identity, name: &str, public: bool) -> Result<i64, ProjectError> {
-        let Identity::User { id: uid, .. } = who else {
-            return Err(ProjectError::Unauthorized);
+        let uid = match who {
+            Identity::User { id, .. } => id,
+            Identity::Robot { .. } => return Err(ProjectError::Forbidden),
+            Identity::Anonymous => return Err(ProjectError::Unauthorized),
         };
         if name.len() > 255 || !valid_component(name) {
             return Err(ProjectError::InvalidName(name.chars().take(300).collect()));

@@ -35,7 +35,7 @@ impl Registry {
                     };
                     let mut actions: Vec<String> = wanted
                         .into_iter()
-                        .filter(|a| allowed(who, access.public, access.role, *a))
+                        .filter(|a| allowed(who, access.project_id, access.public, access.role, *a))
                         .map(|a| a.as_str().to_owned())
                         .collect();
                     actions.dedup();

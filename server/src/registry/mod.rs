@@ -43,12 +43,12 @@ pub(crate) fn decide(
         // Anonymous callers learn nothing about which projects exist.
         return Err(match who {
             Identity::Anonymous => RegistryError::Unauthorized,
-            Identity::User { .. } => {
+            Identity::User { .. } | Identity::Robot { .. } => {
                 RegistryError::NameUnknown(format!("project {} does not exist", name.project()))
             }
         });
     };
-    let account_may = allowed(who, access.public, access.role, action);
+    let account_may = allowed(who, access.project_id, access.public, access.role, action);
     let permitted = match &caller.token {
         Some(claims) => claims.allows(name.as_str(), action.as_str()),
         None => account_may,
@@ -60,7 +60,7 @@ pub(crate) fn decide(
     } else {
         Err(match who {
             Identity::Anonymous => RegistryError::Unauthorized,
-            Identity::User { .. } => RegistryError::Denied,
+            Identity::User { .. } | Identity::Robot { .. } => RegistryError::Denied,
         })
     }
 }
@@ -115,7 +115,13 @@ impl Registry {
     ) -> Result<Vec<String>, RegistryError> {
         let visible = match who {
             Identity::User { sysadmin: true, .. } => None,
-            _ => Some(db::projects::readable_ids(self.db.reader(), who.user_id()).await?),
+            _ => {
+                let mut ids = db::projects::readable_ids(self.db.reader(), who.user_id()).await?;
+                if let Identity::Robot { project_id, .. } = who {
+                    ids.push(*project_id);
+                }
+                Some(ids)
+            }
         };
         Ok(db::repositories::catalog(self.db.reader(), visible.as_deref(), last, n).await?)
     }

@@ -8,5 +8,6 @@ mod members;
 mod openapi;
 mod projects;
 mod repositories;
+mod robots;
 mod system;
 mod users;

@@ -146,7 +146,7 @@ async fn ping(
     headers: HeaderMap,
 ) -> Response {
     match identify(&app, &headers, peer).await {
-        Ok(Caller { identity: Identity::User { name, .. }, token }) => {
+        Ok(Caller { identity: Identity::User { name, .. } | Identity::Robot { name, .. }, token }) => {
             if token.is_none() {
                 // `docker login` with credentials sent straight to /v2/.
                 app.auditor.record(crate::audit::entry(

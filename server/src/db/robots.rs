@@ -1,0 +1,138 @@
+//! SQL for `robots`.
+
+use sqlx::{Any, Executor, Row};
+
+use super::{DbResult, now_ms};
+use crate::auth::RobotGrants;
+
+/// A stored robot account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RobotRow {
+    /// Id.
+    pub id: i64,
+    /// Full name, `robot$<project>+<name>`.
+    pub name: String,
+    /// Its project.
+    pub project_id: i64,
+    /// Free text.
+    pub description: String,
+    /// argon2id hash of the secret.
+    pub secret_hash: String,
+    /// What it may do.
+    pub grants: RobotGrants,
+    /// Disabled robots are refused.
+    pub disabled: bool,
+    /// Expiry, unix ms; -1 never.
+    pub expires_at: i64,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
+}
+
+impl RobotRow {
+    /// Whether the robot may sign in now.
+    pub fn usable(&self) -> bool {
+        !self.disabled && (self.expires_at < 0 || self.expires_at > now_ms())
+    }
+}
+
+const COLUMNS: &str = "id, name, project_id, description, secret_hash, can_pull, can_push, can_delete, disabled, expires_at, created_at, updated_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> DbResult<RobotRow> {
+    let flag = |c: &str| -> DbResult<bool> { Ok(r.try_get::<i64, _>(c)? != 0) };
+    Ok(RobotRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        project_id: r.try_get("project_id")?,
+        description: r.try_get("description")?,
+        secret_hash: r.try_get("secret_hash")?,
+        grants: RobotGrants { pull: flag("can_pull")?, push: flag("can_push")?, delete: flag("can_delete")? },
+        disabled: flag("disabled")?,
+        expires_at: r.try_get("expires_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Creates a robot; returns its id (a taken name is a unique violation).
+pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, r: &RobotRow) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO robots (name, project_id, description, secret_hash, can_pull, can_push, can_delete, disabled, \
+         expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(&r.name)
+    .bind(r.project_id)
+    .bind(&r.description)
+    .bind(&r.secret_hash)
+    .bind(i64::from(r.grants.pull))
+    .bind(i64::from(r.grants.push))
+    .bind(i64::from(r.grants.delete))
+    .bind(i64::from(r.disabled))
+    .bind(r.expires_at)
+    .bind(now_ms())
+    .fetch_one(e)
+    .await?)
+}
+
+/// A robot by full name.
+pub async fn by_name<'e>(e: impl Executor<'e, Database = Any>, name: &str) -> DbResult<Option<RobotRow>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM robots WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(e)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A robot by id.
+pub async fn by_id<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<RobotRow>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM robots WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(e)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The robots of a project, by name.
+pub async fn list<'e>(e: impl Executor<'e, Database = Any>, project_id: i64) -> DbResult<Vec<RobotRow>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM robots WHERE project_id = $1 ORDER BY name"))
+        .bind(project_id)
+        .fetch_all(e)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Replaces a robot's description, grants and disabled flag.
+pub async fn update<'e>(e: impl Executor<'e, Database = Any>, r: &RobotRow) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE robots SET description = $1, can_pull = $2, can_push = $3, can_delete = $4, disabled = $5, \
+         updated_at = $6 WHERE id = $7",
+    )
+    .bind(&r.description)
+    .bind(i64::from(r.grants.pull))
+    .bind(i64::from(r.grants.push))
+    .bind(i64::from(r.grants.delete))
+    .bind(i64::from(r.disabled))
+    .bind(now_ms())
+    .bind(r.id)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// Replaces a robot's secret hash.
+pub async fn set_secret<'e>(e: impl Executor<'e, Database = Any>, id: i64, hash: &str) -> DbResult<()> {
+    sqlx::query("UPDATE robots SET secret_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now_ms())
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a robot.
+pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM robots WHERE id = $1").bind(id).execute(e).await?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Project robot accounts: created by project admins with explicit permissions and an optional
+//! expiry; the secret is returned once (and on refresh) and stored only as an argon2 hash.
+
+use super::{ProjectError, ProjectRef, Projects};
+use crate::auth::{Action, Identity, RobotGrants, password};
+use crate::db::{self, now_ms, robots::RobotRow};
+use crate::registry::reference::valid_component;
+
+/// A robot to create.
+#[derive(Debug, Clone)]
+pub struct NewRobot {
+    /// The short name; the full name becomes `robot$<project>+<name>`.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Permissions.
+    pub grants: RobotGrants,
+    /// Days until it expires; -1 never.
+    pub duration_days: i64,
+    /// Created disabled.
+    pub disabled: bool,
+}
+
+/// A random secret that meets Harbor's password rule.
+fn new_secret() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let body: String = (0..32).map(|_| CHARS[rand::random_range(0..CHARS.len())] as char).collect();
+    format!("{body}Aa1")
+}
+
+impl Projects {
+    /// Creates a robot in project `p`; returns it, its project's name and its secret.
+    pub async fn create_robot(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        new: NewRobot,
+    ) -> Result<(RobotRow, String, String), ProjectError> {
+        let project = self.get(who, p, Action::ManageRobots).await?;
+        if !valid_component(&new.name) || new.name.len() > 100 {
+            return Err(ProjectError::InvalidRobot(format!("invalid robot name {:?}", new.name)));
+        }
+        if new.duration_days == 0 || new.duration_days < -1 {
+            return Err(ProjectError::InvalidRobot("duration is days (at least 1) or -1 for never".into()));
+        }
+        if new.grants == RobotGrants::default() {
+            return Err(ProjectError::InvalidRobot("a robot needs at least one permission".into()));
+        }
+        let secret = new_secret();
+        let expires_at = if new.duration_days < 0 { -1 } else { now_ms() + new.duration_days * 86_400_000 };
+        let mut row = RobotRow {
+            id: 0,
+            name: format!("robot${}+{}", project.name, new.name),
+            project_id: project.id,
+            description: new.description,
+            secret_hash: password::hash(secret.clone()).await.map_err(|_| ProjectError::Db)?,
+            grants: new.grants,
+            disabled: new.disabled,
+            expires_at,
+            created_at: now_ms(),
+            updated_at: now_ms(),
+        };
+        row.id = match db::robots::insert(self.db.writer(), &row).await {
+            Ok(id) => id,
+            Err(e) if e.is_unique_violation() => return Err(ProjectError::Exists(row.name)),
+            Err(e) => return Err(e.into()),
+        };
+        Ok((row, project.name, secret))
+    }
+
+    /// The robots of project `p` and the project's name.
+    pub async fn list_robots(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+    ) -> Result<(Vec<RobotRow>, String), ProjectError> {
+        let project = self.get(who, p, Action::ManageRobots).await?;
+        Ok((db::robots::list(self.db.reader(), project.id).await?, project.name))
+    }
+
+    /// Robot `id` and its project's name, for someone who manages its project's robots.
+    pub async fn robot(&self, who: &Identity, id: i64) -> Result<(RobotRow, String), ProjectError> {
+        let missing = || ProjectError::NoSuchRobot(id.to_string());
+        let row = db::robots::by_id(self.db.reader(), id).await?.ok_or_else(missing)?;
+        let project = self.get(who, &ProjectRef::Id(row.project_id), Action::ManageRobots).await.map_err(
+            |e| match e {
+                ProjectError::NotFound(_) => missing(),
+                other => other,
+            },
+        )?;
+        Ok((row, project.name))
+    }
+
+    /// Changes robot `id`'s description, permissions and disabled flag.
+    pub async fn update_robot(
+        &self,
+        who: &Identity,
+        id: i64,
+        description: Option<String>,
+        grants: Option<RobotGrants>,
+        disabled: Option<bool>,
+    ) -> Result<(), ProjectError> {
+        let (mut row, _) = self.robot(who, id).await?;
+        if let Some(d) = description {
+            row.description = d;
+        }
+        if let Some(g) = grants {
+            row.grants = g;
+        }
+        if let Some(d) = disabled {
+            row.disabled = d;
+        }
+        Ok(db::robots::update(self.db.writer(), &row).await?)
+    }
+
+    /// Gives robot `id` a new secret (`given`, when it meets the password rule, or a random one);
+    /// returns it. The old secret stops working at once.
+    pub async fn refresh_robot_secret(
+        &self,
+        who: &Identity,
+        id: i64,
+        given: Option<String>,
+    ) -> Result<String, ProjectError> {
+        self.robot(who, id).await?;
+        let secret = match given.filter(|s| !s.is_empty()) {
+            Some(s) => {
+                crate::users::check_password(&s).map_err(|e| ProjectError::InvalidRobot(e.to_string()))?;
+                s
+            }
+            None => new_secret(),
+        };
+        let hash = password::hash(secret.clone()).await.map_err(|_| ProjectError::Db)?;
+        db::robots::set_secret(self.db.writer(), id, &hash).await?;
+        Ok(secret)
+    }
+
+    /// Deletes robot `id`.
+    pub async fn delete_robot(&self, who: &Identity, id: i64) -> Result<(), ProjectError> {
+        self.robot(who, id).await?;
+        Ok(db::robots::delete(self.db.writer(), id).await?)
+    }
+}
