@@ -384,3 +384,63 @@ async fn podman_roles_developer_pushes_guest_may_not() {
     run(p.cmd().args(["rmi", "-a", "-f"])).await;
     run_fails(p.cmd().args(["pull", "--tls-verify=false", &image])).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robot_accounts_push_with_podman_and_docker() {
+    use wharf::auth::{Identity, RobotGrants};
+    use wharf::projects::{ProjectRef, robots::NewRobot};
+    let w = Wharf::start().await;
+    w.create_project("team", false).await;
+    let admin = Identity::User { id: 1, name: "admin".into(), sysadmin: true };
+    let new = NewRobot {
+        name: "ci".into(),
+        description: "e2e".into(),
+        grants: RobotGrants { pull: true, push: true, delete: false },
+        duration_days: 1,
+        disabled: false,
+    };
+    let (robot, _, secret) =
+        w.state.projects.create_robot(&admin, &ProjectRef::Name("team".into()), new).await.expect("robot");
+    assert_eq!(robot.name, "robot$team+ci");
+
+    let p = Podman::new();
+    let ctx = p.dir().join("ctx");
+    build_context(&ctx, &[60_000]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/robot:1"]).arg(&ctx)).await;
+    let creds = format!("{}:{secret}", robot.name);
+    run(p.cmd().args([
+        "push",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        "localhost/robot:1",
+        &w.image("team/podman:1"),
+    ]))
+    .await;
+    // The robot's grants end at its project.
+    run_fails(p.cmd().args([
+        "push",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        "localhost/robot:1",
+        &w.image("library/podman:1"),
+    ]))
+    .await;
+
+    let d = Dockerd::start().await;
+    run(d.cmd().args(["login", "-u", &robot.name, "-p", &secret, &w.host])).await;
+    let dctx = tempfile::tempdir().expect("tempdir");
+    build_context(dctx.path(), &[70_000]);
+    let image = w.image("team/docker:1");
+    run(d
+        .cmd()
+        .args(["build", "-q", "-f"])
+        .arg(dctx.path().join("Containerfile"))
+        .args(["-t", &image])
+        .arg(dctx.path()))
+    .await;
+    run(d.cmd().args(["push", &image])).await;
+    run(d.cmd().args(["rmi", &image])).await;
+    run(d.cmd().args(["pull", &image])).await;
+}

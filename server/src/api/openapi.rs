@@ -84,6 +84,16 @@ pub fn document() -> Value {
                 "delete": op("Delete a tag", &[project, repo, reference, "tag_name:path"], None, "200"),
             },
             "/audit-logs": {"get": op("System audit log", &["q", "page", "page_size"], None, "200")},
+            "/robots": {
+                "get": op("List a project's robots (q=Level=project,ProjectID=<id>)", &["q"], None, "200"),
+                "post": op("Create a robot; answers its secret once", &[], Some("RobotReq"), "201"),
+            },
+            "/robots/{robot_id}": {
+                "get": op("Get a robot", &["robot_id:path"], None, "200"),
+                "put": op("Change a robot's description, permissions or disable flag", &["robot_id:path"], Some("RobotReq"), "200"),
+                "patch": op("Refresh a robot's secret", &["robot_id:path"], None, "200"),
+                "delete": op("Delete a robot", &["robot_id:path"], None, "200"),
+            },
             "/users": {
                 "get": op("List users", &paged(&["username", "q"]), None, "200"),
                 "post": op("Create a user", &[], Some("UserCreationReq"), "201"),
@@ -103,6 +113,7 @@ pub fn document() -> Value {
             }},
             "ProjectReq": {"type": "object", "properties": {"project_name": {"type": "string"}, "public": {"type": "boolean"}, "metadata": {"type": "object", "properties": {"public": {"type": "string", "enum": ["true", "false"]}}}}},
             "ProjectMemberReq": {"type": "object", "required": ["role_id"], "properties": {"role_id": {"type": "integer", "minimum": 1, "maximum": 5}, "member_user": {"type": "object", "properties": {"username": {"type": "string"}, "user_id": {"type": "integer"}}}}},
+            "RobotReq": {"type": "object", "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "duration": {"type": "integer", "description": "days; -1 never"}, "level": {"type": "string", "enum": ["project"]}, "disable": {"type": "boolean"}, "permissions": {"type": "array", "items": {"type": "object", "properties": {"kind": {"type": "string"}, "namespace": {"type": "string"}, "access": {"type": "array", "items": {"type": "object", "properties": {"resource": {"type": "string"}, "action": {"type": "string", "enum": ["pull", "push", "delete"]}}}}}}}}},
             "TagReq": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
             "UserCreationReq": {"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "email": {"type": "string"}, "realname": {"type": "string"}, "password": {"type": "string"}}},
             "UserProfileReq": {"type": "object", "properties": {"email": {"type": "string"}, "realname": {"type": "string"}, "disabled": {"type": "boolean"}}},
