@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod matrix;
 mod members;
 mod openapi;
 mod projects;

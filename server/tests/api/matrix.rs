@@ -1,0 +1,243 @@
+//! The whole permission matrix over HTTP: every kind of caller × every action, on a public and a
+//! private project. Expectations are written out from Harbor's rules, not computed by Wharf.
+
+use reqwest::Method;
+use serde_json::json;
+use wharf::auth::{Identity, RobotGrants, Role};
+use wharf::projects::{ProjectRef, robots::NewRobot};
+
+use crate::support::*;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Act {
+    Pull,
+    Push,
+    DeleteTag,
+    DeleteArtifact,
+    DeleteRepository,
+    ListMembers,
+    AddMember,
+    CreateRobot,
+    DeleteProject,
+}
+
+const ACTS: [Act; 9] = [
+    Act::Pull,
+    Act::Push,
+    Act::DeleteTag,
+    Act::DeleteArtifact,
+    Act::DeleteRepository,
+    Act::ListMembers,
+    Act::AddMember,
+    Act::CreateRobot,
+    Act::DeleteProject,
+];
+
+/// Harbor's rules for a caller with `role` (None: not a member).
+fn role_may(role: Option<Role>, act: Act, public: bool) -> bool {
+    use Act::*;
+    if public && act == Pull {
+        return true;
+    }
+    let Some(role) = role else { return false };
+    match act {
+        Pull => true,
+        ListMembers => role != Role::LimitedGuest,
+        Push => matches!(role, Role::Developer | Role::Maintainer | Role::ProjectAdmin),
+        DeleteTag | DeleteArtifact | DeleteRepository => {
+            matches!(role, Role::Maintainer | Role::ProjectAdmin)
+        }
+        AddMember | CreateRobot | DeleteProject => role == Role::ProjectAdmin,
+    }
+}
+
+/// What a robot holding `g` in the project may do.
+fn robot_may(g: RobotGrants, act: Act, public: bool) -> bool {
+    use Act::*;
+    match act {
+        Pull => public || g.pull || g.push || g.delete,
+        Push => g.push,
+        DeleteTag | DeleteArtifact | DeleteRepository => g.delete,
+        _ => false,
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Caller {
+    Anonymous,
+    User(&'static str, Option<Role>),
+    Admin,
+    Disabled,
+    Robot(&'static str, RobotGrants),
+    ExpiredRobot,
+}
+
+#[tokio::test]
+async fn every_caller_times_every_action_on_public_and_private_projects() {
+    let app = TestApp::start().await;
+    let admin = Identity::User { id: 1, name: "admin".into(), sysadmin: true };
+    let g = |pull, push, delete| RobotGrants { pull, push, delete };
+    let callers = vec![
+        Caller::Anonymous,
+        Caller::User("outsider", None),
+        Caller::User("lguest", Some(Role::LimitedGuest)),
+        Caller::User("guest", Some(Role::Guest)),
+        Caller::User("dev", Some(Role::Developer)),
+        Caller::User("maint", Some(Role::Maintainer)),
+        Caller::User("padmin", Some(Role::ProjectAdmin)),
+        Caller::Admin,
+        Caller::Disabled,
+        Caller::Robot("puller", g(true, false, false)),
+        Caller::Robot("pusher", g(true, true, false)),
+        Caller::Robot("deleter", g(true, true, true)),
+        Caller::ExpiredRobot,
+    ];
+    for name in ["outsider", "lguest", "guest", "dev", "maint", "padmin", "disabled", "spare"] {
+        app.create_user(name, "Passw0rd1").await;
+    }
+    let mut secrets = std::collections::HashMap::new();
+    let mut counter = 0;
+    for (project, public) in [("pub", true), ("priv", false)] {
+        app.create_project(project, public).await;
+        app.push_image(&format!("{project}/app"), "v1").await;
+        for c in &callers {
+            if let Caller::User(name, Some(role)) = c {
+                let id = user_id(&app, name).await;
+                app.add_member(project, id, *role).await;
+            }
+        }
+        let disabled = user_id(&app, "disabled").await;
+        app.add_member(project, disabled, Role::ProjectAdmin).await;
+        for (name, grants) in [
+            ("puller", g(true, false, false)),
+            ("pusher", g(true, true, false)),
+            ("deleter", g(true, true, true)),
+            ("expired", g(true, true, true)),
+        ] {
+            let new = NewRobot {
+                name: name.into(),
+                description: String::new(),
+                grants,
+                duration_days: -1,
+                disabled: false,
+            };
+            let (robot, _, secret) = app
+                .state
+                .projects
+                .create_robot(&admin, &ProjectRef::Name(project.into()), new)
+                .await
+                .expect("robot");
+            if name == "expired" {
+                sqlx::query("UPDATE robots SET expires_at = 1 WHERE id = $1")
+                    .bind(robot.id)
+                    .execute(app.state.db.writer())
+                    .await
+                    .expect("expire");
+            }
+            secrets.insert((project, name), (robot.name, secret));
+        }
+    }
+    wharf::db::users::set_disabled(app.state.db.writer(), user_id(&app, "disabled").await, true)
+        .await
+        .expect("disable");
+
+    let mut failures = Vec::new();
+    for (project, public) in [("pub", true), ("priv", false)] {
+        for caller in &callers {
+            let (creds, expected): (Option<(String, String)>, Box<dyn Fn(Act) -> bool>) = match caller.clone()
+            {
+                Caller::Anonymous => (None, Box::new(move |a| public && a == Act::Pull)),
+                Caller::User(n, role) => {
+                    (Some((n.into(), "Passw0rd1".into())), Box::new(move |a| role_may(role, a, public)))
+                }
+                Caller::Admin => (Some(("admin".into(), ADMIN_PASSWORD.into())), Box::new(|_| true)),
+                Caller::Disabled => (Some(("disabled".into(), "Passw0rd1".into())), Box::new(|_| false)),
+                Caller::Robot(n, grants) => {
+                    (secrets.get(&(project, n)).cloned(), Box::new(move |a| robot_may(grants, a, public)))
+                }
+                Caller::ExpiredRobot => (secrets.get(&(project, "expired")).cloned(), Box::new(|_| false)),
+            };
+            for act in ACTS {
+                counter += 1;
+                let (method, path, body) = prepare(&app, project, public, act, counter).await;
+                let mut req = app.anon(method.clone(), &path);
+                if let Some((u, p)) = &creds {
+                    req = req.basic_auth(u, Some(p));
+                }
+                if let Some(b) = body {
+                    req = req.json(&b);
+                }
+                let status = req.send().await.expect("send").status();
+                let ok = status.is_success();
+                if ok != expected(act) {
+                    failures.push(format!("{caller:?} {act:?} on {project}: {method} {path} -> {status}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {counter} checks failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+async fn user_id(app: &TestApp, name: &str) -> i64 {
+    wharf::db::users::by_username(app.state.db.reader(), name).await.expect("query").expect("user").id
+}
+
+/// Sets up a fresh target for one check (as the admin) and returns the request to try.
+async fn prepare(
+    app: &TestApp,
+    project: &str,
+    public: bool,
+    act: Act,
+    n: usize,
+) -> (Method, String, Option<serde_json::Value>) {
+    match act {
+        Act::Pull => (Method::GET, format!("/v2/{project}/app/manifests/v1"), None),
+        Act::Push => (Method::POST, format!("/v2/{project}/app/blobs/uploads/"), None),
+        Act::DeleteTag => {
+            let (_, manifest, _) = app.push_image(&format!("{project}/app"), "base").await;
+            app.put_manifest(&format!("{project}/app"), &format!("t{n}"), OCI_MANIFEST, &manifest).await;
+            (Method::DELETE, format!("/v2/{project}/app/manifests/t{n}"), None)
+        }
+        Act::DeleteArtifact => {
+            let (digest, _, _) = app.push_image(&format!("{project}/app"), &format!("a{n}")).await;
+            (
+                Method::DELETE,
+                format!("/api/v2.0/projects/{project}/repositories/app/artifacts/{digest}"),
+                None,
+            )
+        }
+        Act::DeleteRepository => {
+            app.push_image(&format!("{project}/r{n}"), "v1").await;
+            (Method::DELETE, format!("/api/v2.0/projects/{project}/repositories/r{n}"), None)
+        }
+        Act::ListMembers => (Method::GET, format!("/api/v2.0/projects/{project}/members"), None),
+        Act::AddMember => {
+            let name = format!("spare{n}");
+            app.create_user(&name, "Passw0rd1").await;
+            let body = json!({"role_id": 3, "member_user": {"username": name}});
+            (Method::POST, format!("/api/v2.0/projects/{project}/members"), Some(body))
+        }
+        Act::CreateRobot => {
+            let body = json!({"name": format!("bot{n}"), "duration": -1, "level": "project",
+                "permissions": [{"kind": "project", "namespace": project, "access": [{"resource": "repository", "action": "pull"}]}]});
+            (Method::POST, "/api/v2.0/robots".into(), Some(body))
+        }
+        Act::DeleteProject => {
+            // A fresh empty project with the same visibility; the caller gets their usual role there.
+            let name = format!("{project}-empty{n}");
+            app.create_project(&name, public).await;
+            for (user, role) in [
+                ("lguest", Role::LimitedGuest),
+                ("guest", Role::Guest),
+                ("dev", Role::Developer),
+                ("maint", Role::Maintainer),
+                ("padmin", Role::ProjectAdmin),
+                ("disabled", Role::ProjectAdmin),
+            ] {
+                let id = user_id(app, user).await;
+                app.add_member(&name, id, role).await;
+            }
+            (Method::DELETE, format!("/api/v2.0/projects/{name}"), None)
+        }
+    }
+}
