@@ -62,6 +62,11 @@ fn robot_may(g: RobotGrants, act: Act, public: bool) -> bool {
     }
 }
 
+/// A caller's credentials, if any.
+type Creds = Option<(String, String)>;
+/// Which actions a caller should be allowed.
+type Rule = Box<dyn Fn(Act) -> bool>;
+
 #[derive(Clone, Debug)]
 enum Caller {
     Anonymous,
@@ -144,8 +149,7 @@ async fn every_caller_times_every_action_on_public_and_private_projects() {
     let mut failures = Vec::new();
     for (project, public) in [("pub", true), ("priv", false)] {
         for caller in &callers {
-            let (creds, expected): (Option<(String, String)>, Box<dyn Fn(Act) -> bool>) = match caller.clone()
-            {
+            let (creds, expected): (Creds, Rule) = match caller.clone() {
                 Caller::Anonymous => (None, Box::new(move |a| public && a == Act::Pull)),
                 Caller::User(n, role) => {
                     (Some((n.into(), "Passw0rd1".into())), Box::new(move |a| role_may(role, a, public)))
