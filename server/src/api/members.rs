@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::caller::ApiCaller;
@@ -53,11 +53,7 @@ pub async fn add_member(
     };
     let r = project_ref(&project, &headers);
     let id = app.projects.add_member(&who, &r, &user, role(req.role_id)?).await?;
-    let mut res = StatusCode::CREATED.into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v2.0/projects/{project}/members/{id}")) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(super::created(&format!("/api/v2.0/projects/{project}/members/{id}"), ()))
 }
 
 /// `GET …/members/{mid}`

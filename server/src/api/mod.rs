@@ -20,6 +20,17 @@ use axum::routing::{get, put};
 
 use crate::app::AppState;
 
+/// `201 Created` with `body`, pointing at the new resource.
+fn created(location: &str, body: impl axum::response::IntoResponse) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let mut res = (StatusCode::CREATED, body).into_response();
+    if let Ok(v) = header::HeaderValue::from_str(location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
 /// The `/api/v2.0` routes.
 pub fn router() -> Router<AppState> {
     Router::new()

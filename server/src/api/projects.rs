@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::caller::{ApiCaller, ClientIp};
@@ -105,11 +105,7 @@ pub async fn create_project(
         req.project_name.as_deref().ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
     let id = app.projects.create(&who, name, req.public().unwrap_or(false)).await?;
     app.auditor.record(crate::audit::entry(Some(id), who.name(), "create", name.to_owned(), "project", ip));
-    let mut res = StatusCode::CREATED.into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v2.0/projects/{id}")) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(super::created(&format!("/api/v2.0/projects/{id}"), ()))
 }
 
 /// `GET /api/v2.0/projects/{project_name_or_id}`

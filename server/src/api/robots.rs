@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::json;
 
 use super::caller::ApiCaller;
@@ -71,11 +71,7 @@ pub async fn create_robot(
         "creation_time": rfc3339_ms(robot.created_at),
         "expires_at": if robot.expires_at < 0 { -1 } else { robot.expires_at / 1000 },
     });
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v2.0/robots/{}", robot.id)) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(super::created(&format!("/api/v2.0/robots/{}", robot.id), Json(body)))
 }
 
 /// `GET /api/v2.0/robots?q=Level=project,ProjectID=<id>`

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::caller::ApiCaller;
@@ -56,11 +56,7 @@ pub async fn create_user(
         password: req.password,
     };
     let id = app.users.create(&who, new).await?;
-    let mut res = StatusCode::CREATED.into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&format!("/api/v2.0/users/{id}")) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok(super::created(&format!("/api/v2.0/users/{id}"), ()))
 }
 
 /// `GET /api/v2.0/users/current`
