@@ -65,6 +65,9 @@ pub struct Settings {
     /// Log filter, e.g. `info` or `wharf=debug,tower_http=info` [default: info].
     #[arg(long, env = "WHARF_LOG", global = true)]
     pub log: Option<String>,
+    /// Log format: `text` or `json` (one JSON object per line) [default: text].
+    #[arg(long, env = "WHARF_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
 }
 
 /// The resolved configuration.
@@ -90,6 +93,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Log filter.
     pub log: String,
+    /// Log as JSON lines.
+    pub log_json: bool,
 }
 
 /// A configuration error.
@@ -145,6 +150,7 @@ impl Config {
             external_url_set,
             tls,
             log: given.log.or(file.log).unwrap_or_else(|| "info".into()),
+            log_json: given.log_format.or(file.log_format).is_some_and(|f| f.eq_ignore_ascii_case("json")),
         })
     }
 

@@ -198,3 +198,29 @@ async fn project_roles_decide_pull_push_and_delete() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_response_has_a_request_id_and_security_headers() {
+    let app = TestApp::start().await;
+    let a = app.anon(Method::GET, "/v2/").send().await.expect("send");
+    let b = app.anon(Method::GET, "/api/v2.0/health").send().await.expect("send");
+    let (ida, idb) = (
+        header(&a, "x-request-id").expect("id").to_owned(),
+        header(&b, "x-request-id").expect("id").to_owned(),
+    );
+    assert_eq!(ida.len(), 36, "a UUID: {ida}");
+    assert_ne!(ida, idb);
+    for res in [&a, &b] {
+        assert_eq!(header(res, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(res, "x-frame-options"), Some("DENY"));
+        assert_eq!(header(res, "referrer-policy"), Some("no-referrer"));
+    }
+    // A request id the client (or a proxy) sent is kept.
+    let res = app
+        .anon(Method::GET, "/api/v2.0/health")
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(header(&res, "x-request-id"), Some("trace-me-42"));
+}
