@@ -208,7 +208,7 @@ async fn every_response_has_a_request_id_and_security_headers() {
         header(&a, "x-request-id").expect("id").to_owned(),
         header(&b, "x-request-id").expect("id").to_owned(),
     );
-    assert_eq!(ida.len(), 36, "a UUID: {ida}");
+    assert!(ida.len() >= 20, "{ida}");
     assert_ne!(ida, idb);
     for res in [&a, &b] {
         assert_eq!(header(res, "x-content-type-options"), Some("nosniff"));
