@@ -110,23 +110,6 @@ pub async fn lookup<'e>(
     .transpose()
 }
 
-/// The manifest tagged `tag` in the repository.
-pub async fn by_tag<'e>(
-    e: impl Executor<'e, Database = Any>,
-    repo_id: i64,
-    tag: &str,
-) -> DbResult<Option<ManifestRow>> {
-    let row = sqlx::query(
-        "SELECT m.id, m.digest, m.media_type, m.content FROM tags t JOIN manifests m ON m.id = t.manifest_id \
-         WHERE t.repository_id = $1 AND t.name = $2",
-    )
-    .bind(repo_id)
-    .bind(tag)
-    .fetch_optional(e)
-    .await?;
-    row.as_ref().map(manifest_from).transpose()
-}
-
 /// The manifest with `digest` in the repository.
 pub async fn by_digest<'e>(
     e: impl Executor<'e, Database = Any>,
