@@ -345,7 +345,14 @@ async fn podman_roles_developer_pushes_guest_may_not() {
     w.create_project("team", false).await;
     for (name, role) in [("dev", Role::Developer), ("guest", Role::Guest)] {
         let hash = wharf::auth::password::hash("Passw0rd1".into()).await.expect("hash");
-        let id = wharf::db::users::insert(w.state.db.writer(), name, &hash, false).await.expect("user");
+        let user = wharf::db::users::NewUser {
+            username: name,
+            email: "",
+            realname: "",
+            password_hash: &hash,
+            sysadmin: false,
+        };
+        let id = wharf::db::users::create(w.state.db.writer(), &user).await.expect("user");
         let p = wharf::db::projects::access(w.state.db.reader(), "team", "", 0)
             .await
             .expect("query")

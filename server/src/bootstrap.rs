@@ -29,7 +29,14 @@ pub async fn run(db: &Db, admin_password: Option<&Secret>) -> Result<(), Bootstr
             None => (random_password(), true),
         };
         let hash = password::hash(pw.clone()).await?;
-        match db::users::insert(db.writer(), ADMIN, &hash, true).await {
+        let admin = db::users::NewUser {
+            username: ADMIN,
+            email: "",
+            realname: "",
+            password_hash: &hash,
+            sysadmin: true,
+        };
+        match db::users::create(db.writer(), &admin).await {
             Ok(_) if generated => {
                 // Printed once, to the operator's terminal, never to the log.
                 println!("Created user 'admin' with generated password: {pw}");

@@ -56,27 +56,6 @@ pub async fn by_username<'e>(
     row.as_ref().map(from_row).transpose()
 }
 
-/// Creates a user, returning its id.
-pub async fn insert<'e>(
-    e: impl Executor<'e, Database = Any>,
-    username: &str,
-    password_hash: &str,
-    sysadmin: bool,
-) -> DbResult<i64> {
-    let now = now_ms();
-    let id = sqlx::query_scalar(
-        "INSERT INTO users (username, password_hash, sysadmin, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $4) RETURNING id",
-    )
-    .bind(username)
-    .bind(password_hash)
-    .bind(i64::from(sysadmin))
-    .bind(now)
-    .fetch_one(e)
-    .await?;
-    Ok(id)
-}
-
 /// Replaces a user's password hash; returns false when no such user exists.
 pub async fn set_password<'e>(
     e: impl Executor<'e, Database = Any>,

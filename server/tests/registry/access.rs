@@ -132,8 +132,7 @@ async fn repeated_failed_logins_are_slowed_down_with_429() {
 async fn signed_in_users_without_permission_are_denied() {
     let app = TestApp::start().await;
     app.push_image("library/shared", "v1").await;
-    let hash = wharf::auth::password::hash("Developer1".into()).await.expect("hash");
-    wharf::db::users::insert(app.state.db.writer(), "dev", &hash, false).await.expect("user");
+    app.create_user("dev", "Developer1").await;
     let as_dev = |m: Method, p: &str| app.anon(m, p).basic_auth("dev", Some("Developer1"));
     let res = as_dev(Method::GET, "/v2/").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);

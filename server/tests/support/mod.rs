@@ -83,7 +83,14 @@ impl TestApp {
     /// Creates a user directly in the database; returns its id.
     pub async fn create_user(&self, name: &str, password: &str) -> i64 {
         let hash = wharf::auth::password::hash(password.into()).await.expect("hash");
-        wharf::db::users::insert(self.state.db.writer(), name, &hash, false).await.expect("user")
+        let user = wharf::db::users::NewUser {
+            username: name,
+            email: "",
+            realname: "",
+            password_hash: &hash,
+            sysadmin: false,
+        };
+        wharf::db::users::create(self.state.db.writer(), &user).await.expect("user")
     }
 
     /// Makes a user a member of a project directly in the database.
