@@ -18,11 +18,7 @@ impl FromRequestParts<AppState> for ApiCaller {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        Ok(Self(app.auth.identify_basic(auth, peer).await?))
+        Ok(Self(app.auth.identify_basic(auth, peer_ip(parts)).await?))
     }
 }
 
@@ -33,11 +29,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()),
-        ))
+        Ok(Self(peer_ip(parts)))
     }
+}
+
+/// The peer address the server recorded for the connection (0.0.0.0 when served without it).
+fn peer_ip(parts: &Parts) -> std::net::IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
