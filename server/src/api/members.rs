@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::ApiCaller;
+use super::caller::{ApiCaller, ApiJson};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{ProjectMember, ProjectMemberReq};
@@ -41,7 +41,7 @@ pub async fn add_member(
     ApiCaller(who): ApiCaller,
     Path(project): Path<String>,
     headers: HeaderMap,
-    Json(req): Json<ProjectMemberReq>,
+    ApiJson(req): ApiJson<ProjectMemberReq>,
 ) -> Result<Response, ApiError> {
     let user = match req.member_user {
         Some(u) => match (u.username, u.user_id) {
@@ -73,7 +73,7 @@ pub async fn update_member(
     ApiCaller(who): ApiCaller,
     Path((project, mid)): Path<(String, i64)>,
     headers: HeaderMap,
-    Json(req): Json<ProjectMemberReq>,
+    ApiJson(req): ApiJson<ProjectMemberReq>,
 ) -> Result<StatusCode, ApiError> {
     app.projects.set_member_role(&who, &project_ref(&project, &headers), mid, role(req.role_id)?).await?;
     Ok(StatusCode::OK)

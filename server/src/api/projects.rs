@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ClientIp};
+use super::caller::{ApiCaller, ApiJson, ClientIp};
 use super::error::ApiError;
 use super::pagination::Page;
 use super::types::{Project, ProjectReq};
@@ -99,7 +99,7 @@ pub async fn create_project(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     ClientIp(ip): ClientIp,
-    Json(req): Json<ProjectReq>,
+    ApiJson(req): ApiJson<ProjectReq>,
 ) -> Result<Response, ApiError> {
     let name =
         req.project_name.as_deref().ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
@@ -125,7 +125,7 @@ pub async fn update_project(
     ApiCaller(who): ApiCaller,
     Path(project): Path<String>,
     headers: HeaderMap,
-    Json(req): Json<ProjectReq>,
+    ApiJson(req): ApiJson<ProjectReq>,
 ) -> Result<StatusCode, ApiError> {
     let r = project_ref(&project, &headers);
     match req.public() {

@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ClientIp};
+use super::caller::{ApiCaller, ApiJson, ClientIp};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{Artifact, ArtifactTag, Repository, TagReq};
@@ -174,7 +174,7 @@ pub async fn add_tag(
     ip: ClientIp,
     Path((project, repo, reference)): Path<(String, String, String)>,
     headers: HeaderMap,
-    Json(req): Json<TagReq>,
+    ApiJson(req): ApiJson<TagReq>,
 ) -> Result<StatusCode, ApiError> {
     let r = app
         .artifacts

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use super::caller::ApiCaller;
+use super::caller::{ApiCaller, ApiJson};
 use super::error::ApiError;
 use super::projects::{param, query_pairs};
 use super::types::{Robot, RobotPermission, RobotReq, RobotSecretReq};
@@ -49,7 +49,7 @@ fn grants(perms: &[RobotPermission]) -> Result<(String, RobotGrants), ApiError> 
 pub async fn create_robot(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Json(req): Json<RobotReq>,
+    ApiJson(req): ApiJson<RobotReq>,
 ) -> Result<Response, ApiError> {
     if req.level.as_deref().is_some_and(|l| l != "project") {
         return Err(ApiError::BadRequest("only project robots are supported".into()));
@@ -104,7 +104,7 @@ pub async fn update_robot(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(id): Path<i64>,
-    Json(req): Json<RobotReq>,
+    ApiJson(req): ApiJson<RobotReq>,
 ) -> Result<StatusCode, ApiError> {
     let grants = match req.permissions.as_deref() {
         Some(p) => Some(grants(p)?.1),

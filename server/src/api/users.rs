@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::caller::ApiCaller;
+use super::caller::{ApiCaller, ApiJson};
 use super::error::ApiError;
 use super::projects::{page_of, param, query_pairs};
 use super::types::{PasswordReq, SysadminReq, User, UserCreationReq, UserProfileReq};
@@ -47,7 +47,7 @@ pub async fn list_users(
 pub async fn create_user(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Json(req): Json<UserCreationReq>,
+    ApiJson(req): ApiJson<UserCreationReq>,
 ) -> Result<Response, ApiError> {
     let new = NewUserReq {
         username: req.username,
@@ -81,7 +81,7 @@ pub async fn update_user(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(id): Path<i64>,
-    Json(req): Json<UserProfileReq>,
+    ApiJson(req): ApiJson<UserProfileReq>,
 ) -> Result<StatusCode, ApiError> {
     app.users.update(&who, id, req.email.as_deref(), req.realname.as_deref(), req.disabled).await?;
     Ok(StatusCode::OK)
@@ -92,7 +92,7 @@ pub async fn change_password(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(id): Path<i64>,
-    Json(req): Json<PasswordReq>,
+    ApiJson(req): ApiJson<PasswordReq>,
 ) -> Result<StatusCode, ApiError> {
     app.users.change_password(&who, id, req.old_password.as_deref(), &req.new_password).await?;
     Ok(StatusCode::OK)
@@ -103,7 +103,7 @@ pub async fn set_sysadmin(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     Path(id): Path<i64>,
-    Json(req): Json<SysadminReq>,
+    ApiJson(req): ApiJson<SysadminReq>,
 ) -> Result<StatusCode, ApiError> {
     app.users.set_sysadmin(&who, id, req.sysadmin_flag).await?;
     Ok(StatusCode::OK)

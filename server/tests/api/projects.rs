@@ -238,3 +238,19 @@ async fn read_update_and_delete_follow_the_roles() {
     let v: Value = res.json().await.expect("json");
     assert_eq!(v["name"], "2024");
 }
+
+#[tokio::test]
+async fn malformed_bodies_get_the_api_error_format() {
+    let app = TestApp::start().await;
+    let bad = [
+        app.admin(Method::POST, "/api/v2.0/projects")
+            .header("content-type", "application/json")
+            .body("{not json"),
+        app.admin(Method::POST, "/api/v2.0/projects").body(r#"{"project_name":"x"}"#),
+        app.admin(Method::POST, "/api/v2.0/projects").json(&json!({"project_name": 42})),
+        app.admin(Method::PUT, "/api/v2.0/users/1/password").json(&json!({"old_password": "x"})),
+    ];
+    for req in bad {
+        api_error(req.send().await.expect("send"), StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
+    }
+}
