@@ -40,6 +40,9 @@ use crate::auth::Authenticator;
 use crate::auth::token::TokenSigner;
 use crate::config::Config;
 use crate::db::Db;
+use crate::gc::GcService;
+use crate::gc::collector::Collector;
+use crate::jobs::scheduler::{self, Jobs};
 use crate::projects::Projects;
 use crate::registry::Registry;
 use crate::storage::BlobStore;
@@ -66,6 +69,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The audit log and pull statistics.
     pub auditor: Auditor,
+    /// Garbage collection.
+    pub gc: GcService,
 }
 
 /// A startup failure.
@@ -97,8 +102,10 @@ impl AppState {
         let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
-        let registry = Registry::new(db.clone(), store.clone());
+        let registry = Registry::new(db.clone(), store.clone(), config.gc_grace);
         let audit_db = db.clone();
+        let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
+        let gc = GcService::new(db.clone(), collector, &crate::jobs::holder_id(), config.gc_workers);
         Ok(Self {
             registry: registry.clone(),
             auth: Arc::new(Authenticator::new(db.clone(), signer)),
@@ -108,8 +115,15 @@ impl AppState {
             db,
             store,
             auditor: Auditor::start(audit_db),
+            gc,
             config: Arc::new(config),
         })
+    }
+
+    /// Starts the background jobs every serving replica runs (the cron scheduler); they stop
+    /// when the returned handle is aborted.
+    pub fn start_jobs(&self) -> tokio::task::JoinHandle<()> {
+        scheduler::spawn(self.db.clone(), Jobs { gc: self.gc.clone() })
     }
 
     /// All routes with their middleware.
@@ -147,8 +161,11 @@ pub async fn serve_http(
 ) -> Result<(), StartError> {
     // Connect info gives handlers the client address (login throttling, logs).
     let auditor = state.auditor.clone();
+    let jobs = state.start_jobs();
     let service = state.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    jobs.abort();
+    served?;
     auditor.flush().await;
     Ok(())
 }
@@ -171,10 +188,13 @@ pub async fn serve_https(
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
     });
     let auditor = state.auditor.clone();
-    axum_server::from_tcp_rustls(listener, tls)
+    let jobs = state.start_jobs();
+    let served = axum_server::from_tcp_rustls(listener, tls)
         .handle(handle)
         .serve(state.router().into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .await?;
+        .await;
+    jobs.abort();
+    served?;
     auditor.flush().await;
     Ok(())
 }

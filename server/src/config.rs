@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
@@ -68,6 +69,48 @@ pub struct Settings {
     /// Log format: `text` or `json` (one JSON object per line) [default: text].
     #[arg(long, env = "WHARF_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Garbage collection spares blobs a push used within this window, e.g. `2h`, `30m`, `0s`
+    /// [default: 2h].
+    #[arg(long, env = "WHARF_GC_GRACE", global = true)]
+    pub gc_grace: Option<HumanDuration>,
+    /// Garbage collection purges upload sessions idle this long, with their data [default: 24h].
+    #[arg(long, env = "WHARF_GC_UPLOAD_AGE", global = true)]
+    pub gc_upload_age: Option<HumanDuration>,
+    /// Parallel storage deletes of a garbage collection when the request names none [default: 8].
+    #[arg(long, env = "WHARF_GC_WORKERS", global = true)]
+    pub gc_workers: Option<usize>,
+}
+
+/// A duration written as a number and a unit: `ms`, `s`, `m`, `h` or `d` (`90s`, `2h`, `7d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl std::str::FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(split);
+        let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a duration such as 2h, 30m or 0s"))?;
+        let ms = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(format!("{s:?} has no unit: write ms, s, m, h or d (e.g. 2h)")),
+        };
+        n.checked_mul(ms)
+            .map(|ms| Self(Duration::from_millis(ms)))
+            .ok_or_else(|| format!("{s:?} is too long"))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// The resolved configuration.
@@ -95,6 +138,12 @@ pub struct Config {
     pub log: String,
     /// Log as JSON lines.
     pub log_json: bool,
+    /// Garbage collection's grace window.
+    pub gc_grace: Duration,
+    /// Age at which idle upload sessions are purged.
+    pub gc_upload_age: Duration,
+    /// Default parallel deletes of a garbage collection.
+    pub gc_workers: usize,
 }
 
 /// A configuration error.
@@ -151,6 +200,12 @@ impl Config {
             tls,
             log: given.log.or(file.log).unwrap_or_else(|| "info".into()),
             log_json: given.log_format.or(file.log_format).is_some_and(|f| f.eq_ignore_ascii_case("json")),
+            gc_grace: given.gc_grace.or(file.gc_grace).map_or(Duration::from_secs(2 * 3600), |d| d.0),
+            gc_upload_age: given
+                .gc_upload_age
+                .or(file.gc_upload_age)
+                .map_or(Duration::from_secs(24 * 3600), |d| d.0),
+            gc_workers: given.gc_workers.or(file.gc_workers).unwrap_or(8).clamp(1, 64),
         })
     }
 
@@ -220,6 +275,21 @@ mod tests {
         assert_eq!(d.base_url(None), "http://127.0.0.1:5000");
         let empty = Settings { external_url: Some(String::new()), ..Default::default() };
         assert!(!Config::resolve(empty).expect("empty").external_url_set);
+    }
+
+    #[test]
+    fn durations_need_a_unit() {
+        let d = |s: &str| s.parse::<HumanDuration>().map(|d| d.0);
+        assert_eq!(d("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(d("0s"), Ok(Duration::ZERO));
+        assert_eq!(d("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(d("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(d("2").is_err() && d("h").is_err() && d("2w").is_err() && d("-1s").is_err());
+        let c = Config::resolve(Settings::default()).expect("defaults");
+        assert_eq!(
+            (c.gc_grace, c.gc_upload_age, c.gc_workers),
+            (Duration::from_secs(7200), Duration::from_secs(86_400), 8)
+        );
     }
 
     #[test]

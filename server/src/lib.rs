@@ -12,6 +12,8 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod gc;
+pub mod jobs;
 pub mod migrate;
 pub mod projects;
 pub mod registry;

@@ -37,6 +37,21 @@ enum Command {
         #[arg(long, env = "WHARF_MIGRATE_STORAGE_URL")]
         to_storage_url: String,
     },
+    /// Delete blobs no manifest references (and, optionally, untagged manifests) now. Safe on
+    /// a live data dir while servers run; waits for nothing and refuses to start while another
+    /// collection runs. Prints the log and exits non-zero if the run fails.
+    Gc {
+        /// Count what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// First delete untagged manifests (never a child of a tagged index, never an artifact
+        /// whose subject is present, never one pushed within the grace window).
+        #[arg(long)]
+        delete_untagged: bool,
+        /// Parallel storage deletes [default: WHARF_GC_WORKERS].
+        #[arg(long)]
+        workers: Option<usize>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,6 +93,9 @@ fn main() -> std::process::ExitCode {
             Command::Migrate { to_database_url, to_storage_url } => {
                 migrate(config, &to_database_url, &to_storage_url).await
             }
+            Command::Gc { dry_run, delete_untagged, workers } => {
+                gc(config, wharf::gc::collector::GcParams { delete_untagged, dry_run, workers }).await
+            }
         }
     });
     match result {
@@ -104,6 +122,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     tracing::info!("wharf stopped");
+    Ok(())
+}
+
+async fn gc(config: Config, params: wharf::gc::collector::GcParams) -> anyhow::Result<()> {
+    let state = AppState::init(config).await?;
+    let run = state.gc.run_now(wharf::gc::Trigger::Cli, params, Some(|line| println!("{line}"))).await?;
+    let freed = if run.dry_run { "would free" } else { "freed" };
+    println!(
+        "garbage collection {} ({}): {} manifests, {} blobs, {} upload sessions; {freed} {} bytes",
+        run.id, run.status, run.manifests_deleted, run.blobs_deleted, run.uploads_purged, run.bytes_freed
+    );
+    state.auditor.flush().await;
+    anyhow::ensure!(run.status == "Success", "garbage collection ended with status {}", run.status);
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 mod audit;
 mod caller;
 pub mod error;
+mod gc;
 mod health;
 mod members;
 pub mod openapi;
@@ -40,6 +41,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2.0/audit-logs", get(audit::list_audit_logs))
         .route("/api/v2.0/projects/{project}/logs", get(audit::list_project_logs))
         .route("/api/v2.0/search", get(system::search))
+        .route("/api/v2.0/system/gc", get(gc::list_runs))
+        .route(
+            "/api/v2.0/system/gc/schedule",
+            get(gc::get_schedule).post(gc::create_schedule).put(gc::update_schedule),
+        )
+        .route("/api/v2.0/system/gc/{id}", get(gc::get_run).put(gc::stop_run))
+        .route("/api/v2.0/system/gc/{id}/log", get(gc::get_log))
         .route(
             "/api/v2.0/projects",
             get(projects::list_projects).post(projects::create_project).head(projects::head_project),

@@ -84,6 +84,17 @@ pub fn document() -> Value {
                 "delete": op("Delete a tag", &[project, repo, reference, "tag_name:path"], None, "200"),
             },
             "/audit-logs": {"get": op("System audit log", &["q", "page", "page_size"], None, "200")},
+            "/system/gc": {"get": op("Garbage collection history, newest first", &["page", "page_size"], None, "200")},
+            "/system/gc/schedule": {
+                "get": op("The garbage collection schedule", &[], None, "200"),
+                "post": op("Run a garbage collection now (type Manual) or set the schedule", &[], Some("Schedule"), "201"),
+                "put": op("Change the garbage collection schedule (type None removes it)", &[], Some("Schedule"), "200"),
+            },
+            "/system/gc/{gc_id}": {
+                "get": op("A garbage collection run with its counters", &["gc_id:path"], None, "200"),
+                "put": op("Stop a running garbage collection", &["gc_id:path"], None, "200"),
+            },
+            "/system/gc/{gc_id}/log": {"get": op("A garbage collection run's log (text)", &["gc_id:path"], None, "200")},
             "/robots": {
                 "get": op("List a project's robots (q=Level=project,ProjectID=<id>)", &["q"], None, "200"),
                 "post": op("Create a robot; answers its secret once", &[], Some("RobotReq"), "201"),
@@ -113,6 +124,7 @@ pub fn document() -> Value {
             }},
             "ProjectReq": {"type": "object", "properties": {"project_name": {"type": "string"}, "public": {"type": "boolean"}, "metadata": {"type": "object", "properties": {"public": {"type": "string", "enum": ["true", "false"]}}}}},
             "ProjectMemberReq": {"type": "object", "required": ["role_id"], "properties": {"role_id": {"type": "integer", "minimum": 1, "maximum": 5}, "member_user": {"type": "object", "properties": {"username": {"type": "string"}, "user_id": {"type": "integer"}}}}},
+            "Schedule": {"type": "object", "properties": {"schedule": {"type": "object", "properties": {"type": {"type": "string", "enum": ["Manual", "Hourly", "Daily", "Weekly", "Custom", "None"]}, "cron": {"type": "string", "description": "6 fields: second minute hour day-of-month month day-of-week (0 = Sunday), UTC"}}}, "parameters": {"type": "object", "properties": {"delete_untagged": {"type": "boolean"}, "dry_run": {"type": "boolean"}, "workers": {"type": "integer", "minimum": 1, "maximum": 64}}}}},
             "RobotReq": {"type": "object", "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "duration": {"type": "integer", "description": "days; -1 never"}, "level": {"type": "string", "enum": ["project"]}, "disable": {"type": "boolean"}, "permissions": {"type": "array", "items": {"type": "object", "properties": {"kind": {"type": "string"}, "namespace": {"type": "string"}, "access": {"type": "array", "items": {"type": "object", "properties": {"resource": {"type": "string"}, "action": {"type": "string", "enum": ["pull", "push", "delete"]}}}}}}}}},
             "TagReq": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
             "UserCreationReq": {"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "email": {"type": "string"}, "realname": {"type": "string"}, "password": {"type": "string"}}},

@@ -474,3 +474,110 @@ pub struct RobotSecretReq {
     /// The new secret; empty or absent for a random one.
     pub secret: Option<String>,
 }
+
+/// Harbor's `ScheduleObj`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ScheduleObj {
+    /// `Hourly`, `Daily`, `Weekly`, `Custom`, `Manual`, `None` (or `Schedule` for a run the
+    /// schedule started).
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Six-field cron expression (`Custom`).
+    #[serde(default)]
+    pub cron: String,
+    /// When the schedule fires next (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_scheduled_time: Option<String>,
+}
+
+/// `POST`/`PUT /system/gc/schedule` body (Harbor's `Schedule`).
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct GcScheduleReq {
+    /// When to run.
+    #[serde(default)]
+    pub schedule: Option<ScheduleObj>,
+    /// What to do.
+    #[serde(default)]
+    pub parameters: Option<crate::gc::collector::GcParams>,
+}
+
+/// A garbage collection run (Harbor's `GCHistory`, plus the counters Harbor keeps in its log).
+#[derive(Debug, Clone, Serialize)]
+pub struct GcHistory {
+    /// Run id.
+    pub id: i64,
+    /// Always `GARBAGE_COLLECTION`.
+    pub job_name: &'static str,
+    /// `MANUAL`, `SCHEDULE` or `CLI`.
+    pub job_kind: String,
+    /// The parameters as a JSON string, as Harbor sends them.
+    pub job_parameters: String,
+    /// The schedule type that started it.
+    pub schedule: ScheduleObj,
+    /// `Pending`, `Running`, `Success`, `Error` or `Stopped`.
+    pub job_status: String,
+    /// Always false (runs are kept).
+    pub deleted: bool,
+    /// Creation time (RFC 3339).
+    pub creation_time: String,
+    /// Last progress (RFC 3339).
+    pub update_time: String,
+    /// Start of work (RFC 3339).
+    pub start_time: Option<String>,
+    /// End of work (RFC 3339).
+    pub end_time: Option<String>,
+    /// Only counted.
+    pub dry_run: bool,
+    /// Blobs deleted (dry run: that would be).
+    pub blobs_deleted: i64,
+    /// Manifests deleted (dry run: that would be).
+    pub manifests_deleted: i64,
+    /// Abandoned upload sessions purged (dry run: that would be).
+    pub uploads_purged: i64,
+    /// Bytes freed (dry run: that would be).
+    pub bytes_freed: i64,
+}
+
+impl From<crate::db::gc_runs::GcRunRow> for GcHistory {
+    fn from(r: crate::db::gc_runs::GcRunRow) -> Self {
+        let params = crate::gc::collector::GcParams {
+            delete_untagged: r.delete_untagged,
+            dry_run: r.dry_run,
+            workers: Some(r.workers as usize),
+        };
+        let kind = if r.trigger_kind == "SCHEDULE" { "Schedule" } else { "Manual" };
+        Self {
+            id: r.id,
+            job_name: "GARBAGE_COLLECTION",
+            job_kind: r.trigger_kind,
+            job_parameters: serde_json::to_string(&params).unwrap_or_default(),
+            schedule: ScheduleObj { kind: kind.into(), cron: String::new(), next_scheduled_time: None },
+            job_status: r.status,
+            deleted: false,
+            creation_time: rfc3339_ms(r.created_at),
+            update_time: rfc3339_ms(r.updated_at),
+            start_time: r.started_at.map(rfc3339_ms),
+            end_time: r.ended_at.map(rfc3339_ms),
+            dry_run: r.dry_run,
+            blobs_deleted: r.blobs_deleted,
+            manifests_deleted: r.manifests_deleted,
+            uploads_purged: r.uploads_purged,
+            bytes_freed: r.bytes_freed,
+        }
+    }
+}
+
+/// `GET /system/gc/schedule` answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct GcScheduleView {
+    /// The schedule (`None` when unset).
+    pub schedule: ScheduleObj,
+    /// The parameters scheduled runs use, as a JSON string (Harbor's shape).
+    pub job_parameters: String,
+    /// The same parameters as an object.
+    pub parameters: crate::gc::collector::GcParams,
+    /// Creation time (RFC 3339).
+    pub creation_time: Option<String>,
+    /// Last change (RFC 3339).
+    pub update_time: Option<String>,
+}

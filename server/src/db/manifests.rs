@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Executor, Row};
 
-use super::{DbResult, now_ms, placeholders};
+use super::{Backend, DbResult, now_ms, placeholders};
 
 /// A manifest as served to clients.
 #[derive(Debug, Clone)]
@@ -126,24 +126,28 @@ pub async fn by_digest<'e>(
     row.as_ref().map(manifest_from).transpose()
 }
 
-/// Of `digests`, the manifests present in the repository: (digest, id, size).
-pub async fn present_among<'e>(
-    e: impl Executor<'e, Database = Any>,
+/// Of `digests`, the manifests present in the repository: (digest, id, size). On PostgreSQL the
+/// rows are share-locked until the caller's transaction ends, so the collector's removal of
+/// untagged manifests waits for an index naming them to commit (and then keeps them).
+pub async fn present_among(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
     repo_id: i64,
     digests: &[&str],
 ) -> DbResult<Vec<(String, i64, i64)>> {
     if digests.is_empty() {
         return Ok(Vec::new());
     }
+    let lock = if backend == Backend::Postgres { " FOR SHARE" } else { "" };
     let sql = format!(
-        "SELECT digest, id, total_size FROM manifests WHERE repository_id = $1 AND digest IN ({})",
+        "SELECT digest, id, total_size FROM manifests WHERE repository_id = $1 AND digest IN ({}){lock}",
         placeholders(2, digests.len())
     );
     let mut q = sqlx::query(&sql).bind(repo_id);
     for d in digests {
         q = q.bind(*d);
     }
-    let rows = q.fetch_all(e).await?;
+    let rows = q.fetch_all(&mut *tx).await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
 }
 
@@ -213,6 +217,60 @@ pub async fn parents<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbRes
 pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<()> {
     sqlx::query("DELETE FROM manifests WHERE id = $1").bind(id).execute(e).await?;
     Ok(())
+}
+
+/// What makes a manifest removable by `delete_untagged`: pushed before the cutoff (`$1`), no
+/// tag, no index naming it, and no subject left in its repository.
+const UNTAGGED: &str = "m.pushed_at < $1 \
+     AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id) \
+     AND NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.child_id = m.id) \
+     AND (m.subject_digest IS NULL OR NOT EXISTS \
+          (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))";
+
+/// Up to `limit` removable untagged manifests with ids above `after`, in id order.
+pub async fn untagged<'e>(
+    e: impl Executor<'e, Database = Any>,
+    cutoff: i64,
+    after: i64,
+    limit: i64,
+) -> DbResult<Vec<i64>> {
+    let sql = format!("SELECT m.id FROM manifests m WHERE {UNTAGGED} AND m.id > $2 ORDER BY m.id LIMIT $3");
+    Ok(sqlx::query_scalar(&sql).bind(cutoff).bind(after).bind(limit).fetch_all(e).await?)
+}
+
+/// Deletes those of `ids` that are still removable; returns how many went.
+///
+/// On PostgreSQL the rows are locked `FOR UPDATE` first, which waits for a concurrent tag, index
+/// or re-push holding them to commit; the `DELETE` that follows is a new statement whose
+/// snapshot sees those commits and keeps the manifest.
+pub async fn delete_untagged(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    ids: &[i64],
+    cutoff: i64,
+) -> DbResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = placeholders(2, ids.len());
+    if backend == Backend::Postgres {
+        let sql = format!(
+            "SELECT id FROM manifests WHERE pushed_at < $1 AND id IN ({list}) ORDER BY id FOR UPDATE"
+        );
+        let mut q = sqlx::query(&sql).bind(cutoff);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *tx).await?;
+    }
+    let sql = format!(
+        "DELETE FROM manifests WHERE id IN (SELECT m.id FROM manifests m WHERE {UNTAGGED} AND m.id IN ({list}))"
+    );
+    let mut q = sqlx::query(&sql).bind(cutoff);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    Ok(q.execute(&mut *tx).await?.rows_affected())
 }
 
 /// Manifests in the repository whose subject is `subject`, optionally of one artifact type.

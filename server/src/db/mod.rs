@@ -7,11 +7,14 @@
 
 pub mod audit;
 pub mod blobs;
+pub mod gc_runs;
+pub mod leases;
 pub mod manifests;
 pub mod members;
 pub mod projects;
 pub mod repositories;
 pub mod robots;
+pub mod schedules;
 pub mod signing_keys;
 pub mod tags;
 pub mod transfer;
@@ -135,9 +138,15 @@ impl Db {
         &self.write
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails with SQLITE_BUSY when
+    /// another process (`wharf gc` on a live data dir) committed in between, and busy_timeout
+    /// cannot retry that.
     pub async fn begin(&self) -> DbResult<Transaction<'static, Any>> {
-        Ok(self.write.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        })
     }
 
     /// Checks the database answers (for health checks).

@@ -112,3 +112,33 @@ pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: &str) -> DbRes
     let done = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(e).await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// Up to `limit` sessions with no activity since `cutoff` (abandoned).
+pub async fn stale<'e>(
+    e: impl Executor<'e, Database = Any>,
+    cutoff: i64,
+    limit: i64,
+) -> DbResult<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM uploads WHERE updated_at < $1 ORDER BY updated_at LIMIT $2")
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(e)
+        .await?)
+}
+
+/// Ends session `id` if it is still idle since `cutoff` (a client that resumed it keeps it).
+pub async fn delete_stale<'e>(e: impl Executor<'e, Database = Any>, id: &str, cutoff: i64) -> DbResult<bool> {
+    let done = sqlx::query("DELETE FROM uploads WHERE id = $1 AND updated_at < $2")
+        .bind(id)
+        .bind(cutoff)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Whether session `id` exists.
+pub async fn exists<'e>(e: impl Executor<'e, Database = Any>, id: &str) -> DbResult<bool> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE id = $1").bind(id).fetch_one(e).await?;
+    Ok(n > 0)
+}

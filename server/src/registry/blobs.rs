@@ -5,26 +5,49 @@ use std::ops::Range;
 use super::error::RegistryError;
 use super::reference::Digest;
 use super::{Registry, RepoCtx};
-use crate::db;
+use crate::db::{self, blobs::BlobStatus, now_ms};
 use crate::storage::{ObjectRead, StorageKey};
 
 impl Registry {
-    /// The size of blob `digest` if the repository may serve it.
+    /// The size of blob `digest` if the repository may serve it. A blob a sweep has marked is
+    /// revived (it is in use); one being purged is unknown.
     pub async fn stat_blob(&self, repo: RepoCtx, digest: &Digest) -> Result<u64, RegistryError> {
-        db::blobs::linked_size(self.db.reader(), repo.repository_id, digest.as_str())
-            .await?
-            .map(|s| s as u64)
-            .ok_or(RegistryError::BlobUnknown)
+        self.use_blob(repo, digest, false).await
     }
 
-    /// Opens blob `digest` (or `range` of it) for streaming.
+    /// As [`Self::stat_blob`], for a HEAD: a pushing client checks a layer before it decides
+    /// not to upload it, so the blob's grace window restarts (at most every quarter window or
+    /// minute; a write per HEAD would put the database on the push hot path) and a sweep spares
+    /// it until the manifest arrives.
+    pub async fn check_blob(&self, repo: RepoCtx, digest: &Digest) -> Result<u64, RegistryError> {
+        self.use_blob(repo, digest, true).await
+    }
+
+    async fn use_blob(&self, repo: RepoCtx, digest: &Digest, touch: bool) -> Result<u64, RegistryError> {
+        let blob = db::blobs::linked(self.db.reader(), repo.repository_id, digest.as_str())
+            .await?
+            .ok_or(RegistryError::BlobUnknown)?;
+        let stale = touch && blob.touched_at < now_ms() - self.touch_every_ms;
+        match blob.status {
+            BlobStatus::Purging => return Err(RegistryError::BlobUnknown),
+            BlobStatus::Deleting => {}
+            BlobStatus::Live if !stale => return Ok(blob.size as u64),
+            BlobStatus::Live => {}
+        }
+        if db::blobs::claim(self.db.writer(), digest.as_str()).await? {
+            Ok(blob.size as u64)
+        } else {
+            Err(RegistryError::BlobUnknown)
+        }
+    }
+
+    /// Opens blob `digest` (or `range` of it) for streaming, once [`Self::stat_blob`] has
+    /// said the repository may serve it (one query per pull, not two).
     pub async fn read_blob(
         &self,
-        repo: RepoCtx,
         digest: &Digest,
         range: Option<Range<u64>>,
     ) -> Result<ObjectRead, RegistryError> {
-        self.stat_blob(repo, digest).await?;
         Ok(self.store.read(&StorageKey::Blob(digest.clone()), range).await?)
     }
 

@@ -64,6 +64,10 @@ pub enum RegistryError {
     /// Too many requests.
     #[error("too many requests")]
     TooManyRequests,
+    /// A passing condition (a garbage collection is deleting the same blob); the client should
+    /// retry. Answered 503 with `Retry-After`, which clients treat as retryable.
+    #[error("{0}; retry shortly")]
+    Unavailable(String),
     /// An internal failure; the detail is logged only.
     #[error("internal error")]
     Internal,
@@ -92,6 +96,7 @@ impl RegistryError {
             Conflict(_) => ("DENIED", StatusCode::CONFLICT),
             PaginationInvalid(_) => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),
             TooManyRequests => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
+            Unavailable(_) => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
             Internal => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -122,6 +127,12 @@ impl IntoResponse for RegistryError {
         let body = serde_json::json!({
             "errors": [{ "code": code, "message": self.to_string(), "detail": null }]
         });
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }

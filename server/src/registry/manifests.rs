@@ -110,11 +110,12 @@ impl Registry {
         let children: Vec<&str> = parsed.children().iter().map(|d| d.digest.as_str()).collect();
 
         let mut tx = self.db.begin().await?;
-        let present = db::blobs::linked_among(&mut *tx, repo.repository_id, &blobs).await?;
+        let present = db::blobs::linked_among(&mut tx, self.db.backend(), repo.repository_id, &blobs).await?;
         if let Some(missing) = blobs.iter().find(|d| !present.iter().any(|(p, _)| p == *d)) {
             return Err(RegistryError::ManifestBlobUnknown(format!("blob {missing}")));
         }
-        let kids = db::manifests::present_among(&mut *tx, repo.repository_id, &children).await?;
+        let kids =
+            db::manifests::present_among(&mut tx, self.db.backend(), repo.repository_id, &children).await?;
         if let Some(missing) = children.iter().find(|d| !kids.iter().any(|(p, _, _)| p == *d)) {
             return Err(RegistryError::ManifestBlobUnknown(format!("manifest {missing}")));
         }

@@ -28,6 +28,8 @@ pub struct Registry {
     db: Db,
     store: BlobStore,
     hashes: std::sync::Arc<uploads::HashCache>,
+    /// How often a HEAD restarts a blob's grace window (see [`Registry::check_blob`]).
+    touch_every_ms: i64,
 }
 
 /// Whether `caller` may perform `action` on `name`, given what the database knows of its project
@@ -76,8 +78,13 @@ pub struct RepoCtx {
 
 impl Registry {
     /// A registry over `db` and `store`.
-    pub fn new(db: Db, store: BlobStore) -> Self {
-        Self { db, store, hashes: Default::default() }
+    /// The registry over `db` and `store`; `gc_grace` is the collector's grace window, which
+    /// HEADs keep restarting for blobs in use.
+    pub fn new(db: Db, store: BlobStore, gc_grace: std::time::Duration) -> Self {
+        // Often enough that a blob a client is about to reference never ages past the window,
+        // rarely enough that HEADs do not write on every request: at most once a minute.
+        let touch_every_ms = (gc_grace.as_millis() as i64 / 4).min(60_000);
+        Self { db, store, hashes: Default::default(), touch_every_ms }
     }
 
     /// Checks that `caller` may perform `action` on repository `name` and resolves it. Pushing

@@ -5,9 +5,9 @@
 //! in memory as a shortcut, and rebuilt from the stored parts when this process does not have it
 //! (another replica took the previous chunk, or a restart).
 //!
-//! Commit order: verify the digest, move the bytes under the digest's key, then insert the blob
-//! row and the repository link and drop the session in one transaction. A crash at any step leaves
-//! at worst unreferenced bytes, never a row pointing at missing bytes.
+//! Commit order: verify the digest, write the bytes under the digest's key, then insert the blob
+//! row and the repository link and drop the session in one transaction (`commit_blob`). A crash
+//! at any step leaves at worst unreferenced bytes, never a row pointing at missing bytes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +21,11 @@ use super::reference::{Algorithm, Digest};
 use super::{Registry, RepoCtx};
 use crate::db::{self, uploads::PartRow};
 use crate::storage::{StorageError, StorageKey};
+
+/// Longest a commit waits for a sweep that is deleting the same digest.
+const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often a waiting commit looks again.
+const PURGE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Most running hashes kept; past that the cache starts over (states are rebuilt on demand).
 const HASH_CACHE_MAX: usize = 4096;
@@ -199,27 +204,71 @@ impl Registry {
             return Err(RegistryError::DigestInvalid(format!("expected {digest}, content is {actual}")));
         }
         let parts = db::uploads::parts(self.db.writer(), id).await?;
-        let blob = StorageKey::Blob(digest.clone());
-        let stored = db::blobs::size(self.db.writer(), digest.as_str()).await?;
-        if stored.is_none() {
-            match parts.as_slice() {
-                [] => self.store.put(&blob, Bytes::new()).await?,
-                [one] => self.store.rename(&part_key(id, &one.name), &blob).await?,
-                many => {
-                    let keys: Vec<StorageKey> = many.iter().map(|p| part_key(id, &p.name)).collect();
-                    self.store.concat(&keys, &blob).await?;
+        self.commit_blob(repo, id, digest, size, &parts).await?;
+        self.hashes.forget(id);
+        self.delete_parts(id, &parts).await;
+        Ok(())
+    }
+
+    /// Makes the verified session `id` blob `digest` of the repository, in the order the
+    /// garbage collector relies on (see `gc::collector`): a usable row is claimed and linked; a
+    /// missing one gets its bytes written first, then the row; while a sweep is purging the
+    /// digest, the commit waits for it to finish, since the sweep may delete bytes under that
+    /// key. The parts are copied, not moved, so they can be written again after such a wait.
+    async fn commit_blob(
+        &self,
+        repo: RepoCtx,
+        id: &str,
+        digest: &Digest,
+        size: i64,
+        parts: &[PartRow],
+    ) -> Result<(), RegistryError> {
+        let deadline = tokio::time::Instant::now() + PURGE_WAIT;
+        let mut written = false;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let usable = db::blobs::claim(&mut *tx, digest.as_str()).await?
+                || (written && db::blobs::insert(&mut *tx, digest.as_str(), size).await?);
+            if usable {
+                db::blobs::link(&mut *tx, repo.repository_id, digest.as_str()).await?;
+                db::uploads::delete(&mut *tx, id).await?;
+                tx.commit().await.map_err(db::DbError::from)?;
+                return Ok(());
+            }
+            let status = db::blobs::status(&mut *tx, digest.as_str()).await?;
+            // Never hold the write lock across storage I/O or a wait.
+            tx.rollback().await.map_err(db::DbError::from)?;
+            match status {
+                None => {
+                    self.write_blob(id, digest, parts).await?;
+                    written = true;
+                }
+                // Another push stored it since the claim above: claim it on the next round.
+                Some(s) if s.usable() => {}
+                Some(_) => {
+                    // Purging: whatever was written under the key may be deleted by the sweep.
+                    written = false;
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(RegistryError::Unavailable(format!(
+                            "garbage collection is deleting {digest}"
+                        )));
+                    }
+                    tokio::time::sleep(PURGE_POLL).await;
                 }
             }
         }
-        let mut tx = self.db.begin().await?;
-        db::blobs::insert(&mut *tx, digest.as_str(), size).await?;
-        db::blobs::link(&mut *tx, repo.repository_id, digest.as_str()).await?;
-        db::uploads::delete(&mut *tx, id).await?;
-        tx.commit().await.map_err(crate::db::DbError::from)?;
-        self.hashes.forget(id);
-        // A single part was renamed into place; copied or duplicate parts are dropped now.
-        if parts.len() > 1 || stored.is_some() {
-            self.delete_parts(id, &parts).await;
+    }
+
+    /// Writes the verified parts of session `id` under the digest's key.
+    async fn write_blob(&self, id: &str, digest: &Digest, parts: &[PartRow]) -> Result<(), RegistryError> {
+        let blob = StorageKey::Blob(digest.clone());
+        match parts {
+            [] => self.store.put(&blob, Bytes::new()).await?,
+            [one] => self.store.copy(&part_key(id, &one.name), &blob).await?,
+            many => {
+                let keys: Vec<StorageKey> = many.iter().map(|p| part_key(id, &p.name)).collect();
+                self.store.concat(&keys, &blob).await?;
+            }
         }
         Ok(())
     }
@@ -272,10 +321,16 @@ impl Registry {
         from: RepoCtx,
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        if db::blobs::linked_size(self.db.reader(), from.repository_id, digest.as_str()).await?.is_none() {
+        if db::blobs::linked(self.db.reader(), from.repository_id, digest.as_str()).await?.is_none() {
             return Ok(false);
         }
-        db::blobs::link(self.db.writer(), to.repository_id, digest.as_str()).await?;
+        // Claim and link together, so a sweep cannot purge the blob in between.
+        let mut tx = self.db.begin().await?;
+        if !db::blobs::claim(&mut *tx, digest.as_str()).await? {
+            return Ok(false);
+        }
+        db::blobs::link(&mut *tx, to.repository_id, digest.as_str()).await?;
+        tx.commit().await.map_err(db::DbError::from)?;
         Ok(true)
     }
 }

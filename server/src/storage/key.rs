@@ -21,6 +21,8 @@ pub enum StorageKey {
     },
     /// The folder every upload part lives in, for listing.
     UploadArea,
+    /// The folder every blob lives in, for listing.
+    BlobArea,
     /// A key that never exists, used to check the store answers.
     Probe,
 }
@@ -41,6 +43,7 @@ impl fmt::Display for StorageKey {
             }
             Self::UploadPart { upload, part } => write!(f, "uploads/{upload}.{part}"),
             Self::UploadArea => f.write_str("uploads"),
+            Self::BlobArea => f.write_str("blobs"),
             Self::Probe => f.write_str("health/probe"),
         }
     }

@@ -18,6 +18,8 @@ use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
 
+use crate::registry::reference::Digest;
+
 /// Size of the parts handed to the local filesystem while streaming a write: small enough that
 /// the bytes are still in cache when written.
 const LOCAL_PART_SIZE: usize = 2 * 1024 * 1024;
@@ -212,6 +214,16 @@ impl BlobStore {
         self.store.rename(&from.path(), &to.path()).await.map_err(|e| map_err(from, e))
     }
 
+    /// Copies `from` to `to`, replacing `to` atomically and keeping `from` (a hard link on the
+    /// local filesystem, a server-side copy on S3).
+    pub async fn copy(&self, from: &StorageKey, to: &StorageKey) -> Result<(), StorageError> {
+        if self.copy_limit < u64::MAX && self.size(from).await? > self.copy_limit {
+            self.concat(std::slice::from_ref(from), to).await?;
+            return Ok(());
+        }
+        self.store.copy(&from.path(), &to.path()).await.map_err(|e| map_err(from, e))
+    }
+
     /// Deletes `key`; deleting a missing object is not an error.
     pub async fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
         match self.store.delete(&key.path()).await {
@@ -222,14 +234,37 @@ impl BlobStore {
 
     /// Names of the objects below `area`, relative to it.
     pub async fn list(&self, area: &StorageKey) -> Result<Vec<String>, StorageError> {
+        Ok(self.list_aged(area).await?.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// Names of the objects below `area`, relative to it, with their last-modified times (unix
+    /// milliseconds).
+    pub async fn list_aged(&self, area: &StorageKey) -> Result<Vec<(String, i64)>, StorageError> {
         let prefix = area.path();
         let metas: Vec<object_store::ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
         Ok(metas
             .into_iter()
             .filter_map(|m| {
-                m.location
+                let name = m
+                    .location
                     .prefix_match(&prefix)
-                    .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))
+                    .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))?;
+                Some((name, m.last_modified.timestamp_millis()))
+            })
+            .collect())
+    }
+
+    /// The digests of every stored blob (objects under the blob area whose key is not a
+    /// digest's are skipped).
+    pub async fn list_blobs(&self) -> Result<Vec<Digest>, StorageError> {
+        Ok(self
+            .list(&StorageKey::BlobArea)
+            .await?
+            .iter()
+            .filter_map(|name| {
+                let (algorithm, rest) = name.split_once('/')?;
+                let (_, hex) = rest.split_once('/')?;
+                format!("{algorithm}:{hex}").parse().ok()
             })
             .collect())
     }

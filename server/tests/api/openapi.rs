@@ -24,7 +24,8 @@ async fn every_documented_operation_is_routed() {
             .replace("{tag_name}", "v1")
             .replace("{mid}", "1")
             .replace("{user_id}", "1")
-            .replace("{robot_id}", "1");
+            .replace("{robot_id}", "1")
+            .replace("{gc_id}", "1");
         for method in ops.as_object().expect("operations").keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             // Anonymous, so nothing changes; a routed operation answers with its own status.

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod blobs;
+mod gc;
 mod listing;
 mod manifests;
 mod migrate;

@@ -14,7 +14,11 @@ use crate::registry::reference::{Digest, RepoName};
 pub(super) async fn get(req: Req, name: RepoName, digest: Digest) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
-    let size = reg.stat_blob(repo, &digest).await?;
+    let size = if req.method == Method::HEAD {
+        reg.check_blob(repo, &digest).await?
+    } else {
+        reg.stat_blob(repo, &digest).await?
+    };
     let range = match req.header(header::RANGE) {
         Some(r) => match parse_request_range(r, size) {
             Some(r) => Some(r),
@@ -30,7 +34,7 @@ pub(super) async fn get(req: Req, name: RepoName, digest: Digest) -> Result<Resp
     let (body, served) = if req.method == Method::HEAD {
         (Body::empty(), range.unwrap_or(0..size))
     } else {
-        let read = reg.read_blob(repo, &digest, range).await?;
+        let read = reg.read_blob(&digest, range).await?;
         (Body::from_stream(read.stream), read.range)
     };
     let mut res = body.into_response();

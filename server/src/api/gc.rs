@@ -1,0 +1,161 @@
+//! Garbage collection, Harbor's `/api/v2.0/system/gc` paths; system administrators only.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::caller::{ApiCaller, ApiJson};
+use super::error::ApiError;
+use super::projects::{page_of, query_pairs};
+use super::types::{GcHistory, GcScheduleReq, GcScheduleView, ScheduleObj};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::gc::collector::GcParams;
+use crate::gc::{GcServiceError, Trigger};
+use crate::time::rfc3339_ms;
+
+fn admin_only(who: &Identity) -> Result<(), ApiError> {
+    match who {
+        Identity::User { sysadmin: true, .. } => Ok(()),
+        Identity::User { .. } | Identity::Robot { .. } => Err(ApiError::Forbidden),
+        Identity::Anonymous => Err(ApiError::Unauthorized),
+    }
+}
+
+impl From<GcServiceError> for ApiError {
+    fn from(e: GcServiceError) -> Self {
+        match e {
+            GcServiceError::Busy => Self::Conflict(e.to_string()),
+            GcServiceError::BadSchedule(m) => Self::BadRequest(m),
+            GcServiceError::NotFound(_) => Self::NotFound(e.to_string()),
+            GcServiceError::NotRunning(_) => Self::PreconditionFailed(e.to_string()),
+            GcServiceError::Db(e) => e.into(),
+        }
+    }
+}
+
+fn checked(params: Option<GcParams>) -> Result<GcParams, ApiError> {
+    let params = params.unwrap_or_default();
+    match params.workers {
+        Some(w) if !(1..=64).contains(&w) => {
+            Err(ApiError::BadRequest("workers must be between 1 and 64".into()))
+        }
+        _ => Ok(params),
+    }
+}
+
+/// `POST /api/v2.0/system/gc/schedule`: type `Manual` runs now (201 with the run's location);
+/// other types set the schedule.
+pub async fn create_schedule(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    ApiJson(req): ApiJson<GcScheduleReq>,
+) -> Result<Response, ApiError> {
+    admin_only(&who)?;
+    let params = checked(req.parameters)?;
+    let schedule = req.schedule.unwrap_or_default();
+    if schedule.kind == "Manual" {
+        let id = app.gc.start(Trigger::Manual, params).await?;
+        return Ok(super::created(&format!("/api/v2.0/system/gc/{id}"), ()));
+    }
+    app.gc.set_schedule(&schedule.kind, &schedule.cron, params).await?;
+    Ok(super::created("/api/v2.0/system/gc/schedule", ()))
+}
+
+/// `PUT /api/v2.0/system/gc/schedule`
+pub async fn update_schedule(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    ApiJson(req): ApiJson<GcScheduleReq>,
+) -> Result<StatusCode, ApiError> {
+    admin_only(&who)?;
+    let params = checked(req.parameters)?;
+    let schedule = req.schedule.unwrap_or_default();
+    if schedule.kind == "Manual" {
+        return Err(ApiError::BadRequest("use POST to run a garbage collection now".into()));
+    }
+    app.gc.set_schedule(&schedule.kind, &schedule.cron, params).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `GET /api/v2.0/system/gc/schedule`
+pub async fn get_schedule(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+) -> Result<Json<GcScheduleView>, ApiError> {
+    admin_only(&who)?;
+    Ok(Json(match app.gc.schedule().await? {
+        Some(s) => {
+            let parameters: GcParams = serde_json::from_str(&s.parameters).unwrap_or_default();
+            GcScheduleView {
+                schedule: ScheduleObj {
+                    kind: s.kind,
+                    cron: s.cron,
+                    next_scheduled_time: s.next_run_at.map(rfc3339_ms),
+                },
+                job_parameters: s.parameters,
+                parameters,
+                creation_time: Some(rfc3339_ms(s.created_at)),
+                update_time: Some(rfc3339_ms(s.updated_at)),
+            }
+        }
+        None => GcScheduleView {
+            schedule: ScheduleObj { kind: "None".into(), cron: String::new(), next_scheduled_time: None },
+            job_parameters: "{}".into(),
+            parameters: GcParams::default(),
+            creation_time: None,
+            update_time: None,
+        },
+    }))
+}
+
+/// `GET /api/v2.0/system/gc`: runs, newest first, paginated.
+pub async fn list_runs(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    admin_only(&who)?;
+    let pairs = query_pairs(raw.as_deref());
+    let (page, rest) = page_of(&pairs)?;
+    let (rows, total) = app.gc.history(page.offset(), page.page_size).await?;
+    let body: Vec<GcHistory> = rows.into_iter().map(GcHistory::from).collect();
+    Ok((page.headers(total, "/api/v2.0/system/gc", &rest), Json(body)).into_response())
+}
+
+fn run_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::BadRequest(format!("{raw:?} is not a run id")))
+}
+
+/// `GET /api/v2.0/system/gc/{id}`
+pub async fn get_run(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<GcHistory>, ApiError> {
+    admin_only(&who)?;
+    Ok(Json(app.gc.get(run_id(&id)?).await?.into()))
+}
+
+/// `GET /api/v2.0/system/gc/{id}/log` (plain text)
+pub async fn get_log(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    admin_only(&who)?;
+    let log = app.gc.log(run_id(&id)?).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], log).into_response())
+}
+
+/// `PUT /api/v2.0/system/gc/{id}`: asks a running collection to stop.
+pub async fn stop_run(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    admin_only(&who)?;
+    app.gc.stop(run_id(&id)?).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,224 @@
+//! Garbage collection as a service: runs (manual, scheduled, from the command line), one at a
+//! time across replicas, with their history and schedule.
+
+pub mod collector;
+
+use std::sync::Arc;
+
+use collector::{Collector, GcParams, Outcome, Reporter};
+
+use crate::db::{self, Db, DbError, gc_runs::GcRunRow, schedules::ScheduleRow};
+use crate::jobs::cron::{self, Cron};
+use crate::jobs::lease::LeaseGuard;
+
+/// The lease every run holds.
+pub const LEASE: &str = "gc";
+/// The schedule's name in `schedules`.
+pub const SCHEDULE: &str = "gc";
+
+/// What started a run, in Harbor's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The API's "GC now" / "Dry run".
+    Manual,
+    /// The cron schedule.
+    Schedule,
+    /// `wharf gc`.
+    Cli,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "MANUAL",
+            Self::Schedule => "SCHEDULE",
+            Self::Cli => "CLI",
+        }
+    }
+}
+
+/// A refused request.
+#[derive(Debug, thiserror::Error)]
+pub enum GcServiceError {
+    /// A run is in progress (here or on another replica).
+    #[error("a garbage collection is already running")]
+    Busy,
+    /// The schedule is invalid.
+    #[error("{0}")]
+    BadSchedule(String),
+    /// No such run.
+    #[error("garbage collection run {0} not found")]
+    NotFound(i64),
+    /// The run has already ended.
+    #[error("garbage collection run {0} is not running")]
+    NotRunning(i64),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Garbage collection runs, history and schedule.
+#[derive(Clone)]
+pub struct GcService {
+    db: Db,
+    collector: Collector,
+    holder: Arc<str>,
+    default_workers: usize,
+}
+
+impl GcService {
+    /// The service for `collector`; `holder` names this process among replicas.
+    pub fn new(db: Db, collector: Collector, holder: &str, default_workers: usize) -> Self {
+        Self { db, collector, holder: holder.into(), default_workers }
+    }
+
+    /// Takes the lease and records a run; the caller then [`Self::execute`]s it.
+    async fn begin(&self, trigger: Trigger, params: GcParams) -> Result<(i64, LeaseGuard), GcServiceError> {
+        let lease = LeaseGuard::acquire(&self.db, LEASE, &self.holder).await?.ok_or(GcServiceError::Busy)?;
+        // Holding the lease, no run can be in progress: any still marked running died with its
+        // process.
+        db::gc_runs::abandon_stale(self.db.writer(), db::now_ms() + 1).await?;
+        let workers = self.workers(params);
+        let id = db::gc_runs::insert(
+            self.db.writer(),
+            trigger.as_str(),
+            params.dry_run,
+            params.delete_untagged,
+            workers as i64,
+        )
+        .await?;
+        Ok((id, lease))
+    }
+
+    fn workers(&self, params: GcParams) -> usize {
+        params.workers.unwrap_or(self.default_workers).clamp(1, 64)
+    }
+
+    /// Runs `id` to the end and releases the lease; returns the final status.
+    async fn execute(&self, id: i64, params: GcParams, lease: LeaseGuard, echo: Option<fn(&str)>) -> String {
+        let mut rep = Reporter::new(self.db.clone(), id, echo);
+        let status = match db::gc_runs::start(self.db.writer(), id).await {
+            Err(e) => {
+                tracing::error!(run = id, error = %e, "could not start garbage collection");
+                "Error"
+            }
+            Ok(()) => match self.collector.run(params, self.workers(params), &lease, &mut rep).await {
+                Ok(Outcome::Finished) => "Success",
+                Ok(Outcome::Stopped) => "Stopped",
+                Err(e) => {
+                    tracing::error!(run = id, error = %e, "garbage collection failed");
+                    rep.log(format!("failed: {e}"));
+                    if let Err(e) = rep.flush().await {
+                        tracing::error!(run = id, error = %e, "could not save the garbage collection log");
+                    }
+                    "Error"
+                }
+            },
+        };
+        if let Err(e) = db::gc_runs::finish(self.db.writer(), id, status).await {
+            tracing::error!(run = id, error = %e, "could not record the end of garbage collection");
+        }
+        let p = rep.progress();
+        tracing::info!(
+            run = id,
+            status,
+            blobs = p.blobs_deleted,
+            manifests = p.manifests_deleted,
+            bytes = p.bytes_freed,
+            "garbage collection ended"
+        );
+        lease.release().await;
+        status.to_owned()
+    }
+
+    /// Starts a run in the background; returns its id at once.
+    pub async fn start(&self, trigger: Trigger, params: GcParams) -> Result<i64, GcServiceError> {
+        let (id, lease) = self.begin(trigger, params).await?;
+        let this = self.clone();
+        tokio::spawn(async move { this.execute(id, params, lease, None).await });
+        Ok(id)
+    }
+
+    /// Runs to the end in the foreground (the `wharf gc` command); returns the run.
+    pub async fn run_now(
+        &self,
+        trigger: Trigger,
+        params: GcParams,
+        echo: Option<fn(&str)>,
+    ) -> Result<GcRunRow, GcServiceError> {
+        let (id, lease) = self.begin(trigger, params).await?;
+        self.execute(id, params, lease, echo).await;
+        self.get(id).await
+    }
+
+    /// Run `id`.
+    pub async fn get(&self, id: i64) -> Result<GcRunRow, GcServiceError> {
+        db::gc_runs::get(self.db.reader(), id).await?.ok_or(GcServiceError::NotFound(id))
+    }
+
+    /// Runs, newest first, and their total number.
+    pub async fn history(&self, offset: i64, limit: i64) -> Result<(Vec<GcRunRow>, i64), GcServiceError> {
+        let rows = db::gc_runs::list(self.db.reader(), limit, offset).await?;
+        Ok((rows, db::gc_runs::count(self.db.reader()).await?))
+    }
+
+    /// The log of run `id`.
+    pub async fn log(&self, id: i64) -> Result<String, GcServiceError> {
+        db::gc_runs::log(self.db.reader(), id).await?.ok_or(GcServiceError::NotFound(id))
+    }
+
+    /// Asks run `id` to stop after its current batch.
+    pub async fn stop(&self, id: i64) -> Result<(), GcServiceError> {
+        self.get(id).await?;
+        if db::gc_runs::request_stop(self.db.writer(), id).await? {
+            Ok(())
+        } else {
+            Err(GcServiceError::NotRunning(id))
+        }
+    }
+
+    /// The schedule, if one is set.
+    pub async fn schedule(&self) -> Result<Option<ScheduleRow>, GcServiceError> {
+        Ok(db::schedules::get(self.db.reader(), SCHEDULE).await?)
+    }
+
+    /// Sets the schedule: `kind` is Harbor's type (`Hourly`, `Daily`, `Weekly`, `Custom` with
+    /// `cron`, or `None` to remove it).
+    pub async fn set_schedule(
+        &self,
+        kind: &str,
+        cron_expr: &str,
+        params: GcParams,
+    ) -> Result<(), GcServiceError> {
+        if kind == "None" {
+            db::schedules::delete(self.db.writer(), SCHEDULE).await?;
+            return Ok(());
+        }
+        let expr = match (kind, cron::preset(kind)) {
+            (_, Some(p)) => p.to_owned(),
+            ("Custom" | "Schedule", None) => cron_expr.trim().to_owned(),
+            _ => {
+                return Err(GcServiceError::BadSchedule(format!(
+                    "schedule type {kind:?} is not one of Hourly, Daily, Weekly, Custom, None or Manual"
+                )));
+            }
+        };
+        let parsed: Cron = expr.parse().map_err(GcServiceError::BadSchedule)?;
+        let next = parsed.next_after(db::now_ms());
+        let params = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
+        db::schedules::put(self.db.writer(), SCHEDULE, kind, &expr, &params, next).await?;
+        Ok(())
+    }
+
+    /// Fires the schedule from the scheduler: starts a run unless one is going on.
+    pub async fn fire(&self, schedule: &ScheduleRow) {
+        let params: GcParams = serde_json::from_str(&schedule.parameters).unwrap_or_default();
+        match self.start(Trigger::Schedule, params).await {
+            Ok(id) => tracing::info!(run = id, "scheduled garbage collection started"),
+            Err(GcServiceError::Busy) => {
+                tracing::info!("scheduled garbage collection skipped: another run is in progress")
+            }
+            Err(e) => tracing::error!(error = %e, "scheduled garbage collection could not start"),
+        }
+    }
+}
