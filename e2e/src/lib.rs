@@ -228,3 +228,69 @@ pub fn file_digest(path: &Path) -> String {
     use sha2::Digest;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap())))
 }
+
+/// The `wharf` binary cargo built next to the test binary.
+pub fn wharf_binary() -> PathBuf {
+    // Test binaries live in <target>/<profile>/deps; cargo builds `wharf` one level up.
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("wharf");
+    assert!(bin.is_file(), "{} is missing: build it with `cargo build -p wharf`", bin.display());
+    bin
+}
+
+/// A `wharf serve` process of the real binary; killed (SIGKILL) when dropped.
+pub struct WharfProcess {
+    child: std::process::Child,
+    /// `127.0.0.1:<port>`
+    pub host: String,
+}
+
+impl WharfProcess {
+    /// Starts `wharf` on a free port with `env` (`WHARF_*` settings) and waits until healthy.
+    pub async fn start(env: &[(&str, String)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let host = format!("127.0.0.1:{port}");
+        let mut cmd = std::process::Command::new(wharf_binary());
+        cmd.env("WHARF_LISTEN", &host).env("WHARF_ADMIN_PASSWORD", ADMIN_PASSWORD).env("WHARF_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.stdout(Stdio::null()).spawn().expect("start wharf");
+        let me = Self { child, host };
+        for _ in 0..200 {
+            if let Ok(r) = reqwest_health(&me.host).await
+                && r
+            {
+                return me;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("wharf on {} did not become healthy", me.host);
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Drop for WharfProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+async fn reqwest_health(host: &str) -> Result<bool, std::io::Error> {
+    // A bare HTTP/1.1 request: the library has no HTTP client dependency of its own.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(host).await?;
+    s.write_all(
+        format!("GET /api/v2.0/health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).await?;
+    Ok(&head[9..12] == b"200")
+}

@@ -2,57 +2,17 @@
 //! nothing else. Runs when the test command provides both (`WHARF_TEST_POSTGRES`,
 //! `WHARF_TEST_S3` with the `AWS_*` variables); on the embedded default it says so and returns.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
-use wharf_e2e::{ADMIN_PASSWORD, Podman, build_context, run, tool};
+use wharf_e2e::{ADMIN_PASSWORD, Podman, WharfProcess, build_context, run, tool};
 
-/// A `wharf` process; killed when dropped.
-struct Replica {
-    child: Child,
-    host: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn wharf_binary() -> std::path::PathBuf {
-    // Test binaries live in <target>/<profile>/deps; cargo builds `wharf` one level up.
-    let exe = std::env::current_exe().expect("current exe");
-    let bin = exe.parent().and_then(|d| d.parent()).expect("target dir").join("wharf");
-    assert!(bin.is_file(), "{} is missing: build it with `cargo build -p wharf`", bin.display());
-    bin
-}
-
-async fn start(db: &str, storage: &str, data: &std::path::Path) -> Replica {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-    let host = format!("127.0.0.1:{port}");
-    let child = Command::new(wharf_binary())
-        .env("WHARF_LISTEN", &host)
-        .env("WHARF_DATA_DIR", data)
-        .env("WHARF_DATABASE_URL", db)
-        .env("WHARF_STORAGE_URL", storage)
-        .env("WHARF_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("WHARF_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start wharf");
-    let replica = Replica { child, host };
-    for _ in 0..200 {
-        if let Ok(r) = reqwest::get(format!("http://{}/api/v2.0/health", replica.host)).await
-            && r.status() == StatusCode::OK
-        {
-            return replica;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("replica on {} did not become healthy", replica.host);
+async fn start(db: &str, storage: &str, data: &std::path::Path) -> WharfProcess {
+    WharfProcess::start(&[
+        ("WHARF_DATA_DIR", data.display().to_string()),
+        ("WHARF_DATABASE_URL", db.to_owned()),
+        ("WHARF_STORAGE_URL", storage.to_owned()),
+    ])
+    .await
 }
 
 async fn fresh_database(template: &str) -> String {
@@ -81,7 +41,7 @@ async fn two_replicas_share_only_the_database_and_the_bucket() {
     // the first-start setup (admin, library, signing key) must not race.
     let (a, b) = tokio::join!(start(&db, &storage, dir_a.path()), start(&db, &storage, dir_b.path()));
     let c = reqwest::Client::new();
-    let on = |r: &Replica, m: Method, path: &str| {
+    let on = |r: &WharfProcess, m: Method, path: &str| {
         c.request(m, format!("http://{}{path}", r.host)).basic_auth("admin", Some(ADMIN_PASSWORD))
     };
 
@@ -165,4 +125,50 @@ async fn two_replicas_share_only_the_database_and_the_bucket() {
             .expect("json");
         assert_eq!(v["tags"], serde_json::json!(["1"]));
     }
+
+    // A schedule both replicas see fires once per firing: every second for a few seconds,
+    // then no two runs may share a second (the loser of each compare-and-set starts nothing).
+    let res = on(&a, Method::PUT, "/api/v2.0/system/gc/schedule")
+        .json(&serde_json::json!({"schedule": {"type": "Custom", "cron": "* * * * * *"}}))
+        .send()
+        .await
+        .expect("schedule");
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    let res = on(&b, Method::PUT, "/api/v2.0/system/gc/schedule")
+        .json(&serde_json::json!({"schedule": {"type": "None"}}))
+        .send()
+        .await
+        .expect("unschedule");
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let runs: Vec<serde_json::Value> = on(&a, Method::GET, "/api/v2.0/system/gc?page_size=100")
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json");
+    let seconds: Vec<&str> = runs.iter().map(|r| r["creation_time"].as_str().expect("time")).collect();
+    let mut distinct = seconds.clone();
+    distinct.dedup();
+    assert!(runs.len() >= 3, "the schedule fired: {seconds:?}");
+    assert_eq!(distinct.len(), seconds.len(), "one run per firing across both replicas: {seconds:?}");
+    let mut hosts = std::collections::BTreeSet::new();
+    for r in &runs {
+        assert_eq!(
+            (r["job_kind"].as_str(), r["job_status"].as_str()),
+            (Some("SCHEDULE"), Some("Success")),
+            "{r}"
+        );
+        let log = on(&b, Method::GET, &format!("/api/v2.0/system/gc/{}/log", r["id"]))
+            .send()
+            .await
+            .expect("log")
+            .text()
+            .await
+            .expect("text");
+        hosts.insert(log.lines().next().unwrap_or("").split(" on ").nth(1).unwrap_or("").to_owned());
+    }
+    eprintln!("{} scheduled runs on {} replica(s)", runs.len(), hosts.len());
 }

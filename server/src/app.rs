@@ -105,7 +105,13 @@ impl AppState {
         let registry = Registry::new(db.clone(), store.clone(), config.gc_grace);
         let audit_db = db.clone();
         let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
-        let gc = GcService::new(db.clone(), collector, &crate::jobs::holder_id(), config.gc_workers);
+        let gc = GcService::new(
+            db.clone(),
+            collector,
+            &crate::jobs::holder_id(),
+            config.gc_workers,
+            config.job_lease,
+        );
         Ok(Self {
             registry: registry.clone(),
             auth: Arc::new(Authenticator::new(db.clone(), signer)),

@@ -79,6 +79,10 @@ pub struct Settings {
     /// Parallel storage deletes of a garbage collection when the request names none [default: 8].
     #[arg(long, env = "WHARF_GC_WORKERS", global = true)]
     pub gc_workers: Option<usize>,
+    /// Lifetime of a background job's lease (renewed while the job runs): how long a job that
+    /// a crashed process held blocks other replicas from starting it [default: 30s].
+    #[arg(long, env = "WHARF_JOB_LEASE", global = true)]
+    pub job_lease: Option<HumanDuration>,
 }
 
 /// A duration written as a number and a unit: `ms`, `s`, `m`, `h` or `d` (`90s`, `2h`, `7d`).
@@ -144,6 +148,8 @@ pub struct Config {
     pub gc_upload_age: Duration,
     /// Default parallel deletes of a garbage collection.
     pub gc_workers: usize,
+    /// Lifetime of job leases.
+    pub job_lease: Duration,
 }
 
 /// A configuration error.
@@ -206,6 +212,11 @@ impl Config {
                 .or(file.gc_upload_age)
                 .map_or(Duration::from_secs(24 * 3600), |d| d.0),
             gc_workers: given.gc_workers.or(file.gc_workers).unwrap_or(8).clamp(1, 64),
+            // Renewed every third of its life: below a second, renewals would be all it does.
+            job_lease: given
+                .job_lease
+                .or(file.job_lease)
+                .map_or(Duration::from_secs(30), |d| d.0.max(Duration::from_secs(1))),
         })
     }
 

@@ -64,17 +64,27 @@ pub struct GcService {
     collector: Collector,
     holder: Arc<str>,
     default_workers: usize,
+    lease_ttl: std::time::Duration,
 }
 
 impl GcService {
-    /// The service for `collector`; `holder` names this process among replicas.
-    pub fn new(db: Db, collector: Collector, holder: &str, default_workers: usize) -> Self {
-        Self { db, collector, holder: holder.into(), default_workers }
+    /// The service for `collector`; `holder` names this process among replicas, whose runs
+    /// hold a lease of `lease_ttl`.
+    pub fn new(
+        db: Db,
+        collector: Collector,
+        holder: &str,
+        default_workers: usize,
+        lease_ttl: std::time::Duration,
+    ) -> Self {
+        Self { db, collector, holder: holder.into(), default_workers, lease_ttl }
     }
 
     /// Takes the lease and records a run; the caller then [`Self::execute`]s it.
     async fn begin(&self, trigger: Trigger, params: GcParams) -> Result<(i64, LeaseGuard), GcServiceError> {
-        let lease = LeaseGuard::acquire(&self.db, LEASE, &self.holder).await?.ok_or(GcServiceError::Busy)?;
+        let lease = LeaseGuard::acquire(&self.db, LEASE, &self.holder, self.lease_ttl)
+            .await?
+            .ok_or(GcServiceError::Busy)?;
         // Holding the lease, no run can be in progress: any still marked running died with its
         // process.
         db::gc_runs::abandon_stale(self.db.writer(), db::now_ms() + 1).await?;
@@ -97,6 +107,7 @@ impl GcService {
     /// Runs `id` to the end and releases the lease; returns the final status.
     async fn execute(&self, id: i64, params: GcParams, lease: LeaseGuard, echo: Option<fn(&str)>) -> String {
         let mut rep = Reporter::new(self.db.clone(), id, echo);
+        rep.log(format!("run {id} on {}", self.holder));
         let status = match db::gc_runs::start(self.db.writer(), id).await {
             Err(e) => {
                 tracing::error!(run = id, error = %e, "could not start garbage collection");

@@ -6,9 +6,6 @@ use std::time::Duration;
 
 use crate::db::{self, Db, DbResult};
 
-/// How long a lease lasts without renewal: a crashed holder's job can restart after this.
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
-
 /// A lease this process holds; renewed every third of its lifetime until released or dropped.
 pub struct LeaseGuard {
     db: Db,
@@ -19,13 +16,9 @@ pub struct LeaseGuard {
 }
 
 impl LeaseGuard {
-    /// Takes lease `name` for `holder`, or returns `None` when another holder has it.
-    pub async fn acquire(db: &Db, name: &str, holder: &str) -> DbResult<Option<Self>> {
-        Self::acquire_for(db, name, holder, LEASE_TTL).await
-    }
-
-    /// As [`Self::acquire`] with lifetime `ttl`.
-    pub async fn acquire_for(db: &Db, name: &str, holder: &str, ttl: Duration) -> DbResult<Option<Self>> {
+    /// Takes lease `name` for `holder` with lifetime `ttl` (a crashed holder's job can restart
+    /// after it), or returns `None` when another holder has it.
+    pub async fn acquire(db: &Db, name: &str, holder: &str, ttl: Duration) -> DbResult<Option<Self>> {
         let ttl_ms = ttl.as_millis() as i64;
         if !db::leases::acquire(db.writer(), name, holder, ttl_ms).await? {
             return Ok(None);

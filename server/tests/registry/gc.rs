@@ -135,17 +135,22 @@ async fn gc_frees_exactly_the_unreferenced_blobs() {
     assert!(history[0]["job_parameters"].as_str().expect("params").contains("\"workers\":2"));
 }
 
+/// Makes blob `digest` look last used two hours ago.
+async fn age_blob(app: &TestApp, digest: &str) {
+    sqlx::query("UPDATE blobs SET touched_at = touched_at - 7200000 WHERE digest = $1")
+        .bind(digest)
+        .execute(app.state.db.writer())
+        .await
+        .expect("age");
+}
+
 #[tokio::test]
 async fn the_grace_window_spares_recently_pushed_blobs() {
     let app = start_with_grace("1h").await;
     let fresh = app.push_blob("library/a", &random_bytes(100)).await;
     let old = app.push_blob("library/a", &random_bytes(200)).await;
     // The second blob was last used two hours ago.
-    sqlx::query("UPDATE blobs SET touched_at = touched_at - 7200000 WHERE digest = $1")
-        .bind(&old)
-        .execute(app.state.db.writer())
-        .await
-        .expect("age");
+    age_blob(&app, &old).await;
     let dry = run_gc(&app, json!({"dry_run": true})).await;
     assert_eq!((dry["blobs_deleted"].as_i64(), dry["bytes_freed"].as_i64()), (Some(1), Some(200)), "{dry}");
     assert!(dry["dry_run"].as_bool().expect("dry"));
@@ -162,11 +167,7 @@ async fn the_grace_window_spares_recently_pushed_blobs() {
 async fn a_head_restarts_the_grace_window() {
     let app = start_with_grace("1h").await;
     let d = app.push_blob("library/a", &random_bytes(100)).await;
-    sqlx::query("UPDATE blobs SET touched_at = touched_at - 7200000 WHERE digest = $1")
-        .bind(&d)
-        .execute(app.state.db.writer())
-        .await
-        .expect("age");
+    age_blob(&app, &d).await;
     // A pushing client checks the layer exists before it pushes a manifest using it.
     assert_eq!(head_blob(&app, "library/a", &d).await, StatusCode::OK);
     let run = run_gc(&app, json!({})).await;
@@ -469,8 +470,10 @@ async fn a_stop_request_ends_the_run_after_its_batch() {
     let db = &app.state.db;
     let id = wharf::db::gc_runs::insert(db.writer(), "MANUAL", false, false, 4).await.expect("run");
     assert!(wharf::db::gc_runs::request_stop(db.writer(), id).await.expect("stop"));
-    let lease =
-        wharf::jobs::lease::LeaseGuard::acquire(db, "gc", "test").await.expect("lease").expect("free");
+    let lease = wharf::jobs::lease::LeaseGuard::acquire(db, "gc", "test", Duration::from_secs(30))
+        .await
+        .expect("lease")
+        .expect("free");
     let collector = wharf::gc::collector::Collector::new(
         db.clone(),
         app.state.store.clone(),
