@@ -71,6 +71,10 @@ pub struct AppState {
     pub auditor: Auditor,
     /// Garbage collection.
     pub gc: GcService,
+    /// Web portal sessions.
+    pub sessions: crate::auth::session::UiSessions,
+    /// How the portal's pages are served.
+    pub leptos: leptos::prelude::LeptosOptions,
 }
 
 /// A startup failure.
@@ -104,6 +108,8 @@ impl AppState {
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
         let registry = Registry::new(db.clone(), store.clone(), config.gc_grace);
         let audit_db = db.clone();
+        let db_for_sessions = db.clone();
+        let secure = config.tls.is_some() || config.external_url.starts_with("https://");
         let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
         let gc = GcService::new(
             db.clone(),
@@ -122,6 +128,8 @@ impl AppState {
             store,
             auditor: Auditor::start(audit_db),
             gc,
+            sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
+            leptos: crate::ui::leptos_options(&config.site_dir),
             config: Arc::new(config),
         })
     }
@@ -137,6 +145,7 @@ impl AppState {
         Router::new()
             .merge(crate::registry::handlers::router())
             .merge(crate::api::router())
+            .merge(crate::ui::router(&self))
             // Outermost last: the request id is set first, so the trace span and the response
             // both carry it.
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

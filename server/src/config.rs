@@ -79,6 +79,11 @@ pub struct Settings {
     /// Parallel storage deletes of a garbage collection when the request names none [default: 8].
     #[arg(long, env = "WHARF_GC_WORKERS", global = true)]
     pub gc_workers: Option<usize>,
+    /// Directory of the portal's browser assets (`pkg/wharf.js`, `.wasm`, `.css`) as
+    /// `cargo leptos build` writes them [default: `site` or `../site` next to the binary, else
+    /// `./target/site`]. Without them pages still work, unhydrated.
+    #[arg(long, env = "WHARF_SITE_DIR", global = true)]
+    pub site_dir: Option<PathBuf>,
     /// Lifetime of a background job's lease (renewed while the job runs): how long a job that
     /// a crashed process held blocks other replicas from starting it [default: 30s].
     #[arg(long, env = "WHARF_JOB_LEASE", global = true)]
@@ -150,6 +155,8 @@ pub struct Config {
     pub gc_workers: usize,
     /// Lifetime of job leases.
     pub job_lease: Duration,
+    /// The portal's browser assets.
+    pub site_dir: PathBuf,
 }
 
 /// A configuration error.
@@ -213,6 +220,7 @@ impl Config {
                 .map_or(Duration::from_secs(24 * 3600), |d| d.0),
             gc_workers: given.gc_workers.or(file.gc_workers).unwrap_or(8).clamp(1, 64),
             // Renewed every third of its life: below a second, renewals would be all it does.
+            site_dir: given.site_dir.or(file.site_dir).unwrap_or_else(default_site_dir),
             job_lease: given
                 .job_lease
                 .or(file.job_lease)
@@ -236,6 +244,16 @@ impl Config {
             _ => self.external_url.clone(),
         }
     }
+}
+
+/// Where `cargo leptos build` or an install put the browser assets.
+fn default_site_dir() -> PathBuf {
+    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    let candidates = exe_dir.iter().flat_map(|d| [d.join("site"), d.join("../site")]);
+    candidates
+        .chain([PathBuf::from("target/site")])
+        .find(|d| d.join("pkg").is_dir())
+        .unwrap_or_else(|| PathBuf::from("target/site"))
 }
 
 fn read_file(path: &Path) -> Result<Settings, ConfigError> {

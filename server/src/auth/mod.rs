@@ -4,6 +4,7 @@ pub mod access;
 pub mod authenticator;
 pub mod basic;
 pub mod password;
+pub mod session;
 pub mod throttle;
 pub mod token;
 

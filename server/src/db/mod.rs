@@ -18,6 +18,7 @@ pub mod schedules;
 pub mod signing_keys;
 pub mod tags;
 pub mod transfer;
+pub mod ui_sessions;
 pub mod uploads;
 pub mod users;
 

@@ -1,0 +1,85 @@
+//! The document shell, the navigation bar and the routes.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use crate::api::{SignOut, current_viewer};
+use crate::pages::{ArtifactPage, GcPage, LoginPage, NotFound, ProjectPage, ProjectsPage, RepositoryPage};
+
+/// The HTML document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The app: navigation and pages. Every page renders completely on the server before it is
+/// sent (`SsrMode::Async`), so it reads and works before the wasm arrives, or without it.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="wharf" href="/pkg/wharf.css" />
+        <Title text="Wharf" />
+        <Router>
+            <NavBar />
+            <main>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=ProjectsPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::Async />
+                    <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::Async />
+                    <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::Async />
+                    <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NavBar() -> impl IntoView {
+    let viewer = OnceResource::new(current_viewer());
+    let sign_out = ServerAction::<SignOut>::new();
+    view! {
+        <header class="nav">
+            <a class="brand" href="/projects">"Wharf"</a>
+            <nav>
+                <a href="/projects">"Projects"</a>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        match viewer.await {
+                            Ok(v) if v.signed_in() => {
+                                view! {
+                                    {v.sysadmin.then(|| view! { <a href="/admin/gc">"Garbage collection"</a> })}
+                                    <span class="who">{v.name.clone()}</span>
+                                    <ActionForm action=sign_out attr:class="inline">
+                                        <button type="submit" class="link">"Sign out"</button>
+                                    </ActionForm>
+                                }
+                                    .into_any()
+                            }
+                            _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}

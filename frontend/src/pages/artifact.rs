@@ -1,0 +1,148 @@
+//! An artifact: pull commands, tags (add, delete), config, history, layers, platforms,
+//! referrers and the manifest.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::{artifact_href, repository_href};
+use crate::api::{AddTag, DeleteArtifact, DeleteTag, get_artifact};
+use crate::components::{CopyCommand, ErrorBox, human_size, message, short_digest};
+
+/// `/artifacts/<repository>?ref=<tag or digest>`
+#[component]
+pub fn ArtifactPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let reference = move || query.read().get("ref").unwrap_or_default();
+    let artifact = Resource::new(move || (name(), reference()), |(n, r)| get_artifact(n, r));
+    let delete_tag = ServerAction::<DeleteTag>::new();
+    let add_tag = ServerAction::<AddTag>::new();
+    let delete = ServerAction::<DeleteArtifact>::new();
+    view! {
+        <Title text=move || format!("{}@{} · Wharf", name(), short_digest(&reference())) />
+        <Suspense fallback=|| view! { <p class="muted">"Loading artifact…"</p> }>
+            {move || Suspend::new(async move {
+                let a = match artifact.await {
+                    Ok(a) => a,
+                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                };
+                let repo = a.repository.clone();
+                let digest = a.summary.digest.clone();
+                let tag_pulls: Vec<String> = a.summary.tags.iter().map(|t| {
+                    format!("{}:{t}", a.pull_by_digest.split('@').next().unwrap_or_default())
+                }).collect();
+                view! {
+                    <p class="crumbs">
+                        <a href="/projects">"Projects"</a> " / "
+                        <a href=repository_href(&repo)>{repo.clone()}</a>
+                    </p>
+                    <h1 class="digest" title=digest.clone()>{format!("{repo}@{}", short_digest(&digest))}</h1>
+                    <p class="muted">{format!("{} · {} · pushed {}", a.summary.kind, human_size(a.summary.size), a.summary.pushed)}</p>
+
+                    <h2>"Pull"</h2>
+                    {tag_pulls.into_iter().map(|t| view! { <CopyCommand text=format!("docker pull {t}") /> }).collect_view()}
+                    <CopyCommand text=format!("docker pull {}", a.pull_by_digest) />
+                    <CopyCommand text=format!("podman pull {}", a.pull_by_digest) />
+
+                    <h2>"Tags"</h2>
+                    {if a.summary.tags.is_empty() { Some(view! { <p class="empty">"No tags: pull it by digest."</p> }) } else { None }}
+                    <ul class="tags">
+                        {a.summary.tags.iter().map(|t| {
+                            let (repo, digest, t2) = (repo.clone(), digest.clone(), t.clone());
+                            view! {
+                                <li>
+                                    <span class="tag">{t.clone()}</span>
+                                    {a.can_delete.then(|| view! {
+                                        <ActionForm action=delete_tag attr:class="inline">
+                                            <input type="hidden" name="repository" value=repo.clone() />
+                                            <input type="hidden" name="digest" value=digest.clone() />
+                                            <input type="hidden" name="tag" value=t2.clone() />
+                                            <button type="submit" class="danger small" aria-label=format!("Delete tag {t2}")>
+                                                "Delete"
+                                            </button>
+                                        </ActionForm>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    {let (repo, digest) = (repo.clone(), digest.clone()); a.can_tag.then(move || view! {
+                        <ActionForm action=add_tag attr:class="row">
+                            <input type="hidden" name="repository" value=repo.clone() />
+                            <input type="hidden" name="digest" value=digest.clone() />
+                            <input name="tag" placeholder="new tag" required aria-label="New tag" />
+                            <button type="submit">"Add tag"</button>
+                        </ActionForm>
+                    })}
+                    {move || [delete_tag.value().get(), add_tag.value().get(), delete.value().get()]
+                        .into_iter()
+                        .flatten()
+                        .find_map(|r| r.err())
+                        .map(|e| view! { <ErrorBox message=message(&e) /> })}
+
+                    {(!a.config.is_empty()).then(|| view! {
+                        <h2>"Configuration"</h2>
+                        <dl class="config">
+                            {a.config.iter().map(|(k, v)| view! { <dt>{k.clone()}</dt><dd><code>{v.clone()}</code></dd> }).collect_view()}
+                        </dl>
+                    })}
+                    {(!a.layers.is_empty()).then(|| view! {
+                        <h2>"Layers"</h2>
+                        <table class="list layers">
+                            <thead><tr><th>"#"</th><th>"Digest"</th><th>"Media type"</th><th>"Size"</th></tr></thead>
+                            <tbody>
+                                {a.layers.iter().enumerate().map(|(i, l)| view! {
+                                    <tr>
+                                        <td class="num">{i + 1}</td>
+                                        <td class="digest" title=l.digest.clone()>{short_digest(&l.digest)}</td>
+                                        <td>{l.media_type.clone()}</td>
+                                        <td class="num">{human_size(l.size)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    })}
+                    {(!a.platforms.is_empty()).then(|| view! {
+                        <h2>"Platforms"</h2>
+                        <ul>
+                            {a.platforms.iter().map(|p| view! {
+                                <li><a href=artifact_href(&repo, &p.digest)>{p.platform.clone()}</a> " " <span class="muted">{short_digest(&p.digest)}</span></li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                    {(!a.history.is_empty()).then(|| view! {
+                        <h2>"History"</h2>
+                        <ol class="history">{a.history.iter().map(|h| view! { <li><code>{h.clone()}</code></li> }).collect_view()}</ol>
+                    })}
+                    {(!a.referrers.is_empty()).then(|| view! {
+                        <h2>"Attached artifacts"</h2>
+                        <ul>
+                            {a.referrers.iter().map(|r| view! {
+                                <li><a href=artifact_href(&repo, &r.digest)>{short_digest(&r.digest)}</a> " " {r.kind.clone()}</li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                    <details>
+                        <summary>{format!("Manifest ({})", a.media_type)}</summary>
+                        <pre class="manifest">{a.manifest.clone()}</pre>
+                    </details>
+                    {let (repo, digest, tags) = (repo.clone(), digest.clone(), a.summary.tags.clone()); a.can_delete.then(move || view! {
+                        <section class="card danger-zone">
+                            <h2>"Delete this artifact"</h2>
+                            <p>{format!("Deletes {repo}@{digest} and its tags: {}.", if tags.is_empty() { "none".to_owned() } else { tags.join(", ") })}</p>
+                            <ActionForm action=delete>
+                                <input type="hidden" name="repository" value=repo.clone() />
+                                <input type="hidden" name="digest" value=digest.clone() />
+                                <label class="check"><input type="checkbox" required />" I understand this cannot be undone"</label>
+                                <button type="submit" class="danger">"Delete artifact"</button>
+                            </ActionForm>
+                        </section>
+                    })}
+                }
+                    .into_any()
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,93 @@
+//! Garbage collection (system administrators): run now, dry run, schedule, history with logs.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::page_param;
+use crate::api::{RunGc, SetGcSchedule, gc_page};
+use crate::components::{ErrorBox, Pager, human_size, message};
+
+/// `/admin/gc?page=`
+#[component]
+pub fn GcPage() -> impl IntoView {
+    let query = use_query_map();
+    let page = move || page_param(query.read().get("page"));
+    let gc = Resource::new(page, gc_page);
+    let run = ServerAction::<RunGc>::new();
+    let schedule = ServerAction::<SetGcSchedule>::new();
+    view! {
+        <Title text="Garbage collection · Wharf" />
+        <h1>"Garbage collection"</h1>
+        <p class="muted">
+            "Deletes layers no image references any more, and optionally untagged images. It runs while the registry serves."
+        </p>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let v = match gc.await {
+                    Ok(v) => v,
+                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                };
+                let (page, pages, total) = (v.runs.page, v.runs.pages(), v.runs.total);
+                view! {
+                    <section class="card">
+                        <h2>"Run now"</h2>
+                        <ActionForm action=run attr:class="row">
+                            <label class="check"><input type="checkbox" name="delete_untagged" />" Also delete untagged artifacts"</label>
+                            <button type="submit" name="dry_run" value="on">"Dry run"</button>
+                            <button type="submit" class="primary">"GC now"</button>
+                        </ActionForm>
+                    </section>
+                    <section class="card">
+                        <h2>"Schedule"</h2>
+                        <p>
+                            {if v.schedule_kind == "None" { "Not scheduled.".to_owned() } else { format!("{} ({}), next run {}", v.schedule_kind, v.cron, v.next.clone().unwrap_or_default()) }}
+                        </p>
+                        <ActionForm action=schedule attr:class="row">
+                            <select name="kind" aria-label="Schedule">
+                                {["None", "Hourly", "Daily", "Weekly", "Custom"].into_iter().map(|k| {
+                                    view! { <option value=k selected=v.schedule_kind == k>{k}</option> }
+                                }).collect_view()}
+                            </select>
+                            <input name="cron" placeholder="0 0 3 * * 6 (custom)" value=v.cron.clone() aria-label="Cron" />
+                            <label class="check"><input type="checkbox" name="delete_untagged" />" Delete untagged"</label>
+                            <button type="submit">"Save schedule"</button>
+                        </ActionForm>
+                    </section>
+                    <h2>"History"</h2>
+                    {if v.runs.items.is_empty() {
+                        view! { <p class="empty">"No collection has run yet."</p> }.into_any()
+                    } else {
+                        view! {
+                            <table class="list">
+                                <thead><tr><th>"Run"</th><th>"Trigger"</th><th>"Status"</th><th>"Manifests"</th><th>"Blobs"</th><th>"Freed"</th><th>"Started"</th><th>"Took"</th><th>"Log"</th></tr></thead>
+                                <tbody>
+                                    {v.runs.items.into_iter().map(|r| view! {
+                                        <tr>
+                                            <td class="num">{r.id}</td>
+                                            <td>{r.trigger}{r.dry_run.then_some(" (dry run)")}</td>
+                                            <td><span class=format!("status {}", r.status.to_lowercase())>{r.status.clone()}</span></td>
+                                            <td class="num">{r.manifests}</td>
+                                            <td class="num">{r.blobs}</td>
+                                            <td class="num">{human_size(r.bytes)}</td>
+                                            <td><time>{r.created}</time></td>
+                                            <td class="num">{r.took_ms.map(|ms| format!("{:.1} s", ms as f64 / 1000.0)).unwrap_or_else(|| "running".into())}</td>
+                                            <td><a href=format!("/api/v2.0/system/gc/{}/log", r.id)>"log"</a></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <Pager page pages total href=|p| format!("/admin/gc?page={p}") />
+                        }.into_any()
+                    }}
+                    {move || [run.value().get().map(|r| r.map(|_| ())), schedule.value().get()]
+                        .into_iter()
+                        .flatten()
+                        .find_map(|r| r.err())
+                        .map(|e| view! { <ErrorBox message=message(&e) /> })}
+                }
+                    .into_any()
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,48 @@
+//! The portal's pages, one module each, and the links between them.
+
+mod artifact;
+mod gc;
+mod login;
+mod project;
+mod projects;
+mod repository;
+
+pub use artifact::ArtifactPage;
+pub use gc::GcPage;
+use leptos::prelude::*;
+pub use login::LoginPage;
+pub use project::ProjectPage;
+pub use projects::ProjectsPage;
+pub use repository::RepositoryPage;
+
+use crate::components::encode;
+
+/// The page of repository `name`.
+pub fn repository_href(name: &str) -> String {
+    format!("/repositories/{}", encode(name))
+}
+
+/// The page of an artifact of repository `name` by tag or digest.
+pub fn artifact_href(name: &str, reference: &str) -> String {
+    format!("/artifacts/{}?ref={}", encode(name), encode(reference))
+}
+
+/// A page number from the query string (1 when absent or bad).
+pub(crate) fn page_param(raw: Option<String>) -> i64 {
+    raw.and_then(|p| p.parse().ok()).filter(|p: &i64| *p >= 1).unwrap_or(1)
+}
+
+/// What an unknown address shows.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
+        r.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="empty">
+            <h1>"Not found"</h1>
+            <p>"There is nothing at this address. " <a href="/projects">"Go to the projects"</a> "."</p>
+        </section>
+    }
+}

@@ -1,0 +1,83 @@
+//! A project: its repositories, with search, pagination and the push command when empty.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::{page_param, repository_href};
+use crate::api::{get_project, list_repositories};
+use crate::components::{CopyCommand, ErrorBox, Pager, encode, message};
+
+/// `/projects/:project?q=&page=`
+#[component]
+pub fn ProjectPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let name = move || params.read().get("project").unwrap_or_default();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let page = move || page_param(query.read().get("page"));
+    let project = Resource::new(name, get_project);
+    let repos = Resource::new(move || (name(), q(), page()), |(n, q, p)| list_repositories(n, q, p));
+    view! {
+        <Title text=move || format!("{} · Wharf", name()) />
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let project = match project.await {
+                    Ok(p) => p,
+                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                };
+                let repos = repos.await;
+                let push = format!("docker push {}/{}/<image>:<tag>", project.registry, project.name);
+                view! {
+                    <div class="bar">
+                        <h1>
+                            {project.name.clone()} " "
+                            <span class=if project.public { "badge public" } else { "badge private" }>
+                                {if project.public { "public" } else { "private" }}
+                            </span>
+                        </h1>
+                        <form method="get" class="search" role="search">
+                            <input name="q" placeholder="Search repositories" value=q aria-label="Search repositories" />
+                            <button type="submit">"Search"</button>
+                        </form>
+                    </div>
+                    <h2>"Repositories"</h2>
+                    {match repos {
+                        Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                        Ok(r) if r.items.is_empty() && q().is_empty() => view! {
+                            <section class="empty">
+                                <p>"No repositories yet."</p>
+                                {project.can_push.then(|| view! {
+                                    <p>"Push an image to create one:"</p>
+                                    <CopyCommand text=push.clone() />
+                                })}
+                            </section>
+                        }.into_any(),
+                        Ok(r) if r.items.is_empty() => view! { <p class="empty">"No repository matches this search."</p> }.into_any(),
+                        Ok(r) => {
+                            let (page, pages, total) = (r.page, r.pages(), r.total);
+                            let (n, q) = (project.name.clone(), q());
+                            view! {
+                                <table class="list">
+                                    <thead><tr><th>"Name"</th><th>"Artifacts"</th><th>"Pulls"</th><th>"Last modified"</th></tr></thead>
+                                    <tbody>
+                                        {r.items.into_iter().map(|row| view! {
+                                            <tr>
+                                                <td><a href=repository_href(&row.name)>{row.name.clone()}</a></td>
+                                                <td class="num">{row.artifact_count}</td>
+                                                <td class="num">{row.pull_count}</td>
+                                                <td><time>{row.updated}</time></td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                                <Pager page pages total href=move |p| format!("/projects/{n}?q={}&page={p}", encode(&q)) />
+                            }.into_any()
+                        }
+                    }}
+                }
+                    .into_any()
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,92 @@
+//! The project list: search, pagination, and a form to create one.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::page_param;
+use crate::api::{CreateProject, current_viewer, list_projects};
+use crate::components::{ErrorBox, Pager, encode, message};
+
+/// `/projects?q=&page=`
+#[component]
+pub fn ProjectsPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let page = move || page_param(query.read().get("page"));
+    let projects = Resource::new(move || (q(), page()), |(q, page)| list_projects(q, page));
+    let viewer = OnceResource::new(current_viewer());
+    let create = ServerAction::<CreateProject>::new();
+    view! {
+        <Title text="Projects · Wharf" />
+        <div class="bar">
+            <h1>"Projects"</h1>
+            <form method="get" action="/projects" class="search" role="search">
+                <input name="q" placeholder="Search projects" value=q aria-label="Search projects" />
+                <button type="submit">"Search"</button>
+            </form>
+        </div>
+        <Suspense fallback=|| view! { <p class="muted">"Loading projects…"</p> }>
+            {move || Suspend::new(async move {
+                match projects.await {
+                    Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Ok(p) if p.items.is_empty() => {
+                        let hint = if q().is_empty() {
+                            "No projects yet. Create one below, then push to <registry>/<project>/<image>:<tag>."
+                        } else {
+                            "No project matches this search."
+                        };
+                        view! { <p class="empty">{hint}</p> }.into_any()
+                    }
+                    Ok(p) => {
+                        let (page, pages, total) = (p.page, p.pages(), p.total);
+                        let q = q();
+                        view! {
+                            <table class="list">
+                                <thead>
+                                    <tr><th>"Name"</th><th>"Access"</th><th>"Repositories"</th><th>"Your role"</th><th>"Created"</th></tr>
+                                </thead>
+                                <tbody>
+                                    {p.items.into_iter().map(|row| view! {
+                                        <tr>
+                                            <td><a href=format!("/projects/{}", row.name)>{row.name.clone()}</a></td>
+                                            <td>
+                                                <span class=if row.public { "badge public" } else { "badge private" }>
+                                                    {if row.public { "public" } else { "private" }}
+                                                </span>
+                                            </td>
+                                            <td class="num">{row.repo_count}</td>
+                                            <td>{row.role.unwrap_or_else(|| "—".into())}</td>
+                                            <td><time>{row.created}</time></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <Pager page pages total href=move |n| format!("/projects?q={}&page={n}", encode(&q)) />
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+        <Suspense>
+            {move || Suspend::new(async move {
+                let signed_in = viewer.await.map(|v| v.signed_in()).unwrap_or(false);
+                signed_in.then(|| view! {
+                    <section class="card">
+                        <h2>"New project"</h2>
+                        <ActionForm action=create attr:class="row">
+                            <input name="name" placeholder="name" required pattern="[a-z0-9]+(?:[._-][a-z0-9]+)*" aria-label="Project name" />
+                            <label class="check"><input type="checkbox" name="public" />" Public"</label>
+                            <button type="submit" class="primary">"Create"</button>
+                        </ActionForm>
+                        {move || match create.value().get() {
+                            Some(Err(e)) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                            _ => ().into_any(),
+                        }}
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,104 @@
+//! What the pages need from the backend. The server implements [`Portal`] over its domain
+//! services and provides it as context; server functions call it. The wasm build never sees it,
+//! so it stays free of database and runtime crates.
+
+use std::sync::Arc;
+
+use crate::types::*;
+
+/// A failure the pages show as a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortalError {
+    /// Sign in first.
+    Unauthorized,
+    /// Not allowed.
+    Forbidden,
+    /// No such thing.
+    NotFound(String),
+    /// The input is wrong; the message says how.
+    Invalid(String),
+    /// Something failed on the server (details are logged there).
+    Internal,
+}
+
+impl std::fmt::Display for PortalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unauthorized => f.write_str("Sign in to see this."),
+            Self::Forbidden => f.write_str("You are not allowed to do this."),
+            Self::NotFound(what) => write!(f, "{what} was not found."),
+            Self::Invalid(why) => f.write_str(why),
+            Self::Internal => f.write_str("Something went wrong on the server; try again."),
+        }
+    }
+}
+
+/// Result of a portal call.
+pub type PortalResult<T> = Result<T, PortalError>;
+
+/// A new session for a signed-in user.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The `Set-Cookie` value that carries it.
+    pub cookie: String,
+}
+
+/// The backend, as the pages see it.
+#[async_trait::async_trait]
+pub trait Portal: Send + Sync {
+    /// Checks credentials and opens a session (a fresh id every time).
+    async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> PortalResult<NewSession>;
+    /// Ends the session carried by `cookie_header`; returns the cookie that clears it.
+    async fn sign_out(&self, cookie_header: Option<&str>) -> String;
+    /// Projects the viewer may see whose name contains `q`.
+    async fn projects(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<ProjectSummary>>;
+    /// Creates a project.
+    async fn create_project(&self, who: &Viewer, name: &str, public: bool) -> PortalResult<()>;
+    /// A project's header.
+    async fn project(&self, who: &Viewer, name: &str) -> PortalResult<ProjectView>;
+    /// Repositories of a project whose name contains `q`.
+    async fn repositories(
+        &self,
+        who: &Viewer,
+        project: &str,
+        q: &str,
+        page: i64,
+    ) -> PortalResult<Page<RepositorySummary>>;
+    /// Artifacts of a repository, newest first.
+    async fn artifacts(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        page: i64,
+    ) -> PortalResult<Page<ArtifactSummary>>;
+    /// One artifact by tag or digest.
+    async fn artifact(&self, who: &Viewer, repository: &str, reference: &str) -> PortalResult<ArtifactView>;
+    /// Deletes a tag.
+    async fn delete_tag(&self, who: &Viewer, repository: &str, tag: &str) -> PortalResult<()>;
+    /// Adds a tag to an artifact.
+    async fn add_tag(&self, who: &Viewer, repository: &str, digest: &str, tag: &str) -> PortalResult<()>;
+    /// Deletes an artifact with its tags.
+    async fn delete_artifact(&self, who: &Viewer, repository: &str, digest: &str) -> PortalResult<()>;
+    /// The garbage collection page (system administrators).
+    async fn gc(&self, who: &Viewer, page: i64) -> PortalResult<GcView>;
+    /// Starts a collection now.
+    async fn run_gc(&self, who: &Viewer, dry_run: bool, delete_untagged: bool) -> PortalResult<i64>;
+    /// Sets the collection schedule (`None` removes it).
+    async fn set_gc_schedule(
+        &self,
+        who: &Viewer,
+        kind: &str,
+        cron: &str,
+        delete_untagged: bool,
+    ) -> PortalResult<()>;
+    /// A collection's log.
+    async fn gc_log(&self, who: &Viewer, id: i64) -> PortalResult<String>;
+}
+
+/// How the server hands its [`Portal`] to the pages (Leptos context).
+pub type SharedPortal = Arc<dyn Portal>;

@@ -1,0 +1,188 @@
+//! Shapes the portal pages exchange with the server (and the server fills from its domain).
+
+use serde::{Deserialize, Serialize};
+
+/// Who is looking: a signed-in user, or nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    /// User id; 0 when anonymous.
+    pub id: i64,
+    /// Username; empty when anonymous.
+    pub name: String,
+    /// System administrator.
+    pub sysadmin: bool,
+}
+
+impl Viewer {
+    /// Whether someone is signed in.
+    pub fn signed_in(&self) -> bool {
+        self.id != 0
+    }
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows across all pages.
+    pub total: i64,
+    /// 1-based page number.
+    pub page: i64,
+    /// Rows per page.
+    pub page_size: i64,
+}
+
+impl<T> Page<T> {
+    /// Number of pages (at least 1).
+    pub fn pages(&self) -> i64 {
+        ((self.total + self.page_size - 1) / self.page_size.max(1)).max(1)
+    }
+}
+
+/// A project in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    /// Name.
+    pub name: String,
+    /// Public projects can be pulled by anyone.
+    pub public: bool,
+    /// Repositories in it.
+    pub repo_count: i64,
+    /// The viewer's role, when a member.
+    pub role: Option<String>,
+    /// Creation time (RFC 3339).
+    pub created: String,
+}
+
+/// A project's page header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectView {
+    /// Name.
+    pub name: String,
+    /// Public or private.
+    pub public: bool,
+    /// The viewer may push (shows the push command).
+    pub can_push: bool,
+    /// The registry host for commands (`host:port`).
+    pub registry: String,
+}
+
+/// A repository in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositorySummary {
+    /// Full name, `<project>/<path>`.
+    pub name: String,
+    /// Artifacts in it.
+    pub artifact_count: i64,
+    /// Pulls recorded.
+    pub pull_count: i64,
+    /// Last change (RFC 3339).
+    pub updated: String,
+}
+
+/// An artifact in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactSummary {
+    /// Digest.
+    pub digest: String,
+    /// Tags pointing at it.
+    pub tags: Vec<String>,
+    /// `image`, `index` or the artifact type.
+    pub kind: String,
+    /// Size of the manifest and everything it references.
+    pub size: i64,
+    /// Push time (RFC 3339).
+    pub pushed: String,
+    /// Last pull time (RFC 3339).
+    pub pulled: Option<String>,
+}
+
+/// A layer (or other blob) an artifact references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerView {
+    /// Digest.
+    pub digest: String,
+    /// Media type.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// One platform of an index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformView {
+    /// The child manifest's digest.
+    pub digest: String,
+    /// `os/architecture[/variant]`.
+    pub platform: String,
+    /// Manifest size.
+    pub size: i64,
+}
+
+/// An artifact's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactView {
+    /// Repository name.
+    pub repository: String,
+    /// The listing fields.
+    pub summary: ArtifactSummary,
+    /// Manifest media type.
+    pub media_type: String,
+    /// The manifest, pretty-printed.
+    pub manifest: String,
+    /// Config fields worth showing (created, os/arch, entrypoint, cmd, env, labels, ports), in order.
+    pub config: Vec<(String, String)>,
+    /// Build history lines.
+    pub history: Vec<String>,
+    /// Layers (images).
+    pub layers: Vec<LayerView>,
+    /// Platforms (indexes).
+    pub platforms: Vec<PlatformView>,
+    /// Artifacts attached through `subject`.
+    pub referrers: Vec<ArtifactSummary>,
+    /// `docker pull` by digest.
+    pub pull_by_digest: String,
+    /// The viewer may delete it and its tags.
+    pub can_delete: bool,
+    /// The viewer may add tags.
+    pub can_tag: bool,
+}
+
+/// A garbage collection run in the admin page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcRunView {
+    /// Run id.
+    pub id: i64,
+    /// `MANUAL`, `SCHEDULE`, `CLI`.
+    pub trigger: String,
+    /// Only counted.
+    pub dry_run: bool,
+    /// Untagged manifests were deleted first.
+    pub delete_untagged: bool,
+    /// Harbor's status words.
+    pub status: String,
+    /// Blobs deleted (or that would be).
+    pub blobs: i64,
+    /// Manifests deleted (or that would be).
+    pub manifests: i64,
+    /// Bytes freed (or that would be).
+    pub bytes: i64,
+    /// Creation time (RFC 3339).
+    pub created: String,
+    /// How long it took, when ended (milliseconds).
+    pub took_ms: Option<i64>,
+}
+
+/// The garbage collection admin page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcView {
+    /// `None`, `Hourly`, `Daily`, `Weekly` or `Custom`.
+    pub schedule_kind: String,
+    /// The cron expression, when scheduled.
+    pub cron: String,
+    /// Next firing (RFC 3339).
+    pub next: Option<String>,
+    /// Runs, newest first.
+    pub runs: Page<GcRunView>,
+}

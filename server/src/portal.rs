@@ -1,0 +1,461 @@
+//! The server's side of the web portal: [`frontend::portal::Portal`] over the domain services.
+//! Every call acts as the viewer, through the same permission checks as the API.
+
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+use frontend::portal::{NewSession, Portal, PortalError, PortalResult};
+use frontend::types::*;
+use futures::TryStreamExt;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::artifacts::BrowseError;
+use crate::auth::{Action, AuthError, Identity, allowed};
+use crate::db::projects::ProjectFilter;
+use crate::db::{self, manifests::ArtifactRow, manifests::TagRow};
+use crate::gc::collector::GcParams;
+use crate::gc::{GcServiceError, Trigger};
+use crate::projects::{ProjectError, ProjectRef};
+use crate::storage::StorageKey;
+use crate::time::rfc3339_ms;
+
+/// Rows per page in the portal's lists.
+const PAGE_SIZE: i64 = 20;
+/// Largest image config the artifact page reads.
+const CONFIG_LIMIT: usize = 1 << 20;
+
+/// The portal over the application state.
+#[derive(Clone)]
+pub struct WharfPortal(pub AppState);
+
+fn identity(v: &Viewer) -> Identity {
+    if v.signed_in() {
+        Identity::User { id: v.id, name: v.name.clone(), sysadmin: v.sysadmin }
+    } else {
+        Identity::Anonymous
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> PortalError {
+    tracing::error!(error = %e, "portal call failed");
+    PortalError::Internal
+}
+
+impl From<ProjectError> for PortalError {
+    fn from(e: ProjectError) -> Self {
+        match e {
+            ProjectError::Unauthorized => Self::Unauthorized,
+            ProjectError::Forbidden => Self::Forbidden,
+            ProjectError::NotFound(p) => Self::NotFound(format!("Project {p}")),
+            ProjectError::Exists(p) => Self::Invalid(format!("A project named {p} already exists.")),
+            ProjectError::InvalidName(n) => Self::Invalid(format!(
+                "{n:?} is not a valid project name: use lower-case letters and digits, separated by . _ or -."
+            )),
+            other => internal(other),
+        }
+    }
+}
+
+impl From<BrowseError> for PortalError {
+    fn from(e: BrowseError) -> Self {
+        match e {
+            BrowseError::Project(p) => p.into(),
+            BrowseError::NotFound(what) => Self::NotFound(what),
+            BrowseError::Invalid(m) | BrowseError::Conflict(m) => Self::Invalid(m),
+            other => internal(other),
+        }
+    }
+}
+
+impl From<GcServiceError> for PortalError {
+    fn from(e: GcServiceError) -> Self {
+        match e {
+            GcServiceError::Busy => Self::Invalid("A garbage collection is already running.".into()),
+            GcServiceError::BadSchedule(m) => Self::Invalid(m),
+            GcServiceError::NotFound(id) => Self::NotFound(format!("Run {id}")),
+            other => internal(other),
+        }
+    }
+}
+
+impl From<db::DbError> for PortalError {
+    fn from(e: db::DbError) -> Self {
+        internal(e)
+    }
+}
+
+fn page<T>(items: Vec<T>, total: i64, page: i64) -> Page<T> {
+    Page { items, total, page, page_size: PAGE_SIZE }
+}
+
+fn offset(page: i64) -> i64 {
+    (page.max(1) - 1) * PAGE_SIZE
+}
+
+/// `<project>` and `<path>` of a full repository name.
+fn split_repo(full: &str) -> PortalResult<(ProjectRef, &str)> {
+    full.split_once('/')
+        .map(|(p, r)| (ProjectRef::Name(p.to_owned()), r))
+        .ok_or_else(|| PortalError::NotFound(format!("Repository {full}")))
+}
+
+/// Harbor's artifact types: image, index, or the artifact's own type.
+fn kind(media_type: &str, artifact_type: Option<&str>, config_media_type: Option<&str>) -> String {
+    if let Some(t) = artifact_type {
+        return t.to_owned();
+    }
+    if media_type.contains("index") || media_type.contains("manifest.list") {
+        return "index".into();
+    }
+    match config_media_type {
+        Some(c) if !c.contains("image.config") && !c.contains("container.image") => c.to_owned(),
+        _ => "image".into(),
+    }
+}
+
+fn summary((a, tags): (ArtifactRow, Vec<TagRow>)) -> ArtifactSummary {
+    ArtifactSummary {
+        kind: kind(&a.media_type, a.artifact_type.as_deref(), a.config_media_type.as_deref()),
+        digest: a.digest,
+        tags: tags.into_iter().map(|t| t.name).collect(),
+        size: a.total_size,
+        pushed: rfc3339_ms(a.pushed_at),
+        pulled: a.pulled_at.map(rfc3339_ms),
+    }
+}
+
+fn join(v: &Value) -> Option<String> {
+    match v {
+        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The config fields people look for, in the order Harbor shows them.
+fn config_fields(config: &Value) -> (Vec<(String, String)>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            out.push((k.to_owned(), v));
+        }
+    };
+    put("Created", config["created"].as_str().map(str::to_owned));
+    let platform = [config["os"].as_str(), config["architecture"].as_str(), config["variant"].as_str()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/");
+    put("OS/Arch", Some(platform));
+    let c = &config["config"];
+    put("Entrypoint", join(&c["Entrypoint"]));
+    put("Cmd", join(&c["Cmd"]));
+    put("Working dir", c["WorkingDir"].as_str().map(str::to_owned));
+    put("User", c["User"].as_str().map(str::to_owned));
+    put(
+        "Env",
+        join(&c["Env"]).map(|_| {
+            c["Env"]
+                .as_array()
+                .map(|e| e.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"))
+                .unwrap_or_default()
+        }),
+    );
+    if let Some(ports) = c["ExposedPorts"].as_object() {
+        put("Exposed ports", Some(ports.keys().cloned().collect::<Vec<_>>().join(", ")));
+    }
+    if let Some(labels) = c["Labels"].as_object() {
+        let text =
+            labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>();
+        put("Labels", Some(text.join("\n")));
+    }
+    let history = config["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .map(|e| e["created_by"].as_str().or(e["comment"].as_str()).unwrap_or("").to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    (out, history)
+}
+
+impl WharfPortal {
+    fn who_may(&self, who: &Identity, p: &db::projects::ProjectRow, action: Action) -> bool {
+        allowed(who, p.id, p.public, p.role, action)
+    }
+
+    async fn read_config(&self, digest: &str) -> Option<Value> {
+        let key = StorageKey::Blob(digest.parse().ok()?);
+        let read = self.0.store.read(&key, None).await.ok()?;
+        if read.size as usize > CONFIG_LIMIT {
+            return None;
+        }
+        let chunks: Vec<bytes::Bytes> = read.stream.try_collect().await.ok()?;
+        serde_json::from_slice(&chunks.concat()).ok()
+    }
+
+    fn require_admin(who: &Viewer) -> PortalResult<()> {
+        match (who.signed_in(), who.sysadmin) {
+            (_, true) => Ok(()),
+            (true, false) => Err(PortalError::Forbidden),
+            (false, _) => Err(PortalError::Unauthorized),
+        }
+    }
+}
+
+#[async_trait]
+impl Portal for WharfPortal {
+    async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client_ip: Option<IpAddr>,
+    ) -> PortalResult<NewSession> {
+        let ip = client_ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let who = match self.0.auth.verify(username, password, ip).await {
+            Ok(who) => who,
+            Err(AuthError::InvalidCredentials | AuthError::Malformed) => {
+                return Err(PortalError::Invalid("Wrong username or password.".into()));
+            }
+            Err(AuthError::Throttled) => {
+                return Err(PortalError::Invalid(
+                    "Too many failed sign-ins: wait a minute, then try again.".into(),
+                ));
+            }
+            Err(e) => return Err(internal(e)),
+        };
+        let Identity::User { id, .. } = who else {
+            return Err(PortalError::Invalid("Robot accounts cannot sign in to the portal.".into()));
+        };
+        self.0.auditor.record(crate::audit::entry(None, username, "login", username.to_owned(), "user", ip));
+        Ok(NewSession { cookie: self.0.sessions.open(id).await? })
+    }
+
+    async fn sign_out(&self, cookie_header: Option<&str>) -> String {
+        match self.0.sessions.close(cookie_header).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "could not end a session");
+                format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", crate::auth::session::COOKIE)
+            }
+        }
+    }
+
+    async fn projects(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<ProjectSummary>> {
+        let filter = ProjectFilter { name_contains: q.trim().to_owned(), ..Default::default() };
+        let (rows, total) = self.0.projects.list(&identity(who), filter, offset(page_no), PAGE_SIZE).await?;
+        let items = rows
+            .into_iter()
+            .map(|p| ProjectSummary {
+                name: p.name,
+                public: p.public,
+                repo_count: p.repo_count,
+                role: p.role.map(|r| r.name().to_owned()),
+                created: rfc3339_ms(p.created_at),
+            })
+            .collect();
+        Ok(page(items, total, page_no.max(1)))
+    }
+
+    async fn create_project(&self, who: &Viewer, name: &str, public: bool) -> PortalResult<()> {
+        self.0.projects.create(&identity(who), name, public).await?;
+        Ok(())
+    }
+
+    async fn project(&self, who: &Viewer, name: &str) -> PortalResult<ProjectView> {
+        let id = identity(who);
+        let p = self.0.projects.get(&id, &ProjectRef::Name(name.to_owned()), Action::ReadProject).await?;
+        Ok(ProjectView {
+            can_push: self.who_may(&id, &p, Action::Push),
+            name: p.name,
+            public: p.public,
+            registry: self.0.config.registry_host().to_owned(),
+        })
+    }
+
+    async fn repositories(
+        &self,
+        who: &Viewer,
+        project: &str,
+        q: &str,
+        page_no: i64,
+    ) -> PortalResult<Page<RepositorySummary>> {
+        let p = ProjectRef::Name(project.to_owned());
+        let (rows, total) = self
+            .0
+            .artifacts
+            .list_repositories(&identity(who), &p, q.trim(), offset(page_no), PAGE_SIZE)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| RepositorySummary {
+                name: r.name,
+                artifact_count: r.artifact_count,
+                pull_count: r.pull_count,
+                updated: rfc3339_ms(r.updated_at),
+            })
+            .collect();
+        Ok(page(items, total, page_no.max(1)))
+    }
+
+    async fn artifacts(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        page_no: i64,
+    ) -> PortalResult<Page<ArtifactSummary>> {
+        let (p, repo) = split_repo(repository)?;
+        let (rows, total) =
+            self.0.artifacts.list_artifacts(&identity(who), &p, repo, offset(page_no), PAGE_SIZE).await?;
+        Ok(page(rows.into_iter().map(summary).collect(), total, page_no.max(1)))
+    }
+
+    async fn artifact(&self, who: &Viewer, repository: &str, reference: &str) -> PortalResult<ArtifactView> {
+        let id = identity(who);
+        let (p, repo) = split_repo(repository)?;
+        let project = self.0.projects.get(&id, &p, Action::ReadProject).await?;
+        let (r, found) = self.0.artifacts.artifact(&id, &p, repo, reference, Action::Pull).await?;
+        let summary = summary(found);
+        let m = db::manifests::by_digest(self.0.db.reader(), r.id, &summary.digest)
+            .await?
+            .ok_or_else(|| PortalError::NotFound(format!("Artifact {reference}")))?;
+        let manifest: Value = serde_json::from_slice(&m.content).unwrap_or(Value::Null);
+        let layers = manifest["layers"]
+            .as_array()
+            .map(|ls| {
+                ls.iter()
+                    .map(|l| LayerView {
+                        digest: l["digest"].as_str().unwrap_or_default().to_owned(),
+                        media_type: l["mediaType"].as_str().unwrap_or_default().to_owned(),
+                        size: l["size"].as_i64().unwrap_or(0),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let platforms = manifest["manifests"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .map(|c| {
+                        let pl = &c["platform"];
+                        let platform =
+                            [pl["os"].as_str(), pl["architecture"].as_str(), pl["variant"].as_str()]
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join("/");
+                        PlatformView {
+                            digest: c["digest"].as_str().unwrap_or_default().to_owned(),
+                            platform: if platform.is_empty() { "unknown".into() } else { platform },
+                            size: c["size"].as_i64().unwrap_or(0),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (config, history) = match manifest["config"]["digest"].as_str() {
+            Some(d) if summary.kind == "image" => match self.read_config(d).await {
+                Some(c) => config_fields(&c),
+                None => (Vec::new(), Vec::new()),
+            },
+            _ => (Vec::new(), Vec::new()),
+        };
+        let referrers = db::manifests::referrers(self.0.db.reader(), r.id, &summary.digest, None)
+            .await?
+            .into_iter()
+            .map(|x| ArtifactSummary {
+                kind: kind(&x.media_type, x.artifact_type.as_deref(), x.config_media_type.as_deref()),
+                digest: x.digest,
+                tags: Vec::new(),
+                size: x.size,
+                pushed: String::new(),
+                pulled: None,
+            })
+            .collect();
+        Ok(ArtifactView {
+            pull_by_digest: format!("{}/{}@{}", self.0.config.registry_host(), r.name, summary.digest),
+            repository: r.name,
+            media_type: m.media_type,
+            manifest: serde_json::to_string_pretty(&manifest).unwrap_or_default(),
+            config,
+            history,
+            layers,
+            platforms,
+            referrers,
+            can_delete: self.who_may(&id, &project, Action::Delete),
+            can_tag: self.who_may(&id, &project, Action::Push),
+            summary,
+        })
+    }
+
+    async fn delete_tag(&self, who: &Viewer, repository: &str, tag: &str) -> PortalResult<()> {
+        let (p, repo) = split_repo(repository)?;
+        self.0.artifacts.delete_tag(&identity(who), &p, repo, tag, tag).await?;
+        Ok(())
+    }
+
+    async fn add_tag(&self, who: &Viewer, repository: &str, digest: &str, tag: &str) -> PortalResult<()> {
+        let (p, repo) = split_repo(repository)?;
+        self.0.artifacts.add_tag(&identity(who), &p, repo, digest, tag).await?;
+        Ok(())
+    }
+
+    async fn delete_artifact(&self, who: &Viewer, repository: &str, digest: &str) -> PortalResult<()> {
+        let (p, repo) = split_repo(repository)?;
+        self.0.artifacts.delete_artifact(&identity(who), &p, repo, digest).await?;
+        Ok(())
+    }
+
+    async fn gc(&self, who: &Viewer, page_no: i64) -> PortalResult<GcView> {
+        Self::require_admin(who)?;
+        let schedule = self.0.gc.schedule().await?;
+        let (rows, total) = self.0.gc.history(offset(page_no), PAGE_SIZE).await?;
+        let runs = rows
+            .into_iter()
+            .map(|r| GcRunView {
+                id: r.id,
+                trigger: r.trigger_kind,
+                dry_run: r.dry_run,
+                delete_untagged: r.delete_untagged,
+                status: r.status,
+                blobs: r.blobs_deleted,
+                manifests: r.manifests_deleted,
+                bytes: r.bytes_freed,
+                created: rfc3339_ms(r.created_at),
+                took_ms: r.ended_at.map(|e| e - r.started_at.unwrap_or(r.created_at)),
+            })
+            .collect();
+        Ok(GcView {
+            schedule_kind: schedule.as_ref().map_or("None".into(), |s| s.kind.clone()),
+            cron: schedule.as_ref().map(|s| s.cron.clone()).unwrap_or_default(),
+            next: schedule.and_then(|s| s.next_run_at).map(rfc3339_ms),
+            runs: page(runs, total, page_no.max(1)),
+        })
+    }
+
+    async fn run_gc(&self, who: &Viewer, dry_run: bool, delete_untagged: bool) -> PortalResult<i64> {
+        Self::require_admin(who)?;
+        let params = GcParams { delete_untagged, dry_run, workers: None };
+        Ok(self.0.gc.start(Trigger::Manual, params).await?)
+    }
+
+    async fn set_gc_schedule(
+        &self,
+        who: &Viewer,
+        kind: &str,
+        cron: &str,
+        delete_untagged: bool,
+    ) -> PortalResult<()> {
+        Self::require_admin(who)?;
+        let params = GcParams { delete_untagged, dry_run: false, workers: None };
+        Ok(self.0.gc.set_schedule(kind, cron, params).await?)
+    }
+
+    async fn gc_log(&self, who: &Viewer, id: i64) -> PortalResult<String> {
+        Self::require_admin(who)?;
+        Ok(self.0.gc.log(id).await?)
+    }
+}
