@@ -182,7 +182,7 @@ pub async fn unreferenced_total<'e>(
     cutoff: i64,
 ) -> DbResult<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COUNT(*), COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.status IN ('live', 'deleting') \
+        "SELECT COUNT(*), CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b WHERE b.status IN ('live', 'deleting') \
          AND b.touched_at < $1 AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.digest = b.digest)",
     )
     .bind(cutoff)

@@ -27,7 +27,6 @@
 
 use std::time::Duration;
 
-use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use crate::db::gc_runs::GcProgress;
@@ -322,27 +321,27 @@ impl Collector {
         workers: usize,
         rep: &mut Reporter,
     ) -> Result<u64, GcError> {
-        let results: Vec<(String, i64, Result<(), String>)> = stream::iter(blobs.iter().cloned())
-            .map(|(digest, size)| async move {
-                let result = match digest.parse::<Digest>() {
-                    Ok(d) => self.store.delete(&StorageKey::Blob(d)).await.map_err(|e| e.to_string()),
-                    // Not a digest Wharf could have stored: there are no bytes to delete.
-                    Err(_) => Ok(()),
-                };
-                (digest, size, result)
+        // A digest Wharf could not have stored has no bytes: nothing to delete.
+        let keys: Vec<StorageKey> =
+            blobs.iter().filter_map(|(d, _)| d.parse::<Digest>().ok().map(StorageKey::Blob)).collect();
+        let deleted: std::collections::HashSet<String> = self
+            .store
+            .delete_many(keys, workers)
+            .await
+            .into_iter()
+            .filter_map(|k| match k {
+                StorageKey::Blob(d) => Some(d.to_string()),
+                _ => None,
             })
-            .buffer_unordered(workers.max(1))
-            .collect()
-            .await;
-        let mut gone = Vec::with_capacity(results.len());
+            .collect();
+        let mut gone = Vec::with_capacity(blobs.len());
         let mut bytes = 0;
-        for (digest, size, result) in results {
-            match result {
-                Ok(()) => {
-                    gone.push(digest);
-                    bytes += size;
-                }
-                Err(e) => rep.log(format!("could not delete {digest}, will retry next run: {e}")),
+        for (digest, size) in blobs {
+            if deleted.contains(digest) || digest.parse::<Digest>().is_err() {
+                gone.push(digest.clone());
+                bytes += size;
+            } else {
+                rep.log(format!("could not delete {digest}; the next run retries"));
             }
         }
         let mut tx = self.db.begin().await?;

@@ -15,6 +15,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
 
@@ -78,6 +79,8 @@ pub struct BlobStore {
     part_size: usize,
     /// Largest object `rename` moves with the store's own copy; larger ones are streamed.
     copy_limit: u64,
+    /// The store deletes many keys per request (S3's `DeleteObjects`).
+    bulk_delete: bool,
 }
 
 impl BlobStore {
@@ -95,7 +98,7 @@ impl BlobStore {
             let prefix = prefix.trim_matches('/');
             let store: Arc<dyn ObjectStore> =
                 if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
-            return Ok(Self { store, part_size: S3_PART_SIZE, copy_limit: S3_COPY_LIMIT });
+            return Ok(Self { store, part_size: S3_PART_SIZE, copy_limit: S3_COPY_LIMIT, bulk_delete: true });
         }
         let path = url.strip_prefix("file://").unwrap_or(url);
         if path.contains("://") {
@@ -105,7 +108,7 @@ impl BlobStore {
         }
         std::fs::create_dir_all(path)?;
         let fs = LocalFileSystem::new_with_prefix(path)?.with_automatic_cleanup(true).with_fsync(fsync);
-        Ok(Self { store: Arc::new(fs), part_size: LOCAL_PART_SIZE, copy_limit: u64::MAX })
+        Ok(Self { store: Arc::new(fs), part_size: LOCAL_PART_SIZE, copy_limit: u64::MAX, bulk_delete: false })
     }
 
     /// Streams `body` into `key`, calling `observe` on every chunk in order (for hashing).
@@ -230,6 +233,36 @@ impl BlobStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Deletes `keys`, `workers` requests at a time (on S3, up to 1,000 keys per request);
+    /// returns the keys that are gone (deleted or already missing).
+    pub async fn delete_many(&self, keys: Vec<StorageKey>, workers: usize) -> Vec<StorageKey> {
+        if !self.bulk_delete {
+            return futures::stream::iter(keys)
+                .map(|k| async move { self.delete(&k).await.ok().map(|()| k) })
+                .buffer_unordered(workers.max(1))
+                .filter_map(|k| async move { k })
+                .collect()
+                .await;
+        }
+        let by_path: std::collections::HashMap<String, StorageKey> =
+            keys.into_iter().map(|k| (k.path().to_string(), k)).collect();
+        let paths: Vec<object_store::Result<Path>> =
+            by_path.keys().map(|p| Ok(Path::from(p.as_str()))).collect();
+        let results: Vec<object_store::Result<Path>> =
+            self.store.delete_stream(futures::stream::iter(paths).boxed()).collect().await;
+        results
+            .into_iter()
+            .filter_map(|r| match r {
+                Ok(p) => by_path.get(p.as_ref()).cloned(),
+                Err(object_store::Error::NotFound { path, .. }) => by_path.get(&path).cloned(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "storage refused a delete");
+                    None
+                }
+            })
+            .collect()
     }
 
     /// Names of the objects below `area`, relative to it.
