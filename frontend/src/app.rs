@@ -29,10 +29,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The app: navigation and pages. Every page renders completely on the server before it is
-/// sent (`SsrMode::Async`), so it reads and works before the wasm arrives, or without it.
+/// sent (`SsrMode::PartiallyBlocked` with blocking resources), so it reads and works before the wasm arrives, or without it.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser: the marker tells tests (and curious people) that the
+    // page is hydrated and its buttons are live.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="wharf" href="/pkg/wharf.css" />
         <Title text="Wharf" />
@@ -40,13 +48,13 @@ pub fn App() -> impl IntoView {
             <NavBar />
             <main>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=ProjectsPage ssr=SsrMode::Async />
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
-                    <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::Async />
-                    <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::Async />
-                    <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::Async />
-                    <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::PartiallyBlocked />
                 </Routes>
             </main>
         </Router>
@@ -55,7 +63,9 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn NavBar() -> impl IntoView {
-    let viewer = OnceResource::new(current_viewer());
+    // Looked up again on every navigation: signing in or out navigates, and the bar follows.
+    let location = leptos_router::hooks::use_location();
+    let viewer = Resource::new_blocking(move || location.pathname.get(), |_| current_viewer());
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <header class="nav">

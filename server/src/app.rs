@@ -162,7 +162,9 @@ impl AppState {
             .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
+                // Same-origin only: the portal's forms need the Referer to come back to the page with
+                // an error when scripts are off; other sites learn nothing.
+                HeaderValue::from_static("same-origin"),
             ))
             .with_state(self)
     }

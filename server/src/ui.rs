@@ -53,8 +53,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         move || frontend::app::shell(options.clone())
     };
     let pkg = state.config.site_dir.join("pkg");
+    // Unknown paths render the app's "not found" page (status 404).
+    let not_found =
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(pages.clone(), frontend::app::shell);
     Router::new()
         .leptos_routes_with_context(state, routes, pages, shell)
+        .fallback(not_found)
         .route("/ui/{*fn_name}", axum::routing::post(server_fn).get(server_fn))
         .nest_service("/pkg", tower_http::services::ServeDir::new(pkg))
         .layer(middleware::from_fn_with_state(state.clone(), viewer_layer))

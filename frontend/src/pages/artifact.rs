@@ -16,10 +16,14 @@ pub fn ArtifactPage() -> impl IntoView {
     let query = use_query_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let reference = move || query.read().get("ref").unwrap_or_default();
-    let artifact = Resource::new(move || (name(), reference()), |(n, r)| get_artifact(n, r));
     let delete_tag = ServerAction::<DeleteTag>::new();
     let add_tag = ServerAction::<AddTag>::new();
     let delete = ServerAction::<DeleteArtifact>::new();
+    // Reloaded after a tag changes (the action lands back on this same page).
+    let artifact = Resource::new_blocking(
+        move || (name(), reference(), delete_tag.version().get() + add_tag.version().get()),
+        |(n, r, _)| get_artifact(n, r),
+    );
     view! {
         <Title text=move || format!("{}@{} · Wharf", name(), short_digest(&reference())) />
         <Suspense fallback=|| view! { <p class="muted">"Loading artifact…"</p> }>

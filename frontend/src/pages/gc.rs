@@ -13,9 +13,12 @@ use crate::components::{ErrorBox, Pager, human_size, message};
 pub fn GcPage() -> impl IntoView {
     let query = use_query_map();
     let page = move || page_param(query.read().get("page"));
-    let gc = Resource::new(page, gc_page);
     let run = ServerAction::<RunGc>::new();
     let schedule = ServerAction::<SetGcSchedule>::new();
+    let gc = Resource::new_blocking(
+        move || (page(), run.version().get() + schedule.version().get()),
+        |(page, _)| gc_page(page),
+    );
     view! {
         <Title text="Garbage collection · Wharf" />
         <h1>"Garbage collection"</h1>

@@ -16,8 +16,8 @@ pub fn ProjectPage() -> impl IntoView {
     let name = move || params.read().get("project").unwrap_or_default();
     let q = move || query.read().get("q").unwrap_or_default();
     let page = move || page_param(query.read().get("page"));
-    let project = Resource::new(name, get_project);
-    let repos = Resource::new(move || (name(), q(), page()), |(n, q, p)| list_repositories(n, q, p));
+    let project = Resource::new_blocking(name, get_project);
+    let repos = Resource::new_blocking(move || (name(), q(), page()), |(n, q, p)| list_repositories(n, q, p));
     view! {
         <Title text=move || format!("{} · Wharf", name()) />
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -14,8 +14,8 @@ pub fn ProjectsPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
     let page = move || page_param(query.read().get("page"));
-    let projects = Resource::new(move || (q(), page()), |(q, page)| list_projects(q, page));
-    let viewer = OnceResource::new(current_viewer());
+    let projects = Resource::new_blocking(move || (q(), page()), |(q, page)| list_projects(q, page));
+    let viewer = OnceResource::new_blocking(current_viewer());
     let create = ServerAction::<CreateProject>::new();
     view! {
         <Title text="Projects · Wharf" />

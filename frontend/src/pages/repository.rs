@@ -15,7 +15,7 @@ pub fn RepositoryPage() -> impl IntoView {
     let query = use_query_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let page = move || page_param(query.read().get("page"));
-    let artifacts = Resource::new(move || (name(), page()), |(n, p)| list_artifacts(n, p));
+    let artifacts = Resource::new_blocking(move || (name(), page()), |(n, p)| list_artifacts(n, p));
     view! {
         <Title text=move || format!("{} · Wharf", name()) />
         <p class="crumbs">

@@ -32,10 +32,16 @@ fn created(location: &str, body: impl axum::response::IntoResponse) -> axum::res
     res
 }
 
+/// Unknown API paths answer in the API's error format, not with the portal's page.
+async fn unknown_path(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::NotFound(format!("no API at {}", uri.path()))
+}
+
 /// The `/api/v2.0` routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2.0/health", get(health::get_health))
+        .route("/api/{*rest}", axum::routing::any(unknown_path))
         .route("/api/v2.0/systeminfo", get(system::system_info))
         .route("/api/v2.0/openapi.json", get(openapi::get_openapi))
         .route("/api/v2.0/audit-logs", get(audit::list_audit_logs))

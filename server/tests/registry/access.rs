@@ -212,7 +212,7 @@ async fn every_response_has_a_request_id_and_security_headers() {
     for res in [&a, &b] {
         assert_eq!(header(res, "x-content-type-options"), Some("nosniff"));
         assert_eq!(header(res, "x-frame-options"), Some("DENY"));
-        assert_eq!(header(res, "referrer-policy"), Some("no-referrer"));
+        assert_eq!(header(res, "referrer-policy"), Some("same-origin"));
     }
     // A request id the client (or a proxy) sent is kept.
     let res = app

@@ -1,0 +1,244 @@
+//! The portal in a real browser: Debian's Chromium, headless, driven over WebDriver by
+//! chromedriver. A user signs in, creates a project, pushes an image with podman, finds it,
+//! reads its layers, copies the pull command and deletes a tag; a Guest sees no delete button.
+//! Every step saves a screenshot under `e2e/output/`.
+//!
+//! The browser assets must be built first (`cargo leptos build`, which the test command runs);
+//! the test checks the page hydrated.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use wharf_e2e::{ADMIN_PASSWORD, Podman, Wharf, build_context, run, tool};
+
+/// chromedriver on a free port; killed when dropped.
+struct Driver {
+    child: tokio::process::Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    async fn start() -> Self {
+        tool("chromedriver");
+        tool("chromium");
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let child = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { child, port, _profile: tempfile::tempdir().expect("profile") }
+    }
+
+    async fn browser(&self) -> Client {
+        let profile = tempfile::tempdir().expect("profile").keep();
+        let caps = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display())]
+            }
+        });
+        let caps = caps.as_object().expect("caps").clone();
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("connect to chromedriver")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.child.start_kill().ok();
+    }
+}
+
+fn output_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("output");
+    std::fs::create_dir_all(&dir).expect("output dir");
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(output_dir().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+/// Waits for `css`; on a timeout saves the page (PNG and HTML) as `failed-<what>` and fails.
+async fn wait_for(c: &Client, css: &str, what: &str) {
+    if c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(css)).await.is_err() {
+        shot(c, &format!("failed-{what}")).await;
+        let html = c.source().await.unwrap_or_default();
+        std::fs::write(output_dir().join(format!("failed-{what}.html")), &html).ok();
+        panic!("{what}: no {css} on {:?}", c.current_url().await.map(|u| u.to_string()));
+    }
+}
+
+async fn hydrated(c: &Client) {
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("body[data-hydrated=true]"))
+        .await
+        .expect("the page hydrated (are the browser assets built? run `cargo leptos build`)");
+}
+
+async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.expect("login page");
+    hydrated(c).await;
+    c.find(Locator::Css("input[name=username]")).await.expect("user").send_keys(user).await.expect("type");
+    c.find(Locator::Css("input[name=password]")).await.expect("pw").send_keys(password).await.expect("type");
+    c.find(Locator::Css("form button[type=submit]")).await.expect("button").click().await.expect("click");
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(".who")).await.expect("signed in");
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}")).text().await.expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
+    let wharf = Wharf::start().await;
+    let base = format!("http://{}", wharf.host);
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+
+    sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
+    shot(&c, "01-projects").await;
+
+    // Create a project from the form.
+    c.find(Locator::Css("input[name=name]")).await.expect("name").send_keys("web").await.expect("type");
+    c.find(Locator::Css("form.row button[type=submit]")).await.expect("create").click().await.expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_url(&format!("{base}/projects/web").parse().expect("url"))
+        .await
+        .expect("project page");
+    wait_for(&c, ".empty", "empty-state").await;
+    let empty = text_of(&c, "main").await;
+    assert!(
+        empty.contains("No repositories yet.") && empty.contains(&format!("docker push {}/web/", wharf.host)),
+        "{empty}"
+    );
+    shot(&c, "02-empty-project").await;
+
+    // Push an image with podman.
+    let p = Podman::new();
+    let ctx = p.dir().join("ctx");
+    build_context(&ctx, &[400_000, 120_000]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/site:1"]).arg(&ctx)).await;
+    let creds = format!("admin:{ADMIN_PASSWORD}");
+    run(p
+        .cmd()
+        .args(["push", "--tls-verify=false", "--creds", &creds, "localhost/site:1"])
+        .arg(format!("{}/web/site:1", wharf.host)))
+    .await;
+    run(p.cmd().args(["tag", "localhost/site:1", "localhost/site:stable"])).await;
+    run(p
+        .cmd()
+        .args(["push", "--tls-verify=false", "--creds", &creds, "localhost/site:stable"])
+        .arg(format!("{}/web/site:stable", wharf.host)))
+    .await;
+
+    // Find it: project → repository → artifact.
+    c.goto(&format!("{base}/projects/web")).await.expect("project");
+    c.find(Locator::LinkText("web/site")).await.expect("repository link").click().await.expect("click");
+    wait_for(&c, "a.digest", "artifact-row").await;
+    let row = text_of(&c, "table.list tbody").await;
+    assert!(row.contains('1') && row.contains("stable") && row.contains("image"), "{row}");
+    shot(&c, "03-repository").await;
+    c.find(Locator::Css("a.digest")).await.expect("artifact").click().await.expect("click");
+    wait_for(&c, "table.layers", "layers").await;
+    hydrated(&c).await;
+    let layers = text_of(&c, "table.layers").await;
+    // Random content does not compress: the two layers are about 400 kB and 120 kB.
+    let kib: Vec<f64> = layers
+        .lines()
+        .filter_map(|l| {
+            l.strip_suffix(" KiB").and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok())
+        })
+        .collect();
+    assert!(
+        kib.len() == 2 && (385.0..400.0).contains(&kib[0]) && (115.0..125.0).contains(&kib[1]),
+        "layer sizes: {layers}"
+    );
+    let config = text_of(&c, "dl.config").await;
+    assert!(config.contains("Cmd") && config.contains("/layer0"), "{config}");
+    shot(&c, "04-artifact").await;
+
+    // Copy a pull command: the hydrated button answers.
+    let button = c.find(Locator::Css(".copy button")).await.expect("copy button");
+    button.click().await.expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::XPath("//button[contains(@class,'copy-button') and text()='Copied']"))
+        .await
+        .expect("copied");
+    let command = text_of(&c, ".copy code").await;
+    assert!(command.starts_with(&format!("docker pull {}/web/site:", wharf.host)), "{command}");
+
+    // Delete the `1` tag.
+    c.find(Locator::Css("button[aria-label='Delete tag 1']"))
+        .await
+        .expect("delete tag")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//ul[@class='tags' and not(.//span[text()='1'])]"))
+        .await
+        .expect("tag gone");
+    let tags = text_of(&c, "ul.tags").await;
+    assert!(tags.contains("stable") && !tags.contains("\n1"), "{tags}");
+    shot(&c, "05-tag-deleted").await;
+    let artifact_url = c.current_url().await.expect("url");
+
+    // A Guest of the project sees the artifact but no delete button.
+    let hash = wharf::auth::password::hash("Passw0rd!".into()).await.expect("hash");
+    let guest = wharf::db::users::create(
+        wharf.state.db.writer(),
+        &wharf::db::users::NewUser {
+            username: "guest",
+            email: "",
+            realname: "",
+            password_hash: &hash,
+            sysadmin: false,
+        },
+    )
+    .await
+    .expect("guest");
+    let project =
+        wharf::db::projects::access(wharf.state.db.reader(), "web", "", 0).await.expect("q").expect("p");
+    wharf::db::members::add(wharf.state.db.writer(), project.project_id, guest, wharf::auth::Role::Guest)
+        .await
+        .expect("member");
+    c.find(Locator::Css("form.inline button.link")).await.expect("sign out").click().await.expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("input[name=username]"))
+        .await
+        .expect("signed out");
+    sign_in(&c, &base, "guest", "Passw0rd!").await;
+    c.goto(artifact_url.as_str()).await.expect("artifact as guest");
+    wait_for(&c, "table.layers", "guest-layers").await;
+    let buttons = c.find_all(Locator::Css("button.danger")).await.expect("query");
+    assert!(buttons.is_empty(), "a Guest sees no delete button");
+    shot(&c, "06-guest-view").await;
+    c.close().await.expect("close");
+}

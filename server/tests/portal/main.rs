@@ -1,0 +1,228 @@
+//! The web portal rendered on the server: every page answers with its key content for the
+//! right viewer, forms work without scripts, sessions and the cross-site check hold.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use reqwest::{Client, Method, StatusCode, redirect::Policy};
+use support::*;
+
+/// A browser without scripts: no redirects followed, cookies passed by hand.
+struct Browser {
+    client: Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        let client = Client::builder().redirect(Policy::none()).build().expect("client");
+        Self { client, base: app.base.clone(), cookie: None }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.expect("get");
+        let status = res.status();
+        (status, res.text().await.expect("body"))
+    }
+
+    /// Submits a form the way a browser does from one of Wharf's pages (the page it was on
+    /// goes in `Referer`, which the same-origin referrer policy allows).
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(Method::POST, format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .header("referer", format!("{}/page", self.base))
+            .header("accept", "text/html")
+            .form(form);
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.expect("post")
+    }
+
+    async fn sign_in(&mut self, user: &str, password: &str) {
+        let res = self
+            .post("/ui/sign_in", &[("username", user), ("password", password), ("next", "/projects")])
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(header(&res, "location"), Some("/projects"));
+        let set = header(&res, "set-cookie").expect("session cookie").to_owned();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+        self.cookie = Some(set.split(';').next().expect("pair").to_owned());
+    }
+}
+
+fn main_of(html: &str) -> &str {
+    let start = html.find("<main>").expect("main");
+    let end = html.find("</main>").expect("end of main");
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn anonymous_viewers_see_public_projects_and_a_sign_in_link() {
+    let app = TestApp::start().await;
+    app.create_project("secret", false).await;
+    let b = Browser::new(&app);
+    let (status, html) = b.get("/projects").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<title>Projects · Wharf</title>"), "rendered completely on the server");
+    assert!(html.contains("href=\"/login\""));
+    let main = main_of(&html);
+    assert!(main.contains("library") && main.contains("badge public"), "{main}");
+    assert!(!main.contains("secret"), "private projects stay hidden");
+    assert!(!main.contains("New project"), "only signed-in users create projects");
+    let (status, html) = b.get("/projects/secret").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(main_of(&html).contains("Project secret was not found."), "{}", main_of(&html));
+    let (status, html) = b.get("/admin/gc").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(main_of(&html).contains("Sign in to see this."));
+    let (status, html) = b.get("/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("There is nothing at this address"));
+}
+
+#[tokio::test]
+async fn sign_in_works_without_scripts_and_sign_out_ends_the_session() {
+    let app = TestApp::start().await;
+    let mut b = Browser::new(&app);
+    // A wrong password comes back to the form with a readable message.
+    let res =
+        b.post("/ui/sign_in", &[("username", "admin"), ("password", "nope"), ("next", "/projects")]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(header(&res, "set-cookie").is_none());
+    let back = header(&res, "location").expect("back to the form").to_owned();
+    let path = back.trim_start_matches(&app.base).replacen("/page", "/login", 1);
+    let (_, html) = b.get(&path).await;
+    assert!(html.contains("Wrong username or password."), "{path}");
+
+    // Another site cannot post with the viewer's cookie.
+    let res = b
+        .client
+        .post(format!("{}/ui/sign_in", app.base))
+        .header("origin", "http://evil.example")
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .expect("cross-site");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let first = b.cookie.clone();
+    let (_, html) = b.get("/projects").await;
+    assert!(html.contains("<span class=\"who\">admin</span>") && html.contains("Sign out"));
+    assert!(html.contains("Garbage collection"), "administrators see the admin page link");
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    assert_ne!(b.cookie, first, "a new session id at every sign-in");
+
+    let res = b.post("/ui/sign_out", &[]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(header(&res, "set-cookie").expect("clears").contains("Max-Age=0"));
+    // The old cookie is dead on the server, not only forgotten by the browser.
+    let (_, html) = b.get("/projects").await;
+    assert!(!html.contains("Sign out"), "signed out server-side");
+    let headers = b.client.get(format!("{}/projects", app.base)).send().await.expect("get");
+    assert!(header(&headers, "content-security-policy").is_some_and(|c| c.contains("default-src 'self'")));
+    assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
+}
+
+#[tokio::test]
+async fn a_user_creates_a_project_pushes_and_browses_down_to_the_layers() {
+    let app = TestApp::start().await;
+    app.create_user("dev", "Passw0rd!").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("dev", "Passw0rd!").await;
+    let res = b.post("/ui/create_project", &[("name", "team"), ("public", "on")]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(header(&res, "location"), Some("/projects/team"));
+    let (_, html) = b.get("/projects/team").await;
+    let main = main_of(&html);
+    assert!(main.contains("No repositories yet.") && main.contains("docker push"), "{main}");
+    assert!(main.contains("/team/&lt;image&gt;:&lt;tag&gt;"), "the push command names the project: {main}");
+    let res = b.post("/ui/create_project", &[("name", "Bad Name")]).await;
+    let back = header(&res, "location").expect("back").to_owned();
+    assert!(back.contains("__err"), "{back}");
+
+    // An image pushed with the registry API shows up all the way down.
+    let (digest, _, layer) = app.push_image("team/app", "v1").await;
+    let (_, html) = b.get("/projects/team").await;
+    assert!(main_of(&html).contains("href=\"/repositories/team/app\""));
+    let (_, html) = b.get("/repositories/team/app").await;
+    let main = main_of(&html);
+    assert!(main.contains(&digest["sha256:".len().."sha256:".len() + 12]) && main.contains("v1"), "{main}");
+    assert!(main.contains("image"));
+    let (_, html) = b.get(&format!("/artifacts/team/app?ref={digest}")).await;
+    let main = main_of(&html);
+    assert!(main.contains(&format!("docker pull {}/team/app@{digest}", app.addr)), "{main}");
+    assert!(main.contains(&format!("docker pull {}/team/app:v1", app.addr)));
+    assert!(main.contains("Layers") && main.contains(&layer["sha256:".len().."sha256:".len() + 12]));
+    assert!(main.contains("OS/Arch") && main.contains("linux/amd64"), "config shown: {main}");
+    assert!(main.contains("Delete artifact"), "the project admin may delete");
+
+    // Tags: add one, delete one, both without scripts.
+    let res =
+        b.post("/ui/add_tag", &[("repository", "team/app"), ("digest", &digest), ("tag", "stable")]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let res =
+        b.post("/ui/delete_tag", &[("repository", "team/app"), ("digest", &digest), ("tag", "v1")]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let (_, html) = b.get(&format!("/artifacts/team/app?ref={digest}")).await;
+    let main = main_of(&html);
+    assert!(main.contains("stable") && !main.contains(":v1"), "{main}");
+
+    // A guest of the project sees the artifact but no delete button.
+    let guest = app.create_user("guest", "Passw0rd!").await;
+    app.add_member("team", guest, wharf::auth::Role::Guest).await;
+    let mut g = Browser::new(&app);
+    g.sign_in("guest", "Passw0rd!").await;
+    let (_, html) = g.get(&format!("/artifacts/team/app?ref={digest}")).await;
+    let main = main_of(&html);
+    assert!(main.contains("Layers") && !main.contains("Delete"), "{main}");
+    let res = g.post("/ui/delete_artifact", &[("repository", "team/app"), ("digest", &digest)]).await;
+    assert!(header(&res, "location").expect("refused").contains("__err"));
+
+    let res = b.post("/ui/delete_artifact", &[("repository", "team/app"), ("digest", &digest)]).await;
+    assert_eq!(header(&res, "location"), Some("/repositories/team/app"));
+    let (_, html) = b.get("/repositories/team/app").await;
+    assert!(main_of(&html).contains("This repository has no artifacts."));
+}
+
+#[tokio::test]
+async fn administrators_run_and_schedule_garbage_collection_from_the_page() {
+    let app = TestApp::start().await;
+    app.create_user("dev", "Passw0rd!").await;
+    let mut dev = Browser::new(&app);
+    dev.sign_in("dev", "Passw0rd!").await;
+    let (_, html) = dev.get("/admin/gc").await;
+    assert!(main_of(&html).contains("You are not allowed to do this."));
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let (_, html) = b.get("/admin/gc").await;
+    assert!(main_of(&html).contains("No collection has run yet."));
+    let res = b.post("/ui/run_gc", &[("dry_run", "on")]).await;
+    assert_eq!(header(&res, "location"), Some("/admin/gc"));
+    let res = b.post("/ui/set_gc_schedule", &[("kind", "Weekly"), ("cron", "")]).await;
+    assert_eq!(header(&res, "location"), Some("/admin/gc"));
+    let mut html = String::new();
+    for _ in 0..50 {
+        html = b.get("/admin/gc").await.1;
+        if html.contains("status success") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let main = main_of(&html);
+    assert!(
+        main.contains("MANUAL") && main.contains("(dry run)") && main.contains("status success"),
+        "{main}"
+    );
+    assert!(main.contains("Weekly (0 0 0 * * 0), next run"), "{main}");
+    let res = b.post("/ui/set_gc_schedule", &[("kind", "Custom"), ("cron", "not cron")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+}
