@@ -11,7 +11,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 missing=()
 for pair in skopeo:skopeo podman:podman dockerd:docker.io docker:docker.io openssl:openssl tar:tar \
-  curl:curl pg_ctlcluster:postgresql docker-compose:docker-compose; do
+  curl:curl pg_ctlcluster:postgresql docker-compose:docker-compose chromium:chromium \
+  chromedriver:chromium-driver; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,6 +29,18 @@ if ! command -v moto_server >/dev/null 2>&1; then
   echo "installing: moto[server] (PyPI)"
   python3 -m pip install -q --disable-pip-version-check 'moto[server]'
   hash -r
+fi
+
+# The portal's browser bundle: the wasm target, and cargo-leptos with the wasm-bindgen CLI at
+# the version the workspace pins (cargo-leptos takes about 16 minutes to build, once).
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+if ! command -v cargo-leptos >/dev/null 2>&1; then
+  echo "installing: cargo-leptos 0.3.10 (about 16 minutes)"
+  cargo install --locked cargo-leptos --version 0.3.10
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q ' 0.2.130'; then
+  echo "installing: wasm-bindgen-cli 0.2.130"
+  CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo install --force wasm-bindgen-cli --version 0.2.130
 fi
 
 # PostgreSQL for the scale-out half of the suite: start the cluster when it is not running.
@@ -59,8 +72,11 @@ s3_env=(AWS_ENDPOINT="http://127.0.0.1:$s3_port" AWS_ALLOW_HTTP=true AWS_REGION=
 docker-compose -f docker-compose.yml config -q
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p frontend --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+# The browser assets (target/site) the browser tests load.
+cargo leptos build --frontend-only
 # Everything on the embedded default (SQLite, local disk)…
 WHARF_TEST_POSTGRES= cargo test --workspace "$@"
 # …then the scale-out shape: the storage suite on S3 too, and the integration suite on
 # PostgreSQL with blobs in S3.
-env "${s3_env[@]}" cargo test -p wharf -p wharf-e2e --lib --test registry --test api --test replicas "$@"
+env "${s3_env[@]}" cargo test -p wharf -p wharf-e2e --lib --test registry --test api --test portal --test replicas "$@"

@@ -33,8 +33,17 @@ impl Wharf {
         Self::start_with(None).await
     }
 
+    /// Starts a server whose settings `adjust` may change.
+    pub async fn start_with_settings(adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::launch(None, adjust).await
+    }
+
     /// Starts a server, over HTTPS when `tls` names a PEM certificate and key.
     pub async fn start_with(tls: Option<(PathBuf, PathBuf)>) -> Self {
+        Self::launch(tls, |_| {}).await
+    }
+
+    async fn launch(tls: Option<(PathBuf, PathBuf)>, adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -49,6 +58,8 @@ impl Wharf {
             site_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site")),
             ..Default::default()
         };
+        let mut settings = settings;
+        adjust(&mut settings);
         let state = AppState::init(Config::resolve(settings).unwrap()).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serving = state.clone();

@@ -62,6 +62,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/{*fn_name}", axum::routing::post(server_fn).get(server_fn))
         .nest_service("/pkg", tower_http::services::ServeDir::new(pkg))
         .layer(middleware::from_fn_with_state(state.clone(), viewer_layer))
+        // A page or server function that cannot finish answers 503 instead of holding the
+        // connection.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(30),
+        ))
         .layer(middleware::map_response(|mut res: Response| async move {
             res.headers_mut().entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(CSP));
             res

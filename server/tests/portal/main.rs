@@ -16,7 +16,12 @@ struct Browser {
 
 impl Browser {
     fn new(app: &TestApp) -> Self {
-        let client = Client::builder().redirect(Policy::none()).build().expect("client");
+        // A page that never finishes must fail the test, not hang it.
+        let client = Client::builder()
+            .redirect(Policy::none())
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .expect("client");
         Self { client, base: app.base.clone(), cookie: None }
     }
 
