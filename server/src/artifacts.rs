@@ -49,6 +49,14 @@ pub struct Artifacts {
     registry: Registry,
 }
 
+fn registry_error(e: RegistryError) -> BrowseError {
+    match e {
+        RegistryError::Conflict(m) => BrowseError::Conflict(m),
+        RegistryError::ManifestUnknown(m) | RegistryError::ManifestBlobUnknown(m) => BrowseError::NotFound(m),
+        _ => BrowseError::Internal,
+    }
+}
+
 impl Artifacts {
     /// Browsing over `db`, checking access with `projects` and deleting through `registry`.
     pub fn new(db: Db, projects: Projects, registry: Registry) -> Self {
@@ -199,5 +207,84 @@ impl Artifacts {
         }
         db::tags::delete(self.db.writer(), r.id, tag).await?;
         Ok(r)
+    }
+
+    /// Copies artifact `from` (`<project>/<repository>@<digest>` or `…:<tag>`) into repository
+    /// `repo` of project `p`: Harbor's copy, which its UI calls retag. The caller needs pull on
+    /// the source and push on the destination (so a Guest of the source may copy into a project
+    /// where it is a Developer). Blobs are linked, not moved; an index comes with its children;
+    /// a tag named in `from` is set on the copy too. Returns the destination and the digest.
+    pub async fn copy_artifact(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        from: &str,
+    ) -> Result<(RepositoryRow, String), BrowseError> {
+        let (src_name, reference, tag) = match from.split_once('@') {
+            Some((name, digest)) => (name, digest, None),
+            None => {
+                match from.rsplit_once(':').filter(|(name, tag)| !tag.contains('/') && !name.is_empty()) {
+                    Some((name, tag)) => (name, tag, Some(tag)),
+                    None => {
+                        return Err(BrowseError::Invalid(format!(
+                            "from={from:?} needs <project>/<repository>@<digest> or :<tag>"
+                        )));
+                    }
+                }
+            }
+        };
+        let (src_project, src_repo) = src_name
+            .split_once('/')
+            .ok_or_else(|| BrowseError::Invalid(format!("{src_name:?} is not <project>/<repository>")))?;
+        let src_ref = ProjectRef::Name(src_project.to_owned());
+        let (src, (a, _)) = self.artifact(who, &src_ref, src_repo, reference, Action::Pull).await?;
+        let dest_project = self.projects.get(who, p, Action::Push).await?;
+        let full = format!("{}/{repo}", dest_project.name);
+        let name: crate::registry::reference::RepoName = full
+            .parse()
+            .map_err(|e: crate::registry::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
+        let dest_id = db::repositories::ensure(self.db.writer(), dest_project.id, name.as_str()).await?;
+        let from_ctx = RepoCtx { repository_id: src.id, project_id: src.project_id };
+        let to_ctx = RepoCtx { repository_id: dest_id, project_id: dest_project.id };
+        self.copy_manifest(from_ctx, to_ctx, &a.digest).await?;
+        if let Some(tag) = tag {
+            let copied = db::manifests::find_artifact(self.db.reader(), dest_id, &a.digest, false)
+                .await?
+                .ok_or(BrowseError::Internal)?;
+            db::tags::upsert(self.db.writer(), dest_id, tag, copied.id).await?;
+        }
+        let dest = db::repositories::by_name(self.db.reader(), &full).await?.ok_or(BrowseError::Internal)?;
+        Ok((dest, a.digest))
+    }
+
+    /// Copies manifest `digest` (children first) and links the blobs it needs.
+    fn copy_manifest<'a>(
+        &'a self,
+        from: RepoCtx,
+        to: RepoCtx,
+        digest: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), BrowseError>> {
+        Box::pin(async move {
+            let m = db::manifests::by_digest(self.db.reader(), from.repository_id, digest)
+                .await?
+                .ok_or_else(|| BrowseError::NotFound(format!("manifest {digest}")))?;
+            let parsed =
+                crate::registry::manifest::parse(&m.content, Some(&m.media_type)).map_err(registry_error)?;
+            for child in parsed.children() {
+                self.copy_manifest(from, to, child.digest.as_str()).await?;
+            }
+            for blob in parsed.required_blobs() {
+                if !self.registry.mount_blob(to, from, &blob.digest).await.map_err(registry_error)? {
+                    return Err(BrowseError::NotFound(format!("blob {}", blob.digest)));
+                }
+            }
+            let d: Digest = digest.parse().map_err(|_| BrowseError::Internal)?;
+            self.registry
+                .put_manifest(to, &Reference::Digest(d), Some(&m.media_type), &m.content)
+                .await
+                .map_err(registry_error)?;
+            Ok(())
+        })
     }
 }

@@ -69,7 +69,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v2.0/projects/{project}/repositories/{repo}/artifacts",
-            get(repositories::list_artifacts),
+            get(repositories::list_artifacts).post(repositories::copy_artifact),
         )
         .route(
             "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}",

@@ -71,6 +71,7 @@ pub fn document() -> Value {
             },
             "/projects/{project_name_or_id}/repositories/{repository_name}/artifacts": {
                 "get": op("List artifacts, newest first", &[project, repo, "page", "page_size"], None, "200"),
+                "post": op("Copy an artifact here (retag): from=<project>/<repository>@<digest> or :<tag>", &[project, repo, "from"], None, "201"),
             },
             "/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}": {
                 "get": op("Get an artifact by tag or digest", &[project, repo, reference], None, "200"),

@@ -127,6 +127,28 @@ pub async fn list_artifacts(
     Ok((page.headers(total, &path, &rest), Json(body)).into_response())
 }
 
+/// `POST …/repositories/{repository}/artifacts?from=<project>/<repository>@<digest>` (or `:<tag>`):
+/// Harbor's copy ("retag").
+pub async fn copy_artifact(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    ip: ClientIp,
+    Path((project, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(raw.as_deref());
+    let from = param(&pairs, "from")
+        .ok_or_else(|| ApiError::BadRequest("from=<project>/<repository>@<digest> is required".into()))?;
+    let (r, digest) = app
+        .artifacts
+        .copy_artifact(&who, &project_ref(&project, &headers), &decode_again(&repo), from)
+        .await?;
+    audit(&app, &who, ip, r.project_id, "create", format!("{}@{digest}", r.name), "artifact");
+    let location = format!("/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{digest}");
+    Ok(super::created(&location, ()))
+}
+
 /// `GET …/artifacts/{reference}` (tag or digest)
 pub async fn get_artifact(
     State(app): State<AppState>,

@@ -193,3 +193,68 @@ async fn tags_and_deletes_follow_the_roles_and_the_registry_rules() {
     let res = as_user("stranger", Method::GET, &format!("{base}/artifacts")).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn artifacts_are_copied_retagged_across_projects_with_pull_on_the_source_and_push_on_the_target() {
+    let app = TestApp::start().await;
+    app.create_project("src", false).await;
+    app.create_project("dst", false).await;
+    let (digest, _, layer) = app.push_image("src/app", "v1").await;
+    // An index over the image, tagged, to copy with its child.
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{digest}","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#
+    );
+    assert_eq!(app.put_manifest("src/app", "multi", OCI_INDEX, &index).await.status(), StatusCode::CREATED);
+    let guest = app.create_user("gina", "Passw0rd!").await;
+    app.add_member("src", guest, Role::Guest).await;
+    let copy = |to: &'static str, from: String| {
+        app.anon(Method::POST, &format!("/api/v2.0/projects/{to}/repositories/app/artifacts?from={from}"))
+            .basic_auth("gina", Some("Passw0rd!"))
+    };
+    // A Guest of the source who may not push to the target is refused.
+    app.add_member("dst", guest, Role::Guest).await;
+    let res = copy("dst", format!("src/app@{digest}")).send().await.expect("copy");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // As a Developer of the target it may copy (retag) into it.
+    sqlx::query("UPDATE project_members SET role_id = 2 WHERE user_id = $1 AND project_id = (SELECT id FROM projects WHERE name = 'dst')")
+        .bind(guest)
+        .execute(app.state.db.writer())
+        .await
+        .expect("promote");
+    let res = copy("dst", "src/app:multi".into()).send().await.expect("copy");
+    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+    // The copy pulls through /v2 with its child and layers, tagged as the source was.
+    let pulled = app
+        .admin(Method::GET, "/v2/dst/app/manifests/multi")
+        .header("accept", OCI_INDEX)
+        .send()
+        .await
+        .expect("index");
+    assert_eq!(pulled.status(), StatusCode::OK);
+    assert_eq!(pulled.text().await.expect("text"), index);
+    let child = app
+        .admin(Method::HEAD, &format!("/v2/dst/app/manifests/{digest}"))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .expect("child");
+    assert_eq!(child.status(), StatusCode::OK);
+    let blob = app.admin(Method::GET, &format!("/v2/dst/app/blobs/{layer}")).send().await.expect("blob");
+    assert_eq!(blob.status(), StatusCode::OK);
+    assert_eq!(sha256(&blob.bytes().await.expect("bytes")), layer);
+    // Bad sources are clear errors.
+    for (from, status) in [
+        ("nonsense".to_owned(), StatusCode::BAD_REQUEST),
+        (format!("src/missing@{digest}"), StatusCode::NOT_FOUND),
+        ("src/app:nosuchtag".to_owned(), StatusCode::NOT_FOUND),
+    ] {
+        let res = copy("dst", from.clone()).send().await.expect("copy");
+        assert_eq!(res.status(), status, "{from}");
+    }
+    let res = app
+        .admin(Method::POST, "/api/v2.0/projects/dst/repositories/app/artifacts")
+        .send()
+        .await
+        .expect("no from");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
