@@ -8,8 +8,25 @@ use leptos_router::{SsrMode, path};
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{ArtifactPage, GcPage, LoginPage, NotFound, ProjectPage, ProjectsPage, RepositoryPage};
 
+/// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
+/// inline bootstrap scripts Leptos writes, which carry this response's nonce.
+#[cfg(feature = "ssr")]
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+}
+
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) =
+        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+        && let Ok(csp) = http::HeaderValue::from_str(&page_csp(&nonce.to_string()))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, csp);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

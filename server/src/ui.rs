@@ -35,10 +35,10 @@ pub fn leptos_options(site_dir: &std::path::Path) -> LeptosOptions {
         .build()
 }
 
-/// A Content-Security-Policy that allows only Wharf's own scripts, styles and wasm.
-const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-inline'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
-    base-uri 'self'; form-action 'self'";
+/// The Content-Security-Policy of everything but pages (which send their own with a nonce for
+/// Leptos's inline bootstrap, see `frontend::app::page_csp`): no inline scripts at all.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
 /// The portal's routes: pages, server functions and `/pkg` assets.
 pub fn router(state: &AppState) -> Router<AppState> {

@@ -133,8 +133,18 @@ async fn sign_in_works_without_scripts_and_sign_out_ends_the_session() {
     let (_, html) = b.get("/projects").await;
     assert!(!html.contains("Sign out"), "signed out server-side");
     let headers = b.client.get(format!("{}/projects", app.base)).send().await.expect("get");
-    assert!(header(&headers, "content-security-policy").is_some_and(|c| c.contains("default-src 'self'")));
+    let csp = header(&headers, "content-security-policy").expect("csp").to_owned();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("'nonce-") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
+    let body = headers.text().await.expect("page");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|n| n.split('\'').next()).expect("nonce");
+    assert!(
+        body.contains(&format!("nonce=\"{nonce}\"")),
+        "the page's inline scripts carry the header's nonce"
+    );
 }
 
 #[tokio::test]
