@@ -166,11 +166,7 @@ impl Artifacts {
         let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Delete).await?;
         let digest: Digest = a.digest.parse().map_err(|_| BrowseError::Internal)?;
         let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id };
-        self.registry.delete_manifest(ctx, &Reference::Digest(digest)).await.map_err(|e| match e {
-            RegistryError::Conflict(m) => BrowseError::Conflict(m),
-            RegistryError::ManifestUnknown(m) => BrowseError::NotFound(m),
-            _ => BrowseError::Internal,
-        })?;
+        self.registry.delete_manifest(ctx, &Reference::Digest(digest)).await.map_err(registry_error)?;
         Ok(r)
     }
 

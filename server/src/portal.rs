@@ -239,7 +239,7 @@ impl Portal for WharfPortal {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "could not end a session");
-                format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", crate::auth::session::COOKIE)
+                self.0.sessions.clear_cookie()
             }
         }
     }

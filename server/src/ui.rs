@@ -56,11 +56,27 @@ pub fn router(state: &AppState) -> Router<AppState> {
     // Unknown paths render the app's "not found" page (status 404).
     let not_found =
         leptos_axum::file_and_error_handler_with_context::<AppState, _>(pages.clone(), frontend::app::shell);
+    let server_fns = {
+        let portal = portal.clone();
+        move |req: Request<Body>| {
+            let portal = portal.clone();
+            async move {
+                leptos_axum::handle_server_fns_with_context(move || provide_context(portal.clone()), req)
+                    .await
+            }
+        }
+    };
+    let csp = middleware::map_response(|mut res: Response| async move {
+        res.headers_mut().entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(CSP));
+        res
+    });
+    // Assets need no viewer: they stay outside the session layer (no database query per file).
+    let assets =
+        Router::new().nest_service("/pkg", tower_http::services::ServeDir::new(pkg)).layer(csp.clone());
     Router::new()
         .leptos_routes_with_context(state, routes, pages, shell)
         .fallback(not_found)
-        .route("/ui/{*fn_name}", axum::routing::post(server_fn).get(server_fn))
-        .nest_service("/pkg", tower_http::services::ServeDir::new(pkg))
+        .route("/ui/{*fn_name}", axum::routing::post(server_fns.clone()).get(server_fns))
         .layer(middleware::from_fn_with_state(state.clone(), viewer_layer))
         // A page or server function that cannot finish answers 503 instead of holding the
         // connection.
@@ -68,15 +84,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             StatusCode::SERVICE_UNAVAILABLE,
             std::time::Duration::from_secs(30),
         ))
-        .layer(middleware::map_response(|mut res: Response| async move {
-            res.headers_mut().entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(CSP));
-            res
-        }))
-}
-
-async fn server_fn(State(app): State<AppState>, req: Request<Body>) -> impl IntoResponse {
-    let portal: SharedPortal = Arc::new(WharfPortal(app));
-    leptos_axum::handle_server_fns_with_context(move || provide_context(portal.clone()), req).await
+        .layer(csp)
+        .merge(assets)
 }
 
 /// Whether a state-changing request comes from a page Wharf served: its `Origin` (or, when a

@@ -60,7 +60,12 @@ impl UiSessions {
         if let Some(id) = cookie_header.and_then(|h| cookie(h, COOKIE)) {
             db::ui_sessions::delete(self.db.writer(), &hash(id)).await?;
         }
-        Ok(self.set_cookie("", 0))
+        Ok(self.clear_cookie())
+    }
+
+    /// The `Set-Cookie` value that makes a browser drop its session cookie.
+    pub fn clear_cookie(&self) -> String {
+        self.set_cookie("", 0)
     }
 
     fn set_cookie(&self, id: &str, max_age: i64) -> String {

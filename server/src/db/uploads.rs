@@ -126,6 +126,14 @@ pub async fn stale<'e>(
         .await?)
 }
 
+/// Number of sessions idle since `cutoff`.
+pub async fn count_stale<'e>(e: impl Executor<'e, Database = Any>, cutoff: i64) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE updated_at < $1")
+        .bind(cutoff)
+        .fetch_one(e)
+        .await?)
+}
+
 /// Ends session `id` if it is still idle since `cutoff` (a client that resumed it keeps it).
 pub async fn delete_stale<'e>(e: impl Executor<'e, Database = Any>, id: &str, cutoff: i64) -> DbResult<bool> {
     let done = sqlx::query("DELETE FROM uploads WHERE id = $1 AND updated_at < $2")

@@ -198,11 +198,11 @@ impl Collector {
         }
         let (blobs, bytes) = db::blobs::unreferenced_total(&mut *tx, cutoff).await?;
         tx.rollback().await?;
-        let uploads = db::uploads::stale(self.db.reader(), self.upload_cutoff(), i64::MAX).await?.len();
+        let uploads = db::uploads::count_stale(self.db.reader(), self.upload_cutoff()).await?;
         rep.progress = GcProgress {
             blobs_deleted: blobs,
             manifests_deleted: manifests as i64,
-            uploads_purged: uploads as i64,
+            uploads_purged: uploads,
             bytes_freed: bytes,
         };
         rep.log(format!(
