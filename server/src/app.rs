@@ -45,6 +45,7 @@ use crate::gc::collector::Collector;
 use crate::jobs::scheduler::{self, Jobs};
 use crate::projects::Projects;
 use crate::registry::Registry;
+use crate::retention::RetentionService;
 use crate::storage::BlobStore;
 use crate::users::Users;
 
@@ -71,6 +72,8 @@ pub struct AppState {
     pub auditor: Auditor,
     /// Garbage collection.
     pub gc: GcService,
+    /// Tag retention.
+    pub retention: RetentionService,
     /// Web portal sessions.
     pub sessions: crate::auth::session::UiSessions,
     /// How the portal's pages are served.
@@ -111,13 +114,10 @@ impl AppState {
         let db_for_sessions = db.clone();
         let secure = config.tls.is_some() || config.external_url.starts_with("https://");
         let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
-        let gc = GcService::new(
-            db.clone(),
-            collector,
-            &crate::jobs::holder_id(),
-            config.gc_workers,
-            config.job_lease,
-        );
+        let holder = crate::jobs::holder_id();
+        let gc = GcService::new(db.clone(), collector, &holder, config.gc_workers, config.job_lease);
+        let retention =
+            RetentionService::new(db.clone(), Projects::new(db.clone()), &holder, config.job_lease);
         Ok(Self {
             registry: registry.clone(),
             auth: Arc::new(Authenticator::new(db.clone(), signer)),
@@ -128,6 +128,7 @@ impl AppState {
             store,
             auditor: Auditor::start(audit_db),
             gc,
+            retention,
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
             leptos: crate::ui::leptos_options(&config.site_dir),
             config: Arc::new(config),
@@ -137,7 +138,7 @@ impl AppState {
     /// Starts the background jobs every serving replica runs (the cron scheduler); they stop
     /// when the returned handle is aborted.
     pub fn start_jobs(&self) -> tokio::task::JoinHandle<()> {
-        scheduler::spawn(self.db.clone(), Jobs { gc: self.gc.clone() })
+        scheduler::spawn(self.db.clone(), Jobs { gc: self.gc.clone(), retention: self.retention.clone() })
     }
 
     /// All routes with their middleware.

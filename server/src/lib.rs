@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod portal;
 pub mod projects;
 pub mod registry;
+pub mod retention;
 pub mod storage;
 pub mod time;
 pub mod ui;

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod pagination;
 mod projects;
 mod repositories;
+mod retention;
 mod robots;
 mod system;
 pub mod types;
@@ -83,6 +84,16 @@ pub fn router() -> Router<AppState> {
             "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags/{tag}",
             axum::routing::delete(repositories::delete_tag),
         )
+        .route("/api/v2.0/retentions", axum::routing::post(retention::create))
+        .route("/api/v2.0/retentions/metadatas", get(retention::metadatas))
+        .route(
+            "/api/v2.0/retentions/{id}",
+            get(retention::get).put(retention::update).delete(retention::delete),
+        )
+        .route("/api/v2.0/retentions/{id}/executions", get(retention::list_executions).post(retention::run))
+        .route("/api/v2.0/retentions/{id}/executions/{eid}", axum::routing::patch(retention::operate))
+        .route("/api/v2.0/retentions/{id}/executions/{eid}/tasks", get(retention::list_tasks))
+        .route("/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}", get(retention::task_log))
         .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
         .route(
             "/api/v2.0/robots/{robot_id}",

@@ -12,6 +12,9 @@ pub struct ProjectMetadata {
     /// `"true"` or `"false"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public: Option<String>,
+    /// The project's retention policy id (read only: set by creating a policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_id: Option<String>,
 }
 
 /// A project.
@@ -55,7 +58,10 @@ impl From<ProjectRow> for Project {
             repo_count: p.repo_count,
             current_user_role_id: role.unwrap_or(0),
             current_user_role_ids: role.into_iter().collect(),
-            metadata: ProjectMetadata { public: Some(p.public.to_string()) },
+            metadata: ProjectMetadata {
+                public: Some(p.public.to_string()),
+                retention_id: p.retention_id.map(|id| id.to_string()),
+            },
         }
     }
 }
@@ -580,4 +586,107 @@ pub struct GcScheduleView {
     pub creation_time: Option<String>,
     /// Last change (RFC 3339).
     pub update_time: Option<String>,
+}
+
+/// Harbor's `RetentionExecution`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionExecution {
+    /// Id.
+    pub id: i64,
+    /// Its policy.
+    pub policy_id: i64,
+    /// Start (RFC 3339).
+    pub start_time: String,
+    /// End (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// `Running`, `Success`, `Error` or `Stopped`.
+    pub status: String,
+    /// `MANUAL` or `SCHEDULE`.
+    pub trigger: String,
+    /// Nothing was deleted.
+    pub dry_run: bool,
+}
+
+impl From<crate::db::retention::ExecutionRow> for RetentionExecution {
+    fn from(e: crate::db::retention::ExecutionRow) -> Self {
+        Self {
+            id: e.id,
+            policy_id: e.policy_id,
+            start_time: rfc3339_ms(e.created_at),
+            end_time: e.ended_at.map(rfc3339_ms),
+            status: e.status,
+            trigger: e.trigger_kind,
+            dry_run: e.dry_run,
+        }
+    }
+}
+
+/// Harbor's `RetentionExecutionTask`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionTask {
+    /// Id.
+    pub id: i64,
+    /// Its execution.
+    pub execution_id: i64,
+    /// Full repository name.
+    pub repository: String,
+    /// Harbor's job id (the task id here).
+    pub job_id: String,
+    /// `Running`, `Success`, `Error` or `Stopped`.
+    pub status: String,
+    /// Harbor's numeric status code (0 pending, 1 running, 2 stopped, 3 error, 4 success).
+    pub status_code: i64,
+    /// Harbor's revision counter.
+    pub status_revision: i64,
+    /// Start (RFC 3339).
+    pub start_time: String,
+    /// End (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// Candidates in the repository.
+    pub total: i64,
+    /// Candidates retained.
+    pub retained: i64,
+}
+
+impl From<crate::db::retention::TaskRow> for RetentionTask {
+    fn from(t: crate::db::retention::TaskRow) -> Self {
+        let status_code = match t.status.as_str() {
+            "Running" => 1,
+            "Stopped" => 2,
+            "Error" => 3,
+            "Success" => 4,
+            _ => 0,
+        };
+        Self {
+            id: t.id,
+            execution_id: t.execution_id,
+            repository: t.repository,
+            job_id: t.id.to_string(),
+            status: t.status,
+            status_code,
+            status_revision: t.ended_at.unwrap_or(t.started_at),
+            start_time: rfc3339_ms(t.started_at),
+            end_time: t.ended_at.map(rfc3339_ms),
+            total: t.total,
+            retained: t.retained,
+        }
+    }
+}
+
+/// `POST /retentions/{id}/executions` body.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct RetentionRunReq {
+    /// Only report.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `PATCH /retentions/{id}/executions/{eid}` body.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct RetentionOperateReq {
+    /// Only `stop`.
+    #[serde(default)]
+    pub action: String,
 }

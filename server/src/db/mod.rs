@@ -13,6 +13,7 @@ pub mod manifests;
 pub mod members;
 pub mod projects;
 pub mod repositories;
+pub mod retention;
 pub mod robots;
 pub mod schedules;
 pub mod signing_keys;

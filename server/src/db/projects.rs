@@ -102,6 +102,8 @@ pub struct ProjectRow {
     pub repo_count: i64,
     /// The caller's role, when a member.
     pub role: Option<Role>,
+    /// The project's retention policy, if it has one.
+    pub retention_id: Option<i64>,
 }
 
 /// Which projects a listing shows.
@@ -119,7 +121,8 @@ pub struct ProjectFilter {
 
 const PROJECT_SELECT: &str = "SELECT p.id AS id, p.name AS name, p.public AS public, p.owner_id AS owner_id, \
      u.username AS owner_name, p.created_at AS created_at, p.updated_at AS updated_at, \
-     (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count, pm.role_id AS role_id \
+     (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count, pm.role_id AS role_id, \
+     (SELECT rp.id FROM retention_policies rp WHERE rp.project_id = p.id) AS retention_id \
      FROM projects p LEFT JOIN users u ON u.id = p.owner_id \
      LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $1";
 
@@ -138,6 +141,7 @@ fn project_from(r: &sqlx::any::AnyRow) -> DbResult<ProjectRow> {
         updated_at: r.try_get("updated_at")?,
         repo_count: r.try_get("repo_count")?,
         role: r.try_get::<Option<i64>, _>("role_id")?.and_then(Role::from_id),
+        retention_id: r.try_get("retention_id")?,
     })
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::cron::Cron;
 use crate::db::{self, Db};
 use crate::gc::{self, GcService};
+use crate::retention::{self, RetentionService};
 
 /// How often each replica looks for due schedules (cron's resolution is a second).
 pub const TICK: Duration = Duration::from_secs(1);
@@ -15,6 +16,8 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub struct Jobs {
     /// Garbage collection.
     pub gc: GcService,
+    /// Tag retention.
+    pub retention: RetentionService,
 }
 
 /// Runs the scheduler until the task is dropped.
@@ -45,6 +48,7 @@ pub async fn fire_due(db: &Db, jobs: &Jobs) -> Result<usize, db::DbError> {
         fired += 1;
         match s.name.as_str() {
             gc::SCHEDULE => jobs.gc.fire(&s).await,
+            name if name.starts_with(retention::SCHEDULE_PREFIX) => jobs.retention.fire(&s).await,
             other => tracing::warn!(schedule = other, "no job for schedule"),
         }
     }

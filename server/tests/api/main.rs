@@ -9,6 +9,7 @@ mod members;
 mod openapi;
 mod projects;
 mod repositories;
+mod retention;
 mod robots;
 mod system;
 mod users;

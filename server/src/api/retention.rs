@@ -1,0 +1,176 @@
+//! Tag retention, Harbor's `/api/v2.0/retentions` paths. Developers and above of the policy's
+//! project (and system administrators) may read, change and run a policy.
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::caller::{ApiCaller, ApiJson};
+use super::error::ApiError;
+use super::projects::{page_of, query_pairs};
+use super::types::{RetentionExecution, RetentionOperateReq, RetentionRunReq, RetentionTask};
+use crate::app::AppState;
+use crate::retention::RetentionError;
+use crate::retention::policy::PolicyDoc;
+
+impl From<RetentionError> for ApiError {
+    fn from(e: RetentionError) -> Self {
+        match e {
+            RetentionError::Project(p) => p.into(),
+            RetentionError::Invalid(m) => Self::BadRequest(m),
+            RetentionError::Conflict(m) => Self::Conflict(m),
+            RetentionError::NotFound(_) => Self::NotFound(e.to_string()),
+            RetentionError::Busy => Self::Conflict(e.to_string()),
+            RetentionError::NotRunning(_) => Self::PreconditionFailed(e.to_string()),
+            RetentionError::Db(e) => e.into(),
+        }
+    }
+}
+
+fn id_of(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::BadRequest(format!("{raw:?} is not a {what} id")))
+}
+
+/// `GET /api/v2.0/retentions/metadatas`: the templates and selectors a policy may use.
+pub async fn metadatas(ApiCaller(who): ApiCaller) -> Result<Json<serde_json::Value>, ApiError> {
+    if matches!(who, crate::auth::Identity::Anonymous) {
+        return Err(ApiError::Unauthorized);
+    }
+    let template = |name: &str, text: &str, unit: Option<&str>| {
+        let params = unit
+            .map_or_else(Vec::new, |u| vec![serde_json::json!({"type": "int", "unit": u, "required": true})]);
+        serde_json::json!({"rule_template": name, "display_text": text, "action": "retain", "params": params})
+    };
+    Ok(Json(serde_json::json!({
+        "templates": [
+            template("latestPushedK", "the most recently pushed # artifacts", Some("COUNT")),
+            template("latestPulledN", "the most recently pulled # artifacts", Some("COUNT")),
+            template("latestActiveK", "the most recently pushed or pulled # artifacts", Some("COUNT")),
+            template("nDaysSinceLastPush", "pushed within the last # days", Some("DAYS")),
+            template("nDaysSinceLastPull", "pulled within the last # days", Some("DAYS")),
+            template("always", "always", None),
+        ],
+        "scope_selectors": [{"display_text": "Repositories", "kind": "doublestar", "decorations": ["repoMatches", "repoExcludes"]}],
+        "tag_selectors": [{"display_text": "Tags", "kind": "doublestar", "decorations": ["matches", "excludes"]}],
+    })))
+}
+
+/// `POST /api/v2.0/retentions`: 201 with the policy's location.
+pub async fn create(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    ApiJson(doc): ApiJson<PolicyDoc>,
+) -> Result<Response, ApiError> {
+    let id = app.retention.create(&who, &doc).await?;
+    Ok(super::created(&format!("/api/v2.0/retentions/{id}"), ()))
+}
+
+/// `GET /api/v2.0/retentions/{id}`
+pub async fn get(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<PolicyDoc>, ApiError> {
+    Ok(Json(app.retention.get(&who, id_of(&id, "retention")?).await?.doc))
+}
+
+/// `PUT /api/v2.0/retentions/{id}`
+pub async fn update(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(doc): ApiJson<PolicyDoc>,
+) -> Result<StatusCode, ApiError> {
+    app.retention.update(&who, id_of(&id, "retention")?, &doc).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `DELETE /api/v2.0/retentions/{id}`
+pub async fn delete(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.retention.delete(&who, id_of(&id, "retention")?).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /api/v2.0/retentions/{id}/executions {"dry_run": bool}`: 201 with the execution's
+/// location.
+pub async fn run(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    // Harbor's clients send `{"dry_run": …}`; an empty body means a real run.
+    let req: RetentionRunReq = if body.iter().all(u8::is_ascii_whitespace) {
+        RetentionRunReq::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?
+    };
+    let dry_run = req.dry_run;
+    let eid = app.retention.run(&who, id_of(&id, "retention")?, dry_run).await?;
+    Ok(super::created(&format!("{}/{eid}", uri.path().trim_end_matches('/')), ()))
+}
+
+/// `GET /api/v2.0/retentions/{id}/executions`: newest first, paginated.
+pub async fn list_executions(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let pid = id_of(&id, "retention")?;
+    let pairs = query_pairs(raw.as_deref());
+    let (page, rest) = page_of(&pairs)?;
+    let (rows, total) = app.retention.executions(&who, pid, page.offset(), page.page_size).await?;
+    let body: Vec<RetentionExecution> = rows.into_iter().map(Into::into).collect();
+    let path = format!("/api/v2.0/retentions/{pid}/executions");
+    Ok((page.headers(total, &path, &rest), Json(body)).into_response())
+}
+
+/// `PATCH /api/v2.0/retentions/{id}/executions/{eid} {"action": "stop"}`
+pub async fn operate(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path((id, eid)): Path<(String, String)>,
+    ApiJson(req): ApiJson<RetentionOperateReq>,
+) -> Result<StatusCode, ApiError> {
+    if req.action != "stop" {
+        return Err(ApiError::BadRequest("action should be 'stop'".into()));
+    }
+    app.retention.stop(&who, id_of(&id, "retention")?, id_of(&eid, "execution")?).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `GET /api/v2.0/retentions/{id}/executions/{eid}/tasks`: paginated.
+pub async fn list_tasks(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path((id, eid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (pid, eid) = (id_of(&id, "retention")?, id_of(&eid, "execution")?);
+    let pairs = query_pairs(raw.as_deref());
+    let (page, rest) = page_of(&pairs)?;
+    let (rows, total) = app.retention.tasks(&who, pid, eid, page.offset(), page.page_size).await?;
+    let body: Vec<RetentionTask> = rows.into_iter().map(Into::into).collect();
+    let path = format!("/api/v2.0/retentions/{pid}/executions/{eid}/tasks");
+    Ok((page.headers(total, &path, &rest), Json(body)).into_response())
+}
+
+/// `GET /api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}`: the task's log (plain text).
+pub async fn task_log(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    Path((id, eid, tid)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let log = app
+        .retention
+        .task_log(&who, id_of(&id, "retention")?, id_of(&eid, "execution")?, id_of(&tid, "task")?)
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], log).into_response())
+}

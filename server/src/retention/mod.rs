@@ -1,0 +1,572 @@
+//! Tag retention as a service: policies (one per project, Harbor's document), executions (dry
+//! or real, manual or scheduled, one at a time per project across replicas), their
+//! per-repository tasks and logs.
+//!
+//! A run takes one snapshot of the project's artifacts, evaluates the policy on it
+//! ([`evaluate`]), and deletes what no rule retains by digest, parents before children. A
+//! deletion is conditional on the artifact being unchanged since the snapshot (no re-push, no
+//! new tag, no new index naming it), so a push racing the run always wins; the log reports such
+//! artifacts as kept.
+
+pub mod evaluate;
+pub mod pattern;
+pub mod policy;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use evaluate::{Outcome, Reason, Repository};
+use policy::{PolicyDoc, PolicyError};
+
+use crate::auth::{Action, Identity};
+use crate::db::retention::{ExecutionRow, PolicyRow, TaskRow};
+use crate::db::schedules::ScheduleRow;
+use crate::db::{self, Db, DbError};
+use crate::jobs::cron::Cron;
+use crate::jobs::lease::LeaseGuard;
+use crate::projects::{ProjectError, ProjectRef, Projects};
+use crate::time::rfc3339_ms;
+
+/// Schedules of retention policies are named `retention:<policy id>`.
+pub const SCHEDULE_PREFIX: &str = "retention:";
+
+/// Deletions per transaction.
+const DELETE_BATCH: usize = 100;
+
+/// What started an execution, in Harbor's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The API's or portal's "Run now" / "Dry run".
+    Manual,
+    /// The policy's cron schedule.
+    Schedule,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "MANUAL",
+            Self::Schedule => "SCHEDULE",
+        }
+    }
+}
+
+/// A refused request.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    /// The project failed to resolve or the caller may not manage its retention.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// The policy document is invalid (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// Two rules are the same (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// No such policy, execution or task.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// An execution of the project's policy is in progress.
+    #[error("a retention run of this project is already in progress")]
+    Busy,
+    /// The execution has ended.
+    #[error("retention execution {0} is not running")]
+    NotRunning(i64),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<PolicyError> for RetentionError {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Invalid(m) => Self::Invalid(m),
+            PolicyError::Conflict(..) => Self::Conflict(e.to_string()),
+        }
+    }
+}
+
+/// A policy with its id, project and plain-words rules.
+#[derive(Debug, Clone)]
+pub struct StoredPolicy {
+    /// Harbor's document, with `id` and `scope` filled in.
+    pub doc: PolicyDoc,
+    /// The project.
+    pub project_id: i64,
+    /// Each rule in plain words (disabled ones included, marked).
+    pub described: Vec<String>,
+    /// Next scheduled run, unix ms.
+    pub next_run_at: Option<i64>,
+}
+
+/// Retention policies and their executions.
+#[derive(Clone)]
+pub struct RetentionService {
+    db: Db,
+    projects: Projects,
+    holder: Arc<str>,
+    lease_ttl: Duration,
+}
+
+/// Harbor answers every retention request of an anonymous caller with 401.
+fn signed_in(who: &Identity) -> Result<(), RetentionError> {
+    match who {
+        Identity::Anonymous => Err(ProjectError::Unauthorized.into()),
+        _ => Ok(()),
+    }
+}
+
+fn lease_name(project_id: i64) -> String {
+    format!("retention:{project_id}")
+}
+
+fn schedule_name(policy_id: i64) -> String {
+    format!("{SCHEDULE_PREFIX}{policy_id}")
+}
+
+impl RetentionService {
+    /// The service over `db`; `holder` names this process among replicas, whose runs hold a
+    /// per-project lease of `lease_ttl`.
+    pub fn new(db: Db, projects: Projects, holder: &str, lease_ttl: Duration) -> Self {
+        Self { db, projects, holder: holder.into(), lease_ttl }
+    }
+
+    async fn policy_row(&self, id: i64) -> Result<PolicyRow, RetentionError> {
+        db::retention::get_policy(self.db.reader(), id)
+            .await?
+            .ok_or_else(|| RetentionError::NotFound(format!("retention policy {id}")))
+    }
+
+    /// Policy `id` if `who` may manage retention in its project.
+    async fn authorized(&self, who: &Identity, id: i64) -> Result<PolicyRow, RetentionError> {
+        signed_in(who)?;
+        let row = self.policy_row(id).await?;
+        match self.projects.get(who, &ProjectRef::Id(row.project_id), Action::ManageRetention).await {
+            // A policy of a project the caller cannot see does not exist for them.
+            Err(ProjectError::NotFound(_)) => Err(RetentionError::NotFound(format!("retention policy {id}"))),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(row),
+        }
+    }
+
+    fn normalized(doc: &PolicyDoc, id: i64, project_id: i64) -> PolicyDoc {
+        let mut d = doc.clone();
+        d.id = Some(id);
+        d.algorithm = "or".into();
+        d.scope.level = "project".into();
+        d.scope.reference = project_id;
+        d.trigger.kind = "Schedule".into();
+        d.trigger.settings.cron = d.trigger.settings.cron.trim().to_owned();
+        for (i, r) in d.rules.iter_mut().enumerate() {
+            r.id = i as i64 + 1;
+            for s in r.tag_selectors.iter_mut().chain(r.scope_selectors.values_mut().flatten()) {
+                if s.kind.is_empty() {
+                    s.kind = "doublestar".into();
+                }
+            }
+        }
+        d
+    }
+
+    async fn save_schedule(&self, policy_id: i64, doc: &PolicyDoc) -> Result<(), RetentionError> {
+        let name = schedule_name(policy_id);
+        match doc.cron() {
+            None => db::schedules::delete(self.db.writer(), &name).await?,
+            Some(expr) => {
+                let cron: Cron = expr.parse().map_err(RetentionError::Invalid)?;
+                let next = cron.next_after(db::now_ms());
+                db::schedules::put(self.db.writer(), &name, "Custom", expr, "{}", next).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the policy of the project `doc.scope.ref`; returns its id.
+    pub async fn create(&self, who: &Identity, doc: &PolicyDoc) -> Result<i64, RetentionError> {
+        signed_in(who)?;
+        doc.compile()?;
+        if doc.scope.level != "project" {
+            return Err(RetentionError::Invalid(format!(
+                "scope level {:?} is not supported (use project)",
+                doc.scope.level
+            )));
+        }
+        let pid = doc.scope.reference;
+        let project = match self.projects.get(who, &ProjectRef::Id(pid), Action::ManageRetention).await {
+            Err(ProjectError::NotFound(_)) => {
+                return Err(RetentionError::Invalid(format!("invalid project id {pid}")));
+            }
+            other => other?,
+        };
+        if let Some(old) = db::retention::policy_of_project(self.db.reader(), project.id).await? {
+            return Err(RetentionError::Invalid(format!(
+                "project {} already has retention policy {}",
+                project.id, old.id
+            )));
+        }
+        let mut tx = self.db.begin().await?;
+        // The id is only known after the insert; the stored document gets it right after.
+        let id = match db::retention::insert_policy(&mut *tx, project.id, "{}").await {
+            Err(e) if e.is_unique_violation() => {
+                return Err(RetentionError::Invalid(format!(
+                    "project {} already has a retention policy",
+                    project.id
+                )));
+            }
+            other => other?,
+        };
+        let stored = Self::normalized(doc, id, project.id);
+        let json = serde_json::to_string(&stored).map_err(|e| RetentionError::Invalid(e.to_string()))?;
+        db::retention::update_policy(&mut *tx, id, &json).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        self.save_schedule(id, &stored).await?;
+        Ok(id)
+    }
+
+    fn stored(&self, row: &PolicyRow, next_run_at: Option<i64>) -> Result<StoredPolicy, RetentionError> {
+        let doc: PolicyDoc = serde_json::from_str(&row.policy)
+            .map_err(|e| RetentionError::Invalid(format!("stored policy {} is unreadable: {e}", row.id)))?;
+        let doc = Self::normalized(&doc, row.id, row.project_id);
+        let compiled = doc.compile()?;
+        let mut enabled = compiled.rules.iter();
+        let described = doc
+            .rules
+            .iter()
+            .map(|r| {
+                if r.disabled {
+                    "(disabled)".to_owned()
+                } else {
+                    enabled.next().map(policy::Rule::describe).unwrap_or_default()
+                }
+            })
+            .collect();
+        Ok(StoredPolicy { doc, project_id: row.project_id, described, next_run_at })
+    }
+
+    /// Policy `id`.
+    pub async fn get(&self, who: &Identity, id: i64) -> Result<StoredPolicy, RetentionError> {
+        let row = self.authorized(who, id).await?;
+        let next =
+            db::schedules::get(self.db.reader(), &schedule_name(id)).await?.and_then(|s| s.next_run_at);
+        self.stored(&row, next)
+    }
+
+    /// The policy of project `p`, if it has one (the portal's Retention tab).
+    pub async fn of_project(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+    ) -> Result<Option<StoredPolicy>, RetentionError> {
+        let project = self.projects.get(who, p, Action::ManageRetention).await?;
+        match db::retention::policy_of_project(self.db.reader(), project.id).await? {
+            None => Ok(None),
+            Some(row) => {
+                let next = db::schedules::get(self.db.reader(), &schedule_name(row.id))
+                    .await?
+                    .and_then(|s| s.next_run_at);
+                Ok(Some(self.stored(&row, next)?))
+            }
+        }
+    }
+
+    /// Replaces policy `id` (its project stays).
+    pub async fn update(&self, who: &Identity, id: i64, doc: &PolicyDoc) -> Result<(), RetentionError> {
+        doc.compile()?;
+        let row = self.authorized(who, id).await?;
+        if doc.scope.reference != 0 && doc.scope.reference != row.project_id {
+            return Err(RetentionError::Invalid(format!(
+                "retention policy {id} belongs to project {}, not {}",
+                row.project_id, doc.scope.reference
+            )));
+        }
+        let stored = Self::normalized(doc, id, row.project_id);
+        let json = serde_json::to_string(&stored).map_err(|e| RetentionError::Invalid(e.to_string()))?;
+        db::retention::update_policy(self.db.writer(), id, &json).await?;
+        self.save_schedule(id, &stored).await?;
+        Ok(())
+    }
+
+    /// Deletes policy `id`, its schedule and its history.
+    pub async fn delete(&self, who: &Identity, id: i64) -> Result<(), RetentionError> {
+        self.authorized(who, id).await?;
+        db::schedules::delete(self.db.writer(), &schedule_name(id)).await?;
+        db::retention::delete_policy(self.db.writer(), id).await?;
+        Ok(())
+    }
+
+    /// Starts an execution of policy `id` for `who`; returns its id at once.
+    pub async fn run(&self, who: &Identity, id: i64, dry_run: bool) -> Result<i64, RetentionError> {
+        let row = self.authorized(who, id).await?;
+        self.start(row, Trigger::Manual, dry_run).await
+    }
+
+    /// Runs policy `id` to the end in the foreground (tests and benchmarks); returns the
+    /// execution.
+    pub async fn run_now(&self, id: i64, dry_run: bool) -> Result<ExecutionRow, RetentionError> {
+        let row = self.policy_row(id).await?;
+        let (eid, lease) = self.begin(&row, Trigger::Manual, dry_run).await?;
+        self.execute(eid, row, dry_run, lease).await;
+        db::retention::get_execution(self.db.reader(), id, eid)
+            .await?
+            .ok_or_else(|| RetentionError::NotFound(format!("retention execution {eid}")))
+    }
+
+    async fn begin(
+        &self,
+        row: &PolicyRow,
+        trigger: Trigger,
+        dry_run: bool,
+    ) -> Result<(i64, LeaseGuard), RetentionError> {
+        let lease = LeaseGuard::acquire(&self.db, &lease_name(row.project_id), &self.holder, self.lease_ttl)
+            .await?
+            .ok_or(RetentionError::Busy)?;
+        // Holding the project's lease, nothing else runs its policy: a `Running` execution died
+        // with its process.
+        db::retention::abandon_running(self.db.writer(), row.id).await?;
+        let eid =
+            db::retention::insert_execution(self.db.writer(), row.id, trigger.as_str(), dry_run).await?;
+        Ok((eid, lease))
+    }
+
+    async fn start(&self, row: PolicyRow, trigger: Trigger, dry_run: bool) -> Result<i64, RetentionError> {
+        let (eid, lease) = self.begin(&row, trigger, dry_run).await?;
+        let this = self.clone();
+        tokio::spawn(async move { this.execute(eid, row, dry_run, lease).await });
+        Ok(eid)
+    }
+
+    async fn execute(&self, eid: i64, row: PolicyRow, dry_run: bool, lease: LeaseGuard) {
+        let status = match self.work(eid, &row, dry_run, &lease).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(execution = eid, error = %e, "retention failed");
+                "Error"
+            }
+        };
+        if let Err(e) = db::retention::finish_execution(self.db.writer(), eid, status).await {
+            tracing::error!(execution = eid, error = %e, "could not record the end of a retention run");
+        }
+        tracing::info!(execution = eid, policy = row.id, status, dry_run, "retention run ended");
+        lease.release().await;
+    }
+
+    async fn work(
+        &self,
+        eid: i64,
+        row: &PolicyRow,
+        dry_run: bool,
+        lease: &LeaseGuard,
+    ) -> Result<&'static str, RetentionError> {
+        let stored = self.stored(row, None)?;
+        let policy = stored.doc.compile()?;
+        let since = db::now_ms();
+        let repos = db::retention::load_project(self.db.reader(), row.project_id).await?;
+        for (repo_id, full_name, mut repo) in repos {
+            if db::retention::heartbeat(self.db.writer(), eid).await? {
+                return Ok("Stopped");
+            }
+            if lease.lost() {
+                return Ok("Error");
+            }
+            repo.name = full_name.split_once('/').map_or(full_name.as_str(), |(_, r)| r).to_owned();
+            let Some(outcome) = evaluate::evaluate(&policy, &repo, since) else { continue };
+            let tid = db::retention::insert_task(
+                self.db.writer(),
+                eid,
+                &full_name,
+                outcome.total as i64,
+                outcome.retained as i64,
+            )
+            .await?;
+            let (kept, status) = if dry_run {
+                (HashSet::new(), "Success")
+            } else {
+                match self.delete_unchanged(repo_id, &outcome.delete, since).await {
+                    Ok(kept) => (kept, "Success"),
+                    Err(e) => {
+                        tracing::error!(execution = eid, repository = %full_name, error = %e, "retention deletes failed");
+                        (outcome.delete.iter().copied().collect(), "Error")
+                    }
+                }
+            };
+            let retained = outcome.retained
+                + outcome
+                    .verdicts
+                    .iter()
+                    .filter(|v| !v.retained && v.reason != Reason::Owned)
+                    .filter(|v| kept.contains(&repo.manifests[v.index].id))
+                    .count();
+            let log = task_log(&full_name, &stored, &repo, &outcome, &kept, retained, dry_run, since);
+            db::retention::finish_task(self.db.writer(), tid, status, retained as i64, &log).await?;
+        }
+        Ok("Success")
+    }
+
+    /// Deletes `ids` of repository `repo_id` unchanged since `since`, in batches; returns those
+    /// kept because they changed.
+    async fn delete_unchanged(&self, repo_id: i64, ids: &[i64], since: i64) -> Result<HashSet<i64>, DbError> {
+        let mut kept = HashSet::new();
+        for batch in ids.chunks(DELETE_BATCH) {
+            let mut tx = self.db.begin().await?;
+            let mut any = false;
+            for &id in batch {
+                if db::retention::delete_unchanged(&mut tx, self.db.backend(), repo_id, id, since).await? {
+                    any = true;
+                } else {
+                    kept.insert(id);
+                }
+            }
+            if any {
+                db::repositories::touch(&mut *tx, repo_id).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(kept)
+    }
+
+    /// Executions of policy `id`, newest first, one page, and their total.
+    pub async fn executions(
+        &self,
+        who: &Identity,
+        id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ExecutionRow>, i64), RetentionError> {
+        self.authorized(who, id).await?;
+        let rows = db::retention::list_executions(self.db.reader(), id, offset, limit).await?;
+        Ok((rows, db::retention::count_executions(self.db.reader(), id).await?))
+    }
+
+    async fn execution(&self, who: &Identity, id: i64, eid: i64) -> Result<ExecutionRow, RetentionError> {
+        self.authorized(who, id).await?;
+        db::retention::get_execution(self.db.reader(), id, eid)
+            .await?
+            .ok_or_else(|| RetentionError::NotFound(format!("retention execution {eid}")))
+    }
+
+    /// Tasks of execution `eid` of policy `id`, one page, and their total.
+    pub async fn tasks(
+        &self,
+        who: &Identity,
+        id: i64,
+        eid: i64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<TaskRow>, i64), RetentionError> {
+        self.execution(who, id, eid).await?;
+        let rows = db::retention::list_tasks(self.db.reader(), eid, offset, limit).await?;
+        Ok((rows, db::retention::count_tasks(self.db.reader(), eid).await?))
+    }
+
+    /// The log of task `tid` of execution `eid` of policy `id`.
+    pub async fn task_log(
+        &self,
+        who: &Identity,
+        id: i64,
+        eid: i64,
+        tid: i64,
+    ) -> Result<String, RetentionError> {
+        self.execution(who, id, eid).await?;
+        db::retention::task_log(self.db.reader(), eid, tid)
+            .await?
+            .ok_or_else(|| RetentionError::NotFound(format!("retention task {tid}")))
+    }
+
+    /// Asks execution `eid` of policy `id` to stop before its next repository.
+    pub async fn stop(&self, who: &Identity, id: i64, eid: i64) -> Result<(), RetentionError> {
+        self.execution(who, id, eid).await?;
+        if db::retention::request_stop(self.db.writer(), eid).await? {
+            Ok(())
+        } else {
+            Err(RetentionError::NotRunning(eid))
+        }
+    }
+
+    /// Fires a policy's schedule from the scheduler.
+    pub async fn fire(&self, schedule: &ScheduleRow) {
+        let Some(id) = schedule.name.strip_prefix(SCHEDULE_PREFIX).and_then(|s| s.parse::<i64>().ok()) else {
+            return;
+        };
+        let row = match db::retention::get_policy(self.db.reader(), id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                // The policy went with its project: drop its schedule.
+                if let Err(e) = db::schedules::delete(self.db.writer(), &schedule.name).await {
+                    tracing::warn!(error = %e, "could not remove the schedule of a deleted retention policy");
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read a scheduled retention policy");
+                return;
+            }
+        };
+        match self.start(row, Trigger::Schedule, false).await {
+            Ok(eid) => tracing::info!(execution = eid, policy = id, "scheduled retention started"),
+            Err(RetentionError::Busy) => {
+                tracing::info!(policy = id, "scheduled retention skipped: a run is in progress")
+            }
+            Err(e) => tracing::error!(policy = id, error = %e, "scheduled retention could not start"),
+        }
+    }
+}
+
+/// Harbor-style task log: what the policy said, then one line per artifact.
+#[allow(clippy::too_many_arguments)]
+fn task_log(
+    full_name: &str,
+    stored: &StoredPolicy,
+    repo: &Repository,
+    outcome: &Outcome,
+    kept: &HashSet<i64>,
+    retained: usize,
+    dry_run: bool,
+    since: i64,
+) -> String {
+    use std::fmt::Write;
+    let mut log = String::with_capacity(256 + outcome.verdicts.len() * 160);
+    let _ = writeln!(
+        log,
+        "Retention of {full_name} at {}{}",
+        rfc3339_ms(since),
+        if dry_run { " (dry run: nothing was deleted)" } else { "" }
+    );
+    for (i, d) in stored.described.iter().enumerate() {
+        let _ = writeln!(log, "Rule {}: {d}", i + 1);
+    }
+    let _ = writeln!(log, "{retained} of {} artifacts retained\n", outcome.total);
+    let _ = writeln!(
+        log,
+        "{:<71}  {:<24}  {:<8}  {:<20}  {:<20}  {:<9}  Reason",
+        "Digest", "Tags", "Kind", "Pushed", "Pulled", "Retention"
+    );
+    for v in &outcome.verdicts {
+        let m = &repo.manifests[v.index];
+        let tags = if m.tags.is_empty() {
+            "<none>".to_owned()
+        } else {
+            m.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(",")
+        };
+        let changed = !v.retained && kept.contains(&m.id);
+        let verdict = if v.retained || changed { "RETAIN" } else { "DEL" };
+        let reason = match (v.reason, v.retained, changed) {
+            (_, false, true) => "changed during the run (re-pushed or re-tagged)".to_owned(),
+            (Reason::Rule(n), _, _) => format!("rule {n}"),
+            (Reason::NoRule, _, _) => "no rule retains it".to_owned(),
+            (Reason::Owned, true, _) => "part of / attached to a retained artifact".to_owned(),
+            (Reason::Owned, false, _) => "part of / attached to a deleted artifact".to_owned(),
+        };
+        let _ = writeln!(
+            log,
+            "{:<71}  {:<24}  {:<8}  {:<20}  {:<20}  {:<9}  {reason}",
+            m.digest,
+            tags,
+            m.kind,
+            rfc3339_ms(v.pushed_at),
+            v.pulled_at.map_or_else(|| "-".to_owned(), rfc3339_ms),
+            verdict,
+        );
+    }
+    log
+}

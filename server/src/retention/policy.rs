@@ -1,0 +1,562 @@
+//! A retention policy in Harbor's JSON shape, its validation, and the compiled form the
+//! evaluator runs. A policy written for Harbor's `/api/v2.0/retentions` means the same here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::pattern::Pattern;
+
+/// Harbor's limit on rules per policy.
+pub const MAX_RULES: usize = 15;
+
+/// A day, in milliseconds.
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Harbor's `RetentionPolicy`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct PolicyDoc {
+    /// Policy id (answers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Always `or`.
+    #[serde(default = "or")]
+    pub algorithm: String,
+    /// The rules, combined with `or`.
+    #[serde(default)]
+    pub rules: Vec<RuleDoc>,
+    /// When it runs.
+    #[serde(default)]
+    pub trigger: TriggerDoc,
+    /// The project it applies to.
+    #[serde(default)]
+    pub scope: ScopeDoc,
+}
+
+fn or() -> String {
+    "or".into()
+}
+
+/// Harbor's `RetentionRule`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct RuleDoc {
+    /// Rule id (position), as Harbor numbers them.
+    #[serde(default)]
+    pub id: i64,
+    /// Harbor keeps it; it does not change the outcome (rules are `or`ed).
+    #[serde(default)]
+    pub priority: i64,
+    /// A disabled rule retains nothing and selects no repository.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Always `retain`.
+    #[serde(default = "retain")]
+    pub action: String,
+    /// `latestPushedK`, `latestPulledN`, `latestActiveK`, `nDaysSinceLastPush`,
+    /// `nDaysSinceLastPull` or `always`.
+    pub template: String,
+    /// The template's parameter, keyed by the template's name.
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Tag selectors (all must select).
+    #[serde(default)]
+    pub tag_selectors: Vec<SelectorDoc>,
+    /// `{"repository": [selectors]}` (all must select).
+    #[serde(default)]
+    pub scope_selectors: BTreeMap<String, Vec<SelectorDoc>>,
+}
+
+fn retain() -> String {
+    "retain".into()
+}
+
+/// Harbor's `RetentionSelector`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct SelectorDoc {
+    /// Always `doublestar`.
+    #[serde(default)]
+    pub kind: String,
+    /// `matches`/`excludes` for tags, `repoMatches`/`repoExcludes` for repositories.
+    pub decoration: String,
+    /// A doublestar pattern or a comma-separated list of them.
+    pub pattern: String,
+    /// JSON in a string: `{"untagged": bool}` for tag selectors.
+    #[serde(default)]
+    pub extras: String,
+}
+
+/// Harbor's `RetentionRuleTrigger`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TriggerDoc {
+    /// Always `Schedule`.
+    #[serde(default = "schedule")]
+    pub kind: String,
+    /// `{"cron": "<6-field cron>"}`; an empty cron means manual runs only.
+    #[serde(default)]
+    pub settings: TriggerSettings,
+    /// Harbor's job references (kept as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<serde_json::Value>,
+}
+
+fn schedule() -> String {
+    "Schedule".into()
+}
+
+impl Default for TriggerDoc {
+    fn default() -> Self {
+        Self { kind: schedule(), settings: TriggerSettings::default(), references: None }
+    }
+}
+
+/// The trigger's settings.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TriggerSettings {
+    /// Harbor's 6-field cron, or empty.
+    #[serde(default)]
+    pub cron: String,
+}
+
+/// Harbor's `RetentionPolicyScope`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct ScopeDoc {
+    /// Always `project`.
+    #[serde(default)]
+    pub level: String,
+    /// The project id.
+    #[serde(default, rename = "ref")]
+    pub reference: i64,
+}
+
+/// What a rule keeps of the artifacts its tag selectors chose, per repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    /// The K most recently pushed.
+    LatestPushed(usize),
+    /// The N most recently pulled.
+    LatestPulled(usize),
+    /// The K most recently pushed or pulled.
+    LatestActive(usize),
+    /// Those pushed within N days.
+    DaysSincePush(i64),
+    /// Those pulled within N days.
+    DaysSincePull(i64),
+    /// All of them.
+    Always,
+}
+
+impl Template {
+    /// The template's name and parameter as Harbor writes them.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LatestPushed(_) => "latestPushedK",
+            Self::LatestPulled(_) => "latestPulledN",
+            Self::LatestActive(_) => "latestActiveK",
+            Self::DaysSincePush(_) => "nDaysSinceLastPush",
+            Self::DaysSincePull(_) => "nDaysSinceLastPull",
+            Self::Always => "always",
+        }
+    }
+
+    /// The template in plain words.
+    pub fn describe(self) -> String {
+        match self {
+            Self::LatestPushed(k) => format!("the {k} most recently pushed artifacts"),
+            Self::LatestPulled(n) => format!("the {n} most recently pulled artifacts"),
+            Self::LatestActive(k) => format!("the {k} most recently pushed or pulled artifacts"),
+            Self::DaysSincePush(n) => format!("the artifacts pushed within the last {n} days"),
+            Self::DaysSincePull(n) => format!("the artifacts pulled within the last {n} days"),
+            Self::Always => "always all artifacts".into(),
+        }
+    }
+
+    /// The cut-off time for the day templates, given `now`.
+    pub fn since(days: i64, now: i64) -> i64 {
+        now.saturating_sub(days.saturating_mul(DAY_MS))
+    }
+}
+
+/// A repository selector.
+#[derive(Debug, Clone)]
+pub struct RepoSelector {
+    /// `repoExcludes` rather than `repoMatches`.
+    pub exclude: bool,
+    /// The pattern.
+    pub pattern: Pattern,
+}
+
+impl RepoSelector {
+    /// Whether the selector chooses repository `name` (the path inside the project).
+    pub fn selects(&self, name: &str) -> bool {
+        self.pattern.matches(name) != self.exclude
+    }
+}
+
+/// A tag selector.
+#[derive(Debug, Clone)]
+pub struct TagSelector {
+    /// `excludes` rather than `matches`.
+    pub exclude: bool,
+    /// The pattern.
+    pub pattern: Pattern,
+    /// Whether untagged artifacts are chosen.
+    pub untagged: bool,
+}
+
+impl TagSelector {
+    /// Harbor's rule: an untagged artifact is chosen when `untagged` says so; a tagged one by
+    /// `matches` when any tag matches, by `excludes` when none does.
+    pub fn selects<'a>(&self, tags: impl Iterator<Item = &'a str>) -> bool {
+        let mut any_tag = false;
+        let mut hit = false;
+        for t in tags {
+            any_tag = true;
+            if self.pattern.matches(t) {
+                hit = true;
+                break;
+            }
+        }
+        if !any_tag {
+            return self.untagged;
+        }
+        hit != self.exclude
+    }
+}
+
+/// A validated rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Its position in the policy, from 1.
+    pub number: usize,
+    /// What it keeps.
+    pub template: Template,
+    /// Which repositories it applies to (all must choose).
+    pub repos: Vec<RepoSelector>,
+    /// Which artifacts it considers (all must choose).
+    pub tags: Vec<TagSelector>,
+}
+
+impl Rule {
+    /// Whether the rule applies to repository `name`.
+    pub fn applies_to(&self, name: &str) -> bool {
+        self.repos.iter().all(|s| s.selects(name))
+    }
+
+    /// Whether the rule considers an artifact with `tags`.
+    pub fn considers(&self, tags: &[&str]) -> bool {
+        self.tags.iter().all(|s| s.selects(tags.iter().copied()))
+    }
+
+    /// The rule in plain words, as the portal shows it.
+    pub fn describe(&self) -> String {
+        let repos = self
+            .repos
+            .iter()
+            .map(|s| format!("{} `{}`", if s.exclude { "not matching" } else { "matching" }, s.pattern))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let tags = self
+            .tags
+            .iter()
+            .map(|s| {
+                let how = if s.exclude { "excluding" } else { "matching" };
+                let untagged = if s.untagged { "including untagged" } else { "excluding untagged" };
+                format!("tags {how} `{}` ({untagged})", s.pattern)
+            })
+            .collect::<Vec<_>>()
+            .join(" and ");
+        format!("retain {} in repositories {repos} with {tags}", self.template.describe())
+    }
+}
+
+/// A validated, compiled policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Enabled rules.
+    pub rules: Vec<Rule>,
+}
+
+/// Why a policy document was refused, with the rule it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// A 400.
+    #[error("{0}")]
+    Invalid(String),
+    /// Two identical rules (Harbor answers 409).
+    #[error("rule {0} is the same as rule {1}")]
+    Conflict(usize, usize),
+}
+
+fn bad(rule: usize, msg: impl std::fmt::Display) -> PolicyError {
+    PolicyError::Invalid(format!("rule {rule}: {msg}"))
+}
+
+fn param(rule: usize, doc: &RuleDoc) -> Result<i64, PolicyError> {
+    let v = doc.params.get(&doc.template).ok_or_else(|| {
+        bad(rule, format!("template {} needs the parameter {:?}", doc.template, doc.template))
+    })?;
+    let n = match v {
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| bad(rule, format!("parameter {} must be a whole number", doc.template)))?;
+    if !(0..=1_000_000).contains(&n) {
+        return Err(bad(rule, format!("parameter {} must be between 0 and 1000000", doc.template)));
+    }
+    Ok(n)
+}
+
+fn pattern(rule: usize, s: &SelectorDoc) -> Result<Pattern, PolicyError> {
+    if !s.kind.is_empty() && s.kind != "doublestar" {
+        return Err(bad(rule, format!("selector kind {:?} is not supported (use doublestar)", s.kind)));
+    }
+    s.pattern.trim().parse().map_err(|e| bad(rule, format!("pattern {:?}: {e}", s.pattern)))
+}
+
+fn untagged(rule: usize, s: &SelectorDoc, exclude: bool) -> Result<bool, PolicyError> {
+    if s.extras.trim().is_empty() {
+        return Ok(!exclude);
+    }
+    #[derive(Deserialize)]
+    struct Extras {
+        untagged: Option<bool>,
+    }
+    let e: Extras = serde_json::from_str(&s.extras)
+        .map_err(|e| bad(rule, format!("extras must be JSON like {{\"untagged\":true}}: {e}")))?;
+    Ok(e.untagged.unwrap_or(!exclude))
+}
+
+fn compile_rule(number: usize, doc: &RuleDoc) -> Result<Rule, PolicyError> {
+    if doc.action != "retain" {
+        return Err(bad(number, format!("action {:?} is not supported (use retain)", doc.action)));
+    }
+    let count = |n: i64| usize::try_from(n).unwrap_or(0);
+    let template = match doc.template.as_str() {
+        "latestPushedK" => Template::LatestPushed(count(param(number, doc)?)),
+        "latestPulledN" => Template::LatestPulled(count(param(number, doc)?)),
+        "latestActiveK" | "latestK" => Template::LatestActive(count(param(number, doc)?)),
+        "nDaysSinceLastPush" => Template::DaysSincePush(param(number, doc)?),
+        "nDaysSinceLastPull" => Template::DaysSincePull(param(number, doc)?),
+        "always" => Template::Always,
+        other => {
+            return Err(bad(
+                number,
+                format!(
+                    "template {other:?} is not one of latestPushedK, latestPulledN, latestActiveK, \
+                     nDaysSinceLastPush, nDaysSinceLastPull, always"
+                ),
+            ));
+        }
+    };
+    if let Some(other) = doc.scope_selectors.keys().find(|k| k.as_str() != "repository") {
+        return Err(bad(number, format!("scope selector {other:?} is not supported (use repository)")));
+    }
+    let repo_docs = doc.scope_selectors.get("repository").map(Vec::as_slice).unwrap_or_default();
+    if repo_docs.is_empty() {
+        return Err(bad(number, "a repository selector is required"));
+    }
+    let repos = repo_docs
+        .iter()
+        .map(|s| {
+            let exclude = match s.decoration.as_str() {
+                "repoMatches" => false,
+                "repoExcludes" => true,
+                d => {
+                    return Err(bad(
+                        number,
+                        format!("repository decoration {d:?} (use repoMatches or repoExcludes)"),
+                    ));
+                }
+            };
+            Ok(RepoSelector { exclude, pattern: pattern(number, s)? })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if doc.tag_selectors.is_empty() {
+        return Err(bad(number, "a tag selector is required"));
+    }
+    let tags = doc
+        .tag_selectors
+        .iter()
+        .map(|s| {
+            let exclude = match s.decoration.as_str() {
+                "matches" => false,
+                "excludes" => true,
+                d => return Err(bad(number, format!("tag decoration {d:?} (use matches or excludes)"))),
+            };
+            Ok(TagSelector { exclude, pattern: pattern(number, s)?, untagged: untagged(number, s, exclude)? })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Rule { number, template, repos, tags })
+}
+
+impl PolicyDoc {
+    /// Checks the document as Harbor does and compiles its enabled rules.
+    pub fn compile(&self) -> Result<Policy, PolicyError> {
+        if !self.algorithm.is_empty() && self.algorithm != "or" {
+            return Err(PolicyError::Invalid(format!(
+                "algorithm {:?} is not supported (use or)",
+                self.algorithm
+            )));
+        }
+        if self.rules.len() > MAX_RULES {
+            return Err(PolicyError::Invalid(format!("only {MAX_RULES} rules are allowed at most")));
+        }
+        let mut seen: Vec<(RuleDoc, usize)> = Vec::new();
+        let mut rules = Vec::new();
+        for (i, doc) in self.rules.iter().enumerate() {
+            let number = i + 1;
+            let mut key = doc.clone();
+            key.id = 0;
+            key.priority = 0;
+            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+                return Err(PolicyError::Conflict(number, *first));
+            }
+            seen.push((key, number));
+            let rule = compile_rule(number, doc)?;
+            if !doc.disabled {
+                rules.push(rule);
+            }
+        }
+        if !self.trigger.kind.is_empty() && self.trigger.kind != "Schedule" {
+            return Err(PolicyError::Invalid(format!(
+                "trigger kind {:?} is not supported (use Schedule)",
+                self.trigger.kind
+            )));
+        }
+        let cron = self.trigger.settings.cron.trim();
+        if !cron.is_empty() {
+            cron.parse::<crate::jobs::cron::Cron>()
+                .map_err(|e| PolicyError::Invalid(format!("cron: {e}")))?;
+        }
+        if !self.scope.level.is_empty() && self.scope.level != "project" {
+            return Err(PolicyError::Invalid(format!(
+                "scope level {:?} is not supported (use project)",
+                self.scope.level
+            )));
+        }
+        Ok(Policy { rules })
+    }
+
+    /// The schedule's cron expression, if any.
+    pub fn cron(&self) -> Option<&str> {
+        Some(self.trigger.settings.cron.trim()).filter(|c| !c.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn rule(
+        template: &str,
+        n: Option<i64>,
+        repo: (&str, &str),
+        tag: (&str, &str, &str),
+    ) -> RuleDoc {
+        RuleDoc {
+            template: template.into(),
+            action: "retain".into(),
+            params: n.map(|n| (template.to_owned(), serde_json::json!(n))).into_iter().collect(),
+            tag_selectors: vec![SelectorDoc {
+                kind: "doublestar".into(),
+                decoration: tag.0.into(),
+                pattern: tag.1.into(),
+                extras: tag.2.into(),
+            }],
+            scope_selectors: [(
+                "repository".to_owned(),
+                vec![SelectorDoc {
+                    kind: "doublestar".into(),
+                    decoration: repo.0.into(),
+                    pattern: repo.1.into(),
+                    extras: String::new(),
+                }],
+            )]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn harbors_document_parses_and_compiles() {
+        let doc: PolicyDoc = serde_json::from_str(
+            r#"{"algorithm":"or","rules":[{"disabled":false,"action":"retain","template":"latestPushedK",
+            "params":{"latestPushedK":10},"tag_selectors":[{"kind":"doublestar","decoration":"matches",
+            "pattern":"v*","extras":"{\"untagged\":false}"}],"scope_selectors":{"repository":[{"kind":"doublestar",
+            "decoration":"repoMatches","pattern":"**"}]}}],"trigger":{"kind":"Schedule","settings":{"cron":"0 0 0 * * *"}},
+            "scope":{"level":"project","ref":3}}"#,
+        )
+        .expect("valid");
+        let p = doc.compile().expect("valid");
+        assert_eq!(p.rules.len(), 1);
+        assert_eq!(p.rules[0].template, Template::LatestPushed(10));
+        assert!(!p.rules[0].tags[0].untagged);
+        assert_eq!(doc.cron(), Some("0 0 0 * * *"));
+        assert_eq!(doc.scope.reference, 3);
+        assert_eq!(
+            p.rules[0].describe(),
+            "retain the 10 most recently pushed artifacts in repositories matching `**` with tags matching `v*` (excluding untagged)"
+        );
+    }
+
+    #[test]
+    fn untagged_defaults_follow_the_decoration() {
+        let m = rule("always", None, ("repoMatches", "**"), ("matches", "**", "")).clone();
+        let e = rule("always", None, ("repoMatches", "**"), ("excludes", "x", ""));
+        let doc = PolicyDoc { rules: vec![m, e], ..Default::default() };
+        let p = doc.compile().expect("valid");
+        assert!(p.rules[0].tags[0].untagged);
+        assert!(!p.rules[1].tags[0].untagged);
+    }
+
+    #[test]
+    fn invalid_documents_say_why() {
+        let ok = rule("latestPushedK", Some(1), ("repoMatches", "**"), ("matches", "**", ""));
+        type Mutation = Box<dyn Fn(&mut PolicyDoc)>;
+        let cases: Vec<(Mutation, &str)> = vec![
+            (Box::new(|d| d.rules[0].template = "nope".into()), "template \"nope\""),
+            (Box::new(|d| d.rules[0].params.clear()), "needs the parameter"),
+            (
+                Box::new(|d| {
+                    d.rules[0]
+                        .params
+                        .insert("latestPushedK".into(), serde_json::json!("x"))
+                        .map(drop)
+                        .unwrap_or(())
+                }),
+                "whole number",
+            ),
+            (Box::new(|d| d.rules[0].tag_selectors[0].pattern = "{a".into()), "unbalanced braces"),
+            (Box::new(|d| d.rules[0].tag_selectors[0].decoration = "regex".into()), "tag decoration"),
+            (Box::new(|d| d.rules[0].tag_selectors[0].extras = "nope".into()), "extras"),
+            (Box::new(|d| d.rules[0].scope_selectors.clear()), "repository selector is required"),
+            (Box::new(|d| d.rules[0].action = "delete".into()), "action"),
+            (Box::new(|d| d.trigger.settings.cron = "every day".into()), "cron"),
+            (Box::new(|d| d.algorithm = "and".into()), "algorithm"),
+            (Box::new(|d| d.scope.level = "system".into()), "scope level"),
+            (
+                Box::new(|d| {
+                    let r = d.rules[0].clone();
+                    d.rules = (0..16)
+                        .map(|i| {
+                            let mut r = r.clone();
+                            r.params.insert("latestPushedK".into(), serde_json::json!(i));
+                            r
+                        })
+                        .collect()
+                }),
+                "only 15 rules",
+            ),
+        ];
+        for (mutate, want) in cases {
+            let mut d = PolicyDoc { rules: vec![ok.clone()], ..Default::default() };
+            mutate(&mut d);
+            let err = d.compile().expect_err("refused").to_string();
+            assert!(err.contains(want), "{err:?} should mention {want:?}");
+        }
+        let d = PolicyDoc { rules: vec![ok.clone(), ok], ..Default::default() };
+        assert_eq!(d.compile().expect_err("refused"), PolicyError::Conflict(2, 1));
+    }
+}
