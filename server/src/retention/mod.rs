@@ -361,7 +361,7 @@ impl RetentionService {
         let stored = self.stored(row, None)?;
         let policy = stored.doc.compile()?;
         let since = db::now_ms();
-        let repos = db::retention::load_project(self.db.reader(), row.project_id).await?;
+        let repos = db::retention::load_project(self.db.reader(), self.db.backend(), row.project_id).await?;
         for (repo_id, full_name, mut repo) in repos {
             if db::retention::heartbeat(self.db.writer(), eid).await? {
                 return Ok("Stopped");
