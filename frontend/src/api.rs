@@ -1,5 +1,7 @@
 //! Server functions: the pages' only way to the backend. Each one takes the viewer from the
 //! request (the server resolved the session cookie) and makes one [`Portal`] call.
+// A server function takes one argument per form field.
+#![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 
@@ -178,4 +180,81 @@ pub async fn set_gc_schedule(
         .map_err(ctx::fail)?;
     leptos_axum::redirect("/admin/gc");
     Ok(())
+}
+
+/// A project's Retention tab.
+#[server(prefix = "/ui", endpoint = "retention_page")]
+pub async fn retention_page(project: String, page: i64) -> Result<RetentionView, ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.retention(&who, &project, page).await.map_err(ctx::fail)
+}
+
+#[cfg(feature = "ssr")]
+fn retention_href(project: &str) -> String {
+    format!("/projects/{project}/retention")
+}
+
+/// Adds a retention rule.
+#[server(prefix = "/ui", endpoint = "add_retention_rule")]
+pub async fn add_retention_rule(
+    project: String,
+    template: String,
+    count: Option<String>,
+    repo_decoration: String,
+    repo_pattern: String,
+    tag_decoration: String,
+    tag_pattern: String,
+    untagged: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    let count = match count.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| ServerFnError::new(format!("{c:?} is not a number")))?,
+    };
+    let rule = NewRetentionRule {
+        template,
+        count,
+        repo_excludes: repo_decoration == "repoExcludes",
+        repo_pattern: repo_pattern.trim().to_owned(),
+        tag_excludes: tag_decoration == "excludes",
+        tag_pattern: tag_pattern.trim().to_owned(),
+        untagged: untagged.is_some(),
+    };
+    portal.add_retention_rule(&who, &project, rule).await.map_err(ctx::fail)?;
+    leptos_axum::redirect(&retention_href(&project));
+    Ok(())
+}
+
+/// Removes a retention rule.
+#[server(prefix = "/ui", endpoint = "delete_retention_rule")]
+pub async fn delete_retention_rule(project: String, index: usize) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.delete_retention_rule(&who, &project, index).await.map_err(ctx::fail)?;
+    leptos_axum::redirect(&retention_href(&project));
+    Ok(())
+}
+
+/// Sets the retention schedule.
+#[server(prefix = "/ui", endpoint = "set_retention_schedule")]
+pub async fn set_retention_schedule(
+    project: String,
+    kind: String,
+    cron: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal
+        .set_retention_schedule(&who, &project, &kind, cron.as_deref().unwrap_or(""))
+        .await
+        .map_err(ctx::fail)?;
+    leptos_axum::redirect(&retention_href(&project));
+    Ok(())
+}
+
+/// Starts a retention run or dry run.
+#[server(prefix = "/ui", endpoint = "run_retention")]
+pub async fn run_retention(project: String, dry_run: Option<String>) -> Result<i64, ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    let id = portal.run_retention(&who, &project, dry_run.is_some()).await.map_err(ctx::fail)?;
+    leptos_axum::redirect(&retention_href(&project));
+    Ok(id)
 }

@@ -6,7 +6,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::api::{SignOut, current_viewer};
-use crate::pages::{ArtifactPage, GcPage, LoginPage, NotFound, ProjectPage, ProjectsPage, RepositoryPage};
+use crate::pages::{
+    ArtifactPage, GcPage, LoginPage, NotFound, ProjectPage, ProjectsPage, RepositoryPage, RetentionPage,
+};
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
 /// inline bootstrap scripts Leptos writes, which carry this response's nonce.
@@ -69,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects/:project/retention") view=RetentionPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::PartiallyBlocked />

@@ -98,6 +98,27 @@ pub trait Portal: Send + Sync {
     ) -> PortalResult<()>;
     /// A collection's log.
     async fn gc_log(&self, who: &Viewer, id: i64) -> PortalResult<String>;
+    /// A project's Retention tab: rules, schedule and executions (one page).
+    async fn retention(&self, who: &Viewer, project: &str, page: i64) -> PortalResult<RetentionView>;
+    /// Adds a rule (creating the policy with the first one).
+    async fn add_retention_rule(
+        &self,
+        who: &Viewer,
+        project: &str,
+        rule: NewRetentionRule,
+    ) -> PortalResult<()>;
+    /// Removes rule `index` (from 0).
+    async fn delete_retention_rule(&self, who: &Viewer, project: &str, index: usize) -> PortalResult<()>;
+    /// Sets the schedule (`None`, `Hourly`, `Daily`, `Weekly` or `Custom` with `cron`).
+    async fn set_retention_schedule(
+        &self,
+        who: &Viewer,
+        project: &str,
+        kind: &str,
+        cron: &str,
+    ) -> PortalResult<()>;
+    /// Starts a run (or a dry run); returns the execution id.
+    async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64>;
 }
 
 /// How the server hands its [`Portal`] to the pages (Leptos context).

@@ -64,6 +64,8 @@ pub struct ProjectView {
     pub public: bool,
     /// The viewer may push (shows the push command).
     pub can_push: bool,
+    /// The viewer may manage tag retention (shows the Retention tab).
+    pub can_manage_retention: bool,
     /// The registry host for commands (`host:port`).
     pub registry: String,
 }
@@ -185,4 +187,81 @@ pub struct GcView {
     pub next: Option<String>,
     /// Runs, newest first.
     pub runs: Page<GcRunView>,
+}
+
+/// A retention rule, in plain words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionRuleView {
+    /// "retain the 10 most recently pushed artifacts in repositories matching `**` …".
+    pub text: String,
+    /// Disabled rules retain nothing.
+    pub disabled: bool,
+}
+
+/// One repository of a retention execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionTaskView {
+    /// Task id.
+    pub id: i64,
+    /// Full repository name.
+    pub repository: String,
+    /// Harbor's status words.
+    pub status: String,
+    /// Artifacts considered.
+    pub total: i64,
+    /// Artifacts retained.
+    pub retained: i64,
+}
+
+/// A retention execution with its tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionExecutionView {
+    /// Execution id.
+    pub id: i64,
+    /// `MANUAL` or `SCHEDULE`.
+    pub trigger: String,
+    /// Nothing was deleted.
+    pub dry_run: bool,
+    /// `Running`, `Success`, `Error`, `Stopped`.
+    pub status: String,
+    /// Start (RFC 3339).
+    pub started: String,
+    /// How long it took, when ended (milliseconds).
+    pub took_ms: Option<i64>,
+    /// Per-repository results.
+    pub tasks: Vec<RetentionTaskView>,
+}
+
+/// A project's Retention tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionView {
+    /// The policy id, once a rule exists.
+    pub policy_id: Option<i64>,
+    /// The rules, in order.
+    pub rules: Vec<RetentionRuleView>,
+    /// The schedule's cron expression (empty: manual runs only).
+    pub cron: String,
+    /// Next scheduled run (RFC 3339).
+    pub next: Option<String>,
+    /// Executions, newest first.
+    pub executions: Page<RetentionExecutionView>,
+}
+
+/// A rule as the Retention tab's form submits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRetentionRule {
+    /// Harbor's template name.
+    pub template: String,
+    /// K, N or days (ignored by `always`).
+    pub count: i64,
+    /// `repoExcludes` rather than `repoMatches`.
+    pub repo_excludes: bool,
+    /// Repository pattern.
+    pub repo_pattern: String,
+    /// `excludes` rather than `matches`.
+    pub tag_excludes: bool,
+    /// Tag pattern.
+    pub tag_pattern: String,
+    /// Untagged artifacts are considered.
+    pub untagged: bool,
 }

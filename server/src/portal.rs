@@ -17,6 +17,8 @@ use crate::db::{self, manifests::ArtifactRow, manifests::TagRow};
 use crate::gc::collector::GcParams;
 use crate::gc::{GcServiceError, Trigger};
 use crate::projects::{ProjectError, ProjectRef};
+use crate::retention::RetentionError;
+use crate::retention::policy::{RuleDoc, SelectorDoc};
 use crate::storage::StorageKey;
 use crate::time::rfc3339_ms;
 
@@ -53,6 +55,18 @@ impl From<ProjectError> for PortalError {
                 "{n:?} is not a valid project name: use lower-case letters and digits, separated by . _ or -."
             )),
             other => internal(other),
+        }
+    }
+}
+
+impl From<RetentionError> for PortalError {
+    fn from(e: RetentionError) -> Self {
+        match e {
+            RetentionError::Project(p) => p.into(),
+            RetentionError::NotFound(what) => Self::NotFound(what),
+            RetentionError::Invalid(m) | RetentionError::Conflict(m) => Self::Invalid(m),
+            RetentionError::Busy | RetentionError::NotRunning(_) => Self::Invalid(e.to_string()),
+            RetentionError::Db(e) => internal(e),
         }
     }
 }
@@ -270,6 +284,7 @@ impl Portal for WharfPortal {
         let p = self.0.projects.get(&id, &ProjectRef::Name(name.to_owned()), Action::ReadProject).await?;
         Ok(ProjectView {
             can_push: self.who_may(&id, &p, Action::Push),
+            can_manage_retention: self.who_may(&id, &p, Action::ManageRetention),
             name: p.name,
             public: p.public,
             registry: self.0.config.registry_host().to_owned(),
@@ -457,5 +472,149 @@ impl Portal for WharfPortal {
     async fn gc_log(&self, who: &Viewer, id: i64) -> PortalResult<String> {
         Self::require_admin(who)?;
         Ok(self.0.gc.log(id).await?)
+    }
+
+    async fn retention(&self, who: &Viewer, project: &str, page_no: i64) -> PortalResult<RetentionView> {
+        let p = ProjectRef::Name(project.to_owned());
+        let (policy, history, total) =
+            self.0.retention.project_history(&identity(who), &p, offset(page_no), PAGE_SIZE).await?;
+        let executions = history
+            .into_iter()
+            .map(|(e, tasks)| RetentionExecutionView {
+                id: e.id,
+                trigger: e.trigger_kind,
+                dry_run: e.dry_run,
+                status: e.status,
+                started: rfc3339_ms(e.created_at),
+                took_ms: e.ended_at.map(|end| end - e.created_at),
+                tasks: tasks
+                    .into_iter()
+                    .map(|t| RetentionTaskView {
+                        id: t.id,
+                        repository: t.repository,
+                        status: t.status,
+                        total: t.total,
+                        retained: t.retained,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let executions = page(executions, total, page_no.max(1));
+        Ok(match policy {
+            None => RetentionView {
+                policy_id: None,
+                rules: Vec::new(),
+                cron: String::new(),
+                next: None,
+                executions,
+            },
+            Some(p) => RetentionView {
+                policy_id: p.doc.id,
+                rules: p
+                    .doc
+                    .rules
+                    .iter()
+                    .zip(p.described)
+                    .map(|(r, text)| RetentionRuleView { text, disabled: r.disabled })
+                    .collect(),
+                cron: p.doc.trigger.settings.cron.clone(),
+                next: p.next_run_at.map(rfc3339_ms),
+                executions,
+            },
+        })
+    }
+
+    async fn add_retention_rule(
+        &self,
+        who: &Viewer,
+        project: &str,
+        rule: NewRetentionRule,
+    ) -> PortalResult<()> {
+        let selector = |decoration: &str, pattern: &str, extras: String| SelectorDoc {
+            kind: "doublestar".into(),
+            decoration: decoration.into(),
+            pattern: pattern.into(),
+            extras,
+        };
+        let doc = RuleDoc {
+            action: "retain".into(),
+            params: (rule.template != "always")
+                .then(|| (rule.template.clone(), serde_json::json!(rule.count)))
+                .into_iter()
+                .collect(),
+            tag_selectors: vec![selector(
+                if rule.tag_excludes { "excludes" } else { "matches" },
+                &rule.tag_pattern,
+                serde_json::json!({ "untagged": rule.untagged }).to_string(),
+            )],
+            scope_selectors: [(
+                "repository".to_owned(),
+                vec![selector(
+                    if rule.repo_excludes { "repoExcludes" } else { "repoMatches" },
+                    &rule.repo_pattern,
+                    String::new(),
+                )],
+            )]
+            .into_iter()
+            .collect(),
+            template: rule.template,
+            ..Default::default()
+        };
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self
+            .0
+            .retention
+            .edit_project_policy(&identity(who), &p, |d| {
+                d.rules.push(doc);
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn delete_retention_rule(&self, who: &Viewer, project: &str, index: usize) -> PortalResult<()> {
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self
+            .0
+            .retention
+            .edit_project_policy(&identity(who), &p, |d| {
+                if index >= d.rules.len() {
+                    return Err(RetentionError::NotFound(format!("rule {}", index + 1)));
+                }
+                d.rules.remove(index);
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn set_retention_schedule(
+        &self,
+        who: &Viewer,
+        project: &str,
+        kind: &str,
+        cron: &str,
+    ) -> PortalResult<()> {
+        let expr = match (kind, crate::jobs::cron::preset(kind)) {
+            ("None", _) => String::new(),
+            (_, Some(preset)) => preset.to_owned(),
+            ("Custom", None) => cron.trim().to_owned(),
+            _ => return Err(PortalError::Invalid(format!("unknown schedule {kind:?}"))),
+        };
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self
+            .0
+            .retention
+            .edit_project_policy(&identity(who), &p, |d| {
+                if d.rules.is_empty() {
+                    return Err(RetentionError::Invalid("Add a rule before setting a schedule.".into()));
+                }
+                d.trigger.settings.cron = expr;
+                Ok(())
+            })
+            .await?)
+    }
+
+    async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64> {
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self.0.retention.run_project(&identity(who), &p, dry_run).await?)
     }
 }

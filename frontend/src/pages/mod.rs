@@ -6,6 +6,7 @@ mod login;
 mod project;
 mod projects;
 mod repository;
+mod retention;
 
 pub use artifact::ArtifactPage;
 pub use gc::GcPage;
@@ -14,6 +15,7 @@ pub use login::LoginPage;
 pub use project::ProjectPage;
 pub use projects::ProjectsPage;
 pub use repository::RepositoryPage;
+pub use retention::RetentionPage;
 
 use crate::components::encode;
 

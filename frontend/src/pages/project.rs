@@ -41,7 +41,7 @@ pub fn ProjectPage() -> impl IntoView {
                             <button type="submit">"Search"</button>
                         </form>
                     </div>
-                    <h2>"Repositories"</h2>
+                    <ProjectTabs project=Signal::derive(name) current="repositories" retention=project.can_manage_retention />
                     {match repos {
                         Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
                         Ok(r) if r.items.is_empty() && q().is_empty() => view! {
@@ -79,5 +79,33 @@ pub fn ProjectPage() -> impl IntoView {
                     .into_any()
             })}
         </Suspense>
+    }
+}
+
+/// The tabs of a project page.
+#[component]
+pub fn ProjectTabs(
+    /// The project's name.
+    project: Signal<String>,
+    /// The tab shown: `repositories` or `retention`.
+    current: &'static str,
+    /// Whether the viewer may see the Retention tab.
+    retention: bool,
+) -> impl IntoView {
+    let tab = move |id: &'static str, label: &'static str, href: String| {
+        view! {
+            <a href=href class:current=current == id aria-current=(current == id).then_some("page")>{label}</a>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Project">
+            {move || {
+                let p = project.get();
+                view! {
+                    {tab("repositories", "Repositories", format!("/projects/{p}"))}
+                    {retention.then(|| tab("retention", "Retention", format!("/projects/{p}/retention")))}
+                }
+            }}
+        </nav>
     }
 }

@@ -18,6 +18,15 @@ impl FromRequestParts<AppState> for ApiCaller {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if auth.is_none() && matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
+            // A signed-in browser may read the API with its portal session (the logs the
+            // portal links to). Only reads: a cookie rides along on cross-site requests, so
+            // anything that changes state needs credentials a page cannot forge.
+            let cookie = parts.headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+            if let Some(u) = app.sessions.resolve(cookie).await? {
+                return Ok(Self(Identity::User { id: u.id, name: u.username, sysadmin: u.sysadmin }));
+            }
+        }
         Ok(Self(app.auth.identify_basic(auth, peer_ip(parts)).await?))
     }
 }

@@ -347,6 +347,25 @@ pub async fn list_tasks<'e>(
         .collect()
 }
 
+/// The tasks of the given executions, in one query (no query per execution).
+pub async fn tasks_of<'e>(
+    e: impl Executor<'e, Database = Any>,
+    execution_ids: &[i64],
+) -> DbResult<Vec<TaskRow>> {
+    if execution_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM retention_tasks WHERE execution_id IN ({}) ORDER BY execution_id, id",
+        super::placeholders(1, execution_ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in execution_ids {
+        q = q.bind(*id);
+    }
+    q.fetch_all(e).await?.iter().map(task_from).collect()
+}
+
 /// Number of tasks of execution `execution_id`.
 pub async fn count_tasks<'e>(e: impl Executor<'e, Database = Any>, execution_id: i64) -> DbResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM retention_tasks WHERE execution_id = $1")

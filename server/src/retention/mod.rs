@@ -270,6 +270,74 @@ impl RetentionService {
         }
     }
 
+    /// The project's policy and one page of its executions with their tasks (two queries for
+    /// the history, whatever its length).
+    pub async fn project_history(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Option<StoredPolicy>, Vec<(ExecutionRow, Vec<TaskRow>)>, i64), RetentionError> {
+        let Some(policy) = self.of_project(who, p).await? else {
+            return Ok((None, Vec::new(), 0));
+        };
+        let id = policy.doc.id.unwrap_or_default();
+        let execs = db::retention::list_executions(self.db.reader(), id, offset, limit).await?;
+        let total = db::retention::count_executions(self.db.reader(), id).await?;
+        let ids: Vec<i64> = execs.iter().map(|e| e.id).collect();
+        let mut tasks = db::retention::tasks_of(self.db.reader(), &ids).await?;
+        let history = execs
+            .into_iter()
+            .map(|e| {
+                let (mine, rest): (Vec<TaskRow>, Vec<TaskRow>) =
+                    tasks.drain(..).partition(|t| t.execution_id == e.id);
+                tasks = rest;
+                (e, mine)
+            })
+            .collect();
+        Ok((Some(policy), history, total))
+    }
+
+    /// Changes the project's policy with `change`, creating it (with a manual trigger) when the
+    /// project has none.
+    pub async fn edit_project_policy(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        change: impl FnOnce(&mut PolicyDoc) -> Result<(), RetentionError>,
+    ) -> Result<(), RetentionError> {
+        let project = self.projects.get(who, p, Action::ManageRetention).await?;
+        match db::retention::policy_of_project(self.db.reader(), project.id).await? {
+            Some(row) => {
+                let mut doc = self.stored(&row, None)?.doc;
+                change(&mut doc)?;
+                self.update(who, row.id, &doc).await
+            }
+            None => {
+                let mut doc = PolicyDoc::default();
+                doc.scope.level = "project".into();
+                doc.scope.reference = project.id;
+                change(&mut doc)?;
+                self.create(who, &doc).await.map(drop)
+            }
+        }
+    }
+
+    /// Starts a run of the project's policy.
+    pub async fn run_project(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        dry_run: bool,
+    ) -> Result<i64, RetentionError> {
+        let project = self.projects.get(who, p, Action::ManageRetention).await?;
+        let row = db::retention::policy_of_project(self.db.reader(), project.id).await?.ok_or_else(|| {
+            RetentionError::NotFound(format!("retention policy of project {}", project.name))
+        })?;
+        self.start(row, Trigger::Manual, dry_run).await
+    }
+
     /// Replaces policy `id` (its project stays).
     pub async fn update(&self, who: &Identity, id: i64, doc: &PolicyDoc) -> Result<(), RetentionError> {
         doc.compile()?;

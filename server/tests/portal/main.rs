@@ -241,3 +241,92 @@ async fn administrators_run_and_schedule_garbage_collection_from_the_page() {
     let res = b.post("/ui/set_gc_schedule", &[("kind", "Custom"), ("cron", "not cron")]).await;
     assert!(header(&res, "location").expect("back").contains("__err"));
 }
+
+#[tokio::test]
+async fn developers_manage_retention_from_the_project_tab_without_scripts() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    for (name, role) in [("dev", wharf::auth::Role::Developer), ("guest", wharf::auth::Role::Guest)] {
+        let uid = app.create_user(name, "Passw0rd!").await;
+        app.add_member("team", uid, role).await;
+    }
+    for i in 1..=3 {
+        app.push_image("team/app", &format!("v{i}")).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Guests see no Retention tab and cannot open it.
+    let mut guest = Browser::new(&app);
+    guest.sign_in("guest", "Passw0rd!").await;
+    let (_, html) = guest.get("/projects/team").await;
+    assert!(!main_of(&html).contains("/projects/team/retention"));
+    let (_, html) = guest.get("/projects/team/retention").await;
+    assert!(main_of(&html).contains("You are not allowed to do this."), "{}", main_of(&html));
+    let res = guest.post("/ui/run_retention", &[("project", "team"), ("dry_run", "on")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+
+    let mut dev = Browser::new(&app);
+    dev.sign_in("dev", "Passw0rd!").await;
+    let (_, html) = dev.get("/projects/team").await;
+    assert!(main_of(&html).contains(r#"href="/projects/team/retention""#));
+    let (status, html) = dev.get("/projects/team/retention").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(main_of(&html).contains("No retention rules: nothing is deleted."), "{}", main_of(&html));
+    let rule = [
+        ("project", "team"),
+        ("template", "latestPushedK"),
+        ("count", "1"),
+        ("repo_decoration", "repoMatches"),
+        ("repo_pattern", "**"),
+        ("tag_decoration", "matches"),
+        ("tag_pattern", "v*"),
+    ];
+    let res = dev.post("/ui/add_retention_rule", &rule).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
+    // A bad pattern comes back as a readable error.
+    let mut bad = rule;
+    bad[6] = ("tag_pattern", "{v1");
+    let res = dev.post("/ui/add_retention_rule", &bad).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    let res = dev.post("/ui/set_retention_schedule", &[("project", "team"), ("kind", "Daily")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
+    let (_, html) = dev.get("/projects/team/retention").await;
+    let main = main_of(&html);
+    assert!(
+        main.contains(
+            "retain the 1 most recently pushed artifacts in repositories matching `**` with tags matching `v*` (excluding untagged)"
+        ),
+        "{main}"
+    );
+    assert!(main.contains("Runs on cron 0 0 0 * * *; next run"), "{main}");
+
+    let res = dev.post("/ui/run_retention", &[("project", "team"), ("dry_run", "on")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = dev.get("/projects/team/retention").await.1;
+        if html.contains("status success") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Without the hydration markers between text nodes.
+    let main = main_of(&html).replace("<!>", "");
+    assert!(main.contains("MANUAL (dry run)") && main.contains("team/app: 1 / 3"), "{main}");
+    // The task's log opens with the portal session (the API reads it from the cookie).
+    let log_href = main
+        .split("href=\"")
+        .find(|s| s.starts_with("/api/v2.0/retentions/"))
+        .and_then(|s| s.split('"').next())
+        .expect("log link")
+        .to_owned();
+    let (status, log) = dev.get(&log_href).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert!(log.contains("dry run: nothing was deleted") && log.contains(" DEL "), "{log}");
+    let (status, _) = guest.get(&log_href).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let res = dev.post("/ui/delete_retention_rule", &[("project", "team"), ("index", "0")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
+    let (_, html) = dev.get("/projects/team/retention").await;
+    assert!(main_of(&html).contains("No retention rules: nothing is deleted."));
+}
