@@ -217,10 +217,18 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
     let count = c.find(Locator::Css("input[name=count]")).await.expect("count");
     count.clear().await.expect("clear");
     count.send_keys("1").await.expect("type");
-    c.find(Locator::Css("form.rule-form button[type=submit]")).await.expect("add").click().await.expect("click");
+    c.find(Locator::Css("form.rule-form button[type=submit]"))
+        .await
+        .expect("add")
+        .click()
+        .await
+        .expect("click");
     wait_for(&c, "ol.rules li", "rule-added").await;
     let rules = text_of(&c, "ol.rules").await;
-    assert!(rules.contains("retain the 1 most recently pushed artifacts in repositories matching `**`"), "{rules}");
+    assert!(
+        rules.contains("retain the 1 most recently pushed artifacts in repositories matching `**`"),
+        "{rules}"
+    );
     c.find(Locator::Css("button[name=dry_run]")).await.expect("dry run").click().await.expect("click");
     // The history refreshes after the action; a run this small ends before the page asks.
     for _ in 0..50 {
@@ -233,7 +241,9 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
     wait_for(&c, "table.list .status.success", "retention-run").await;
     let history = text_of(&c, "table.list").await;
     assert!(history.contains("(dry run)") && history.contains("web/site: 1 / 1"), "{history}");
-    c.execute("document.querySelector('table.list').scrollIntoView({block: 'end'})", vec![]).await.expect("scroll");
+    c.execute("document.querySelector('table.list').scrollIntoView({block: 'end'})", vec![])
+        .await
+        .expect("scroll");
     shot(&c, "06-retention").await;
 
     // A Guest of the project sees the artifact but no delete button.

@@ -194,10 +194,11 @@ fn retention_href(project: &str) -> String {
     format!("/projects/{project}/retention")
 }
 
-/// Adds a retention rule.
-#[server(prefix = "/ui", endpoint = "add_retention_rule")]
-pub async fn add_retention_rule(
+/// Adds a retention rule, or replaces rule `index`.
+#[server(prefix = "/ui", endpoint = "save_retention_rule")]
+pub async fn save_retention_rule(
     project: String,
+    index: Option<usize>,
     template: String,
     count: Option<String>,
     repo_decoration: String,
@@ -220,7 +221,7 @@ pub async fn add_retention_rule(
         tag_pattern: tag_pattern.trim().to_owned(),
         untagged: untagged.is_some(),
     };
-    portal.add_retention_rule(&who, &project, rule).await.map_err(ctx::fail)?;
+    portal.save_retention_rule(&who, &project, index, rule).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&retention_href(&project));
     Ok(())
 }

@@ -100,11 +100,12 @@ pub trait Portal: Send + Sync {
     async fn gc_log(&self, who: &Viewer, id: i64) -> PortalResult<String>;
     /// A project's Retention tab: rules, schedule and executions (one page).
     async fn retention(&self, who: &Viewer, project: &str, page: i64) -> PortalResult<RetentionView>;
-    /// Adds a rule (creating the policy with the first one).
-    async fn add_retention_rule(
+    /// Adds a rule (creating the policy with the first one), or replaces rule `index` (from 0).
+    async fn save_retention_rule(
         &self,
         who: &Viewer,
         project: &str,
+        index: Option<usize>,
         rule: NewRetentionRule,
     ) -> PortalResult<()>;
     /// Removes rule `index` (from 0).

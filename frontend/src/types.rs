@@ -196,6 +196,9 @@ pub struct RetentionRuleView {
     pub text: String,
     /// Disabled rules retain nothing.
     pub disabled: bool,
+    /// The rule's fields, to fill the edit form (`None` for rules the form cannot express,
+    /// such as several selectors written through the API).
+    pub form: Option<NewRetentionRule>,
 }
 
 /// One repository of a retention execution.
@@ -248,7 +251,7 @@ pub struct RetentionView {
 }
 
 /// A rule as the Retention tab's form submits it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct NewRetentionRule {
     /// Harbor's template name.
     pub template: String,

@@ -71,6 +71,27 @@ impl From<RetentionError> for PortalError {
     }
 }
 
+/// A rule's fields for the portal's edit form, when it has the form's shape (one selector of
+/// each kind).
+fn rule_form(r: &RuleDoc) -> Option<NewRetentionRule> {
+    let [tag] = r.tag_selectors.as_slice() else { return None };
+    let [repo] = r.scope_selectors.get("repository")?.as_slice() else { return None };
+    let tag_excludes = tag.decoration == "excludes";
+    let untagged = serde_json::from_str::<Value>(&tag.extras)
+        .ok()
+        .and_then(|e| e.get("untagged").and_then(Value::as_bool))
+        .unwrap_or(!tag_excludes);
+    Some(NewRetentionRule {
+        template: r.template.clone(),
+        count: r.params.get(&r.template).and_then(Value::as_i64).unwrap_or(0),
+        repo_excludes: repo.decoration == "repoExcludes",
+        repo_pattern: repo.pattern.clone(),
+        tag_excludes,
+        tag_pattern: tag.pattern.clone(),
+        untagged,
+    })
+}
+
 impl From<BrowseError> for PortalError {
     fn from(e: BrowseError) -> Self {
         match e {
@@ -515,7 +536,7 @@ impl Portal for WharfPortal {
                     .rules
                     .iter()
                     .zip(p.described)
-                    .map(|(r, text)| RetentionRuleView { text, disabled: r.disabled })
+                    .map(|(r, text)| RetentionRuleView { text, disabled: r.disabled, form: rule_form(r) })
                     .collect(),
                 cron: p.doc.trigger.settings.cron.clone(),
                 next: p.next_run_at.map(rfc3339_ms),
@@ -524,10 +545,11 @@ impl Portal for WharfPortal {
         })
     }
 
-    async fn add_retention_rule(
+    async fn save_retention_rule(
         &self,
         who: &Viewer,
         project: &str,
+        index: Option<usize>,
         rule: NewRetentionRule,
     ) -> PortalResult<()> {
         let selector = |decoration: &str, pattern: &str, extras: String| SelectorDoc {
@@ -564,9 +586,18 @@ impl Portal for WharfPortal {
         Ok(self
             .0
             .retention
-            .edit_project_policy(&identity(who), &p, |d| {
-                d.rules.push(doc);
-                Ok(())
+            .edit_project_policy(&identity(who), &p, |d| match index {
+                None => {
+                    d.rules.push(doc);
+                    Ok(())
+                }
+                Some(i) => match d.rules.get_mut(i) {
+                    Some(r) => {
+                        *r = doc;
+                        Ok(())
+                    }
+                    None => Err(RetentionError::NotFound(format!("rule {}", i + 1))),
+                },
             })
             .await?)
     }

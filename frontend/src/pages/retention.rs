@@ -7,8 +7,11 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::page_param;
 use super::project::ProjectTabs;
-use crate::api::{AddRetentionRule, DeleteRetentionRule, RunRetention, SetRetentionSchedule, retention_page};
+use crate::api::{
+    DeleteRetentionRule, RunRetention, SaveRetentionRule, SetRetentionSchedule, retention_page,
+};
 use crate::components::{ErrorBox, Pager, message};
+use crate::types::NewRetentionRule;
 
 /// Harbor's templates with the words the form shows for them.
 const TEMPLATES: [(&str, &str); 6] = [
@@ -27,7 +30,7 @@ pub fn RetentionPage() -> impl IntoView {
     let query = use_query_map();
     let name = move || params.read().get("project").unwrap_or_default();
     let page = move || page_param(query.read().get("page"));
-    let add = ServerAction::<AddRetentionRule>::new();
+    let add = ServerAction::<SaveRetentionRule>::new();
     let remove = ServerAction::<DeleteRetentionRule>::new();
     let schedule = ServerAction::<SetRetentionSchedule>::new();
     let run = ServerAction::<RunRetention>::new();
@@ -69,9 +72,19 @@ pub fn RetentionPage() -> impl IntoView {
                                 <ol class="rules">
                                     {v.rules.into_iter().enumerate().map(move |(i, r)| {
                                         let project = p_rules.clone();
+                                        let edit = r.form.clone().map(|form| {
+                                            let project = project.clone();
+                                            view! {
+                                                <details class="edit">
+                                                    <summary>"Edit"</summary>
+                                                    <RuleForm action=add project=project index=Some(i) rule=form submit="Save rule" />
+                                                </details>
+                                            }
+                                        });
                                         view! {
                                             <li class:muted=r.disabled>
                                                 <span>{r.text}</span>
+                                                {edit}
                                                 <ActionForm action=remove attr:class="inline">
                                                     <input type="hidden" name="project" value=project />
                                                     <input type="hidden" name="index" value=i.to_string() />
@@ -84,31 +97,7 @@ pub fn RetentionPage() -> impl IntoView {
                             }.into_any()
                         }}
                         <h3>"Add a rule"</h3>
-                        <ActionForm action=add attr:class="rule-form">
-                            <input type="hidden" name="project" value=p_add />
-                            <label>"Retain "
-                                <select name="template" aria-label="Template">
-                                    {TEMPLATES.into_iter().map(|(t, text)| view! { <option value=t>{text}</option> }).collect_view()}
-                                </select>
-                            </label>
-                            <label>"# " <input name="count" type="number" min="0" value="10" class="short" aria-label="Count or days" /></label>
-                            <label>"in repositories "
-                                <select name="repo_decoration" aria-label="Repositories">
-                                    <option value="repoMatches">"matching"</option>
-                                    <option value="repoExcludes">"excluding"</option>
-                                </select>
-                                <input name="repo_pattern" value="**" aria-label="Repository pattern" />
-                            </label>
-                            <label>"with tags "
-                                <select name="tag_decoration" aria-label="Tags">
-                                    <option value="matches">"matching"</option>
-                                    <option value="excludes">"excluding"</option>
-                                </select>
-                                <input name="tag_pattern" value="**" aria-label="Tag pattern" />
-                            </label>
-                            <label class="check"><input type="checkbox" name="untagged" checked />" including untagged artifacts"</label>
-                            <button type="submit" class="primary">"Add rule"</button>
-                        </ActionForm>
+                        <RuleForm action=add project=p_add index=None rule=NewRetentionRule::default_rule() submit="Add rule" />
                         <p class="muted small">"Patterns: " <code>"*"</code> " any characters but /, " <code>"**"</code> " anything, " <code>"{a,b}"</code> " either; separate several with commas."</p>
                     </section>
                     {policy_id.map(|_| view! {
@@ -184,5 +173,58 @@ pub fn RetentionPage() -> impl IntoView {
             .flatten()
             .find_map(|r| r.err())
             .map(|e| view! { <ErrorBox message=message(&e) /> })}
+    }
+}
+
+impl NewRetentionRule {
+    /// What the add form starts with.
+    fn default_rule() -> Self {
+        Self {
+            template: "latestPushedK".into(),
+            count: 10,
+            repo_pattern: "**".into(),
+            tag_pattern: "**".into(),
+            untagged: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// The rule form: adds a rule, or with `index` replaces that rule.
+#[component]
+fn RuleForm(
+    action: ServerAction<SaveRetentionRule>,
+    project: String,
+    index: Option<usize>,
+    rule: NewRetentionRule,
+    submit: &'static str,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=action attr:class="rule-form">
+            <input type="hidden" name="project" value=project />
+            {index.map(|i| view! { <input type="hidden" name="index" value=i.to_string() /> })}
+            <label>"Retain "
+                <select name="template" aria-label="Template">
+                    {TEMPLATES.into_iter().map(|(t, text)| view! { <option value=t selected=rule.template == t>{text}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>"# " <input name="count" type="number" min="0" value=rule.count.to_string() class="short" aria-label="Count or days" /></label>
+            <label>"in repositories "
+                <select name="repo_decoration" aria-label="Repositories">
+                    <option value="repoMatches" selected=!rule.repo_excludes>"matching"</option>
+                    <option value="repoExcludes" selected=rule.repo_excludes>"excluding"</option>
+                </select>
+                <input name="repo_pattern" value=rule.repo_pattern aria-label="Repository pattern" />
+            </label>
+            <label>"with tags "
+                <select name="tag_decoration" aria-label="Tags">
+                    <option value="matches" selected=!rule.tag_excludes>"matching"</option>
+                    <option value="excludes" selected=rule.tag_excludes>"excluding"</option>
+                </select>
+                <input name="tag_pattern" value=rule.tag_pattern aria-label="Tag pattern" />
+            </label>
+            <label class="check"><input type="checkbox" name="untagged" checked=rule.untagged />" including untagged artifacts"</label>
+            <button type="submit" class="primary">{submit}</button>
+        </ActionForm>
     }
 }

@@ -280,12 +280,12 @@ async fn developers_manage_retention_from_the_project_tab_without_scripts() {
         ("tag_decoration", "matches"),
         ("tag_pattern", "v*"),
     ];
-    let res = dev.post("/ui/add_retention_rule", &rule).await;
+    let res = dev.post("/ui/save_retention_rule", &rule).await;
     assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
     // A bad pattern comes back as a readable error.
     let mut bad = rule;
     bad[6] = ("tag_pattern", "{v1");
-    let res = dev.post("/ui/add_retention_rule", &bad).await;
+    let res = dev.post("/ui/save_retention_rule", &bad).await;
     assert!(header(&res, "location").expect("back").contains("__err"));
     let res = dev.post("/ui/set_retention_schedule", &[("project", "team"), ("kind", "Daily")]).await;
     assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
@@ -325,6 +325,17 @@ async fn developers_manage_retention_from_the_project_tab_without_scripts() {
     let (status, _) = guest.get(&log_href).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // Edit the rule in place: the form comes filled with its fields.
+    assert!(main.contains(r#"<input name="tag_pattern" value="v*""#), "{main}");
+    let mut edit = rule.to_vec();
+    edit.push(("index", "0"));
+    edit[2] = ("count", "2");
+    let res = dev.post("/ui/save_retention_rule", &edit).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
+    let (_, html) = dev.get("/projects/team/retention").await;
+    let main = main_of(&html);
+    assert!(main.contains("retain the 2 most recently pushed artifacts"), "{main}");
+    assert!(!main.contains("retain the 1 most recently pushed artifacts"), "{main}");
     let res = dev.post("/ui/delete_retention_rule", &[("project", "team"), ("index", "0")]).await;
     assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
     let (_, html) = dev.get("/projects/team/retention").await;
