@@ -246,6 +246,26 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
         .expect("scroll");
     shot(&c, "06-retention").await;
 
+    // A robot account: the secret shows once, with a copy button, and works for the registry.
+    c.find(Locator::LinkText("Robot accounts")).await.expect("robots tab").click().await.expect("click");
+    wait_for(&c, "input[name=name]", "robots-tab").await;
+    hydrated(&c).await;
+    c.find(Locator::Css("input[name=name]")).await.expect("name").send_keys("ci").await.expect("type");
+    c.find(Locator::Css("form.row button.primary")).await.expect("create").click().await.expect("click");
+    wait_for(&c, ".secret .copy code", "robot-secret").await;
+    let secret = text_of(&c, ".secret .copy code").await;
+    assert_eq!(secret.len(), 35, "{secret}");
+    wait_for(&c, "table.list code", "robot-listed").await;
+    assert!(text_of(&c, "table.list").await.contains("robot$web+ci"));
+    let token = reqwest::Client::new()
+        .get(format!("{base}/service/token?service=wharf&scope=repository:web/site:pull"))
+        .basic_auth("robot$web+ci", Some(&secret))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(token.status(), reqwest::StatusCode::OK);
+    shot(&c, "07-robot").await;
+
     // A Guest of the project sees the artifact but no delete button.
     let hash = wharf::auth::password::hash("Passw0rd!".into()).await.expect("hash");
     let guest = wharf::db::users::create(
@@ -276,6 +296,6 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
     wait_for(&c, "table.layers", "guest-layers").await;
     let buttons = c.find_all(Locator::Css("button.danger")).await.expect("query");
     assert!(buttons.is_empty(), "a Guest sees no delete button");
-    shot(&c, "07-guest-view").await;
+    shot(&c, "08-guest-view").await;
     c.close().await.expect("close");
 }

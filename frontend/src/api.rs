@@ -111,9 +111,13 @@ pub async fn list_repositories(
 
 /// Artifacts of a repository.
 #[server(prefix = "/ui", endpoint = "list_artifacts")]
-pub async fn list_artifacts(repository: String, page: i64) -> Result<Page<ArtifactSummary>, ServerFnError> {
+pub async fn list_artifacts(
+    repository: String,
+    sort: String,
+    page: i64,
+) -> Result<ArtifactList, ServerFnError> {
     let (portal, who) = ctx::portal()?;
-    portal.artifacts(&who, &repository, page).await.map_err(ctx::fail)
+    portal.artifacts(&who, &repository, &sort, page).await.map_err(ctx::fail)
 }
 
 /// One artifact.
@@ -258,4 +262,168 @@ pub async fn run_retention(project: String, dry_run: Option<String>) -> Result<i
     let id = portal.run_retention(&who, &project, dry_run.is_some()).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&retention_href(&project));
     Ok(id)
+}
+
+/// Changes the viewer's own password.
+#[server(prefix = "/ui", endpoint = "change_password")]
+pub async fn change_password(old: String, new: String, confirm: String) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    if new != confirm {
+        return Err(ServerFnError::new("The new password and its confirmation differ."));
+    }
+    portal.change_own_password(&who, &old, &new).await.map_err(ctx::fail)?;
+    leptos_axum::redirect("/account?changed=1");
+    Ok(())
+}
+
+/// Users (system administrators).
+#[server(prefix = "/ui", endpoint = "list_users")]
+pub async fn list_users(q: String, page: i64) -> Result<Page<UserSummary>, ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.users(&who, &q, page).await.map_err(ctx::fail)
+}
+
+/// Creates a user.
+#[server(prefix = "/ui", endpoint = "create_user")]
+pub async fn create_user(
+    username: String,
+    email: Option<String>,
+    password: String,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal
+        .create_user(&who, username.trim(), email.as_deref().unwrap_or("").trim(), &password)
+        .await
+        .map_err(ctx::fail)?;
+    leptos_axum::redirect("/admin/users");
+    Ok(())
+}
+
+/// Disables, enables, promotes, demotes a user or sets their password: `what` is `disable`,
+/// `enable`, `admin`, `unadmin` or `password` (with `password`).
+#[server(prefix = "/ui", endpoint = "change_user")]
+pub async fn change_user(id: i64, what: String, password: Option<String>) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    let change = match what.as_str() {
+        "disable" => UserChange::Disabled(true),
+        "enable" => UserChange::Disabled(false),
+        "admin" => UserChange::Admin(true),
+        "unadmin" => UserChange::Admin(false),
+        "password" => UserChange::Password(password.unwrap_or_default()),
+        other => return Err(ServerFnError::new(format!("unknown change {other:?}"))),
+    };
+    portal.change_user(&who, id, change).await.map_err(ctx::fail)?;
+    leptos_axum::redirect("/admin/users");
+    Ok(())
+}
+
+/// A project's members.
+#[server(prefix = "/ui", endpoint = "list_members")]
+pub async fn list_members(project: String) -> Result<Vec<MemberView>, ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.members(&who, &project).await.map_err(ctx::fail)
+}
+
+#[cfg(feature = "ssr")]
+fn tab_href(project: &str, tab: &str) -> String {
+    format!("/projects/{project}/{tab}")
+}
+
+/// Adds a member.
+#[server(prefix = "/ui", endpoint = "add_member")]
+pub async fn add_member(project: String, username: String, role_id: i64) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.add_member(&who, &project, username.trim(), role_id).await.map_err(ctx::fail)?;
+    leptos_axum::redirect(&tab_href(&project, "members"));
+    Ok(())
+}
+
+/// Changes a member's role.
+#[server(prefix = "/ui", endpoint = "set_member_role")]
+pub async fn set_member_role(project: String, member: i64, role_id: i64) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.set_member_role(&who, &project, member, role_id).await.map_err(ctx::fail)?;
+    leptos_axum::redirect(&tab_href(&project, "members"));
+    Ok(())
+}
+
+/// Removes a member.
+#[server(prefix = "/ui", endpoint = "remove_member")]
+pub async fn remove_member(project: String, member: i64) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.remove_member(&who, &project, member).await.map_err(ctx::fail)?;
+    leptos_axum::redirect(&tab_href(&project, "members"));
+    Ok(())
+}
+
+/// A project's robot accounts.
+#[server(prefix = "/ui", endpoint = "list_robots")]
+pub async fn list_robots(project: String) -> Result<Vec<RobotView>, ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.robots(&who, &project).await.map_err(ctx::fail)
+}
+
+/// Creates a robot account and answers its secret (shown once, so no redirect).
+#[server(prefix = "/ui", endpoint = "create_robot")]
+pub async fn create_robot(
+    project: String,
+    name: String,
+    pull: Option<String>,
+    push: Option<String>,
+    delete: Option<String>,
+    days: i64,
+) -> Result<RobotSecret, ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    let grants = (pull.is_some(), push.is_some(), delete.is_some());
+    portal.create_robot(&who, &project, name.trim(), grants, days).await.map_err(ctx::fail)
+}
+
+/// Disables, enables (`what` = `disable` / `enable`) or deletes (`delete`) a robot account.
+#[server(prefix = "/ui", endpoint = "change_robot")]
+pub async fn change_robot(project: String, id: i64, what: String) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    match what.as_str() {
+        "disable" => portal.set_robot_disabled(&who, id, true).await,
+        "enable" => portal.set_robot_disabled(&who, id, false).await,
+        "delete" => portal.delete_robot(&who, id).await,
+        other => return Err(ServerFnError::new(format!("unknown change {other:?}"))),
+    }
+    .map_err(ctx::fail)?;
+    leptos_axum::redirect(&tab_href(&project, "robots"));
+    Ok(())
+}
+
+/// A project's audit log.
+#[server(prefix = "/ui", endpoint = "project_logs")]
+pub async fn project_logs(project: String, page: i64) -> Result<Page<LogEntry>, ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.project_logs(&who, &project, page).await.map_err(ctx::fail)
+}
+
+/// Makes a project public or private.
+#[server(prefix = "/ui", endpoint = "set_project_public")]
+pub async fn set_project_public(project: String, public: Option<String>) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.set_project_public(&who, &project, public.is_some()).await.map_err(ctx::fail)?;
+    leptos_axum::redirect(&tab_href(&project, "settings"));
+    Ok(())
+}
+
+/// Deletes an empty project.
+#[server(prefix = "/ui", endpoint = "delete_project")]
+pub async fn delete_project(project: String) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.delete_project(&who, &project).await.map_err(ctx::fail)?;
+    leptos_axum::redirect("/projects");
+    Ok(())
+}
+
+/// Deletes a repository, then shows its project.
+#[server(prefix = "/ui", endpoint = "delete_repository")]
+pub async fn delete_repository(repository: String) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::portal()?;
+    portal.delete_repository(&who, &repository).await.map_err(ctx::fail)?;
+    let project = repository.split('/').next().unwrap_or_default();
+    leptos_axum::redirect(&format!("/projects/{project}"));
+    Ok(())
 }

@@ -7,7 +7,8 @@ use leptos_router::{SsrMode, path};
 
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{
-    ArtifactPage, GcPage, LoginPage, NotFound, ProjectPage, ProjectsPage, RepositoryPage, RetentionPage,
+    AccountPage, ArtifactPage, GcPage, LoginPage, LogsPage, MembersPage, NotFound, ProjectPage, ProjectsPage,
+    RepositoryPage, RetentionPage, RobotsPage, SettingsPage, UsersPage,
 };
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
@@ -72,6 +73,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/retention") view=RetentionPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects/:project/members") view=MembersPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects/:project/robots") view=RobotsPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects/:project/logs") view=LogsPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects/:project/settings") view=SettingsPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::PartiallyBlocked />
@@ -97,8 +104,11 @@ fn NavBar() -> impl IntoView {
                         match viewer.await {
                             Ok(v) if v.signed_in() => {
                                 view! {
-                                    {v.sysadmin.then(|| view! { <a href="/admin/gc">"Garbage collection"</a> })}
-                                    <span class="who">{v.name.clone()}</span>
+                                    {v.sysadmin.then(|| view! {
+                                        <a href="/admin/users">"Users"</a>
+                                        <a href="/admin/gc">"Garbage collection"</a>
+                                    })}
+                                    <a class="who" href="/account" title="Account">{v.name.clone()}</a>
                                     <ActionForm action=sign_out attr:class="inline">
                                         <button type="submit" class="link">"Sign out"</button>
                                     </ActionForm>

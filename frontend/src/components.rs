@@ -16,6 +16,13 @@ pub fn message(e: &ServerFnError) -> String {
     }
 }
 
+/// The first failure among the latest results of a page's actions, as an error box.
+pub fn first_error(
+    results: impl IntoIterator<Item = Option<Result<(), ServerFnError>>>,
+) -> Option<impl IntoView> {
+    results.into_iter().flatten().find_map(Result::err).map(|e| view! { <ErrorBox message=message(&e) /> })
+}
+
 /// "Page x of y" with previous/next links; `href(n)` builds the link to page `n`.
 #[component]
 pub fn Pager(page: i64, pages: i64, total: i64, href: impl Fn(i64) -> String + 'static) -> impl IntoView {

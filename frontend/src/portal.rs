@@ -69,13 +69,14 @@ pub trait Portal: Send + Sync {
         q: &str,
         page: i64,
     ) -> PortalResult<Page<RepositorySummary>>;
-    /// Artifacts of a repository, newest first.
+    /// Artifacts of a repository in Harbor's `sort` order (`-push_time` when empty).
     async fn artifacts(
         &self,
         who: &Viewer,
         repository: &str,
+        sort: &str,
         page: i64,
-    ) -> PortalResult<Page<ArtifactSummary>>;
+    ) -> PortalResult<ArtifactList>;
     /// One artifact by tag or digest.
     async fn artifact(&self, who: &Viewer, repository: &str, reference: &str) -> PortalResult<ArtifactView>;
     /// Deletes a tag.
@@ -118,6 +119,58 @@ pub trait Portal: Send + Sync {
         kind: &str,
         cron: &str,
     ) -> PortalResult<()>;
+    /// Changes the viewer's own password.
+    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<()>;
+    /// Users whose name contains `q` (system administrators).
+    async fn users(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<UserSummary>>;
+    /// Creates a user (system administrators).
+    async fn create_user(
+        &self,
+        who: &Viewer,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> PortalResult<()>;
+    /// Changes a user (system administrators).
+    async fn change_user(&self, who: &Viewer, id: i64, change: UserChange) -> PortalResult<()>;
+    /// The members of a project.
+    async fn members(&self, who: &Viewer, project: &str) -> PortalResult<Vec<MemberView>>;
+    /// Adds user `username` to a project with role `role_id`.
+    async fn add_member(&self, who: &Viewer, project: &str, username: &str, role_id: i64)
+    -> PortalResult<()>;
+    /// Changes a member's role.
+    async fn set_member_role(
+        &self,
+        who: &Viewer,
+        project: &str,
+        member: i64,
+        role_id: i64,
+    ) -> PortalResult<()>;
+    /// Removes a member.
+    async fn remove_member(&self, who: &Viewer, project: &str, member: i64) -> PortalResult<()>;
+    /// The robot accounts of a project.
+    async fn robots(&self, who: &Viewer, project: &str) -> PortalResult<Vec<RobotView>>;
+    /// Creates a robot account; its secret comes back once.
+    async fn create_robot(
+        &self,
+        who: &Viewer,
+        project: &str,
+        name: &str,
+        permissions: (bool, bool, bool),
+        days: i64,
+    ) -> PortalResult<RobotSecret>;
+    /// Disables or enables a robot account.
+    async fn set_robot_disabled(&self, who: &Viewer, id: i64, disabled: bool) -> PortalResult<()>;
+    /// Deletes a robot account.
+    async fn delete_robot(&self, who: &Viewer, id: i64) -> PortalResult<()>;
+    /// A project's audit log, newest first.
+    async fn project_logs(&self, who: &Viewer, project: &str, page: i64) -> PortalResult<Page<LogEntry>>;
+    /// Makes a project public or private.
+    async fn set_project_public(&self, who: &Viewer, project: &str, public: bool) -> PortalResult<()>;
+    /// Deletes an empty project.
+    async fn delete_project(&self, who: &Viewer, project: &str) -> PortalResult<()>;
+    /// Deletes a repository with all its artifacts.
+    async fn delete_repository(&self, who: &Viewer, repository: &str) -> PortalResult<()>;
     /// Starts a run (or a dry run); returns the execution id.
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64>;
 }

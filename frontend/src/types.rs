@@ -66,6 +66,12 @@ pub struct ProjectView {
     pub can_push: bool,
     /// The viewer may manage tag retention (shows the Retention tab).
     pub can_manage_retention: bool,
+    /// The viewer may see the members (shows the Members tab).
+    pub can_list_members: bool,
+    /// The viewer is a project admin: members, robots, logs and settings.
+    pub can_admin: bool,
+    /// Repositories in the project (a project deletes only when empty).
+    pub repo_count: i64,
     /// The registry host for commands (`host:port`).
     pub registry: String,
 }
@@ -267,4 +273,97 @@ pub struct NewRetentionRule {
     pub tag_pattern: String,
     /// Untagged artifacts are considered.
     pub untagged: bool,
+}
+
+/// A user in the administrators' list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    /// Id.
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// System administrator.
+    pub sysadmin: bool,
+    /// Cannot sign in.
+    pub disabled: bool,
+    /// Creation time (RFC 3339).
+    pub created: String,
+}
+
+/// What an administrator changes about a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserChange {
+    /// Disable (true) or enable.
+    Disabled(bool),
+    /// Make (true) or unmake a system administrator.
+    Admin(bool),
+    /// Set a new password.
+    Password(String),
+}
+
+/// A project member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    /// Membership id.
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Harbor's role id.
+    pub role_id: i64,
+    /// Harbor's role name.
+    pub role: String,
+}
+
+/// A robot account of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RobotView {
+    /// Id.
+    pub id: i64,
+    /// Full name (`robot$<project>+<name>`), what `docker login` takes.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// "pull, push".
+    pub permissions: String,
+    /// Disabled.
+    pub disabled: bool,
+    /// Expiry (RFC 3339), or `None` for never.
+    pub expires: Option<String>,
+    /// Expired already.
+    pub expired: bool,
+}
+
+/// A new robot's credentials, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RobotSecret {
+    /// Full name.
+    pub name: String,
+    /// The secret.
+    pub secret: String,
+}
+
+/// An audit log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Who.
+    pub username: String,
+    /// `push`, `pull`, `delete`, `login`, …
+    pub operation: String,
+    /// What.
+    pub resource: String,
+    /// From where.
+    pub client_ip: String,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// A repository's artifacts page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactList {
+    /// One page of artifacts.
+    pub artifacts: Page<ArtifactSummary>,
+    /// The viewer may delete the repository (shows the button).
+    pub can_delete: bool,
 }

@@ -3,7 +3,7 @@
 //! own rules (an index still naming it keeps it).
 
 use crate::auth::{Action, Identity};
-use crate::db::manifests::{ArtifactRow, TagRow};
+use crate::db::manifests::{ArtifactRow, ArtifactSort, TagRow};
 use crate::db::repositories::RepositoryRow;
 use crate::db::{self, Db};
 use crate::projects::{ProjectError, ProjectRef, Projects};
@@ -118,17 +118,18 @@ impl Artifacts {
             .collect())
     }
 
-    /// Artifacts of repository `repo`, newest first, one page, with their tags, and the total.
+    /// Artifacts of repository `repo` in `sort` order, one page, with their tags, and the total.
     pub async fn list_artifacts(
         &self,
         who: &Identity,
         p: &ProjectRef,
         repo: &str,
+        sort: ArtifactSort,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<ArtifactWithTags>, i64), BrowseError> {
         let r = self.repository(who, p, repo, Action::Pull).await?;
-        let rows = db::manifests::list_artifacts(self.db.reader(), r.id, offset, limit).await?;
+        let rows = db::manifests::list_artifacts(self.db.reader(), r.id, sort, offset, limit).await?;
         let total = db::manifests::count_artifacts(self.db.reader(), r.id).await?;
         Ok((self.with_tags(rows).await?, total))
     }

@@ -12,15 +12,20 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::artifacts::BrowseError;
 use crate::auth::{Action, AuthError, Identity, allowed};
+use crate::auth::{RobotGrants, Role};
+use crate::db::manifests::ArtifactSort;
 use crate::db::projects::ProjectFilter;
 use crate::db::{self, manifests::ArtifactRow, manifests::TagRow};
 use crate::gc::collector::GcParams;
 use crate::gc::{GcServiceError, Trigger};
+use crate::projects::members::UserRef;
+use crate::projects::robots::NewRobot;
 use crate::projects::{ProjectError, ProjectRef};
 use crate::retention::RetentionError;
 use crate::retention::policy::{RuleDoc, SelectorDoc};
 use crate::storage::StorageKey;
 use crate::time::rfc3339_ms;
+use crate::users::{NewUserReq, UserError};
 
 /// Rows per page in the portal's lists.
 const PAGE_SIZE: i64 = 20;
@@ -90,6 +95,26 @@ fn rule_form(r: &RuleDoc) -> Option<NewRetentionRule> {
         tag_pattern: tag.pattern.clone(),
         untagged,
     })
+}
+
+impl From<UserError> for PortalError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Unauthorized => Self::Unauthorized,
+            UserError::Forbidden => Self::Forbidden,
+            UserError::NotFound(u) => Self::NotFound(format!("User {u}")),
+            UserError::Internal => Self::Internal,
+            other => Self::Invalid(sentence(&other.to_string())),
+        }
+    }
+}
+
+/// A domain message as a sentence: capital first letter, full stop.
+fn sentence(m: &str) -> String {
+    let mut c = m.chars();
+    let first = c.next().map(|f| f.to_uppercase().collect::<String>()).unwrap_or_default();
+    let rest: String = c.collect();
+    if rest.ends_with('.') { format!("{first}{rest}") } else { format!("{first}{rest}.") }
 }
 
 impl From<BrowseError> for PortalError {
@@ -306,6 +331,9 @@ impl Portal for WharfPortal {
         Ok(ProjectView {
             can_push: self.who_may(&id, &p, Action::Push),
             can_manage_retention: self.who_may(&id, &p, Action::ManageRetention),
+            can_list_members: self.who_may(&id, &p, Action::ListMembers),
+            can_admin: self.who_may(&id, &p, Action::UpdateProject),
+            repo_count: p.repo_count,
             name: p.name,
             public: p.public,
             registry: self.0.config.registry_host().to_owned(),
@@ -341,12 +369,24 @@ impl Portal for WharfPortal {
         &self,
         who: &Viewer,
         repository: &str,
+        sort: &str,
         page_no: i64,
-    ) -> PortalResult<Page<ArtifactSummary>> {
+    ) -> PortalResult<ArtifactList> {
+        let id = identity(who);
         let (p, repo) = split_repo(repository)?;
+        let sort = match sort {
+            "" => ArtifactSort::default(),
+            s => {
+                ArtifactSort::parse(s).ok_or_else(|| PortalError::Invalid(format!("Unknown order {s:?}.")))?
+            }
+        };
+        let project = self.0.projects.get(&id, &p, Action::Pull).await?;
         let (rows, total) =
-            self.0.artifacts.list_artifacts(&identity(who), &p, repo, offset(page_no), PAGE_SIZE).await?;
-        Ok(page(rows.into_iter().map(summary).collect(), total, page_no.max(1)))
+            self.0.artifacts.list_artifacts(&id, &p, repo, sort, offset(page_no), PAGE_SIZE).await?;
+        Ok(ArtifactList {
+            artifacts: page(rows.into_iter().map(summary).collect(), total, page_no.max(1)),
+            can_delete: self.who_may(&id, &project, Action::Delete),
+        })
     }
 
     async fn artifact(&self, who: &Viewer, repository: &str, reference: &str) -> PortalResult<ArtifactView> {
@@ -647,5 +687,194 @@ impl Portal for WharfPortal {
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64> {
         let p = ProjectRef::Name(project.to_owned());
         Ok(self.0.retention.run_project(&identity(who), &p, dry_run).await?)
+    }
+
+    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<()> {
+        let id = identity(who);
+        Ok(self.0.users.change_password(&id, who.id, Some(old), new).await?)
+    }
+
+    async fn users(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<UserSummary>> {
+        let (rows, total) = self.0.users.list(&identity(who), q.trim(), offset(page_no), PAGE_SIZE).await?;
+        let items = rows
+            .into_iter()
+            .map(|u| UserSummary {
+                id: u.id,
+                username: u.username,
+                email: u.email,
+                sysadmin: u.sysadmin,
+                disabled: u.disabled,
+                created: rfc3339_ms(u.created_at),
+            })
+            .collect();
+        Ok(page(items, total, page_no.max(1)))
+    }
+
+    async fn create_user(
+        &self,
+        who: &Viewer,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> PortalResult<()> {
+        let req = NewUserReq {
+            username: username.to_owned(),
+            email: email.to_owned(),
+            realname: String::new(),
+            password: password.to_owned(),
+        };
+        self.0.users.create(&identity(who), req).await?;
+        Ok(())
+    }
+
+    async fn change_user(&self, who: &Viewer, id: i64, change: UserChange) -> PortalResult<()> {
+        let me = identity(who);
+        Self::require_admin(who)?;
+        match change {
+            UserChange::Disabled(d) => self.0.users.update(&me, id, None, None, Some(d)).await?,
+            UserChange::Admin(on) => self.0.users.set_sysadmin(&me, id, on).await?,
+            UserChange::Password(p) => self.0.users.change_password(&me, id, None, &p).await?,
+        }
+        Ok(())
+    }
+
+    async fn members(&self, who: &Viewer, project: &str) -> PortalResult<Vec<MemberView>> {
+        let p = ProjectRef::Name(project.to_owned());
+        let (rows, _) = self.0.projects.list_members(&identity(who), &p, "", 0, 1000).await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| MemberView {
+                id: m.id,
+                username: m.username,
+                role_id: m.role.id(),
+                role: m.role.name().to_owned(),
+            })
+            .collect())
+    }
+
+    async fn add_member(
+        &self,
+        who: &Viewer,
+        project: &str,
+        username: &str,
+        role_id: i64,
+    ) -> PortalResult<()> {
+        let role = Role::from_id(role_id).ok_or_else(|| PortalError::Invalid("Pick a role.".into()))?;
+        let p = ProjectRef::Name(project.to_owned());
+        self.0.projects.add_member(&identity(who), &p, &UserRef::Name(username.to_owned()), role).await?;
+        Ok(())
+    }
+
+    async fn set_member_role(
+        &self,
+        who: &Viewer,
+        project: &str,
+        member: i64,
+        role_id: i64,
+    ) -> PortalResult<()> {
+        let role = Role::from_id(role_id).ok_or_else(|| PortalError::Invalid("Pick a role.".into()))?;
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self.0.projects.set_member_role(&identity(who), &p, member, role).await?)
+    }
+
+    async fn remove_member(&self, who: &Viewer, project: &str, member: i64) -> PortalResult<()> {
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self.0.projects.remove_member(&identity(who), &p, member).await?)
+    }
+
+    async fn robots(&self, who: &Viewer, project: &str) -> PortalResult<Vec<RobotView>> {
+        let p = ProjectRef::Name(project.to_owned());
+        let (rows, _) = self.0.projects.list_robots(&identity(who), &p).await?;
+        let now = db::now_ms();
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let permissions =
+                    [(r.grants.pull, "pull"), (r.grants.push, "push"), (r.grants.delete, "delete")]
+                        .into_iter()
+                        .filter_map(|(on, name)| on.then_some(name))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                RobotView {
+                    id: r.id,
+                    name: r.name,
+                    description: r.description,
+                    permissions,
+                    disabled: r.disabled,
+                    expires: (r.expires_at >= 0).then(|| rfc3339_ms(r.expires_at)),
+                    expired: r.expires_at >= 0 && r.expires_at <= now,
+                }
+            })
+            .collect())
+    }
+
+    async fn create_robot(
+        &self,
+        who: &Viewer,
+        project: &str,
+        name: &str,
+        permissions: (bool, bool, bool),
+        days: i64,
+    ) -> PortalResult<RobotSecret> {
+        let p = ProjectRef::Name(project.to_owned());
+        let new = NewRobot {
+            name: name.to_owned(),
+            description: String::new(),
+            grants: RobotGrants { pull: permissions.0, push: permissions.1, delete: permissions.2 },
+            duration_days: days,
+            disabled: false,
+        };
+        let (row, _, secret) = self.0.projects.create_robot(&identity(who), &p, new).await?;
+        Ok(RobotSecret { name: row.name, secret })
+    }
+
+    async fn set_robot_disabled(&self, who: &Viewer, id: i64, disabled: bool) -> PortalResult<()> {
+        Ok(self.0.projects.update_robot(&identity(who), id, None, None, Some(disabled)).await?)
+    }
+
+    async fn delete_robot(&self, who: &Viewer, id: i64) -> PortalResult<()> {
+        Ok(self.0.projects.delete_robot(&identity(who), id).await?)
+    }
+
+    async fn project_logs(&self, who: &Viewer, project: &str, page_no: i64) -> PortalResult<Page<LogEntry>> {
+        let p = self
+            .0
+            .projects
+            .get(&identity(who), &ProjectRef::Name(project.to_owned()), Action::ReadLogs)
+            .await?;
+        let rows = db::audit::list(self.0.db.reader(), Some(p.id), "", "", offset(page_no), PAGE_SIZE)
+            .await
+            .map_err(internal)?;
+        let total = db::audit::count(self.0.db.reader(), Some(p.id), "", "").await.map_err(internal)?;
+        let items = rows
+            .into_iter()
+            .map(|r| LogEntry {
+                username: r.username,
+                operation: r.operation,
+                resource: r.resource,
+                client_ip: r.client_ip,
+                time: rfc3339_ms(r.op_time),
+            })
+            .collect();
+        Ok(page(items, total, page_no.max(1)))
+    }
+
+    async fn set_project_public(&self, who: &Viewer, project: &str, public: bool) -> PortalResult<()> {
+        Ok(self.0.projects.set_public(&identity(who), &ProjectRef::Name(project.to_owned()), public).await?)
+    }
+
+    async fn delete_project(&self, who: &Viewer, project: &str) -> PortalResult<()> {
+        match self.0.projects.delete(&identity(who), &ProjectRef::Name(project.to_owned())).await {
+            Err(ProjectError::NotEmpty(p)) => {
+                Err(PortalError::Invalid(format!("Project {p} still has repositories: delete them first.")))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn delete_repository(&self, who: &Viewer, repository: &str) -> PortalResult<()> {
+        let (p, repo) = split_repo(repository)?;
+        self.0.artifacts.delete_repository(&identity(who), &p, repo).await?;
+        Ok(())
     }
 }

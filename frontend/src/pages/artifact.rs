@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, repository_href};
 use crate::api::{AddTag, DeleteArtifact, DeleteTag, get_artifact};
-use crate::components::{CopyCommand, ErrorBox, human_size, message, short_digest};
+use crate::components::{CopyCommand, ErrorBox, first_error, human_size, message, short_digest};
 
 /// `/artifacts/<repository>?ref=<tag or digest>`
 #[component]
@@ -80,11 +80,7 @@ pub fn ArtifactPage() -> impl IntoView {
                             <button type="submit">"Add tag"</button>
                         </ActionForm>
                     })}
-                    {move || [delete_tag.value().get(), add_tag.value().get(), delete.value().get()]
-                        .into_iter()
-                        .flatten()
-                        .find_map(|r| r.err())
-                        .map(|e| view! { <ErrorBox message=message(&e) /> })}
+                    {move || first_error([delete_tag.value().get(), add_tag.value().get(), delete.value().get()])}
 
                     {(!a.config.is_empty()).then(|| view! {
                         <h2>"Configuration"</h2>

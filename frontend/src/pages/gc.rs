@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{RunGc, SetGcSchedule, gc_page};
-use crate::components::{ErrorBox, Pager, human_size, message};
+use crate::components::{ErrorBox, Pager, first_error, human_size, message};
 
 /// `/admin/gc?page=`
 #[component]
@@ -83,11 +83,7 @@ pub fn GcPage() -> impl IntoView {
                             <Pager page pages total href=|p| format!("/admin/gc?page={p}") />
                         }.into_any()
                     }}
-                    {move || [run.value().get().map(|r| r.map(|_| ())), schedule.value().get()]
-                        .into_iter()
-                        .flatten()
-                        .find_map(|r| r.err())
-                        .map(|e| view! { <ErrorBox message=message(&e) /> })}
+                    {move || first_error([run.value().get().map(|r| r.map(|_| ())), schedule.value().get()])}
                 }
                     .into_any()
             })}

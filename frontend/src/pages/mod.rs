@@ -1,21 +1,33 @@
 //! The portal's pages, one module each, and the links between them.
 
+mod account;
 mod artifact;
 mod gc;
 mod login;
+mod logs;
+mod members;
 mod project;
 mod projects;
 mod repository;
 mod retention;
+mod robots;
+mod settings;
+mod users;
 
+pub use account::AccountPage;
 pub use artifact::ArtifactPage;
 pub use gc::GcPage;
 use leptos::prelude::*;
 pub use login::LoginPage;
+pub use logs::LogsPage;
+pub use members::MembersPage;
 pub use project::ProjectPage;
 pub use projects::ProjectsPage;
 pub use repository::RepositoryPage;
 pub use retention::RetentionPage;
+pub use robots::RobotsPage;
+pub use settings::SettingsPage;
+pub use users::UsersPage;
 
 use crate::components::encode;
 

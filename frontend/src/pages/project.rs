@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::{page_param, repository_href};
 use crate::api::{get_project, list_repositories};
 use crate::components::{CopyCommand, ErrorBox, Pager, encode, message};
+use crate::types::ProjectView;
 
 /// `/projects/:project?q=&page=`
 #[component]
@@ -41,7 +42,7 @@ pub fn ProjectPage() -> impl IntoView {
                             <button type="submit">"Search"</button>
                         </form>
                     </div>
-                    <ProjectTabs project=Signal::derive(name) current="repositories" retention=project.can_manage_retention />
+                    <ProjectTabs project=project.clone() current="repositories" />
                     {match repos {
                         Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
                         Ok(r) if r.items.is_empty() && q().is_empty() => view! {
@@ -82,30 +83,76 @@ pub fn ProjectPage() -> impl IntoView {
     }
 }
 
-/// The tabs of a project page.
+/// The tabs of a project page, those the viewer may open.
 #[component]
 pub fn ProjectTabs(
-    /// The project's name.
-    project: Signal<String>,
-    /// The tab shown: `repositories` or `retention`.
+    /// The project.
+    project: ProjectView,
+    /// The tab shown.
     current: &'static str,
-    /// Whether the viewer may see the Retention tab.
-    retention: bool,
 ) -> impl IntoView {
-    let tab = move |id: &'static str, label: &'static str, href: String| {
-        view! {
-            <a href=href class:current=current == id aria-current=(current == id).then_some("page")>{label}</a>
-        }
-    };
+    let p = project.name.clone();
+    let tabs = [
+        ("repositories", "Repositories", String::new(), true),
+        ("members", "Members", "/members".to_owned(), project.can_list_members),
+        ("robots", "Robot accounts", "/robots".to_owned(), project.can_admin),
+        ("logs", "Logs", "/logs".to_owned(), project.can_admin),
+        ("retention", "Retention", "/retention".to_owned(), project.can_manage_retention),
+        ("settings", "Settings", "/settings".to_owned(), project.can_admin),
+    ];
     view! {
         <nav class="tabs" aria-label="Project">
-            {move || {
-                let p = project.get();
-                view! {
-                    {tab("repositories", "Repositories", format!("/projects/{p}"))}
-                    {retention.then(|| tab("retention", "Retention", format!("/projects/{p}/retention")))}
-                }
-            }}
+            {tabs
+                .into_iter()
+                .filter(|t| t.3)
+                .map(|(id, label, suffix, _)| {
+                    view! {
+                        <a href=format!("/projects/{p}{suffix}") class:current=current == id aria-current=(current == id).then_some("page")>
+                            {label}
+                        </a>
+                    }
+                })
+                .collect_view()}
         </nav>
+    }
+}
+
+/// The project a tab page shows, loaded once by the page (the frame and the content await it).
+pub type ProjectResource = Resource<Result<ProjectView, ServerFnError>>;
+
+/// Loads the project named in the path.
+pub fn project_resource() -> ProjectResource {
+    let params = use_params_map();
+    Resource::new_blocking(move || params.read().get("project").unwrap_or_default(), get_project)
+}
+
+/// A project tab's header: the project's name and badge, then the tabs. The tab's content
+/// follows it in its own `Suspense` (nested ones would not render on the server).
+#[component]
+pub fn ProjectFrame(
+    /// The tab shown.
+    current: &'static str,
+    /// The project.
+    project: ProjectResource,
+) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match project.await {
+                    Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Ok(p) => view! {
+                        <Title text=format!("{} · Wharf", p.name) />
+                        <h1>
+                            {p.name.clone()} " "
+                            <span class=if p.public { "badge public" } else { "badge private" }>
+                                {if p.public { "public" } else { "private" }}
+                            </span>
+                        </h1>
+                        <ProjectTabs project=p.clone() current />
+                    }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
     }
 }

@@ -5,8 +5,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, page_param, repository_href};
-use crate::api::list_artifacts;
-use crate::components::{ErrorBox, Pager, human_size, message, short_digest};
+use crate::api::{DeleteRepository, list_artifacts};
+use crate::components::{ErrorBox, Pager, encode, human_size, message, short_digest};
 
 /// `/repositories/<name>?page=`
 #[component]
@@ -15,7 +15,10 @@ pub fn RepositoryPage() -> impl IntoView {
     let query = use_query_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let page = move || page_param(query.read().get("page"));
-    let artifacts = Resource::new_blocking(move || (name(), page()), |(n, p)| list_artifacts(n, p));
+    let sort = move || query.read().get("sort").unwrap_or_default();
+    let delete = ServerAction::<DeleteRepository>::new();
+    let artifacts =
+        Resource::new_blocking(move || (name(), sort(), page()), |(n, s, p)| list_artifacts(n, s, p));
     view! {
         <Title text=move || format!("{} · Wharf", name()) />
         <p class="crumbs">
@@ -31,15 +34,51 @@ pub fn RepositoryPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match artifacts.await {
                     Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
-                    Ok(a) if a.items.is_empty() => view! { <p class="empty">"This repository has no artifacts."</p> }.into_any(),
-                    Ok(a) => {
+                    Ok(list) => {
+                        let a = list.artifacts;
                         let (page, pages, total) = (a.page, a.pages(), a.total);
                         let repo = name();
                         let links = repo.clone();
+                        let current = sort();
+                        let sorted = repository_href(&repo);
+                        // A column header links to its order; clicking the current order reverses it.
+                        let header = move |label: &'static str, key: &'static str| {
+                            let desc = format!("-{key}");
+                            let (next, mark) = if current == desc || (current.is_empty() && key == "push_time") {
+                                (key.to_owned(), " ↓")
+                            } else if current == key {
+                                (desc, " ↑")
+                            } else {
+                                (desc, "")
+                            };
+                            view! { <th><a href=format!("{sorted}?sort={next}")>{label}{mark}</a></th> }
+                        };
+                        let delete_form = list.can_delete.then(|| {
+                            let repo = repo.clone();
+                            view! {
+                                <details class="danger-zone card">
+                                    <summary>"Delete repository…"</summary>
+                                    <p>"This deletes " <strong>{repo.clone()}</strong> {format!(" with its {} artifacts and all their tags.", total)}</p>
+                                    <ActionForm action=delete>
+                                        <input type="hidden" name="repository" value=repo.clone() />
+                                        <button type="submit" class="danger">{format!("Delete {repo}")}</button>
+                                    </ActionForm>
+                                </details>
+                            }
+                        });
+                        if a.items.is_empty() {
+                            return view! { <p class="empty">"This repository has no artifacts."</p> {delete_form} }.into_any();
+                        }
+                        let sort_now = sort();
                         view! {
                             <table class="list">
                                 <thead>
-                                    <tr><th>"Artifact"</th><th>"Tags"</th><th>"Type"</th><th>"Size"</th><th>"Pushed"</th><th>"Last pulled"</th></tr>
+                                    <tr>
+                                        <th>"Artifact"</th><th>"Tags"</th><th>"Type"</th>
+                                        {header("Size", "size")}
+                                        {header("Pushed", "push_time")}
+                                        {header("Last pulled", "pull_time")}
+                                    </tr>
                                 </thead>
                                 <tbody>
                                     {a.items.into_iter().map(|row| view! {
@@ -54,7 +93,9 @@ pub fn RepositoryPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                            <Pager page pages total href=move |p| format!("{}?page={p}", repository_href(&links)) />
+                            <Pager page pages total href=move |p| format!("{}?sort={}&page={p}", repository_href(&links), encode(&sort_now)) />
+                            {delete_form}
+                            {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorBox message=message(&e) /> })}
                         }
                             .into_any()
                     }

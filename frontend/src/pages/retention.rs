@@ -2,15 +2,14 @@
 //! and run now, and the execution history with each repository's result and log.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::page_param;
-use super::project::ProjectTabs;
+use super::project::{ProjectFrame, project_resource};
 use crate::api::{
     DeleteRetentionRule, RunRetention, SaveRetentionRule, SetRetentionSchedule, retention_page,
 };
-use crate::components::{ErrorBox, Pager, message};
+use crate::components::{ErrorBox, Pager, first_error, message};
 use crate::types::NewRetentionRule;
 
 /// Harbor's templates with the words the form shows for them.
@@ -39,9 +38,7 @@ pub fn RetentionPage() -> impl IntoView {
     let view_data =
         Resource::new_blocking(move || (name(), page(), versions()), |(n, p, _)| retention_page(n, p));
     view! {
-        <Title text=move || format!("Retention · {} · Wharf", name()) />
-        <h1>{name}</h1>
-        <ProjectTabs project=Signal::derive(name) current="retention" retention=true />
+        <ProjectFrame current="retention" project=project_resource() />
         <p class="muted">
             "Rules say which artifacts to keep; in every repository a rule applies to, the artifacts no rule keeps are deleted (their layers go at the next garbage collection). Rules add up: an artifact kept by any rule stays, with all its tags."
         </p>
@@ -163,16 +160,12 @@ pub fn RetentionPage() -> impl IntoView {
                     .into_any()
             })}
         </Suspense>
-        {move || [
+        {move || first_error([
             add.value().get(),
             remove.value().get(),
             schedule.value().get(),
             run.value().get().map(|r| r.map(|_| ())),
-        ]
-            .into_iter()
-            .flatten()
-            .find_map(|r| r.err())
-            .map(|e| view! { <ErrorBox message=message(&e) /> })}
+        ])}
     }
 }
 

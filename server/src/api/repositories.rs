@@ -14,6 +14,7 @@ use super::types::{Artifact, ArtifactTag, Repository, TagReq};
 use crate::app::AppState;
 use crate::artifacts::BrowseError;
 use crate::auth::{Action, Identity};
+use crate::db::manifests::ArtifactSort;
 
 impl From<BrowseError> for ApiError {
     fn from(e: BrowseError) -> Self {
@@ -120,8 +121,18 @@ pub async fn list_artifacts(
     let pairs = query_pairs(raw.as_deref());
     let (page, rest) = page_of(&pairs)?;
     let p = project_ref(&project, &headers);
-    let (rows, total) =
-        app.artifacts.list_artifacts(&who, &p, &decode_again(&repo), page.offset(), page.page_size).await?;
+    let sort = match param(&pairs, "sort") {
+        None | Some("") => ArtifactSort::default(),
+        Some(s) => ArtifactSort::parse(s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "sort {s:?}: use push_time, pull_time or size, with - for descending"
+            ))
+        })?,
+    };
+    let (rows, total) = app
+        .artifacts
+        .list_artifacts(&who, &p, &decode_again(&repo), sort, page.offset(), page.page_size)
+        .await?;
     let body: Vec<Artifact> = rows.into_iter().map(Artifact::from).collect();
     let path = format!("/api/v2.0/projects/{project}/repositories/{repo}/artifacts");
     Ok((page.headers(total, &path, &rest), Json(body)).into_response())

@@ -377,16 +377,60 @@ fn artifact_from(r: &sqlx::any::AnyRow) -> DbResult<ArtifactRow> {
     })
 }
 
-/// Artifacts of a repository, newest push first, one page.
+/// How a listing of artifacts is ordered (Harbor's `sort` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArtifactSort {
+    /// `-push_time`: newest push first (the default).
+    #[default]
+    PushedDesc,
+    /// `push_time`
+    PushedAsc,
+    /// `-pull_time`: most recently pulled first, never pulled last.
+    PulledDesc,
+    /// `pull_time`
+    PulledAsc,
+    /// `-size`: largest first.
+    SizeDesc,
+    /// `size`
+    SizeAsc,
+}
+
+impl ArtifactSort {
+    /// Parses Harbor's `sort` value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "-push_time" => Self::PushedDesc,
+            "push_time" => Self::PushedAsc,
+            "-pull_time" => Self::PulledDesc,
+            "pull_time" => Self::PulledAsc,
+            "-size" => Self::SizeDesc,
+            "size" => Self::SizeAsc,
+            _ => return None,
+        })
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::PushedDesc => "pushed_at DESC, id DESC",
+            Self::PushedAsc => "pushed_at, id",
+            Self::PulledDesc => "COALESCE(pulled_at, -1) DESC, id DESC",
+            Self::PulledAsc => "COALESCE(pulled_at, -1), id",
+            Self::SizeDesc => "total_size DESC, id DESC",
+            Self::SizeAsc => "total_size, id",
+        }
+    }
+}
+
+/// Artifacts of a repository in `sort` order, one page.
 pub async fn list_artifacts<'e>(
     e: impl Executor<'e, Database = Any>,
     repo_id: i64,
+    sort: ArtifactSort,
     offset: i64,
     limit: i64,
 ) -> DbResult<Vec<ArtifactRow>> {
-    let sql = format!(
-        "{ARTIFACT_SELECT} WHERE repository_id = $1 ORDER BY pushed_at DESC, id DESC LIMIT $2 OFFSET $3"
-    );
+    let sql =
+        format!("{ARTIFACT_SELECT} WHERE repository_id = $1 ORDER BY {} LIMIT $2 OFFSET $3", sort.order_by());
     let rows = sqlx::query(&sql).bind(repo_id).bind(limit).bind(offset).fetch_all(e).await?;
     rows.iter().map(artifact_from).collect()
 }

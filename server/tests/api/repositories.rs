@@ -258,3 +258,22 @@ async fn artifacts_are_copied_retagged_across_projects_with_pull_on_the_source_a
         .expect("no from");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn artifacts_sort_by_harbors_sort_values() {
+    let app = TestApp::start().await;
+    let (old, _, _) = app.push_image("library/app", "old").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let (new, _, _) = app.push_image("library/app", "new").await;
+    let digests = |v: Value| -> Vec<String> {
+        v.as_array().expect("array").iter().filter_map(|a| a["digest"].as_str().map(str::to_owned)).collect()
+    };
+    let path = "/api/v2.0/projects/library/repositories/app/artifacts";
+    for (sort, want) in [("", [&new, &old]), ("-push_time", [&new, &old]), ("push_time", [&old, &new])] {
+        let v =
+            json_of(app.anon(Method::GET, &format!("{path}?sort={sort}")).send().await.expect("send")).await;
+        assert_eq!(digests(v), want.map(|d| d.to_owned()), "sort={sort}");
+    }
+    let res = app.anon(Method::GET, &format!("{path}?sort=name")).send().await.expect("send");
+    expect_error(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
+}

@@ -121,7 +121,10 @@ async fn sign_in_works_without_scripts_and_sign_out_ends_the_session() {
     b.sign_in("admin", ADMIN_PASSWORD).await;
     let first = b.cookie.clone();
     let (_, html) = b.get("/projects").await;
-    assert!(html.contains("<span class=\"who\">admin</span>") && html.contains("Sign out"));
+    assert!(
+        html.contains(r#"href="/account" title="Account" class="who">admin</a>"#)
+            && html.contains("Sign out")
+    );
     assert!(html.contains("Garbage collection"), "administrators see the admin page link");
     b.sign_in("admin", ADMIN_PASSWORD).await;
     assert_ne!(b.cookie, first, "a new session id at every sign-in");
@@ -340,4 +343,189 @@ async fn developers_manage_retention_from_the_project_tab_without_scripts() {
     assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
     let (_, html) = dev.get("/projects/team/retention").await;
     assert!(main_of(&html).contains("No retention rules: nothing is deleted."));
+}
+
+/// Polls `path` until its main part contains `needle` (actions that finish in the background).
+async fn eventually(b: &Browser, path: &str, needle: &str) -> String {
+    let mut main = String::new();
+    for _ in 0..100 {
+        let (_, html) = b.get(path).await;
+        main = main_of(&html).replace("<!>", "");
+        if main.contains(needle) {
+            return main;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} never showed {needle:?}: {main}");
+}
+
+#[tokio::test]
+async fn users_change_their_password_and_administrators_manage_users() {
+    let app = TestApp::start().await;
+    app.create_user("dev", "Passw0rd!").await;
+    let mut dev = Browser::new(&app);
+    dev.sign_in("dev", "Passw0rd!").await;
+    let (_, html) = dev.get("/account").await;
+    assert!(main_of(&html).contains("Change password"));
+    for form in [
+        [("old", "wrong"), ("new", "NewPassw0rd"), ("confirm", "NewPassw0rd")],
+        [("old", "Passw0rd!"), ("new", "NewPassw0rd"), ("confirm", "Different1")],
+        [("old", "Passw0rd!"), ("new", "weak"), ("confirm", "weak")],
+    ] {
+        let res = dev.post("/ui/change_password", &form).await;
+        assert!(header(&res, "location").expect("back").contains("__err"), "{form:?}");
+    }
+    let res = dev
+        .post(
+            "/ui/change_password",
+            &[("old", "Passw0rd!"), ("new", "NewPassw0rd"), ("confirm", "NewPassw0rd")],
+        )
+        .await;
+    assert_eq!(header(&res, "location"), Some("/account?changed=1"));
+    let (_, html) = dev.get("/account?changed=1").await;
+    assert!(main_of(&html).contains("Password changed."));
+    let mut again = Browser::new(&app);
+    again.sign_in("dev", "NewPassw0rd").await;
+
+    // Only administrators see the users page.
+    let (_, html) = dev.get("/admin/users").await;
+    assert!(main_of(&html).contains("You are not allowed to do this."));
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let res = admin.post("/ui/create_user", &[("username", "ops"), ("password", "short")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    let res = admin
+        .post(
+            "/ui/create_user",
+            &[("username", "ops"), ("email", "ops@example.com"), ("password", "0psPassword")],
+        )
+        .await;
+    assert_eq!(header(&res, "location"), Some("/admin/users"));
+    let main = eventually(&admin, "/admin/users?q=ops", "ops@example.com").await;
+    assert!(main.contains("active") && !main.contains(">dev<"), "search narrows the list: {main}");
+    let ops: i64 =
+        wharf::db::users::by_username(app.state.db.reader(), "ops").await.expect("query").expect("ops").id;
+    let id = ops.to_string();
+    let res = admin.post("/ui/change_user", &[("id", &id), ("what", "disable")]).await;
+    assert_eq!(header(&res, "location"), Some("/admin/users"));
+    let res = Browser::new(&app)
+        .post("/ui/sign_in", &[("username", "ops"), ("password", "0psPassword"), ("next", "/projects")])
+        .await;
+    assert!(header(&res, "location").expect("back").contains("__err"), "a disabled user cannot sign in");
+    admin.post("/ui/change_user", &[("id", &id), ("what", "enable")]).await;
+    admin.post("/ui/change_user", &[("id", &id), ("what", "password"), ("password", "Reset1234")]).await;
+    admin.post("/ui/change_user", &[("id", &id), ("what", "admin")]).await;
+    let mut ops_browser = Browser::new(&app);
+    ops_browser.sign_in("ops", "Reset1234").await;
+    let (_, html) = ops_browser.get("/admin/users").await;
+    assert!(main_of(&html).contains("ops@example.com"), "ops is an administrator now");
+    // An administrator cannot demote or disable themselves.
+    let admin_id = "1";
+    let res = admin.post("/ui/change_user", &[("id", admin_id), ("what", "unadmin")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+}
+
+#[tokio::test]
+async fn project_admins_manage_members_robots_settings_and_read_the_logs() {
+    let app = TestApp::start().await;
+    let owner = app.create_user("owner", "Passw0rd!").await;
+    app.create_user("dev", "Passw0rd!").await;
+    app.create_project("team", false).await;
+    app.add_member("team", owner, wharf::auth::Role::ProjectAdmin).await;
+    app.push_image("team/app", "v1").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("owner", "Passw0rd!").await;
+    let (_, html) = b.get("/projects/team").await;
+    let main = main_of(&html);
+    for tab in ["members", "robots", "logs", "retention", "settings"] {
+        assert!(main.contains(&format!(r#"href="/projects/team/{tab}""#)), "tab {tab}: {main}");
+    }
+
+    // Members: add by username, change the role, remove.
+    let res =
+        b.post("/ui/add_member", &[("project", "team"), ("username", "nobody"), ("role_id", "2")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    let res = b.post("/ui/add_member", &[("project", "team"), ("username", "dev"), ("role_id", "2")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/members"));
+    let main = eventually(&b, "/projects/team/members", "developer").await;
+    let member = main
+        .split(r#"name="member" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("member id")
+        .to_owned();
+    b.post("/ui/set_member_role", &[("project", "team"), ("member", &member), ("role_id", "3")]).await;
+    // The owner's row comes first or second; dev is now a guest.
+    eventually(&b, "/projects/team/members", "guest").await;
+    let mut dev = Browser::new(&app);
+    dev.sign_in("dev", "Passw0rd!").await;
+    let (_, html) = dev.get("/projects/team").await;
+    let main = main_of(&html);
+    assert!(main.contains(r#"href="/projects/team/members""#) && !main.contains("/projects/team/settings"));
+    let (_, html) = dev.get("/projects/team/robots").await;
+    assert!(main_of(&html).contains("You are not allowed to do this."));
+    b.post("/ui/remove_member", &[("project", "team"), ("member", &member)]).await;
+    let (_, html) = dev.get("/projects/team").await;
+    assert!(main_of(&html).contains("not found"), "{}", main_of(&html));
+
+    // Robots: the secret comes back once and works; disable, delete.
+    // The secret comes back to the page's script (it cannot ride a redirect).
+    let res = Client::new()
+        .post(format!("{}/ui/create_robot", app.base))
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .header("cookie", b.cookie.clone().expect("session"))
+        .form(&[("project", "team"), ("name", "ci"), ("pull", "on"), ("days", "30")])
+        .send()
+        .await
+        .expect("create robot");
+    assert_eq!(res.status(), StatusCode::OK);
+    let created: serde_json::Value = serde_json::from_str(&res.text().await.expect("body")).expect("json");
+    let (name, secret) =
+        (created["name"].as_str().expect("name"), created["secret"].as_str().expect("secret"));
+    assert_eq!(name, "robot$team+ci");
+    let token = |user: &str, pass: &str| {
+        Client::new()
+            .get(format!("{}/service/token?service=wharf&scope=repository:team/app:pull", app.base))
+            .basic_auth(user, Some(pass))
+    };
+    assert_eq!(token(name, secret).send().await.expect("token").status(), StatusCode::OK);
+    let main = eventually(&b, "/projects/team/robots", "robot$team+ci").await;
+    assert!(main.contains("pull") && main.contains("active"), "{main}");
+    assert!(!main.contains(secret), "the secret is never shown again");
+    let id =
+        main.split(r#"name="id" value=""#).nth(1).and_then(|s| s.split('"').next()).expect("id").to_owned();
+    b.post("/ui/change_robot", &[("project", "team"), ("id", &id), ("what", "disable")]).await;
+    eventually(&b, "/projects/team/robots", "disabled").await;
+    assert_eq!(token(name, secret).send().await.expect("token").status(), StatusCode::UNAUTHORIZED);
+    b.post("/ui/change_robot", &[("project", "team"), ("id", &id), ("what", "delete")]).await;
+    eventually(&b, "/projects/team/robots", "No robot accounts.").await;
+
+    // Logs: the push is there.
+    app.state.auditor.flush().await;
+    let main = eventually(&b, "/projects/team/logs", "team/app:v1").await;
+    assert!(main.contains("push"), "{main}");
+
+    // Repository: sort by size both ways, then delete it; settings: public, then delete the
+    // (now empty) project.
+    app.push_image("team/app", "v2").await;
+    let (_, html) = b.get("/repositories/team%2Fapp?sort=size").await;
+    assert!(main_of(&html).replace("<!>", "").contains("Size ↑"), "{}", main_of(&html));
+    let (_, html) = b.get("/repositories/team%2Fapp").await;
+    let main = main_of(&html).replace("<!>", "");
+    assert!(main.contains("Pushed ↓") && main.contains("Delete repository"), "{main}");
+    let res = b.post("/ui/delete_project", &[("project", "team")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"), "not empty yet");
+    let res = b.post("/ui/set_project_public", &[("project", "team"), ("public", "on")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/settings"));
+    let (_, html) = Browser::new(&app).get("/projects/team").await;
+    assert!(main_of(&html).contains("badge public"), "anonymous viewers see it now");
+    let res = b.post("/ui/delete_repository", &[("repository", "team/app")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team"));
+    let (_, html) = b.get("/projects/team/settings").await;
+    assert!(main_of(&html).contains("Delete team"), "{}", main_of(&html));
+    let res = b.post("/ui/delete_project", &[("project", "team")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects"));
+    let (_, html) = b.get("/projects/team").await;
+    assert!(main_of(&html).contains("not found"));
 }

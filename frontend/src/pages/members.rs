@@ -1,0 +1,97 @@
+//! A project's members: add by username with a role, change a role, remove.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::project::{ProjectFrame, project_resource};
+use crate::api::{AddMember, RemoveMember, SetMemberRole, list_members};
+use crate::components::{ErrorBox, first_error, message};
+
+/// Harbor's roles, with their ids.
+pub const ROLES: [(i64, &str); 5] =
+    [(1, "Project admin"), (4, "Maintainer"), (2, "Developer"), (3, "Guest"), (5, "Limited guest")];
+
+fn role_options(selected: i64) -> impl IntoView {
+    ROLES
+        .into_iter()
+        .map(move |(id, label)| view! { <option value=id.to_string() selected=id == selected>{label}</option> })
+        .collect_view()
+}
+
+/// `/projects/:project/members`
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("project").unwrap_or_default();
+    let project = project_resource();
+    let add = ServerAction::<AddMember>::new();
+    let set = ServerAction::<SetMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let members = Resource::new_blocking(
+        move || (name(), add.version().get() + set.version().get() + remove.version().get()),
+        |(n, _)| list_members(n),
+    );
+    view! {
+        <ProjectFrame current="members" project />
+        {move || first_error([add.value().get(), set.value().get(), remove.value().get()])}
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (Ok(p), rows) = (project.await, members.await) else { return ().into_any() };
+                let rows = match rows {
+                    Ok(m) => m,
+                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                };
+                let can_manage = p.can_admin;
+                let project = p.name;
+                let add_form = can_manage.then(|| {
+                    let project = project.clone();
+                    view! {
+                        <section class="card">
+                            <h2>"Add a member"</h2>
+                            <ActionForm action=add attr:class="row">
+                                <input type="hidden" name="project" value=project />
+                                <input name="username" placeholder="Username" aria-label="Username" required />
+                                <select name="role_id" aria-label="Role">{role_options(2)}</select>
+                                <button type="submit" class="primary">"Add"</button>
+                            </ActionForm>
+                        </section>
+                    }
+                });
+                if rows.is_empty() {
+                    return view! { {add_form} <p class="empty">"No members yet: add one by username."</p> }.into_any();
+                }
+                view! {
+                    {add_form}
+                    <table class="list">
+                        <thead><tr><th>"Member"</th><th>"Role"</th>{can_manage.then(|| view! { <th>"Actions"</th> })}</tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|m| {
+                                let actions = can_manage.then(|| {
+                                    let (p1, p2) = (project.clone(), project.clone());
+                                    let (role_label, remove_label) = (format!("Role of {}", m.username), format!("Remove {}", m.username));
+                                    view! {
+                                        <td class="actions">
+                                            <ActionForm action=set attr:class="inline">
+                                                <input type="hidden" name="project" value=p1 />
+                                                <input type="hidden" name="member" value=m.id.to_string() />
+                                                <select name="role_id" aria-label=role_label>{role_options(m.role_id)}</select>
+                                                <button type="submit" class="small">"Change role"</button>
+                                            </ActionForm>
+                                            <ActionForm action=remove attr:class="inline">
+                                                <input type="hidden" name="project" value=p2 />
+                                                <input type="hidden" name="member" value=m.id.to_string() />
+                                                <button type="submit" class="small danger" aria-label=remove_label>"Remove"</button>
+                                            </ActionForm>
+                                        </td>
+                                    }
+                                });
+                                view! { <tr><td>{m.username.clone()}</td><td>{m.role.clone()}</td>{actions}</tr> }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }
+                    .into_any()
+            })}
+        </Suspense>
+    }
+}
