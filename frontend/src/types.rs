@@ -49,6 +49,8 @@ pub struct ProjectSummary {
     pub public: bool,
     /// Repositories in it.
     pub repo_count: i64,
+    /// Bytes stored (each blob once).
+    pub storage: i64,
     /// The viewer's role, when a member.
     pub role: Option<String>,
     /// Creation time (RFC 3339).
@@ -104,6 +106,8 @@ pub struct ArtifactSummary {
     pub pushed: String,
     /// Last pull time (RFC 3339).
     pub pulled: Option<String>,
+    /// For an index: the OS/arch of each platform it holds.
+    pub platforms: Vec<String>,
 }
 
 /// A layer (or other blob) an artifact references.

@@ -182,7 +182,28 @@ fn summary((a, tags): (ArtifactRow, Vec<TagRow>)) -> ArtifactSummary {
         size: a.total_size,
         pushed: rfc3339_ms(a.pushed_at),
         pulled: a.pulled_at.map(rfc3339_ms),
+        platforms: Vec::new(),
     }
+}
+
+/// `os/arch[/variant]` of each entry of an index (`unknown` when it names none).
+fn index_platforms(index: &Value) -> Vec<(String, &Value)> {
+    index["manifests"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .map(|c| {
+                    let pl = &c["platform"];
+                    let platform = [pl["os"].as_str(), pl["architecture"].as_str(), pl["variant"].as_str()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    (if platform.is_empty() { "unknown".into() } else { platform }, c)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn join(v: &Value) -> Option<String> {
@@ -307,9 +328,12 @@ impl Portal for WharfPortal {
     async fn projects(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<ProjectSummary>> {
         let filter = ProjectFilter { name_contains: q.trim().to_owned(), ..Default::default() };
         let (rows, total) = self.0.projects.list(&identity(who), filter, offset(page_no), PAGE_SIZE).await?;
+        let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+        let storage = db::projects::storage_of(self.0.db.reader(), &ids).await.map_err(internal)?;
         let items = rows
             .into_iter()
             .map(|p| ProjectSummary {
+                storage: storage.iter().find(|(id, _)| *id == p.id).map_or(0, |(_, b)| *b),
                 name: p.name,
                 public: p.public,
                 repo_count: p.repo_count,
@@ -383,8 +407,26 @@ impl Portal for WharfPortal {
         let project = self.0.projects.get(&id, &p, Action::Pull).await?;
         let (rows, total) =
             self.0.artifacts.list_artifacts(&id, &p, repo, sort, offset(page_no), PAGE_SIZE).await?;
+        let indexes: Vec<i64> = rows
+            .iter()
+            .filter(|(a, _)| a.media_type.contains("index") || a.media_type.contains("list"))
+            .map(|(a, _)| a.id)
+            .collect();
+        let contents = db::manifests::contents_of(self.0.db.reader(), &indexes).await?;
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let id = row.0.id;
+                let mut s = summary(row);
+                if let Some((_, content)) = contents.iter().find(|(i, _)| *i == id) {
+                    let index: Value = serde_json::from_slice(content).unwrap_or(Value::Null);
+                    s.platforms = index_platforms(&index).into_iter().map(|(p, _)| p).collect();
+                }
+                s
+            })
+            .collect();
         Ok(ArtifactList {
-            artifacts: page(rows.into_iter().map(summary).collect(), total, page_no.max(1)),
+            artifacts: page(items, total, page_no.max(1)),
             can_delete: self.who_may(&id, &project, Action::Delete),
         })
     }
@@ -411,23 +453,13 @@ impl Portal for WharfPortal {
                     .collect()
             })
             .unwrap_or_default();
-        let platforms = manifest["manifests"]
-            .as_array()
+        let platforms = Some(index_platforms(&manifest))
             .map(|ms| {
-                ms.iter()
-                    .map(|c| {
-                        let pl = &c["platform"];
-                        let platform =
-                            [pl["os"].as_str(), pl["architecture"].as_str(), pl["variant"].as_str()]
-                                .into_iter()
-                                .flatten()
-                                .collect::<Vec<_>>()
-                                .join("/");
-                        PlatformView {
-                            digest: c["digest"].as_str().unwrap_or_default().to_owned(),
-                            platform: if platform.is_empty() { "unknown".into() } else { platform },
-                            size: c["size"].as_i64().unwrap_or(0),
-                        }
+                ms.into_iter()
+                    .map(|(platform, c)| PlatformView {
+                        digest: c["digest"].as_str().unwrap_or_default().to_owned(),
+                        platform,
+                        size: c["size"].as_i64().unwrap_or(0),
                     })
                     .collect()
             })
@@ -449,6 +481,7 @@ impl Portal for WharfPortal {
                 size: x.size,
                 pushed: String::new(),
                 pulled: None,
+                platforms: Vec::new(),
             })
             .collect();
         Ok(ArtifactView {

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{CreateProject, current_viewer, list_projects};
-use crate::components::{ErrorBox, Pager, encode, message};
+use crate::components::{ErrorBox, Pager, encode, human_size, message};
 
 /// `/projects?q=&page=`
 #[component]
@@ -44,7 +44,7 @@ pub fn ProjectsPage() -> impl IntoView {
                         view! {
                             <table class="list">
                                 <thead>
-                                    <tr><th>"Name"</th><th>"Access"</th><th>"Repositories"</th><th>"Your role"</th><th>"Created"</th></tr>
+                                    <tr><th>"Name"</th><th>"Access"</th><th>"Repositories"</th><th>"Storage"</th><th>"Your role"</th><th>"Created"</th></tr>
                                 </thead>
                                 <tbody>
                                     {p.items.into_iter().map(|row| view! {
@@ -56,6 +56,7 @@ pub fn ProjectsPage() -> impl IntoView {
                                                 </span>
                                             </td>
                                             <td class="num">{row.repo_count}</td>
+                                            <td class="num">{human_size(row.storage)}</td>
                                             <td>{row.role.unwrap_or_else(|| "—".into())}</td>
                                             <td><time>{row.created}</time></td>
                                         </tr>

@@ -85,7 +85,10 @@ pub fn RepositoryPage() -> impl IntoView {
                                         <tr>
                                             <td><a class="digest" href=artifact_href(&repo, &row.digest) title=row.digest.clone()>{short_digest(&row.digest)}</a></td>
                                             <td>{row.tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}</td>
-                                            <td>{row.kind}</td>
+                                            <td>
+                                                {row.kind}
+                                                {(!row.platforms.is_empty()).then(|| view! { <span class="muted small">" (" {row.platforms.join(", ")} ")"</span> })}
+                                            </td>
                                             <td class="num">{human_size(row.size)}</td>
                                             <td><time>{row.pushed}</time></td>
                                             <td><time>{row.pulled.unwrap_or_else(|| "never".into())}</time></td>

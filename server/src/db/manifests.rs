@@ -489,3 +489,21 @@ pub async fn tags_of<'e>(
         })
         .collect()
 }
+
+/// The content of the given manifests, in one query (index rows of a listing show their
+/// platforms).
+pub async fn contents_of<'e>(
+    e: impl Executor<'e, Database = Any>,
+    ids: &[i64],
+) -> DbResult<Vec<(i64, Vec<u8>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT id, content FROM manifests WHERE id IN ({})", placeholders(1, ids.len()));
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    let rows = q.fetch_all(e).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}

@@ -529,3 +529,26 @@ async fn project_admins_manage_members_robots_settings_and_read_the_logs() {
     let (_, html) = b.get("/projects/team").await;
     assert!(main_of(&html).contains("not found"));
 }
+
+#[tokio::test]
+async fn listings_show_storage_per_project_and_the_platforms_of_an_index() {
+    let app = TestApp::start().await;
+    app.create_project("multi", true).await;
+    let (d1, m1, _) = app.push_image("multi/app", "amd64").await;
+    let (d2, m2, _) = app.push_image("multi/app", "arm64").await;
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{d1}","size":{},"platform":{{"os":"linux","architecture":"amd64"}}}},{{"mediaType":"{OCI_MANIFEST}","digest":"{d2}","size":{},"platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}}]}}"#,
+        m1.len(),
+        m2.len()
+    );
+    let res = app.put_manifest("multi/app", "latest", OCI_INDEX, &index).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let b = Browser::new(&app);
+    let (_, html) = b.get("/repositories/multi%2Fapp").await;
+    let main = main_of(&html).replace("<!>", "");
+    assert!(main.contains("index<span class=\"muted small\"> (linux/amd64, linux/arm64/v8)"), "{main}");
+    // Two images of one 4 KiB layer and a small config each: a bit over 8 KiB, each blob once.
+    let (_, html) = b.get("/projects?q=multi").await;
+    let main = main_of(&html).replace("<!>", "");
+    assert!(main.contains("8.") && main.contains("KiB"), "{main}");
+}
