@@ -192,7 +192,13 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
     let command = text_of(&c, ".copy code").await;
     assert!(command.starts_with(&format!("docker pull {}/web/site:", wharf.host)), "{command}");
 
-    // Delete the `1` tag.
+    // Delete the `1` tag: open its confirmation, which names it, then confirm.
+    c.find(Locator::Css("summary[aria-label='Delete tag 1…']"))
+        .await
+        .expect("delete tag")
+        .click()
+        .await
+        .expect("open");
     c.find(Locator::Css("button[aria-label='Delete tag 1']"))
         .await
         .expect("delete tag")

@@ -43,7 +43,11 @@ const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; sty
 /// The portal's routes: pages, server functions and `/pkg` assets.
 pub fn router(state: &AppState) -> Router<AppState> {
     let portal: SharedPortal = Arc::new(WharfPortal(state.clone()));
-    let routes = leptos_axum::generate_route_list(frontend::app::App);
+    // Generated once per process: generating sets a process-global flag that stops resources
+    // from loading, so a render running meanwhile (another server in the same process, as in
+    // the test suite) would wait forever (leptos-rs/leptos#4773).
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| leptos_axum::generate_route_list(frontend::app::App)).clone();
     let pages = {
         let portal = portal.clone();
         move || provide_context(portal.clone())

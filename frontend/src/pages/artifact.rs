@@ -59,14 +59,18 @@ pub fn ArtifactPage() -> impl IntoView {
                                 <li>
                                     <span class="tag">{t.clone()}</span>
                                     {a.can_delete.then(|| view! {
-                                        <ActionForm action=delete_tag attr:class="inline">
-                                            <input type="hidden" name="repository" value=repo.clone() />
-                                            <input type="hidden" name="digest" value=digest.clone() />
-                                            <input type="hidden" name="tag" value=t2.clone() />
-                                            <button type="submit" class="danger small" aria-label=format!("Delete tag {t2}")>
-                                                "Delete"
-                                            </button>
-                                        </ActionForm>
+                                        // A confirmation step that names the tag.
+                                        <details class="confirm">
+                                            <summary aria-label=format!("Delete tag {t2}…")>"Delete…"</summary>
+                                            <ActionForm action=delete_tag attr:class="inline">
+                                                <input type="hidden" name="repository" value=repo.clone() />
+                                                <input type="hidden" name="digest" value=digest.clone() />
+                                                <input type="hidden" name="tag" value=t2.clone() />
+                                                <button type="submit" class="danger small" aria-label=format!("Delete tag {t2}")>
+                                                    {format!("Delete tag {t2}")}
+                                                </button>
+                                            </ActionForm>
+                                        </details>
                                     })}
                                 </li>
                             }
