@@ -74,6 +74,8 @@ pub struct AppState {
     pub gc: GcService,
     /// Tag retention.
     pub retention: RetentionService,
+    /// Request and transfer counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Web portal sessions.
     pub sessions: crate::auth::session::UiSessions,
     /// How the portal's pages are served.
@@ -129,6 +131,7 @@ impl AppState {
             auditor: Auditor::start(audit_db),
             gc,
             retention,
+            metrics: crate::metrics::Metrics::default(),
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
             leptos: crate::ui::leptos_options(&config.site_dir),
             config: Arc::new(config),
@@ -147,6 +150,8 @@ impl AppState {
             .merge(crate::registry::handlers::router())
             .merge(crate::api::router())
             .merge(crate::ui::router(&self))
+            .route("/metrics", axum::routing::get(crate::metrics::serve))
+            .layer(axum::middleware::from_fn_with_state(self.clone(), crate::metrics::track))
             // Outermost last: the request id is set first, so the trace span and the response
             // both carry it.
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod gc;
 pub mod jobs;
+pub mod metrics;
 pub mod migrate;
 pub mod portal;
 pub mod projects;

@@ -11,6 +11,7 @@ pub mod gc_runs;
 pub mod leases;
 pub mod manifests;
 pub mod members;
+pub mod metrics;
 pub mod projects;
 pub mod repositories;
 pub mod retention;

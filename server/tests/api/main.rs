@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod matrix;
 mod members;
+mod metrics;
 mod openapi;
 mod projects;
 mod repositories;
