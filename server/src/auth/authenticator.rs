@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use tokio::sync::OnceCell;
 
 use super::basic::{self, CredentialCache};
-use super::throttle::LoginThrottle;
+use super::throttle::{CheckRate, LoginThrottle};
 use super::token::TokenSigner;
 use super::{AuthError, Caller, Identity, password};
 use crate::db::{self, Db};
@@ -18,6 +18,7 @@ pub struct Authenticator {
     dummy: OnceCell<String>,
     signer: TokenSigner,
     throttle: LoginThrottle,
+    checks: CheckRate,
 }
 
 impl Authenticator {
@@ -29,6 +30,7 @@ impl Authenticator {
             dummy: OnceCell::new(),
             signer,
             throttle: Default::default(),
+            checks: Default::default(),
         }
     }
 
@@ -83,7 +85,7 @@ impl Authenticator {
         {
             return Ok(identity(r));
         }
-        if !self.throttle.allows(username, client) {
+        if !self.throttle.allows(username, client) || !self.checks.take(client) {
             return Err(AuthError::Throttled);
         }
         let phc = match &row {
@@ -119,7 +121,7 @@ impl Authenticator {
         {
             return Ok(identity(r));
         }
-        if !self.throttle.allows(name, client) {
+        if !self.throttle.allows(name, client) || !self.checks.take(client) {
             return Err(AuthError::Throttled);
         }
         let phc = match &row {

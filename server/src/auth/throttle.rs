@@ -71,9 +71,61 @@ impl LoginThrottle {
     }
 }
 
+/// Password checks (argon2, tens of milliseconds of CPU each) allowed per client address per
+/// second, on average; credentials already verified are answered from a cache and do not count.
+pub const CHECKS_PER_SECOND: f64 = 10.0;
+/// Password checks an address may make at once before the rate applies.
+pub const CHECK_BURST: f64 = 30.0;
+
+/// A token bucket per client address for password checks: without it, one address could keep
+/// the server's cores busy hashing guesses for ever-new usernames, which the per-account
+/// throttle does not see.
+#[derive(Default)]
+pub struct CheckRate {
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl CheckRate {
+    /// Takes one check for `client`; false when its bucket is empty.
+    pub fn take(&self, client: IpAddr) -> bool {
+        let Ok(mut map) = self.buckets.lock() else { return true };
+        if map.len() >= MAX_TRACKED {
+            // Full buckets are the default: dropping them forgets nothing that limits anyone.
+            map.retain(|_, (tokens, at)| {
+                *tokens + at.elapsed().as_secs_f64() * CHECKS_PER_SECOND < CHECK_BURST
+            });
+            if map.len() >= MAX_TRACKED {
+                map.clear();
+            }
+        }
+        let now = Instant::now();
+        let (tokens, at) = map.entry(client).or_insert((CHECK_BURST, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * CHECKS_PER_SECOND).min(CHECK_BURST);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_address_gets_a_burst_then_the_rate() {
+        let r = CheckRate::default();
+        for i in 0..CHECK_BURST as usize {
+            assert!(r.take(A), "check {i} of the burst");
+        }
+        assert!(!r.take(A), "the burst is spent");
+        assert!(r.take(B), "other addresses are unaffected");
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(r.take(A), "the bucket refills at the rate");
+    }
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));

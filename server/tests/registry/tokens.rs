@@ -149,3 +149,26 @@ async fn oauth2_password_and_refresh_grants() {
     let res = app.anon(Method::POST, "/service/token").form(&form).send().await.expect("send");
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn password_checks_are_rate_limited_per_address_and_known_credentials_are_not() {
+    let app = TestApp::start().await;
+    // The admin's credentials are verified once and then answered from the cache.
+    assert_eq!(token(&app, Some(("admin", ADMIN_PASSWORD)), &[]).await.status(), StatusCode::OK);
+    // Guesses for ever-new usernames from one address: each would cost an argon2 check.
+    let mut limited = None;
+    for i in 0..60 {
+        let user = format!("nobody{i}");
+        let res = token(&app, Some((&user, "Wrong1234")), &[]).await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((i, res));
+            break;
+        }
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (at, res) = limited.expect("the address is limited within 60 guesses");
+    assert!(at >= 25, "a burst is allowed first (limited after {at})");
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS").await;
+    // Known credentials still work: no password check is needed for them.
+    assert_eq!(token(&app, Some(("admin", ADMIN_PASSWORD)), &[]).await.status(), StatusCode::OK);
+}
