@@ -176,21 +176,95 @@ impl AppState {
     }
 }
 
+/// An acceptor that drops a connection whose first byte does not arrive within `limit`: before
+/// its first byte a connection is still in protocol detection, where hyper's header timeout does
+/// not run yet.
+#[derive(Clone)]
+struct FirstByteWithin<A> {
+    inner: A,
+    limit: std::time::Duration,
+}
+
+impl<A, S> axum_server::accept::Accept<tokio::net::TcpStream, S> for FirstByteWithin<A>
+where
+    A: axum_server::accept::Accept<tokio::net::TcpStream, S> + Clone + Send + 'static,
+    A::Future: Send,
+    S: Send + 'static,
+{
+    type Stream = A::Stream;
+    type Service = A::Service;
+    type Future = futures::future::BoxFuture<'static, std::io::Result<(Self::Stream, Self::Service)>>;
+
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
+        let (inner, limit) = (self.inner.clone(), self.limit);
+        Box::pin(async move {
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(limit, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => inner.accept(stream, service).await,
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no request within the header timeout",
+                )),
+            }
+        })
+    }
+}
+
+/// Serves `server` until `shutdown` completes, then drains in-flight requests (at most 30 s).
+/// Every connection must send a complete request head within the header timeout, also between
+/// requests on a kept-alive connection, so slow or idle clients cannot hold connections open.
+async fn serve_with<A>(
+    state: AppState,
+    server: axum_server::Server<A>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError>
+where
+    A: axum_server::accept::Accept<
+            tokio::net::TcpStream,
+            axum::middleware::AddExtension<Router, axum::extract::ConnectInfo<std::net::SocketAddr>>,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    A::Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    A::Service: axum_server::service::SendService<axum::http::Request<hyper::body::Incoming>> + Send,
+    A::Future: Send,
+{
+    let timeout = state.config.header_timeout;
+    let mut server = server.map(|inner| FirstByteWithin { inner, limit: timeout });
+    server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
+    server
+        .http_builder()
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(timeout)
+        .keep_alive_timeout(timeout);
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+    });
+    let auditor = state.auditor.clone();
+    let jobs = state.start_jobs();
+    // Connect info gives handlers the client address (login throttling, logs).
+    let served = server
+        .handle(handle)
+        .serve(state.router().into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await;
+    jobs.abort();
+    served?;
+    auditor.flush().await;
+    Ok(())
+}
+
 /// Serves plain HTTP on `listener` until `shutdown` completes, then drains in-flight requests.
 pub async fn serve_http(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    // Connect info gives handlers the client address (login throttling, logs).
-    let auditor = state.auditor.clone();
-    let jobs = state.start_jobs();
-    let service = state.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
-    jobs.abort();
-    served?;
-    auditor.flush().await;
-    Ok(())
+    serve_with(state, axum_server::from_tcp(listener.into_std()?), shutdown).await
 }
 
 /// Serves HTTPS with the PEM `cert` and `key` until `shutdown` completes.
@@ -204,20 +278,5 @@ pub async fn serve_https(
     // Installing twice (tests, restarts in-process) is harmless: the first provider stays.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-    });
-    let auditor = state.auditor.clone();
-    let jobs = state.start_jobs();
-    let served = axum_server::from_tcp_rustls(listener, tls)
-        .handle(handle)
-        .serve(state.router().into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .await;
-    jobs.abort();
-    served?;
-    auditor.flush().await;
-    Ok(())
+    serve_with(state, axum_server::from_tcp_rustls(listener, tls), shutdown).await
 }

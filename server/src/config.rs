@@ -88,6 +88,10 @@ pub struct Settings {
     /// a crashed process held blocks other replicas from starting it [default: 30s].
     #[arg(long, env = "WHARF_JOB_LEASE", global = true)]
     pub job_lease: Option<HumanDuration>,
+    /// Time a client has to send a complete request head, and the longest a kept-alive
+    /// connection may sit idle; slower clients are disconnected (slow-loris) [default: 20s].
+    #[arg(long, env = "WHARF_HEADER_TIMEOUT", global = true)]
+    pub header_timeout: Option<HumanDuration>,
 }
 
 /// A duration written as a number and a unit: `ms`, `s`, `m`, `h` or `d` (`90s`, `2h`, `7d`).
@@ -155,6 +159,8 @@ pub struct Config {
     pub gc_workers: usize,
     /// Lifetime of job leases.
     pub job_lease: Duration,
+    /// Limit on reading a request head (and on idle kept-alive connections).
+    pub header_timeout: Duration,
     /// The portal's browser assets.
     pub site_dir: PathBuf,
 }
@@ -225,6 +231,10 @@ impl Config {
                 .job_lease
                 .or(file.job_lease)
                 .map_or(Duration::from_secs(30), |d| d.0.max(Duration::from_secs(1))),
+            header_timeout: given
+                .header_timeout
+                .or(file.header_timeout)
+                .map_or(Duration::from_secs(20), |d| d.0.max(Duration::from_millis(100))),
         })
     }
 

@@ -9,5 +9,6 @@ mod gc;
 mod listing;
 mod manifests;
 mod migrate;
+mod timeouts;
 mod tokens;
 mod uploads;
