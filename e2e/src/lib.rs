@@ -261,12 +261,24 @@ pub struct WharfProcess {
 impl WharfProcess {
     /// Starts `wharf` on a free port with `env` (`WHARF_*` settings) and waits until healthy.
     pub async fn start(env: &[(&str, String)]) -> Self {
+        Self::launch(env, None).await
+    }
+
+    /// Like [`Self::start`], with the process's log (standard error) written to `log`.
+    pub async fn start_logged(env: &[(&str, String)], log: &Path) -> Self {
+        Self::launch(env, Some(std::fs::File::create(log).expect("log file"))).await
+    }
+
+    async fn launch(env: &[(&str, String)], log: Option<std::fs::File>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let host = format!("127.0.0.1:{port}");
         let mut cmd = std::process::Command::new(wharf_binary());
         cmd.env("WHARF_LISTEN", &host).env("WHARF_ADMIN_PASSWORD", ADMIN_PASSWORD).env("WHARF_LOG", "warn");
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(f) = log {
+            cmd.stderr(f);
         }
         let child = cmd.stdout(Stdio::null()).spawn().expect("start wharf");
         let me = Self { child, host };
