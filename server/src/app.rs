@@ -111,7 +111,8 @@ impl AppState {
         let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
-        let registry = Registry::new(db.clone(), store.clone(), config.gc_grace);
+        let registry =
+            Registry::new(db.clone(), store.clone(), config.gc_grace).with_max_uploads(config.max_uploads);
         let audit_db = db.clone();
         let db_for_sessions = db.clone();
         let secure = config.tls.is_some() || config.external_url.starts_with("https://");

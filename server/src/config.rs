@@ -92,6 +92,10 @@ pub struct Settings {
     /// connection may sit idle; slower clients are disconnected (slow-loris) [default: 20s].
     #[arg(long, env = "WHARF_HEADER_TIMEOUT", global = true)]
     pub header_timeout: Option<HumanDuration>,
+    /// Upload sessions one account (user, robot or anonymous) may have in progress at once;
+    /// a session stops counting an hour after its last use [default: 200].
+    #[arg(long, env = "WHARF_MAX_UPLOADS", global = true)]
+    pub max_uploads: Option<usize>,
 }
 
 /// A duration written as a number and a unit: `ms`, `s`, `m`, `h` or `d` (`90s`, `2h`, `7d`).
@@ -161,6 +165,8 @@ pub struct Config {
     pub job_lease: Duration,
     /// Limit on reading a request head (and on idle kept-alive connections).
     pub header_timeout: Duration,
+    /// Upload sessions per account.
+    pub max_uploads: usize,
     /// The portal's browser assets.
     pub site_dir: PathBuf,
 }
@@ -235,6 +241,7 @@ impl Config {
                 .header_timeout
                 .or(file.header_timeout)
                 .map_or(Duration::from_secs(20), |d| d.0.max(Duration::from_millis(100))),
+            max_uploads: given.max_uploads.or(file.max_uploads).unwrap_or(200).max(1),
         })
     }
 

@@ -40,6 +40,32 @@ pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, id: &str, repo_id:
     Ok(())
 }
 
+/// Starts session `id` for `owner` unless `owner` already has `max` sessions active since
+/// `active_since` (unix ms); returns whether it started. One statement, so on SQLite (one
+/// writer) the limit is exact; on PostgreSQL concurrent starts may pass it by a few.
+pub async fn insert_limited<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: &str,
+    repo_id: i64,
+    owner: &str,
+    active_since: i64,
+    max: i64,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO uploads (id, repository_id, owner, created_at, updated_at) SELECT $1, $2, $3, $4, $4 \
+         WHERE (SELECT COUNT(*) FROM uploads WHERE owner = $3 AND updated_at >= $5) < $6",
+    )
+    .bind(id)
+    .bind(repo_id)
+    .bind(owner)
+    .bind(now_ms())
+    .bind(active_since)
+    .bind(max)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// The session `id` of repository `repo_id`.
 pub async fn get<'e>(
     e: impl Executor<'e, Database = Any>,

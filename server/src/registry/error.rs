@@ -64,6 +64,9 @@ pub enum RegistryError {
     /// Too many requests.
     #[error("too many requests")]
     TooManyRequests,
+    /// The caller has as many upload sessions open as it may.
+    #[error("{0} upload sessions are already in progress for this account: finish or cancel some first")]
+    TooManyUploads(i64),
     /// A passing condition (a garbage collection is deleting the same blob); the client should
     /// retry. Answered 503 with `Retry-After`, which clients treat as retryable.
     #[error("{0}; retry shortly")]
@@ -95,7 +98,7 @@ impl RegistryError {
             Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
             Conflict(_) => ("DENIED", StatusCode::CONFLICT),
             PaginationInvalid(_) => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),
-            TooManyRequests => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
+            TooManyRequests | TooManyUploads(_) => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
             Unavailable(_) => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
             Internal => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }

@@ -30,6 +30,8 @@ pub struct Registry {
     hashes: std::sync::Arc<uploads::HashCache>,
     /// How often a HEAD restarts a blob's grace window (see [`Registry::check_blob`]).
     touch_every_ms: i64,
+    /// Upload sessions one account may keep active at once.
+    max_uploads: i64,
 }
 
 /// Whether `caller` may perform `action` on `name`, given what the database knows of its project
@@ -84,7 +86,13 @@ impl Registry {
         // Often enough that a blob a client is about to reference never ages past the window,
         // rarely enough that HEADs do not write on every request: at most once a minute.
         let touch_every_ms = (gc_grace.as_millis() as i64 / 4).min(60_000);
-        Self { db, store, hashes: Default::default(), touch_every_ms }
+        Self { db, store, hashes: Default::default(), touch_every_ms, max_uploads: i64::MAX }
+    }
+
+    /// Limits the upload sessions one account may keep active at once.
+    pub fn with_max_uploads(mut self, max: usize) -> Self {
+        self.max_uploads = i64::try_from(max).unwrap_or(i64::MAX).max(1);
+        self
     }
 
     /// Checks that `caller` may perform `action` on repository `name` and resolves it. Pushing

@@ -22,6 +22,9 @@ use super::{Registry, RepoCtx};
 use crate::db::{self, uploads::PartRow};
 use crate::storage::{StorageError, StorageKey};
 
+/// An upload session counts against its owner's limit while it was used this recently.
+const ACTIVE_UPLOAD_MS: i64 = 60 * 60 * 1000;
+
 /// Longest a commit waits for a sweep that is deleting the same digest.
 const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often a waiting commit looks again.
@@ -74,10 +77,24 @@ fn part_key(upload: &str, part: &str) -> StorageKey {
 
 impl Registry {
     /// Opens an upload session; returns its id.
-    pub async fn start_upload(&self, repo: RepoCtx) -> Result<String, RegistryError> {
+    pub async fn start_upload(&self, repo: RepoCtx, owner: &str) -> Result<String, RegistryError> {
         let id = uuid::Uuid::new_v4().to_string();
-        db::uploads::insert(self.db.writer(), &id, repo.repository_id).await?;
-        Ok(id)
+        // A session counts while it moves; an abandoned one stops counting after the window.
+        let active_since = db::now_ms() - ACTIVE_UPLOAD_MS;
+        if db::uploads::insert_limited(
+            self.db.writer(),
+            &id,
+            repo.repository_id,
+            owner,
+            active_since,
+            self.max_uploads,
+        )
+        .await?
+        {
+            Ok(id)
+        } else {
+            Err(RegistryError::TooManyUploads(self.max_uploads))
+        }
     }
 
     async fn session(&self, repo: RepoCtx, id: &str) -> Result<db::uploads::UploadRow, RegistryError> {
@@ -294,7 +311,9 @@ impl Registry {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
-        let id = self.start_upload(repo).await?;
+        // A session that lives for this one request: not counted against the caller's limit.
+        let id = uuid::Uuid::new_v4().to_string();
+        db::uploads::insert(self.db.writer(), &id, repo.repository_id).await?;
         let claim = ChunkClaim { start: None, len };
         let result = self.complete_upload(repo, &id, digest, claim, body).await;
         if result.is_err() {

@@ -309,3 +309,28 @@ fn base64_basic(user: &str, pass: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
 }
+
+#[tokio::test]
+async fn an_account_may_keep_only_so_many_upload_sessions_open() {
+    let app = TestApp::start_with(|_, s| s.max_uploads = Some(3)).await;
+    let dev = app.create_user("dev", "Passw0rd1").await;
+    app.add_member("library", dev, wharf::auth::Role::Developer).await;
+    let start = |user: &'static str, pass: &'static str| {
+        app.anon(Method::POST, "/v2/library/app/blobs/uploads/").basic_auth(user, Some(pass)).send()
+    };
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let res = start("admin", ADMIN_PASSWORD).await.expect("send");
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        sessions.push(header(&res, "location").expect("location").to_owned());
+    }
+    let res = start("admin", ADMIN_PASSWORD).await.expect("send");
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS").await;
+    // Another account is not affected, nor are one-request (monolithic) uploads.
+    assert_eq!(start("dev", "Passw0rd1").await.expect("send").status(), StatusCode::ACCEPTED);
+    app.push_blob("library/app", b"monolithic").await;
+    // Finishing or cancelling one frees a place.
+    let res = app.admin(Method::DELETE, &sessions[0]).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(start("admin", ADMIN_PASSWORD).await.expect("send").status(), StatusCode::ACCEPTED);
+}

@@ -78,7 +78,7 @@ pub(super) async fn start(req: Req, name: RepoName) -> Result<Response, Registry
         reg.upload_monolithic(repo, &digest, len, req.body.into_data_stream()).await?;
         return Ok(created(&name, &digest));
     }
-    let id = reg.start_upload(repo).await?;
+    let id = reg.start_upload(repo, req.who.identity.name()).await?;
     Ok(in_progress(&name, &id, 0, StatusCode::ACCEPTED))
 }
 
