@@ -193,11 +193,6 @@ pub async fn retention_page(project: String, page: i64) -> Result<RetentionView,
     portal.retention(&who, &project, page).await.map_err(ctx::fail)
 }
 
-#[cfg(feature = "ssr")]
-fn retention_href(project: &str) -> String {
-    format!("/projects/{project}/retention")
-}
-
 /// Adds a retention rule, or replaces rule `index`.
 #[server(prefix = "/ui", endpoint = "save_retention_rule")]
 pub async fn save_retention_rule(
@@ -226,7 +221,7 @@ pub async fn save_retention_rule(
         untagged: untagged.is_some(),
     };
     portal.save_retention_rule(&who, &project, index, rule).await.map_err(ctx::fail)?;
-    leptos_axum::redirect(&retention_href(&project));
+    leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(())
 }
 
@@ -235,7 +230,7 @@ pub async fn save_retention_rule(
 pub async fn delete_retention_rule(project: String, index: usize) -> Result<(), ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.delete_retention_rule(&who, &project, index).await.map_err(ctx::fail)?;
-    leptos_axum::redirect(&retention_href(&project));
+    leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(())
 }
 
@@ -251,7 +246,7 @@ pub async fn set_retention_schedule(
         .set_retention_schedule(&who, &project, &kind, cron.as_deref().unwrap_or(""))
         .await
         .map_err(ctx::fail)?;
-    leptos_axum::redirect(&retention_href(&project));
+    leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(())
 }
 
@@ -260,7 +255,7 @@ pub async fn set_retention_schedule(
 pub async fn run_retention(project: String, dry_run: Option<String>) -> Result<i64, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     let id = portal.run_retention(&who, &project, dry_run.is_some()).await.map_err(ctx::fail)?;
-    leptos_axum::redirect(&retention_href(&project));
+    leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(id)
 }
 

@@ -4,6 +4,7 @@
 
 use crate::auth::{Action, Identity};
 use crate::db::manifests::{ArtifactRow, ArtifactSort, TagRow};
+use crate::db::projects::ProjectRow;
 use crate::db::repositories::RepositoryRow;
 use crate::db::{self, Db};
 use crate::projects::{ProjectError, ProjectRef, Projects};
@@ -87,9 +88,22 @@ impl Artifacts {
         repo: &str,
         action: Action,
     ) -> Result<RepositoryRow, BrowseError> {
+        Ok(self.repository_in(who, p, repo, action).await?.1)
+    }
+
+    /// Repository `repo` of project `p` with the project (and the caller's role in it).
+    async fn repository_in(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        action: Action,
+    ) -> Result<(ProjectRow, RepositoryRow), BrowseError> {
         let project = self.projects.get(who, p, action).await?;
         let full = format!("{}/{repo}", project.name);
-        db::repositories::by_name(self.db.reader(), &full).await?.ok_or(BrowseError::NotFound(full))
+        let r =
+            db::repositories::by_name(self.db.reader(), &full).await?.ok_or(BrowseError::NotFound(full))?;
+        Ok((project, r))
     }
 
     /// Deletes repository `repo` with all its artifacts and tags; returns what it was.
@@ -118,7 +132,8 @@ impl Artifacts {
             .collect())
     }
 
-    /// Artifacts of repository `repo` in `sort` order, one page, with their tags, and the total.
+    /// Artifacts of repository `repo` in `sort` order, one page, with their tags, the total, and
+    /// the project (for the caller's further permissions).
     pub async fn list_artifacts(
         &self,
         who: &Identity,
@@ -127,11 +142,11 @@ impl Artifacts {
         sort: ArtifactSort,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<ArtifactWithTags>, i64), BrowseError> {
-        let r = self.repository(who, p, repo, Action::Pull).await?;
+    ) -> Result<(Vec<ArtifactWithTags>, i64, ProjectRow), BrowseError> {
+        let (project, r) = self.repository_in(who, p, repo, Action::Pull).await?;
         let rows = db::manifests::list_artifacts(self.db.reader(), r.id, sort, offset, limit).await?;
         let total = db::manifests::count_artifacts(self.db.reader(), r.id).await?;
-        Ok((self.with_tags(rows).await?, total))
+        Ok((self.with_tags(rows).await?, total, project))
     }
 
     /// Artifact `reference` (tag or digest) of repository `repo`, if `who` may `action`.

@@ -88,8 +88,9 @@ pub struct Settings {
     /// a crashed process held blocks other replicas from starting it [default: 30s].
     #[arg(long, env = "WHARF_JOB_LEASE", global = true)]
     pub job_lease: Option<HumanDuration>,
-    /// Time a client has to send a complete request head, and the longest a kept-alive
-    /// connection may sit idle; slower clients are disconnected (slow-loris) [default: 20s].
+    /// Time a client has to send its first byte and a complete request head, and the longest a
+    /// kept-alive HTTP/1 connection may sit idle; slower clients are disconnected (slow-loris).
+    /// HTTP/2 connections are pinged at this interval instead [default: 20s].
     #[arg(long, env = "WHARF_HEADER_TIMEOUT", global = true)]
     pub header_timeout: Option<HumanDuration>,
     /// Upload sessions one account (user, robot or anonymous) may have in progress at once;

@@ -404,8 +404,7 @@ impl Portal for WharfPortal {
                 ArtifactSort::parse(s).ok_or_else(|| PortalError::Invalid(format!("Unknown order {s:?}.")))?
             }
         };
-        let project = self.0.projects.get(&id, &p, Action::Pull).await?;
-        let (rows, total) =
+        let (rows, total, project) =
             self.0.artifacts.list_artifacts(&id, &p, repo, sort, offset(page_no), PAGE_SIZE).await?;
         let indexes: Vec<i64> = rows
             .iter()
@@ -453,17 +452,14 @@ impl Portal for WharfPortal {
                     .collect()
             })
             .unwrap_or_default();
-        let platforms = Some(index_platforms(&manifest))
-            .map(|ms| {
-                ms.into_iter()
-                    .map(|(platform, c)| PlatformView {
-                        digest: c["digest"].as_str().unwrap_or_default().to_owned(),
-                        platform,
-                        size: c["size"].as_i64().unwrap_or(0),
-                    })
-                    .collect()
+        let platforms = index_platforms(&manifest)
+            .into_iter()
+            .map(|(platform, c)| PlatformView {
+                digest: c["digest"].as_str().unwrap_or_default().to_owned(),
+                platform,
+                size: c["size"].as_i64().unwrap_or(0),
             })
-            .unwrap_or_default();
+            .collect();
         let (config, history) = match manifest["config"]["digest"].as_str() {
             Some(d) if summary.kind == "image" => match self.read_config(d).await {
                 Some(c) => config_fields(&c),

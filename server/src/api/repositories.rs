@@ -129,7 +129,7 @@ pub async fn list_artifacts(
             ))
         })?,
     };
-    let (rows, total) = app
+    let (rows, total, _) = app
         .artifacts
         .list_artifacts(&who, &p, &decode_again(&repo), sort, page.offset(), page.page_size)
         .await?;

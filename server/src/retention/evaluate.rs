@@ -231,37 +231,12 @@ pub fn evaluate(policy: &Policy, repo: &Repository, now: i64) -> Option<Outcome>
 
 #[cfg(test)]
 mod tests {
-    use super::super::policy::{PolicyDoc, RuleDoc, SelectorDoc};
+    use super::super::policy::tests::rule;
+    use super::super::policy::{PolicyDoc, RuleDoc};
     use super::*;
 
     const DAY: i64 = 24 * 60 * 60 * 1000;
     const NOW: i64 = 100 * DAY;
-
-    fn rule(template: &str, n: Option<i64>, repo: (&str, &str), tag: (&str, &str, &str)) -> RuleDoc {
-        RuleDoc {
-            template: template.into(),
-            action: "retain".into(),
-            params: n.map(|n| (template.to_owned(), serde_json::json!(n))).into_iter().collect(),
-            tag_selectors: vec![SelectorDoc {
-                kind: "doublestar".into(),
-                decoration: tag.0.into(),
-                pattern: tag.1.into(),
-                extras: tag.2.into(),
-            }],
-            scope_selectors: [(
-                "repository".to_owned(),
-                vec![SelectorDoc {
-                    kind: "doublestar".into(),
-                    decoration: repo.0.into(),
-                    pattern: repo.1.into(),
-                    extras: String::new(),
-                }],
-            )]
-            .into_iter()
-            .collect(),
-            ..Default::default()
-        }
-    }
 
     /// A manifest named `name` (its digest is `sha256:<name>`), pushed `pushed` days after day 0,
     /// pulled `pulled` days after day 0, with tags.

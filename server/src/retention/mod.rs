@@ -98,6 +98,8 @@ pub struct StoredPolicy {
     pub described: Vec<String>,
     /// Next scheduled run, unix ms.
     pub next_run_at: Option<i64>,
+    /// The enabled rules, compiled.
+    pub compiled: policy::Policy,
 }
 
 /// Retention policies and their executions.
@@ -241,15 +243,17 @@ impl RetentionService {
                 }
             })
             .collect();
-        Ok(StoredPolicy { doc, project_id: row.project_id, described, next_run_at })
+        Ok(StoredPolicy { doc, project_id: row.project_id, described, next_run_at, compiled })
+    }
+
+    async fn next_run(&self, policy_id: i64) -> Result<Option<i64>, RetentionError> {
+        Ok(db::schedules::get(self.db.reader(), &schedule_name(policy_id)).await?.and_then(|s| s.next_run_at))
     }
 
     /// Policy `id`.
     pub async fn get(&self, who: &Identity, id: i64) -> Result<StoredPolicy, RetentionError> {
         let row = self.authorized(who, id).await?;
-        let next =
-            db::schedules::get(self.db.reader(), &schedule_name(id)).await?.and_then(|s| s.next_run_at);
-        self.stored(&row, next)
+        self.stored(&row, self.next_run(id).await?)
     }
 
     /// The policy of project `p`, if it has one (the portal's Retention tab).
@@ -261,12 +265,7 @@ impl RetentionService {
         let project = self.projects.get(who, p, Action::ManageRetention).await?;
         match db::retention::policy_of_project(self.db.reader(), project.id).await? {
             None => Ok(None),
-            Some(row) => {
-                let next = db::schedules::get(self.db.reader(), &schedule_name(row.id))
-                    .await?
-                    .and_then(|s| s.next_run_at);
-                Ok(Some(self.stored(&row, next)?))
-            }
+            Some(row) => Ok(Some(self.stored(&row, self.next_run(row.id).await?)?)),
         }
     }
 
@@ -427,18 +426,20 @@ impl RetentionService {
         lease: &LeaseGuard,
     ) -> Result<&'static str, RetentionError> {
         let stored = self.stored(row, None)?;
-        let policy = stored.doc.compile()?;
+        let policy = &stored.compiled;
         let since = db::now_ms();
         let repos = db::retention::load_project(self.db.reader(), self.db.backend(), row.project_id).await?;
         for (repo_id, full_name, mut repo) in repos {
+            repo.name = full_name.split_once('/').map_or(full_name.as_str(), |(_, r)| r).to_owned();
+            let Some(outcome) = evaluate::evaluate(policy, &repo, since) else { continue };
+            // Checked before each repository with work (a write each), not for the ones no rule
+            // names.
             if db::retention::heartbeat(self.db.writer(), eid).await? {
                 return Ok("Stopped");
             }
             if lease.lost() {
                 return Ok("Error");
             }
-            repo.name = full_name.split_once('/').map_or(full_name.as_str(), |(_, r)| r).to_owned();
-            let Some(outcome) = evaluate::evaluate(&policy, &repo, since) else { continue };
             let tid = db::retention::insert_task(
                 self.db.writer(),
                 eid,

@@ -445,9 +445,10 @@ impl PolicyDoc {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A one-selector rule: `repo` is (decoration, pattern), `tag` (decoration, pattern, extras).
     pub(crate) fn rule(
         template: &str,
         n: Option<i64>,
