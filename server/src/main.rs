@@ -52,6 +52,25 @@ enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// Check blob storage against the database: blob rows without bytes, bytes without rows,
+    /// blobs and manifests that do not hash to their digest, broken upload sessions. Exits 0
+    /// when nothing is (left) wrong, 1 otherwise. Safe while servers run.
+    Fsck {
+        /// Also repair what is provably safe: delete unrecorded bytes older than the grace
+        /// window (WHARF_GC_GRACE) and broken blob rows no manifest references, end upload
+        /// sessions with missing parts. Never deletes anything a manifest references.
+        #[arg(long)]
+        repair: bool,
+        /// Check presence and sizes only; do not read and hash every blob.
+        #[arg(long)]
+        no_verify: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Parallel storage reads and deletes [default: WHARF_GC_WORKERS].
+        #[arg(long)]
+        workers: Option<usize>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -86,6 +105,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Fsck { repair, no_verify, json, workers }) = cli.command {
+        return runtime.block_on(fsck(config, repair, !no_verify, json, workers));
+    }
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
@@ -96,6 +118,7 @@ fn main() -> std::process::ExitCode {
             Command::Gc { dry_run, delete_untagged, workers } => {
                 gc(config, wharf::gc::collector::GcParams { delete_untagged, dry_run, workers }).await
             }
+            Command::Fsck { .. } => unreachable!("handled above"),
         }
     });
     match result {
@@ -136,6 +159,58 @@ async fn gc(config: Config, params: wharf::gc::collector::GcParams) -> anyhow::R
     state.auditor.flush().await;
     anyhow::ensure!(run.status == "Success", "garbage collection ended with status {}", run.status);
     Ok(())
+}
+
+async fn fsck(
+    config: Config,
+    repair: bool,
+    verify_content: bool,
+    json: bool,
+    workers: Option<usize>,
+) -> std::process::ExitCode {
+    use wharf::gc::fsck::{Fix, FsckParams};
+    let run = async {
+        let state = AppState::init(config).await?;
+        let workers = workers.unwrap_or(state.gc.default_workers());
+        anyhow::Ok(state.gc.fsck(FsckParams { repair, verify_content, workers }).await?)
+    };
+    let report = match run.await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wharf: fsck failed: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        for p in &report.problems {
+            let fix = match &p.fix {
+                Fix::Repaired => "repaired".to_owned(),
+                Fix::Repairable => "repairable with --repair".to_owned(),
+                Fix::NeedsAttention(what) => format!("needs attention: {what}"),
+            };
+            println!("{:?} {}: {} ({fix})", p.kind, p.subject, p.detail);
+            for m in &p.referenced_by {
+                println!("    referenced by {m}");
+            }
+        }
+        let repaired = report.problems.iter().filter(|p| p.fix == Fix::Repaired).count();
+        println!(
+            "checked {} blobs ({} objects, {} bytes hashed), {} manifests, {} upload parts; \
+             {} blobs being collected, {} unrecorded objects younger than the grace window; \
+             {} problems, {repaired} repaired",
+            report.blobs,
+            report.objects,
+            report.bytes_verified,
+            report.manifests,
+            report.upload_parts,
+            report.purging,
+            report.recent_unrecorded,
+            report.problems.len()
+        );
+    }
+    if report.clean() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
 }
 
 async fn set_password(config: Config, username: &str) -> anyhow::Result<()> {

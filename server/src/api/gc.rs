@@ -31,6 +31,10 @@ impl From<GcServiceError> for ApiError {
             GcServiceError::NotFound(_) => Self::NotFound(e.to_string()),
             GcServiceError::NotRunning(_) => Self::PreconditionFailed(e.to_string()),
             GcServiceError::Db(e) => e.into(),
+            GcServiceError::Fsck(e) => {
+                tracing::error!(error = %e, "consistency check failed");
+                Self::Internal
+            }
         }
     }
 }

@@ -91,14 +91,24 @@ pub async fn claim<'e>(e: impl Executor<'e, Database = Any>, digest: &str) -> Db
 
 /// Records a blob whose bytes were just written; false when a row already exists (in any state).
 pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, digest: &str, size: i64) -> DbResult<bool> {
+    insert_as(e, digest, size, "live").await
+}
+
+async fn insert_as<'e>(
+    e: impl Executor<'e, Database = Any>,
+    digest: &str,
+    size: i64,
+    status: &str,
+) -> DbResult<bool> {
     let now = now_ms();
     let done = sqlx::query(
-        "INSERT INTO blobs (digest, size, created_at, touched_at) VALUES ($1, $2, $3, $3) \
+        "INSERT INTO blobs (digest, size, created_at, touched_at, status) VALUES ($1, $2, $3, $3, $4) \
          ON CONFLICT (digest) DO NOTHING",
     )
     .bind(digest)
     .bind(size)
     .bind(now)
+    .bind(status)
     .execute(e)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -302,4 +312,32 @@ pub async fn settle_referenced<'e>(e: impl Executor<'e, Database = Any>) -> DbRe
     .execute(e)
     .await?;
     Ok(())
+}
+
+/// Up to `limit` blob rows after `after` in digest order, with size and state (for `fsck`).
+pub async fn page<'e>(
+    e: impl Executor<'e, Database = Any>,
+    after: &str,
+    limit: i64,
+) -> DbResult<Vec<(String, i64, BlobStatus)>> {
+    let rows =
+        sqlx::query("SELECT digest, size, status FROM blobs WHERE digest > $1 ORDER BY digest LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(e)
+            .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, BlobStatus::parse(r.try_get::<&str, _>(2)?))))
+        .collect()
+}
+
+/// Records bytes found under `digest` with no row as `purging`, so the sweep's purge deletes
+/// them under the same protocol as any other (a push of the digest waits meanwhile); false when
+/// a row exists.
+pub async fn insert_purging<'e>(
+    e: impl Executor<'e, Database = Any>,
+    digest: &str,
+    size: i64,
+) -> DbResult<bool> {
+    insert_as(e, digest, size, "purging").await
 }

@@ -324,6 +324,55 @@ pub async fn uses_blob<'e>(
     Ok(found.is_some())
 }
 
+/// The manifests (`repository@digest`) that reference blob `digest`.
+pub async fn referencing_blob<'e>(
+    e: impl Executor<'e, Database = Any>,
+    digest: &str,
+) -> DbResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT r.name, m.digest FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id \
+         JOIN repositories r ON r.id = m.repository_id WHERE mb.digest = $1 ORDER BY r.name, m.digest",
+    )
+    .bind(digest)
+    .fetch_all(e)
+    .await?;
+    rows.iter().map(|r| Ok(format!("{}@{}", r.try_get::<&str, _>(0)?, r.try_get::<&str, _>(1)?))).collect()
+}
+
+/// Up to `limit` manifests after id `after`: id, `repository@digest` and content (for `fsck`).
+pub async fn content_page<'e>(
+    e: impl Executor<'e, Database = Any>,
+    after: i64,
+    limit: i64,
+) -> DbResult<Vec<(i64, String, String, Vec<u8>)>> {
+    let rows = sqlx::query(
+        "SELECT m.id, r.name, m.digest, m.content FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+         WHERE m.id > $1 ORDER BY m.id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(e)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+}
+
+/// Pairs of (`repository@manifest digest`, blob digest) where a manifest references a blob a
+/// sweep is deleting: the collector's protocol forbids this, so `fsck` reports any.
+pub async fn referencing_purging<'e>(
+    e: impl Executor<'e, Database = Any>,
+) -> DbResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT r.name, m.digest, b.digest FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest \
+         JOIN manifests m ON m.id = mb.manifest_id JOIN repositories r ON r.id = m.repository_id \
+         WHERE b.status = 'purging' ORDER BY r.name, m.digest",
+    )
+    .fetch_all(e)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((format!("{}@{}", r.try_get::<&str, _>(0)?, r.try_get::<&str, _>(1)?), r.try_get(2)?)))
+        .collect()
+}
+
 /// An artifact (manifest) as the API lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactRow {

@@ -176,3 +176,9 @@ pub async fn exists<'e>(e: impl Executor<'e, Database = Any>, id: &str) -> DbRes
         sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE id = $1").bind(id).fetch_one(e).await?;
     Ok(n > 0)
 }
+
+/// Every recorded part as `(session id, part name)` (for `fsck`; sessions are short-lived).
+pub async fn all_parts<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT upload_id, name FROM upload_parts").fetch_all(e).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}

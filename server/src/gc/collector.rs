@@ -116,13 +116,24 @@ impl Reporter {
     }
 }
 
+/// What a purge removed.
+#[derive(Debug, Default)]
+pub struct Purged {
+    /// Blob rows deleted (their bytes went first).
+    pub blobs: u64,
+    /// Their total recorded size.
+    pub bytes: i64,
+    /// Digests whose bytes storage refused to delete; they stay `purging`.
+    pub failed: Vec<String>,
+}
+
 /// The garbage collector over one database and blob store.
 #[derive(Clone)]
 pub struct Collector {
-    db: Db,
-    store: BlobStore,
-    grace: Duration,
-    upload_age: Duration,
+    pub(super) db: Db,
+    pub(super) store: BlobStore,
+    pub(super) grace: Duration,
+    pub(super) upload_age: Duration,
 }
 
 impl Collector {
@@ -321,6 +332,17 @@ impl Collector {
         workers: usize,
         rep: &mut Reporter,
     ) -> Result<u64, GcError> {
+        let purged = self.purge_claimed(blobs, workers).await?;
+        for digest in &purged.failed {
+            rep.log(format!("could not delete {digest}; the next run retries"));
+        }
+        rep.progress.blobs_deleted += purged.blobs as i64;
+        rep.progress.bytes_freed += purged.bytes;
+        Ok(purged.blobs)
+    }
+
+    /// Deletes the bytes, then the rows, of blobs already `purging`.
+    async fn purge_claimed(&self, blobs: &[(String, i64)], workers: usize) -> Result<Purged, GcError> {
         // A digest Wharf could not have stored has no bytes: nothing to delete.
         let keys: Vec<StorageKey> =
             blobs.iter().filter_map(|(d, _)| d.parse::<Digest>().ok().map(StorageKey::Blob)).collect();
@@ -335,21 +357,52 @@ impl Collector {
             })
             .collect();
         let mut gone = Vec::with_capacity(blobs.len());
-        let mut bytes = 0;
+        let mut purged = Purged::default();
         for (digest, size) in blobs {
             if deleted.contains(digest) || digest.parse::<Digest>().is_err() {
                 gone.push(digest.clone());
-                bytes += size;
+                purged.bytes += size;
             } else {
-                rep.log(format!("could not delete {digest}; the next run retries"));
+                purged.failed.push(digest.clone());
             }
         }
         let mut tx = self.db.begin().await?;
-        let n = db::blobs::remove_purged(&mut tx, &gone).await?;
+        purged.blobs = db::blobs::remove_purged(&mut tx, &gone).await?;
         tx.commit().await?;
-        rep.progress.blobs_deleted += n as i64;
-        rep.progress.bytes_freed += bytes;
-        Ok(n)
+        Ok(purged)
+    }
+
+    /// Deletes the rows (and any bytes) of those of `digests` no manifest references, now,
+    /// whatever their grace: for rows `fsck` found broken (bytes missing or not matching the
+    /// digest). Runs the sweep's mark, claim and purge, so a manifest push racing it either
+    /// keeps the blob or is refused. The caller holds the collection lease.
+    pub async fn discard_unreferenced(&self, digests: &[String], workers: usize) -> Result<Purged, GcError> {
+        let everything = i64::MAX;
+        db::blobs::mark(self.db.writer(), digests, everything).await?;
+        let mut tx = self.db.begin().await?;
+        let claimed = db::blobs::claim_for_purge(&mut tx, self.db.backend(), digests, everything).await?;
+        tx.commit().await?;
+        let kept: Vec<String> =
+            digests.iter().filter(|d| !claimed.iter().any(|(c, _)| c == *d)).cloned().collect();
+        db::blobs::settle(self.db.writer(), &kept).await?;
+        self.purge_claimed(&claimed, workers).await
+    }
+
+    /// Deletes bytes stored under `digest` that have no row (a push that crashed between
+    /// writing the bytes and recording them). A `purging` row claims the key first, so a push of
+    /// the same digest waits instead of losing its bytes; nothing happens if a row appeared.
+    pub async fn discard_orphans(
+        &self,
+        orphans: &[(String, i64)],
+        workers: usize,
+    ) -> Result<Purged, GcError> {
+        let mut claimed = Vec::with_capacity(orphans.len());
+        for (digest, size) in orphans {
+            if db::blobs::insert_purging(self.db.writer(), digest, *size).await? {
+                claimed.push((digest.clone(), *size));
+            }
+        }
+        self.purge_claimed(&claimed, workers).await
     }
 
     /// Purges upload sessions idle past the upload age with their parts, and part objects no

@@ -2,6 +2,7 @@
 //! time across replicas, with their history and schedule.
 
 pub mod collector;
+pub mod fsck;
 
 use std::sync::Arc;
 
@@ -55,6 +56,9 @@ pub enum GcServiceError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// A consistency check failed to run.
+    #[error(transparent)]
+    Fsck(#[from] fsck::FsckError),
 }
 
 /// Garbage collection runs, history and schedule.
@@ -160,6 +164,26 @@ impl GcService {
         let (id, lease) = self.begin(trigger, params).await?;
         self.execute(id, params, lease, echo).await;
         self.get(id).await
+    }
+
+    /// Checks storage against the database (`wharf fsck`). Repairing holds the collection
+    /// lease, so it never overlaps a collection on any replica.
+    pub async fn fsck(&self, mut params: fsck::FsckParams) -> Result<fsck::FsckReport, GcServiceError> {
+        params.workers = params.workers.clamp(1, 64);
+        if !params.repair {
+            return fsck::check(&self.collector, params).await.map_err(GcServiceError::from);
+        }
+        let lease = LeaseGuard::acquire(&self.db, LEASE, &self.holder, self.lease_ttl)
+            .await?
+            .ok_or(GcServiceError::Busy)?;
+        let report = fsck::check(&self.collector, params).await;
+        lease.release().await;
+        report.map_err(GcServiceError::from)
+    }
+
+    /// The default number of parallel storage requests.
+    pub fn default_workers(&self) -> usize {
+        self.default_workers
     }
 
     /// Run `id`.

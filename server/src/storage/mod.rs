@@ -72,6 +72,17 @@ pub struct ObjectRead {
     pub size: u64,
 }
 
+/// An object found by listing.
+#[derive(Debug, Clone)]
+pub struct ListedObject {
+    /// Its key relative to the listed area.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modified, unix milliseconds.
+    pub modified: i64,
+}
+
 /// The blob store: content-addressed blobs plus upload parts, over any object store.
 #[derive(Clone, Debug)]
 pub struct BlobStore {
@@ -273,6 +284,11 @@ impl BlobStore {
     /// Names of the objects below `area`, relative to it, with their last-modified times (unix
     /// milliseconds).
     pub async fn list_aged(&self, area: &StorageKey) -> Result<Vec<(String, i64)>, StorageError> {
+        Ok(self.list_objects(area).await?.into_iter().map(|o| (o.name, o.modified)).collect())
+    }
+
+    /// The objects below `area`, named relative to it.
+    pub async fn list_objects(&self, area: &StorageKey) -> Result<Vec<ListedObject>, StorageError> {
         let prefix = area.path();
         let metas: Vec<object_store::ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await?;
         Ok(metas
@@ -282,9 +298,17 @@ impl BlobStore {
                     .location
                     .prefix_match(&prefix)
                     .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))?;
-                Some((name, m.last_modified.timestamp_millis()))
+                Some(ListedObject { name, size: m.size, modified: m.last_modified.timestamp_millis() })
             })
             .collect())
+    }
+
+    /// The blob digest a name listed under the blob area stands for, if it is one Wharf wrote.
+    pub fn blob_name_digest(name: &str) -> Option<Digest> {
+        let (algorithm, rest) = name.split_once('/')?;
+        let (shard, hex) = rest.split_once('/')?;
+        let digest: Digest = format!("{algorithm}:{hex}").parse().ok()?;
+        (hex.get(..2) == Some(shard)).then_some(digest)
     }
 
     /// The digests of every stored blob (objects under the blob area whose key is not a
@@ -294,11 +318,7 @@ impl BlobStore {
             .list(&StorageKey::BlobArea)
             .await?
             .iter()
-            .filter_map(|name| {
-                let (algorithm, rest) = name.split_once('/')?;
-                let (_, hex) = rest.split_once('/')?;
-                format!("{algorithm}:{hex}").parse().ok()
-            })
+            .filter_map(|name| Self::blob_name_digest(name))
             .collect())
     }
 
