@@ -9,9 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::process::Command;
 use wharf::app::{self, AppState};
 use wharf::config::{Config, Secret, Settings};
+use wharf::db::Db;
+use wharf::storage::{BlobStore, StorageKey};
 
 /// The admin password of every e2e server.
 pub const ADMIN_PASSWORD: &str = "Harbor12345";
@@ -318,4 +321,61 @@ async fn reqwest_health(host: &str) -> Result<bool, std::io::Error> {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).await?;
     Ok(&head[9..12] == b"200")
+}
+
+/// A SQLite + disk data dir the test opens directly, beside the `wharf` processes using it.
+pub struct DataDir {
+    dir: tempfile::TempDir,
+    /// Its database.
+    pub db: Db,
+    /// Its blob store.
+    pub store: BlobStore,
+}
+
+impl DataDir {
+    /// A fresh data dir.
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db =
+            Db::connect(&format!("sqlite://{}/wharf.db?mode=rwc", dir.path().display())).await.expect("db");
+        let store = BlobStore::open(&dir.path().join("blobs").display().to_string(), false).expect("store");
+        Self { dir, db, store }
+    }
+
+    /// The settings of a `wharf` process on this data dir (grace 0s, one-second job leases).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("WHARF_DATA_DIR", self.dir.path().display().to_string()),
+            ("WHARF_GC_GRACE", "0s".into()),
+            ("WHARF_STORAGE_FSYNC", "false".into()),
+            // A killed run's lease lapses after this; the next round waits it out.
+            ("WHARF_JOB_LEASE", "1s".into()),
+        ]
+    }
+
+    /// Adds `n` unreferenced blobs (rows and bytes) the way an upload leaves them.
+    pub async fn add_garbage(&self, n: usize) {
+        let digests: Vec<(String, Vec<u8>)> = (0..n)
+            .map(|_| {
+                let data: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
+                (format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))), data)
+            })
+            .collect();
+        futures::stream::iter(digests.iter())
+            .for_each_concurrent(16, |(d, data)| async move {
+                let key = StorageKey::Blob(d.parse().expect("digest"));
+                self.store.put(&key, data.clone().into()).await.expect("put");
+            })
+            .await;
+        let mut tx = self.db.begin().await.expect("tx");
+        for (d, data) in &digests {
+            wharf::db::blobs::insert(&mut *tx, d, data.len() as i64).await.expect("row");
+        }
+        tx.commit().await.expect("commit");
+        sqlx::query("UPDATE blobs SET touched_at = 0 WHERE touched_at > $1")
+            .bind(wharf::db::now_ms() - 60_000)
+            .execute(self.db.writer())
+            .await
+            .expect("age");
+    }
 }

@@ -4,83 +4,26 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use reqwest::{Method, StatusCode};
-use wharf::db::Db;
-use wharf::storage::{BlobStore, StorageKey};
-use wharf_e2e::{ADMIN_PASSWORD, Podman, WharfProcess, build_context, run, tool, wharf_binary};
+use wharf_e2e::{ADMIN_PASSWORD, DataDir, Podman, WharfProcess, build_context, run, tool, wharf_binary};
 
-struct DataDir {
-    dir: tempfile::TempDir,
-    db: Db,
-    store: BlobStore,
-}
-
-impl DataDir {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tmp");
-        let db =
-            Db::connect(&format!("sqlite://{}/wharf.db?mode=rwc", dir.path().display())).await.expect("db");
-        let store = BlobStore::open(&dir.path().join("blobs").display().to_string(), false).expect("store");
-        Self { dir, db, store }
-    }
-
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("WHARF_DATA_DIR", self.dir.path().display().to_string()),
-            ("WHARF_GC_GRACE", "0s".into()),
-            ("WHARF_STORAGE_FSYNC", "false".into()),
-            // A killed run's lease lapses after this; the next round waits it out.
-            ("WHARF_JOB_LEASE", "1s".into()),
-        ]
-    }
-
-    /// Adds `n` unreferenced blobs (rows and bytes) the way an upload leaves them.
-    async fn add_garbage(&self, n: usize) {
-        let digests: Vec<(String, Vec<u8>)> = (0..n)
-            .map(|_| {
-                let data: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
-                (format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))), data)
-            })
-            .collect();
-        futures::stream::iter(digests.iter())
-            .for_each_concurrent(16, |(d, data)| async move {
-                let key = StorageKey::Blob(d.parse().expect("digest"));
-                self.store.put(&key, data.clone().into()).await.expect("put");
-            })
-            .await;
-        let mut tx = self.db.begin().await.expect("tx");
-        for (d, data) in &digests {
-            wharf::db::blobs::insert(&mut *tx, d, data.len() as i64).await.expect("row");
+/// The invariant the collector keeps at every instant: a `live` or `deleting` row has its
+/// bytes, and bytes without a row are only ever left by a sweep that was deleting them.
+/// Returns (rows, stored objects).
+async fn check(data: &DataDir) -> (usize, usize) {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT digest, status FROM blobs").fetch_all(data.db.reader()).await.expect("rows");
+    let stored: std::collections::HashSet<String> =
+        data.store.list_blobs().await.expect("list").into_iter().map(|d| d.to_string()).collect();
+    for (d, status) in &rows {
+        if status != "purging" {
+            assert!(stored.contains(d), "{status} row without bytes: {d}");
         }
-        tx.commit().await.expect("commit");
-        sqlx::query("UPDATE blobs SET touched_at = 0 WHERE touched_at > $1")
-            .bind(wharf::db::now_ms() - 60_000)
-            .execute(self.db.writer())
-            .await
-            .expect("age");
     }
-
-    /// The invariant the collector keeps at every instant: a `live` or `deleting` row has its
-    /// bytes, and bytes without a row are only ever left by a sweep that was deleting them.
-    /// Returns (rows, stored objects).
-    async fn check(&self) -> (usize, usize) {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT digest, status FROM blobs")
-            .fetch_all(self.db.reader())
-            .await
-            .expect("rows");
-        let stored: std::collections::HashSet<String> =
-            self.store.list_blobs().await.expect("list").into_iter().map(|d| d.to_string()).collect();
-        for (d, status) in &rows {
-            if status != "purging" {
-                assert!(stored.contains(d), "{status} row without bytes: {d}");
-            }
-        }
-        for d in &stored {
-            assert!(rows.iter().any(|(r, _)| r == d), "bytes without a row: {d}");
-        }
-        (rows.len(), stored.len())
+    for d in &stored {
+        assert!(rows.iter().any(|(r, _)| r == d), "bytes without a row: {d}");
     }
+    (rows.len(), stored.len())
 }
 
 async fn push_images(host: &str) -> Vec<String> {
@@ -118,7 +61,7 @@ async fn killed_collections_leave_consistent_state_and_the_next_run_finishes() {
     let data = DataDir::new().await;
     let server = WharfProcess::start(&data.env()).await;
     let images = push_images(&server.host).await;
-    let (referenced, _) = data.check().await;
+    let (referenced, _) = check(&data).await;
 
     // `wharf gc` on the live data dir, killed at a random moment of each sweep.
     let mut kill_points = Vec::new();
@@ -126,7 +69,7 @@ async fn killed_collections_leave_consistent_state_and_the_next_run_finishes() {
     for round in 0..12 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         data.add_garbage(1500).await;
-        let before = data.check().await.0;
+        let before = check(&data).await.0;
         let delay = Duration::from_millis(20 + rand::random::<u64>() % 400);
         let mut gc = tokio::process::Command::new(wharf_binary())
             .arg("gc")
@@ -140,7 +83,7 @@ async fn killed_collections_leave_consistent_state_and_the_next_run_finishes() {
             gc.start_kill().expect("kill");
             gc.wait().await.expect("reap");
         }
-        let (rows, stored) = data.check().await;
+        let (rows, stored) = check(&data).await;
         if rows != before && rows != referenced {
             interrupted += 1;
         }
@@ -164,7 +107,7 @@ async fn killed_collections_leave_consistent_state_and_the_next_run_finishes() {
     assert_eq!(res.status(), StatusCode::CREATED);
     tokio::time::sleep(Duration::from_millis(30)).await;
     server.kill();
-    data.check().await;
+    check(&data).await;
     let server = WharfProcess::start(&data.env()).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
@@ -173,7 +116,7 @@ async fn killed_collections_leave_consistent_state_and_the_next_run_finishes() {
         run(tokio::process::Command::new(wharf_binary()).arg("gc").envs(data.env()).env("WHARF_LOG", "warn"))
             .await;
     assert!(out.contains("(Success)"), "{out}");
-    let (rows, stored) = data.check().await;
+    let (rows, stored) = check(&data).await;
     assert_eq!((rows, stored), (referenced, referenced), "exactly the referenced blobs remain");
     let statuses: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT status FROM blobs").fetch_all(data.db.reader()).await.expect("s");
@@ -206,10 +149,10 @@ async fn wharf_gc_dry_run_reports_and_deletes_nothing() {
     .await;
     assert!(out.contains("dry run: would delete 0 manifests, 10 blobs (640 bytes)"), "{out}");
     assert!(out.contains("would free 640 bytes"), "{out}");
-    assert_eq!(data.check().await, (10, 10));
+    assert_eq!(check(&data).await, (10, 10));
     let out =
         run(tokio::process::Command::new(wharf_binary()).args(["gc", "--workers", "2"]).envs(data.env()))
             .await;
     assert!(out.contains("10 blobs") && out.contains("freed 640 bytes"), "{out}");
-    assert_eq!(data.check().await, (0, 0));
+    assert_eq!(check(&data).await, (0, 0));
 }
