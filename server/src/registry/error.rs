@@ -71,6 +71,12 @@ pub enum RegistryError {
     /// retry. Answered 503 with `Retry-After`, which clients treat as retryable.
     #[error("{0}; retry shortly")]
     Unavailable(String),
+    /// Blob storage is out of space; nothing was stored.
+    #[error("the registry's storage is full; nothing was stored")]
+    StorageFull,
+    /// Blob storage failed (unreachable, refusing); the detail is logged only.
+    #[error("blob storage is unavailable; retry shortly")]
+    StorageUnavailable,
     /// An internal failure; the detail is logged only.
     #[error("internal error")]
     Internal,
@@ -99,7 +105,8 @@ impl RegistryError {
             Conflict(_) => ("DENIED", StatusCode::CONFLICT),
             PaginationInvalid(_) => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),
             TooManyRequests | TooManyUploads(_) => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
-            Unavailable(_) => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
+            Unavailable(_) | StorageUnavailable => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
+            StorageFull => ("UNKNOWN", StatusCode::INSUFFICIENT_STORAGE),
             Internal => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -116,9 +123,13 @@ impl From<crate::storage::StorageError> for RegistryError {
     fn from(e: crate::storage::StorageError) -> Self {
         match e {
             crate::storage::StorageError::NotFound(_) => Self::BlobUnknown,
+            other if other.is_full() => {
+                tracing::error!(error = %other, "blob storage is full");
+                Self::StorageFull
+            }
             other => {
                 tracing::error!(error = %other, "storage error");
-                Self::Internal
+                Self::StorageUnavailable
             }
         }
     }

@@ -55,6 +55,23 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
 }
 
+impl StorageError {
+    /// Whether the store is out of space (or over quota): a full disk, not a passing failure.
+    pub fn is_full(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = source {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && (io.kind() == std::io::ErrorKind::StorageFull
+                    || matches!(io.raw_os_error(), Some(28 | 122)))
+            {
+                return true;
+            }
+            source = e.source();
+        }
+        false
+    }
+}
+
 fn map_err(key: &StorageKey, e: object_store::Error) -> StorageError {
     match e {
         object_store::Error::NotFound { .. } => StorageError::NotFound(key.to_string()),
@@ -105,7 +122,15 @@ impl BlobStore {
             if bucket.is_empty() {
                 return Err(StorageError::Config(format!("no bucket in storage URL {url:?}")));
             }
-            let s3 = AmazonS3Builder::from_env().with_bucket_name(bucket).build()?;
+            // object_store retries a failing request for up to three minutes by default: a client
+            // pushing while S3 is unreachable would hang that long. Fail within seconds instead;
+            // the client gets 503 UNAVAILABLE and retries the request itself.
+            let retry = object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(10),
+                ..Default::default()
+            };
+            let s3 = AmazonS3Builder::from_env().with_bucket_name(bucket).with_retry(retry).build()?;
             let prefix = prefix.trim_matches('/');
             let store: Arc<dyn ObjectStore> =
                 if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
