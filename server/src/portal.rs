@@ -59,9 +59,20 @@ impl From<ProjectError> for PortalError {
             ProjectError::InvalidName(n) => Self::Invalid(format!(
                 "{n:?} is not a valid project name: use lower-case letters and digits, separated by . _ or -."
             )),
+            ProjectError::NoSuchMember(m) => Self::NotFound(format!("Member {m}")),
+            ProjectError::NoSuchUser(u) => Self::NotFound(format!("User {u}")),
+            ProjectError::NoSuchRobot(r) => Self::NotFound(format!("Robot {r}")),
+            ProjectError::NotEmpty(_) | ProjectError::InvalidRobot(_) | ProjectError::AlreadyMember(_) => {
+                Self::Invalid(capitalized(&e.to_string()))
+            }
             other => internal(other),
         }
     }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect::<String>() + ".")
 }
 
 impl From<RetentionError> for PortalError {

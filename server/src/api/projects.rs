@@ -86,8 +86,14 @@ pub async fn list_projects(
 /// `HEAD /api/v2.0/projects?project_name=`: 200 when the name is taken, 404 otherwise.
 pub async fn head_project(
     State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<StatusCode, ApiError> {
+    // As in Harbor: only signed-in callers (who may create projects) learn whether a name is
+    // taken; anonymous ones must not learn that a private project exists.
+    if matches!(who, crate::auth::Identity::Anonymous) {
+        return Err(ApiError::Unauthorized);
+    }
     let pairs = query_pairs(raw.as_deref());
     let name = param(&pairs, "project_name")
         .ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;

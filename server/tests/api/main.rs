@@ -12,5 +12,6 @@ mod projects;
 mod repositories;
 mod retention;
 mod robots;
+mod routes;
 mod system;
 mod users;

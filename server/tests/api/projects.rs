@@ -60,10 +60,13 @@ async fn create_check_and_conflicts() {
         .await
         .expect("send");
     api_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let res = app.anon(Method::HEAD, "/api/v2.0/projects?project_name=team").send().await.expect("send");
+    let res = app.admin(Method::HEAD, "/api/v2.0/projects?project_name=team").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app.anon(Method::HEAD, "/api/v2.0/projects?project_name=nope").send().await.expect("send");
+    let res = app.admin(Method::HEAD, "/api/v2.0/projects?project_name=nope").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // Anonymous callers do not learn that a (possibly private) project exists.
+    let res = app.anon(Method::HEAD, "/api/v2.0/projects?project_name=team").send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -1,0 +1,819 @@
+//! Every route, as every kind of caller. The routes come from the server itself (the API router's
+//! source, the registry's `Route` enum, the portal's registered server functions), so a new route
+//! without an entry here fails this test, and a route answering a caller it should refuse, or
+//! showing a private project's content to someone outside it, fails it too.
+//!
+//! Callers walk against one private project holding an image, a second tag, a robot, a member
+//! and a retention policy. Refused callers must get 401/403/404 (an error from server
+//! functions) and change nothing; allowed ones must not be refused (their mutating calls are not
+//! sent, so the fixture survives). Callers outside the project must never see its markers.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use wharf::auth::Role;
+use wharf::registry::route::Route;
+
+use crate::support::*;
+
+const PASSWORD: &str = "Walk3r-pass";
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Need {
+    /// Anyone, signed in or not (answers are filtered by what the caller may see).
+    Open,
+    /// Any signed-in user.
+    SignedIn,
+    /// A system administrator.
+    Admin,
+    /// At least this in the private project (Harbor's matrix).
+    Project(Act),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Act {
+    Read,
+    ListMembers,
+    Push,
+    Delete,
+    Retention,
+    ProjectAdmin,
+}
+
+fn role_may(role: Role, act: Act) -> bool {
+    match act {
+        Act::Read => true,
+        Act::ListMembers => role != Role::LimitedGuest,
+        Act::Push | Act::Retention => matches!(role, Role::Developer | Role::Maintainer | Role::ProjectAdmin),
+        Act::Delete => matches!(role, Role::Maintainer | Role::ProjectAdmin),
+        Act::ProjectAdmin => role == Role::ProjectAdmin,
+    }
+}
+
+struct Caller {
+    name: &'static str,
+    role: Option<Role>,
+    signed_in: bool,
+    admin: bool,
+    cookie: Option<String>,
+}
+
+impl Caller {
+    fn may(&self, need: Need) -> bool {
+        match need {
+            Need::Open => true,
+            Need::SignedIn => self.signed_in,
+            Need::Admin => self.admin,
+            Need::Project(act) => self.admin || self.role.is_some_and(|r| role_may(r, act)),
+        }
+    }
+
+    fn sees_project(&self) -> bool {
+        self.admin || self.role.is_some()
+    }
+
+    fn request(&self, app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let req = app.anon(method, path);
+        if self.signed_in { req.basic_auth(self.name, Some(PASSWORD)) } else { req }
+    }
+}
+
+/// The private project's content, which no outsider may see in any answer.
+struct Fixture {
+    layer: String,
+    digest: String,
+    robot_id: i64,
+    member_id: i64,
+    retention_id: i64,
+    execution_id: i64,
+    task_id: i64,
+    gc_id: i64,
+    admin_id: i64,
+    project_id: i64,
+    upload: String,
+    markers: Vec<String>,
+}
+
+async fn json_of(res: reqwest::Response) -> Value {
+    assert!(res.status().is_success(), "{}: {}", res.url(), res.status());
+    res.json().await.expect("json")
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    app.create_project("hush", false).await;
+    let (digest, _, layer) = app.push_image("hush/vault", "v1").await;
+    let res = app
+        .admin(Method::POST, &format!("/api/v2.0/projects/hush/repositories/vault/artifacts/{digest}/tags"))
+        .json(&json!({"name": "quiet-tag-91"}))
+        .send()
+        .await
+        .expect("tag");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let project_id = json_of(app.admin(Method::GET, "/api/v2.0/projects/hush").send().await.expect("p"))
+        .await["project_id"]
+        .as_i64()
+        .expect("id");
+    let robot = json_of(
+        app.admin(Method::POST, "/api/v2.0/robots")
+            .json(&json!({"name": "mole-91", "duration": -1, "level": "project",
+                "permissions": [{"kind": "project", "namespace": "hush",
+                                 "access": [{"resource": "repository", "action": "pull"}]}]}))
+            .send()
+            .await
+            .expect("robot"),
+    )
+    .await;
+    let rule = json!({"disabled": false, "action": "retain", "template": "latestPushedK",
+        "params": {"latestPushedK": 5},
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "keep-91-**"}],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}});
+    let res = app
+        .admin(Method::POST, "/api/v2.0/retentions")
+        .json(&json!({"algorithm": "or", "rules": [rule], "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
+                      "scope": {"level": "project", "ref": project_id}}))
+        .send()
+        .await
+        .expect("retention");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let retention_id: i64 =
+        header(&res, "location").and_then(|l| l.rsplit('/').next()?.parse().ok()).expect("id");
+    let res = app
+        .admin(Method::POST, &format!("/api/v2.0/retentions/{retention_id}/executions"))
+        .json(&json!({"dry_run": true}))
+        .send()
+        .await
+        .expect("run");
+    let execution_id: i64 =
+        header(&res, "location").and_then(|l| l.rsplit('/').next()?.parse().ok()).expect("eid");
+    let mut tasks = Value::Null;
+    for _ in 0..200 {
+        tasks = json_of(
+            app.admin(
+                Method::GET,
+                &format!("/api/v2.0/retentions/{retention_id}/executions/{execution_id}/tasks"),
+            )
+            .send()
+            .await
+            .expect("tasks"),
+        )
+        .await;
+        if tasks.as_array().is_some_and(|t| !t.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let task_id = tasks[0]["id"].as_i64().expect("task");
+    let res = app
+        .admin(Method::POST, "/api/v2.0/system/gc/schedule")
+        .json(&json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}))
+        .send()
+        .await
+        .expect("gc");
+    let gc_id: i64 =
+        header(&res, "location").and_then(|l| l.rsplit('/').next()?.parse().ok()).expect("gc id");
+    let admin_id = json_of(app.admin(Method::GET, "/api/v2.0/users/current").send().await.expect("me")).await
+        ["user_id"]
+        .as_i64()
+        .expect("admin id");
+    let res = app.admin(Method::POST, "/v2/hush/vault/blobs/uploads/").send().await.expect("upload");
+    let upload = header(&res, "location").expect("location").rsplit('/').next().expect("id").to_owned();
+    let insider = app.create_user("insider-91", PASSWORD).await;
+    app.add_member("hush", insider, Role::Guest).await;
+    let members =
+        json_of(app.admin(Method::GET, "/api/v2.0/projects/hush/members").send().await.expect("m")).await;
+    let member_id = members
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["entity_name"] == "insider-91")
+        .and_then(|m| m["id"].as_i64())
+        .expect("member id");
+    Fixture {
+        markers: vec![
+            layer.clone(),
+            digest.clone(),
+            "quiet-tag-91".into(),
+            "mole-91".into(),
+            "keep-91-".into(),
+            "insider-91".into(),
+            "hush/vault".into(),
+        ],
+        layer,
+        digest,
+        robot_id: robot["id"].as_i64().expect("robot id"),
+        member_id,
+        retention_id,
+        execution_id,
+        task_id,
+        gc_id,
+        admin_id,
+        project_id,
+        upload,
+    }
+}
+
+/// The API router's routes as (method, template), read from its source.
+fn api_routes() -> BTreeSet<(String, String)> {
+    let src = include_str!("../../src/api/mod.rs");
+    let body = &src[src.find("pub fn router()").expect("router")..];
+    let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+    let mut out = BTreeSet::new();
+    for chunk in body.split(".route(").skip(1) {
+        let template = chunk.split('"').nth(1).expect("template").to_owned();
+        for m in ["get", "post", "put", "patch", "delete", "head", "any"] {
+            let called = chunk.match_indices(&format!("{m}(")).any(|(at, _)| {
+                at == 0
+                    || !chunk.as_bytes()[at - 1].is_ascii_alphanumeric() && chunk.as_bytes()[at - 1] != b'_'
+            });
+            if called {
+                out.insert((m.to_uppercase(), template.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Every API route: what it needs, and a concrete path and body in the fixture.
+fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Option<Value>)> {
+    use Act::*;
+    use Need::*;
+    let (r, e, t, d) = (f.retention_id, f.execution_id, f.task_id, &f.digest);
+    let art = "/api/v2.0/projects/hush/repositories/vault/artifacts";
+    vec![
+        ("GET", "/api/v2.0/health", Open, "/api/v2.0/health".into(), None),
+        ("ANY", "/api/{*rest}", Open, "/api/nothing/here".into(), None),
+        ("GET", "/api/v2.0/systeminfo", Open, "/api/v2.0/systeminfo".into(), None),
+        ("GET", "/api/v2.0/openapi.json", Open, "/api/v2.0/openapi.json".into(), None),
+        ("GET", "/api/v2.0/audit-logs", Admin, "/api/v2.0/audit-logs".into(), None),
+        (
+            "GET",
+            "/api/v2.0/projects/{project}/logs",
+            Project(ProjectAdmin),
+            "/api/v2.0/projects/hush/logs".into(),
+            None,
+        ),
+        ("GET", "/api/v2.0/search", Open, "/api/v2.0/search?q=vault".into(), None),
+        ("GET", "/api/v2.0/system/gc", Admin, "/api/v2.0/system/gc".into(), None),
+        ("GET", "/api/v2.0/system/gc/schedule", Admin, "/api/v2.0/system/gc/schedule".into(), None),
+        (
+            "POST",
+            "/api/v2.0/system/gc/schedule",
+            Admin,
+            "/api/v2.0/system/gc/schedule".into(),
+            Some(json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}})),
+        ),
+        (
+            "PUT",
+            "/api/v2.0/system/gc/schedule",
+            Admin,
+            "/api/v2.0/system/gc/schedule".into(),
+            Some(json!({"schedule": {"type": "None"}})),
+        ),
+        ("GET", "/api/v2.0/system/gc/{id}", Admin, format!("/api/v2.0/system/gc/{}", f.gc_id), None),
+        ("PUT", "/api/v2.0/system/gc/{id}", Admin, format!("/api/v2.0/system/gc/{}", f.gc_id), None),
+        ("GET", "/api/v2.0/system/gc/{id}/log", Admin, format!("/api/v2.0/system/gc/{}/log", f.gc_id), None),
+        ("GET", "/api/v2.0/projects", Open, "/api/v2.0/projects".into(), None),
+        (
+            "POST",
+            "/api/v2.0/projects",
+            SignedIn,
+            "/api/v2.0/projects".into(),
+            Some(json!({"project_name": "walker-new"})),
+        ),
+        ("HEAD", "/api/v2.0/projects", SignedIn, "/api/v2.0/projects?project_name=hush".into(), None),
+        ("GET", "/api/v2.0/projects/{project}", Project(Read), "/api/v2.0/projects/hush".into(), None),
+        (
+            "PUT",
+            "/api/v2.0/projects/{project}",
+            Project(ProjectAdmin),
+            "/api/v2.0/projects/hush".into(),
+            Some(json!({"metadata": {"public": "true"}})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project}",
+            Project(ProjectAdmin),
+            "/api/v2.0/projects/hush".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project}/repositories",
+            Project(Read),
+            "/api/v2.0/projects/hush/repositories".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project}/repositories/{repo}",
+            Project(Read),
+            "/api/v2.0/projects/hush/repositories/vault".into(),
+            None,
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project}/repositories/{repo}",
+            Project(Delete),
+            "/api/v2.0/projects/hush/repositories/vault".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts",
+            Project(Read),
+            art.into(),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts",
+            Project(Push),
+            format!("{art}?from=hush/vault@{d}"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}",
+            Project(Read),
+            format!("{art}/v1"),
+            None,
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}",
+            Project(Delete),
+            format!("{art}/{d}"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags",
+            Project(Read),
+            format!("{art}/v1/tags"),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags",
+            Project(Push),
+            format!("{art}/v1/tags"),
+            Some(json!({"name": "walker-tag"})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags/{tag}",
+            Project(Delete),
+            format!("{art}/v1/tags/v1"),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/retentions",
+            Project(Retention),
+            "/api/v2.0/retentions".into(),
+            Some(
+                json!({"algorithm": "or", "rules": [], "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
+                        "scope": {"level": "project", "ref": 1}}),
+            ),
+        ),
+        ("GET", "/api/v2.0/retentions/metadatas", SignedIn, "/api/v2.0/retentions/metadatas".into(), None),
+        ("GET", "/api/v2.0/retentions/{id}", Project(Retention), format!("/api/v2.0/retentions/{r}"), None),
+        (
+            "PUT",
+            "/api/v2.0/retentions/{id}",
+            Project(Retention),
+            format!("/api/v2.0/retentions/{r}"),
+            Some(
+                json!({"algorithm": "or", "rules": [], "trigger": {"kind": "Schedule", "settings": {"cron": ""}}}),
+            ),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/retentions/{id}",
+            Project(Retention),
+            format!("/api/v2.0/retentions/{r}"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/retentions/{id}/executions",
+            Project(Retention),
+            format!("/api/v2.0/retentions/{r}/executions"),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/retentions/{id}/executions",
+            Project(Retention),
+            format!("/api/v2.0/retentions/{r}/executions"),
+            Some(json!({"dry_run": true})),
+        ),
+        (
+            "PATCH",
+            "/api/v2.0/retentions/{id}/executions/{eid}",
+            Project(Retention),
+            format!("/api/v2.0/retentions/{r}/executions/{e}"),
+            Some(json!({"action": "stop"})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/retentions/{id}/executions/{eid}/tasks",
+            Project(Retention),
+            format!("/api/v2.0/retentions/{r}/executions/{e}/tasks"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}",
+            Project(Retention),
+            format!("/api/v2.0/retentions/{r}/executions/{e}/tasks/{t}"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/robots",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/robots?q=Level=project,ProjectID={}", f.project_id),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/robots",
+            Project(ProjectAdmin),
+            "/api/v2.0/robots".into(),
+            Some(json!({"name": "walker", "duration": -1, "level": "project",
+                "permissions": [{"kind": "project", "namespace": "hush", "access": [{"resource": "repository", "action": "pull"}]}]})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/robots/{robot_id}",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/robots/{}", f.robot_id),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/robots/{robot_id}",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/robots/{}", f.robot_id),
+            Some(json!({"name": "mole-91", "disable": true, "duration": -1, "level": "project",
+                "permissions": [{"kind": "project", "namespace": "hush",
+                                 "access": [{"resource": "repository", "action": "pull"}]}]})),
+        ),
+        (
+            "PATCH",
+            "/api/v2.0/robots/{robot_id}",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/robots/{}", f.robot_id),
+            Some(json!({"secret": "Robot-Secret-91x"})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/robots/{robot_id}",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/robots/{}", f.robot_id),
+            None,
+        ),
+        ("GET", "/api/v2.0/users", Admin, "/api/v2.0/users".into(), None),
+        (
+            "POST",
+            "/api/v2.0/users",
+            Admin,
+            "/api/v2.0/users".into(),
+            Some(
+                json!({"username": "walker-made", "email": "w@example.com", "realname": "W", "password": "Passw0rd-91"}),
+            ),
+        ),
+        ("GET", "/api/v2.0/users/current", SignedIn, "/api/v2.0/users/current".into(), None),
+        ("GET", "/api/v2.0/users/{user_id}", Admin, format!("/api/v2.0/users/{}", f.admin_id), None),
+        (
+            "PUT",
+            "/api/v2.0/users/{user_id}",
+            Admin,
+            format!("/api/v2.0/users/{}", f.admin_id),
+            Some(json!({"email": "x@example.com"})),
+        ),
+        (
+            "PUT",
+            "/api/v2.0/users/{user_id}/password",
+            Admin,
+            format!("/api/v2.0/users/{}/password", f.admin_id),
+            Some(json!({"old_password": "x", "new_password": "Passw0rd-92"})),
+        ),
+        (
+            "PUT",
+            "/api/v2.0/users/{user_id}/sysadmin",
+            Admin,
+            format!("/api/v2.0/users/{}/sysadmin", f.admin_id),
+            Some(json!({"sysadmin_flag": false})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project}/members",
+            Project(ListMembers),
+            "/api/v2.0/projects/hush/members".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/projects/{project}/members",
+            Project(ProjectAdmin),
+            "/api/v2.0/projects/hush/members".into(),
+            Some(json!({"role_id": 1, "member_user": {"username": "outsider"}})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project}/members/{mid}",
+            Project(ListMembers),
+            format!("/api/v2.0/projects/hush/members/{}", f.member_id),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/projects/{project}/members/{mid}",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/projects/hush/members/{}", f.member_id),
+            Some(json!({"role_id": 1})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project}/members/{mid}",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/projects/hush/members/{}", f.member_id),
+            None,
+        ),
+    ]
+}
+
+/// Every registry endpoint by method; the match makes a new `Route` variant a compile error here.
+fn registry_table(f: &Fixture) -> Vec<(Method, String, Need)> {
+    use Act::*;
+    use Need::*;
+    let covered = |r: &Route| match r {
+        Route::Catalog
+        | Route::Tags(_)
+        | Route::Manifest(..)
+        | Route::Blob(..)
+        | Route::UploadStart(_)
+        | Route::Upload(..)
+        | Route::Referrers(..) => (),
+    };
+    covered(&Route::Catalog);
+    let (d, l, u) = (&f.digest, &f.layer, &f.upload);
+    vec![
+        (Method::GET, "/v2/".into(), SignedIn),
+        (Method::GET, "/v2/_catalog".into(), Open),
+        (Method::GET, "/v2/hush/vault/tags/list".into(), Project(Read)),
+        (Method::GET, "/v2/hush/vault/manifests/v1".into(), Project(Read)),
+        (Method::HEAD, format!("/v2/hush/vault/manifests/{d}"), Project(Read)),
+        (Method::PUT, "/v2/hush/vault/manifests/walker".into(), Project(Push)),
+        (Method::DELETE, format!("/v2/hush/vault/manifests/{d}"), Project(Delete)),
+        (Method::GET, format!("/v2/hush/vault/blobs/{l}"), Project(Read)),
+        (Method::HEAD, format!("/v2/hush/vault/blobs/{l}"), Project(Read)),
+        (Method::DELETE, format!("/v2/hush/vault/blobs/{l}"), Project(Delete)),
+        (Method::POST, "/v2/hush/vault/blobs/uploads/".into(), Project(Push)),
+        (Method::GET, format!("/v2/hush/vault/blobs/uploads/{u}"), Project(Push)),
+        (Method::PATCH, format!("/v2/hush/vault/blobs/uploads/{u}"), Project(Push)),
+        (Method::PUT, format!("/v2/hush/vault/blobs/uploads/{u}?digest={l}"), Project(Push)),
+        (Method::DELETE, format!("/v2/hush/vault/blobs/uploads/{u}"), Project(Push)),
+        (Method::GET, format!("/v2/hush/vault/referrers/{d}"), Project(Read)),
+    ]
+}
+
+/// Every portal server function: what it needs. Unknown names fail the test.
+fn server_fn_need(name: &str) -> Need {
+    use Act::*;
+    use Need::*;
+    match name {
+        "current_viewer" | "sign_in" | "sign_out" | "list_projects" => Open,
+        "create_project" | "change_password" => SignedIn,
+        "get_project" | "list_repositories" | "list_artifacts" | "get_artifact" => Project(Read),
+        "list_members" => Project(ListMembers),
+        "add_tag" => Project(Push),
+        "delete_tag" | "delete_artifact" | "delete_repository" => Project(Delete),
+        "retention_page"
+        | "save_retention_rule"
+        | "delete_retention_rule"
+        | "set_retention_schedule"
+        | "run_retention" => Project(Retention),
+        "add_member" | "set_member_role" | "remove_member" | "list_robots" | "create_robot"
+        | "change_robot" | "project_logs" | "set_project_public" | "delete_project" => Project(ProjectAdmin),
+        "gc_page" | "run_gc" | "set_gc_schedule" | "list_users" | "create_user" | "change_user" => Admin,
+        other => panic!("server function {other} has no entry in the route walker: add what it needs"),
+    }
+}
+
+/// One form with every field any server function takes, aimed at the private project.
+fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
+    vec![
+        ("project", "hush".into()),
+        ("name", "hush".into()),
+        ("repository", "hush/vault".into()),
+        ("reference", f.digest.clone()),
+        ("digest", f.digest.clone()),
+        ("tag", "v1".into()),
+        ("q", String::new()),
+        ("page", "1".into()),
+        ("sort", String::new()),
+        ("public", "on".into()),
+        ("index", "0".into()),
+        ("kind", "None".into()),
+        ("template", "latestPushedK".into()),
+        ("count", "1".into()),
+        ("repositories", "**".into()),
+        ("tags", "**".into()),
+        ("dry_run", "on".into()),
+        ("id", f.robot_id.to_string()),
+        ("member", f.member_id.to_string()),
+        ("role_id", "1".into()),
+        ("username", "outsider".into()),
+        ("what", "disable".into()),
+        ("pull", "on".into()),
+        ("days", "-1".into()),
+        ("password", "Passw0rd-93".into()),
+        ("old", PASSWORD.into()),
+        ("new", "Passw0rd-93".into()),
+        ("confirm", "Passw0rd-93".into()),
+        ("email", "walker@example.com".into()),
+        ("repo_decoration", "repoMatches".into()),
+        ("repo_pattern", "**".into()),
+        ("tag_decoration", "matches".into()),
+        ("tag_pattern", "**".into()),
+    ]
+}
+
+/// A fingerprint of everything a refused call must not change.
+async fn state_of(app: &TestApp) -> Vec<i64> {
+    let mut out = Vec::new();
+    for table in [
+        "projects",
+        "repositories",
+        "manifests",
+        "tags",
+        "blobs",
+        "project_members",
+        "robots",
+        "users",
+        "retention_policies",
+        "retention_executions",
+        "gc_runs",
+        "schedules",
+        "uploads",
+    ] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(app.state.db.reader())
+            .await
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        out.push(n);
+    }
+    let flags: Vec<(i64, i64)> = sqlx::query_as("SELECT public, 0 FROM projects ORDER BY id")
+        .fetch_all(app.state.db.reader())
+        .await
+        .expect("flags");
+    out.extend(flags.into_iter().map(|(p, _)| p));
+    out
+}
+
+fn mutating(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD)
+}
+
+#[tokio::test]
+async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
+    let app = TestApp::start().await;
+    let f = fixture(&app).await;
+    let mut callers = vec![
+        Caller { name: "anonymous", role: None, signed_in: false, admin: false, cookie: None },
+        Caller { name: "outsider", role: None, signed_in: true, admin: false, cookie: None },
+    ];
+    for (name, role) in [
+        ("limited-guest", Role::LimitedGuest),
+        ("guest", Role::Guest),
+        ("developer", Role::Developer),
+        ("maintainer", Role::Maintainer),
+        ("project-admin", Role::ProjectAdmin),
+    ] {
+        callers.push(Caller { name, role: Some(role), signed_in: true, admin: false, cookie: None });
+    }
+    for c in &mut callers {
+        if !c.signed_in {
+            continue;
+        }
+        let id = app.create_user(c.name, PASSWORD).await;
+        if let Some(role) = c.role {
+            app.add_member("hush", id, role).await;
+        }
+        let res = app
+            .anon(Method::POST, "/ui/sign_in")
+            .header("origin", &app.base)
+            .form(&[("username", c.name), ("password", PASSWORD), ("next", "/projects")])
+            .send()
+            .await
+            .expect("sign in");
+        let cookie = header(&res, "set-cookie").expect("cookie").split(';').next().expect("pair").to_owned();
+        c.cookie = Some(cookie);
+    }
+
+    // The tables cover every route the server has.
+    let table = api_table(&f);
+    let listed: BTreeSet<(String, String)> =
+        table.iter().map(|(m, t, ..)| (m.to_string(), t.to_string())).collect();
+    let routed = api_routes();
+    assert_eq!(routed.len(), table.len(), "one entry per route");
+    assert_eq!(listed, routed, "API routes and the walker's table differ");
+    let server_fns: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/ui/").to_owned())
+        .collect();
+    assert!(server_fns.len() >= 35, "server functions registered: {server_fns:?}");
+
+    let before = state_of(&app).await;
+    let mut checked = 0;
+    let mut verdicts = Vec::new();
+    for c in &callers {
+        let mut check = |route: String, status: StatusCode, body: &str, allowed: bool, refused: bool| {
+            checked += 1;
+            if allowed {
+                assert!(!refused, "{}: {route} refused an allowed caller ({status}): {body}", c.name);
+            } else {
+                assert!(refused, "{}: {route} answered a caller it should refuse ({status}): {body}", c.name);
+            }
+            if !c.sees_project() {
+                for m in &f.markers {
+                    assert!(
+                        !body.contains(m.as_str()),
+                        "{}: {route} showed {m} to an outsider: {body}",
+                        c.name
+                    );
+                }
+            }
+            verdicts.push((c.name, route, status));
+        };
+        for (method, template, need, path, body) in &table {
+            let method = if *method == "ANY" { Method::GET } else { method.parse().expect("method") };
+            let allowed = c.may(*need);
+            if allowed && mutating(&method) {
+                continue;
+            }
+            let mut req = c.request(&app, method.clone(), path);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let res = req.send().await.expect("send");
+            let status = res.status();
+            let text = res.text().await.expect("body");
+            let refused = matches!(status.as_u16(), 401 | 403 | 404);
+            // The catch-all 404 is its answer, not a refusal; it must still show nothing.
+            let refused = refused && *template != "/api/{*rest}";
+            check(format!("{method} {template}"), status, &text, allowed || *need == Need::Open, refused);
+        }
+        for (method, path, need) in registry_table(&f) {
+            let allowed = c.may(need);
+            if allowed && mutating(&method) {
+                continue;
+            }
+            let res = c.request(&app, method.clone(), &path).send().await.expect("send");
+            let status = res.status();
+            let text = res.text().await.expect("body");
+            let refused = matches!(status.as_u16(), 401 | 403 | 404);
+            if refused && method != Method::HEAD {
+                let v: Value =
+                    serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: OCI error JSON: {text}"));
+                assert!(v["errors"][0]["code"].is_string(), "{path}: {text}");
+            }
+            check(format!("{method} {path}"), status, &text, allowed, refused);
+        }
+        for name in &server_fns {
+            let need = server_fn_need(name);
+            let allowed = c.may(need);
+            let reads = name.starts_with("list_")
+                || name.starts_with("get_")
+                || name.ends_with("_page")
+                || name == "current_viewer"
+                || name == "project_logs";
+            if (allowed && !reads) || name == "sign_in" || name == "sign_out" {
+                continue;
+            }
+            let mut req = app
+                .anon(Method::POST, &format!("/ui/{name}"))
+                .header("origin", &app.base)
+                .form(&superset_form(&f));
+            if let Some(cookie) = &c.cookie {
+                req = req.header("cookie", cookie);
+            }
+            let res = req.send().await.expect("send");
+            let status = res.status();
+            let text = res.text().await.expect("body");
+            let refused = status.is_client_error() || status.is_server_error();
+            // A refusal must come from the permission check, not from arguments the function
+            // could not read (which would make the check here prove nothing).
+            assert!(!text.starts_with("Args|") && !text.contains("went wrong"), "{}: {name}: {text}", c.name);
+            check(format!("server fn {name}"), status, &text, allowed, refused);
+        }
+    }
+    assert_eq!(state_of(&app).await, before, "a refused call changed something");
+    eprintln!("route walker: {} callers, {} checks", callers.len(), checked);
+    let refused = verdicts.iter().filter(|(_, _, s)| matches!(s.as_u16(), 401 | 403 | 404 | 500)).count();
+    assert!(refused > 200, "the walk refused {refused} calls");
+}
