@@ -36,6 +36,25 @@ const CONFIG_LIMIT: usize = 1 << 20;
 #[derive(Clone)]
 pub struct WharfPortal(pub AppState);
 
+impl WharfPortal {
+    /// Records a portal action in the audit log, as the API records the same action. The
+    /// client's address comes from the request the server function runs in (the portal trait
+    /// is shared with the browser build, which has no addresses).
+    fn audit(&self, who: &Viewer, project_id: i64, operation: &str, resource: String, kind: &str) {
+        let ip = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<IpAddr>().copied())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        self.0.auditor.record(crate::audit::entry(
+            Some(project_id),
+            &who.name,
+            operation,
+            resource,
+            kind,
+            ip,
+        ));
+    }
+}
+
 fn identity(v: &Viewer) -> Identity {
     if v.signed_in() {
         Identity::User { id: v.id, name: v.name.clone(), sysadmin: v.sysadmin }
@@ -356,7 +375,8 @@ impl Portal for WharfPortal {
     }
 
     async fn create_project(&self, who: &Viewer, name: &str, public: bool) -> PortalResult<()> {
-        self.0.projects.create(&identity(who), name, public).await?;
+        let id = self.0.projects.create(&identity(who), name, public).await?;
+        self.audit(who, id, "create", name.to_owned(), "project");
         Ok(())
     }
 
@@ -509,19 +529,22 @@ impl Portal for WharfPortal {
 
     async fn delete_tag(&self, who: &Viewer, repository: &str, tag: &str) -> PortalResult<()> {
         let (p, repo) = split_repo(repository)?;
-        self.0.artifacts.delete_tag(&identity(who), &p, repo, tag, tag).await?;
+        let r = self.0.artifacts.delete_tag(&identity(who), &p, repo, tag, tag).await?;
+        self.audit(who, r.project_id, "delete", format!("{}:{tag}", r.name), "tag");
         Ok(())
     }
 
     async fn add_tag(&self, who: &Viewer, repository: &str, digest: &str, tag: &str) -> PortalResult<()> {
         let (p, repo) = split_repo(repository)?;
-        self.0.artifacts.add_tag(&identity(who), &p, repo, digest, tag).await?;
+        let r = self.0.artifacts.add_tag(&identity(who), &p, repo, digest, tag).await?;
+        self.audit(who, r.project_id, "create", format!("{}:{tag}", r.name), "tag");
         Ok(())
     }
 
     async fn delete_artifact(&self, who: &Viewer, repository: &str, digest: &str) -> PortalResult<()> {
         let (p, repo) = split_repo(repository)?;
-        self.0.artifacts.delete_artifact(&identity(who), &p, repo, digest).await?;
+        let r = self.0.artifacts.delete_artifact(&identity(who), &p, repo, digest).await?;
+        self.audit(who, r.project_id, "delete", format!("{}:{digest}", r.name), "artifact");
         Ok(())
     }
 
@@ -914,7 +937,8 @@ impl Portal for WharfPortal {
 
     async fn delete_repository(&self, who: &Viewer, repository: &str) -> PortalResult<()> {
         let (p, repo) = split_repo(repository)?;
-        self.0.artifacts.delete_repository(&identity(who), &p, repo).await?;
+        let r = self.0.artifacts.delete_repository(&identity(who), &p, repo).await?;
+        self.audit(who, r.project_id, "delete", r.name, "repository");
         Ok(())
     }
 }

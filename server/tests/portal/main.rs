@@ -209,6 +209,26 @@ async fn a_user_creates_a_project_pushes_and_browses_down_to_the_layers() {
     assert_eq!(header(&res, "location"), Some("/repositories/team/app"));
     let (_, html) = b.get("/repositories/team/app").await;
     assert!(main_of(&html).contains("This repository has no artifacts."));
+
+    // What was done in the portal is in the audit log, as through the API; the refused delete
+    // is not.
+    app.state.auditor.flush().await;
+    let logged: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT username, operation, resource_type, resource FROM audit_logs \
+         WHERE resource_type IN ('tag', 'artifact') AND operation <> 'push' ORDER BY id",
+    )
+    .fetch_all(app.state.db.reader())
+    .await
+    .expect("audit");
+    let row = |op: &str, kind: &str, res: String| ("dev".to_owned(), op.to_owned(), kind.to_owned(), res);
+    assert_eq!(
+        logged,
+        vec![
+            row("create", "tag", "team/app:stable".into()),
+            row("delete", "tag", "team/app:v1".into()),
+            row("delete", "artifact", format!("team/app:{digest}")),
+        ]
+    );
 }
 
 #[tokio::test]
