@@ -17,8 +17,9 @@ impl ContentRange {
         let v = v.strip_prefix("bytes").map_or(v, |r| r.trim_start_matches([' ', '=']));
         let v = v.split('/').next()?;
         let (s, e) = v.split_once('-')?;
-        let (start, end) = (s.trim().parse().ok()?, e.trim().parse().ok()?);
-        (start <= end).then_some(Self { start, end })
+        let (start, end): (u64, u64) = (s.trim().parse().ok()?, e.trim().parse().ok()?);
+        // `end` = u64::MAX would make the inclusive byte count overflow.
+        (start <= end && end < u64::MAX).then_some(Self { start, end })
     }
 
     /// Bytes the range covers (never zero: the range is inclusive).
@@ -39,7 +40,8 @@ pub fn parse_request_range(value: &str, size: u64) -> Option<std::ops::Range<u64
     let range = if s.is_empty() {
         // Suffix range: the last `e` bytes.
         let n: u64 = e.parse().ok()?;
-        if n == 0 {
+        // An empty object has no last bytes to serve (RFC 9110: unsatisfiable).
+        if n == 0 || size == 0 {
             return None;
         }
         size.saturating_sub(n)..size
@@ -67,7 +69,7 @@ mod tests {
         assert_eq!(ContentRange::parse("0-99"), Some(ContentRange { start: 0, end: 99 }));
         assert_eq!(ContentRange::parse("bytes 5-9/100").map(|r| r.byte_count()), Some(5));
         assert_eq!(ContentRange::parse("bytes=5-9"), Some(ContentRange { start: 5, end: 9 }));
-        for bad in ["", "5", "9-5", "a-b", "-1", "1-"] {
+        for bad in ["", "5", "9-5", "a-b", "-1", "1-", "0-18446744073709551615"] {
             assert_eq!(ContentRange::parse(bad), None, "{bad}");
         }
     }
@@ -77,6 +79,8 @@ mod tests {
         assert_eq!(parse_request_range("bytes=0-9", 100), Some(0..10));
         assert_eq!(parse_request_range("bytes=90-", 100), Some(90..100));
         assert_eq!(parse_request_range("bytes=-10", 100), Some(90..100));
+        // Found by the `content_range` fuzz target: a suffix range of an empty blob.
+        assert_eq!(parse_request_range("bytes=-10", 0), None);
         assert_eq!(parse_request_range("bytes=50-1000", 100), Some(50..100));
         for bad in ["bytes=100-", "bytes=5-1", "items=0-1", "bytes=0-1,3-4", "bytes=-0", "bytes=x-"] {
             assert_eq!(parse_request_range(bad, 100), None, "{bad}");
