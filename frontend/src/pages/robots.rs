@@ -92,7 +92,12 @@ pub fn RobotsPage() -> impl IntoView {
                                             } else {
                                                 button("disable", "Disable", "small", format!("Disable {}", r.name))
                                             }}
-                                            {button("delete", "Delete", "small danger", format!("Delete {}", r.name))}
+                                            // A confirmation step that names the robot: pipelines using it stop working.
+                                            <details class="confirm">
+                                                <summary aria-label=format!("Delete {}…", r.name)>"Delete…"</summary>
+                                                <span class="muted small">"Pipelines using it will be refused. "</span>
+                                                {button("delete", "Delete robot", "small danger", format!("Delete {}", r.name))}
+                                            </details>
                                         </td>
                                     </tr>
                                 }
