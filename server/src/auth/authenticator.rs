@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use tokio::sync::OnceCell;
 
 use super::basic::{self, CredentialCache};
-use super::throttle::{CheckRate, LoginThrottle};
+use super::throttle::{CheckQueue, CheckRate, LoginThrottle};
 use super::token::TokenSigner;
 use super::{AuthError, Caller, Identity, password};
 use crate::db::{self, Db};
@@ -19,6 +19,15 @@ pub struct Authenticator {
     signer: TokenSigner,
     throttle: LoginThrottle,
     checks: CheckRate,
+    queue: CheckQueue,
+}
+
+/// An account a password or secret is checked against.
+struct Account {
+    identity: Identity,
+    hash: String,
+    /// Not disabled (nor, for robots, expired).
+    usable: bool,
 }
 
 impl Authenticator {
@@ -31,6 +40,7 @@ impl Authenticator {
             signer,
             throttle: Default::default(),
             checks: Default::default(),
+            queue: Default::default(),
         }
     }
 
@@ -71,69 +81,70 @@ impl Authenticator {
     /// wrong passwords all fail the same way and take the same time.
     pub async fn verify(&self, username: &str, pass: &str, client: IpAddr) -> Result<Identity, AuthError> {
         if username.starts_with("robot$") {
-            return self.verify_robot(username, pass, client).await;
+            return self.check(username, pass, client, || self.robot_account(username)).await;
         }
-        let row = db::users::by_username(self.db.reader(), username).await?;
-        let identity = |r: &db::users::UserRow| Identity::User {
-            id: r.id,
-            name: r.username.clone(),
-            sysadmin: r.sysadmin,
-        };
-        if let Some(r) = &row
-            && !r.disabled
-            && self.cache.matches(username, pass, &r.password_hash)
-        {
-            return Ok(identity(r));
-        }
-        if !self.throttle.allows(username, client) || !self.checks.take(client) {
-            return Err(AuthError::Throttled);
-        }
-        let phc = match &row {
-            Some(r) => r.password_hash.clone(),
-            None => self.dummy.get_or_try_init(password::dummy_hash).await?.clone(),
-        };
-        let ok = password::verify(pass.to_owned(), phc).await?;
-        match row {
-            Some(r) if ok && !r.disabled => {
-                self.cache.put(username, pass, &r.password_hash);
-                self.throttle.succeeded(username, client);
-                Ok(identity(&r))
-            }
-            _ => {
-                self.throttle.failed(username, client);
-                Err(AuthError::InvalidCredentials)
-            }
-        }
+        self.check(username, pass, client, || self.user_account(username)).await
     }
 
-    /// Checks a robot's name and secret: refused when unknown, wrong, disabled or expired.
-    async fn verify_robot(&self, name: &str, secret: &str, client: IpAddr) -> Result<Identity, AuthError> {
-        let row = db::robots::by_name(self.db.reader(), name).await?;
-        let identity = |r: &db::robots::RobotRow| Identity::Robot {
-            id: r.id,
-            name: r.name.clone(),
-            project_id: r.project_id,
-            grants: r.grants,
+    async fn user_account(&self, name: &str) -> Result<Option<Account>, AuthError> {
+        Ok(db::users::by_username(self.db.reader(), name).await?.map(|r| Account {
+            usable: !r.disabled,
+            identity: Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin },
+            hash: r.password_hash,
+        }))
+    }
+
+    /// Robots are refused when unknown, wrong, disabled or expired.
+    async fn robot_account(&self, name: &str) -> Result<Option<Account>, AuthError> {
+        Ok(db::robots::by_name(self.db.reader(), name).await?.map(|r| Account {
+            usable: r.usable(),
+            identity: Identity::Robot { id: r.id, name: r.name, project_id: r.project_id, grants: r.grants },
+            hash: r.secret_hash,
+        }))
+    }
+
+    /// Checks `secret` for the account `lookup` reads: from the cache of recent successes, else
+    /// with argon2, one check at a time per name and within the address's allowance.
+    async fn check<F, Fut>(
+        &self,
+        name: &str,
+        secret: &str,
+        client: IpAddr,
+        lookup: F,
+    ) -> Result<Identity, AuthError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Account>, AuthError>>,
+    {
+        let cached = |account: &Option<Account>| {
+            account
+                .as_ref()
+                .filter(|a| a.usable && self.cache.matches(name, secret, &a.hash))
+                .map(|a| a.identity.clone())
         };
-        if let Some(r) = &row
-            && r.usable()
-            && self.cache.matches(name, secret, &r.secret_hash)
-        {
-            return Ok(identity(r));
+        if let Some(identity) = cached(&lookup().await?) {
+            return Ok(identity);
+        }
+        let _turn = self.queue.turn(name).await;
+        // Read again: the check this one waited for may have just cached these credentials.
+        let account = lookup().await?;
+        if let Some(identity) = cached(&account) {
+            return Ok(identity);
         }
         if !self.throttle.allows(name, client) || !self.checks.take(client) {
             return Err(AuthError::Throttled);
         }
-        let phc = match &row {
-            Some(r) => r.secret_hash.clone(),
+        let phc = match &account {
+            Some(a) => a.hash.clone(),
             None => self.dummy.get_or_try_init(password::dummy_hash).await?.clone(),
         };
         let ok = password::verify(secret.to_owned(), phc).await?;
-        match row {
-            Some(r) if ok && r.usable() => {
-                self.cache.put(name, secret, &r.secret_hash);
+        match account {
+            Some(a) if ok && a.usable => {
+                self.cache.put(name, secret, &a.hash);
                 self.throttle.succeeded(name, client);
-                Ok(identity(&r))
+                self.checks.refund(client);
+                Ok(a.identity)
             }
             _ => {
                 self.throttle.failed(name, client);

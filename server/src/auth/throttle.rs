@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Failed attempts allowed per account and address per window.
@@ -86,6 +86,16 @@ pub struct CheckRate {
 }
 
 impl CheckRate {
+    /// Gives back the check `take` charged, once it succeeded: right credentials never use up
+    /// an address's allowance (a CI host behind one address may run many robots).
+    pub fn refund(&self, client: IpAddr) {
+        if let Ok(mut map) = self.buckets.lock()
+            && let Some((tokens, _)) = map.get_mut(&client)
+        {
+            *tokens = (*tokens + 1.0).min(CHECK_BURST);
+        }
+    }
+
     /// Takes one check for `client`; false when its bucket is empty.
     pub fn take(&self, client: IpAddr) -> bool {
         let Ok(mut map) = self.buckets.lock() else { return true };
@@ -111,6 +121,53 @@ impl CheckRate {
     }
 }
 
+/// Password checks of one account name, one at a time. A client's parallel requests right
+/// after its cached check expired (docker pushes layers in parallel) then cost one check: the
+/// others wait for it and find the result in the cache, instead of each spending a check and
+/// together exhausting the address's allowance.
+#[derive(Default)]
+pub struct CheckQueue {
+    waiting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The turn to check one account's password; the next waiter goes when it is dropped.
+pub struct Turn<'a> {
+    queue: &'a CheckQueue,
+    name: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl CheckQueue {
+    /// Waits for the turn to check `name`.
+    pub async fn turn(&self, name: &str) -> Turn<'_> {
+        let name = name.to_lowercase();
+        let lock = match self.waiting.lock() {
+            Ok(mut map) => map.entry(name.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let held = Some(lock.clone().lock_owned().await);
+        Turn { queue: self, name, lock, held }
+    }
+
+    #[cfg(test)]
+    fn waiting_for(&self, name: &str) -> bool {
+        self.waiting.lock().is_ok_and(|m| m.contains_key(&name.to_lowercase()))
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.held.take();
+        if let Ok(mut map) = self.queue.waiting.lock()
+            && Arc::strong_count(&self.lock) == 2
+        {
+            // Only the map and this turn know the lock: nobody waits, forget the name.
+            map.remove(&self.name);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +182,30 @@ mod tests {
         assert!(r.take(B), "other addresses are unaffected");
         std::thread::sleep(Duration::from_millis(250));
         assert!(r.take(A), "the bucket refills at the rate");
+    }
+
+    #[test]
+    fn a_successful_check_is_given_back() {
+        let r = CheckRate::default();
+        for _ in 0..CHECK_BURST as usize * 3 {
+            assert!(r.take(A));
+            r.refund(A);
+        }
+    }
+
+    #[tokio::test]
+    async fn checks_of_one_account_take_turns_and_the_queue_forgets_it() {
+        let q = CheckQueue::default();
+        let first = q.turn("Admin").await;
+        let other = tokio::time::timeout(Duration::from_millis(50), q.turn("someone")).await;
+        assert!(other.is_ok(), "other accounts do not wait");
+        drop(other);
+        let second = tokio::time::timeout(Duration::from_millis(50), q.turn("admin")).await;
+        assert!(second.is_err(), "the same account (any case) waits for its turn");
+        drop(first);
+        let third = q.turn("ADMIN").await;
+        drop(third);
+        assert!(!q.waiting_for("admin") && !q.waiting_for("someone"), "nothing left behind");
     }
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));

@@ -172,3 +172,16 @@ async fn password_checks_are_rate_limited_per_address_and_known_credentials_are_
     // Known credentials still work: no password check is needed for them.
     assert_eq!(token(&app, Some(("admin", ADMIN_PASSWORD)), &[]).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_requests_with_right_credentials_is_never_throttled() {
+    // Before any check is cached (as after the cache entry expires): 100 parallel requests,
+    // more than the address's burst of checks, all with the right password.
+    let app = TestApp::start().await;
+    app.create_user("busy-ci", "Passw0rd-ci").await;
+    let requests =
+        (0..100).map(|_| app.anon(Method::GET, "/v2/").basic_auth("busy-ci", Some("Passw0rd-ci")).send());
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all(requests).await.into_iter().map(|r| r.expect("send").status()).collect();
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+}
