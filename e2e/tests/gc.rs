@@ -94,7 +94,9 @@ async fn killed_collections_leave_consistent_state_and_the_next_run_finishes() {
     eprintln!("{}", kill_points.join("\n"));
     assert!(interrupted >= 3, "at least some kills landed mid-sweep ({interrupted})");
 
-    // The server itself is killed during an API-started collection, then restarted.
+    // The server itself is killed during an API-started collection, then restarted. (First the
+    // lease of a `wharf gc` killed in the last round lapses, as before every round.)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     data.add_garbage(3000).await;
     let c = reqwest::Client::new();
     let res = c
