@@ -10,11 +10,14 @@
 //! `wharf` next to this binary), `WHARF_BENCH_DIR` (default: a temp dir), and
 //! `WHARF_DATABASE_URL` / `WHARF_STORAGE_URL` passed through to the server.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
 
 use anyhow::{Context, Result, bail, ensure};
 use bytes::Bytes;
@@ -24,6 +27,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
+use support::{WharfChild, memory_mib};
 use tokio::io::AsyncWriteExt;
 
 const PASSWORD: &str = "Bench12345";
@@ -38,53 +42,25 @@ fn env_u64(name: &str, default: u64) -> u64 {
 /// The registry under test: a `wharf` this bench started, or an external one
 /// (`WHARF_BENCH_TARGET`, with `WHARF_BENCH_TARGET_PID` for its memory) to compare against.
 struct Server {
-    child: Option<Child>,
+    /// Kept for its `Drop`, which stops the server.
+    _child: Option<WharfChild>,
     pid: Option<u32>,
     base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            child.kill().ok();
-            child.wait().ok();
-        }
-    }
 }
 
 impl Server {
     fn start(dir: &Path) -> Result<Self> {
         if let Ok(base) = std::env::var("WHARF_BENCH_TARGET") {
             let pid = std::env::var("WHARF_BENCH_TARGET_PID").ok().and_then(|p| p.parse().ok());
-            return Ok(Self { child: None, pid, base: base.trim_end_matches('/').to_owned() });
+            return Ok(Self { _child: None, pid, base: base.trim_end_matches('/').to_owned() });
         }
-        let bin = match std::env::var_os("WHARF_BIN") {
-            Some(b) => PathBuf::from(b),
-            None => std::env::current_exe()?.with_file_name("wharf"),
-        };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(&bin)
-            .env("WHARF_LISTEN", format!("127.0.0.1:{port}"))
-            .env("WHARF_DATA_DIR", dir.join("data"))
-            .env("WHARF_ADMIN_PASSWORD", PASSWORD)
-            .env("WHARF_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let pid = Some(child.id());
-        Ok(Self { child: Some(child), pid, base: format!("http://127.0.0.1:{port}") })
+        let child = WharfChild::start(&dir.join("data"), PASSWORD)?;
+        Ok(Self { pid: Some(child.pid()), base: child.base.clone(), _child: Some(child) })
     }
 
     /// Peak resident set size of the server process so far, in MiB (`None`: unknown process).
     fn peak_rss_mib(&self) -> Result<Option<f64>> {
-        let Some(pid) = self.pid else { return Ok(None) };
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("VmHWM")?;
-        Ok(Some(kb / 1024.0))
+        self.pid.map(|pid| memory_mib(pid, "VmHWM")).transpose()
     }
 }
 

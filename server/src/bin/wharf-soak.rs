@@ -12,11 +12,12 @@
 //! `WHARF_SOAK_SAMPLE_SECONDS` (RSS sampling, default 30), `WHARF_BIN` (default: the `wharf`
 //! next to this binary), `WHARF_DATABASE_URL` / `WHARF_STORAGE_URL` passed through.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
 
 use anyhow::{Context, Result, bail, ensure};
 use bytes::Bytes;
@@ -26,6 +27,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
+use support::{WharfChild, memory_mib};
 use tokio::sync::Mutex;
 
 const PASSWORD: &str = "Soak12345";
@@ -206,19 +208,6 @@ async fn client_loop(shared: Arc<Shared>, id: u64, base: Bytes) {
     }
 }
 
-fn rss_mib(pid: u32) -> Result<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> Result<f64> {
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .with_context(|| name.to_owned())?;
-        Ok(kb / 1024.0)
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -227,37 +216,14 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let seconds = env_u64("WHARF_SOAK_SECONDS", 600);
     let clients = env_u64("WHARF_SOAK_CLIENTS", 50);
     let sample = Duration::from_secs(env_u64("WHARF_SOAK_SAMPLE_SECONDS", 30).max(1));
     let dir = tempfile::tempdir()?;
-    let bin = match std::env::var_os("WHARF_BIN") {
-        Some(b) => PathBuf::from(b),
-        None => std::env::current_exe()?.with_file_name("wharf"),
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let server = Server(
-        Command::new(&bin)
-            .env("WHARF_LISTEN", format!("127.0.0.1:{port}"))
-            .env("WHARF_DATA_DIR", dir.path().join("data"))
-            .env("WHARF_ADMIN_PASSWORD", PASSWORD)
-            .env("WHARF_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?,
-    );
-    let pid = server.0.id();
+    let server = WharfChild::start(&dir.path().join("data"), PASSWORD)?;
+    let pid = server.pid();
     let auth = {
         use base64::Engine;
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}")))
@@ -266,7 +232,7 @@ async fn main() -> Result<()> {
         Client::builder(TokioExecutor::new()).pool_max_idle_per_host(64).build(HttpConnector::new());
     let shared = Arc::new(Shared {
         http,
-        base: format!("http://127.0.0.1:{port}"),
+        base: server.base.clone(),
         auth,
         stats: Mutex::default(),
         pushed: Mutex::default(),
@@ -295,11 +261,11 @@ async fn main() -> Result<()> {
     let tasks: Vec<_> =
         (0..clients).map(|id| tokio::spawn(client_loop(shared.clone(), id, base.clone()))).collect();
     let mut samples = Vec::new();
-    let (rss0, _) = rss_mib(pid)?;
+    let rss0 = memory_mib(pid, "VmRSS")?;
     samples.push((0u64, rss0, shared.images.load(Ordering::Relaxed)));
     while started.elapsed() < Duration::from_secs(seconds) {
         tokio::time::sleep(sample.min(Duration::from_secs(seconds).saturating_sub(started.elapsed()))).await;
-        let (rss, _) = rss_mib(pid)?;
+        let rss = memory_mib(pid, "VmRSS")?;
         let t = started.elapsed().as_secs();
         let images = shared.images.load(Ordering::Relaxed);
         println!("  t={t:>4} s  RSS {rss:>7.1} MiB  images pushed {images}");
@@ -310,7 +276,7 @@ async fn main() -> Result<()> {
         t.await?;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let (rss, peak) = rss_mib(pid)?;
+    let (rss, peak) = (memory_mib(pid, "VmRSS")?, memory_mib(pid, "VmHWM")?);
     let mut stats = shared.stats.lock().await;
     let total: usize = stats.latencies.iter().map(Vec::len).sum();
     println!(

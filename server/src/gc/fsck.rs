@@ -168,7 +168,7 @@ async fn check_blobs(
     // re-checked below before anything is reported.
     let mut objects: HashMap<String, (u64, i64)> = HashMap::new();
     for o in c.store.list_objects(&StorageKey::BlobArea).await? {
-        match BlobStore::blob_name_digest(&o.name) {
+        match StorageKey::blob_of_name(&o.name) {
             Some(d) => {
                 objects.insert(d.to_string(), (o.size, o.modified));
             }
@@ -225,14 +225,17 @@ async fn check_blobs(
     for (digest, check) in broken {
         // Re-read both sides: a sweep may have deleted the blob since it was listed.
         let still = matches!(db::blobs::status(c.db.reader(), &digest).await?, Some(s) if s.usable());
-        let key = StorageKey::Blob(digest.parse().map_err(|_| StorageError::Config(digest.clone()))?);
         let (kind, detail) = match check {
-            RowCheck::Missing => match c.store.size(&key).await {
-                Err(StorageError::NotFound(_)) => {
-                    (ProblemKind::MissingBlob, format!("no object at {key} for this blob row"))
-                }
-                Ok(_) => continue,
-                Err(e) => return Err(e.into()),
+            // A row Wharf could not have written has no object to look for.
+            RowCheck::Missing => match digest.parse::<Digest>().map(StorageKey::Blob) {
+                Err(_) => (ProblemKind::CorruptBlob, "the row's digest is malformed".to_owned()),
+                Ok(key) => match c.store.size(&key).await {
+                    Err(StorageError::NotFound(_)) => {
+                        (ProblemKind::MissingBlob, format!("no object at {key} for this blob row"))
+                    }
+                    Ok(_) => continue,
+                    Err(e) => return Err(e.into()),
+                },
             },
             RowCheck::Corrupt(detail) => (ProblemKind::CorruptBlob, detail),
             RowCheck::Fine => continue,

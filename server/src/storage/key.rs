@@ -28,6 +28,15 @@ pub enum StorageKey {
 }
 
 impl StorageKey {
+    /// The digest of a name listed below [`Self::BlobArea`] (`<algorithm>/<2 hex>/<hex>`), if it
+    /// is a key Wharf writes: the inverse of the `Blob` spelling.
+    pub fn blob_of_name(name: &str) -> Option<Digest> {
+        let (algorithm, rest) = name.split_once('/')?;
+        let (shard, hex) = rest.split_once('/')?;
+        let digest: Digest = format!("{algorithm}:{hex}").parse().ok()?;
+        (hex.get(..2) == Some(shard)).then_some(digest)
+    }
+
     /// The object path.
     pub fn path(&self) -> Path {
         Path::from(self.to_string())
@@ -59,5 +68,15 @@ mod tests {
         assert_eq!(StorageKey::Blob(d).to_string(), format!("blobs/sha256/ab/ab{}", "0".repeat(62)));
         let p = StorageKey::UploadPart { upload: "x".into(), part: "0000000007-a".into() };
         assert_eq!(p.to_string(), "uploads/x.0000000007-a");
+    }
+
+    #[test]
+    fn blob_names_read_back_only_when_wharf_would_write_them() {
+        let d: Digest = format!("sha256:ab{}", "0".repeat(62)).parse().expect("digest");
+        let name = StorageKey::Blob(d.clone()).to_string();
+        assert_eq!(StorageKey::blob_of_name(name.strip_prefix("blobs/").expect("area")), Some(d));
+        for bad in ["sha256/cd/ab00", &format!("sha256/cd/ab{}", "0".repeat(62)), "md5/ab/ab", "x"] {
+            assert_eq!(StorageKey::blob_of_name(bad), None, "{bad}");
+        }
     }
 }

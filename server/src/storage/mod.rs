@@ -328,14 +328,6 @@ impl BlobStore {
             .collect())
     }
 
-    /// The blob digest a name listed under the blob area stands for, if it is one Wharf wrote.
-    pub fn blob_name_digest(name: &str) -> Option<Digest> {
-        let (algorithm, rest) = name.split_once('/')?;
-        let (shard, hex) = rest.split_once('/')?;
-        let digest: Digest = format!("{algorithm}:{hex}").parse().ok()?;
-        (hex.get(..2) == Some(shard)).then_some(digest)
-    }
-
     /// The digests of every stored blob (objects under the blob area whose key is not a
     /// digest's are skipped).
     pub async fn list_blobs(&self) -> Result<Vec<Digest>, StorageError> {
@@ -343,7 +335,7 @@ impl BlobStore {
             .list(&StorageKey::BlobArea)
             .await?
             .iter()
-            .filter_map(|name| Self::blob_name_digest(name))
+            .filter_map(|name| StorageKey::blob_of_name(name))
             .collect())
     }
 

@@ -154,3 +154,16 @@ async fn fsck_leaves_recent_unrecorded_bytes_alone() {
     assert_eq!(report.recent_unrecorded, 1);
     assert!(stored(&app, &blob(&digest)).await);
 }
+
+#[tokio::test]
+async fn a_row_with_a_malformed_digest_is_reported_not_fatal() {
+    let app = TestApp::start().await;
+    wharf::db::blobs::insert(app.state.db.writer(), "sha256:not-a-digest", 3).await.expect("row");
+    let found = fsck(&app, false).await;
+    let problems = by_subject(&found);
+    assert_eq!(problems["sha256:not-a-digest"].0, ProblemKind::CorruptBlob);
+    assert_eq!(problems["sha256:not-a-digest"].1, Fix::Repairable);
+    let repaired = fsck(&app, true).await;
+    assert!(repaired.clean(), "{:?}", repaired.problems);
+    assert!(!blob_row(&app, "sha256:not-a-digest").await);
+}

@@ -1,0 +1,57 @@
+//! What the load binaries share: a `wharf` process of their own and its memory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result};
+
+/// A `wharf` on a free loopback port; killed when dropped.
+pub struct WharfChild {
+    child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+}
+
+impl WharfChild {
+    /// Starts `WHARF_BIN` (default: the `wharf` next to this binary) on `data_dir` with the
+    /// admin password `password`; `WHARF_DATABASE_URL` / `WHARF_STORAGE_URL` pass through.
+    pub fn start(data_dir: &Path, password: &str) -> Result<Self> {
+        let bin = match std::env::var_os("WHARF_BIN") {
+            Some(b) => PathBuf::from(b),
+            None => std::env::current_exe()?.with_file_name("wharf"),
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(&bin)
+            .env("WHARF_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WHARF_DATA_DIR", data_dir)
+            .env("WHARF_ADMIN_PASSWORD", password)
+            .env("WHARF_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        Ok(Self { child, base: format!("http://127.0.0.1:{port}") })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for WharfChild {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// A memory figure of process `pid` in MiB: `field` is `VmRSS` (now) or `VmHWM` (peak).
+pub fn memory_mib(pid: u32, field: &str) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| field.to_owned())?;
+    Ok(kb / 1024.0)
+}
