@@ -57,8 +57,6 @@ impl Wharf {
             listen: Some(addr),
             tls_cert: tls.as_ref().map(|t| t.0.clone()),
             tls_key: tls.as_ref().map(|t| t.1.clone()),
-            // The browser assets `cargo leptos build` writes at the workspace root.
-            site_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site")),
             ..Default::default()
         };
         let mut settings = settings;

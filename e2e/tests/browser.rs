@@ -3,8 +3,8 @@
 //! reads its layers, copies the pull command and deletes a tag; a Guest sees no delete button.
 //! Every step saves a screenshot under `e2e/output/`.
 //!
-//! The browser assets must be built first (`cargo leptos build`, which the test command runs);
-//! the test checks the page hydrated.
+//! The browser assets are embedded in the server by its build script; the tests check the page
+//! hydrated.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -83,11 +83,24 @@ async fn shot(c: &Client, name: &str) {
 /// Waits for `css`; on a timeout saves the page (PNG and HTML) as `failed-<what>` and fails.
 async fn wait_for(c: &Client, css: &str, what: &str) {
     if c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(css)).await.is_err() {
-        shot(c, &format!("failed-{what}")).await;
-        let html = c.source().await.unwrap_or_default();
-        std::fs::write(output_dir().join(format!("failed-{what}.html")), &html).ok();
-        panic!("{what}: no {css} on {:?}", c.current_url().await.map(|u| u.to_string()));
+        fail_with_page(c, what, &format!("no {css}")).await;
     }
+}
+
+/// Waits for the browser to be at `url`; on a timeout saves the page and fails.
+async fn wait_for_url(c: &Client, url: &str, what: &str) {
+    let target = url.parse().expect("url");
+    if c.wait().at_most(Duration::from_secs(10)).for_url(&target).await.is_err() {
+        fail_with_page(c, what, &format!("not at {url}")).await;
+    }
+}
+
+/// Saves the page (PNG and HTML) as `failed-<what>` and fails the test.
+async fn fail_with_page(c: &Client, what: &str, why: &str) -> ! {
+    shot(c, &format!("failed-{what}")).await;
+    let html = c.source().await.unwrap_or_default();
+    std::fs::write(output_dir().join(format!("failed-{what}.html")), &html).ok();
+    panic!("{what}: {why} on {:?}", c.current_url().await.map(|u| u.to_string()));
 }
 
 async fn hydrated(c: &Client) {
@@ -95,7 +108,7 @@ async fn hydrated(c: &Client) {
         .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("body[data-hydrated=true]"))
         .await
-        .expect("the page hydrated (are the browser assets built? run `cargo leptos build`)");
+        .expect("the page hydrated (was the server built with WHARF_BUNDLE=off?)");
 }
 
 async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
@@ -124,11 +137,7 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
     // Create a project from the form.
     c.find(Locator::Css("input[name=name]")).await.expect("name").send_keys("web").await.expect("type");
     c.find(Locator::Css("form.row button[type=submit]")).await.expect("create").click().await.expect("click");
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_url(&format!("{base}/projects/web").parse().expect("url"))
-        .await
-        .expect("project page");
+    wait_for_url(&c, &format!("{base}/projects/web"), "project-page").await;
     wait_for(&c, ".empty", "empty-state").await;
     let empty = text_of(&c, "main").await;
     assert!(
@@ -303,5 +312,54 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
     let buttons = c.find_all(Locator::Css("button.danger")).await.expect("query");
     assert!(buttons.is_empty(), "a Guest sees no delete button");
     shot(&c, "08-guest-view").await;
+    c.close().await.expect("close");
+}
+
+/// A hostile link puts no markup into the page, and a form that reaches a signed-in
+/// administrator's page anyway (as an injection once could) cannot act: it lacks the session's
+/// anti-forgery token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_markup_and_forms_cannot_act_for_a_signed_in_admin() {
+    let wharf = Wharf::start().await;
+    let base = format!("http://{}", wharf.host);
+    let hash = wharf::auth::password::hash("Passw0rd!".into()).await.expect("hash");
+    let user = wharf::db::users::NewUser {
+        username: "mallory",
+        email: "",
+        realname: "",
+        password_hash: &hash,
+        sysadmin: false,
+    };
+    let mallory = wharf::db::users::create(wharf.state.db.writer(), &user).await.expect("user");
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
+
+    let evil = "</title><meta http-equiv=\"refresh\" content=\"0;url=/login?pwned\"><title>";
+    let enc: String = evil.bytes().map(|b| format!("%{b:02X}")).collect();
+    c.goto(&format!("{base}/projects/{enc}")).await.expect("hostile link");
+    hydrated(&c).await;
+    let injected = c.find_all(Locator::Css("head meta[http-equiv]")).await.expect("query");
+    assert!(injected.is_empty(), "a meta element was injected");
+    let title = c.title().await.expect("title");
+    assert!(title.starts_with("</title><meta"), "the name shows as text: {title}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!c.current_url().await.expect("url").as_str().contains("pwned"), "no redirect");
+
+    // The form an injection used: same origin, the admin's cookie, no token.
+    let script = format!(
+        "const f = document.createElement('form'); f.method = 'post'; f.action = '/ui/change_user'; \
+         for (const [k, v] of [['id', '{mallory}'], ['what', 'admin']]) {{ \
+           const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }} \
+         document.body.appendChild(f); f.submit();"
+    );
+    c.execute(&script, vec![]).await.expect("submit the forged form");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let source = c.source().await.expect("page");
+    assert!(source.contains("form has expired"), "the post was refused: {source}");
+    let row =
+        wharf::db::users::by_username(wharf.state.db.reader(), "mallory").await.expect("q").expect("user");
+    assert!(!row.sysadmin, "the forged form made mallory an administrator");
+    shot(&c, "09-forged-form-refused").await;
     c.close().await.expect("close");
 }

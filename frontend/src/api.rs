@@ -1,9 +1,11 @@
-//! Server functions: the pages' only way to the backend. Each one takes the viewer from the
+//! Server functions: the pages' only way to the backend. Reads are `GET`s; everything that
+//! changes state is a `POST` that must carry the viewer's anti-forgery token. Each one takes the viewer from the
 //! request (the server resolved the session cookie) and makes one [`Portal`] call.
 // A server function takes one argument per form field.
 #![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 
 use crate::types::*;
 
@@ -20,6 +22,17 @@ mod ctx {
         let viewer = use_context::<http::request::Parts>()
             .and_then(|p| p.extensions.get::<Viewer>().cloned())
             .unwrap_or_default();
+        Ok((portal, viewer))
+    }
+
+    /// The portal and the viewer of a request that changes something: the viewer's
+    /// anti-forgery token must come with it (the server's request layer checks the same before
+    /// any server function runs; this keeps each action honest on its own).
+    pub fn acting(csrf: Option<&str>) -> Result<(SharedPortal, Viewer), ServerFnError> {
+        let (portal, viewer) = portal()?;
+        if viewer.signed_in() && csrf != Some(viewer.csrf.as_str()) {
+            return Err(ServerFnError::ServerError(crate::components::CSRF_REFUSAL.into()));
+        }
         Ok((portal, viewer))
     }
 
@@ -40,31 +53,34 @@ mod ctx {
 }
 
 /// Who is signed in.
-#[server(prefix = "/ui", endpoint = "current_viewer")]
+#[server(prefix = "/ui", endpoint = "current_viewer", input = GetUrl)]
 pub async fn current_viewer() -> Result<Viewer, ServerFnError> {
     Ok(ctx::portal()?.1)
 }
 
 /// Signs in and goes to `next` (a local path) or the projects.
 #[server(prefix = "/ui", endpoint = "sign_in")]
-pub async fn sign_in(username: String, password: String, next: Option<String>) -> Result<(), ServerFnError> {
-    let (portal, _) = ctx::portal()?;
+pub async fn sign_in(
+    username: String,
+    password: String,
+    next: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, _) = ctx::acting(csrf.as_deref())?;
     let session = portal.sign_in(username.trim(), &password, ctx::client_ip()).await.map_err(ctx::fail)?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     if let Ok(v) = http::HeaderValue::from_str(&session.cookie) {
         response.insert_header(http::header::SET_COOKIE, v);
     }
     // Only local paths: an open redirect would let a link send a fresh session elsewhere.
-    let next =
-        next.filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/projects".into());
-    leptos_axum::redirect(&next);
+    leptos_axum::redirect(&crate::components::local_path(next.as_deref()));
     Ok(())
 }
 
 /// Ends the session (server-side) and goes to the sign-in page.
 #[server(prefix = "/ui", endpoint = "sign_out")]
-pub async fn sign_out() -> Result<(), ServerFnError> {
-    let (portal, _) = ctx::portal()?;
+pub async fn sign_out(csrf: Option<String>) -> Result<(), ServerFnError> {
+    let (portal, _) = ctx::acting(csrf.as_deref())?;
     let clear = portal.sign_out(ctx::header(http::header::COOKIE).as_deref()).await;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     if let Ok(v) = http::HeaderValue::from_str(&clear) {
@@ -75,7 +91,7 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 }
 
 /// Projects the viewer may see.
-#[server(prefix = "/ui", endpoint = "list_projects")]
+#[server(prefix = "/ui", endpoint = "list_projects", input = GetUrl)]
 pub async fn list_projects(q: String, page: i64) -> Result<Page<ProjectSummary>, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.projects(&who, &q, page).await.map_err(ctx::fail)
@@ -83,8 +99,12 @@ pub async fn list_projects(q: String, page: i64) -> Result<Page<ProjectSummary>,
 
 /// Creates a project and opens it.
 #[server(prefix = "/ui", endpoint = "create_project")]
-pub async fn create_project(name: String, public: Option<String>) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn create_project(
+    name: String,
+    public: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     let name = name.trim().to_owned();
     portal.create_project(&who, &name, public.is_some()).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&format!("/projects/{name}"));
@@ -92,14 +112,14 @@ pub async fn create_project(name: String, public: Option<String>) -> Result<(), 
 }
 
 /// A project's header.
-#[server(prefix = "/ui", endpoint = "get_project")]
+#[server(prefix = "/ui", endpoint = "get_project", input = GetUrl)]
 pub async fn get_project(name: String) -> Result<ProjectView, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.project(&who, &name).await.map_err(ctx::fail)
 }
 
 /// Repositories of a project.
-#[server(prefix = "/ui", endpoint = "list_repositories")]
+#[server(prefix = "/ui", endpoint = "list_repositories", input = GetUrl)]
 pub async fn list_repositories(
     project: String,
     q: String,
@@ -110,7 +130,7 @@ pub async fn list_repositories(
 }
 
 /// Artifacts of a repository.
-#[server(prefix = "/ui", endpoint = "list_artifacts")]
+#[server(prefix = "/ui", endpoint = "list_artifacts", input = GetUrl)]
 pub async fn list_artifacts(
     repository: String,
     sort: String,
@@ -121,7 +141,7 @@ pub async fn list_artifacts(
 }
 
 /// One artifact.
-#[server(prefix = "/ui", endpoint = "get_artifact")]
+#[server(prefix = "/ui", endpoint = "get_artifact", input = GetUrl)]
 pub async fn get_artifact(repository: String, reference: String) -> Result<ArtifactView, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.artifact(&who, &repository, &reference).await.map_err(ctx::fail)
@@ -129,8 +149,13 @@ pub async fn get_artifact(repository: String, reference: String) -> Result<Artif
 
 /// Deletes a tag, then shows the artifact again.
 #[server(prefix = "/ui", endpoint = "delete_tag")]
-pub async fn delete_tag(repository: String, digest: String, tag: String) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn delete_tag(
+    repository: String,
+    digest: String,
+    tag: String,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.delete_tag(&who, &repository, &tag).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&crate::pages::artifact_href(&repository, &digest));
     Ok(())
@@ -138,8 +163,13 @@ pub async fn delete_tag(repository: String, digest: String, tag: String) -> Resu
 
 /// Adds a tag, then shows the artifact again.
 #[server(prefix = "/ui", endpoint = "add_tag")]
-pub async fn add_tag(repository: String, digest: String, tag: String) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn add_tag(
+    repository: String,
+    digest: String,
+    tag: String,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.add_tag(&who, &repository, &digest, tag.trim()).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&crate::pages::artifact_href(&repository, &digest));
     Ok(())
@@ -147,15 +177,19 @@ pub async fn add_tag(repository: String, digest: String, tag: String) -> Result<
 
 /// Deletes an artifact, then shows its repository.
 #[server(prefix = "/ui", endpoint = "delete_artifact")]
-pub async fn delete_artifact(repository: String, digest: String) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn delete_artifact(
+    repository: String,
+    digest: String,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.delete_artifact(&who, &repository, &digest).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&crate::pages::repository_href(&repository));
     Ok(())
 }
 
 /// The garbage collection page.
-#[server(prefix = "/ui", endpoint = "gc_page")]
+#[server(prefix = "/ui", endpoint = "gc_page", input = GetUrl)]
 pub async fn gc_page(page: i64) -> Result<GcView, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.gc(&who, page).await.map_err(ctx::fail)
@@ -163,8 +197,12 @@ pub async fn gc_page(page: i64) -> Result<GcView, ServerFnError> {
 
 /// Starts a collection (or a dry run).
 #[server(prefix = "/ui", endpoint = "run_gc")]
-pub async fn run_gc(dry_run: Option<String>, delete_untagged: Option<String>) -> Result<i64, ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn run_gc(
+    dry_run: Option<String>,
+    delete_untagged: Option<String>,
+    csrf: Option<String>,
+) -> Result<i64, ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     let id = portal.run_gc(&who, dry_run.is_some(), delete_untagged.is_some()).await.map_err(ctx::fail)?;
     leptos_axum::redirect("/admin/gc");
     Ok(id)
@@ -176,8 +214,9 @@ pub async fn set_gc_schedule(
     kind: String,
     cron: Option<String>,
     delete_untagged: Option<String>,
+    csrf: Option<String>,
 ) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal
         .set_gc_schedule(&who, &kind, cron.as_deref().unwrap_or(""), delete_untagged.is_some())
         .await
@@ -187,7 +226,7 @@ pub async fn set_gc_schedule(
 }
 
 /// A project's Retention tab.
-#[server(prefix = "/ui", endpoint = "retention_page")]
+#[server(prefix = "/ui", endpoint = "retention_page", input = GetUrl)]
 pub async fn retention_page(project: String, page: i64) -> Result<RetentionView, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.retention(&who, &project, page).await.map_err(ctx::fail)
@@ -205,8 +244,9 @@ pub async fn save_retention_rule(
     tag_decoration: String,
     tag_pattern: String,
     untagged: Option<String>,
+    csrf: Option<String>,
 ) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     let count = match count.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         None => 0,
         Some(c) => c.parse().map_err(|_| ServerFnError::new(format!("{c:?} is not a number")))?,
@@ -227,8 +267,12 @@ pub async fn save_retention_rule(
 
 /// Removes a retention rule.
 #[server(prefix = "/ui", endpoint = "delete_retention_rule")]
-pub async fn delete_retention_rule(project: String, index: usize) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn delete_retention_rule(
+    project: String,
+    index: usize,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.delete_retention_rule(&who, &project, index).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(())
@@ -240,8 +284,9 @@ pub async fn set_retention_schedule(
     project: String,
     kind: String,
     cron: Option<String>,
+    csrf: Option<String>,
 ) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal
         .set_retention_schedule(&who, &project, &kind, cron.as_deref().unwrap_or(""))
         .await
@@ -252,8 +297,12 @@ pub async fn set_retention_schedule(
 
 /// Starts a retention run or dry run.
 #[server(prefix = "/ui", endpoint = "run_retention")]
-pub async fn run_retention(project: String, dry_run: Option<String>) -> Result<i64, ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn run_retention(
+    project: String,
+    dry_run: Option<String>,
+    csrf: Option<String>,
+) -> Result<i64, ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     let id = portal.run_retention(&who, &project, dry_run.is_some()).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(id)
@@ -261,8 +310,13 @@ pub async fn run_retention(project: String, dry_run: Option<String>) -> Result<i
 
 /// Changes the viewer's own password.
 #[server(prefix = "/ui", endpoint = "change_password")]
-pub async fn change_password(old: String, new: String, confirm: String) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn change_password(
+    old: String,
+    new: String,
+    confirm: String,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     if new != confirm {
         return Err(ServerFnError::new("The new password and its confirmation differ."));
     }
@@ -272,7 +326,7 @@ pub async fn change_password(old: String, new: String, confirm: String) -> Resul
 }
 
 /// Users (system administrators).
-#[server(prefix = "/ui", endpoint = "list_users")]
+#[server(prefix = "/ui", endpoint = "list_users", input = GetUrl)]
 pub async fn list_users(q: String, page: i64) -> Result<Page<UserSummary>, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.users(&who, &q, page).await.map_err(ctx::fail)
@@ -284,8 +338,9 @@ pub async fn create_user(
     username: String,
     email: Option<String>,
     password: String,
+    csrf: Option<String>,
 ) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal
         .create_user(&who, username.trim(), email.as_deref().unwrap_or("").trim(), &password)
         .await
@@ -297,8 +352,13 @@ pub async fn create_user(
 /// Disables, enables, promotes, demotes a user or sets their password: `what` is `disable`,
 /// `enable`, `admin`, `unadmin` or `password` (with `password`).
 #[server(prefix = "/ui", endpoint = "change_user")]
-pub async fn change_user(id: i64, what: String, password: Option<String>) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn change_user(
+    id: i64,
+    what: String,
+    password: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     let change = match what.as_str() {
         "disable" => UserChange::Disabled(true),
         "enable" => UserChange::Disabled(false),
@@ -313,7 +373,7 @@ pub async fn change_user(id: i64, what: String, password: Option<String>) -> Res
 }
 
 /// A project's members.
-#[server(prefix = "/ui", endpoint = "list_members")]
+#[server(prefix = "/ui", endpoint = "list_members", input = GetUrl)]
 pub async fn list_members(project: String) -> Result<Vec<MemberView>, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.members(&who, &project).await.map_err(ctx::fail)
@@ -326,8 +386,13 @@ fn tab_href(project: &str, tab: &str) -> String {
 
 /// Adds a member.
 #[server(prefix = "/ui", endpoint = "add_member")]
-pub async fn add_member(project: String, username: String, role_id: i64) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn add_member(
+    project: String,
+    username: String,
+    role_id: i64,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.add_member(&who, &project, username.trim(), role_id).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&tab_href(&project, "members"));
     Ok(())
@@ -335,8 +400,13 @@ pub async fn add_member(project: String, username: String, role_id: i64) -> Resu
 
 /// Changes a member's role.
 #[server(prefix = "/ui", endpoint = "set_member_role")]
-pub async fn set_member_role(project: String, member: i64, role_id: i64) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn set_member_role(
+    project: String,
+    member: i64,
+    role_id: i64,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.set_member_role(&who, &project, member, role_id).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&tab_href(&project, "members"));
     Ok(())
@@ -344,15 +414,15 @@ pub async fn set_member_role(project: String, member: i64, role_id: i64) -> Resu
 
 /// Removes a member.
 #[server(prefix = "/ui", endpoint = "remove_member")]
-pub async fn remove_member(project: String, member: i64) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn remove_member(project: String, member: i64, csrf: Option<String>) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.remove_member(&who, &project, member).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&tab_href(&project, "members"));
     Ok(())
 }
 
 /// A project's robot accounts.
-#[server(prefix = "/ui", endpoint = "list_robots")]
+#[server(prefix = "/ui", endpoint = "list_robots", input = GetUrl)]
 pub async fn list_robots(project: String) -> Result<Vec<RobotView>, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.robots(&who, &project).await.map_err(ctx::fail)
@@ -367,16 +437,22 @@ pub async fn create_robot(
     push: Option<String>,
     delete: Option<String>,
     days: i64,
+    csrf: Option<String>,
 ) -> Result<RobotSecret, ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     let grants = (pull.is_some(), push.is_some(), delete.is_some());
     portal.create_robot(&who, &project, name.trim(), grants, days).await.map_err(ctx::fail)
 }
 
 /// Disables, enables (`what` = `disable` / `enable`) or deletes (`delete`) a robot account.
 #[server(prefix = "/ui", endpoint = "change_robot")]
-pub async fn change_robot(project: String, id: i64, what: String) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn change_robot(
+    project: String,
+    id: i64,
+    what: String,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     match what.as_str() {
         "disable" => portal.set_robot_disabled(&who, id, true).await,
         "enable" => portal.set_robot_disabled(&who, id, false).await,
@@ -389,7 +465,7 @@ pub async fn change_robot(project: String, id: i64, what: String) -> Result<(), 
 }
 
 /// A project's audit log.
-#[server(prefix = "/ui", endpoint = "project_logs")]
+#[server(prefix = "/ui", endpoint = "project_logs", input = GetUrl)]
 pub async fn project_logs(project: String, page: i64) -> Result<Page<LogEntry>, ServerFnError> {
     let (portal, who) = ctx::portal()?;
     portal.project_logs(&who, &project, page).await.map_err(ctx::fail)
@@ -397,8 +473,12 @@ pub async fn project_logs(project: String, page: i64) -> Result<Page<LogEntry>, 
 
 /// Makes a project public or private.
 #[server(prefix = "/ui", endpoint = "set_project_public")]
-pub async fn set_project_public(project: String, public: Option<String>) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn set_project_public(
+    project: String,
+    public: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.set_project_public(&who, &project, public.is_some()).await.map_err(ctx::fail)?;
     leptos_axum::redirect(&tab_href(&project, "settings"));
     Ok(())
@@ -406,8 +486,8 @@ pub async fn set_project_public(project: String, public: Option<String>) -> Resu
 
 /// Deletes an empty project.
 #[server(prefix = "/ui", endpoint = "delete_project")]
-pub async fn delete_project(project: String) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn delete_project(project: String, csrf: Option<String>) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.delete_project(&who, &project).await.map_err(ctx::fail)?;
     leptos_axum::redirect("/projects");
     Ok(())
@@ -415,8 +495,8 @@ pub async fn delete_project(project: String) -> Result<(), ServerFnError> {
 
 /// Deletes a repository, then shows its project.
 #[server(prefix = "/ui", endpoint = "delete_repository")]
-pub async fn delete_repository(repository: String) -> Result<(), ServerFnError> {
-    let (portal, who) = ctx::portal()?;
+pub async fn delete_repository(repository: String, csrf: Option<String>) -> Result<(), ServerFnError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.delete_repository(&who, &repository).await.map_err(ctx::fail)?;
     let project = repository.split('/').next().unwrap_or_default();
     leptos_axum::redirect(&format!("/projects/{project}"));

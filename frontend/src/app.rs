@@ -1,7 +1,9 @@
 //! The document shell, the navigation bar and the routes.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+
+use crate::components::{CsrfField, CsrfToken};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -21,8 +23,26 @@ pub fn page_csp(nonce: &str) -> String {
     )
 }
 
+/// The browser assets a page loads, by the names the server serves them under (content-hashed
+/// when embedded in the binary). The server provides them as context to [`shell`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Assets {
+    /// The stylesheet's URL path.
+    pub stylesheet: String,
+    /// The bundle's JS glue and wasm, when the binary carries them.
+    pub bundle: Option<(String, String)>,
+}
+
+/// The script that loads the bundle and hydrates the page (what `HydrationScripts` writes, with
+/// the asset paths the server names). Both paths are server-chosen asset names, never input.
+#[cfg(feature = "ssr")]
+fn hydration_script(js: &str, wasm: &str) -> String {
+    format!("import('{js}').then(m => m.default({{module_or_path: '{wasm}'}}).then(() => m.hydrate()));")
+}
+
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let assets = use_context::<Assets>().unwrap_or_default();
     #[cfg(feature = "ssr")]
     if let (Some(nonce), Some(response)) =
         (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
@@ -38,7 +58,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <link rel="stylesheet" href=assets.stylesheet.clone() />
+                {hydration(assets.bundle)}
                 <MetaTags />
             </head>
             <body>
@@ -48,11 +69,34 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The bundle's preload hints and its start script, when the binary carries a bundle.
+fn hydration(bundle: Option<(String, String)>) -> impl IntoView {
+    bundle.map(|(js, wasm)| {
+        #[cfg(feature = "ssr")]
+        let script = hydration_script(&js, &wasm);
+        #[cfg(not(feature = "ssr"))]
+        let script = String::new();
+        let nonce = leptos::nonce::use_nonce();
+        view! {
+            <link rel="modulepreload" href=js />
+            <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="" />
+            <script type="module" nonce=nonce>{script}</script>
+        }
+    })
+}
+
+/// A page title as the served `<title>` may carry it: escaped on the server (where Leptos
+/// writes it as raw HTML), unchanged in the browser (where it sets `document.title`).
+fn escape_on_server(title: String) -> String {
+    if cfg!(feature = "ssr") { crate::components::escape_html(&title) } else { title }
+}
+
 /// The app: navigation and pages. Every page renders completely on the server before it is
 /// sent (`SsrMode::PartiallyBlocked` with blocking resources), so it reads and works before the wasm arrives, or without it.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    CsrfToken::provide();
     // Effects run only in the browser: the marker tells tests (and curious people) that the
     // page is hydrated and its buttons are live.
     Effect::new(move |_| {
@@ -62,8 +106,9 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="wharf" href="/pkg/wharf.css" />
-        <Title text="Wharf" />
+        // Leptos' `<Title>` writes its text into the served head unescaped: every page title
+        // (often built from a name in the URL) is escaped here, once, on the server.
+        <Title formatter=escape_on_server text="Wharf" />
         <Router>
             <NavBar />
             <main>
@@ -93,6 +138,15 @@ fn NavBar() -> impl IntoView {
     // Looked up again on every navigation: signing in or out navigates, and the bar follows.
     let location = leptos_router::hooks::use_location();
     let viewer = Resource::new_blocking(move || location.pathname.get(), |_| current_viewer());
+    // Signing in or out through a hydrated form changes the viewer without a page load: the
+    // forms' token follows.
+    if let Some(CsrfToken(token)) = use_context::<CsrfToken>() {
+        Effect::new(move |_| {
+            if let Some(Ok(v)) = viewer.get() {
+                token.set(v.csrf);
+            }
+        });
+    }
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <header class="nav">
@@ -110,6 +164,7 @@ fn NavBar() -> impl IntoView {
                                     })}
                                     <a class="who" href="/account" title="Account">{v.name.clone()}</a>
                                     <ActionForm action=sign_out attr:class="inline">
+                                        <CsrfField />
                                         <button type="submit" class="link">"Sign out"</button>
                                     </ActionForm>
                                 }

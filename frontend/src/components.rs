@@ -62,6 +62,47 @@ pub fn CopyCommand(text: String) -> impl IntoView {
     }
 }
 
+/// The name of the form field carrying the anti-forgery token (the server checks it on every
+/// server-function post of a signed-in viewer).
+pub const CSRF_FIELD: &str = "csrf";
+
+/// What a post without the right anti-forgery token is told.
+pub const CSRF_REFUSAL: &str =
+    "This form has expired or did not come from Wharf: reload the page and try again.";
+
+/// The viewer's anti-forgery token, kept current as the viewer changes (signing in or out
+/// without a page load changes it).
+#[derive(Debug, Clone, Copy)]
+pub struct CsrfToken(pub RwSignal<String>);
+
+impl CsrfToken {
+    /// The token of the page being rendered: the server's viewer's on the server, read back
+    /// from the page while hydrating.
+    pub fn provide() -> Self {
+        let initial = SharedValue::new(|| {
+            #[cfg(feature = "ssr")]
+            {
+                use_context::<http::request::Parts>()
+                    .and_then(|p| p.extensions.get::<crate::types::Viewer>().map(|v| v.csrf.clone()))
+                    .unwrap_or_default()
+            }
+            #[cfg(not(feature = "ssr"))]
+            String::new()
+        });
+        let token = Self(RwSignal::new(initial.into_inner()));
+        provide_context(token);
+        token
+    }
+}
+
+/// The hidden field that carries the anti-forgery token; goes inside every `ActionForm`.
+#[component]
+pub fn CsrfField() -> impl IntoView {
+    let token = use_context::<CsrfToken>().map(|t| t.0);
+    // A hidden input's value is its attribute, so updating the attribute is enough.
+    view! { <input type="hidden" name=CSRF_FIELD value=move || token.map(|t| t.get()).unwrap_or_default() /> }
+}
+
 /// Bytes as B, KiB, MiB or GiB.
 pub fn human_size(bytes: i64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
@@ -74,10 +115,45 @@ pub fn human_size(bytes: i64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
 }
 
-/// The first 12 hex digits of a digest, as people compare them.
+/// The first 12 hex digits of a digest, as people compare them (the first 12 characters of
+/// whatever else it is given: a reference from the URL may be any text).
 pub fn short_digest(digest: &str) -> String {
     let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
-    hex[..hex.len().min(12)].to_owned()
+    hex.chars().take(12).collect()
+}
+
+/// Text escaped for HTML content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Where to go after signing in: a path on this site, else the projects. Only a single `/`
+/// followed by a path character is local: `//host` and `/\host` are other hosts to a browser,
+/// and control characters cannot go into a `Location` header.
+pub fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control)
+                && n.len() <= 2048 =>
+        {
+            n.to_owned()
+        }
+        _ => "/projects".to_owned(),
+    }
 }
 
 /// A query-string value, encoded.
@@ -105,5 +181,34 @@ mod tests {
         assert_eq!(human_size(3 * 1024 * 1024 * 1024), "3.0 GiB");
         assert_eq!(short_digest("sha256:0123456789abcdef"), "0123456789ab");
         assert_eq!(encode("a b&c/d"), "a%20b%26c/d");
+    }
+
+    #[test]
+    fn any_text_is_shortened_and_escaped_safely() {
+        assert_eq!(short_digest("ééééééééééééé"), "éééééééééééé", "cut at a character, not a byte");
+        assert_eq!(short_digest("sha256:ab"), "ab");
+        assert_eq!(
+            escape_html("</title><meta a=\"b\" c='d'>&"),
+            "&lt;/title&gt;&lt;meta a=&quot;b&quot; c=&#39;d&#39;&gt;&amp;"
+        );
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        for ok in ["/projects/x", "/artifacts/a/b?ref=sha256:1", "/"] {
+            assert_eq!(local_path(Some(ok)), ok);
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/a\nb",
+            "/a\rSet-Cookie:x",
+            "evil",
+            "",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/projects", "{bad:?}");
+        }
+        assert_eq!(local_path(None), "/projects");
     }
 }

@@ -11,6 +11,8 @@ pub struct Viewer {
     pub name: String,
     /// System administrator.
     pub sysadmin: bool,
+    /// The anti-forgery token the viewer's forms carry back; empty when anonymous.
+    pub csrf: String,
 }
 
 impl Viewer {

@@ -134,7 +134,7 @@ impl AppState {
             retention,
             metrics: crate::metrics::Metrics::default(),
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
-            leptos: crate::ui::leptos_options(&config.site_dir),
+            leptos: crate::ui::leptos_options(),
             config: Arc::new(config),
         })
     }
@@ -147,12 +147,17 @@ impl AppState {
 
     /// All routes with their middleware.
     pub fn router(self) -> Router {
-        Router::new()
+        let mut routes = Router::new()
             .merge(crate::registry::handlers::router())
             .merge(crate::api::router())
-            .merge(crate::ui::router(&self))
-            .route("/metrics", axum::routing::get(crate::metrics::serve))
+            .merge(crate::ui::router(&self));
+        if self.config.metrics_listen.is_none() {
+            routes = routes.route("/metrics", axum::routing::get(crate::metrics::serve));
+        }
+        routes
+            .layer(axum::middleware::from_fn_with_state(self.clone(), crate::limits::body_deadline))
             .layer(axum::middleware::from_fn_with_state(self.clone(), crate::metrics::track))
+            .layer(axum::middleware::from_fn_with_state(self.clone(), crate::auth::client::resolve))
             // Outermost last: the request id is set first, so the trace span and the response
             // both carry it.
             .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -177,18 +182,71 @@ impl AppState {
     }
 }
 
-/// An acceptor that drops a connection whose first byte does not arrive within `limit`: before
-/// its first byte a connection is still in protocol detection, where hyper's header timeout does
-/// not run yet.
+/// An acceptor that drops a connection whose first byte does not arrive within `limit` (before
+/// its first byte a connection is still in protocol detection, where hyper's header timeout
+/// does not run yet), and one from an address that holds its allowance of connections.
 #[derive(Clone)]
-struct FirstByteWithin<A> {
+struct Guarded<A> {
     inner: A,
     limit: std::time::Duration,
+    connections: crate::limits::ConnectionLimit,
 }
 
-impl<A, S> axum_server::accept::Accept<tokio::net::TcpStream, S> for FirstByteWithin<A>
+/// A connection that gives its slot back when it closes.
+struct Counted {
+    stream: tokio::net::TcpStream,
+    _slot: Option<crate::limits::ConnectionSlot>,
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+impl<A, S> axum_server::accept::Accept<tokio::net::TcpStream, S> for Guarded<A>
 where
-    A: axum_server::accept::Accept<tokio::net::TcpStream, S> + Clone + Send + 'static,
+    A: axum_server::accept::Accept<Counted, S> + Clone + Send + 'static,
     A::Future: Send,
     S: Send + 'static,
 {
@@ -197,11 +255,16 @@ where
     type Future = futures::future::BoxFuture<'static, std::io::Result<(Self::Stream, Self::Service)>>;
 
     fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
-        let (inner, limit) = (self.inner.clone(), self.limit);
+        let (inner, limit, connections) = (self.inner.clone(), self.limit, self.connections.clone());
         Box::pin(async move {
+            let peer = stream.peer_addr()?.ip();
+            let Some(slot) = connections.acquire(peer) else {
+                tracing::debug!(%peer, "connection refused: the address holds its allowance");
+                return Err(std::io::Error::other("too many connections from one address"));
+            };
             let mut first = [0u8; 1];
             match tokio::time::timeout(limit, stream.peek(&mut first)).await {
-                Ok(Ok(n)) if n > 0 => inner.accept(stream, service).await,
+                Ok(Ok(n)) if n > 0 => inner.accept(Counted { stream, _slot: slot }, service).await,
                 _ => Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     "no request within the header timeout",
@@ -221,7 +284,7 @@ async fn serve_with<A>(
 ) -> Result<(), StartError>
 where
     A: axum_server::accept::Accept<
-            tokio::net::TcpStream,
+            Counted,
             axum::middleware::AddExtension<Router, axum::extract::ConnectInfo<std::net::SocketAddr>>,
         > + Clone
         + Send
@@ -232,7 +295,11 @@ where
     A::Future: Send,
 {
     let timeout = state.config.header_timeout;
-    let mut server = server.map(|inner| FirstByteWithin { inner, limit: timeout });
+    let connections = crate::limits::ConnectionLimit::new(
+        state.config.max_connections_per_client,
+        state.config.trusted_proxies.clone(),
+    );
+    let mut server = server.map(|inner| Guarded { inner, limit: timeout, connections });
     server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
     server
         .http_builder()
@@ -248,12 +315,26 @@ where
     });
     let auditor = state.auditor.clone();
     let jobs = state.start_jobs();
+    let metrics = match state.config.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!(%addr, "metrics are served on their own listener");
+            let routes = Router::new()
+                .route("/metrics", axum::routing::get(crate::metrics::serve))
+                .with_state(state.clone());
+            Some(tokio::spawn(async move { axum::serve(listener, routes).await }))
+        }
+        None => None,
+    };
     // Connect info gives handlers the client address (login throttling, logs).
     let served = server
         .handle(handle)
         .serve(state.router().into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await;
     jobs.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     served?;
     auditor.flush().await;
     Ok(())

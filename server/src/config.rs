@@ -79,9 +79,9 @@ pub struct Settings {
     /// Parallel storage deletes of a garbage collection when the request names none [default: 8].
     #[arg(long, env = "WHARF_GC_WORKERS", global = true)]
     pub gc_workers: Option<usize>,
-    /// Directory of the portal's browser assets (`pkg/wharf.js`, `.wasm`, `.css`) as
-    /// `cargo leptos build` writes them [default: `site` or `../site` next to the binary, else
-    /// `./target/site`]. Without them pages still work, unhydrated.
+    /// Serve the portal's browser assets from this directory (`pkg/wharf.css`, `.js`, `.wasm`
+    /// as `cargo leptos build` writes them) instead of those embedded in the binary: for
+    /// working on the portal with cargo-leptos' watch mode [default: the embedded ones].
     #[arg(long, env = "WHARF_SITE_DIR", global = true)]
     pub site_dir: Option<PathBuf>,
     /// Lifetime of a background job's lease (renewed while the job runs): how long a job that
@@ -97,6 +97,23 @@ pub struct Settings {
     /// a session stops counting an hour after its last use [default: 200].
     #[arg(long, env = "WHARF_MAX_UPLOADS", global = true)]
     pub max_uploads: Option<usize>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the real client, as
+    /// addresses or networks separated by commas (`10.0.0.0/8, ::1`); from anyone else those
+    /// headers are ignored [default: none].
+    #[arg(long, env = "WHARF_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+    /// Connections one client address may hold open at once; trusted proxies are exempt
+    /// [default: 256].
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS_PER_CLIENT", global = true)]
+    pub max_connections_per_client: Option<usize>,
+    /// Time a client has to send a whole request body to the API, the token endpoint and the
+    /// portal (blob uploads instead must not sit idle this long between bytes) [default: 30s].
+    #[arg(long, env = "WHARF_BODY_TIMEOUT", global = true)]
+    pub body_timeout: Option<HumanDuration>,
+    /// Serve `/metrics` on this address only (for example `127.0.0.1:9090`) instead of on the
+    /// main listener [default: the main listener].
+    #[arg(long, env = "WHARF_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A duration written as a number and a unit: `ms`, `s`, `m`, `h` or `d` (`90s`, `2h`, `7d`).
@@ -168,8 +185,16 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Upload sessions per account.
     pub max_uploads: usize,
-    /// The portal's browser assets.
-    pub site_dir: PathBuf,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: crate::auth::client::TrustedProxies,
+    /// Open connections per client address.
+    pub max_connections_per_client: usize,
+    /// Limit on receiving a non-blob request body (and on a blob upload's idle time).
+    pub body_timeout: Duration,
+    /// A separate listener for `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// A directory to serve the portal's browser assets from instead of the embedded ones.
+    pub site_dir: Option<PathBuf>,
 }
 
 /// A configuration error.
@@ -181,6 +206,9 @@ pub enum ConfigError {
     /// The config file is not valid TOML for these settings.
     #[error("invalid config file {0}: {1}")]
     Parse(PathBuf, String),
+    /// A trusted proxy is not an address or network.
+    #[error("WHARF_TRUSTED_PROXIES: {0:?} is not an address or network (e.g. 10.0.0.0/8)")]
+    TrustedProxy(String),
     /// Only one of the TLS files was given.
     #[error("WHARF_TLS_CERT and WHARF_TLS_KEY must be given together")]
     TlsPair,
@@ -233,7 +261,7 @@ impl Config {
                 .map_or(Duration::from_secs(24 * 3600), |d| d.0),
             gc_workers: given.gc_workers.or(file.gc_workers).unwrap_or(8).clamp(1, 64),
             // Renewed every third of its life: below a second, renewals would be all it does.
-            site_dir: given.site_dir.or(file.site_dir).unwrap_or_else(default_site_dir),
+            site_dir: given.site_dir.or(file.site_dir),
             job_lease: given
                 .job_lease
                 .or(file.job_lease)
@@ -243,6 +271,17 @@ impl Config {
                 .or(file.header_timeout)
                 .map_or(Duration::from_secs(20), |d| d.0.max(Duration::from_millis(100))),
             max_uploads: given.max_uploads.or(file.max_uploads).unwrap_or(200).max(1),
+            trusted_proxies: parse_proxies(given.trusted_proxies.or(file.trusted_proxies).as_deref())?,
+            max_connections_per_client: given
+                .max_connections_per_client
+                .or(file.max_connections_per_client)
+                .unwrap_or(256)
+                .max(1),
+            body_timeout: given
+                .body_timeout
+                .or(file.body_timeout)
+                .map_or(Duration::from_secs(30), |d| d.0.max(Duration::from_millis(100))),
+            metrics_listen: given.metrics_listen.or(file.metrics_listen),
         })
     }
 
@@ -264,14 +303,20 @@ impl Config {
     }
 }
 
-/// Where `cargo leptos build` or an install put the browser assets.
-fn default_site_dir() -> PathBuf {
-    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
-    let candidates = exe_dir.iter().flat_map(|d| [d.join("site"), d.join("../site")]);
-    candidates
-        .chain([PathBuf::from("target/site")])
-        .find(|d| d.join("pkg").is_dir())
-        .unwrap_or_else(|| PathBuf::from("target/site"))
+/// `10.0.0.0/8, 192.168.1.1, ::1`: networks, or single addresses.
+fn parse_proxies(list: Option<&str>) -> Result<crate::auth::client::TrustedProxies, ConfigError> {
+    let nets = list
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::TrustedProxy(s.to_owned()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::auth::client::TrustedProxies::new(nets))
 }
 
 fn read_file(path: &Path) -> Result<Settings, ConfigError> {
@@ -348,5 +393,18 @@ mod tests {
         assert!(matches!(r, Err(ConfigError::Parse(..))));
         let r = Config::resolve(Settings { tls_cert: Some("c.pem".into()), ..Default::default() });
         assert!(matches!(r, Err(ConfigError::TlsPair)));
+        let r = Config::resolve(Settings {
+            trusted_proxies: Some("10.0.0.0/8, nonsense".into()),
+            ..Default::default()
+        });
+        assert!(matches!(r, Err(ConfigError::TrustedProxy(p)) if p == "nonsense"));
+        let c = Config::resolve(Settings {
+            trusted_proxies: Some("10.0.0.0/8, ::1".into()),
+            ..Default::default()
+        })
+        .expect("proxies");
+        assert!(c.trusted_proxies.trusts("10.2.3.4".parse().expect("ip")));
+        assert!(c.trusted_proxies.trusts("::1".parse().expect("ip")));
+        assert!(!c.trusted_proxies.trusts("11.0.0.1".parse().expect("ip")));
     }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod artifacts;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod gc;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
 pub mod migrate;
 pub mod portal;

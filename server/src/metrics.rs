@@ -41,11 +41,11 @@ impl Histogram {
     }
 }
 
-type Key = (&'static str, Method);
+type Key = (&'static str, &'static str);
 
 #[derive(Default)]
 struct Inner {
-    requests: Mutex<HashMap<(&'static str, Method, u16), u64>>,
+    requests: Mutex<HashMap<(&'static str, &'static str, u16), u64>>,
     latency: Mutex<HashMap<Key, Histogram>>,
     pushed: AtomicU64,
     pulled: AtomicU64,
@@ -112,13 +112,30 @@ fn api_label(template: &str) -> &'static str {
     label
 }
 
+/// The method label: one of the methods Wharf serves, else `other`. Any token is a valid
+/// method to HTTP, so a label taken from the request would let anyone grow the exposition (and
+/// this process) without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 impl Metrics {
     fn record(&self, route: &'static str, method: &Method, status: u16, seconds: f64) {
+        let method = method_label(method);
         let mut r = self.0.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *r.entry((route, method.clone(), status)).or_default() += 1;
+        *r.entry((route, method, status)).or_default() += 1;
         drop(r);
         let mut l = self.0.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        l.entry((route, method.clone())).or_default().observe(seconds);
+        l.entry((route, method)).or_default().observe(seconds);
     }
 
     fn counter(&self, pushed: bool) -> impl Fn(u64) + Send + Sync + 'static {
@@ -191,7 +208,7 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE wharf_http_requests_total counter");
         let requests = self.0.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut rows: Vec<_> = requests.iter().collect();
-        rows.sort_by(|a, b| (a.0.0, a.0.1.as_str(), a.0.2).cmp(&(b.0.0, b.0.1.as_str(), b.0.2)));
+        rows.sort_by(|a, b| a.0.cmp(b.0));
         for ((route, method, status), n) in rows {
             let _ = writeln!(
                 out,
@@ -207,7 +224,7 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE wharf_http_request_duration_seconds histogram");
         let latency = self.0.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut rows: Vec<_> = latency.iter().collect();
-        rows.sort_by(|a, b| (a.0.0, a.0.1.as_str()).cmp(&(b.0.0, b.0.1.as_str())));
+        rows.sort_by(|a, b| a.0.cmp(b.0));
         for ((route, method), h) in rows {
             let labels = format!("route=\"{}\",method=\"{method}\"", escape(route));
             for (b, c) in BUCKETS.iter().zip(h.counts) {
@@ -293,6 +310,21 @@ mod tests {
         ] {
             assert_eq!(route_of(path, None), want, "{path}");
         }
+    }
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        let m = Metrics::default();
+        for i in 0..1000 {
+            let method = Method::from_bytes(format!("FOO{i}").as_bytes()).expect("a valid token");
+            m.record(route_of("/v2/", None), &method, 404, 0.001);
+        }
+        m.record(route_of("/v2/", None), &Method::GET, 401, 0.001);
+        let mut out = String::new();
+        m.write(&mut out);
+        assert!(out.len() < 4096, "the exposition stays small: {} bytes", out.len());
+        assert!(out.contains("method=\"other\",status=\"404\"} 1000"), "{out}");
+        assert!(!out.contains("FOO"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRef, Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -26,13 +26,9 @@ impl FromRef<AppState> for LeptosOptions {
 /// Where server functions are served (`#[server(prefix = "/ui")]`).
 const SERVER_FN_PREFIX: &str = "/ui/";
 
-/// Leptos options for serving: assets from `site_dir`.
-pub fn leptos_options(site_dir: &std::path::Path) -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name("wharf")
-        .site_root(site_dir.display().to_string())
-        .site_pkg_dir("pkg")
-        .build()
+/// Leptos options for serving (the asset paths come from [`crate::assets`], not from these).
+pub fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder().output_name("wharf").site_pkg_dir("pkg").build()
 }
 
 /// The Content-Security-Policy of everything but pages (which send their own with a nonce for
@@ -48,18 +44,29 @@ pub fn router(state: &AppState) -> Router<AppState> {
     // the test suite) would wait forever (leptos-rs/leptos#4773).
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| leptos_axum::generate_route_list(frontend::app::App)).clone();
+    let (assets, pkg) = match &state.config.site_dir {
+        Some(dir) => (
+            crate::assets::from_site_dir(),
+            Router::new().nest_service("/pkg", tower_http::services::ServeDir::new(dir.join("pkg"))),
+        ),
+        None => (
+            crate::assets::embedded(),
+            Router::new().route("/pkg/{file}", axum::routing::get(crate::assets::serve)),
+        ),
+    };
     let pages = {
         let portal = portal.clone();
-        move || provide_context(portal.clone())
+        move || {
+            provide_context(portal.clone());
+            provide_context(assets.clone());
+        }
     };
     let shell = {
         let options = state.leptos.clone();
         move || frontend::app::shell(options.clone())
     };
-    let pkg = state.config.site_dir.join("pkg");
     // Unknown paths render the app's "not found" page (status 404).
-    let not_found =
-        leptos_axum::file_and_error_handler_with_context::<AppState, _>(pages.clone(), frontend::app::shell);
+    let not_found = leptos_axum::render_app_to_stream_with_context(pages.clone(), shell.clone());
     let server_fns = {
         let portal = portal.clone();
         move |req: Request<Body>| {
@@ -75,8 +82,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         res
     });
     // Assets need no viewer: they stay outside the session layer (no database query per file).
-    let assets =
-        Router::new().nest_service("/pkg", tower_http::services::ServeDir::new(pkg)).layer(csp.clone());
+    let assets = pkg.layer(csp.clone());
     Router::new()
         .leptos_routes_with_context(state, routes, pages, shell)
         .fallback(not_found)
@@ -108,30 +114,72 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The largest server-function form Wharf reads (they carry a few fields).
+const FORM_LIMIT: usize = 256 * 1024;
+
+/// The header a script may send the anti-forgery token in instead of the form field.
+const CSRF_HEADER: &str = "x-csrf-token";
+
 /// Resolves the session cookie into a [`Viewer`] (and the client address) for the pages, and
-/// refuses cross-site server-function calls.
-async fn viewer_layer(State(app): State<AppState>, mut req: Request<Body>, next: Next) -> Response {
-    if req.method() == Method::POST
-        && req.uri().path().starts_with(SERVER_FN_PREFIX)
-        && !same_origin(req.headers())
-    {
+/// refuses cross-site server-function calls: a post must come from Wharf's own origin and, from
+/// a signed-in viewer, carry the session's anti-forgery token, so that even markup injected
+/// into a page could not act for the viewer.
+async fn viewer_layer(State(app): State<AppState>, req: Request<Body>, next: Next) -> Response {
+    let is_post = req.method() == Method::POST && req.uri().path().starts_with(SERVER_FN_PREFIX);
+    if is_post && !same_origin(req.headers()) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     let cookie = req.headers().get(header::COOKIE).and_then(|v| v.to_str().ok());
+    let session_id = crate::auth::session::session_id(cookie).map(str::to_owned);
     let viewer = match app.sessions.resolve(cookie).await {
-        Ok(Some(u)) => Viewer { id: u.id, name: u.username, sysadmin: u.sysadmin },
+        Ok(Some(u)) => Viewer {
+            id: u.id,
+            name: u.username,
+            sysadmin: u.sysadmin,
+            csrf: session_id.as_deref().map(crate::auth::session::csrf_token).unwrap_or_default(),
+        },
         Ok(None) => Viewer::default(),
         Err(e) => {
             tracing::error!(error = %e, "could not resolve a session");
             Viewer::default()
         }
     };
-    let ip = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let mut req = if is_post && viewer.signed_in() {
+        match with_token_checked(req, &viewer.csrf).await {
+            Ok(req) => req,
+            Err(refusal) => return refusal,
+        }
+    } else {
+        req
+    };
+    let ip = req.extensions().get::<crate::auth::client::ClientIp>().map(|c| c.0);
     req.extensions_mut().insert(viewer);
     if let Some(ip) = ip {
         req.extensions_mut().insert(ip);
     }
     next.run(req).await
+}
+
+/// Reads a server-function post (bounded in size; its time is bounded by the body deadline)
+/// and passes it on only when it carries `expected`, in the form or in [`CSRF_HEADER`].
+async fn with_token_checked(req: Request<Body>, expected: &str) -> Result<Request<Body>, Response> {
+    use subtle::ConstantTimeEq;
+    let matches = |given: &[u8]| !expected.is_empty() && bool::from(given.ct_eq(expected.as_bytes()));
+    if req.headers().get(CSRF_HEADER).is_some_and(|v| matches(v.as_bytes())) {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
+    let given = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == frontend::components::CSRF_FIELD)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if !matches(given.as_bytes()) {
+        return Err((StatusCode::FORBIDDEN, frontend::components::CSRF_REFUSAL).into_response());
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::ChangePassword;
-use crate::components::{ErrorBox, message};
+use crate::components::{CsrfField, ErrorBox, message};
 
 /// `/account`
 #[component]
@@ -21,6 +21,7 @@ pub fn AccountPage() -> impl IntoView {
             <h2>"Change password"</h2>
             <p class="muted">"8 to 128 characters with an upper-case letter, a lower-case letter and a digit."</p>
             <ActionForm action=change>
+                <CsrfField />
                 <label>"Current password" <input type="password" name="old" autocomplete="current-password" required /></label>
                 <label>"New password" <input type="password" name="new" autocomplete="new-password" required /></label>
                 <label>"New password again" <input type="password" name="confirm" autocomplete="new-password" required /></label>

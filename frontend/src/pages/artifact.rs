@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, repository_href};
 use crate::api::{AddTag, DeleteArtifact, DeleteTag, get_artifact};
-use crate::components::{CopyCommand, ErrorBox, first_error, human_size, message, short_digest};
+use crate::components::{CopyCommand, CsrfField, ErrorBox, first_error, human_size, message, short_digest};
 
 /// `/artifacts/<repository>?ref=<tag or digest>`
 #[component]
@@ -63,6 +63,7 @@ pub fn ArtifactPage() -> impl IntoView {
                                         <details class="confirm">
                                             <summary aria-label=format!("Delete tag {t2}…")>"Delete…"</summary>
                                             <ActionForm action=delete_tag attr:class="inline">
+                                                <CsrfField />
                                                 <input type="hidden" name="repository" value=repo.clone() />
                                                 <input type="hidden" name="digest" value=digest.clone() />
                                                 <input type="hidden" name="tag" value=t2.clone() />
@@ -78,6 +79,7 @@ pub fn ArtifactPage() -> impl IntoView {
                     </ul>
                     {let (repo, digest) = (repo.clone(), digest.clone()); a.can_tag.then(move || view! {
                         <ActionForm action=add_tag attr:class="row">
+                            <CsrfField />
                             <input type="hidden" name="repository" value=repo.clone() />
                             <input type="hidden" name="digest" value=digest.clone() />
                             <input name="tag" placeholder="new tag" required aria-label="New tag" />
@@ -137,6 +139,7 @@ pub fn ArtifactPage() -> impl IntoView {
                             <h2>"Delete this artifact"</h2>
                             <p>{format!("Deletes {repo}@{digest} and its tags: {}.", if tags.is_empty() { "none".to_owned() } else { tags.join(", ") })}</p>
                             <ActionForm action=delete>
+                                <CsrfField />
                                 <input type="hidden" name="repository" value=repo.clone() />
                                 <input type="hidden" name="digest" value=digest.clone() />
                                 <label class="check"><input type="checkbox" required />" I understand this cannot be undone"</label>

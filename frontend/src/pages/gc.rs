@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{RunGc, SetGcSchedule, gc_page};
-use crate::components::{ErrorBox, Pager, first_error, human_size, message};
+use crate::components::{CsrfField, ErrorBox, Pager, first_error, human_size, message};
 
 /// `/admin/gc?page=`
 #[component]
@@ -36,6 +36,7 @@ pub fn GcPage() -> impl IntoView {
                     <section class="card">
                         <h2>"Run now"</h2>
                         <ActionForm action=run attr:class="row">
+                            <CsrfField />
                             <label class="check"><input type="checkbox" name="delete_untagged" />" Also delete untagged artifacts"</label>
                             <button type="submit" name="dry_run" value="on">"Dry run"</button>
                             <button type="submit" class="primary">"GC now"</button>
@@ -47,6 +48,7 @@ pub fn GcPage() -> impl IntoView {
                             {if v.schedule_kind == "None" { "Not scheduled.".to_owned() } else { format!("{} ({}), next run {}", v.schedule_kind, v.cron, v.next.clone().unwrap_or_default()) }}
                         </p>
                         <ActionForm action=schedule attr:class="row">
+                            <CsrfField />
                             <select name="kind" aria-label="Schedule">
                                 {["None", "Hourly", "Daily", "Weekly", "Custom"].into_iter().map(|k| {
                                     view! { <option value=k selected=v.schedule_kind == k>{k}</option> }

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::SignIn;
-use crate::components::{ErrorBox, message};
+use crate::components::{CsrfField, ErrorBox, message};
 
 /// The sign-in form; `?next=` names where to go afterwards.
 #[component]
@@ -18,6 +18,7 @@ pub fn LoginPage() -> impl IntoView {
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <ActionForm action>
+                <CsrfField />
                 <input type="hidden" name="next" value=next />
                 <label>"Username" <input name="username" autocomplete="username" required autofocus /></label>
                 <label>

@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::project::{ProjectFrame, project_resource};
 use crate::api::{AddMember, RemoveMember, SetMemberRole, list_members};
-use crate::components::{ErrorBox, first_error, message};
+use crate::components::{CsrfField, ErrorBox, first_error, message};
 
 /// Harbor's roles, with their ids.
 pub const ROLES: [(i64, &str); 5] =
@@ -49,6 +49,7 @@ pub fn MembersPage() -> impl IntoView {
                         <section class="card">
                             <h2>"Add a member"</h2>
                             <ActionForm action=add attr:class="row">
+                                <CsrfField />
                                 <input type="hidden" name="project" value=project />
                                 <input name="username" placeholder="Username" aria-label="Username" required />
                                 <select name="role_id" aria-label="Role">{role_options(2)}</select>
@@ -72,12 +73,14 @@ pub fn MembersPage() -> impl IntoView {
                                     view! {
                                         <td class="actions">
                                             <ActionForm action=set attr:class="inline">
+                                                <CsrfField />
                                                 <input type="hidden" name="project" value=p1 />
                                                 <input type="hidden" name="member" value=m.id.to_string() />
                                                 <select name="role_id" aria-label=role_label>{role_options(m.role_id)}</select>
                                                 <button type="submit" class="small">"Change role"</button>
                                             </ActionForm>
                                             <ActionForm action=remove attr:class="inline">
+                                                <CsrfField />
                                                 <input type="hidden" name="project" value=p2 />
                                                 <input type="hidden" name="member" value=m.id.to_string() />
                                                 <button type="submit" class="small danger" aria-label=remove_label>"Remove"</button>

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{CreateProject, current_viewer, list_projects};
-use crate::components::{ErrorBox, Pager, encode, human_size, message};
+use crate::components::{CsrfField, ErrorBox, Pager, encode, human_size, message};
 
 /// `/projects?q=&page=`
 #[component]
@@ -77,6 +77,7 @@ pub fn ProjectsPage() -> impl IntoView {
                     <section class="card">
                         <h2>"New project"</h2>
                         <ActionForm action=create attr:class="row">
+                            <CsrfField />
                             <input name="name" placeholder="name" required pattern="[a-z0-9]+(?:[._-][a-z0-9]+)*" aria-label="Project name" />
                             <label class="check"><input type="checkbox" name="public" />" Public"</label>
                             <button type="submit" class="primary">"Create"</button>

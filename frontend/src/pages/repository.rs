@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, page_param, repository_href};
 use crate::api::{DeleteRepository, list_artifacts};
-use crate::components::{ErrorBox, Pager, encode, human_size, message, short_digest};
+use crate::components::{CsrfField, ErrorBox, Pager, encode, human_size, message, short_digest};
 
 /// `/repositories/<name>?page=`
 #[component]
@@ -60,6 +60,7 @@ pub fn RepositoryPage() -> impl IntoView {
                                     <summary>"Delete repository…"</summary>
                                     <p>"This deletes " <strong>{repo.clone()}</strong> {format!(" with its {} artifacts and all their tags.", total)}</p>
                                     <ActionForm action=delete>
+                                        <CsrfField />
                                         <input type="hidden" name="repository" value=repo.clone() />
                                         <button type="submit" class="danger">{format!("Delete {repo}")}</button>
                                     </ActionForm>

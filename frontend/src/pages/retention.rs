@@ -9,7 +9,7 @@ use super::project::{ProjectFrame, project_resource};
 use crate::api::{
     DeleteRetentionRule, RunRetention, SaveRetentionRule, SetRetentionSchedule, retention_page,
 };
-use crate::components::{ErrorBox, Pager, first_error, message};
+use crate::components::{CsrfField, ErrorBox, Pager, first_error, message};
 use crate::types::NewRetentionRule;
 
 /// Harbor's templates with the words the form shows for them.
@@ -83,6 +83,7 @@ pub fn RetentionPage() -> impl IntoView {
                                                 <span>{r.text}</span>
                                                 {edit}
                                                 <ActionForm action=remove attr:class="inline">
+                                                    <CsrfField />
                                                     <input type="hidden" name="project" value=project />
                                                     <input type="hidden" name="index" value=i.to_string() />
                                                     <button type="submit" class="danger small" aria-label=format!("Delete rule {}", i + 1)>"Delete"</button>
@@ -102,6 +103,7 @@ pub fn RetentionPage() -> impl IntoView {
                             <h2>"Schedule and runs"</h2>
                             <p>{if v.cron.is_empty() { "Runs only when started here.".to_owned() } else { format!("Runs on cron {}; next run {}.", v.cron, v.next.clone().unwrap_or_default()) }}</p>
                             <ActionForm action=schedule attr:class="row">
+                                <CsrfField />
                                 <input type="hidden" name="project" value=p_schedule />
                                 <select name="kind" aria-label="Schedule">
                                     {["None", "Hourly", "Daily", "Weekly", "Custom"].into_iter().map(|k| {
@@ -112,6 +114,7 @@ pub fn RetentionPage() -> impl IntoView {
                                 <button type="submit">"Save schedule"</button>
                             </ActionForm>
                             <ActionForm action=run attr:class="row">
+                                <CsrfField />
                                 <input type="hidden" name="project" value=p_run />
                                 <button type="submit" name="dry_run" value="on">"Dry run"</button>
                                 <button type="submit" class="primary">"Run now"</button>
@@ -194,6 +197,7 @@ fn RuleForm(
 ) -> impl IntoView {
     view! {
         <ActionForm action=action attr:class="rule-form">
+            <CsrfField />
             <input type="hidden" name="project" value=project />
             {index.map(|i| view! { <input type="hidden" name="index" value=i.to_string() /> })}
             <label>"Retain "

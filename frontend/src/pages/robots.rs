@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::project::{ProjectFrame, project_resource};
 use crate::api::{ChangeRobot, CreateRobot, list_robots};
-use crate::components::{CopyCommand, ErrorBox, message};
+use crate::components::{CopyCommand, CsrfField, ErrorBox, message};
 
 /// `/projects/:project/robots`
 #[component]
@@ -26,6 +26,7 @@ pub fn RobotsPage() -> impl IntoView {
             <h2>"New robot account"</h2>
             <p class="muted">"For CI and other machines: " <code>"docker login"</code> " with the robot's name and secret."</p>
             <ActionForm action=create attr:class="row">
+                <CsrfField />
                 <input type="hidden" name="project" value=name />
                 <input name="name" placeholder="Name, e.g. ci" aria-label="Robot name" required />
                 <label class="check"><input type="checkbox" name="pull" checked />" pull"</label>
@@ -73,6 +74,7 @@ pub fn RobotsPage() -> impl IntoView {
                                     let (id, project) = (id.clone(), project.clone());
                                     view! {
                                         <ActionForm action=change attr:class="inline">
+                                            <CsrfField />
                                             <input type="hidden" name="project" value=project />
                                             <input type="hidden" name="id" value=id />
                                             <button type="submit" name="what" value=what class=class aria-label=aria>{label}</button>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::project::{ProjectFrame, project_resource};
 use crate::api::{DeleteProject, SetProjectPublic};
-use crate::components::{ErrorBox, message};
+use crate::components::{CsrfField, ErrorBox, message};
 use crate::types::ProjectView;
 
 /// `/projects/:project/settings`
@@ -36,6 +36,7 @@ fn Settings(project: ProjectView) -> impl IntoView {
             <h2>"Visibility"</h2>
             <p class="muted">"Anyone, signed in or not, may pull from a public project. Only members see a private one."</p>
             <ActionForm action=public attr:class="row">
+                <CsrfField />
                 <input type="hidden" name="project" value=for_public />
                 <label class="check"><input type="checkbox" name="public" checked=project.public />" Public"</label>
                 <button type="submit" class="primary">"Save"</button>
@@ -50,6 +51,7 @@ fn Settings(project: ProjectView) -> impl IntoView {
                     <details>
                         <summary>"Delete project…"</summary>
                         <ActionForm action=delete attr:class="row">
+                            <CsrfField />
                             <input type="hidden" name="project" value=for_delete.clone() />
                             <button type="submit" class="danger">{format!("Delete {for_delete}")}</button>
                         </ActionForm>

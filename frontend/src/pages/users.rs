@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{ChangeUser, CreateUser, list_users};
-use crate::components::{ErrorBox, Pager, encode, first_error, message};
+use crate::components::{CsrfField, ErrorBox, Pager, encode, first_error, message};
 
 /// `/admin/users?q=&page=`
 #[component]
@@ -33,6 +33,7 @@ pub fn UsersPage() -> impl IntoView {
         <section class="card">
             <h2>"New user"</h2>
             <ActionForm action=create attr:class="row">
+                <CsrfField />
                 <input name="username" placeholder="Username" aria-label="Username" required />
                 <input name="email" type="email" placeholder="Email (optional)" aria-label="Email" />
                 <input name="password" type="password" placeholder="Password" aria-label="Password" autocomplete="new-password" required />
@@ -61,6 +62,7 @@ pub fn UsersPage() -> impl IntoView {
                                     let id = id.clone();
                                     view! {
                                         <ActionForm action=change attr:class="inline">
+                                            <CsrfField />
                                             <input type="hidden" name="id" value=id />
                                             <button type="submit" name="what" value=what class=class>{label}</button>
                                         </ActionForm>
@@ -79,6 +81,7 @@ pub fn UsersPage() -> impl IntoView {
                                             <details class="inline">
                                                 <summary>"Reset password"</summary>
                                                 <ActionForm action=change attr:class="row">
+                                                    <CsrfField />
                                                     <input type="hidden" name="id" value=u.id.to_string() />
                                                     <input type="hidden" name="what" value="password" />
                                                     <input type="password" name="password" placeholder="New password" aria-label=format!("New password for {}", u.username) autocomplete="new-password" required />

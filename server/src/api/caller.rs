@@ -1,8 +1,6 @@
 //! The caller of an API request: HTTP Basic credentials, or anonymous.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -31,23 +29,11 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
-/// The client's address (for the audit log).
-pub struct ClientIp(pub std::net::IpAddr);
+pub use crate::auth::client::ClientIp;
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(peer_ip(parts)))
-    }
-}
-
-/// The peer address the server recorded for the connection (0.0.0.0 when served without it).
+/// The client's address (the real one behind a trusted proxy).
 fn peer_ip(parts: &Parts) -> std::net::IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+    crate::auth::client::of(parts).0
 }
 
 /// A JSON request body; a malformed or mistyped body is answered in the API's error format

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod authenticator;
 pub mod basic;
+pub mod client;
 pub mod password;
 pub mod session;
 pub mod throttle;

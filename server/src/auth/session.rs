@@ -21,6 +21,21 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
+/// The anti-forgery token of the session whose id is `id`: derived from the id (which only the
+/// browser holds) with a label of its own, so it is stable for the session, differs between
+/// sessions, and cannot be computed from the stored hash.
+pub fn csrf_token(id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"wharf-csrf\0");
+    h.update(id.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The session id a `Cookie` header carries.
+pub fn session_id(cookie_header: Option<&str>) -> Option<&str> {
+    cookie_header.and_then(|h| cookie(h, COOKIE)).filter(|id| !id.is_empty())
+}
+
 /// Portal sessions over the database.
 #[derive(Clone, Debug)]
 pub struct UiSessions {
@@ -49,9 +64,9 @@ impl UiSessions {
 
     /// The user of the session a `Cookie` header carries, if it is live.
     pub async fn resolve(&self, cookie_header: Option<&str>) -> DbResult<Option<SessionUser>> {
-        match cookie_header.and_then(|h| cookie(h, COOKIE)) {
-            Some(id) if !id.is_empty() => db::ui_sessions::user(self.db.reader(), &hash(id)).await,
-            _ => Ok(None),
+        match session_id(cookie_header) {
+            Some(id) => db::ui_sessions::user(self.db.reader(), &hash(id)).await,
+            None => Ok(None),
         }
     }
 

@@ -58,6 +58,7 @@ struct Caller {
     signed_in: bool,
     admin: bool,
     cookie: Option<String>,
+    csrf: Option<String>,
 }
 
 impl Caller {
@@ -685,8 +686,8 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     let mut callers = vec![
-        Caller { name: "anonymous", role: None, signed_in: false, admin: false, cookie: None },
-        Caller { name: "outsider", role: None, signed_in: true, admin: false, cookie: None },
+        Caller { name: "anonymous", role: None, signed_in: false, admin: false, cookie: None, csrf: None },
+        Caller { name: "outsider", role: None, signed_in: true, admin: false, cookie: None, csrf: None },
     ];
     for (name, role) in [
         ("limited-guest", Role::LimitedGuest),
@@ -695,7 +696,14 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
         ("maintainer", Role::Maintainer),
         ("project-admin", Role::ProjectAdmin),
     ] {
-        callers.push(Caller { name, role: Some(role), signed_in: true, admin: false, cookie: None });
+        callers.push(Caller {
+            name,
+            role: Some(role),
+            signed_in: true,
+            admin: false,
+            cookie: None,
+            csrf: None,
+        });
     }
     for c in &mut callers {
         if !c.signed_in {
@@ -713,6 +721,7 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
             .await
             .expect("sign in");
         let cookie = header(&res, "set-cookie").expect("cookie").split(';').next().expect("pair").to_owned();
+        c.csrf = Some(app.csrf_token(&cookie).await);
         c.cookie = Some(cookie);
     }
 
@@ -723,13 +732,16 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
     let routed = api_routes();
     assert_eq!(routed.len(), table.len(), "one entry per route");
     assert_eq!(listed, routed, "API routes and the walker's table differ");
-    let server_fns: Vec<String> = leptos::server_fn::axum::server_fn_paths()
-        .map(|(path, _)| path.trim_start_matches("/ui/").to_owned())
+    let server_fns: Vec<(String, Method)> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| {
+            (path.trim_start_matches("/ui/").to_owned(), method.as_str().parse().expect("method"))
+        })
         .collect();
     assert!(server_fns.len() >= 35, "server functions registered: {server_fns:?}");
 
     let before = state_of(&app).await;
     let mut checked = 0;
+    let mut token_refusals = 0;
     let mut verdicts = Vec::new();
     for c in &callers {
         let mut check = |route: String, status: StatusCode, body: &str, allowed: bool, refused: bool| {
@@ -784,21 +796,49 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
             }
             check(format!("{method} {path}"), status, &text, allowed, refused);
         }
-        for name in &server_fns {
+        for (name, method) in &server_fns {
             let need = server_fn_need(name);
             let allowed = c.may(need);
-            let reads = name.starts_with("list_")
-                || name.starts_with("get_")
-                || name.ends_with("_page")
-                || name == "current_viewer"
-                || name == "project_logs";
-            if (allowed && !reads) || name == "sign_in" || name == "sign_out" {
+            let reads = *method == Method::GET;
+            if name == "sign_in" || name == "sign_out" {
                 continue;
             }
-            let mut req = app
-                .anon(Method::POST, &format!("/ui/{name}"))
-                .header("origin", &app.base)
-                .form(&superset_form(&f));
+            if !reads && let Some(cookie) = &c.cookie {
+                // Without the session's anti-forgery token every post is refused, whoever
+                // sends it and whatever it may do; so is a wrong token.
+                for token in [None, Some("0".repeat(32))] {
+                    let mut form = superset_form(&f);
+                    if let Some(t) = &token {
+                        form.push(("csrf", t.clone()));
+                    }
+                    let res = app
+                        .anon(Method::POST, &format!("/ui/{name}"))
+                        .header("origin", &app.base)
+                        .header("cookie", cookie)
+                        .form(&form)
+                        .send()
+                        .await
+                        .expect("send");
+                    let status = res.status();
+                    let text = res.text().await.expect("body");
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{}: {name} without its token: {text}", c.name);
+                    assert!(text.contains("form has expired"), "{}: {name}: {text}", c.name);
+                    token_refusals += 1;
+                }
+            }
+            if allowed && !reads {
+                continue;
+            }
+            let mut form = superset_form(&f);
+            if let Some(t) = &c.csrf {
+                form.push(("csrf", t.clone()));
+            }
+            let mut req = if reads {
+                let query = serde_urlencoded::to_string(&form).expect("query");
+                app.anon(Method::GET, &format!("/ui/{name}?{query}"))
+            } else {
+                app.anon(Method::POST, &format!("/ui/{name}")).header("origin", &app.base).form(&form)
+            };
             if let Some(cookie) = &c.cookie {
                 req = req.header("cookie", cookie);
             }
@@ -813,7 +853,11 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
         }
     }
     assert_eq!(state_of(&app).await, before, "a refused call changed something");
-    eprintln!("route walker: {} callers, {} checks", callers.len(), checked);
+    eprintln!(
+        "route walker: {} callers, {checked} checks, {token_refusals} posts without a token",
+        callers.len()
+    );
+    assert!(token_refusals > 100, "posts without a token were tried: {token_refusals}");
     let refused = verdicts.iter().filter(|(_, _, s)| matches!(s.as_u16(), 401 | 403 | 404 | 500)).count();
     assert!(refused > 200, "the walk refused {refused} calls");
 }

@@ -12,6 +12,7 @@ struct Browser {
     client: Client,
     base: String,
     cookie: Option<String>,
+    csrf: Option<String>,
 }
 
 impl Browser {
@@ -22,7 +23,7 @@ impl Browser {
             .timeout(std::time::Duration::from_secs(20))
             .build()
             .expect("client");
-        Self { client, base: app.base.clone(), cookie: None }
+        Self { client, base: app.base.clone(), cookie: None, csrf: None }
     }
 
     async fn get(&self, path: &str) -> (StatusCode, String) {
@@ -38,13 +39,17 @@ impl Browser {
     /// Submits a form the way a browser does from one of Wharf's pages (the page it was on
     /// goes in `Referer`, which the same-origin referrer policy allows).
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self
+        let req = self
             .client
             .request(Method::POST, format!("{}{path}", self.base))
             .header("origin", &self.base)
             .header("referer", format!("{}/page", self.base))
-            .header("accept", "text/html")
-            .form(form);
+            .header("accept", "text/html");
+        let mut form = form.to_vec();
+        if let Some(t) = &self.csrf {
+            form.push(("csrf", t));
+        }
+        let mut req = req.form(&form);
         if let Some(c) = &self.cookie {
             req = req.header("cookie", c);
         }
@@ -59,8 +64,24 @@ impl Browser {
         assert_eq!(header(&res, "location"), Some("/projects"));
         let set = header(&res, "set-cookie").expect("session cookie").to_owned();
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
-        self.cookie = Some(set.split(';').next().expect("pair").to_owned());
+        let cookie = set.split(';').next().expect("pair").to_owned();
+        self.csrf = Some(csrf_token(&self.client, &self.base, &cookie).await);
+        self.cookie = Some(cookie);
     }
+}
+
+/// The token a page's forms carry for the session `cookie`.
+async fn csrf_token(client: &Client, base: &str, cookie: &str) -> String {
+    let html = client
+        .get(format!("{base}/account"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("account page")
+        .text()
+        .await
+        .expect("body");
+    csrf_of_page(&html).expect("the page's forms carry a token")
 }
 
 fn main_of(html: &str) -> &str {
@@ -495,6 +516,7 @@ async fn project_admins_manage_members_robots_settings_and_read_the_logs() {
         .header("origin", &app.base)
         .header("accept", "application/json")
         .header("cookie", b.cookie.clone().expect("session"))
+        .header("x-csrf-token", b.csrf.clone().expect("token"))
         .form(&[("project", "team"), ("name", "ci"), ("pull", "on"), ("days", "30")])
         .send()
         .await
@@ -571,4 +593,63 @@ async fn listings_show_storage_per_project_and_the_platforms_of_an_index() {
     let (_, html) = b.get("/projects?q=multi").await;
     let main = main_of(&html).replace("<!>", "");
     assert!(main.contains("8.") && main.contains("KiB"), "{main}");
+}
+
+/// Every page that puts part of its URL into the page (title, headings, links) escapes it: a
+/// hostile name in the path or query injects no markup (the page title was written raw once).
+#[tokio::test]
+async fn hostile_names_in_the_url_inject_no_markup() {
+    let app = TestApp::start().await;
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let evil = "</title><meta http-equiv=\"refresh\" content=\"0;url=http://evil.example\"><title>é";
+    let enc: String = evil.bytes().map(|c| format!("%{c:02X}")).collect();
+    let pages = [
+        format!("/projects/{enc}"),
+        format!("/projects/{enc}/members"),
+        format!("/projects/{enc}/robots"),
+        format!("/projects/{enc}/logs"),
+        format!("/projects/{enc}/settings"),
+        format!("/projects/{enc}/retention"),
+        format!("/repositories/library/{enc}"),
+        format!("/artifacts/library/{enc}?ref={enc}"),
+        format!("/artifacts/library/x?ref={enc}"),
+        "/artifacts/library/x?ref=%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9".to_owned(),
+        format!("/login?next={enc}"),
+        format!("/projects?q={enc}"),
+        format!("/admin/users?q={enc}"),
+        format!("/{enc}"),
+    ];
+    for anonymous in [false, true] {
+        let browser = if anonymous { &Browser::new(&app) } else { &b };
+        for page in &pages {
+            let (status, html) = browser.get(page).await;
+            assert!(status == StatusCode::OK || status == StatusCode::NOT_FOUND, "{page}: {status}");
+            assert!(!html.contains("<meta http-equiv"), "{page}: markup injected:\n{html}");
+            assert!(!html.contains("</title><meta"), "{page}: the title was closed early");
+            assert_eq!(html.matches("<title>").count(), 1, "{page}: one title");
+            let title = html.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).expect("title");
+            assert!(!title.contains('<') && !title.contains('"'), "{page}: title {title}");
+        }
+    }
+}
+
+/// A sign-in link's `next` is followed only to a path on this site.
+#[tokio::test]
+async fn sign_in_goes_only_to_local_paths() {
+    let app = TestApp::start().await;
+    let b = Browser::new(&app);
+    for (next, want) in [
+        ("/projects/library", "/projects/library"),
+        ("//evil.example/x", "/projects"),
+        ("/\\evil.example", "/projects"),
+        ("https://evil.example", "/projects"),
+        ("/a\nSet-Cookie: x=1", "/projects"),
+    ] {
+        let res = b
+            .post("/ui/sign_in", &[("username", "admin"), ("password", ADMIN_PASSWORD), ("next", next)])
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND, "{next:?}");
+        assert_eq!(header(&res, "location"), Some(want), "{next:?}");
+    }
 }

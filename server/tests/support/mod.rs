@@ -73,6 +73,21 @@ impl TestApp {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
+    /// The anti-forgery token the portal's forms carry for the session `cookie`, read from a
+    /// page as a browser would find it.
+    pub async fn csrf_token(&self, cookie: &str) -> String {
+        let html = self
+            .anon(Method::GET, "/account")
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("account page")
+            .text()
+            .await
+            .expect("body");
+        csrf_of_page(&html).expect("the page's forms carry a token")
+    }
+
     /// Creates a project directly in the database (the projects API comes later).
     pub async fn create_project(&self, name: &str, public: bool) {
         wharf::db::projects::insert_if_missing(self.state.db.writer(), name, public, None)
@@ -221,6 +236,13 @@ pub async fn expect_error(res: Response, status: StatusCode, code: &str) {
     let v: serde_json::Value = res.json().await.expect("error body is JSON");
     assert_eq!(v["errors"][0]["code"].as_str(), Some(code), "{v}");
     assert!(v["errors"][0]["message"].is_string());
+}
+
+/// The anti-forgery token in a page's forms.
+pub fn csrf_of_page(html: &str) -> Option<String> {
+    let after = html.split(r#"name="csrf""#).nth(1)?;
+    let value = after.split("value=\"").nth(1)?.split('"').next()?;
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// A response header as text.

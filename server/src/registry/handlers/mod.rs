@@ -9,9 +9,9 @@ mod uploads;
 
 use axum::Router;
 use axum::body::Body;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use crate::auth::client::ClientIp;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -91,9 +91,13 @@ pub(super) fn auth_error(e: crate::auth::AuthError) -> RegistryError {
     }
 }
 
-async fn identify(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<Caller, RegistryError> {
+async fn identify(
+    app: &AppState,
+    headers: &HeaderMap,
+    peer: std::net::IpAddr,
+) -> Result<Caller, RegistryError> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    app.auth.identify(auth, peer.ip()).await.map_err(auth_error)
+    app.auth.identify(auth, peer).await.map_err(auth_error)
 }
 
 /// The `WWW-Authenticate` challenge pointing clients at the token service, with the scope the
@@ -140,23 +144,12 @@ pub(super) fn host(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `GET /v2/`: 200 for a signed-in caller, 401 with a challenge otherwise.
-async fn ping(
-    State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
+async fn ping(State(app): State<AppState>, ClientIp(peer): ClientIp, headers: HeaderMap) -> Response {
     match identify(&app, &headers, peer).await {
         Ok(Caller { identity: Identity::User { name, .. } | Identity::Robot { name, .. }, token }) => {
             if token.is_none() {
                 // `docker login` with credentials sent straight to /v2/.
-                app.auditor.record(crate::audit::entry(
-                    None,
-                    &name,
-                    "login",
-                    name.clone(),
-                    "user",
-                    peer.ip(),
-                ));
+                app.auditor.record(crate::audit::entry(None, &name, "login", name.clone(), "user", peer));
             }
             (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
         }
@@ -167,7 +160,7 @@ async fn ping(
 
 async fn dispatch(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     method: Method,
     Path(rest): Path<String>,
     RawQuery(raw_query): RawQuery,
@@ -185,7 +178,7 @@ async fn dispatch(
         let query: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
             .map_err(|_| RegistryError::Unsupported("malformed query string".into()))?;
         let who = identify(&app, &headers, peer).await?;
-        let req = Req { app: app.clone(), who, peer: peer.ip(), method, query, headers, body };
+        let req = Req { app: app.clone(), who, peer, method, query, headers, body };
         route_request(req, route).await
     }
     .await;

@@ -4,9 +4,9 @@
 //! may have.
 
 use axum::Form;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, RawQuery, State};
+use crate::auth::client::ClientIp;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -49,7 +49,7 @@ async fn answer(
 /// `GET /service/token?service=&scope=…&offline_token=`
 pub(super) async fn get_token(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -57,9 +57,9 @@ pub(super) async fn get_token(
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let result = async {
-        let who = app.auth.identify_basic(auth, peer.ip()).await.map_err(auth_error)?;
+        let who = app.auth.identify_basic(auth, peer).await.map_err(auth_error)?;
         if let crate::auth::Identity::User { name, .. } = &who {
-            app.auditor.record(crate::audit::entry(None, name, "login", name.clone(), "user", peer.ip()));
+            app.auditor.record(crate::audit::entry(None, name, "login", name.clone(), "user", peer));
         }
         let requested = scopes(query.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
         let offline = query.iter().any(|(k, v)| k == "offline_token" && v == "true");
@@ -83,7 +83,7 @@ pub(super) struct TokenForm {
 /// `POST /service/token` with `grant_type=password` or `grant_type=refresh_token`.
 pub(super) async fn post_token(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Form(form): Form<TokenForm>,
 ) -> Response {
     let result = async {
@@ -92,7 +92,7 @@ pub(super) async fn post_token(
                 let (Some(u), Some(p)) = (form.username.as_deref(), form.password.as_deref()) else {
                     return Err(RegistryError::Unauthorized);
                 };
-                app.auth.verify(u, p, peer.ip()).await.map_err(auth_error)?
+                app.auth.verify(u, p, peer).await.map_err(auth_error)?
             }
             "refresh_token" => {
                 let token = form.refresh_token.as_deref().ok_or(RegistryError::Unauthorized)?;
