@@ -30,7 +30,9 @@ mod ctx {
     /// any server function runs; this keeps each action honest on its own).
     pub fn acting(csrf: Option<&str>) -> Result<(SharedPortal, Viewer), ServerFnError> {
         let (portal, viewer) = portal()?;
-        if viewer.signed_in() && csrf != Some(viewer.csrf.as_str()) {
+        let header = header(http::HeaderName::from_static("x-csrf-token"));
+        let given = csrf.or(header.as_deref());
+        if viewer.signed_in() && given != Some(viewer.csrf.as_str()) {
             return Err(ServerFnError::ServerError(crate::components::CSRF_REFUSAL.into()));
         }
         Ok((portal, viewer))
@@ -320,7 +322,11 @@ pub async fn change_password(
     if new != confirm {
         return Err(ServerFnError::new("The new password and its confirmation differ."));
     }
-    portal.change_own_password(&who, &old, &new).await.map_err(ctx::fail)?;
+    let session = portal.change_own_password(&who, &old, &new, ctx::client_ip()).await.map_err(ctx::fail)?;
+    // Every session ended with the old password; this browser goes on in a new one.
+    if let Ok(v) = http::HeaderValue::from_str(&session.cookie) {
+        expect_context::<leptos_axum::ResponseOptions>().insert_header(http::header::SET_COOKIE, v);
+    }
     leptos_axum::redirect("/account?changed=1");
     Ok(())
 }

@@ -119,8 +119,15 @@ pub trait Portal: Send + Sync {
         kind: &str,
         cron: &str,
     ) -> PortalResult<()>;
-    /// Changes the viewer's own password.
-    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<()>;
+    /// Changes the viewer's own password (the old one checked as a sign-in from `client_ip`
+    /// is). Every session of the viewer ends; the returned one replaces this one.
+    async fn change_own_password(
+        &self,
+        who: &Viewer,
+        old: &str,
+        new: &str,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> PortalResult<NewSession>;
     /// Users whose name contains `q` (system administrators).
     async fn users(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<UserSummary>>;
     /// Creates a user (system administrators).

@@ -99,13 +99,26 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+/// Creates `dir` (and its parents) when missing, the last part readable by its owner only: it
+/// holds the database and the blobs.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 impl AppState {
     /// Opens the database and blob store named in `config` and runs the first-start setup.
     pub async fn init(config: Config) -> Result<Self, StartError> {
         if config.storage_url.starts_with(&*config.data_dir.to_string_lossy())
             || config.database_url.0.contains(&*config.data_dir.to_string_lossy())
         {
-            std::fs::create_dir_all(&config.data_dir)?;
+            create_private_dir(&config.data_dir)?;
         }
         let db = Db::connect(&config.database_url.0).await?;
         let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
@@ -121,11 +134,12 @@ impl AppState {
         let gc = GcService::new(db.clone(), collector, &holder, config.gc_workers, config.job_lease);
         let retention =
             RetentionService::new(db.clone(), Projects::new(db.clone()), &holder, config.job_lease);
+        let auth = Arc::new(Authenticator::new(db.clone(), signer));
         Ok(Self {
             registry: registry.clone(),
-            auth: Arc::new(Authenticator::new(db.clone(), signer)),
+            auth: auth.clone(),
             projects: Projects::new(db.clone()),
-            users: Users::new(db.clone()),
+            users: Users::new(db.clone(), auth),
             artifacts: Artifacts::new(db.clone(), Projects::new(db.clone()), registry.clone()),
             db,
             store,

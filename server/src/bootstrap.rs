@@ -68,7 +68,13 @@ fn random_password() -> String {
 /// Sets `username`'s password; returns false when the user does not exist.
 pub async fn set_password(db: &Db, username: &str, new_password: &str) -> Result<bool, BootstrapError> {
     let hash = password::hash(new_password.to_owned()).await?;
-    Ok(db::users::set_password(db.writer(), username, &hash).await?)
+    if !db::users::set_password(db.writer(), username, &hash).await? {
+        return Ok(false);
+    }
+    if let Some(user) = db::users::by_username(db.reader(), username).await? {
+        db::users::revoke_sign_ins(db, user.id).await?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -752,9 +752,17 @@ impl Portal for WharfPortal {
         Ok(self.0.retention.run_project(&identity(who), &p, dry_run).await?)
     }
 
-    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<()> {
+    async fn change_own_password(
+        &self,
+        who: &Viewer,
+        old: &str,
+        new: &str,
+        client_ip: Option<IpAddr>,
+    ) -> PortalResult<NewSession> {
         let id = identity(who);
-        Ok(self.0.users.change_password(&id, who.id, Some(old), new).await?)
+        let ip = client_ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        self.0.users.change_password(&id, who.id, Some(old), new, ip).await?;
+        Ok(NewSession { cookie: self.0.sessions.open(who.id).await? })
     }
 
     async fn users(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<UserSummary>> {
@@ -796,7 +804,9 @@ impl Portal for WharfPortal {
         match change {
             UserChange::Disabled(d) => self.0.users.update(&me, id, None, None, Some(d)).await?,
             UserChange::Admin(on) => self.0.users.set_sysadmin(&me, id, on).await?,
-            UserChange::Password(p) => self.0.users.change_password(&me, id, None, &p).await?,
+            UserChange::Password(p) => {
+                self.0.users.change_password(&me, id, None, &p, IpAddr::from([127, 0, 0, 1])).await?
+            }
         }
         Ok(())
     }

@@ -33,6 +33,9 @@ pub enum UserError {
     /// The old password is wrong.
     #[error("the old password is wrong")]
     WrongPassword,
+    /// Too many wrong passwords from this address: wait.
+    #[error("too many wrong passwords: wait a minute, then try again")]
+    Throttled,
     /// A database or hashing failure.
     #[error("internal failure")]
     Internal,
@@ -47,8 +50,15 @@ impl From<db::DbError> for UserError {
 
 impl From<crate::auth::AuthError> for UserError {
     fn from(e: crate::auth::AuthError) -> Self {
-        tracing::error!(error = %e, "password hashing");
-        Self::Internal
+        use crate::auth::AuthError::*;
+        match e {
+            InvalidCredentials | Malformed => Self::WrongPassword,
+            Throttled => Self::Throttled,
+            other => {
+                tracing::error!(error = %other, "password check");
+                Self::Internal
+            }
+        }
     }
 }
 
@@ -87,6 +97,7 @@ pub struct NewUserReq {
 #[derive(Clone)]
 pub struct Users {
     db: Db,
+    auth: std::sync::Arc<crate::auth::Authenticator>,
 }
 
 fn admin_only(who: &Identity) -> Result<(), UserError> {
@@ -98,9 +109,9 @@ fn admin_only(who: &Identity) -> Result<(), UserError> {
 }
 
 impl Users {
-    /// User services over `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// User services over `db`; old passwords are checked by `auth`, under its throttle.
+    pub fn new(db: Db, auth: std::sync::Arc<crate::auth::Authenticator>) -> Self {
+        Self { db, auth }
     }
 
     /// Users whose name contains `name`, one page, and the total (system administrators).
@@ -154,26 +165,27 @@ impl Users {
         self.get(who, who.user_id()).await
     }
 
-    /// Changes user `id`'s password: their own with the old password, anyone's as a system
-    /// administrator.
+    /// Changes user `id`'s password: their own with the old password (checked as a sign-in
+    /// from `client` is, under the same limits on guessing), anyone's as a system
+    /// administrator. Every session and refresh token of the user ends.
     pub async fn change_password(
         &self,
         who: &Identity,
         id: i64,
         old: Option<&str>,
         new: &str,
+        client: std::net::IpAddr,
     ) -> Result<(), UserError> {
         let user = self.get(who, id).await?;
         let own = who.user_id() == id;
         if own {
             let old = old.ok_or(UserError::WrongPassword)?;
-            if !password::verify(old.to_owned(), user.password_hash.clone()).await? {
-                return Err(UserError::WrongPassword);
-            }
+            self.auth.verify(&user.username, old, client).await?;
         }
         check_password(new)?;
         let hash = password::hash(new.to_owned()).await?;
         db::users::set_password_hash(self.db.writer(), id, &hash).await?;
+        db::users::revoke_sign_ins(&self.db, id).await?;
         Ok(())
     }
 
@@ -207,6 +219,9 @@ impl Users {
                 return Err(UserError::Forbidden);
             }
             db::users::set_disabled(self.db.writer(), id, d).await?;
+            if d {
+                db::users::revoke_sign_ins(&self.db, id).await?;
+            }
         }
         if email.is_some() || realname.is_some() {
             let email = email.unwrap_or(&user.email);

@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson};
+use super::caller::{ApiCaller, ApiJson, ClientIp};
 use super::error::ApiError;
 use super::projects::{page_of, param, query_pairs};
 use super::types::{PasswordReq, SysadminReq, User, UserCreationReq, UserProfileReq};
@@ -22,6 +22,7 @@ impl From<UserError> for ApiError {
             UserError::InvalidName(_) | UserError::WeakPassword => Self::BadRequest(e.to_string()),
             // Harbor answers a wrong old password with 400.
             UserError::WrongPassword => Self::BadRequest(e.to_string()),
+            UserError::Throttled => Self::TooManyRequests,
             UserError::Internal => Self::Internal,
         }
     }
@@ -91,10 +92,11 @@ pub async fn update_user(
 pub async fn change_password(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
+    ClientIp(client): ClientIp,
     Path(id): Path<i64>,
     ApiJson(req): ApiJson<PasswordReq>,
 ) -> Result<StatusCode, ApiError> {
-    app.users.change_password(&who, id, req.old_password.as_deref(), &req.new_password).await?;
+    app.users.change_password(&who, id, req.old_password.as_deref(), &req.new_password, client).await?;
     Ok(StatusCode::OK)
 }
 

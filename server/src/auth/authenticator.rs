@@ -10,6 +10,11 @@ use super::token::TokenSigner;
 use super::{AuthError, Caller, Identity, password};
 use crate::db::{self, Db};
 
+/// The longest username there can be (Harbor's limit, in bytes).
+pub const MAX_USERNAME: usize = 255;
+/// The longest password or secret checked (new passwords have at most 128 characters).
+pub const MAX_SECRET: usize = 1024;
+
 /// Checks passwords against the users table (with a short-lived cache of successes) and bearer
 /// tokens against the signing key.
 pub struct Authenticator {
@@ -80,6 +85,11 @@ impl Authenticator {
     /// Checks a username and password sent from `client`. Unknown users, disabled users and
     /// wrong passwords all fail the same way and take the same time.
     pub async fn verify(&self, username: &str, pass: &str, client: IpAddr) -> Result<Identity, AuthError> {
+        // No account has a longer name (Harbor's limit) or password: refused before anything
+        // is looked up, hashed or remembered.
+        if username.is_empty() || username.len() > MAX_USERNAME || pass.len() > MAX_SECRET {
+            return Err(AuthError::InvalidCredentials);
+        }
         if username.starts_with("robot$") {
             return self.check(username, pass, client, || self.robot_account(username)).await;
         }
@@ -153,13 +163,25 @@ impl Authenticator {
         }
     }
 
-    /// The current identity of a token's subject: refused when the account is gone or disabled.
-    pub async fn still_enabled(&self, identity: Identity) -> Result<Identity, AuthError> {
-        let Identity::User { name, .. } = identity else {
+    /// A refresh token for a user (none for robots and anonymous callers), bound to the user's
+    /// current token generation.
+    pub async fn refresh_token(&self, who: &Identity, ttl: i64) -> Result<Option<String>, AuthError> {
+        let Identity::User { id, .. } = who else { return Ok(None) };
+        let Some(row) = db::users::by_id(self.db.reader(), *id).await? else { return Ok(None) };
+        Ok(Some(self.signer.issue_generation(who, Vec::new(), "refresh", ttl, row.token_generation).0))
+    }
+
+    /// The current identity behind a refresh token: refused when the token is forged or expired,
+    /// the account is gone or disabled, or its password changed since the token was issued.
+    pub async fn redeem_refresh(&self, token: &str) -> Result<Identity, AuthError> {
+        let claims = self.signer.verify(token, "refresh")?;
+        let Identity::User { name, .. } = claims.identity() else {
             return Err(AuthError::InvalidCredentials);
         };
         match db::users::by_username(self.db.reader(), &name).await? {
-            Some(r) if !r.disabled => Ok(Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin }),
+            Some(r) if !r.disabled && r.token_generation == claims.generation => {
+                Ok(Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin })
+            }
             _ => Err(AuthError::InvalidCredentials),
         }
     }

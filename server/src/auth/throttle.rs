@@ -3,43 +3,65 @@
 //! Failures are counted per account *and client address*: after `MAX_FAILURES` within `WINDOW`
 //! from one address, that address is refused for the account (without a password check, so
 //! guessing also stops costing the server argon2 time) until the window has passed. Other
-//! addresses are unaffected, so an attacker cannot lock the real user out; guessing spread over
-//! many addresses meets the account-wide ceiling `MAX_ACCOUNT_FAILURES`.
+//! addresses are unaffected, so an attacker cannot lock the real user out. Guessing spread over
+//! many addresses meets the account-wide ceiling `MAX_ACCOUNT_FAILURES`; past it, every address
+//! that has already failed for the account is refused, but one with no failures still gets its
+//! check: the real user, signing in from their own address, is never refused because others
+//! guessed wrong, and each further address gives an attacker one guess, not five.
 //!
-//! The counts are per process: with several replicas each replica counts on its own.
+//! Tables are keyed by a hash of the account name (a 250 KB username costs 16 bytes), bounded
+//! in size, and forget entries whose window has passed. The counts are per process: with several
+//! replicas each replica counts on its own.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 /// Failed attempts allowed per account and address per window.
 pub const MAX_FAILURES: u32 = 5;
-/// Failed attempts allowed per account from all addresses per window.
+/// Failed attempts per account from all addresses per window, past which only addresses with no
+/// failures of their own may try.
 pub const MAX_ACCOUNT_FAILURES: u32 = 50;
 /// The window failures are counted in, and the lockout after it fills.
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// Entries tracked at most; a table starts over when full.
+/// Entries tracked at most per table.
 const MAX_TRACKED: usize = 10_000;
+
+/// An account name, case-folded and hashed: fixed size whatever was sent.
+type AccountKey = [u8; 16];
+
+fn account_key(account: &str) -> AccountKey {
+    let digest = Sha256::digest(account.to_lowercase().as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
 
 type Counts<K> = Mutex<HashMap<K, (u32, Instant)>>;
 
 /// Failed-login counts.
 #[derive(Default)]
 pub struct LoginThrottle {
-    by_address: Counts<(String, IpAddr)>,
-    by_account: Counts<String>,
+    by_address: Counts<(AccountKey, IpAddr)>,
+    by_account: Counts<AccountKey>,
 }
 
-fn under<K: std::hash::Hash + Eq>(map: &Counts<K>, key: &K, max: u32) -> bool {
-    let Ok(map) = map.lock() else { return true };
-    map.get(key).is_none_or(|(n, since)| *n < max || since.elapsed() >= WINDOW)
+/// Failures of `key` in the current window.
+fn failures<K: std::hash::Hash + Eq>(map: &Counts<K>, key: &K) -> u32 {
+    let Ok(map) = map.lock() else { return 0 };
+    map.get(key).filter(|(_, since)| since.elapsed() < WINDOW).map_or(0, |(n, _)| *n)
 }
 
 fn bump<K: std::hash::Hash + Eq>(map: &Counts<K>, key: K) {
     let Ok(mut map) = map.lock() else { return };
     if map.len() >= MAX_TRACKED {
-        map.clear();
+        map.retain(|_, (_, since)| since.elapsed() < WINDOW);
+        if map.len() >= MAX_TRACKED {
+            map.clear();
+        }
     }
     let entry = map.entry(key).or_insert((0, Instant::now()));
     if entry.1.elapsed() >= WINDOW {
@@ -51,23 +73,28 @@ fn bump<K: std::hash::Hash + Eq>(map: &Counts<K>, key: K) {
 impl LoginThrottle {
     /// Whether `account` may try a password from `client` now.
     pub fn allows(&self, account: &str, client: IpAddr) -> bool {
-        let account = account.to_lowercase();
-        under(&self.by_account, &account, MAX_ACCOUNT_FAILURES)
-            && under(&self.by_address, &(account, client), MAX_FAILURES)
+        let key = account_key(account);
+        let own = failures(&self.by_address, &(key, client));
+        own < MAX_FAILURES && (own == 0 || failures(&self.by_account, &key) < MAX_ACCOUNT_FAILURES)
     }
 
     /// Records a failed attempt.
     pub fn failed(&self, account: &str, client: IpAddr) {
-        let account = account.to_lowercase();
-        bump(&self.by_account, account.clone());
-        bump(&self.by_address, (account, client));
+        let key = account_key(account);
+        bump(&self.by_account, key);
+        bump(&self.by_address, (key, client));
     }
 
     /// Forgets the failures from an address that signed in.
     pub fn succeeded(&self, account: &str, client: IpAddr) {
         if let Ok(mut map) = self.by_address.lock() {
-            map.remove(&(account.to_lowercase(), client));
+            map.remove(&(account_key(account), client));
         }
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.by_address.lock().map_or(0, |m| m.len()) + self.by_account.lock().map_or(0, |m| m.len())
     }
 }
 
@@ -226,13 +253,28 @@ mod tests {
     }
 
     #[test]
-    fn guessing_from_many_addresses_meets_the_account_ceiling() {
+    fn guessing_from_many_addresses_meets_the_account_ceiling_but_locks_nobody_out() {
         let t = LoginThrottle::default();
         for i in 0..MAX_ACCOUNT_FAILURES {
             let ip = IpAddr::V4(std::net::Ipv4Addr::from(i + 1));
             t.failed("admin", ip);
         }
-        assert!(!t.allows("admin", B));
-        assert!(t.allows("someone", B));
+        let guesser = IpAddr::V4(std::net::Ipv4Addr::from(1));
+        assert!(!t.allows("admin", guesser), "an address that failed waits out the window");
+        assert!(t.allows("admin", B), "the real user, from an address with no failures, still gets a check");
+        t.failed("admin", B);
+        assert!(!t.allows("admin", B), "past the ceiling each address gets one guess, not five");
+        assert!(t.allows("someone", guesser), "other accounts are unaffected");
+    }
+
+    #[test]
+    fn huge_usernames_cost_a_fixed_size_and_the_tables_stay_bounded() {
+        let t = LoginThrottle::default();
+        let huge = "x".repeat(250_000);
+        for i in 0..(MAX_TRACKED as u32 + 10) {
+            t.failed(&format!("{huge}{i}"), A);
+        }
+        assert!(t.tracked() <= 2 * MAX_TRACKED, "{} entries", t.tracked());
+        assert!(std::mem::size_of::<(AccountKey, IpAddr)>() <= 40, "a key is 16 bytes plus the address");
     }
 }

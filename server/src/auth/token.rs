@@ -87,6 +87,10 @@ pub struct Claims {
     /// `access` for a short-lived access token, `refresh` for a refresh token.
     #[serde(default = "access_kind")]
     pub kind: String,
+    /// For a refresh token: the user's token generation when it was issued (a password change
+    /// or disabling the account raises it, ending the token).
+    #[serde(default)]
+    pub generation: i64,
 }
 
 fn access_kind() -> String {
@@ -163,6 +167,18 @@ impl TokenSigner {
 
     /// Issues a token of `kind` for `identity` with `access`, valid `ttl` seconds.
     pub fn issue(&self, identity: &Identity, access: Vec<Access>, kind: &str, ttl: i64) -> (String, Claims) {
+        self.issue_generation(identity, access, kind, ttl, 0)
+    }
+
+    /// A token as [`Self::issue`] makes it, naming the subject's token `generation`.
+    pub fn issue_generation(
+        &self,
+        identity: &Identity,
+        access: Vec<Access>,
+        kind: &str,
+        ttl: i64,
+        generation: i64,
+    ) -> (String, Claims) {
         let now = now_secs();
         let (sub, uid, adm, robot) = match identity {
             Identity::Anonymous => (String::new(), 0, false, None),
@@ -184,6 +200,7 @@ impl TokenSigner {
             adm,
             robot,
             kind: kind.into(),
+            generation,
         };
         let header = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = B64.encode(serde_json::to_vec(&claims).unwrap_or_default());

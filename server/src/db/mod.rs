@@ -85,6 +85,7 @@ impl Db {
     pub async fn connect(url: &str) -> DbResult<Self> {
         install_default_drivers();
         let db = if url.starts_with("sqlite:") {
+            create_private(url);
             let sqlite_opts = |max: u32| {
                 AnyPoolOptions::new()
                     .max_connections(max)
@@ -163,6 +164,24 @@ impl Db {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Creates the SQLite file of `url` readable by its owner only when it does not exist yet: it
+/// holds the token signing key and the session table. SQLite gives its `-wal` and `-shm` files
+/// the database file's permissions.
+fn create_private(url: &str) {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // Exists already (then it keeps its permissions), or the directory is missing (then the
+    // connect reports it).
+    let _ = options.open(path);
 }
 
 /// Escapes `%`, `_` and `\` in user input for a pattern used with `LIKE … ESCAPE '\'` (SQLite

@@ -25,10 +25,11 @@ pub struct UserRow {
     pub created_at: i64,
     /// Last change, unix ms.
     pub updated_at: i64,
+    /// Raised when the credentials change or the account is disabled; refresh tokens name it.
+    pub token_generation: i64,
 }
 
-const COLUMNS: &str =
-    "id, username, email, realname, password_hash, sysadmin, disabled, created_at, updated_at";
+const COLUMNS: &str = "id, username, email, realname, password_hash, sysadmin, disabled, created_at, updated_at, token_generation";
 
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<UserRow> {
     Ok(UserRow {
@@ -41,6 +42,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<UserRow> {
         disabled: r.try_get::<i64, _>("disabled")? != 0,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        token_generation: r.try_get("token_generation")?,
     })
 }
 
@@ -188,4 +190,17 @@ pub async fn set_password_hash<'e>(
         .execute(e)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Ends everything user `id` is signed in with: deletes their portal sessions and raises their
+/// token generation, so refresh tokens issued before are refused.
+pub async fn revoke_sign_ins(db: &super::Db, id: i64) -> DbResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE users SET token_generation = token_generation + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM ui_sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }

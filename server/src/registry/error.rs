@@ -64,6 +64,9 @@ pub enum RegistryError {
     /// Too many requests.
     #[error("too many requests")]
     TooManyRequests,
+    /// A token request names more scopes than one token may carry.
+    #[error("a token request may name at most {0} scopes")]
+    TooManyScopes(usize),
     /// The caller has as many upload sessions open as it may.
     #[error("{0} upload sessions are already in progress for this account: finish or cancel some first")]
     TooManyUploads(i64),
@@ -104,6 +107,7 @@ impl RegistryError {
             Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
             Conflict(_) => ("DENIED", StatusCode::CONFLICT),
             PaginationInvalid(_) => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),
+            TooManyScopes(_) => ("UNSUPPORTED", StatusCode::BAD_REQUEST),
             TooManyRequests | TooManyUploads(_) => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
             Unavailable(_) | StorageUnavailable => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
             StorageFull => ("UNKNOWN", StatusCode::INSUFFICIENT_STORAGE),

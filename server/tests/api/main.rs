@@ -13,5 +13,6 @@ mod repositories;
 mod retention;
 mod robots;
 mod routes;
+mod security;
 mod system;
 mod users;

@@ -423,8 +423,16 @@ async fn users_change_their_password_and_administrators_manage_users() {
         )
         .await;
     assert_eq!(header(&res, "location"), Some("/account?changed=1"));
+    // Every session of dev ended; this browser goes on in the new one it was given.
+    let old_session = dev.cookie.clone();
+    let new_session = header(&res, "set-cookie").expect("a new session").split(';').next().expect("pair");
+    dev.cookie = Some(new_session.to_owned());
     let (_, html) = dev.get("/account?changed=1").await;
     assert!(main_of(&html).contains("Password changed."));
+    let mut stale = Browser::new(&app);
+    stale.cookie = old_session;
+    let (_, html) = stale.get("/account").await;
+    assert!(!html.contains("Sign out"), "the old session ended");
     let mut again = Browser::new(&app);
     again.sign_in("dev", "NewPassw0rd").await;
 
@@ -652,4 +660,39 @@ async fn sign_in_goes_only_to_local_paths() {
         assert_eq!(res.status(), StatusCode::FOUND, "{next:?}");
         assert_eq!(header(&res, "location"), Some(want), "{next:?}");
     }
+}
+
+/// The member-add form tells a signed-in outsider nothing: the same answer for an existing and a
+/// made-up username, and for a private project and no project at all.
+#[tokio::test]
+async fn the_member_form_reveals_no_users_or_private_projects_to_outsiders() {
+    let app = TestApp::start().await;
+    app.create_project("hidden", false).await;
+    app.create_user("victim", "Passw0rd!").await;
+    app.create_user("nosy", "Passw0rd!").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("nosy", "Passw0rd!").await;
+    let mut answers = Vec::new();
+    for (project, user) in [("hidden", "victim"), ("hidden", "made-up"), ("nothing-here", "victim")] {
+        let res = b
+            .client
+            .post(format!("{}/ui/add_member", app.base))
+            .header("origin", &app.base)
+            .header("cookie", b.cookie.clone().expect("cookie"))
+            .header("accept", "application/json")
+            .form(&[
+                ("project", project),
+                ("username", user),
+                ("role_id", "1"),
+                ("csrf", b.csrf.clone().expect("token").as_str()),
+            ])
+            .send()
+            .await
+            .expect("send");
+        let status = res.status();
+        let text = res.text().await.expect("body").replace(project, "<project>");
+        answers.push((status, text));
+    }
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert!(!answers[0].1.contains("victim") && !answers[0].1.contains("made-up"), "{answers:?}");
 }

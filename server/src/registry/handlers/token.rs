@@ -17,8 +17,21 @@ use crate::auth::Identity;
 use crate::auth::token::{Access, REFRESH_TTL_SECS, TOKEN_TTL_SECS};
 use crate::registry::error::RegistryError;
 
-fn scopes<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Access> {
-    values.flat_map(|v| v.split(' ')).filter_map(Access::parse).collect()
+/// Scopes one token request may name: clients ask for one to three (a mount names two); a
+/// bound keeps a request from costing seconds and minting a megabyte token.
+pub const MAX_SCOPES: usize = 64;
+
+fn scopes<'a>(values: impl Iterator<Item = &'a str>) -> Result<Vec<Access>, RegistryError> {
+    let parsed: Vec<Access> = values
+        .flat_map(|v| v.split(' '))
+        .filter(|s| !s.is_empty())
+        .take(MAX_SCOPES + 1)
+        .filter_map(Access::parse)
+        .collect();
+    if parsed.len() > MAX_SCOPES {
+        return Err(RegistryError::TooManyScopes(MAX_SCOPES));
+    }
+    Ok(parsed)
 }
 
 async fn answer(
@@ -37,8 +50,9 @@ async fn answer(
         "expires_in": TOKEN_TTL_SECS,
         "issued_at": issued_at,
     });
-    if offline && matches!(who, Identity::User { .. }) {
-        let (refresh, _) = signer.issue(&who, Vec::new(), "refresh", REFRESH_TTL_SECS);
+    if offline
+        && let Some(refresh) = app.auth.refresh_token(&who, REFRESH_TTL_SECS).await.map_err(auth_error)?
+    {
         body["refresh_token"] = refresh.into();
     }
     let mut res = axum::Json(body).into_response();
@@ -57,11 +71,11 @@ pub(super) async fn get_token(
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let result = async {
+        let requested = scopes(query.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()))?;
         let who = app.auth.identify_basic(auth, peer).await.map_err(auth_error)?;
         if let crate::auth::Identity::User { name, .. } = &who {
             app.auditor.record(crate::audit::entry(None, name, "login", name.clone(), "user", peer));
         }
-        let requested = scopes(query.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
         let offline = query.iter().any(|(k, v)| k == "offline_token" && v == "true");
         answer(&app, who, requested, offline).await
     }
@@ -87,6 +101,7 @@ pub(super) async fn post_token(
     Form(form): Form<TokenForm>,
 ) -> Response {
     let result = async {
+        let requested = scopes(form.scope.as_deref().into_iter())?;
         let who = match form.grant_type.as_str() {
             "password" => {
                 let (Some(u), Some(p)) = (form.username.as_deref(), form.password.as_deref()) else {
@@ -96,15 +111,12 @@ pub(super) async fn post_token(
             }
             "refresh_token" => {
                 let token = form.refresh_token.as_deref().ok_or(RegistryError::Unauthorized)?;
-                let claims =
-                    app.auth.signer().verify(token, "refresh").map_err(|_| RegistryError::Unauthorized)?;
-                app.auth.still_enabled(claims.identity()).await.map_err(auth_error)?
+                app.auth.redeem_refresh(token).await.map_err(|_| RegistryError::Unauthorized)?
             }
             other => {
                 return Err(RegistryError::Unsupported(format!("grant_type {other:?} is not supported")));
             }
         };
-        let requested = scopes(form.scope.as_deref().into_iter());
         let offline = form.access_type.as_deref() == Some("offline") || form.grant_type == "refresh_token";
         answer(&app, who, requested, offline).await
     }
