@@ -293,7 +293,7 @@ impl Artifacts {
             }
             let d: Digest = digest.parse().map_err(|_| BrowseError::Internal)?;
             self.registry
-                .put_manifest(to, &Reference::Digest(d), Some(&m.media_type), &m.content)
+                .put_manifest(to, &Reference::Digest(d), &[], Some(&m.media_type), &m.content)
                 .await
                 .map_err(registry_error)?;
             Ok(())

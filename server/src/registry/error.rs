@@ -31,6 +31,9 @@ pub enum RegistryError {
     /// The manifest is malformed.
     #[error("manifest invalid: {0}")]
     ManifestInvalid(String),
+    /// A tag parameter is malformed or misplaced.
+    #[error("manifest tag did not match URI: {0}")]
+    TagInvalid(String),
     /// No such manifest.
     #[error("manifest unknown to registry: {0}")]
     ManifestUnknown(String),
@@ -98,6 +101,7 @@ impl RegistryError {
             ManifestBlobUnknown(_) => ("MANIFEST_BLOB_UNKNOWN", StatusCode::BAD_REQUEST),
             ManifestInvalid(_) => ("MANIFEST_INVALID", StatusCode::BAD_REQUEST),
             ManifestUnknown(_) => ("MANIFEST_UNKNOWN", StatusCode::NOT_FOUND),
+            TagInvalid(_) => ("TAG_INVALID", StatusCode::BAD_REQUEST),
             NameInvalid(_) => ("NAME_INVALID", StatusCode::BAD_REQUEST),
             NameUnknown(_) => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
             SizeInvalid(_) => ("SIZE_INVALID", StatusCode::BAD_REQUEST),

@@ -3,7 +3,7 @@
 use super::digester::digest_of;
 use super::error::RegistryError;
 use super::manifest::{self, Manifest};
-use super::reference::{Algorithm, Digest, Reference, RepoName};
+use super::reference::{Algorithm, Digest, Reference, RepoName, Tag};
 use super::{Registry, RepoCtx};
 use crate::auth::{Action, Caller};
 use crate::db::{self, manifests::NewManifest};
@@ -32,6 +32,9 @@ pub struct PushedManifest {
     pub digest: Digest,
     /// The digest of its subject, for the `OCI-Subject` header.
     pub subject: Option<Digest>,
+    /// The tags it now carries from this push (the pushed-by tag, or the `tag` parameters of a
+    /// push by digest), for the `OCI-Tag` header.
+    pub tags: Vec<Tag>,
 }
 
 /// Whether an `Accept` header admits `media_type`. No header, or `*/*`, admits everything.
@@ -92,6 +95,7 @@ impl Registry {
         &self,
         repo: RepoCtx,
         reference: &Reference,
+        extra_tags: &[Tag],
         content_type: Option<&str>,
         bytes: &[u8],
     ) -> Result<PushedManifest, RegistryError> {
@@ -139,12 +143,21 @@ impl Registry {
         db::manifests::add_blob_refs(&mut tx, id, &blob_digests).await?;
         let child_ids: Vec<i64> = kids.iter().map(|(_, id, _)| *id).collect();
         db::manifests::add_children(&mut tx, id, &child_ids).await?;
-        if let Reference::Tag(tag) = reference {
-            db::tags::upsert(&mut *tx, repo.repository_id, tag.as_str(), id).await?;
+        // The tag pushed by, and the `tag` parameters of a push by digest, in the same
+        // transaction as the manifest: all appear together or none.
+        let mut tags: Vec<Tag> = Vec::new();
+        for tag in extra_tags.iter().chain(match reference {
+            Reference::Tag(t) => Some(t),
+            Reference::Digest(_) => None,
+        }) {
+            if !tags.contains(tag) {
+                db::tags::upsert(&mut *tx, repo.repository_id, tag.as_str(), id).await?;
+                tags.push(tag.clone());
+            }
         }
         db::repositories::touch(&mut *tx, repo.repository_id).await?;
         tx.commit().await.map_err(db::DbError::from)?;
-        Ok(PushedManifest { digest, subject: parsed.subject.map(|s| s.digest) })
+        Ok(PushedManifest { digest, subject: parsed.subject.map(|s| s.digest), tags })
     }
 
     /// Deletes a tag (by tag) or a manifest with all its tags (by digest). A manifest that an
@@ -216,12 +229,22 @@ impl Registry {
                 d
             })
             .collect();
-        Ok(serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": manifest::OCI_INDEX,
-            "manifests": manifests,
-        }))
+        Ok(index_of(manifests))
     }
+}
+
+/// An OCI image index listing `manifests` (the referrers API's answer).
+fn index_of(manifests: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": manifest::OCI_INDEX,
+        "manifests": manifests,
+    })
+}
+
+/// The referrers of anything in a repository without content: none.
+pub fn empty_index() -> serde_json::Value {
+    index_of(Vec::new())
 }
 
 #[cfg(test)]

@@ -107,6 +107,19 @@ impl Registry {
         name: &RepoName,
         action: Action,
     ) -> Result<RepoCtx, RegistryError> {
+        self.authorize_existing(caller, name, action)
+            .await?
+            .ok_or_else(|| RegistryError::NameUnknown(name.to_string()))
+    }
+
+    /// As [`Self::authorize`], but `None` when the caller may read the project and the repository
+    /// has no content yet (the referrers API answers an empty index there, not an error).
+    pub async fn authorize_existing(
+        &self,
+        caller: &Caller,
+        name: &RepoName,
+        action: Action,
+    ) -> Result<Option<RepoCtx>, RegistryError> {
         let access =
             db::projects::access(self.db.reader(), name.project(), name.as_str(), caller.identity.user_id())
                 .await?;
@@ -116,9 +129,9 @@ impl Registry {
             (None, Action::Push) => {
                 db::repositories::ensure(self.db.writer(), access.project_id, name.as_str()).await?
             }
-            (None, _) => return Err(RegistryError::NameUnknown(name.to_string())),
+            (None, _) => return Ok(None),
         };
-        Ok(RepoCtx { repository_id, project_id: access.project_id })
+        Ok(Some(RepoCtx { repository_id, project_id: access.project_id }))
     }
 
     /// Repository names for `GET /v2/_catalog` that `who` may see, after `last`, at most `n`.

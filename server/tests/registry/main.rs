@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod blobs;
+mod conformance;
 mod fsck;
 mod gc;
 mod listing;

@@ -55,9 +55,12 @@ pub(super) async fn tags(req: Req, name: RepoName) -> Result<Response, RegistryE
 
 pub(super) async fn referrers(req: Req, name: RepoName, subject: Digest) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
-    let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
     let filter = req.param("artifactType").filter(|t| !t.is_empty());
-    let index = reg.referrers(repo, &subject, filter).await?;
+    // A repository with nothing in it yet has no referrers: an empty index, as the spec says.
+    let index = match reg.authorize_existing(&req.who, &name, Action::Pull).await? {
+        Some(repo) => reg.referrers(repo, &subject, filter).await?,
+        None => crate::registry::manifests::empty_index(),
+    };
     let mut res = axum::Json(index).into_response();
     set(res.headers_mut(), header::CONTENT_TYPE, OCI_INDEX);
     if filter.is_some() {

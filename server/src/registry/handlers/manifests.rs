@@ -10,7 +10,7 @@ use crate::auth::Action;
 use crate::registry::error::RegistryError;
 use crate::registry::manifest::MAX_MANIFEST_BYTES;
 use crate::registry::manifests::accepts;
-use crate::registry::reference::{Reference, RepoName};
+use crate::registry::reference::{Reference, RepoName, Tag};
 
 pub(super) async fn get(req: Req, name: RepoName, reference: Reference) -> Result<Response, RegistryError> {
     let m = req.app.registry.pull_manifest(&req.who, &name, &reference).await?;
@@ -65,7 +65,18 @@ pub(super) async fn put(
             RegistryError::ManifestInvalid(format!("the request body failed: {e}"))
         }
     })?;
-    let pushed = reg.put_manifest(repo, &reference, content_type.as_deref(), &bytes).await?;
+    // `?tag=` on a push by digest (distribution-spec after 1.1): the only way to tag a manifest
+    // whose digest is not the canonical sha256 one.
+    let tags = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "tag")
+        .map(|(_, v)| v.parse::<Tag>().map_err(|e| RegistryError::TagInvalid(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !tags.is_empty() && matches!(reference, Reference::Tag(_)) {
+        return Err(RegistryError::TagInvalid("tag parameters go with a push by digest".into()));
+    }
+    let pushed = reg.put_manifest(repo, &reference, &tags, content_type.as_deref(), &bytes).await?;
     req.audit(repo.project_id, "push", format!("{name}:{reference}"), "artifact");
     let mut res = StatusCode::CREATED.into_response();
     let h = res.headers_mut();
@@ -74,6 +85,11 @@ pub(super) async fn put(
     set(h, header::CONTENT_LENGTH, "0");
     if let Some(subject) = pushed.subject {
         set(h, "oci-subject", subject.as_str());
+    }
+    for tag in &pushed.tags {
+        if let Ok(v) = axum::http::HeaderValue::from_str(tag.as_str()) {
+            h.append("oci-tag", v);
+        }
     }
     Ok(res)
 }

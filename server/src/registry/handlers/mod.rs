@@ -111,17 +111,36 @@ fn challenge(app: &AppState, host: Option<&str>, scope: Option<&str>) -> String 
     }
 }
 
-/// The scope a request to `route` with `method` needs, for the challenge.
-fn scope_for(route: &Route, method: &Method) -> String {
-    let Some(repo) = route.repo() else {
-        return "registry:catalog:*".into();
-    };
-    let actions = match *method {
-        Method::GET | Method::HEAD => "pull",
-        Method::DELETE => "delete",
-        _ => "pull,push",
-    };
-    format!("repository:{repo}:{actions}")
+/// The scopes a request to `route` with `method` needs, for the challenge: exactly those, so a
+/// client that asks the token service for what the challenge names gets a token that is then
+/// accepted. Every upload step needs `push` (a session belongs to a push); a cross-repository
+/// mount also needs `pull` on the repository it mounts from.
+fn scope_for(route: &Route, method: &Method, query: &[(String, String)]) -> String {
+    let actions = |repo: &super::reference::RepoName, actions: &str| format!("repository:{repo}:{actions}");
+    match route {
+        Route::Catalog => "registry:catalog:*".into(),
+        Route::UploadStart(repo) => {
+            let from = query.iter().any(|(k, _)| k == "mount").then(|| {
+                query
+                    .iter()
+                    .find(|(k, _)| k == "from")
+                    .and_then(|(_, v)| v.parse::<super::reference::RepoName>().ok())
+            });
+            match from.flatten() {
+                Some(from) if from != *repo => {
+                    format!("{} {}", actions(repo, "pull,push"), actions(&from, "pull"))
+                }
+                _ => actions(repo, "pull,push"),
+            }
+        }
+        Route::Upload(repo, _) => actions(repo, "pull,push"),
+        Route::Tags(repo) | Route::Referrers(repo, _) => actions(repo, "pull"),
+        Route::Blob(repo, _) | Route::Manifest(repo, _) => match *method {
+            Method::GET | Method::HEAD => actions(repo, "pull"),
+            Method::DELETE => actions(repo, "delete"),
+            _ => actions(repo, "pull,push"),
+        },
+    }
 }
 
 /// Renders an error; a 401 carries the challenge.
@@ -172,11 +191,13 @@ async fn dispatch(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return error_response(&app, e, None, None),
     };
-    let scope = scope_for(&route, &method);
     let host = host(&headers);
+    let Ok(query) = serde_urlencoded::from_str::<Vec<(String, String)>>(raw_query.as_deref().unwrap_or(""))
+    else {
+        return error_response(&app, RegistryError::Unsupported("malformed query string".into()), None, None);
+    };
+    let scope = scope_for(&route, &method, &query);
     let result = async {
-        let query: Vec<(String, String)> = serde_urlencoded::from_str(raw_query.as_deref().unwrap_or(""))
-            .map_err(|_| RegistryError::Unsupported("malformed query string".into()))?;
         let who = identify(&app, &headers, peer).await?;
         let req = Req { app: app.clone(), who, peer, method, query, headers, body };
         route_request(req, route).await
