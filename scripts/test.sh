@@ -31,17 +31,9 @@ if ! command -v moto_server >/dev/null 2>&1; then
   hash -r
 fi
 
-# The portal's browser bundle: the wasm target, and cargo-leptos with the wasm-bindgen CLI at
-# the version the workspace pins (cargo-leptos takes about 16 minutes to build, once).
+# The portal's browser bundle is built into the binary by the server's build script; it needs
+# the wasm target (the build script would add it too, but say so up front).
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-if ! command -v cargo-leptos >/dev/null 2>&1; then
-  echo "installing: cargo-leptos 0.3.10 (about 16 minutes)"
-  cargo install --locked cargo-leptos --version 0.3.10
-fi
-if ! wasm-bindgen --version 2>/dev/null | grep -q ' 0.2.130'; then
-  echo "installing: wasm-bindgen-cli 0.2.130"
-  CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo install --force wasm-bindgen-cli --version 0.2.130
-fi
 
 # PostgreSQL for the scale-out half of the suite: start the cluster when it is not running.
 read -r pg_version pg_cluster pg_status < <(pg_lsclusters -h | awk 'NR==1 {print $1, $2, $4}')
@@ -73,8 +65,6 @@ docker-compose -f docker-compose.yml config -q
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p frontend --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
-# The browser assets (target/site) the browser tests load.
-cargo leptos build --frontend-only
 # Everything on the embedded default (SQLite, local disk)…
 WHARF_TEST_POSTGRES= cargo test --workspace "$@"
 # …then the scale-out shape: the storage suite on S3 too, and the integration suite on

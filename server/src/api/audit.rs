@@ -2,11 +2,11 @@
 //! (project admins), with Harbor's `q=operation=push,username=dev` filter and pagination.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::caller::ApiCaller;
+use super::caller::{ApiCaller, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::AuditLog;
@@ -42,6 +42,21 @@ async fn page_of_logs(
 }
 
 /// `GET /api/v2.0/audit-logs`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/audit-logs",
+    tag = "auditlog",
+    summary = "The audit log (system administrators)",
+    params(
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)"),
+        ("q" = String, Query, description = "Filters: operation=, resource=~, username=~")
+    ),
+    responses(
+        (status = 200, description = "Audit log entries, newest first", body = [super::types::AuditLog]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_audit_logs(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -57,10 +72,26 @@ pub async fn list_audit_logs(
 }
 
 /// `GET /api/v2.0/projects/{project}/logs`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name}/logs",
+    tag = "project",
+    summary = "A project's audit log",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)"),
+        ("q" = String, Query, description = "Filters")
+    ),
+    responses(
+        (status = 200, description = "The project's audit log entries", body = [super::types::AuditLog]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_project_logs(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {

@@ -36,6 +36,25 @@ fn peer_ip(parts: &Parts) -> std::net::IpAddr {
     crate::auth::client::of(parts).0
 }
 
+/// Path parameters; one that does not parse (`/robots/9223372036854775808`) is answered in the
+/// API's error format instead of axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(e) => Err(ApiError::BadRequest(format!("invalid path parameter: {}", e.body_text()))),
+        }
+    }
+}
+
 /// A JSON request body; a malformed or mistyped body is answered in the API's error format
 /// instead of axum's plain text.
 pub struct ApiJson<T>(pub T);

@@ -84,3 +84,22 @@ impl IntoResponse for ApiError {
         (status, axum::Json(body)).into_response()
     }
 }
+
+/// Harbor's error body, for the OpenAPI document (answers are built by [`ApiError`]).
+#[derive(utoipa::ToSchema)]
+pub struct Errors {
+    /// The errors, usually one.
+    #[expect(dead_code, reason = "describes the wire shape only")]
+    errors: Vec<ErrorItem>,
+}
+
+/// One error of [`Errors`].
+#[derive(utoipa::ToSchema)]
+pub struct ErrorItem {
+    /// `BAD_REQUEST`, `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`, …
+    #[expect(dead_code, reason = "describes the wire shape only")]
+    code: String,
+    /// What went wrong, in a sentence.
+    #[expect(dead_code, reason = "describes the wire shape only")]
+    message: String,
+}

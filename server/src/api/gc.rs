@@ -1,11 +1,11 @@
 //! Garbage collection, Harbor's `/api/v2.0/system/gc` paths; system administrators only.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson};
+use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, query_pairs};
 use super::types::{GcHistory, GcScheduleReq, GcScheduleView, ScheduleObj};
@@ -51,6 +51,17 @@ fn checked(params: Option<GcParams>) -> Result<GcParams, ApiError> {
 
 /// `POST /api/v2.0/system/gc/schedule`: type `Manual` runs now (201 with the run's location);
 /// other types set the schedule.
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/system/gc/schedule",
+    tag = "gc",
+    summary = "Schedule garbage collection, or run it now",
+    request_body = super::types::GcScheduleReq,
+    responses(
+        (status = 201, description = "Scheduled, or (type Manual) started; Location names the run"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn create_schedule(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -68,6 +79,17 @@ pub async fn create_schedule(
 }
 
 /// `PUT /api/v2.0/system/gc/schedule`
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/system/gc/schedule",
+    tag = "gc",
+    summary = "Change the garbage collection schedule",
+    request_body = super::types::GcScheduleReq,
+    responses(
+        (status = 200, description = "Updated"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn update_schedule(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -84,6 +106,16 @@ pub async fn update_schedule(
 }
 
 /// `GET /api/v2.0/system/gc/schedule`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/system/gc/schedule",
+    tag = "gc",
+    summary = "The garbage collection schedule",
+    responses(
+        (status = 200, description = "The schedule", body = super::types::GcScheduleView),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_schedule(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -115,6 +147,20 @@ pub async fn get_schedule(
 }
 
 /// `GET /api/v2.0/system/gc`: runs, newest first, paginated.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/system/gc",
+    tag = "gc",
+    summary = "Garbage collection history",
+    params(
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)")
+    ),
+    responses(
+        (status = 200, description = "Garbage collection runs, newest first", body = [super::types::GcHistory]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_runs(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -133,20 +179,46 @@ fn run_id(raw: &str) -> Result<i64, ApiError> {
 }
 
 /// `GET /api/v2.0/system/gc/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/system/gc/{gc_id}",
+    tag = "gc",
+    summary = "One garbage collection run",
+    params(
+        ("gc_id" = i64, Path, description = "The run's id")
+    ),
+    responses(
+        (status = 200, description = "The run", body = super::types::GcHistory),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_run(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<GcHistory>, ApiError> {
     admin_only(&who)?;
     Ok(Json(app.gc.get(run_id(&id)?).await?.into()))
 }
 
 /// `GET /api/v2.0/system/gc/{id}/log` (plain text)
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/system/gc/{gc_id}/log",
+    tag = "gc",
+    summary = "A garbage collection run's log",
+    params(
+        ("gc_id" = i64, Path, description = "The run's id")
+    ),
+    responses(
+        (status = 200, description = "The run's log (text/plain)", body = String),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_log(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     admin_only(&who)?;
     let log = app.gc.log(run_id(&id)?).await?;
@@ -154,10 +226,23 @@ pub async fn get_log(
 }
 
 /// `PUT /api/v2.0/system/gc/{id}`: asks a running collection to stop.
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/system/gc/{gc_id}",
+    tag = "gc",
+    summary = "Stop a running garbage collection",
+    params(
+        ("gc_id" = i64, Path, description = "The run's id")
+    ),
+    responses(
+        (status = 200, description = "Asked to stop"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn stop_run(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&who)?;
     app.gc.stop(run_id(&id)?).await?;

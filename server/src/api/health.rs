@@ -9,6 +9,16 @@ use crate::app::AppState;
 
 /// 200 `{"status":"healthy",…}` when the database and the blob store answer, 503 otherwise (so
 /// load balancers take an unhealthy replica out).
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/health",
+    tag = "health",
+    summary = "Health of Wharf and its dependencies",
+    responses(
+        (status = 200, description = "Health of Wharf and its components", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_health(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let (db, store) = tokio::join!(app.db.ping(), app.store.ping());
     let status = |ok: bool| if ok { "healthy" } else { "unhealthy" };

@@ -1,11 +1,11 @@
 //! `/api/v2.0/projects/{project}/members` (Harbor API v2.0): list, add, read, change role, remove.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson};
+use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{ProjectMember, ProjectMemberReq};
@@ -18,10 +18,26 @@ fn role(id: i64) -> Result<Role, ApiError> {
 }
 
 /// `GET …/members?entityname=&page=&page_size=`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name_or_id}/members",
+    tag = "member",
+    summary = "List a project's members",
+    params(
+        ("project_name_or_id" = String, Path, description = "The project's name or id (a name when X-Is-Resource-Name is true)"),
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)"),
+        ("entityname" = String, Query, description = "Part of the member's name")
+    ),
+    responses(
+        (status = 200, description = "The project's members", body = [super::types::ProjectMember]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_members(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -36,10 +52,24 @@ pub async fn list_members(
 }
 
 /// `POST …/members {"role_id": 2, "member_user": {"username": "dev"}}`
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/projects/{project_name_or_id}/members",
+    tag = "member",
+    summary = "Add a member",
+    params(
+        ("project_name_or_id" = String, Path, description = "The project's name or id (a name when X-Is-Resource-Name is true)")
+    ),
+    request_body = super::types::ProjectMemberReq,
+    responses(
+        (status = 201, description = "Added; Location names the membership"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn add_member(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ProjectMemberReq>,
 ) -> Result<Response, ApiError> {
@@ -57,10 +87,24 @@ pub async fn add_member(
 }
 
 /// `GET …/members/{mid}`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
+    tag = "member",
+    summary = "One membership",
+    params(
+        ("project_name_or_id" = String, Path, description = "The project's name or id (a name when X-Is-Resource-Name is true)"),
+        ("mid" = i64, Path, description = "The membership's id")
+    ),
+    responses(
+        (status = 200, description = "The membership", body = super::types::ProjectMember),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_member(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((project, mid)): Path<(String, i64)>,
+    ApiPath((project, mid)): ApiPath<(String, i64)>,
     headers: HeaderMap,
 ) -> Result<Json<ProjectMember>, ApiError> {
     let m = app.projects.get_member(&who, &project_ref(&project, &headers), mid).await?;
@@ -68,10 +112,25 @@ pub async fn get_member(
 }
 
 /// `PUT …/members/{mid} {"role_id": 4}`
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
+    tag = "member",
+    summary = "Change a member's role",
+    params(
+        ("project_name_or_id" = String, Path, description = "The project's name or id (a name when X-Is-Resource-Name is true)"),
+        ("mid" = i64, Path)
+    ),
+    request_body = super::types::ProjectMemberReq,
+    responses(
+        (status = 200, description = "Role changed"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn update_member(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((project, mid)): Path<(String, i64)>,
+    ApiPath((project, mid)): ApiPath<(String, i64)>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ProjectMemberReq>,
 ) -> Result<StatusCode, ApiError> {
@@ -80,10 +139,24 @@ pub async fn update_member(
 }
 
 /// `DELETE …/members/{mid}`
+#[utoipa::path(
+    delete,
+    path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
+    tag = "member",
+    summary = "Remove a member",
+    params(
+        ("project_name_or_id" = String, Path, description = "The project's name or id (a name when X-Is-Resource-Name is true)"),
+        ("mid" = i64, Path)
+    ),
+    responses(
+        (status = 200, description = "Removed"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn delete_member(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((project, mid)): Path<(String, i64)>,
+    ApiPath((project, mid)): ApiPath<(String, i64)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     app.projects.remove_member(&who, &project_ref(&project, &headers), mid).await?;

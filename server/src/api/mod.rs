@@ -7,6 +7,7 @@ pub mod error;
 mod gc;
 mod health;
 mod members;
+mod metadatas;
 pub mod openapi;
 pub mod pagination;
 mod projects;
@@ -18,7 +19,8 @@ pub mod types;
 mod users;
 
 use axum::Router;
-use axum::routing::{get, put};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 
@@ -38,78 +40,74 @@ async fn unknown_path(uri: axum::http::Uri) -> error::ApiError {
     error::ApiError::NotFound(format!("no API at {}", uri.path()))
 }
 
-/// The `/api/v2.0` routes.
+/// The document's frame: what the generated paths and schemas are filled into.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Wharf API",
+        version = "2.0",
+        description = "Harbor's API v2.0 paths and shapes, for what Wharf implements. Authenticate with HTTP \
+            Basic (users and robot accounts); a signed-in portal session may read."
+    ),
+    components(schemas(error::Errors, error::ErrorItem))
+)]
+struct ApiDoc;
+
+/// Every documented route, registered once: the router and the OpenAPI document both come from
+/// the handlers' own `#[utoipa::path]` annotations, so neither can name a route the other lacks.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(health::get_health))
+        .routes(routes!(system::system_info))
+        .routes(routes!(openapi::get_openapi))
+        .routes(routes!(system::search))
+        .routes(routes!(audit::list_audit_logs))
+        .routes(routes!(audit::list_project_logs))
+        .routes(routes!(gc::list_runs))
+        .routes(routes!(gc::get_schedule, gc::create_schedule, gc::update_schedule))
+        .routes(routes!(gc::get_run, gc::stop_run))
+        .routes(routes!(gc::get_log))
+        .routes(routes!(projects::list_projects, projects::create_project, projects::head_project))
+        .routes(routes!(projects::get_project, projects::update_project, projects::delete_project))
+        .routes(routes!(metadatas::list_metadatas, metadatas::add_metadatas))
+        .routes(routes!(metadatas::get_metadata, metadatas::update_metadata, metadatas::delete_metadata))
+        .routes(routes!(repositories::list_repositories))
+        .routes(routes!(repositories::get_repository, repositories::delete_repository))
+        .routes(routes!(repositories::list_artifacts, repositories::copy_artifact))
+        .routes(routes!(repositories::get_artifact, repositories::delete_artifact))
+        .routes(routes!(repositories::list_tags, repositories::add_tag))
+        .routes(routes!(repositories::delete_tag))
+        .routes(routes!(retention::create))
+        .routes(routes!(retention::metadatas))
+        .routes(routes!(retention::get, retention::update, retention::delete))
+        .routes(routes!(retention::list_executions, retention::run))
+        .routes(routes!(retention::operate))
+        .routes(routes!(retention::list_tasks))
+        .routes(routes!(retention::task_log))
+        .routes(routes!(robots::list_robots, robots::create_robot))
+        .routes(routes!(
+            robots::get_robot,
+            robots::update_robot,
+            robots::refresh_secret,
+            robots::delete_robot
+        ))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::current_user))
+        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::set_sysadmin))
+        .routes(routes!(members::list_members, members::add_member))
+        .routes(routes!(members::get_member, members::update_member, members::delete_member))
+}
+
+/// The OpenAPI document of every `/api/v2.0` route.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| documented().into_openapi())
+}
+
+/// The `/api/v2.0` routes; unknown API paths answer in the API's error format.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v2.0/health", get(health::get_health))
-        .route("/api/{*rest}", axum::routing::any(unknown_path))
-        .route("/api/v2.0/systeminfo", get(system::system_info))
-        .route("/api/v2.0/openapi.json", get(openapi::get_openapi))
-        .route("/api/v2.0/audit-logs", get(audit::list_audit_logs))
-        .route("/api/v2.0/projects/{project}/logs", get(audit::list_project_logs))
-        .route("/api/v2.0/search", get(system::search))
-        .route("/api/v2.0/system/gc", get(gc::list_runs))
-        .route(
-            "/api/v2.0/system/gc/schedule",
-            get(gc::get_schedule).post(gc::create_schedule).put(gc::update_schedule),
-        )
-        .route("/api/v2.0/system/gc/{id}", get(gc::get_run).put(gc::stop_run))
-        .route("/api/v2.0/system/gc/{id}/log", get(gc::get_log))
-        .route(
-            "/api/v2.0/projects",
-            get(projects::list_projects).post(projects::create_project).head(projects::head_project),
-        )
-        .route(
-            "/api/v2.0/projects/{project}",
-            get(projects::get_project).put(projects::update_project).delete(projects::delete_project),
-        )
-        .route("/api/v2.0/projects/{project}/repositories", get(repositories::list_repositories))
-        .route(
-            "/api/v2.0/projects/{project}/repositories/{repo}",
-            get(repositories::get_repository).delete(repositories::delete_repository),
-        )
-        .route(
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts",
-            get(repositories::list_artifacts).post(repositories::copy_artifact),
-        )
-        .route(
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}",
-            get(repositories::get_artifact).delete(repositories::delete_artifact),
-        )
-        .route(
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags",
-            get(repositories::list_tags).post(repositories::add_tag),
-        )
-        .route(
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags/{tag}",
-            axum::routing::delete(repositories::delete_tag),
-        )
-        .route("/api/v2.0/retentions", axum::routing::post(retention::create))
-        .route("/api/v2.0/retentions/metadatas", get(retention::metadatas))
-        .route(
-            "/api/v2.0/retentions/{id}",
-            get(retention::get).put(retention::update).delete(retention::delete),
-        )
-        .route("/api/v2.0/retentions/{id}/executions", get(retention::list_executions).post(retention::run))
-        .route("/api/v2.0/retentions/{id}/executions/{eid}", axum::routing::patch(retention::operate))
-        .route("/api/v2.0/retentions/{id}/executions/{eid}/tasks", get(retention::list_tasks))
-        .route("/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}", get(retention::task_log))
-        .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
-        .route(
-            "/api/v2.0/robots/{robot_id}",
-            get(robots::get_robot)
-                .put(robots::update_robot)
-                .patch(robots::refresh_secret)
-                .delete(robots::delete_robot),
-        )
-        .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
-        .route("/api/v2.0/users/current", get(users::current_user))
-        .route("/api/v2.0/users/{user_id}", get(users::get_user).put(users::update_user))
-        .route("/api/v2.0/users/{user_id}/password", put(users::change_password))
-        .route("/api/v2.0/users/{user_id}/sysadmin", put(users::set_sysadmin))
-        .route("/api/v2.0/projects/{project}/members", get(members::list_members).post(members::add_member))
-        .route(
-            "/api/v2.0/projects/{project}/members/{mid}",
-            get(members::get_member).put(members::update_member).delete(members::delete_member),
-        )
+    let (routes, _) = documented().split_for_parts();
+    routes.route("/api/{*rest}", axum::routing::any(unknown_path))
 }

@@ -1,11 +1,11 @@
 //! `/api/v2.0/projects` (Harbor API v2.0): list, create, check, read, update, delete.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson, ClientIp};
+use super::caller::{ApiCaller, ApiJson, ApiPath, ClientIp};
 use super::error::ApiError;
 use super::pagination::Page;
 use super::types::{Project, ProjectReq};
@@ -24,15 +24,21 @@ impl From<ProjectError> for ApiError {
             | ProjectError::NoSuchUser(_)
             | ProjectError::NoSuchRobot(_) => Self::NotFound(e.to_string()),
             ProjectError::Exists(_) | ProjectError::AlreadyMember(_) => Self::Conflict(e.to_string()),
-            ProjectError::InvalidName(_) | ProjectError::InvalidRobot(_) => Self::BadRequest(e.to_string()),
+            ProjectError::InvalidName(_)
+            | ProjectError::InvalidRobot(_)
+            | ProjectError::InvalidMetadata(_) => Self::BadRequest(e.to_string()),
             ProjectError::NotEmpty(_) => Self::PreconditionFailed(e.to_string()),
             ProjectError::Db => Self::Internal,
         }
     }
 }
 
+/// The query's parameters; an empty value counts as absent, as in Harbor (client libraries
+/// send `?page=&page_size=` for parameters the caller left out).
 pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default()
+    let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or("")).unwrap_or_default();
+    pairs.retain(|(_, v)| !v.is_empty());
+    pairs
 }
 
 pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -58,6 +64,23 @@ pub(super) fn project_ref(segment: &str, headers: &HeaderMap) -> ProjectRef {
 }
 
 /// `GET /api/v2.0/projects?page=&page_size=&name=&q=name=~x&public=`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects",
+    tag = "project",
+    summary = "List projects",
+    params(
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)"),
+        ("name" = String, Query, description = "Part of the name"),
+        ("q" = String, Query, description = "name=~x, public=true"),
+        ("public" = bool, Query, description = "Only public or only private")
+    ),
+    responses(
+        (status = 200, description = "The projects the caller may see; X-Total-Count and Link headers", body = [super::types::Project]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_projects(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -84,6 +107,20 @@ pub async fn list_projects(
 }
 
 /// `HEAD /api/v2.0/projects?project_name=`: 200 when the name is taken, 404 otherwise.
+#[utoipa::path(
+    head,
+    path = "/api/v2.0/projects",
+    tag = "project",
+    summary = "Check whether a project name is taken",
+    params(
+        ("project_name" = String, Query, description = "The name to check")
+    ),
+    responses(
+        (status = 200, description = "The name is taken"),
+        (status = 404, description = "The name is free"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn head_project(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -101,6 +138,17 @@ pub async fn head_project(
 }
 
 /// `POST /api/v2.0/projects {"project_name", "metadata": {"public": "true"}}`
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/projects",
+    tag = "project",
+    summary = "Create a project",
+    request_body = super::types::ProjectReq,
+    responses(
+        (status = 201, description = "Created; Location names it"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn create_project(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -115,10 +163,23 @@ pub async fn create_project(
 }
 
 /// `GET /api/v2.0/projects/{project_name_or_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name_or_id}",
+    tag = "project",
+    summary = "One project",
+    params(
+        ("project_name_or_id" = String, Path, description = "The project's name or id (a name when X-Is-Resource-Name is true)")
+    ),
+    responses(
+        (status = 200, description = "The project", body = super::types::Project),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_project(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<Project>, ApiError> {
     let row = app.projects.get(&who, &project_ref(&project, &headers), Action::ReadProject).await?;
@@ -126,10 +187,24 @@ pub async fn get_project(
 }
 
 /// `PUT /api/v2.0/projects/{project_name_or_id} {"metadata": {"public": "false"}}`
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/projects/{project_name_or_id}",
+    tag = "project",
+    summary = "Change a project's metadata",
+    params(
+        ("project_name_or_id" = String, Path, description = "The project's name or id (a name when X-Is-Resource-Name is true)")
+    ),
+    request_body = super::types::ProjectReq,
+    responses(
+        (status = 200, description = "Updated"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn update_project(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ProjectReq>,
 ) -> Result<StatusCode, ApiError> {
@@ -143,10 +218,24 @@ pub async fn update_project(
 }
 
 /// `DELETE /api/v2.0/projects/{project_name_or_id}`: only an empty project.
+#[utoipa::path(
+    delete,
+    path = "/api/v2.0/projects/{project_name_or_id}",
+    tag = "project",
+    summary = "Delete an empty project",
+    params(
+        ("project_name_or_id" = String, Path, description = "The project's name or id (a name when X-Is-Resource-Name is true)")
+    ),
+    responses(
+        (status = 200, description = "Deleted"),
+        (status = 412, description = "The project still has repositories", body = super::error::Errors),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn delete_project(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     app.projects.delete(&who, &project_ref(&project, &headers)).await?;

@@ -3,11 +3,11 @@
 //! Harbor (`a/b` → `a%252Fb`).
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson, ClientIp};
+use super::caller::{ApiCaller, ApiJson, ApiPath, ClientIp};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{Artifact, ArtifactTag, Repository, TagReq};
@@ -62,10 +62,27 @@ fn decode_again(s: &str) -> String {
 }
 
 /// `GET …/repositories?q=name=~x&page=&page_size=`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name}/repositories",
+    tag = "repository",
+    summary = "List a project's repositories",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)"),
+        ("q" = String, Query, description = "name=~x"),
+        ("sort" = String, Query, description = "name, -creation_time, …")
+    ),
+    responses(
+        (status = 200, description = "Repositories; X-Total-Count and Link headers", body = [super::types::Repository]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_repositories(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -83,10 +100,24 @@ pub async fn list_repositories(
 }
 
 /// `GET …/repositories/{repository}`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}",
+    tag = "repository",
+    summary = "One repository",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)")
+    ),
+    responses(
+        (status = 200, description = "The repository", body = super::types::Repository),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_repository(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((project, repo)): Path<(String, String)>,
+    ApiPath((project, repo)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Repository>, ApiError> {
     let r = app
@@ -97,11 +128,25 @@ pub async fn get_repository(
 }
 
 /// `DELETE …/repositories/{repository}`
+#[utoipa::path(
+    delete,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}",
+    tag = "repository",
+    summary = "Delete a repository",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)")
+    ),
+    responses(
+        (status = 200, description = "Deleted with its artifacts"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn delete_repository(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     ip: ClientIp,
-    Path((project, repo)): Path<(String, String)>,
+    ApiPath((project, repo)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let r =
@@ -111,10 +156,28 @@ pub async fn delete_repository(
 }
 
 /// `GET …/repositories/{repository}/artifacts?page=&page_size=`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts",
+    tag = "artifact",
+    summary = "List a repository's artifacts",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)"),
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)"),
+        ("q" = String, Query, description = "tags=x, digest=…"),
+        ("sort" = String, Query, description = "-push_time, pull_time, size")
+    ),
+    responses(
+        (status = 200, description = "Artifacts; X-Total-Count and Link headers", body = [super::types::Artifact]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_artifacts(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((project, repo)): Path<(String, String)>,
+    ApiPath((project, repo)): ApiPath<(String, String)>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -140,11 +203,26 @@ pub async fn list_artifacts(
 
 /// `POST …/repositories/{repository}/artifacts?from=<project>/<repository>@<digest>` (or `:<tag>`):
 /// Harbor's copy ("retag").
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts",
+    tag = "artifact",
+    summary = "Copy an artifact from another repository",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)"),
+        ("from" = String, Query, description = "<project>/<repository>@<digest> or :<tag>")
+    ),
+    responses(
+        (status = 201, description = "Copied; Location names it"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn copy_artifact(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     ip: ClientIp,
-    Path((project, repo)): Path<(String, String)>,
+    ApiPath((project, repo)): ApiPath<(String, String)>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -161,10 +239,25 @@ pub async fn copy_artifact(
 }
 
 /// `GET …/artifacts/{reference}` (tag or digest)
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+    tag = "artifact",
+    summary = "One artifact",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)"),
+        ("reference" = String, Path, description = "A tag or a digest")
+    ),
+    responses(
+        (status = 200, description = "The artifact", body = super::types::Artifact),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_artifact(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((project, repo, reference)): Path<(String, String, String)>,
+    ApiPath((project, repo, reference)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Artifact>, ApiError> {
     let p = project_ref(&project, &headers);
@@ -173,11 +266,26 @@ pub async fn get_artifact(
 }
 
 /// `DELETE …/artifacts/{reference}`
+#[utoipa::path(
+    delete,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+    tag = "artifact",
+    summary = "Delete an artifact",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)"),
+        ("reference" = String, Path, description = "A tag or a digest")
+    ),
+    responses(
+        (status = 200, description = "Deleted"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn delete_artifact(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     ip: ClientIp,
-    Path((project, repo, reference)): Path<(String, String, String)>,
+    ApiPath((project, repo, reference)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let r = app
@@ -189,10 +297,25 @@ pub async fn delete_artifact(
 }
 
 /// `GET …/artifacts/{reference}/tags`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
+    tag = "artifact",
+    summary = "List an artifact's tags",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)"),
+        ("reference" = String, Path, description = "A tag or a digest")
+    ),
+    responses(
+        (status = 200, description = "The artifact's tags", body = [super::types::ArtifactTag]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_tags(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((project, repo, reference)): Path<(String, String, String)>,
+    ApiPath((project, repo, reference)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Vec<ArtifactTag>>, ApiError> {
     let p = project_ref(&project, &headers);
@@ -201,11 +324,27 @@ pub async fn list_tags(
 }
 
 /// `POST …/artifacts/{reference}/tags {"name": "v2"}`
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
+    tag = "artifact",
+    summary = "Tag an artifact",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)"),
+        ("reference" = String, Path, description = "A tag or a digest")
+    ),
+    request_body = super::types::TagReq,
+    responses(
+        (status = 201, description = "Tagged"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn add_tag(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     ip: ClientIp,
-    Path((project, repo, reference)): Path<(String, String, String)>,
+    ApiPath((project, repo, reference)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<TagReq>,
 ) -> Result<StatusCode, ApiError> {
@@ -218,11 +357,27 @@ pub async fn add_tag(
 }
 
 /// `DELETE …/artifacts/{reference}/tags/{tag}`
+#[utoipa::path(
+    delete,
+    path = "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}",
+    tag = "artifact",
+    summary = "Remove a tag",
+    params(
+        ("project_name" = String, Path, description = "The project's name"),
+        ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)"),
+        ("reference" = String, Path, description = "A tag or a digest"),
+        ("tag_name" = String, Path)
+    ),
+    responses(
+        (status = 200, description = "Untagged"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn delete_tag(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     ip: ClientIp,
-    Path((project, repo, reference, tag)): Path<(String, String, String, String)>,
+    ApiPath((project, repo, reference, tag)): ApiPath<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let r = app

@@ -2,11 +2,11 @@
 //! project (and system administrators) may read, change and run a policy.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson};
+use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, query_pairs};
 use super::types::{RetentionExecution, RetentionOperateReq, RetentionRunReq, RetentionTask};
@@ -33,6 +33,16 @@ fn id_of(raw: &str, what: &str) -> Result<i64, ApiError> {
 }
 
 /// `GET /api/v2.0/retentions/metadatas`: the templates and selectors a policy may use.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/retentions/metadatas",
+    tag = "retention",
+    summary = "What a retention policy may use",
+    responses(
+        (status = 200, description = "Templates and selectors", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn metadatas(ApiCaller(who): ApiCaller) -> Result<Json<serde_json::Value>, ApiError> {
     if matches!(who, crate::auth::Identity::Anonymous) {
         return Err(ApiError::Unauthorized);
@@ -57,6 +67,17 @@ pub async fn metadatas(ApiCaller(who): ApiCaller) -> Result<Json<serde_json::Val
 }
 
 /// `POST /api/v2.0/retentions`: 201 with the policy's location.
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/retentions",
+    tag = "retention",
+    summary = "Create a project's retention policy (Harbor's RetentionPolicy)",
+    request_body = Object,
+    responses(
+        (status = 201, description = "Created; Location names it"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn create(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -67,19 +88,46 @@ pub async fn create(
 }
 
 /// `GET /api/v2.0/retentions/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/retentions/{id}",
+    tag = "retention",
+    summary = "One retention policy",
+    params(
+        ("id" = i64, Path, description = "The policy's id")
+    ),
+    responses(
+        (status = 200, description = "The policy (Harbor's RetentionPolicy)", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PolicyDoc>, ApiError> {
     Ok(Json(app.retention.get(&who, id_of(&id, "retention")?).await?.doc))
 }
 
 /// `PUT /api/v2.0/retentions/{id}`
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/retentions/{id}",
+    tag = "retention",
+    summary = "Replace a retention policy",
+    params(
+        ("id" = i64, Path)
+    ),
+    request_body = Object,
+    responses(
+        (status = 200, description = "Replaced"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn update(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(doc): ApiJson<PolicyDoc>,
 ) -> Result<StatusCode, ApiError> {
     app.retention.update(&who, id_of(&id, "retention")?, &doc).await?;
@@ -87,10 +135,23 @@ pub async fn update(
 }
 
 /// `DELETE /api/v2.0/retentions/{id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v2.0/retentions/{id}",
+    tag = "retention",
+    summary = "Delete a retention policy",
+    params(
+        ("id" = i64, Path)
+    ),
+    responses(
+        (status = 200, description = "Deleted"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn delete(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     app.retention.delete(&who, id_of(&id, "retention")?).await?;
     Ok(StatusCode::OK)
@@ -98,10 +159,24 @@ pub async fn delete(
 
 /// `POST /api/v2.0/retentions/{id}/executions {"dry_run": bool}`: 201 with the execution's
 /// location.
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/retentions/{id}/executions",
+    tag = "retention",
+    summary = "Run a retention policy (or a dry run)",
+    params(
+        ("id" = i64, Path)
+    ),
+    request_body = super::types::RetentionRunReq,
+    responses(
+        (status = 201, description = "Started; Location names the execution"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn run(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     OriginalUri(uri): OriginalUri,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -117,10 +192,25 @@ pub async fn run(
 }
 
 /// `GET /api/v2.0/retentions/{id}/executions`: newest first, paginated.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/retentions/{id}/executions",
+    tag = "retention",
+    summary = "A policy's executions",
+    params(
+        ("id" = i64, Path),
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)")
+    ),
+    responses(
+        (status = 200, description = "Executions, newest first", body = [super::types::RetentionExecution]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_executions(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let pid = id_of(&id, "retention")?;
@@ -133,10 +223,25 @@ pub async fn list_executions(
 }
 
 /// `PATCH /api/v2.0/retentions/{id}/executions/{eid} {"action": "stop"}`
+#[utoipa::path(
+    patch,
+    path = "/api/v2.0/retentions/{id}/executions/{eid}",
+    tag = "retention",
+    summary = "Stop an execution",
+    params(
+        ("id" = i64, Path),
+        ("eid" = i64, Path, description = "The execution's id")
+    ),
+    request_body = super::types::RetentionOperateReq,
+    responses(
+        (status = 200, description = "Asked to stop"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn operate(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((id, eid)): Path<(String, String)>,
+    ApiPath((id, eid)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<RetentionOperateReq>,
 ) -> Result<StatusCode, ApiError> {
     if req.action != "stop" {
@@ -147,10 +252,26 @@ pub async fn operate(
 }
 
 /// `GET /api/v2.0/retentions/{id}/executions/{eid}/tasks`: paginated.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/retentions/{id}/executions/{eid}/tasks",
+    tag = "retention",
+    summary = "An execution's tasks",
+    params(
+        ("id" = i64, Path),
+        ("eid" = i64, Path),
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)")
+    ),
+    responses(
+        (status = 200, description = "One task per repository", body = [super::types::RetentionTask]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_tasks(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((id, eid)): Path<(String, String)>,
+    ApiPath((id, eid)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (pid, eid) = (id_of(&id, "retention")?, id_of(&eid, "execution")?);
@@ -163,10 +284,25 @@ pub async fn list_tasks(
 }
 
 /// `GET /api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}`: the task's log (plain text).
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}",
+    tag = "retention",
+    summary = "A task's log",
+    params(
+        ("id" = i64, Path),
+        ("eid" = i64, Path),
+        ("tid" = i64, Path, description = "The task's id")
+    ),
+    responses(
+        (status = 200, description = "The task's log (text/plain)", body = String),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn task_log(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path((id, eid, tid)): Path<(String, String, String)>,
+    ApiPath((id, eid, tid)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let log = app
         .retention

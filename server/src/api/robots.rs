@@ -1,14 +1,14 @@
 //! `/api/v2.0/robots` (Harbor API v2.0): project robot accounts.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::caller::{ApiCaller, ApiJson};
+use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
-use super::projects::{param, query_pairs};
+use super::projects::{page_of, param, query_pairs};
 use super::types::{Robot, RobotPermission, RobotReq, RobotSecretReq};
 use crate::app::AppState;
 use crate::auth::RobotGrants;
@@ -46,6 +46,17 @@ fn grants(perms: &[RobotPermission]) -> Result<(String, RobotGrants), ApiError> 
 }
 
 /// `POST /api/v2.0/robots`: answers the secret, once.
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/robots",
+    tag = "robot",
+    summary = "Create a robot account",
+    request_body = super::types::RobotReq,
+    responses(
+        (status = 201, description = "The robot with its secret, shown this once", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn create_robot(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -74,36 +85,93 @@ pub async fn create_robot(
     Ok(super::created(&format!("/api/v2.0/robots/{}", robot.id), Json(body)))
 }
 
-/// `GET /api/v2.0/robots?q=Level=project,ProjectID=<id>`
+/// `GET /api/v2.0/robots?q=Level=project,ProjectID=<id>`: a project's robots (its
+/// administrators); without a project filter, every robot, one page at a time (system
+/// administrators), as Harbor answers.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/robots",
+    tag = "robot",
+    summary = "List robot accounts",
+    params(
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)"),
+        ("q" = String, Query, description = "Level=project,ProjectID=<id>; without it every robot (system administrators)")
+    ),
+    responses(
+        (status = 200, description = "Robot accounts; X-Total-Count", body = [super::types::Robot]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_robots(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Vec<Robot>>, ApiError> {
+) -> Result<Response, ApiError> {
     let pairs = query_pairs(raw.as_deref());
-    let project = param(&pairs, "q")
-        .and_then(|q| q.split(',').find_map(|t| t.strip_prefix("ProjectID=")))
-        .and_then(|id| id.parse::<i64>().ok())
-        .ok_or_else(|| ApiError::BadRequest("q=Level=project,ProjectID=<id> is required".into()))?;
-    let (rows, name) = app.projects.list_robots(&who, &ProjectRef::Id(project)).await?;
-    Ok(Json(rows.into_iter().map(|r| Robot::of(r, &name)).collect()))
+    let project = param(&pairs, "q").and_then(|q| q.split(',').find_map(|t| t.strip_prefix("ProjectID=")));
+    match project {
+        Some(id) => {
+            let id = id
+                .parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("ProjectID {id:?} is not a number")))?;
+            let (rows, name) = app.projects.list_robots(&who, &ProjectRef::Id(id)).await?;
+            let robots: Vec<Robot> = rows.into_iter().map(|r| Robot::of(r, &name)).collect();
+            let mut res = Json(&robots).into_response();
+            res.headers_mut().insert("x-total-count", robots.len().into());
+            Ok(res)
+        }
+        None => {
+            let (page, rest) = page_of(&pairs)?;
+            let (rows, total) = app.projects.list_all_robots(&who, page.offset(), page.page_size).await?;
+            let robots: Vec<Robot> = rows.into_iter().map(|(r, name)| Robot::of(r, &name)).collect();
+            Ok((page.headers(total, "/api/v2.0/robots", &rest), Json(robots)).into_response())
+        }
+    }
 }
 
 /// `GET /api/v2.0/robots/{robot_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/robots/{robot_id}",
+    tag = "robot",
+    summary = "One robot account",
+    params(
+        ("robot_id" = i64, Path)
+    ),
+    responses(
+        (status = 200, description = "The robot account (never its secret)", body = super::types::Robot),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_robot(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Robot>, ApiError> {
     let (row, project) = app.projects.robot(&who, id).await?;
     Ok(Json(Robot::of(row, &project)))
 }
 
 /// `PUT /api/v2.0/robots/{robot_id}`: description, permissions, `disable`.
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/robots/{robot_id}",
+    tag = "robot",
+    summary = "Change a robot account",
+    params(
+        ("robot_id" = i64, Path)
+    ),
+    request_body = super::types::RobotReq,
+    responses(
+        (status = 200, description = "Updated"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn update_robot(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<RobotReq>,
 ) -> Result<StatusCode, ApiError> {
     let grants = match req.permissions.as_deref() {
@@ -115,10 +183,24 @@ pub async fn update_robot(
 }
 
 /// `PATCH /api/v2.0/robots/{robot_id} {"secret": ""}`: a new secret, answered once.
+#[utoipa::path(
+    patch,
+    path = "/api/v2.0/robots/{robot_id}",
+    tag = "robot",
+    summary = "Give a robot account a new secret",
+    params(
+        ("robot_id" = i64, Path)
+    ),
+    request_body = super::types::RobotSecretReq,
+    responses(
+        (status = 200, description = "The new secret, shown this once", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn refresh_secret(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: Option<Json<RobotSecretReq>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let given = body.and_then(|Json(b)| b.secret);
@@ -127,10 +209,23 @@ pub async fn refresh_secret(
 }
 
 /// `DELETE /api/v2.0/robots/{robot_id}`
+#[utoipa::path(
+    delete,
+    path = "/api/v2.0/robots/{robot_id}",
+    tag = "robot",
+    summary = "Delete a robot account",
+    params(
+        ("robot_id" = i64, Path)
+    ),
+    responses(
+        (status = 200, description = "Deleted"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn delete_robot(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     app.projects.delete_robot(&who, id).await?;
     Ok(StatusCode::OK)

@@ -17,6 +17,16 @@ use crate::db::{self, projects::ProjectFilter};
 const SEARCH_LIMIT: i64 = 100;
 
 /// Harbor's `GeneralInfo`, for clients that check what they talk to.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/systeminfo",
+    tag = "systeminfo",
+    summary = "General information about this Wharf",
+    responses(
+        (status = 200, description = "General information", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn system_info(State(app): State<AppState>, headers: HeaderMap) -> Json<Value> {
     let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok());
     let base = app.config.base_url(host);
@@ -38,6 +48,19 @@ pub async fn system_info(State(app): State<AppState>, headers: HeaderMap) -> Jso
 }
 
 /// `GET /api/v2.0/search?q=`: projects and repositories the caller may read, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/search",
+    tag = "search",
+    summary = "Projects and repositories by name",
+    params(
+        ("q" = String, Query, description = "Part of a project or repository name")
+    ),
+    responses(
+        (status = 200, description = "Projects and repositories the caller may read", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn search(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,

@@ -1,5 +1,6 @@
-//! The API's request and answer shapes, Harbor's API v2.0 field for field. (They move to the
-//! shared `frontend` crate when the portal arrives, so the UI and the API use the same types.)
+//! The API's request and answer shapes, Harbor's API v2.0 field for field. They are a
+//! compatibility contract with Harbor's clients and stay apart from the portal's views by
+//! design; the OpenAPI document's schemas are derived from them.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +8,7 @@ use crate::db::projects::ProjectRow;
 use crate::time::rfc3339_ms;
 
 /// Harbor's project metadata: flags as strings.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct ProjectMetadata {
     /// `"true"` or `"false"`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -18,7 +19,7 @@ pub struct ProjectMetadata {
 }
 
 /// A project.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Project {
     /// Id.
     pub project_id: i64,
@@ -67,7 +68,7 @@ impl From<ProjectRow> for Project {
 }
 
 /// `POST`/`PUT /projects` body.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct ProjectReq {
     /// The name (create only).
     pub project_name: Option<String>,
@@ -89,7 +90,7 @@ impl ProjectReq {
 }
 
 /// A project member (Harbor's `ProjectMemberEntity`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProjectMember {
     /// Membership id.
     pub id: i64,
@@ -122,7 +123,7 @@ impl From<crate::db::members::MemberRow> for ProjectMember {
 }
 
 /// The user of a new membership: by name or id.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct MemberUser {
     /// Username.
     pub username: Option<String>,
@@ -131,7 +132,7 @@ pub struct MemberUser {
 }
 
 /// `POST`/`PUT .../members` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ProjectMemberReq {
     /// Harbor's role id (1 to 5).
     pub role_id: i64,
@@ -140,7 +141,7 @@ pub struct ProjectMemberReq {
 }
 
 /// A user (Harbor's `UserResp`, plus Wharf's `disabled`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub user_id: i64,
@@ -182,7 +183,7 @@ impl From<crate::db::users::UserRow> for User {
 }
 
 /// `POST /users` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct UserCreationReq {
     /// Login name.
     pub username: String,
@@ -197,7 +198,7 @@ pub struct UserCreationReq {
 }
 
 /// `PUT /users/{id}` body.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct UserProfileReq {
     /// E-mail address.
     pub email: Option<String>,
@@ -208,7 +209,7 @@ pub struct UserProfileReq {
 }
 
 /// `PUT /users/{id}/password` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct PasswordReq {
     /// The current password (needed for one's own).
     pub old_password: Option<String>,
@@ -217,14 +218,14 @@ pub struct PasswordReq {
 }
 
 /// `PUT /users/{id}/sysadmin` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct SysadminReq {
     /// Whether the user is a system administrator.
     pub sysadmin_flag: bool,
 }
 
 /// A repository (Harbor's `Repository`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Repository {
     /// Id.
     pub id: i64,
@@ -260,7 +261,7 @@ impl From<crate::db::repositories::RepositoryRow> for Repository {
 }
 
 /// A tag of an artifact (Harbor's `Tag`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ArtifactTag {
     /// Tag name.
     pub name: String,
@@ -277,7 +278,7 @@ pub struct ArtifactTag {
 }
 
 /// An artifact (Harbor's `Artifact`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Artifact {
     /// Id.
     pub id: i64,
@@ -342,14 +343,14 @@ impl From<crate::artifacts::ArtifactWithTags> for Artifact {
 }
 
 /// `POST …/artifacts/{reference}/tags` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct TagReq {
     /// The tag to add.
     pub name: String,
 }
 
 /// An audit log entry (Harbor's `AuditLog`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditLog {
     /// Id.
     pub id: i64,
@@ -382,7 +383,7 @@ impl From<crate::db::audit::AuditRow> for AuditLog {
 }
 
 /// One access of a robot permission (Harbor's `Access`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RobotAccess {
     /// `repository`, `artifact` or `tag`.
     pub resource: String,
@@ -391,7 +392,7 @@ pub struct RobotAccess {
 }
 
 /// A robot permission (Harbor's `RobotPermission`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RobotPermission {
     /// `project`.
     pub kind: String,
@@ -418,7 +419,7 @@ impl RobotPermission {
 }
 
 /// A robot account (Harbor's `Robot`); the secret is never part of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Robot {
     /// Id.
     pub id: i64,
@@ -458,7 +459,7 @@ impl Robot {
 }
 
 /// `POST /robots` and `PUT /robots/{id}` body (Harbor's `RobotCreate`).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct RobotReq {
     /// Short name (create only).
     pub name: Option<String>,
@@ -475,14 +476,14 @@ pub struct RobotReq {
 }
 
 /// `PATCH /robots/{id}` body.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct RobotSecretReq {
     /// The new secret; empty or absent for a random one.
     pub secret: Option<String>,
 }
 
 /// Harbor's `ScheduleObj`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct ScheduleObj {
     /// `Hourly`, `Daily`, `Weekly`, `Custom`, `Manual`, `None` (or `Schedule` for a run the
     /// schedule started).
@@ -497,18 +498,19 @@ pub struct ScheduleObj {
 }
 
 /// `POST`/`PUT /system/gc/schedule` body (Harbor's `Schedule`).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct GcScheduleReq {
     /// When to run.
     #[serde(default)]
     pub schedule: Option<ScheduleObj>,
     /// What to do.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub parameters: Option<crate::gc::collector::GcParams>,
 }
 
 /// A garbage collection run (Harbor's `GCHistory`, plus the counters Harbor keeps in its log).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GcHistory {
     /// Run id.
     pub id: i64,
@@ -574,13 +576,14 @@ impl From<crate::db::gc_runs::GcRunRow> for GcHistory {
 }
 
 /// `GET /system/gc/schedule` answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GcScheduleView {
     /// The schedule (`None` when unset).
     pub schedule: ScheduleObj,
     /// The parameters scheduled runs use, as a JSON string (Harbor's shape).
     pub job_parameters: String,
     /// The same parameters as an object.
+    #[schema(value_type = Object)]
     pub parameters: crate::gc::collector::GcParams,
     /// Creation time (RFC 3339).
     pub creation_time: Option<String>,
@@ -589,7 +592,7 @@ pub struct GcScheduleView {
 }
 
 /// Harbor's `RetentionExecution`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RetentionExecution {
     /// Id.
     pub id: i64,
@@ -623,7 +626,7 @@ impl From<crate::db::retention::ExecutionRow> for RetentionExecution {
 }
 
 /// Harbor's `RetentionExecutionTask`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RetentionTask {
     /// Id.
     pub id: i64,
@@ -676,7 +679,7 @@ impl From<crate::db::retention::TaskRow> for RetentionTask {
 }
 
 /// `POST /retentions/{id}/executions` body.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct RetentionRunReq {
     /// Only report.
     #[serde(default)]
@@ -684,7 +687,7 @@ pub struct RetentionRunReq {
 }
 
 /// `PATCH /retentions/{id}/executions/{eid}` body.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct RetentionOperateReq {
     /// Only `stop`.
     #[serde(default)]

@@ -1,11 +1,11 @@
 //! `/api/v2.0/users` (Harbor API v2.0): list, create, current, read, profile, password, sysadmin.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson, ClientIp};
+use super::caller::{ApiCaller, ApiJson, ApiPath, ClientIp};
 use super::error::ApiError;
 use super::projects::{page_of, param, query_pairs};
 use super::types::{PasswordReq, SysadminReq, User, UserCreationReq, UserProfileReq};
@@ -29,6 +29,22 @@ impl From<UserError> for ApiError {
 }
 
 /// `GET /api/v2.0/users?username=&q=username=~x&page=&page_size=`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/users",
+    tag = "user",
+    summary = "List users",
+    params(
+        ("page" = i64, Query, description = "Page number, from 1"),
+        ("page_size" = i64, Query, description = "Items per page (at most 100)"),
+        ("q" = String, Query, description = "username=~x"),
+        ("username" = String, Query, description = "Part of the username")
+    ),
+    responses(
+        (status = 200, description = "Users (system administrators)", body = [super::types::User]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn list_users(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -45,6 +61,17 @@ pub async fn list_users(
 }
 
 /// `POST /api/v2.0/users {"username","email","realname","password"}`
+#[utoipa::path(
+    post,
+    path = "/api/v2.0/users",
+    tag = "user",
+    summary = "Create a user (system administrators)",
+    request_body = super::types::UserCreationReq,
+    responses(
+        (status = 201, description = "Created; Location names the user"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn create_user(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -61,6 +88,16 @@ pub async fn create_user(
 }
 
 /// `GET /api/v2.0/users/current`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/users/current",
+    tag = "user",
+    summary = "The signed-in user",
+    responses(
+        (status = 200, description = "The caller", body = super::types::User),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn current_user(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
@@ -69,19 +106,46 @@ pub async fn current_user(
 }
 
 /// `GET /api/v2.0/users/{user_id}`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/users/{user_id}",
+    tag = "user",
+    summary = "One user",
+    params(
+        ("user_id" = i64, Path)
+    ),
+    responses(
+        (status = 200, description = "The user", body = super::types::User),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn get_user(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(app.users.get(&who, id).await?.into()))
 }
 
 /// `PUT /api/v2.0/users/{user_id} {"email","realname","disabled"}`
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/users/{user_id}",
+    tag = "user",
+    summary = "Change a user's profile (or, for administrators, disable it)",
+    params(
+        ("user_id" = i64, Path)
+    ),
+    request_body = super::types::UserProfileReq,
+    responses(
+        (status = 200, description = "Updated"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn update_user(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<UserProfileReq>,
 ) -> Result<StatusCode, ApiError> {
     app.users.update(&who, id, req.email.as_deref(), req.realname.as_deref(), req.disabled).await?;
@@ -89,11 +153,25 @@ pub async fn update_user(
 }
 
 /// `PUT /api/v2.0/users/{user_id}/password {"old_password","new_password"}`
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/users/{user_id}/password",
+    tag = "user",
+    summary = "Change a password",
+    params(
+        ("user_id" = i64, Path)
+    ),
+    request_body = super::types::PasswordReq,
+    responses(
+        (status = 200, description = "Changed; every session and refresh token of the user ends"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn change_password(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     ClientIp(client): ClientIp,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<PasswordReq>,
 ) -> Result<StatusCode, ApiError> {
     app.users.change_password(&who, id, req.old_password.as_deref(), &req.new_password, client).await?;
@@ -101,10 +179,24 @@ pub async fn change_password(
 }
 
 /// `PUT /api/v2.0/users/{user_id}/sysadmin {"sysadmin_flag": true}`
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/users/{user_id}/sysadmin",
+    tag = "user",
+    summary = "Make a user a system administrator or not",
+    params(
+        ("user_id" = i64, Path)
+    ),
+    request_body = super::types::SysadminReq,
+    responses(
+        (status = 200, description = "Changed"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
 pub async fn set_sysadmin(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<SysadminReq>,
 ) -> Result<StatusCode, ApiError> {
     app.users.set_sysadmin(&who, id, req.sysadmin_flag).await?;

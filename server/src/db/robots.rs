@@ -102,6 +102,23 @@ pub async fn list<'e>(e: impl Executor<'e, Database = Any>, project_id: i64) -> 
     rows.iter().map(from_row).collect()
 }
 
+/// One page of every robot with its project's name, by id, and how many there are in all.
+pub async fn list_all(db: &super::Db, offset: i64, limit: i64) -> DbResult<(Vec<(RobotRow, String)>, i64)> {
+    let columns: String = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+    let rows = sqlx::query(&format!(
+        "SELECT {columns}, p.name AS project_name FROM robots r JOIN projects p ON p.id = r.project_id \
+         ORDER BY r.id LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.reader())
+    .await?;
+    let page =
+        rows.iter().map(|r| Ok((from_row(r)?, r.try_get("project_name")?))).collect::<DbResult<Vec<_>>>()?;
+    let total = sqlx::query_scalar("SELECT COUNT(*) FROM robots").fetch_one(db.reader()).await?;
+    Ok((page, total))
+}
+
 /// Replaces a robot's description, grants and disabled flag.
 pub async fn update<'e>(e: impl Executor<'e, Database = Any>, r: &RobotRow) -> DbResult<()> {
     sqlx::query(

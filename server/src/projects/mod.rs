@@ -3,6 +3,7 @@
 //! SQL in `db`.
 
 pub mod members;
+pub mod metadata;
 pub mod robots;
 
 use crate::auth::{Action, Identity, Role, allowed};
@@ -48,6 +49,9 @@ pub enum ProjectError {
     /// The user is a member already.
     #[error("{0} is already a member")]
     AlreadyMember(String),
+    /// A metadata key or value breaks the rules.
+    #[error("{0}")]
+    InvalidMetadata(String),
     /// A database failure.
     #[error("database failure")]
     Db,

@@ -78,6 +78,21 @@ impl Projects {
         Ok((db::robots::list(self.db.reader(), project.id).await?, project.name))
     }
 
+    /// One page of every robot account with its project's name, and the total (system
+    /// administrators: Harbor lists robots without a project filter only to them).
+    pub async fn list_all_robots(
+        &self,
+        who: &Identity,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<(RobotRow, String)>, i64), ProjectError> {
+        match who {
+            Identity::User { sysadmin: true, .. } => Ok(db::robots::list_all(&self.db, offset, limit).await?),
+            Identity::Anonymous => Err(ProjectError::Unauthorized),
+            _ => Err(ProjectError::Forbidden),
+        }
+    }
+
     /// Robot `id` and its project's name, for someone who manages its project's robots.
     pub async fn robot(&self, who: &Identity, id: i64) -> Result<(RobotRow, String), ProjectError> {
         let missing = || ProjectError::NoSuchRobot(id.to_string());

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod harbor_compat;
 mod matrix;
 mod members;
 mod metrics;

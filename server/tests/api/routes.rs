@@ -217,22 +217,25 @@ async fn fixture(app: &TestApp) -> Fixture {
 
 /// The API router's routes as (method, template), read from its source.
 fn api_routes() -> BTreeSet<(String, String)> {
-    let src = include_str!("../../src/api/mod.rs");
-    let body = &src[src.find("pub fn router()").expect("router")..];
-    let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
-    let mut out = BTreeSet::new();
-    for chunk in body.split(".route(").skip(1) {
-        let template = chunk.split('"').nth(1).expect("template").to_owned();
-        for m in ["get", "post", "put", "patch", "delete", "head", "any"] {
-            let called = chunk.match_indices(&format!("{m}(")).any(|(at, _)| {
-                at == 0
-                    || !chunk.as_bytes()[at - 1].is_ascii_alphanumeric() && chunk.as_bytes()[at - 1] != b'_'
-            });
-            if called {
-                out.insert((m.to_uppercase(), template.clone()));
-            }
-        }
-    }
+    // The router is built from the same annotations as the document: its operations are the
+    // routes (plus the catch-all that answers unknown API paths).
+    let mut out: BTreeSet<(String, String)> = wharf::api::document()
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let ops = [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("HEAD", item.head.is_some()),
+            ];
+            ops.into_iter().filter(|(_, on)| *on).map(move |(m, _)| (m.to_owned(), path.clone()))
+        })
+        .collect();
+    out.insert(("ANY".into(), "/api/{*rest}".into()));
     out
 }
 
@@ -250,7 +253,7 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
         ("GET", "/api/v2.0/audit-logs", Admin, "/api/v2.0/audit-logs".into(), None),
         (
             "GET",
-            "/api/v2.0/projects/{project}/logs",
+            "/api/v2.0/projects/{project_name}/logs",
             Project(ProjectAdmin),
             "/api/v2.0/projects/hush/logs".into(),
             None,
@@ -272,9 +275,15 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             "/api/v2.0/system/gc/schedule".into(),
             Some(json!({"schedule": {"type": "None"}})),
         ),
-        ("GET", "/api/v2.0/system/gc/{id}", Admin, format!("/api/v2.0/system/gc/{}", f.gc_id), None),
-        ("PUT", "/api/v2.0/system/gc/{id}", Admin, format!("/api/v2.0/system/gc/{}", f.gc_id), None),
-        ("GET", "/api/v2.0/system/gc/{id}/log", Admin, format!("/api/v2.0/system/gc/{}/log", f.gc_id), None),
+        ("GET", "/api/v2.0/system/gc/{gc_id}", Admin, format!("/api/v2.0/system/gc/{}", f.gc_id), None),
+        ("PUT", "/api/v2.0/system/gc/{gc_id}", Admin, format!("/api/v2.0/system/gc/{}", f.gc_id), None),
+        (
+            "GET",
+            "/api/v2.0/system/gc/{gc_id}/log",
+            Admin,
+            format!("/api/v2.0/system/gc/{}/log", f.gc_id),
+            None,
+        ),
         ("GET", "/api/v2.0/projects", Open, "/api/v2.0/projects".into(), None),
         (
             "POST",
@@ -284,87 +293,128 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             Some(json!({"project_name": "walker-new"})),
         ),
         ("HEAD", "/api/v2.0/projects", SignedIn, "/api/v2.0/projects?project_name=hush".into(), None),
-        ("GET", "/api/v2.0/projects/{project}", Project(Read), "/api/v2.0/projects/hush".into(), None),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}",
+            Project(Read),
+            "/api/v2.0/projects/hush".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/metadatas",
+            Project(Read),
+            "/api/v2.0/projects/hush/metadatas".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/projects/{project_name_or_id}/metadatas",
+            Project(ProjectAdmin),
+            "/api/v2.0/projects/hush/metadatas".into(),
+            Some(json!({"public": "true"})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/metadatas/{meta_name}",
+            Project(Read),
+            "/api/v2.0/projects/hush/metadatas/public".into(),
+            None,
+        ),
         (
             "PUT",
-            "/api/v2.0/projects/{project}",
+            "/api/v2.0/projects/{project_name_or_id}/metadatas/{meta_name}",
+            Project(ProjectAdmin),
+            "/api/v2.0/projects/hush/metadatas/public".into(),
+            Some(json!({"public": "true"})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project_name_or_id}/metadatas/{meta_name}",
+            Project(ProjectAdmin),
+            "/api/v2.0/projects/hush/metadatas/public".into(),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/projects/{project_name_or_id}",
             Project(ProjectAdmin),
             "/api/v2.0/projects/hush".into(),
             Some(json!({"metadata": {"public": "true"}})),
         ),
         (
             "DELETE",
-            "/api/v2.0/projects/{project}",
+            "/api/v2.0/projects/{project_name_or_id}",
             Project(ProjectAdmin),
             "/api/v2.0/projects/hush".into(),
             None,
         ),
         (
             "GET",
-            "/api/v2.0/projects/{project}/repositories",
+            "/api/v2.0/projects/{project_name}/repositories",
             Project(Read),
             "/api/v2.0/projects/hush/repositories".into(),
             None,
         ),
         (
             "GET",
-            "/api/v2.0/projects/{project}/repositories/{repo}",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}",
             Project(Read),
             "/api/v2.0/projects/hush/repositories/vault".into(),
             None,
         ),
         (
             "DELETE",
-            "/api/v2.0/projects/{project}/repositories/{repo}",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}",
             Project(Delete),
             "/api/v2.0/projects/hush/repositories/vault".into(),
             None,
         ),
         (
             "GET",
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts",
             Project(Read),
             art.into(),
             None,
         ),
         (
             "POST",
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts",
             Project(Push),
             format!("{art}?from=hush/vault@{d}"),
             None,
         ),
         (
             "GET",
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
             Project(Read),
             format!("{art}/v1"),
             None,
         ),
         (
             "DELETE",
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
             Project(Delete),
             format!("{art}/{d}"),
             None,
         ),
         (
             "GET",
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
             Project(Read),
             format!("{art}/v1/tags"),
             None,
         ),
         (
             "POST",
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
             Project(Push),
             format!("{art}/v1/tags"),
             Some(json!({"name": "walker-tag"})),
         ),
         (
             "DELETE",
-            "/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{reference}/tags/{tag}",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}",
             Project(Delete),
             format!("{art}/v1/tags/v1"),
             None,
@@ -512,35 +562,35 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
         ),
         (
             "GET",
-            "/api/v2.0/projects/{project}/members",
+            "/api/v2.0/projects/{project_name_or_id}/members",
             Project(ListMembers),
             "/api/v2.0/projects/hush/members".into(),
             None,
         ),
         (
             "POST",
-            "/api/v2.0/projects/{project}/members",
+            "/api/v2.0/projects/{project_name_or_id}/members",
             Project(ProjectAdmin),
             "/api/v2.0/projects/hush/members".into(),
             Some(json!({"role_id": 1, "member_user": {"username": "outsider"}})),
         ),
         (
             "GET",
-            "/api/v2.0/projects/{project}/members/{mid}",
+            "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
             Project(ListMembers),
             format!("/api/v2.0/projects/hush/members/{}", f.member_id),
             None,
         ),
         (
             "PUT",
-            "/api/v2.0/projects/{project}/members/{mid}",
+            "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
             Project(ProjectAdmin),
             format!("/api/v2.0/projects/hush/members/{}", f.member_id),
             Some(json!({"role_id": 1})),
         ),
         (
             "DELETE",
-            "/api/v2.0/projects/{project}/members/{mid}",
+            "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
             Project(ProjectAdmin),
             format!("/api/v2.0/projects/hush/members/{}", f.member_id),
             None,

@@ -1,0 +1,168 @@
+//! What a Harbor client library with strict response models expects: project metadata under
+//! `/metadatas`, robots listed without a filter, empty paging parameters taken as absent, and
+//! every rejection in the API's JSON error shape, path parameters included.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+async fn json(res: reqwest::Response) -> Value {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON: {text}"))
+}
+
+async fn api_error(res: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(res.status(), status);
+    assert!(header(&res, "content-type").is_some_and(|c| c.starts_with("application/json")));
+    let v: Value = res.json().await.expect("an error body in JSON");
+    assert!(v["errors"][0]["code"].is_string() && v["errors"][0]["message"].is_string(), "{v}");
+    v["errors"][0]["message"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn project_metadata_reads_and_changes_like_harbors() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    let m =
+        json(app.admin(Method::GET, "/api/v2.0/projects/team/metadatas").send().await.expect("send")).await;
+    assert_eq!(m, json!({"public": "false"}));
+    let res = app
+        .admin(Method::POST, "/api/v2.0/projects/team/metadatas")
+        .json(&json!({"public": "true", "auto_scan": "false"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let m =
+        json(app.admin(Method::GET, "/api/v2.0/projects/team/metadatas/public").send().await.expect("send"))
+            .await;
+    assert_eq!(m, json!({"public": "true"}));
+    let project = json(app.admin(Method::GET, "/api/v2.0/projects/team").send().await.expect("send")).await;
+    assert_eq!(project["metadata"]["public"], "true", "the same flag as the project's");
+
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/projects/team/metadatas/public")
+        .json(&json!({"public": "false"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.anon(Method::GET, "/api/v2.0/projects/team/metadatas").send().await.expect("send");
+    assert!(matches!(res.status().as_u16(), 401 | 404), "private again: {}", res.status());
+
+    // A retention policy shows up as retention_id, as Harbor clients read it.
+    let policy = json!({"algorithm": "or", "rules": [{"action": "retain", "template": "always", "params": {},
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
+        "trigger": {"kind": "Schedule", "settings": {"cron": ""}}, "scope": {"level": "project", "ref": 2}});
+    let res = app.admin(Method::POST, "/api/v2.0/retentions").json(&policy).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap_or_default());
+    let m = json(app.admin(Method::GET, "/api/v2.0/projects/2/metadatas").send().await.expect("send")).await;
+    assert!(m["retention_id"].as_str().is_some_and(|id| id.parse::<i64>().is_ok()), "{m}");
+
+    // Features Wharf does not have can only be off; unknown keys are refused; nothing changes.
+    for body in
+        [json!({"enable_content_trust": "true"}), json!({"no_such_key": "1"}), json!({"public": "maybe"})]
+    {
+        let res = app
+            .admin(Method::POST, "/api/v2.0/projects/team/metadatas")
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        api_error(res, StatusCode::BAD_REQUEST).await;
+    }
+    let res =
+        app.admin(Method::DELETE, "/api/v2.0/projects/team/metadatas/public").send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.admin(Method::GET, "/api/v2.0/projects/team/metadatas/nope").send().await.expect("send");
+    api_error(res, StatusCode::NOT_FOUND).await;
+
+    // Only project administrators change metadata.
+    let id = app.create_user("dev", "Passw0rd!").await;
+    app.add_member("team", id, wharf::auth::Role::Developer).await;
+    let res = app
+        .anon(Method::POST, "/api/v2.0/projects/team/metadatas")
+        .basic_auth("dev", Some("Passw0rd!"))
+        .json(&json!({"public": "true"}))
+        .send()
+        .await
+        .expect("send");
+    api_error(res, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test]
+async fn robots_are_listed_without_a_filter_for_administrators() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    for (project, name) in [("library", "a"), ("team", "b"), ("team", "c")] {
+        let body = json!({"name": name, "level": "project", "duration": -1, "permissions": [{"kind": "project",
+            "namespace": project, "access": [{"resource": "repository", "action": "pull"}]}]});
+        let res = app.admin(Method::POST, "/api/v2.0/robots").json(&body).send().await.expect("send");
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let res = app.admin(Method::GET, "/api/v2.0/robots?page=1&page_size=2").send().await.expect("send");
+    assert_eq!(header(&res, "x-total-count"), Some("3"));
+    assert!(header(&res, "link").is_some_and(|l| l.contains("rel=\"next\"")));
+    let page = json(res).await;
+    let names: Vec<&str> = page.as_array().expect("list").iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["robot$library+a", "robot$team+b"]);
+    let all = json(app.admin(Method::GET, "/api/v2.0/robots").send().await.expect("send")).await;
+    assert_eq!(all.as_array().map(Vec::len), Some(3));
+    app.create_user("someone", "Passw0rd!").await;
+    let res = app
+        .anon(Method::GET, "/api/v2.0/robots")
+        .basic_auth("someone", Some("Passw0rd!"))
+        .send()
+        .await
+        .expect("send");
+    api_error(res, StatusCode::FORBIDDEN).await;
+    let res = app.anon(Method::GET, "/api/v2.0/robots").send().await.expect("send");
+    api_error(res, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn empty_paging_parameters_count_as_absent() {
+    let app = TestApp::start().await;
+    for path in [
+        "/api/v2.0/projects?page=&page_size=",
+        "/api/v2.0/users?page=&page_size=&q=",
+        "/api/v2.0/audit-logs?page=&page_size=",
+        "/api/v2.0/projects/library/repositories?page=&page_size=&q=&sort=",
+        "/api/v2.0/projects/library/members?page=&page_size=&entityname=",
+        "/api/v2.0/robots?page=&page_size=&q=",
+        "/api/v2.0/system/gc?page=&page_size=",
+    ] {
+        let res = app.admin(Method::GET, path).send().await.expect("send");
+        assert_eq!(res.status(), StatusCode::OK, "{path}: {}", res.text().await.unwrap_or_default());
+    }
+    let res = app.admin(Method::GET, "/api/v2.0/projects?page=x").send().await.expect("send");
+    api_error(res, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn path_parameters_that_do_not_parse_are_answered_in_json() {
+    let app = TestApp::start().await;
+    for path in [
+        "/api/v2.0/robots/9223372036854775808",
+        "/api/v2.0/projects/0/members/abc",
+        "/api/v2.0/users/x",
+        "/api/v2.0/users/x/password",
+        "/api/v2.0/system/gc/NaN",
+        "/api/v2.0/retentions/one",
+        "/api/v2.0/retentions/1/executions/two/tasks",
+    ] {
+        for method in [Method::GET, Method::PUT] {
+            let res = app.admin(method.clone(), path).json(&json!({})).send().await.expect("send");
+            let status = res.status();
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                continue;
+            }
+            let message = api_error(res, StatusCode::BAD_REQUEST).await;
+            assert!(!message.is_empty(), "{method} {path}: says what is wrong");
+        }
+    }
+}
