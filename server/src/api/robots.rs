@@ -1,4 +1,4 @@
-//! `/api/v2.0/robots` (Harbor API v2.0): project robot accounts.
+//! `/api/v2.0/robots` (Harbor API v2.0): project robot accounts and system robot accounts.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -13,7 +13,7 @@ use super::types::{Robot, RobotPermission, RobotReq, RobotSecretReq};
 use crate::app::AppState;
 use crate::auth::RobotGrants;
 use crate::projects::ProjectRef;
-use crate::projects::robots::NewRobot;
+use crate::projects::robots::{Namespace, NewRobot, SystemPermissions};
 use crate::time::rfc3339_ms;
 
 /// The project and grants a request's permissions name (one project per robot).
@@ -23,6 +23,28 @@ fn grants(perms: &[RobotPermission]) -> Result<(String, RobotGrants), ApiError> 
             "a project robot has exactly one permission entry, for its project".into(),
         ));
     };
+    entry(p)
+}
+
+/// A system robot's permissions: one entry per project, namespace `*` for every project.
+fn system_permissions(perms: &[RobotPermission]) -> Result<SystemPermissions, ApiError> {
+    let entries = perms
+        .iter()
+        .map(|p| {
+            let (namespace, g) = entry(p)?;
+            let ns = if namespace == "*" {
+                Namespace::All
+            } else {
+                Namespace::Project(ProjectRef::Name(namespace))
+            };
+            Ok((ns, g))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(SystemPermissions(entries))
+}
+
+/// The namespace and grants of one permission entry.
+fn entry(p: &RobotPermission) -> Result<(String, RobotGrants), ApiError> {
     if p.kind != "project" {
         return Err(ApiError::BadRequest(format!(
             "permission kind {:?} is not supported: use project",
@@ -62,19 +84,27 @@ pub async fn create_robot(
     ApiCaller(who): ApiCaller,
     ApiJson(req): ApiJson<RobotReq>,
 ) -> Result<Response, ApiError> {
-    if req.level.as_deref().is_some_and(|l| l != "project") {
-        return Err(ApiError::BadRequest("only project robots are supported".into()));
-    }
     let name = req.name.ok_or_else(|| ApiError::BadRequest("name is required".into()))?;
-    let (project, grants) = grants(req.permissions.as_deref().unwrap_or_default())?;
-    let new = NewRobot {
-        name,
-        description: req.description.unwrap_or_default(),
-        grants,
-        duration_days: req.duration.unwrap_or(-1),
-        disabled: req.disable.unwrap_or(false),
+    let perms = req.permissions.as_deref().unwrap_or_default();
+    let (description, duration, disabled) =
+        (req.description.unwrap_or_default(), req.duration.unwrap_or(-1), req.disable.unwrap_or(false));
+    let (robot, secret) = match req.level.as_deref().unwrap_or("project") {
+        "project" => {
+            let (project, grants) = grants(perms)?;
+            let new = NewRobot { name, description, grants, duration_days: duration, disabled };
+            let (robot, _, secret) = app.projects.create_robot(&who, &ProjectRef::Name(project), new).await?;
+            (robot, secret)
+        }
+        "system" => {
+            let perms = system_permissions(perms)?;
+            app.projects.create_system_robot(&who, &name, description, duration, disabled, perms).await?
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "level {other:?} is not supported: use project or system"
+            )));
+        }
     };
-    let (robot, _, secret) = app.projects.create_robot(&who, &ProjectRef::Name(project), new).await?;
     let body = json!({
         "id": robot.id,
         "name": robot.name,
@@ -174,9 +204,14 @@ pub async fn update_robot(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<RobotReq>,
 ) -> Result<StatusCode, ApiError> {
-    let grants = match req.permissions.as_deref() {
-        Some(p) => Some(grants(p)?.1),
-        None => None,
+    let (robot, _) = app.projects.robot(&who, id).await?;
+    let grants = match (req.permissions.as_deref(), robot.project_id) {
+        (Some(p), Some(_)) => Some(grants(p)?.1),
+        (Some(p), None) => {
+            app.projects.set_system_permissions(&who, id, system_permissions(p)?).await?;
+            None
+        }
+        (None, _) => None,
     };
     app.projects.update_robot(&who, id, req.description, grants, req.disable).await?;
     Ok(StatusCode::OK)

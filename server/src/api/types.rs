@@ -427,7 +427,7 @@ pub struct Robot {
     pub name: String,
     /// Free text.
     pub description: String,
-    /// `project`.
+    /// `project` or `system`.
     pub level: &'static str,
     /// Disabled robots are refused.
     pub disable: bool,
@@ -448,12 +448,19 @@ impl Robot {
             id: r.id,
             name: r.name,
             description: r.description,
-            level: "project",
+            level: if r.project_id.is_some() { "project" } else { "system" },
             disable: r.disabled,
             expires_at: if r.expires_at < 0 { -1 } else { r.expires_at / 1000 },
             creation_time: rfc3339_ms(r.created_at),
             update_time: rfc3339_ms(r.updated_at),
-            permissions: vec![RobotPermission::of(project, r.grants)],
+            permissions: match r.project_id {
+                Some(_) => vec![RobotPermission::of(project, r.grants)],
+                None => r
+                    .permissions
+                    .iter()
+                    .map(|g| RobotPermission::of(g.project.as_deref().unwrap_or("*"), g.grants))
+                    .collect(),
+            },
         }
     }
 }
@@ -467,11 +474,12 @@ pub struct RobotReq {
     pub description: Option<String>,
     /// Days until expiry; -1 never (create only).
     pub duration: Option<i64>,
-    /// `project`.
+    /// `project` (the default) or `system`.
     pub level: Option<String>,
     /// Disabled.
     pub disable: Option<bool>,
-    /// Permissions: one entry for the robot's project.
+    /// Permissions: for a project robot one entry, its project; for a system robot one entry
+    /// per project, namespace `*` for every project.
     pub permissions: Option<Vec<RobotPermission>>,
 }
 

@@ -125,9 +125,7 @@ pub fn allowed(who: &Identity, project_id: i64, public: bool, role: Option<Role>
     match who {
         Identity::User { sysadmin: true, .. } => true,
         Identity::User { .. } => open || role.is_some_and(|r| role_allows(r, action)),
-        Identity::Robot { project_id: own, grants, .. } => {
-            open || (*own == project_id && grants.allows(action))
-        }
+        Identity::Robot { scope, .. } => open || scope.grants_in(project_id).allows(action),
         Identity::Anonymous => open,
     }
 }
@@ -186,7 +184,11 @@ mod tests {
     fn robots_act_only_in_their_project_with_their_grants() {
         use super::super::RobotGrants;
         let grants = RobotGrants { pull: true, push: true, delete: false };
-        let robot = Identity::Robot { id: 1, name: "robot$team+ci".into(), project_id: 7, grants };
+        let robot = Identity::Robot {
+            id: 1,
+            name: "robot$team+ci".into(),
+            scope: crate::auth::RobotScope::Project(7, grants),
+        };
         assert!(allowed(&robot, 7, false, None, Pull));
         assert!(allowed(&robot, 7, false, None, Push));
         assert!(!allowed(&robot, 7, false, None, Delete));

@@ -108,7 +108,7 @@ impl Authenticator {
     async fn robot_account(&self, name: &str) -> Result<Option<Account>, AuthError> {
         Ok(db::robots::by_name(self.db.reader(), name).await?.map(|r| Account {
             usable: r.usable(),
-            identity: Identity::Robot { id: r.id, name: r.name, project_id: r.project_id, grants: r.grants },
+            identity: Identity::Robot { id: r.id, scope: r.scope(), name: r.name },
             hash: r.secret_hash,
         }))
     }

@@ -26,17 +26,51 @@ pub enum Identity {
         /// System administrator.
         sysadmin: bool,
     },
-    /// A project robot account: only its project, only its granted actions.
+    /// A robot account: only the projects and actions it was granted.
     Robot {
         /// Robot id.
         id: i64,
-        /// Full name, `robot$<project>+<name>`.
+        /// Full name: `robot$<project>+<name>` (project level) or `robot$<name>` (system level).
         name: String,
-        /// The one project it works in.
-        project_id: i64,
-        /// What it may do there.
-        grants: RobotGrants,
+        /// Where it works and what it may do there.
+        scope: RobotScope,
     },
+}
+
+/// Where a robot account works: Harbor's project and system levels.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RobotScope {
+    /// A project robot: its one project, with these grants.
+    Project(i64, RobotGrants),
+    /// A system robot: grants per project; a `None` project means every project.
+    System(Vec<(Option<i64>, RobotGrants)>),
+}
+
+impl RobotScope {
+    /// What the robot may do in project `project_id` (for a system robot, every entry naming
+    /// the project or all projects, together).
+    pub fn grants_in(&self, project_id: i64) -> RobotGrants {
+        match self {
+            Self::Project(own, g) if *own == project_id => *g,
+            Self::Project(..) => RobotGrants::default(),
+            Self::System(entries) => entries.iter().filter(|(p, _)| p.is_none_or(|p| p == project_id)).fold(
+                RobotGrants::default(),
+                |a, (_, g)| RobotGrants {
+                    pull: a.pull || g.pull,
+                    push: a.push || g.push,
+                    delete: a.delete || g.delete,
+                },
+            ),
+        }
+    }
+
+    /// The projects it works in; `None` when it works in every project.
+    pub fn projects(&self) -> Option<Vec<i64>> {
+        match self {
+            Self::Project(p, _) => Some(vec![*p]),
+            Self::System(entries) => entries.iter().map(|(p, _)| *p).collect(),
+        }
+    }
 }
 
 /// The registry actions a robot account holds.

@@ -81,9 +81,9 @@ pub struct Claims {
     /// The subject is a system administrator.
     #[serde(default)]
     pub adm: bool,
-    /// For a robot: its project and grants.
+    /// For a robot: where it works and what it may do there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub robot: Option<(i64, super::RobotGrants)>,
+    pub robot: Option<super::RobotScope>,
     /// `access` for a short-lived access token, `refresh` for a refresh token.
     #[serde(default = "access_kind")]
     pub kind: String,
@@ -102,12 +102,9 @@ impl Claims {
     pub fn identity(&self) -> Identity {
         match (&self.robot, self.sub.is_empty()) {
             (_, true) => Identity::Anonymous,
-            (Some((project_id, grants)), false) => Identity::Robot {
-                id: self.uid,
-                name: self.sub.clone(),
-                project_id: *project_id,
-                grants: *grants,
-            },
+            (Some(scope), false) => {
+                Identity::Robot { id: self.uid, name: self.sub.clone(), scope: scope.clone() }
+            }
             (None, false) => Identity::User { id: self.uid, name: self.sub.clone(), sysadmin: self.adm },
         }
     }
@@ -183,9 +180,7 @@ impl TokenSigner {
         let (sub, uid, adm, robot) = match identity {
             Identity::Anonymous => (String::new(), 0, false, None),
             Identity::User { id, name, sysadmin } => (name.clone(), *id, *sysadmin, None),
-            Identity::Robot { id, name, project_id, grants } => {
-                (name.clone(), *id, false, Some((*project_id, *grants)))
-            }
+            Identity::Robot { id, name, scope } => (name.clone(), *id, false, Some(scope.clone())),
         };
         let claims = Claims {
             iss: ISSUER.into(),

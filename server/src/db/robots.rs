@@ -1,25 +1,27 @@
 //! SQL for `robots`.
 
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, AnyPool, Executor, Row};
 
 use super::{DbResult, now_ms};
-use crate::auth::RobotGrants;
+use crate::auth::{RobotGrants, RobotScope};
 
 /// A stored robot account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RobotRow {
     /// Id.
     pub id: i64,
-    /// Full name, `robot$<project>+<name>`.
+    /// Full name: `robot$<project>+<name>`, or `robot$<name>` for a system robot.
     pub name: String,
-    /// Its project.
-    pub project_id: i64,
+    /// Its project; `None` for a system robot.
+    pub project_id: Option<i64>,
     /// Free text.
     pub description: String,
     /// argon2id hash of the secret.
     pub secret_hash: String,
-    /// What it may do.
+    /// What a project robot may do in its project.
     pub grants: RobotGrants,
+    /// What a system robot may do, per project.
+    pub permissions: Vec<SystemGrant>,
     /// Disabled robots are refused.
     pub disabled: bool,
     /// Expiry, unix ms; -1 never.
@@ -30,7 +32,26 @@ pub struct RobotRow {
     pub updated_at: i64,
 }
 
+/// A system robot's grants in one project, or in every project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemGrant {
+    /// The project; `None` for every project.
+    pub project_id: Option<i64>,
+    /// The project's name (`None` for every project).
+    pub project: Option<String>,
+    /// What the robot may do there.
+    pub grants: RobotGrants,
+}
+
 impl RobotRow {
+    /// Where the robot works and what it may do there.
+    pub fn scope(&self) -> RobotScope {
+        match self.project_id {
+            Some(p) => RobotScope::Project(p, self.grants),
+            None => RobotScope::System(self.permissions.iter().map(|g| (g.project_id, g.grants)).collect()),
+        }
+    }
+
     /// Whether the robot may sign in now.
     pub fn usable(&self) -> bool {
         !self.disabled && (self.expires_at < 0 || self.expires_at > now_ms())
@@ -48,6 +69,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<RobotRow> {
         description: r.try_get("description")?,
         secret_hash: r.try_get("secret_hash")?,
         grants: RobotGrants { pull: flag("can_pull")?, push: flag("can_push")?, delete: flag("can_delete")? },
+        permissions: Vec::new(),
         disabled: flag("disabled")?,
         expires_at: r.try_get("expires_at")?,
         created_at: r.try_get("created_at")?,
@@ -76,21 +98,84 @@ pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, r: &RobotRow) -> D
 }
 
 /// A robot by full name.
-pub async fn by_name<'e>(e: impl Executor<'e, Database = Any>, name: &str) -> DbResult<Option<RobotRow>> {
+pub async fn by_name(pool: &AnyPool, name: &str) -> DbResult<Option<RobotRow>> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM robots WHERE name = $1"))
         .bind(name)
-        .fetch_optional(e)
+        .fetch_optional(pool)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    match row {
+        Some(r) => Ok(Some(with_permissions(pool, from_row(&r)?).await?)),
+        None => Ok(None),
+    }
 }
 
 /// A robot by id.
-pub async fn by_id<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<RobotRow>> {
+pub async fn by_id(pool: &AnyPool, id: i64) -> DbResult<Option<RobotRow>> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM robots WHERE id = $1"))
         .bind(id)
-        .fetch_optional(e)
+        .fetch_optional(pool)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    match row {
+        Some(r) => Ok(Some(with_permissions(pool, from_row(&r)?).await?)),
+        None => Ok(None),
+    }
+}
+
+/// `r` with its per-project permissions read, when it is a system robot.
+async fn with_permissions(pool: &AnyPool, mut r: RobotRow) -> DbResult<RobotRow> {
+    if r.project_id.is_none() {
+        r.permissions = permissions(pool, r.id).await?;
+    }
+    Ok(r)
+}
+
+/// A system robot's grants, per project (every project first).
+pub async fn permissions<'e>(
+    e: impl Executor<'e, Database = Any>,
+    robot_id: i64,
+) -> DbResult<Vec<SystemGrant>> {
+    let rows = sqlx::query(
+        "SELECT g.project_id, p.name, g.can_pull, g.can_push, g.can_delete FROM robot_permissions g \
+         LEFT JOIN projects p ON p.id = g.project_id WHERE g.robot_id = $1 ORDER BY p.name",
+    )
+    .bind(robot_id)
+    .fetch_all(e)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let flag = |c: &str| -> DbResult<bool> { Ok(r.try_get::<i64, _>(c)? != 0) };
+            Ok(SystemGrant {
+                project_id: r.try_get("project_id")?,
+                project: r.try_get("name")?,
+                grants: RobotGrants {
+                    pull: flag("can_pull")?,
+                    push: flag("can_push")?,
+                    delete: flag("can_delete")?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Replaces a system robot's grants.
+pub async fn set_permissions(db: &super::Db, robot_id: i64, grants: &[SystemGrant]) -> DbResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM robot_permissions WHERE robot_id = $1").bind(robot_id).execute(&mut *tx).await?;
+    for g in grants {
+        sqlx::query(
+            "INSERT INTO robot_permissions (robot_id, project_id, can_pull, can_push, can_delete) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(robot_id)
+        .bind(g.project_id)
+        .bind(i64::from(g.grants.pull))
+        .bind(i64::from(g.grants.push))
+        .bind(i64::from(g.grants.delete))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The robots of a project, by name.
@@ -102,19 +187,23 @@ pub async fn list<'e>(e: impl Executor<'e, Database = Any>, project_id: i64) -> 
     rows.iter().map(from_row).collect()
 }
 
-/// One page of every robot with its project's name, by id, and how many there are in all.
+/// One page of every robot with its project's name (empty for system robots), by id, and how
+/// many there are in all.
 pub async fn list_all(db: &super::Db, offset: i64, limit: i64) -> DbResult<(Vec<(RobotRow, String)>, i64)> {
     let columns: String = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
     let rows = sqlx::query(&format!(
-        "SELECT {columns}, p.name AS project_name FROM robots r JOIN projects p ON p.id = r.project_id \
-         ORDER BY r.id LIMIT $1 OFFSET $2"
+        "SELECT {columns}, COALESCE(p.name, '') AS project_name FROM robots r \
+         LEFT JOIN projects p ON p.id = r.project_id ORDER BY r.id LIMIT $1 OFFSET $2"
     ))
     .bind(limit)
     .bind(offset)
     .fetch_all(db.reader())
     .await?;
-    let page =
-        rows.iter().map(|r| Ok((from_row(r)?, r.try_get("project_name")?))).collect::<DbResult<Vec<_>>>()?;
+    let mut page = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let robot = with_permissions(db.reader(), from_row(r)?).await?;
+        page.push((robot, r.try_get("project_name")?));
+    }
     let total = sqlx::query_scalar("SELECT COUNT(*) FROM robots").fetch_one(db.reader()).await?;
     Ok((page, total))
 }

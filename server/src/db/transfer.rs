@@ -37,6 +37,7 @@ const TABLES: &[Table] = &[
             ("disabled", Col::Int),
             ("created_at", Col::Int),
             ("updated_at", Col::Int),
+            ("token_generation", Col::Int),
         ],
         identity: true,
     },
@@ -163,6 +164,17 @@ const TABLES: &[Table] = &[
             ("updated_at", Col::Int),
         ],
         identity: true,
+    },
+    Table {
+        name: "robot_permissions",
+        columns: &[
+            ("robot_id", Col::Int),
+            ("project_id", Col::Int),
+            ("can_pull", Col::Int),
+            ("can_push", Col::Int),
+            ("can_delete", Col::Int),
+        ],
+        identity: false,
     },
     Table {
         name: "gc_runs",

@@ -1,9 +1,11 @@
-//! Project robot accounts: created by project admins with explicit permissions and an optional
-//! expiry; the secret is returned once (and on refresh) and stored only as an argon2 hash.
+//! Robot accounts: project robots, created by project admins for their project, and system
+//! robots (Harbor's level "system"), created by system administrators with grants over several
+//! projects or all of them. Both have explicit permissions and an optional expiry; the secret is
+//! returned once (and on refresh) and stored only as an argon2 hash.
 
 use super::{ProjectError, ProjectRef, Projects};
 use crate::auth::{Action, Identity, RobotGrants, password};
-use crate::db::{self, now_ms, robots::RobotRow};
+use crate::db::{self, now_ms, robots::RobotRow, robots::SystemGrant};
 use crate::registry::reference::valid_component;
 
 /// A robot to create.
@@ -19,6 +21,37 @@ pub struct NewRobot {
     pub duration_days: i64,
     /// Created disabled.
     pub disabled: bool,
+}
+
+/// Which projects a system robot's grant covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Namespace {
+    /// One project.
+    Project(ProjectRef),
+    /// Every project, present and future (Harbor's namespace `*`).
+    All,
+}
+
+/// A system robot to create, or the new permissions of one.
+#[derive(Debug, Clone)]
+pub struct SystemPermissions(pub Vec<(Namespace, RobotGrants)>);
+
+fn admin_only(who: &Identity) -> Result<(), ProjectError> {
+    match who {
+        Identity::User { sysadmin: true, .. } => Ok(()),
+        Identity::Anonymous => Err(ProjectError::Unauthorized),
+        _ => Err(ProjectError::Forbidden),
+    }
+}
+
+fn check_new(name: &str, duration_days: i64) -> Result<(), ProjectError> {
+    if !valid_component(name) || name.len() > 100 {
+        return Err(ProjectError::InvalidRobot(format!("invalid robot name {name:?}")));
+    }
+    if duration_days == 0 || duration_days < -1 {
+        return Err(ProjectError::InvalidRobot("duration is days (at least 1) or -1 for never".into()));
+    }
+    Ok(())
 }
 
 /// A random secret that meets Harbor's password rule.
@@ -37,12 +70,7 @@ impl Projects {
         new: NewRobot,
     ) -> Result<(RobotRow, String, String), ProjectError> {
         let project = self.get(who, p, Action::ManageRobots).await?;
-        if !valid_component(&new.name) || new.name.len() > 100 {
-            return Err(ProjectError::InvalidRobot(format!("invalid robot name {:?}", new.name)));
-        }
-        if new.duration_days == 0 || new.duration_days < -1 {
-            return Err(ProjectError::InvalidRobot("duration is days (at least 1) or -1 for never".into()));
-        }
+        check_new(&new.name, new.duration_days)?;
         if new.grants == RobotGrants::default() {
             return Err(ProjectError::InvalidRobot("a robot needs at least one permission".into()));
         }
@@ -51,10 +79,11 @@ impl Projects {
         let mut row = RobotRow {
             id: 0,
             name: format!("robot${}+{}", project.name, new.name),
-            project_id: project.id,
+            project_id: Some(project.id),
             description: new.description,
             secret_hash: password::hash(secret.clone()).await.map_err(|_| ProjectError::Db)?,
             grants: new.grants,
+            permissions: Vec::new(),
             disabled: new.disabled,
             expires_at,
             created_at: now_ms(),
@@ -93,17 +122,108 @@ impl Projects {
         }
     }
 
-    /// Robot `id` and its project's name, for someone who manages its project's robots.
+    /// Robot `id` and its project's name (empty for a system robot), for someone who manages
+    /// its project's robots (system robots: system administrators).
     pub async fn robot(&self, who: &Identity, id: i64) -> Result<(RobotRow, String), ProjectError> {
         let missing = || ProjectError::NoSuchRobot(id.to_string());
         let row = db::robots::by_id(self.db.reader(), id).await?.ok_or_else(missing)?;
-        let project = self.get(who, &ProjectRef::Id(row.project_id), Action::ManageRobots).await.map_err(
-            |e| match e {
+        let Some(project_id) = row.project_id else {
+            return match admin_only(who) {
+                Ok(()) => Ok((row, String::new())),
+                Err(ProjectError::Forbidden) => Err(missing()),
+                Err(e) => Err(e),
+            };
+        };
+        let project =
+            self.get(who, &ProjectRef::Id(project_id), Action::ManageRobots).await.map_err(|e| match e {
                 ProjectError::NotFound(_) => missing(),
                 other => other,
-            },
-        )?;
+            })?;
         Ok((row, project.name))
+    }
+
+    /// The grants `perms` name, with each project looked up; refused when one does not exist or
+    /// a grant is empty.
+    async fn system_grants(
+        &self,
+        who: &Identity,
+        perms: SystemPermissions,
+    ) -> Result<Vec<SystemGrant>, ProjectError> {
+        if perms.0.is_empty() {
+            return Err(ProjectError::InvalidRobot("a system robot needs at least one permission".into()));
+        }
+        let mut out: Vec<SystemGrant> = Vec::with_capacity(perms.0.len());
+        for (ns, grants) in perms.0 {
+            if grants == RobotGrants::default() {
+                return Err(ProjectError::InvalidRobot("every permission entry needs an action".into()));
+            }
+            let (project_id, project) = match ns {
+                Namespace::All => (None, None),
+                Namespace::Project(r) => {
+                    let p = self.get(who, &r, Action::ReadProject).await?;
+                    (Some(p.id), Some(p.name))
+                }
+            };
+            if out.iter().any(|g| g.project_id == project_id) {
+                return Err(ProjectError::InvalidRobot("each project may be named once".into()));
+            }
+            out.push(SystemGrant { project_id, project, grants });
+        }
+        Ok(out)
+    }
+
+    /// Creates a system robot (system administrators); returns it and its secret.
+    pub async fn create_system_robot(
+        &self,
+        who: &Identity,
+        name: &str,
+        description: String,
+        duration_days: i64,
+        disabled: bool,
+        perms: SystemPermissions,
+    ) -> Result<(RobotRow, String), ProjectError> {
+        admin_only(who)?;
+        check_new(name, duration_days)?;
+        let permissions = self.system_grants(who, perms).await?;
+        let secret = new_secret();
+        let expires_at = if duration_days < 0 { -1 } else { now_ms() + duration_days * 86_400_000 };
+        let mut row = RobotRow {
+            id: 0,
+            name: format!("robot${name}"),
+            project_id: None,
+            description,
+            secret_hash: password::hash(secret.clone()).await.map_err(|_| ProjectError::Db)?,
+            grants: RobotGrants::default(),
+            permissions,
+            disabled,
+            expires_at,
+            created_at: now_ms(),
+            updated_at: now_ms(),
+        };
+        row.id = match db::robots::insert(self.db.writer(), &row).await {
+            Ok(id) => id,
+            Err(e) if e.is_unique_violation() => return Err(ProjectError::Exists(row.name)),
+            Err(e) => return Err(e.into()),
+        };
+        db::robots::set_permissions(&self.db, row.id, &row.permissions).await?;
+        Ok((row, secret))
+    }
+
+    /// Replaces a system robot's permissions (system administrators).
+    pub async fn set_system_permissions(
+        &self,
+        who: &Identity,
+        id: i64,
+        perms: SystemPermissions,
+    ) -> Result<(), ProjectError> {
+        let (row, _) = self.robot(who, id).await?;
+        if row.project_id.is_some() {
+            return Err(ProjectError::InvalidRobot(
+                "a project robot's permissions name its own project only".into(),
+            ));
+        }
+        let grants = self.system_grants(who, perms).await?;
+        Ok(db::robots::set_permissions(&self.db, id, &grants).await?)
     }
 
     /// Changes robot `id`'s description, permissions and disabled flag.

@@ -143,10 +143,11 @@ impl Registry {
     ) -> Result<Vec<String>, RegistryError> {
         let visible = match who {
             Identity::User { sysadmin: true, .. } => None,
+            Identity::Robot { scope, .. } if scope.projects().is_none() => None,
             _ => {
                 let mut ids = db::projects::readable_ids(self.db.reader(), who.user_id()).await?;
-                if let Identity::Robot { project_id, .. } = who {
-                    ids.push(*project_id);
+                if let Identity::Robot { scope, .. } = who {
+                    ids.extend(scope.projects().unwrap_or_default());
                 }
                 Some(ids)
             }

@@ -166,3 +166,132 @@ async fn path_parameters_that_do_not_parse_are_answered_in_json() {
         }
     }
 }
+
+async fn token_status(app: &TestApp, user: &str, secret: &str, scope: &str) -> Vec<String> {
+    let res = app
+        .anon(Method::GET, &format!("/service/token?service=wharf&scope={scope}"))
+        .basic_auth(user, Some(secret))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.expect("json");
+    let token = v["token"].as_str().expect("token");
+    let payload = token.split('.').nth(1).expect("payload");
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64"),
+    )
+    .expect("claims");
+    claims["access"][0]["actions"]
+        .as_array()
+        .map_or_else(Vec::new, |a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+}
+
+#[tokio::test]
+async fn system_robots_work_across_the_projects_they_are_granted() {
+    let app = TestApp::start().await;
+    for p in ["alpha", "beta", "gamma"] {
+        app.create_project(p, false).await;
+    }
+    app.push_image("gamma/app", "v1").await;
+    let body = json!({"name": "ci", "level": "system", "duration": 30, "permissions": [
+        {"kind": "project", "namespace": "alpha", "access": [{"resource": "repository", "action": "pull"},
+            {"resource": "repository", "action": "push"}]},
+        {"kind": "project", "namespace": "beta", "access": [{"resource": "repository", "action": "pull"}]}]});
+    let res = app.admin(Method::POST, "/api/v2.0/robots").json(&body).send().await.expect("send");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created = json(res).await;
+    let (id, name, secret) = (
+        created["id"].as_i64().expect("id"),
+        created["name"].as_str().expect("name").to_owned(),
+        created["secret"].as_str().expect("secret").to_owned(),
+    );
+    assert_eq!(name, "robot$ci");
+
+    // Exactly what it was granted, project by project.
+    assert_eq!(token_status(&app, &name, &secret, "repository:alpha/app:pull,push").await, ["pull", "push"]);
+    assert_eq!(token_status(&app, &name, &secret, "repository:beta/app:pull,push").await, ["pull"]);
+    assert!(token_status(&app, &name, &secret, "repository:gamma/app:pull").await.is_empty());
+    let res = app
+        .anon(Method::GET, "/v2/gamma/app/manifests/v1")
+        .basic_auth(&name, Some(&secret))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .anon(Method::POST, "/v2/alpha/app/blobs/uploads/")
+        .basic_auth(&name, Some(&secret))
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "push where granted");
+
+    // Harbor's shape, listed for administrators, and changed to every project.
+    let robot =
+        json(app.admin(Method::GET, &format!("/api/v2.0/robots/{id}")).send().await.expect("get")).await;
+    assert_eq!(robot["level"], "system");
+    let namespaces: Vec<&str> = robot["permissions"]
+        .as_array()
+        .expect("perms")
+        .iter()
+        .filter_map(|p| p["namespace"].as_str())
+        .collect();
+    assert_eq!(namespaces, ["alpha", "beta"]);
+    assert!(robot.get("secret").is_none(), "never the secret");
+    let all = json(app.admin(Method::GET, "/api/v2.0/robots").send().await.expect("list")).await;
+    assert!(all.as_array().expect("list").iter().any(|r| r["name"] == "robot$ci" && r["level"] == "system"));
+    let every = json!({"permissions": [{"kind": "project", "namespace": "*",
+        "access": [{"resource": "repository", "action": "pull"}]}]});
+    let res =
+        app.admin(Method::PUT, &format!("/api/v2.0/robots/{id}")).json(&every).send().await.expect("put");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .anon(Method::GET, "/v2/gamma/app/manifests/v1")
+        .basic_auth(&name, Some(&secret))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::OK, "namespace * reaches every project");
+    let catalog = json(
+        app.anon(Method::GET, "/v2/_catalog").basic_auth(&name, Some(&secret)).send().await.expect("catalog"),
+    )
+    .await;
+    assert!(catalog["repositories"].as_array().expect("repos").iter().any(|r| r == "gamma/app"), "{catalog}");
+    let res = app
+        .anon(Method::POST, "/v2/alpha/app/blobs/uploads/")
+        .basic_auth(&name, Some(&secret))
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "push was taken away");
+
+    // Only system administrators create or see system robots; a missing project is refused.
+    let id2 = app.create_user("padmin", "Passw0rd!").await;
+    app.add_member("alpha", id2, wharf::auth::Role::ProjectAdmin).await;
+    let as_padmin = |m: Method, p: &str| app.anon(m, p).basic_auth("padmin", Some("Passw0rd!"));
+    let res = as_padmin(Method::POST, "/api/v2.0/robots").json(&body).send().await.expect("send");
+    api_error(res, StatusCode::FORBIDDEN).await;
+    let res = as_padmin(Method::GET, &format!("/api/v2.0/robots/{id}")).send().await.expect("send");
+    api_error(res, StatusCode::NOT_FOUND).await;
+    let bad = json!({"name": "x", "level": "system", "permissions": [{"kind": "project", "namespace": "nope",
+        "access": [{"resource": "repository", "action": "pull"}]}]});
+    let res = app.admin(Method::POST, "/api/v2.0/robots").json(&bad).send().await.expect("send");
+    api_error(res, StatusCode::NOT_FOUND).await;
+
+    // Disabled, it is refused; deleted, it is gone.
+    let res = app
+        .admin(Method::PUT, &format!("/api/v2.0/robots/{id}"))
+        .json(&json!({"disable": true}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.anon(Method::GET, "/v2/").basic_auth(&name, Some(&secret)).send().await.expect("get");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app.admin(Method::DELETE, &format!("/api/v2.0/robots/{id}")).send().await.expect("delete");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.admin(Method::GET, &format!("/api/v2.0/robots/{id}")).send().await.expect("get");
+    api_error(res, StatusCode::NOT_FOUND).await;
+}

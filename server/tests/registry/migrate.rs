@@ -59,6 +59,20 @@ async fn migrate_moves_everything_and_the_target_serves_it() {
         .await
         .expect("json");
 
+    // A system robot with grants in one project moves with its permissions.
+    let robot = serde_json::json!({"name": "mover", "level": "system", "duration": -1, "permissions": [
+        {"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}]});
+    let created: serde_json::Value = src
+        .admin(Method::POST, "/api/v2.0/robots")
+        .json(&robot)
+        .send()
+        .await
+        .expect("robot")
+        .json()
+        .await
+        .expect("json");
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+
     let dir = tempfile::tempdir().expect("tempdir");
     let (db_url, store_url) = target(dir.path()).await;
     let to_db = Db::connect(&db_url).await.expect("target db");
@@ -96,6 +110,13 @@ async fn migrate_moves_everything_and_the_target_serves_it() {
         .await
         .expect("send");
     assert_eq!(res.status(), StatusCode::OK);
+    let res = dst
+        .anon(Method::GET, "/v2/team/svc/manifests/latest")
+        .basic_auth("robot$mover", Some(&secret))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::OK, "the system robot and its grants moved");
     // New rows on the target get fresh ids: pushing and deleting works as before.
     let (d3, _, _) = dst.push_image("library/app", "v3").await;
     let res =
