@@ -6,7 +6,7 @@
 //! (in a target directory of its own, so it never waits for the outer build's lock) and bound
 //! with the `wasm-bindgen` library at exactly the version the workspace pins: no cargo-leptos,
 //! no wasm-bindgen CLI and no download. Every file is named after a hash of its content (served
-//! with a year-long cache) and also stored gzipped, so `wharf` sends the smaller one.
+//! with a year-long cache) and stored gzipped.
 //!
 //! `WHARF_BUNDLE=off` builds without the bundle (pages still render and work without scripts,
 //! styled). Without the wasm target the build says so and goes on without the bundle.
@@ -47,11 +47,9 @@ fn main() {
     for a in &assets {
         let _ = writeln!(
             code,
-            "    Asset {{ kind: AssetKind::{kind}, name: {name:?}, bytes: include_bytes!({raw:?}), \
-             gzip: include_bytes!({gz:?}) }},",
+            "    Asset {{ kind: AssetKind::{kind}, name: {name:?}, gzip: include_bytes!({gz:?}) }},",
             kind = a.kind,
             name = a.name,
-            raw = a.raw.display().to_string(),
             gz = a.gz.display().to_string(),
         );
     }
@@ -59,11 +57,12 @@ fn main() {
     std::fs::write(out.join("assets.rs"), code).expect("write assets.rs");
 }
 
-/// One embedded file: its hashed name and where its plain and gzipped bytes were written.
+/// One embedded file: its hashed name and where its gzipped bytes were written (only those are
+/// embedded: every browser accepts gzip, and the rare client that does not gets them unpacked on
+/// the fly, which keeps 2 MB of wasm out of the binary).
 struct Asset {
     kind: &'static str,
     name: String,
-    raw: PathBuf,
     gz: PathBuf,
 }
 
@@ -71,8 +70,6 @@ impl Asset {
     fn new(out: &Path, stem: &str, ext: &str, bytes: Vec<u8>) -> Self {
         let hash = hex(&Sha256::digest(&bytes)[..8]);
         let name = format!("{stem}-{hash}.{ext}");
-        let raw = out.join(&name);
-        std::fs::write(&raw, &bytes).expect("write asset");
         let gz = out.join(format!("{name}.gz"));
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(&bytes).expect("gzip");
@@ -82,7 +79,7 @@ impl Asset {
             "js" => "Script",
             _ => "Wasm",
         };
-        Self { kind, name, raw, gz }
+        Self { kind, name, gz }
     }
 }
 

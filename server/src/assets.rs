@@ -1,6 +1,7 @@
 //! The portal's browser assets, embedded in the binary by `build.rs`: the stylesheet always, the
 //! hydrating bundle (JS glue and wasm) when it was built. Names carry a hash of the content, so
-//! they are served with a year-long immutable cache; each is also embedded gzipped.
+//! they are served with a year-long immutable cache. They are embedded gzipped only (every
+//! browser accepts that; a client that does not gets them unpacked on the fly).
 
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -34,10 +35,19 @@ pub struct Asset {
     pub kind: AssetKind,
     /// Its file name under `/pkg/`, with the content hash.
     pub name: &'static str,
-    /// Its bytes.
-    pub bytes: &'static [u8],
     /// Its bytes, gzipped.
     pub gzip: &'static [u8],
+}
+
+impl Asset {
+    /// Its bytes, unpacked.
+    pub fn bytes(&self) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        // The embedded bytes were written by build.rs: unpacking them cannot fail.
+        let _ = flate2::read::GzDecoder::new(self.gzip).read_to_end(&mut out);
+        out
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
@@ -77,7 +87,11 @@ pub async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     };
     let gzip = accepts_gzip(&headers);
-    let mut res = if gzip { asset.gzip.into_response() } else { asset.bytes.into_response() };
+    let mut res = if gzip {
+        asset.gzip.into_response()
+    } else {
+        tokio::task::spawn_blocking(|| asset.bytes()).await.unwrap_or_default().into_response()
+    };
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.kind.content_type()));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
@@ -110,7 +124,7 @@ mod tests {
     fn the_stylesheet_is_always_embedded_under_a_content_hash() {
         let css = of_kind(AssetKind::Stylesheet).expect("the stylesheet is always embedded");
         assert!(css.name.starts_with("wharf-") && css.name.ends_with(".css"), "{}", css.name);
-        assert!(std::str::from_utf8(css.bytes).is_ok_and(|t| t.contains("--")), "the CSS itself");
+        assert!(String::from_utf8(css.bytes()).is_ok_and(|t| t.contains("--")), "the CSS itself");
         assert!(embedded().stylesheet.starts_with("/pkg/wharf-"));
     }
 
@@ -128,6 +142,8 @@ mod tests {
         off.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0, identity"));
         let res = serve(Path(css.name.to_owned()), off).await;
         assert!(res.headers().get(header::CONTENT_ENCODING).is_none());
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.expect("body");
+        assert_eq!(body, css.bytes(), "unpacked for a client without gzip");
         let res = serve(Path("wharf.css".into()), HeaderMap::new()).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
     }

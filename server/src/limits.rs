@@ -35,9 +35,8 @@ pub async fn body_deadline(State(app): State<AppState>, req: Request, next: Next
     match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
         Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         Ok(Err(e)) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit");
+            let too_large =
+                std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             let (status, message) = if too_large {
                 (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is over {BODY_LIMIT} bytes"))
             } else {
@@ -63,7 +62,9 @@ fn has_body(req: &Request) -> bool {
 /// An error answer in the API's JSON shape on `/api`, plain text elsewhere.
 fn refuse(api: bool, status: StatusCode, message: String) -> Response {
     if api {
-        let body = serde_json::json!({ "errors": [{ "code": status.as_str(), "message": message }] });
+        // Harbor's codes are the status names: `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, …
+        let code = status.canonical_reason().unwrap_or("ERROR").to_uppercase().replace(' ', "_");
+        let body = serde_json::json!({ "errors": [{ "code": code, "message": message }] });
         (status, axum::Json(body)).into_response()
     } else {
         (status, message).into_response()

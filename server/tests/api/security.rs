@@ -111,6 +111,21 @@ async fn slow_bodies_are_cut_off_on_the_token_endpoint_the_api_and_the_portal() 
     );
 }
 
+#[tokio::test]
+async fn oversized_api_bodies_are_refused_in_the_apis_format() {
+    let app = TestApp::start().await;
+    let res = app
+        .admin(Method::POST, "/api/v2.0/projects")
+        .header("content-type", "application/json")
+        .body(vec![b' '; 5 * 1024 * 1024])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(v["errors"][0]["code"], "PAYLOAD_TOO_LARGE", "{v}");
+}
+
 fn base64_basic(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
