@@ -270,10 +270,24 @@ impl WharfProcess {
         Self::launch(env, Some(std::fs::File::create(log).expect("log file"))).await
     }
 
+    /// Starts the binary at `binary` in the working directory `cwd`, as [`Self::start`] does.
+    pub async fn start_binary(binary: &Path, env: &[(&str, String)], cwd: &Path) -> Self {
+        let mut cmd = std::process::Command::new(binary);
+        cmd.current_dir(cwd);
+        Self::launch_command(cmd, env, None).await
+    }
+
     async fn launch(env: &[(&str, String)], log: Option<std::fs::File>) -> Self {
+        Self::launch_command(std::process::Command::new(wharf_binary()), env, log).await
+    }
+
+    async fn launch_command(
+        mut cmd: std::process::Command,
+        env: &[(&str, String)],
+        log: Option<std::fs::File>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let host = format!("127.0.0.1:{port}");
-        let mut cmd = std::process::Command::new(wharf_binary());
         cmd.env("WHARF_LISTEN", &host).env("WHARF_ADMIN_PASSWORD", ADMIN_PASSWORD).env("WHARF_LOG", "warn");
         for (k, v) in env {
             cmd.env(k, v);
