@@ -65,23 +65,9 @@ impl Browser {
         let set = header(&res, "set-cookie").expect("session cookie").to_owned();
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
         let cookie = set.split(';').next().expect("pair").to_owned();
-        self.csrf = Some(csrf_token(&self.client, &self.base, &cookie).await);
+        self.csrf = Some(csrf_token_at(&self.client, &self.base, &cookie).await);
         self.cookie = Some(cookie);
     }
-}
-
-/// The token a page's forms carry for the session `cookie`.
-async fn csrf_token(client: &Client, base: &str, cookie: &str) -> String {
-    let html = client
-        .get(format!("{base}/account"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("account page")
-        .text()
-        .await
-        .expect("body");
-    csrf_of_page(&html).expect("the page's forms carry a token")
 }
 
 fn main_of(html: &str) -> &str {

@@ -76,16 +76,7 @@ impl TestApp {
     /// The anti-forgery token the portal's forms carry for the session `cookie`, read from a
     /// page as a browser would find it.
     pub async fn csrf_token(&self, cookie: &str) -> String {
-        let html = self
-            .anon(Method::GET, "/account")
-            .header("cookie", cookie)
-            .send()
-            .await
-            .expect("account page")
-            .text()
-            .await
-            .expect("body");
-        csrf_of_page(&html).expect("the page's forms carry a token")
+        csrf_token_at(&self.client, &self.base, cookie).await
     }
 
     /// Creates a project directly in the database (the projects API comes later).
@@ -236,6 +227,20 @@ pub async fn expect_error(res: Response, status: StatusCode, code: &str) {
     let v: serde_json::Value = res.json().await.expect("error body is JSON");
     assert_eq!(v["errors"][0]["code"].as_str(), Some(code), "{v}");
     assert!(v["errors"][0]["message"].is_string());
+}
+
+/// The anti-forgery token the portal at `base` gives the session `cookie`, read from a page.
+pub async fn csrf_token_at(client: &Client, base: &str, cookie: &str) -> String {
+    let html = client
+        .get(format!("{base}/account"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("account page")
+        .text()
+        .await
+        .expect("body");
+    csrf_of_page(&html).expect("the page's forms carry a token")
 }
 
 /// The anti-forgery token in a page's forms.
