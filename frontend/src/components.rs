@@ -122,20 +122,9 @@ pub fn short_digest(digest: &str) -> String {
     hex.chars().take(12).collect()
 }
 
-/// Text escaped for HTML content and attribute values.
+/// Text escaped for HTML content and attribute values (`& < > " ' /`).
 pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_safe(text).into_owned()
 }
 
 /// Where to go after signing in: a path on this site, else the projects. Only a single `/`
@@ -189,7 +178,7 @@ mod tests {
         assert_eq!(short_digest("sha256:ab"), "ab");
         assert_eq!(
             escape_html("</title><meta a=\"b\" c='d'>&"),
-            "&lt;/title&gt;&lt;meta a=&quot;b&quot; c=&#39;d&#39;&gt;&amp;"
+            "&lt;&#x2F;title&gt;&lt;meta a=&quot;b&quot; c=&#x27;d&#x27;&gt;&amp;"
         );
     }
 

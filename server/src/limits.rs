@@ -128,7 +128,8 @@ impl ConnectionLimit {
     }
 
     /// Connections open from `ip`.
-    pub fn open_from(&self, ip: IpAddr) -> usize {
+    #[cfg(test)]
+    fn open_from(&self, ip: IpAddr) -> usize {
         self.open.lock().map_or(0, |m| m.get(&ip.to_canonical()).copied().unwrap_or(0))
     }
 }

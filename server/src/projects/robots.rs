@@ -115,11 +115,8 @@ impl Projects {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<(RobotRow, String)>, i64), ProjectError> {
-        match who {
-            Identity::User { sysadmin: true, .. } => Ok(db::robots::list_all(&self.db, offset, limit).await?),
-            Identity::Anonymous => Err(ProjectError::Unauthorized),
-            _ => Err(ProjectError::Forbidden),
-        }
+        admin_only(who)?;
+        Ok(db::robots::list_all(&self.db, offset, limit).await?)
     }
 
     /// Robot `id` and its project's name (empty for a system robot), for someone who manages
