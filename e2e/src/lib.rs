@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::process::Command;
-use wharf::app::{self, AppState};
+use wharf::app;
 use wharf::config::{Config, Secret, Settings};
 use wharf::db::Db;
+use wharf::state::AppState;
 use wharf::storage::{BlobStore, StorageKey};
 
 /// The admin password of every e2e server.

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wharf::registry::manifest::parse;
+use wharf::oci::manifest::parse;
 
 const TYPES: [Option<&str>; 6] = [
     None,

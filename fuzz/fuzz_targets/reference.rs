@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wharf::registry::reference::{Digest, Reference, RepoName, Tag};
+use wharf::oci::reference::{Digest, Reference, RepoName, Tag};
 use wharf::registry::route::Route;
 
 fuzz_target!(|input: &str| {

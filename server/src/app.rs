@@ -34,166 +34,45 @@ impl MakeRequestId for RequestIds {
     }
 }
 
-use crate::artifacts::Artifacts;
-use crate::audit::Auditor;
-use crate::auth::Authenticator;
-use crate::auth::token::TokenSigner;
-use crate::config::Config;
-use crate::db::Db;
-use crate::gc::GcService;
-use crate::gc::collector::Collector;
-use crate::jobs::scheduler::{self, Jobs};
-use crate::projects::Projects;
-use crate::registry::Registry;
-use crate::retention::RetentionService;
-use crate::storage::BlobStore;
-use crate::users::Users;
+use crate::state::{AppState, StartError};
 
-/// Everything a request handler may use.
-#[derive(Clone)]
-pub struct AppState {
-    /// Registry services.
-    pub registry: Registry,
-    /// Credential checks.
-    pub auth: Arc<Authenticator>,
-    /// Project services.
-    pub projects: Projects,
-    /// User services.
-    pub users: Users,
-    /// Repository, artifact and tag browsing.
-    pub artifacts: Artifacts,
-    /// The database.
-    pub db: Db,
-    /// The blob store.
-    pub store: BlobStore,
-    /// The resolved configuration.
-    pub config: Arc<Config>,
-    /// The audit log and pull statistics.
-    pub auditor: Auditor,
-    /// Garbage collection.
-    pub gc: GcService,
-    /// Tag retention.
-    pub retention: RetentionService,
-    /// Request and transfer counters for `/metrics`.
-    pub metrics: crate::metrics::Metrics,
-    /// Web portal sessions.
-    pub sessions: crate::auth::session::UiSessions,
-    /// How the portal's pages are served.
-    pub leptos: leptos::prelude::LeptosOptions,
-}
-
-/// A startup failure.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The database could not be opened or migrated.
-    #[error("database: {0}")]
-    Db(#[from] crate::db::DbError),
-    /// The blob store could not be opened.
-    #[error("storage: {0}")]
-    Storage(#[from] crate::storage::StorageError),
-    /// The first-start setup failed.
-    #[error("bootstrap: {0}")]
-    Bootstrap(#[from] crate::bootstrap::BootstrapError),
-    /// Listening or serving failed.
-    #[error("server: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// Creates `dir` (and its parents) when missing, the last part readable by its owner only: it
-/// holds the database and the blobs.
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+/// All routes with their middleware.
+pub fn router(state: AppState) -> Router {
+    let mut routes = Router::new()
+        .merge(crate::registry::handlers::router())
+        .merge(crate::api::router())
+        .merge(crate::ui::router(&state));
+    if state.config.metrics_listen.is_none() {
+        routes = routes.route("/metrics", axum::routing::get(crate::metrics::serve));
     }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-impl AppState {
-    /// Opens the database and blob store named in `config` and runs the first-start setup.
-    pub async fn init(config: Config) -> Result<Self, StartError> {
-        if config.storage_url.starts_with(&*config.data_dir.to_string_lossy())
-            || config.database_url.0.contains(&*config.data_dir.to_string_lossy())
-        {
-            create_private_dir(&config.data_dir)?;
-        }
-        let db = Db::connect(&config.database_url.0).await?;
-        let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
-        crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
-        let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
-        let registry =
-            Registry::new(db.clone(), store.clone(), config.gc_grace).with_max_uploads(config.max_uploads);
-        let audit_db = db.clone();
-        let db_for_sessions = db.clone();
-        let secure = config.tls.is_some() || config.external_url.starts_with("https://");
-        let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
-        let holder = crate::jobs::holder_id();
-        let gc = GcService::new(db.clone(), collector, &holder, config.gc_workers, config.job_lease);
-        let retention =
-            RetentionService::new(db.clone(), Projects::new(db.clone()), &holder, config.job_lease);
-        let auth = Arc::new(Authenticator::new(db.clone(), signer));
-        Ok(Self {
-            registry: registry.clone(),
-            auth: auth.clone(),
-            projects: Projects::new(db.clone()),
-            users: Users::new(db.clone(), auth),
-            artifacts: Artifacts::new(db.clone(), Projects::new(db.clone()), registry.clone()),
-            db,
-            store,
-            auditor: Auditor::start(audit_db),
-            gc,
-            retention,
-            metrics: crate::metrics::Metrics::default(),
-            sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
-            leptos: crate::ui::leptos_options(),
-            config: Arc::new(config),
-        })
-    }
-
-    /// Starts the background jobs every serving replica runs (the cron scheduler); they stop
-    /// when the returned handle is aborted.
-    pub fn start_jobs(&self) -> tokio::task::JoinHandle<()> {
-        scheduler::spawn(self.db.clone(), Jobs { gc: self.gc.clone(), retention: self.retention.clone() })
-    }
-
-    /// All routes with their middleware.
-    pub fn router(self) -> Router {
-        let mut routes = Router::new()
-            .merge(crate::registry::handlers::router())
-            .merge(crate::api::router())
-            .merge(crate::ui::router(&self));
-        if self.config.metrics_listen.is_none() {
-            routes = routes.route("/metrics", axum::routing::get(crate::metrics::serve));
-        }
-        routes
-            .layer(axum::middleware::from_fn_with_state(self.clone(), crate::limits::body_deadline))
-            .layer(axum::middleware::from_fn_with_state(self.clone(), crate::metrics::track))
-            .layer(axum::middleware::from_fn_with_state(self.clone(), crate::auth::client::resolve))
-            // Outermost last: the request id is set first, so the trace span and the response
-            // both carry it.
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                // The path only: query strings are not logged.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }))
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::default()))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::REFERRER_POLICY,
-                // Same-origin only: the portal's forms need the Referer to come back to the page with
-                // an error when scripts are off; other sites learn nothing.
-                HeaderValue::from_static("same-origin"),
-            ))
-            .with_state(self)
-    }
+    routes
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::body_deadline))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::client::resolve))
+        // Outermost last: the request id is set first, so the trace span and the response
+        // both carry it.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            // The path only: query strings are not logged.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::default()))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            // Same-origin only: the portal's forms need the Referer to come back to the page with
+            // an error when scripts are off; other sites learn nothing.
+            HeaderValue::from_static("same-origin"),
+        ))
+        .with_state(state)
 }
 
 /// An acceptor that drops a connection whose first byte does not arrive within `limit` (before
@@ -343,7 +222,7 @@ where
     // Connect info gives handlers the client address (login throttling, logs).
     let served = server
         .handle(handle)
-        .serve(state.router().into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .serve(router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await;
     jobs.abort();
     if let Some(m) = metrics {

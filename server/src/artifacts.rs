@@ -7,9 +7,9 @@ use crate::db::manifests::{ArtifactRow, ArtifactSort, TagRow};
 use crate::db::projects::ProjectRow;
 use crate::db::repositories::RepositoryRow;
 use crate::db::{self, Db};
+use crate::oci::reference::{Digest, Reference, Tag};
 use crate::projects::{ProjectError, ProjectRef, Projects};
 use crate::registry::error::RegistryError;
-use crate::registry::reference::{Digest, Reference, Tag};
 use crate::registry::{Registry, RepoCtx};
 
 /// A browsing failure.
@@ -161,7 +161,7 @@ impl Artifacts {
         let r = self.repository(who, p, repo, action).await?;
         let parsed: Reference = reference
             .parse()
-            .map_err(|e: crate::registry::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
+            .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
         let by_tag = matches!(parsed, Reference::Tag(_));
         let a = db::manifests::find_artifact(self.db.reader(), r.id, reference, by_tag)
             .await?
@@ -198,7 +198,7 @@ impl Artifacts {
     ) -> Result<RepositoryRow, BrowseError> {
         let tag: Tag = tag
             .parse()
-            .map_err(|e: crate::registry::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
+            .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
         let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Push).await?;
         db::tags::upsert(self.db.writer(), r.id, tag.as_str(), a.id).await?;
         Ok(r)
@@ -253,9 +253,9 @@ impl Artifacts {
         let (src, (a, _)) = self.artifact(who, &src_ref, src_repo, reference, Action::Pull).await?;
         let dest_project = self.projects.get(who, p, Action::Push).await?;
         let full = format!("{}/{repo}", dest_project.name);
-        let name: crate::registry::reference::RepoName = full
+        let name: crate::oci::reference::RepoName = full
             .parse()
-            .map_err(|e: crate::registry::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
+            .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
         let dest_id = db::repositories::ensure(self.db.writer(), dest_project.id, name.as_str()).await?;
         let from_ctx = RepoCtx { repository_id: src.id, project_id: src.project_id };
         let to_ctx = RepoCtx { repository_id: dest_id, project_id: dest_project.id };
@@ -281,8 +281,8 @@ impl Artifacts {
             let m = db::manifests::by_digest(self.db.reader(), from.repository_id, digest)
                 .await?
                 .ok_or_else(|| BrowseError::NotFound(format!("manifest {digest}")))?;
-            let parsed =
-                crate::registry::manifest::parse(&m.content, Some(&m.media_type)).map_err(registry_error)?;
+            let parsed = crate::oci::manifest::parse(&m.content, Some(&m.media_type))
+                .map_err(|e| registry_error(e.into()))?;
             for child in parsed.children() {
                 self.copy_manifest(from, to, child.digest.as_str()).await?;
             }

@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The largest body an API, token or portal request may have (they are small JSON or forms).
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;

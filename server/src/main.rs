@@ -4,8 +4,9 @@ use std::io::BufRead;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use wharf::app::{self, AppState};
+use wharf::app;
 use wharf::config::{Config, Settings};
+use wharf::state::AppState;
 
 /// Wharf: a container registry portal. Every setting can be given as a flag, as a WHARF_*
 /// environment variable, or in a TOML config file (--config); flags win over the environment,

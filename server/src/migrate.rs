@@ -10,8 +10,8 @@
 use futures::TryStreamExt;
 
 use crate::db::{self, Db};
-use crate::registry::digester::Hasher;
-use crate::registry::reference::Digest;
+use crate::oci::digester::Hasher;
+use crate::oci::reference::Digest;
 use crate::storage::{BlobStore, StorageError, StorageKey};
 
 /// A migration failure.

@@ -9,7 +9,6 @@ use frontend::types::*;
 use futures::TryStreamExt;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::artifacts::BrowseError;
 use crate::auth::{Action, AuthError, Identity, allowed};
 use crate::auth::{RobotGrants, Role};
@@ -23,6 +22,7 @@ use crate::projects::robots::NewRobot;
 use crate::projects::{ProjectError, ProjectRef};
 use crate::retention::RetentionError;
 use crate::retention::policy::{RuleDoc, SelectorDoc};
+use crate::state::AppState;
 use crate::storage::StorageKey;
 use crate::time::rfc3339_ms;
 use crate::users::{NewUserReq, UserError};

@@ -14,8 +14,8 @@ use frontend::types::Viewer;
 use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::LeptosRoutes;
 
-use crate::app::AppState;
 use crate::portal::WharfPortal;
+use crate::state::AppState;
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {

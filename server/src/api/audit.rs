@@ -10,9 +10,9 @@ use super::caller::{ApiCaller, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::AuditLog;
-use crate::app::AppState;
 use crate::auth::{Action, Identity};
 use crate::db;
+use crate::state::AppState;
 
 fn filters(pairs: &[(String, String)]) -> (String, String) {
     let (mut operation, mut username) = (String::new(), String::new());

@@ -5,8 +5,8 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::Identity;
+use crate::state::AppState;
 
 /// Who is calling the API.
 pub struct ApiCaller(pub Identity);

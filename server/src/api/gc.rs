@@ -9,10 +9,10 @@ use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, query_pairs};
 use super::types::{GcHistory, GcScheduleReq, GcScheduleView, ScheduleObj};
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::gc::collector::GcParams;
 use crate::gc::{GcServiceError, Trigger};
+use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
 fn admin_only(who: &Identity) -> Result<(), ApiError> {

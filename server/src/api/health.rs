@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// 200 `{"status":"healthy",…}` when the database and the blob store answer, 503 otherwise (so
 /// load balancers take an unhealthy replica out).

@@ -9,9 +9,9 @@ use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{ProjectMember, ProjectMemberReq};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::projects::members::UserRef;
+use crate::state::AppState;
 
 fn role(id: i64) -> Result<Role, ApiError> {
     Role::from_id(id).ok_or_else(|| ApiError::BadRequest(format!("role_id {id} is not a role: use 1 to 5")))

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::project_ref;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// `GET /api/v2.0/projects/{project_name_or_id}/metadatas`
 #[utoipa::path(

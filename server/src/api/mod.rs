@@ -22,7 +22,7 @@ use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// `201 Created` with `body`, pointing at the new resource.
 fn created(location: &str, body: impl axum::response::IntoResponse) -> axum::response::Response {

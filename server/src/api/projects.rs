@@ -9,10 +9,10 @@ use super::caller::{ApiCaller, ApiJson, ApiPath, ClientIp};
 use super::error::ApiError;
 use super::pagination::Page;
 use super::types::{Project, ProjectReq};
-use crate::app::AppState;
 use crate::auth::Action;
 use crate::db::projects::ProjectFilter;
 use crate::projects::{ProjectError, ProjectRef};
+use crate::state::AppState;
 
 impl From<ProjectError> for ApiError {
     fn from(e: ProjectError) -> Self {

@@ -11,10 +11,10 @@ use super::caller::{ApiCaller, ApiJson, ApiPath, ClientIp};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{Artifact, ArtifactTag, Repository, TagReq};
-use crate::app::AppState;
 use crate::artifacts::BrowseError;
 use crate::auth::{Action, Identity};
 use crate::db::manifests::ArtifactSort;
+use crate::state::AppState;
 
 impl From<BrowseError> for ApiError {
     fn from(e: BrowseError) -> Self {

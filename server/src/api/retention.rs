@@ -10,9 +10,9 @@ use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, query_pairs};
 use super::types::{RetentionExecution, RetentionOperateReq, RetentionRunReq, RetentionTask};
-use crate::app::AppState;
 use crate::retention::RetentionError;
 use crate::retention::policy::PolicyDoc;
+use crate::state::AppState;
 
 impl From<RetentionError> for ApiError {
     fn from(e: RetentionError) -> Self {

@@ -10,10 +10,10 @@ use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, param, query_pairs};
 use super::types::{Robot, RobotPermission, RobotReq, RobotSecretReq};
-use crate::app::AppState;
 use crate::auth::RobotGrants;
 use crate::projects::ProjectRef;
 use crate::projects::robots::{Namespace, NewRobot, SystemPermissions};
+use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
 /// The project and grants a request's permissions name (one project per robot).

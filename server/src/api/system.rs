@@ -9,9 +9,9 @@ use super::caller::ApiCaller;
 use super::error::ApiError;
 use super::projects::{param, query_pairs};
 use super::types::Project;
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::db::{self, projects::ProjectFilter};
+use crate::state::AppState;
 
 /// Most hits of each kind a search returns.
 const SEARCH_LIMIT: i64 = 100;

@@ -9,7 +9,7 @@ use super::caller::{ApiCaller, ApiJson, ApiPath, ClientIp};
 use super::error::ApiError;
 use super::projects::{page_of, param, query_pairs};
 use super::types::{PasswordReq, SysadminReq, User, UserCreationReq, UserProfileReq};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::users::{NewUserReq, UserError};
 
 impl From<UserError> for ApiError {

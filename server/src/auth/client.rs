@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The client's address, as resolved once per request by [`resolve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

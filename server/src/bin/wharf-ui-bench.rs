@@ -13,9 +13,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use wharf::app::{self, AppState};
+use wharf::app;
 use wharf::config::{Config, Secret, Settings};
 use wharf::db;
+use wharf::state::AppState;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

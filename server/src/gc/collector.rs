@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::gc_runs::GcProgress;
 use crate::db::{self, Db, DbError, now_ms};
 use crate::jobs::lease::LeaseGuard;
-use crate::registry::reference::Digest;
+use crate::oci::reference::Digest;
 use crate::storage::{BlobStore, StorageKey};
 use crate::time::rfc3339_ms;
 

@@ -26,8 +26,8 @@ use serde::Serialize;
 
 use super::collector::{Collector, GcError};
 use crate::db::{self, blobs::BlobStatus, now_ms};
-use crate::registry::digester::{Hasher, digest_of};
-use crate::registry::reference::Digest;
+use crate::oci::digester::{Hasher, digest_of};
+use crate::oci::reference::Digest;
 use crate::storage::{BlobStore, StorageError, StorageKey};
 
 /// Rows read per database round trip.

@@ -244,9 +244,16 @@ impl GcService {
         db::schedules::put(self.db.writer(), SCHEDULE, kind, &expr, &params, next).await?;
         Ok(())
     }
+}
 
-    /// Fires the schedule from the scheduler: starts a run unless one is going on.
-    pub async fn fire(&self, schedule: &ScheduleRow) {
+#[async_trait::async_trait]
+impl crate::jobs::scheduler::Scheduled for GcService {
+    fn owns(&self, name: &str) -> bool {
+        name == SCHEDULE
+    }
+
+    /// Starts a run unless one is going on.
+    async fn fire(&self, schedule: &ScheduleRow) {
         let params: GcParams = serde_json::from_str(&schedule.parameters).unwrap_or_default();
         match self.start(Trigger::Schedule, params).await {
             Ok(id) => tracing::info!(run = id, "scheduled garbage collection started"),

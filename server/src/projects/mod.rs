@@ -9,7 +9,7 @@ pub mod robots;
 use crate::auth::{Action, Identity, Role, allowed};
 use crate::db::projects::{ProjectFilter, ProjectRow};
 use crate::db::{self, Db};
-use crate::registry::reference::valid_component;
+use crate::oci::reference::valid_component;
 
 /// A project failure.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use super::{ProjectError, ProjectRef, Projects};
 use crate::auth::{Action, Identity, RobotGrants, password};
 use crate::db::{self, now_ms, robots::RobotRow, robots::SystemGrant};
-use crate::registry::reference::valid_component;
+use crate::oci::reference::valid_component;
 
 /// A robot to create.
 #[derive(Debug, Clone)]

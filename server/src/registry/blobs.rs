@@ -3,9 +3,9 @@
 use std::ops::Range;
 
 use super::error::RegistryError;
-use super::reference::Digest;
 use super::{Registry, RepoCtx};
 use crate::db::{self, blobs::BlobStatus, now_ms};
+use crate::oci::reference::Digest;
 use crate::storage::{ObjectRead, StorageKey};
 
 impl Registry {

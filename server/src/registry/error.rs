@@ -158,3 +158,14 @@ impl IntoResponse for RegistryError {
         response
     }
 }
+
+impl From<crate::oci::manifest::ManifestError> for RegistryError {
+    fn from(e: crate::oci::manifest::ManifestError) -> Self {
+        use crate::oci::manifest::ManifestError;
+        match e {
+            ManifestError::Invalid(m) => Self::ManifestInvalid(m),
+            ManifestError::TooLarge(m) => Self::TooLarge(m),
+            ManifestError::Unsupported(m) => Self::Unsupported(m),
+        }
+    }
+}

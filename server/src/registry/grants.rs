@@ -3,10 +3,10 @@
 
 use super::Registry;
 use super::error::RegistryError;
-use super::reference::RepoName;
 use crate::auth::token::Access;
 use crate::auth::{Action, Identity, allowed};
 use crate::db;
+use crate::oci::reference::RepoName;
 
 impl Registry {
     /// The accesses to put in a token for `who`, out of `requested`. Unknown projects, malformed

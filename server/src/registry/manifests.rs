@@ -1,12 +1,12 @@
 //! Pushing, pulling and deleting manifests, and the referrers API, answered from the database.
 
-use super::digester::digest_of;
 use super::error::RegistryError;
-use super::manifest::{self, Manifest};
-use super::reference::{Algorithm, Digest, Reference, RepoName, Tag};
 use super::{Registry, RepoCtx};
 use crate::auth::{Action, Caller};
 use crate::db::{self, manifests::NewManifest};
+use crate::oci::digester::digest_of;
+use crate::oci::manifest::{self, Manifest};
+use crate::oci::reference::{Algorithm, Digest, Reference, RepoName, Tag};
 
 /// A manifest as served.
 #[derive(Debug, Clone)]

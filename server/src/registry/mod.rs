@@ -6,21 +6,18 @@
 
 pub mod blobs;
 pub mod content_range;
-pub mod digester;
 pub mod error;
 pub mod grants;
 pub mod handlers;
-pub mod manifest;
 pub mod manifests;
-pub mod reference;
 pub mod route;
 pub mod uploads;
 
 use crate::auth::{Action, Caller, Identity, allowed};
 use crate::db::{self, Db};
+use crate::oci::reference::RepoName;
 use crate::storage::BlobStore;
 use error::RegistryError;
-use reference::RepoName;
 
 /// The registry's domain services over the database and the blob store.
 #[derive(Clone)]

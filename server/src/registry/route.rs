@@ -4,7 +4,7 @@
 //! which endpoint it is, everything before them is the name.
 
 use super::error::RegistryError;
-use super::reference::{Digest, Reference, RepoName};
+use crate::oci::reference::{Digest, Reference, RepoName};
 
 /// One endpoint of the distribution API, with its parsed arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ fn name(parts: &[&str]) -> Result<RepoName, RegistryError> {
     parts
         .join("/")
         .parse()
-        .map_err(|e: super::reference::ParseError| RegistryError::NameInvalid(e.to_string()))
+        .map_err(|e: crate::oci::reference::ParseError| RegistryError::NameInvalid(e.to_string()))
 }
 
 impl Route {
@@ -61,7 +61,9 @@ impl Route {
                 "manifests" => {
                     let repo = name(&parts[..n - 2])?;
                     let reference = last.parse::<Reference>().map_err(|e| match e {
-                        super::reference::ParseError::Tag(_) => RegistryError::ManifestInvalid(e.to_string()),
+                        crate::oci::reference::ParseError::Tag(_) => {
+                            RegistryError::ManifestInvalid(e.to_string())
+                        }
                         other => RegistryError::DigestInvalid(other.to_string()),
                     })?;
                     return Ok(Some(Self::Manifest(repo, reference)));

@@ -15,11 +15,11 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 
-use super::digester::Hasher;
 use super::error::RegistryError;
-use super::reference::{Algorithm, Digest};
 use super::{Registry, RepoCtx};
 use crate::db::{self, uploads::PartRow};
+use crate::oci::digester::Hasher;
+use crate::oci::reference::{Algorithm, Digest};
 use crate::storage::{StorageError, StorageKey};
 
 /// An upload session counts against its owner's limit while it was used this recently.

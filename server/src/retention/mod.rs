@@ -551,9 +551,16 @@ impl RetentionService {
             Err(RetentionError::NotRunning(eid))
         }
     }
+}
 
-    /// Fires a policy's schedule from the scheduler.
-    pub async fn fire(&self, schedule: &ScheduleRow) {
+#[async_trait::async_trait]
+impl crate::jobs::scheduler::Scheduled for RetentionService {
+    fn owns(&self, name: &str) -> bool {
+        name.starts_with(SCHEDULE_PREFIX)
+    }
+
+    /// Starts a run of the policy the schedule belongs to.
+    async fn fire(&self, schedule: &ScheduleRow) {
         let Some(id) = schedule.name.strip_prefix(SCHEDULE_PREFIX).and_then(|s| s.parse::<i64>().ok()) else {
             return;
         };

@@ -4,7 +4,7 @@ use std::fmt;
 
 use object_store::path::Path;
 
-use crate::registry::reference::Digest;
+use crate::oci::reference::Digest;
 
 /// Every object Wharf stores, by role.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
 
-use crate::registry::reference::Digest;
+use crate::oci::reference::Digest;
 
 /// Size of the parts handed to the local filesystem while streaming a write: small enough that
 /// the bytes are still in cache when written.
@@ -428,7 +428,7 @@ mod tests {
     //! One suite every backend passes: the local filesystem always, and S3 when `WHARF_TEST_S3`
     //! names a bucket URL (with the `AWS_*` variables pointing at an S3 server).
     use super::*;
-    use crate::registry::reference::Digest;
+    use crate::oci::reference::Digest;
 
     /// The backends to test, each with a fresh root; the guard keeps a temp dir alive.
     fn backends() -> Vec<(Option<tempfile::TempDir>, BlobStore)> {

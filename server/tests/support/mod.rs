@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use sha2::{Digest as _, Sha256};
-use wharf::app::{self, AppState};
+use wharf::app;
 use wharf::config::{Config, Secret, Settings};
+use wharf::state::AppState;
 
 /// The admin password every test server is started with.
 pub const ADMIN_PASSWORD: &str = "Harbor12345";

@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Req, set};
 use crate::auth::Action;
+use crate::oci::reference::{Digest, RepoName};
 use crate::registry::content_range::parse_request_range;
 use crate::registry::error::RegistryError;
-use crate::registry::reference::{Digest, RepoName};
 
 pub(super) async fn get(req: Req, name: RepoName, digest: Digest) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;

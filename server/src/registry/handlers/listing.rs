@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Req, pagination, set};
 use crate::auth::Action;
+use crate::oci::manifest::OCI_INDEX;
+use crate::oci::reference::{Digest, RepoName};
 use crate::registry::error::RegistryError;
-use crate::registry::manifest::OCI_INDEX;
-use crate::registry::reference::{Digest, RepoName};
 
 /// Most entries one listing page holds.
 const MAX_PAGE: i64 = 10_000;

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Req, set};
 use crate::auth::Action;
+use crate::oci::manifest::MAX_MANIFEST_BYTES;
+use crate::oci::reference::{Reference, RepoName, Tag};
 use crate::registry::error::RegistryError;
-use crate::registry::manifest::MAX_MANIFEST_BYTES;
 use crate::registry::manifests::accepts;
-use crate::registry::reference::{Reference, RepoName, Tag};
 
 pub(super) async fn get(req: Req, name: RepoName, reference: Reference) -> Result<Response, RegistryError> {
     let m = req.app.registry.pull_manifest(&req.who, &name, &reference).await?;

@@ -18,8 +18,8 @@ use axum::routing::any;
 
 use super::error::RegistryError;
 use super::route::Route;
-use crate::app::AppState;
 use crate::auth::{Caller, Identity};
+use crate::state::AppState;
 
 /// `Docker-Distribution-API-Version`, sent on every `/v2` response.
 const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
@@ -116,7 +116,8 @@ fn challenge(app: &AppState, host: Option<&str>, scope: Option<&str>) -> String 
 /// accepted. Every upload step needs `push` (a session belongs to a push); a cross-repository
 /// mount also needs `pull` on the repository it mounts from.
 fn scope_for(route: &Route, method: &Method, query: &[(String, String)]) -> String {
-    let actions = |repo: &super::reference::RepoName, actions: &str| format!("repository:{repo}:{actions}");
+    let actions =
+        |repo: &crate::oci::reference::RepoName, actions: &str| format!("repository:{repo}:{actions}");
     match route {
         Route::Catalog => "registry:catalog:*".into(),
         Route::UploadStart(repo) => {
@@ -124,7 +125,7 @@ fn scope_for(route: &Route, method: &Method, query: &[(String, String)]) -> Stri
                 query
                     .iter()
                     .find(|(k, _)| k == "from")
-                    .and_then(|(_, v)| v.parse::<super::reference::RepoName>().ok())
+                    .and_then(|(_, v)| v.parse::<crate::oci::reference::RepoName>().ok())
             });
             match from.flatten() {
                 Some(from) if from != *repo => {

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{auth_error, error_response};
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::auth::token::{Access, REFRESH_TTL_SECS, TOKEN_TTL_SECS};
 use crate::registry::error::RegistryError;
+use crate::state::AppState;
 
 /// Scopes one token request may name: clients ask for one to three (a mount names two); a
 /// bound keeps a request from costing seconds and minting a megabyte token.

@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Req, set};
 use crate::auth::Action;
+use crate::oci::reference::{Digest, RepoName};
 use crate::registry::content_range::ContentRange;
 use crate::registry::error::RegistryError;
-use crate::registry::reference::{Digest, RepoName};
 use crate::registry::uploads::ChunkClaim;
 
 fn digest_param(req: &Req, name: &str) -> Result<Option<Digest>, RegistryError> {

@@ -5,8 +5,21 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::error::RegistryError;
 use super::reference::Digest;
+
+/// Why a manifest was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// Not a manifest Wharf can read; the message says what is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// Larger than [`MAX_MANIFEST_BYTES`].
+    #[error("{0}")]
+    TooLarge(String),
+    /// A format Wharf does not store (Docker schema 1).
+    #[error("{0}")]
+    Unsupported(String),
+}
 
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -117,11 +130,11 @@ struct Raw {
     annotations: Option<Value>,
 }
 
-fn invalid(msg: impl Into<String>) -> RegistryError {
-    RegistryError::ManifestInvalid(msg.into())
+fn invalid(msg: impl Into<String>) -> ManifestError {
+    ManifestError::Invalid(msg.into())
 }
 
-fn descriptor(raw: RawDescriptor, what: &str) -> Result<Descriptor, RegistryError> {
+fn descriptor(raw: RawDescriptor, what: &str) -> Result<Descriptor, ManifestError> {
     let media_type = raw.media_type.ok_or_else(|| invalid(format!("{what}: mediaType is required")))?;
     let digest = raw
         .digest
@@ -142,9 +155,9 @@ fn header_type(content_type: Option<&str>) -> Option<&str> {
 }
 
 /// Parses `bytes` pushed with `content_type`.
-pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, RegistryError> {
+pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, ManifestError> {
     if bytes.len() > MAX_MANIFEST_BYTES {
-        return Err(RegistryError::TooLarge(format!("manifests are limited to {MAX_MANIFEST_BYTES} bytes")));
+        return Err(ManifestError::TooLarge(format!("manifests are limited to {MAX_MANIFEST_BYTES} bytes")));
     }
     let raw: Raw = serde_json::from_slice(bytes).map_err(|e| invalid(format!("not a JSON manifest: {e}")))?;
     let header = header_type(content_type);
@@ -161,7 +174,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, Regis
         None => return Err(invalid("the manifest has no media type")),
     };
     if media_type.contains("distribution.manifest.v1") {
-        return Err(RegistryError::Unsupported("Docker schema 1 manifests are not supported".into()));
+        return Err(ManifestError::Unsupported("Docker schema 1 manifests are not supported".into()));
     }
     if !SUPPORTED.contains(&media_type.as_str()) {
         return Err(invalid(format!("unsupported manifest media type {media_type}")));
@@ -267,12 +280,12 @@ mod tests {
             (r#"{"schemaVersion":2,"mediaType":"application/x-unknown"}"#.into(), None),
         ];
         for (body, ct) in cases {
-            assert!(matches!(parse(body.as_bytes(), ct), Err(RegistryError::ManifestInvalid(_))), "{body}");
+            assert!(matches!(parse(body.as_bytes(), ct), Err(ManifestError::Invalid(_))), "{body}");
         }
         let v1 =
             r#"{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+prettyjws"}"#;
-        assert!(matches!(parse(v1.as_bytes(), None), Err(RegistryError::Unsupported(_))));
+        assert!(matches!(parse(v1.as_bytes(), None), Err(ManifestError::Unsupported(_))));
         let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
-        assert!(matches!(parse(&big, None), Err(RegistryError::TooLarge(_))));
+        assert!(matches!(parse(&big, None), Err(ManifestError::TooLarge(_))));
     }
 }

@@ -1,0 +1,131 @@
+//! Everything a request handler may use, and how it is opened from the configuration. Its own
+//! module so that handlers depend on the state, not on the router that mounts them.
+
+use std::sync::Arc;
+
+use crate::artifacts::Artifacts;
+use crate::audit::Auditor;
+use crate::auth::Authenticator;
+use crate::auth::token::TokenSigner;
+use crate::config::Config;
+use crate::db::Db;
+use crate::gc::GcService;
+use crate::gc::collector::Collector;
+use crate::jobs::scheduler::{self, Jobs};
+use crate::projects::Projects;
+use crate::registry::Registry;
+use crate::retention::RetentionService;
+use crate::storage::BlobStore;
+use crate::users::Users;
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    /// Registry services.
+    pub registry: Registry,
+    /// Credential checks.
+    pub auth: Arc<Authenticator>,
+    /// Project services.
+    pub projects: Projects,
+    /// User services.
+    pub users: Users,
+    /// Repository, artifact and tag browsing.
+    pub artifacts: Artifacts,
+    /// The database.
+    pub db: Db,
+    /// The blob store.
+    pub store: BlobStore,
+    /// The resolved configuration.
+    pub config: Arc<Config>,
+    /// The audit log and pull statistics.
+    pub auditor: Auditor,
+    /// Garbage collection.
+    pub gc: GcService,
+    /// Tag retention.
+    pub retention: RetentionService,
+    /// Request and transfer counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// Web portal sessions.
+    pub sessions: crate::auth::session::UiSessions,
+    /// How the portal's pages are served.
+    pub leptos: leptos::prelude::LeptosOptions,
+}
+
+/// A startup failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Db(#[from] crate::db::DbError),
+    /// The blob store could not be opened.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
+    /// The first-start setup failed.
+    #[error("bootstrap: {0}")]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    /// Listening or serving failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Creates `dir` (and its parents) when missing, the last part readable by its owner only: it
+/// holds the database and the blobs.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+impl AppState {
+    /// Opens the database and blob store named in `config` and runs the first-start setup.
+    pub async fn init(config: Config) -> Result<Self, StartError> {
+        if config.storage_url.starts_with(&*config.data_dir.to_string_lossy())
+            || config.database_url.0.contains(&*config.data_dir.to_string_lossy())
+        {
+            create_private_dir(&config.data_dir)?;
+        }
+        let db = Db::connect(&config.database_url.0).await?;
+        let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
+        crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
+        let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
+        let registry =
+            Registry::new(db.clone(), store.clone(), config.gc_grace).with_max_uploads(config.max_uploads);
+        let audit_db = db.clone();
+        let db_for_sessions = db.clone();
+        let secure = config.tls.is_some() || config.external_url.starts_with("https://");
+        let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
+        let holder = crate::jobs::holder_id();
+        let gc = GcService::new(db.clone(), collector, &holder, config.gc_workers, config.job_lease);
+        let retention =
+            RetentionService::new(db.clone(), Projects::new(db.clone()), &holder, config.job_lease);
+        let auth = Arc::new(Authenticator::new(db.clone(), signer));
+        Ok(Self {
+            registry: registry.clone(),
+            auth: auth.clone(),
+            projects: Projects::new(db.clone()),
+            users: Users::new(db.clone(), auth),
+            artifacts: Artifacts::new(db.clone(), Projects::new(db.clone()), registry.clone()),
+            db,
+            store,
+            auditor: Auditor::start(audit_db),
+            gc,
+            retention,
+            metrics: crate::metrics::Metrics::default(),
+            sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
+            leptos: crate::ui::leptos_options(),
+            config: Arc::new(config),
+        })
+    }
+
+    /// Starts the background jobs every serving replica runs (the cron scheduler); they stop
+    /// when the returned handle is aborted.
+    pub fn start_jobs(&self) -> tokio::task::JoinHandle<()> {
+        let jobs: Jobs = vec![Arc::new(self.gc.clone()), Arc::new(self.retention.clone())];
+        scheduler::spawn(self.db.clone(), jobs)
+    }
+}
