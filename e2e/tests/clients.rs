@@ -394,7 +394,7 @@ async fn podman_roles_developer_pushes_guest_may_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn robot_accounts_push_with_podman_and_docker() {
-    use wharf::auth::{Identity, RobotGrants};
+    use wharf::auth::{Identity, RobotPermissions};
     use wharf::projects::{ProjectRef, robots::NewRobot};
     let w = Wharf::start().await;
     w.create_project("team", false).await;
@@ -402,7 +402,7 @@ async fn robot_accounts_push_with_podman_and_docker() {
     let new = NewRobot {
         name: "ci".into(),
         description: "e2e".into(),
-        grants: RobotGrants { pull: true, push: true, delete: false },
+        grants: RobotPermissions { pull: true, push: true, delete: false },
         duration_days: 1,
         disabled: false,
     };

@@ -43,7 +43,7 @@ async fn podman_pushes_survive_collections_and_skopeo_pulls_everything() {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let params = GcParams { delete_untagged: true, ..Default::default() };
                 let run = gc.run_now(Trigger::Manual, params, None).await.expect("collection");
-                assert_eq!(run.status, "Success");
+                assert_eq!(run.status, wharf::vocab::RunStatus::Success);
                 runs += 1;
                 deleted += run.blobs_deleted;
                 tokio::time::sleep(Duration::from_millis(200)).await;

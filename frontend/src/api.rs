@@ -1,6 +1,7 @@
 //! Server functions: the pages' only way to the backend. Reads are `GET`s; everything that
-//! changes state is a `POST` that must carry the viewer's anti-forgery token. Each one takes the viewer from the
-//! request (the server resolved the session cookie) and makes one [`Portal`] call.
+//! changes state is a `POST` that must carry the viewer's anti-forgery token. Each one takes the
+//! viewer from the request (the server resolved the session cookie) and makes one
+//! [`crate::portal::Portal`] call; failures come back as the typed [`PortalError`].
 // A server function takes one argument per form field.
 #![allow(clippy::too_many_arguments)]
 
@@ -13,12 +14,12 @@ use crate::types::*;
 mod ctx {
     use leptos::prelude::*;
 
-    use crate::portal::{PortalError, SharedPortal};
-    use crate::types::Viewer;
+    use crate::portal::SharedPortal;
+    use crate::types::{PortalError, Viewer};
 
     /// The portal and the viewer of the request being served.
-    pub fn portal() -> Result<(SharedPortal, Viewer), ServerFnError> {
-        let portal = use_context::<SharedPortal>().ok_or_else(|| ServerFnError::new("portal missing"))?;
+    pub fn portal() -> Result<(SharedPortal, Viewer), PortalError> {
+        let portal = use_context::<SharedPortal>().ok_or(PortalError::Internal)?;
         let viewer = use_context::<http::request::Parts>()
             .and_then(|p| p.extensions.get::<Viewer>().cloned())
             .unwrap_or_default();
@@ -28,12 +29,12 @@ mod ctx {
     /// The portal and the viewer of a request that changes something: the viewer's
     /// anti-forgery token must come with it (the server's request layer checks the same before
     /// any server function runs; this keeps each action honest on its own).
-    pub fn acting(csrf: Option<&str>) -> Result<(SharedPortal, Viewer), ServerFnError> {
+    pub fn acting(csrf: Option<&str>) -> Result<(SharedPortal, Viewer), PortalError> {
         let (portal, viewer) = portal()?;
         let header = header(http::HeaderName::from_static("x-csrf-token"));
         let given = csrf.or(header.as_deref());
         if viewer.signed_in() && given != Some(viewer.csrf.as_str()) {
-            return Err(ServerFnError::ServerError(crate::components::CSRF_REFUSAL.into()));
+            return Err(PortalError::Invalid(crate::components::CSRF_REFUSAL.into()));
         }
         Ok((portal, viewer))
     }
@@ -43,20 +44,11 @@ mod ctx {
         use_context::<http::request::Parts>()
             .and_then(|p| p.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned))
     }
-
-    /// The client's address, as the server recorded it.
-    pub fn client_ip() -> Option<std::net::IpAddr> {
-        use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<std::net::IpAddr>().copied())
-    }
-
-    pub fn fail(e: PortalError) -> ServerFnError {
-        ServerFnError::ServerError(e.to_string())
-    }
 }
 
 /// Who is signed in.
 #[server(prefix = "/ui", endpoint = "current_viewer", input = GetUrl)]
-pub async fn current_viewer() -> Result<Viewer, ServerFnError> {
+pub async fn current_viewer() -> Result<Viewer, PortalError> {
     Ok(ctx::portal()?.1)
 }
 
@@ -67,9 +59,9 @@ pub async fn sign_in(
     password: String,
     next: Option<String>,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, _) = ctx::acting(csrf.as_deref())?;
-    let session = portal.sign_in(username.trim(), &password, ctx::client_ip()).await.map_err(ctx::fail)?;
+    let session = portal.sign_in(username.trim(), &password).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     if let Ok(v) = http::HeaderValue::from_str(&session.cookie) {
         response.insert_header(http::header::SET_COOKIE, v);
@@ -81,7 +73,7 @@ pub async fn sign_in(
 
 /// Ends the session (server-side) and goes to the sign-in page.
 #[server(prefix = "/ui", endpoint = "sign_out")]
-pub async fn sign_out(csrf: Option<String>) -> Result<(), ServerFnError> {
+pub async fn sign_out(csrf: Option<String>) -> Result<(), PortalError> {
     let (portal, _) = ctx::acting(csrf.as_deref())?;
     let clear = portal.sign_out(ctx::header(http::header::COOKIE).as_deref()).await;
     let response = expect_context::<leptos_axum::ResponseOptions>();
@@ -94,9 +86,9 @@ pub async fn sign_out(csrf: Option<String>) -> Result<(), ServerFnError> {
 
 /// Projects the viewer may see.
 #[server(prefix = "/ui", endpoint = "list_projects", input = GetUrl)]
-pub async fn list_projects(q: String, page: i64) -> Result<Page<ProjectSummary>, ServerFnError> {
+pub async fn list_projects(q: String, page: i64) -> Result<Page<ProjectSummary>, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.projects(&who, &q, page).await.map_err(ctx::fail)
+    portal.projects(&who, &q, page).await
 }
 
 /// Creates a project and opens it.
@@ -105,19 +97,19 @@ pub async fn create_project(
     name: String,
     public: Option<String>,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
     let name = name.trim().to_owned();
-    portal.create_project(&who, &name, public.is_some()).await.map_err(ctx::fail)?;
+    portal.create_project(&who, &name, public.is_some()).await?;
     leptos_axum::redirect(&format!("/projects/{name}"));
     Ok(())
 }
 
 /// A project's header.
 #[server(prefix = "/ui", endpoint = "get_project", input = GetUrl)]
-pub async fn get_project(name: String) -> Result<ProjectView, ServerFnError> {
+pub async fn get_project(name: String) -> Result<ProjectView, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.project(&who, &name).await.map_err(ctx::fail)
+    portal.project(&who, &name).await
 }
 
 /// Repositories of a project.
@@ -126,9 +118,9 @@ pub async fn list_repositories(
     project: String,
     q: String,
     page: i64,
-) -> Result<Page<RepositorySummary>, ServerFnError> {
+) -> Result<Page<RepositorySummary>, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.repositories(&who, &project, &q, page).await.map_err(ctx::fail)
+    portal.repositories(&who, &project, &q, page).await
 }
 
 /// Artifacts of a repository.
@@ -137,16 +129,16 @@ pub async fn list_artifacts(
     repository: String,
     sort: String,
     page: i64,
-) -> Result<ArtifactList, ServerFnError> {
+) -> Result<ArtifactList, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.artifacts(&who, &repository, &sort, page).await.map_err(ctx::fail)
+    portal.artifacts(&who, &repository, &sort, page).await
 }
 
 /// One artifact.
 #[server(prefix = "/ui", endpoint = "get_artifact", input = GetUrl)]
-pub async fn get_artifact(repository: String, reference: String) -> Result<ArtifactView, ServerFnError> {
+pub async fn get_artifact(repository: String, reference: String) -> Result<ArtifactView, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.artifact(&who, &repository, &reference).await.map_err(ctx::fail)
+    portal.artifact(&who, &repository, &reference).await
 }
 
 /// Deletes a tag, then shows the artifact again.
@@ -156,9 +148,9 @@ pub async fn delete_tag(
     digest: String,
     tag: String,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.delete_tag(&who, &repository, &tag).await.map_err(ctx::fail)?;
+    portal.delete_tag(&who, &repository, &tag).await?;
     leptos_axum::redirect(&crate::pages::artifact_href(&repository, &digest));
     Ok(())
 }
@@ -170,9 +162,9 @@ pub async fn add_tag(
     digest: String,
     tag: String,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.add_tag(&who, &repository, &digest, tag.trim()).await.map_err(ctx::fail)?;
+    portal.add_tag(&who, &repository, &digest, tag.trim()).await?;
     leptos_axum::redirect(&crate::pages::artifact_href(&repository, &digest));
     Ok(())
 }
@@ -183,18 +175,18 @@ pub async fn delete_artifact(
     repository: String,
     digest: String,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.delete_artifact(&who, &repository, &digest).await.map_err(ctx::fail)?;
+    portal.delete_artifact(&who, &repository, &digest).await?;
     leptos_axum::redirect(&crate::pages::repository_href(&repository));
     Ok(())
 }
 
 /// The garbage collection page.
 #[server(prefix = "/ui", endpoint = "gc_page", input = GetUrl)]
-pub async fn gc_page(page: i64) -> Result<GcView, ServerFnError> {
+pub async fn gc_page(page: i64) -> Result<GcView, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.gc(&who, page).await.map_err(ctx::fail)
+    portal.gc(&who, page).await
 }
 
 /// Starts a collection (or a dry run).
@@ -203,9 +195,9 @@ pub async fn run_gc(
     dry_run: Option<String>,
     delete_untagged: Option<String>,
     csrf: Option<String>,
-) -> Result<i64, ServerFnError> {
+) -> Result<i64, PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    let id = portal.run_gc(&who, dry_run.is_some(), delete_untagged.is_some()).await.map_err(ctx::fail)?;
+    let id = portal.run_gc(&who, dry_run.is_some(), delete_untagged.is_some()).await?;
     leptos_axum::redirect("/admin/gc");
     Ok(id)
 }
@@ -213,25 +205,23 @@ pub async fn run_gc(
 /// Sets the collection schedule.
 #[server(prefix = "/ui", endpoint = "set_gc_schedule")]
 pub async fn set_gc_schedule(
-    kind: String,
+    kind: ScheduleKind,
     cron: Option<String>,
     delete_untagged: Option<String>,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal
-        .set_gc_schedule(&who, &kind, cron.as_deref().unwrap_or(""), delete_untagged.is_some())
-        .await
-        .map_err(ctx::fail)?;
+    let schedule = Schedule::new(kind, cron.as_deref().unwrap_or(""));
+    portal.set_gc_schedule(&who, schedule, delete_untagged.is_some()).await?;
     leptos_axum::redirect("/admin/gc");
     Ok(())
 }
 
 /// A project's Retention tab.
 #[server(prefix = "/ui", endpoint = "retention_page", input = GetUrl)]
-pub async fn retention_page(project: String, page: i64) -> Result<RetentionView, ServerFnError> {
+pub async fn retention_page(project: String, page: i64) -> Result<RetentionView, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.retention(&who, &project, page).await.map_err(ctx::fail)
+    portal.retention(&who, &project, page).await
 }
 
 /// Adds a retention rule, or replaces rule `index`.
@@ -239,7 +229,7 @@ pub async fn retention_page(project: String, page: i64) -> Result<RetentionView,
 pub async fn save_retention_rule(
     project: String,
     index: Option<usize>,
-    template: String,
+    template: RetentionTemplate,
     count: Option<String>,
     repo_decoration: String,
     repo_pattern: String,
@@ -247,11 +237,11 @@ pub async fn save_retention_rule(
     tag_pattern: String,
     untagged: Option<String>,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
     let count = match count.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         None => 0,
-        Some(c) => c.parse().map_err(|_| ServerFnError::new(format!("{c:?} is not a number")))?,
+        Some(c) => c.parse().map_err(|_| PortalError::Invalid(format!("{c:?} is not a number.")))?,
     };
     let rule = NewRetentionRule {
         template,
@@ -262,7 +252,7 @@ pub async fn save_retention_rule(
         tag_pattern: tag_pattern.trim().to_owned(),
         untagged: untagged.is_some(),
     };
-    portal.save_retention_rule(&who, &project, index, rule).await.map_err(ctx::fail)?;
+    portal.save_retention_rule(&who, &project, index, rule).await?;
     leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(())
 }
@@ -273,9 +263,9 @@ pub async fn delete_retention_rule(
     project: String,
     index: usize,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.delete_retention_rule(&who, &project, index).await.map_err(ctx::fail)?;
+    portal.delete_retention_rule(&who, &project, index).await?;
     leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(())
 }
@@ -284,15 +274,13 @@ pub async fn delete_retention_rule(
 #[server(prefix = "/ui", endpoint = "set_retention_schedule")]
 pub async fn set_retention_schedule(
     project: String,
-    kind: String,
+    kind: ScheduleKind,
     cron: Option<String>,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal
-        .set_retention_schedule(&who, &project, &kind, cron.as_deref().unwrap_or(""))
-        .await
-        .map_err(ctx::fail)?;
+    let schedule = Schedule::new(kind, cron.as_deref().unwrap_or(""));
+    portal.set_retention_schedule(&who, &project, schedule).await?;
     leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(())
 }
@@ -303,9 +291,9 @@ pub async fn run_retention(
     project: String,
     dry_run: Option<String>,
     csrf: Option<String>,
-) -> Result<i64, ServerFnError> {
+) -> Result<i64, PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    let id = portal.run_retention(&who, &project, dry_run.is_some()).await.map_err(ctx::fail)?;
+    let id = portal.run_retention(&who, &project, dry_run.is_some()).await?;
     leptos_axum::redirect(&tab_href(&project, "retention"));
     Ok(id)
 }
@@ -317,12 +305,12 @@ pub async fn change_password(
     new: String,
     confirm: String,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
     if new != confirm {
-        return Err(ServerFnError::new("The new password and its confirmation differ."));
+        return Err(PortalError::Invalid("The new password and its confirmation differ.".into()));
     }
-    let session = portal.change_own_password(&who, &old, &new, ctx::client_ip()).await.map_err(ctx::fail)?;
+    let session = portal.change_own_password(&who, &old, &new).await?;
     // Every session ended with the old password; this browser goes on in a new one.
     if let Ok(v) = http::HeaderValue::from_str(&session.cookie) {
         expect_context::<leptos_axum::ResponseOptions>().insert_header(http::header::SET_COOKIE, v);
@@ -333,9 +321,9 @@ pub async fn change_password(
 
 /// Users (system administrators).
 #[server(prefix = "/ui", endpoint = "list_users", input = GetUrl)]
-pub async fn list_users(q: String, page: i64) -> Result<Page<UserSummary>, ServerFnError> {
+pub async fn list_users(q: String, page: i64) -> Result<Page<UserSummary>, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.users(&who, &q, page).await.map_err(ctx::fail)
+    portal.users(&who, &q, page).await
 }
 
 /// Creates a user.
@@ -345,49 +333,50 @@ pub async fn create_user(
     email: Option<String>,
     password: String,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal
-        .create_user(&who, username.trim(), email.as_deref().unwrap_or("").trim(), &password)
-        .await
-        .map_err(ctx::fail)?;
+    portal.create_user(&who, username.trim(), email.as_deref().unwrap_or("").trim(), &password).await?;
     leptos_axum::redirect("/admin/users");
     Ok(())
 }
 
-/// Disables, enables, promotes, demotes a user or sets their password: `what` is `disable`,
-/// `enable`, `admin`, `unadmin` or `password` (with `password`).
+/// Disables, enables, promotes, demotes a user or sets their password (with `password`).
 #[server(prefix = "/ui", endpoint = "change_user")]
 pub async fn change_user(
     id: i64,
-    what: String,
+    what: UserAction,
     password: Option<String>,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    let change = match what.as_str() {
-        "disable" => UserChange::Disabled(true),
-        "enable" => UserChange::Disabled(false),
-        "admin" => UserChange::Admin(true),
-        "unadmin" => UserChange::Admin(false),
-        "password" => UserChange::Password(password.unwrap_or_default()),
-        other => return Err(ServerFnError::new(format!("unknown change {other:?}"))),
+    let change = match what {
+        UserAction::Disable => UserChange::Disabled(true),
+        UserAction::Enable => UserChange::Disabled(false),
+        UserAction::Admin => UserChange::Admin(true),
+        UserAction::Unadmin => UserChange::Admin(false),
+        UserAction::Password => UserChange::Password(password.unwrap_or_default()),
     };
-    portal.change_user(&who, id, change).await.map_err(ctx::fail)?;
+    portal.change_user(&who, id, change).await?;
     leptos_axum::redirect("/admin/users");
     Ok(())
 }
 
 /// A project's members.
 #[server(prefix = "/ui", endpoint = "list_members", input = GetUrl)]
-pub async fn list_members(project: String) -> Result<Vec<MemberView>, ServerFnError> {
+pub async fn list_members(project: String) -> Result<Vec<MemberView>, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.members(&who, &project).await.map_err(ctx::fail)
+    portal.members(&who, &project).await
 }
 
 #[cfg(feature = "ssr")]
 fn tab_href(project: &str, tab: &str) -> String {
     format!("/projects/{project}/{tab}")
+}
+
+/// The role a form's `role_id` (Harbor's role ids) names.
+#[cfg(feature = "ssr")]
+fn role_of(role_id: i64) -> Result<Role, PortalError> {
+    Role::from_id(role_id).ok_or_else(|| PortalError::Invalid("Pick a role.".into()))
 }
 
 /// Adds a member.
@@ -397,9 +386,10 @@ pub async fn add_member(
     username: String,
     role_id: i64,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.add_member(&who, &project, username.trim(), role_id).await.map_err(ctx::fail)?;
+    let role = role_of(role_id)?;
+    portal.add_member(&who, &project, username.trim(), role).await?;
     leptos_axum::redirect(&tab_href(&project, "members"));
     Ok(())
 }
@@ -411,27 +401,28 @@ pub async fn set_member_role(
     member: i64,
     role_id: i64,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.set_member_role(&who, &project, member, role_id).await.map_err(ctx::fail)?;
+    let role = role_of(role_id)?;
+    portal.set_member_role(&who, &project, member, role).await?;
     leptos_axum::redirect(&tab_href(&project, "members"));
     Ok(())
 }
 
 /// Removes a member.
 #[server(prefix = "/ui", endpoint = "remove_member")]
-pub async fn remove_member(project: String, member: i64, csrf: Option<String>) -> Result<(), ServerFnError> {
+pub async fn remove_member(project: String, member: i64, csrf: Option<String>) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.remove_member(&who, &project, member).await.map_err(ctx::fail)?;
+    portal.remove_member(&who, &project, member).await?;
     leptos_axum::redirect(&tab_href(&project, "members"));
     Ok(())
 }
 
 /// A project's robot accounts.
 #[server(prefix = "/ui", endpoint = "list_robots", input = GetUrl)]
-pub async fn list_robots(project: String) -> Result<Vec<RobotView>, ServerFnError> {
+pub async fn list_robots(project: String) -> Result<Vec<RobotView>, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.robots(&who, &project).await.map_err(ctx::fail)
+    portal.robots(&who, &project).await
 }
 
 /// Creates a robot account and answers its secret (shown once, so no redirect).
@@ -444,37 +435,31 @@ pub async fn create_robot(
     delete: Option<String>,
     days: i64,
     csrf: Option<String>,
-) -> Result<RobotSecret, ServerFnError> {
+) -> Result<RobotSecret, PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    let grants = (pull.is_some(), push.is_some(), delete.is_some());
-    portal.create_robot(&who, &project, name.trim(), grants, days).await.map_err(ctx::fail)
+    let grants = RobotPermissions { pull: pull.is_some(), push: push.is_some(), delete: delete.is_some() };
+    portal.create_robot(&who, &project, name.trim(), grants, days).await
 }
 
-/// Disables, enables (`what` = `disable` / `enable`) or deletes (`delete`) a robot account.
+/// Disables, enables or deletes a robot account.
 #[server(prefix = "/ui", endpoint = "change_robot")]
 pub async fn change_robot(
     project: String,
     id: i64,
-    what: String,
+    what: RobotAction,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    match what.as_str() {
-        "disable" => portal.set_robot_disabled(&who, id, true).await,
-        "enable" => portal.set_robot_disabled(&who, id, false).await,
-        "delete" => portal.delete_robot(&who, id).await,
-        other => return Err(ServerFnError::new(format!("unknown change {other:?}"))),
-    }
-    .map_err(ctx::fail)?;
+    portal.change_robot(&who, id, what).await?;
     leptos_axum::redirect(&tab_href(&project, "robots"));
     Ok(())
 }
 
 /// A project's audit log.
 #[server(prefix = "/ui", endpoint = "project_logs", input = GetUrl)]
-pub async fn project_logs(project: String, page: i64) -> Result<Page<LogEntry>, ServerFnError> {
+pub async fn project_logs(project: String, page: i64) -> Result<Page<LogEntry>, PortalError> {
     let (portal, who) = ctx::portal()?;
-    portal.project_logs(&who, &project, page).await.map_err(ctx::fail)
+    portal.project_logs(&who, &project, page).await
 }
 
 /// Makes a project public or private.
@@ -483,27 +468,27 @@ pub async fn set_project_public(
     project: String,
     public: Option<String>,
     csrf: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.set_project_public(&who, &project, public.is_some()).await.map_err(ctx::fail)?;
+    portal.set_project_public(&who, &project, public.is_some()).await?;
     leptos_axum::redirect(&tab_href(&project, "settings"));
     Ok(())
 }
 
 /// Deletes an empty project.
 #[server(prefix = "/ui", endpoint = "delete_project")]
-pub async fn delete_project(project: String, csrf: Option<String>) -> Result<(), ServerFnError> {
+pub async fn delete_project(project: String, csrf: Option<String>) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.delete_project(&who, &project).await.map_err(ctx::fail)?;
+    portal.delete_project(&who, &project).await?;
     leptos_axum::redirect("/projects");
     Ok(())
 }
 
 /// Deletes a repository, then shows its project.
 #[server(prefix = "/ui", endpoint = "delete_repository")]
-pub async fn delete_repository(repository: String, csrf: Option<String>) -> Result<(), ServerFnError> {
+pub async fn delete_repository(repository: String, csrf: Option<String>) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.delete_repository(&who, &repository).await.map_err(ctx::fail)?;
+    portal.delete_repository(&who, &repository).await?;
     let project = repository.split('/').next().unwrap_or_default();
     leptos_axum::redirect(&format!("/projects/{project}"));
     Ok(())

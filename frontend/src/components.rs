@@ -2,25 +2,39 @@
 
 use leptos::prelude::*;
 
+use crate::types::PortalError;
+
 /// A readable error message.
 #[component]
 pub fn ErrorBox(message: String) -> impl IntoView {
     view! { <p class="error" role="alert">{message}</p> }
 }
 
-/// The message of a failed server call, without the transport's prefix.
-pub fn message(e: &ServerFnError) -> String {
-    match e {
-        ServerFnError::ServerError(m) => m.clone(),
-        other => other.to_string(),
+/// A failed server call, as the page shows it: the sentence, and for an ended or missing
+/// session a way to sign in that comes back to this page.
+#[component]
+pub fn Failure(error: PortalError) -> impl IntoView {
+    let sign_in = (error == PortalError::Unauthorized).then(|| {
+        let here = leptos_router::hooks::use_location();
+        let next = format!("{}{}", here.pathname.get_untracked(), here.search.get_untracked());
+        let next = if next.is_empty() || next == "/login" {
+            String::new()
+        } else {
+            format!("?next={}", encode(&next))
+        };
+        view! { <p><a href=format!("/login{next}")>"Sign in"</a></p> }
+    });
+    view! {
+        <ErrorBox message=error.to_string() />
+        {sign_in}
     }
 }
 
-/// The first failure among the latest results of a page's actions, as an error box.
+/// The first failure among the latest results of a page's actions.
 pub fn first_error(
-    results: impl IntoIterator<Item = Option<Result<(), ServerFnError>>>,
+    results: impl IntoIterator<Item = Option<Result<(), PortalError>>>,
 ) -> Option<impl IntoView> {
-    results.into_iter().flatten().find_map(Result::err).map(|e| view! { <ErrorBox message=message(&e) /> })
+    results.into_iter().flatten().find_map(Result::err).map(|e| view! { <Failure error=e /> })
 }
 
 /// "Page x of y" with previous/next links; `href(n)` builds the link to page `n`.

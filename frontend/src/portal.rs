@@ -6,36 +6,6 @@ use std::sync::Arc;
 
 use crate::types::*;
 
-/// A failure the pages show as a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortalError {
-    /// Sign in first.
-    Unauthorized,
-    /// Not allowed.
-    Forbidden,
-    /// No such thing.
-    NotFound(String),
-    /// The input is wrong; the message says how.
-    Invalid(String),
-    /// Something failed on the server (details are logged there).
-    Internal,
-}
-
-impl std::fmt::Display for PortalError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unauthorized => f.write_str("Sign in to see this."),
-            Self::Forbidden => f.write_str("You are not allowed to do this."),
-            Self::NotFound(what) => write!(f, "{what} was not found."),
-            Self::Invalid(why) => f.write_str(why),
-            Self::Internal => f.write_str("Something went wrong on the server; try again."),
-        }
-    }
-}
-
-/// Result of a portal call.
-pub type PortalResult<T> = Result<T, PortalError>;
-
 /// A new session for a signed-in user.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -47,12 +17,7 @@ pub struct NewSession {
 #[async_trait::async_trait]
 pub trait Portal: Send + Sync {
     /// Checks credentials and opens a session (a fresh id every time).
-    async fn sign_in(
-        &self,
-        username: &str,
-        password: &str,
-        client_ip: Option<std::net::IpAddr>,
-    ) -> PortalResult<NewSession>;
+    async fn sign_in(&self, username: &str, password: &str) -> PortalResult<NewSession>;
     /// Ends the session carried by `cookie_header`; returns the cookie that clears it.
     async fn sign_out(&self, cookie_header: Option<&str>) -> String;
     /// Projects the viewer may see whose name contains `q`.
@@ -93,8 +58,7 @@ pub trait Portal: Send + Sync {
     async fn set_gc_schedule(
         &self,
         who: &Viewer,
-        kind: &str,
-        cron: &str,
+        schedule: Schedule,
         delete_untagged: bool,
     ) -> PortalResult<()>;
     /// A collection's log.
@@ -111,23 +75,16 @@ pub trait Portal: Send + Sync {
     ) -> PortalResult<()>;
     /// Removes rule `index` (from 0).
     async fn delete_retention_rule(&self, who: &Viewer, project: &str, index: usize) -> PortalResult<()>;
-    /// Sets the schedule (`None`, `Hourly`, `Daily`, `Weekly` or `Custom` with `cron`).
+    /// Sets when the project's retention runs.
     async fn set_retention_schedule(
         &self,
         who: &Viewer,
         project: &str,
-        kind: &str,
-        cron: &str,
+        schedule: Schedule,
     ) -> PortalResult<()>;
-    /// Changes the viewer's own password (the old one checked as a sign-in from `client_ip`
-    /// is). Every session of the viewer ends; the returned one replaces this one.
-    async fn change_own_password(
-        &self,
-        who: &Viewer,
-        old: &str,
-        new: &str,
-        client_ip: Option<std::net::IpAddr>,
-    ) -> PortalResult<NewSession>;
+    /// Changes the viewer's own password (the old one checked as a sign-in is). Every session
+    /// of the viewer ends; the returned one replaces this one.
+    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<NewSession>;
     /// Users whose name contains `q` (system administrators).
     async fn users(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<UserSummary>>;
     /// Creates a user (system administrators).
@@ -142,17 +99,11 @@ pub trait Portal: Send + Sync {
     async fn change_user(&self, who: &Viewer, id: i64, change: UserChange) -> PortalResult<()>;
     /// The members of a project.
     async fn members(&self, who: &Viewer, project: &str) -> PortalResult<Vec<MemberView>>;
-    /// Adds user `username` to a project with role `role_id`.
-    async fn add_member(&self, who: &Viewer, project: &str, username: &str, role_id: i64)
-    -> PortalResult<()>;
+    /// Adds user `username` to a project with `role`.
+    async fn add_member(&self, who: &Viewer, project: &str, username: &str, role: Role) -> PortalResult<()>;
     /// Changes a member's role.
-    async fn set_member_role(
-        &self,
-        who: &Viewer,
-        project: &str,
-        member: i64,
-        role_id: i64,
-    ) -> PortalResult<()>;
+    async fn set_member_role(&self, who: &Viewer, project: &str, member: i64, role: Role)
+    -> PortalResult<()>;
     /// Removes a member.
     async fn remove_member(&self, who: &Viewer, project: &str, member: i64) -> PortalResult<()>;
     /// The robot accounts of a project.
@@ -163,13 +114,11 @@ pub trait Portal: Send + Sync {
         who: &Viewer,
         project: &str,
         name: &str,
-        permissions: (bool, bool, bool),
+        permissions: RobotPermissions,
         days: i64,
     ) -> PortalResult<RobotSecret>;
-    /// Disables or enables a robot account.
-    async fn set_robot_disabled(&self, who: &Viewer, id: i64, disabled: bool) -> PortalResult<()>;
-    /// Deletes a robot account.
-    async fn delete_robot(&self, who: &Viewer, id: i64) -> PortalResult<()>;
+    /// Disables, enables or deletes a robot account.
+    async fn change_robot(&self, who: &Viewer, id: i64, change: RobotAction) -> PortalResult<()>;
     /// A project's audit log, newest first.
     async fn project_logs(&self, who: &Viewer, project: &str, page: i64) -> PortalResult<Page<LogEntry>>;
     /// Makes a project public or private.

@@ -1,6 +1,514 @@
-//! Shapes the portal pages exchange with the server (and the server fills from its domain).
+//! Shapes the portal pages exchange with the server (and the server fills from its domain), and
+//! the vocabulary both sides speak: roles, schedules, run statuses, triggers, retention
+//! templates, artifact kinds and robot permissions are defined here once. The server's
+//! database rows, domain rules and Harbor's JSON API all use these types; Harbor's wire shapes
+//! (the server's `api/types.rs`) are built from them.
 
 use serde::{Deserialize, Serialize};
+
+/// Harbor's project roles, with Harbor's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// Everything in the project, including members, robots, settings and deleting it.
+    ProjectAdmin = 1,
+    /// Pull, push, create repositories, add tags, create and run retention.
+    Developer = 2,
+    /// Pull and read the project and its members.
+    Guest = 3,
+    /// A developer who also deletes artifacts, tags and repositories and manages immutability.
+    Maintainer = 4,
+    /// Pull only.
+    LimitedGuest = 5,
+}
+
+impl Role {
+    /// Every role, strongest first (the order pickers show them in).
+    pub const ALL: [Self; 5] =
+        [Self::ProjectAdmin, Self::Maintainer, Self::Developer, Self::Guest, Self::LimitedGuest];
+
+    /// The role with Harbor's `role_id`.
+    pub fn from_id(id: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.id() == id)
+    }
+
+    /// Harbor's `role_id`.
+    pub fn id(self) -> i64 {
+        self as i64
+    }
+
+    /// Harbor's `role_name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ProjectAdmin => "projectAdmin",
+            Self::Developer => "developer",
+            Self::Guest => "guest",
+            Self::Maintainer => "maintainer",
+            Self::LimitedGuest => "limitedGuest",
+        }
+    }
+
+    /// What people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ProjectAdmin => "Project admin",
+            Self::Developer => "Developer",
+            Self::Guest => "Guest",
+            Self::Maintainer => "Maintainer",
+            Self::LimitedGuest => "Limited guest",
+        }
+    }
+}
+
+/// How a job is scheduled, as Harbor's schedule types name it (the form's choice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ScheduleKind {
+    /// Manual runs only.
+    #[default]
+    None,
+    /// At the top of every hour.
+    Hourly,
+    /// At midnight UTC.
+    Daily,
+    /// At midnight UTC from Saturday to Sunday.
+    Weekly,
+    /// A cron expression of the user's.
+    Custom,
+}
+
+impl ScheduleKind {
+    /// Every kind, in the order the forms offer them.
+    pub const ALL: [Self; 5] = [Self::None, Self::Hourly, Self::Daily, Self::Weekly, Self::Custom];
+
+    /// Harbor's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "None",
+            Self::Hourly => "Hourly",
+            Self::Daily => "Daily",
+            Self::Weekly => "Weekly",
+            Self::Custom => "Custom",
+        }
+    }
+
+    /// The kind Harbor's word names; Harbor's API also says `Schedule` for a custom cron.
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "Schedule" => Some(Self::Custom),
+            w => Self::ALL.into_iter().find(|k| k.as_str() == w),
+        }
+    }
+}
+
+/// A job's schedule: Harbor's six-field cron expressions (seconds first, UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Schedule {
+    /// Manual runs only.
+    #[default]
+    None,
+    /// `0 0 * * * *`.
+    Hourly,
+    /// `0 0 0 * * *`.
+    Daily,
+    /// `0 0 0 * * 0`.
+    Weekly,
+    /// Any other expression.
+    Custom(String),
+}
+
+impl Schedule {
+    const HOURLY: &str = "0 0 * * * *";
+    const DAILY: &str = "0 0 0 * * *";
+    const WEEKLY: &str = "0 0 0 * * 0";
+
+    /// The schedule a form chose: the presets ignore `cron`, custom takes it trimmed.
+    pub fn new(kind: ScheduleKind, cron: &str) -> Self {
+        match kind {
+            ScheduleKind::None => Self::None,
+            ScheduleKind::Hourly => Self::Hourly,
+            ScheduleKind::Daily => Self::Daily,
+            ScheduleKind::Weekly => Self::Weekly,
+            ScheduleKind::Custom => Self::Custom(cron.trim().to_owned()),
+        }
+    }
+
+    /// The schedule a stored cron expression is (empty: none); the presets are recognised.
+    pub fn from_cron(cron: &str) -> Self {
+        match cron.trim() {
+            "" => Self::None,
+            Self::HOURLY => Self::Hourly,
+            Self::DAILY => Self::Daily,
+            Self::WEEKLY => Self::Weekly,
+            other => Self::Custom(other.to_owned()),
+        }
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> ScheduleKind {
+        match self {
+            Self::None => ScheduleKind::None,
+            Self::Hourly => ScheduleKind::Hourly,
+            Self::Daily => ScheduleKind::Daily,
+            Self::Weekly => ScheduleKind::Weekly,
+            Self::Custom(_) => ScheduleKind::Custom,
+        }
+    }
+
+    /// Its cron expression; empty for none.
+    pub fn cron(&self) -> &str {
+        match self {
+            Self::None => "",
+            Self::Hourly => Self::HOURLY,
+            Self::Daily => Self::DAILY,
+            Self::Weekly => Self::WEEKLY,
+            Self::Custom(c) => c,
+        }
+    }
+}
+
+/// Where a job run (garbage collection, retention execution or task) stands, in Harbor's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    /// Recorded, not started.
+    Pending,
+    /// Going on.
+    Running,
+    /// Ended with everything done.
+    Success,
+    /// Ended with a failure (the log says which).
+    Error,
+    /// Ended early because someone asked it to stop.
+    Stopped,
+}
+
+impl RunStatus {
+    /// Every status.
+    pub const ALL: [Self; 5] = [Self::Pending, Self::Running, Self::Success, Self::Error, Self::Stopped];
+
+    /// Harbor's word, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Running => "Running",
+            Self::Success => "Success",
+            Self::Error => "Error",
+            Self::Stopped => "Stopped",
+        }
+    }
+
+    /// The status Harbor's word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+
+    /// Harbor's numeric status code (0 pending, 1 running, 2 stopped, 3 error, 4 success).
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Pending => 0,
+            Self::Running => 1,
+            Self::Stopped => 2,
+            Self::Error => 3,
+            Self::Success => 4,
+        }
+    }
+
+    /// Whether the run has ended.
+    pub fn ended(self) -> bool {
+        !matches!(self, Self::Pending | Self::Running)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What started a job run, in Harbor's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Trigger {
+    /// Someone asked (the API's or the portal's "run now" and "dry run").
+    Manual,
+    /// The cron schedule.
+    Schedule,
+    /// `wharf gc` on the command line.
+    Cli,
+}
+
+impl Trigger {
+    /// Harbor's word, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "MANUAL",
+            Self::Schedule => "SCHEDULE",
+            Self::Cli => "CLI",
+        }
+    }
+
+    /// The trigger Harbor's word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        [Self::Manual, Self::Schedule, Self::Cli].into_iter().find(|t| t.as_str() == word)
+    }
+}
+
+/// Harbor's tag retention rule templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum RetentionTemplate {
+    /// Retain the K most recently pushed.
+    #[default]
+    #[serde(rename = "latestPushedK")]
+    LatestPushedK,
+    /// Retain the N most recently pulled.
+    #[serde(rename = "latestPulledN")]
+    LatestPulledN,
+    /// Retain the K most recently pushed or pulled.
+    #[serde(rename = "latestActiveK")]
+    LatestActiveK,
+    /// Retain those pushed within N days.
+    #[serde(rename = "nDaysSinceLastPush")]
+    NDaysSinceLastPush,
+    /// Retain those pulled within N days.
+    #[serde(rename = "nDaysSinceLastPull")]
+    NDaysSinceLastPull,
+    /// Retain everything the selectors match.
+    #[serde(rename = "always")]
+    Always,
+}
+
+impl RetentionTemplate {
+    /// Every template, in the order Harbor lists them.
+    pub const ALL: [Self; 6] = [
+        Self::LatestPushedK,
+        Self::LatestPulledN,
+        Self::LatestActiveK,
+        Self::NDaysSinceLastPush,
+        Self::NDaysSinceLastPull,
+        Self::Always,
+    ];
+
+    /// Harbor's name (the `template` field, and the key of its parameter).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LatestPushedK => "latestPushedK",
+            Self::LatestPulledN => "latestPulledN",
+            Self::LatestActiveK => "latestActiveK",
+            Self::NDaysSinceLastPush => "nDaysSinceLastPush",
+            Self::NDaysSinceLastPull => "nDaysSinceLastPull",
+            Self::Always => "always",
+        }
+    }
+
+    /// The template Harbor's name gives (`latestK` is Harbor's older name of `latestActiveK`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "latestK" => Some(Self::LatestActiveK),
+            n => Self::ALL.into_iter().find(|t| t.as_str() == n),
+        }
+    }
+
+    /// Harbor's display text (`#` stands for the parameter).
+    pub fn display_text(self) -> &'static str {
+        match self {
+            Self::LatestPushedK => "the most recently pushed # artifacts",
+            Self::LatestPulledN => "the most recently pulled # artifacts",
+            Self::LatestActiveK => "the most recently pushed or pulled # artifacts",
+            Self::NDaysSinceLastPush => "pushed within the last # days",
+            Self::NDaysSinceLastPull => "pulled within the last # days",
+            Self::Always => "always",
+        }
+    }
+
+    /// What the portal's rule form says for it (`#` stands for the parameter).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::LatestPushedK => "the most recently pushed # artifacts",
+            Self::LatestPulledN => "the most recently pulled # artifacts",
+            Self::LatestActiveK => "the most recently pushed or pulled # artifacts",
+            Self::NDaysSinceLastPush => "artifacts pushed within the last # days",
+            Self::NDaysSinceLastPull => "artifacts pulled within the last # days",
+            Self::Always => "always (all artifacts)",
+        }
+    }
+
+    /// The unit of its parameter (`COUNT` or `DAYS`), or `None` when it takes none.
+    pub fn unit(self) -> Option<&'static str> {
+        match self {
+            Self::LatestPushedK | Self::LatestPulledN | Self::LatestActiveK => Some("COUNT"),
+            Self::NDaysSinceLastPush | Self::NDaysSinceLastPull => Some("DAYS"),
+            Self::Always => None,
+        }
+    }
+}
+
+/// The OCI image config media type.
+const IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// Docker's image config media type.
+const DOCKER_IMAGE_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+/// A Helm chart's config media type.
+const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
+
+/// What an artifact is, as Harbor's listing says: an image, an index of images, or an OCI
+/// artifact of some other type (a signature, an SBOM, a Helm chart: its artifact or config type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArtifactKind {
+    /// A container image.
+    Image,
+    /// An image index or manifest list.
+    Index,
+    /// Another artifact, by its media type.
+    Other(String),
+}
+
+impl ArtifactKind {
+    /// Classifies a manifest by its media type, its `artifactType` and its config's media type:
+    /// an index is an index; a manifest with an image config is an image whatever else it says;
+    /// otherwise its artifact type, else its config type, names it (no config at all: an image,
+    /// as Docker's oldest manifests have).
+    pub fn classify(media_type: &str, artifact_type: Option<&str>, config_media_type: Option<&str>) -> Self {
+        if media_type.contains("index") || media_type.contains("manifest.list") {
+            return Self::Index;
+        }
+        match (config_media_type, artifact_type) {
+            (Some(c), _) if c == IMAGE_CONFIG || c == DOCKER_IMAGE_CONFIG => Self::Image,
+            (_, Some(t)) => Self::Other(t.to_owned()),
+            (Some(c), None) => Self::Other(c.to_owned()),
+            (None, None) => Self::Image,
+        }
+    }
+
+    /// `image`, `index` or the artifact's type.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Image => "image",
+            Self::Index => "index",
+            Self::Other(t) => t,
+        }
+    }
+
+    /// Harbor's `type` field: `IMAGE` (images and indexes), `CHART` (Helm charts) or `UNKNOWN`.
+    pub fn harbor_type(&self) -> &'static str {
+        match self {
+            Self::Image | Self::Index => "IMAGE",
+            Self::Other(t) if t == HELM_CONFIG => "CHART",
+            Self::Other(_) => "UNKNOWN",
+        }
+    }
+}
+
+impl std::fmt::Display for ArtifactKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The registry actions a robot account holds in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RobotPermissions {
+    /// May pull.
+    pub pull: bool,
+    /// May push.
+    pub push: bool,
+    /// May delete artifacts and tags.
+    pub delete: bool,
+}
+
+impl RobotPermissions {
+    /// Both sets together.
+    pub fn union(self, other: Self) -> Self {
+        Self {
+            pull: self.pull || other.pull,
+            push: self.push || other.push,
+            delete: self.delete || other.delete,
+        }
+    }
+
+    /// Harbor's action words it holds, e.g. `["pull", "push"]`.
+    pub fn actions(self) -> Vec<&'static str> {
+        [(self.pull, "pull"), (self.push, "push"), (self.delete, "delete")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect()
+    }
+}
+
+/// What an administrator does to a user from the users page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserAction {
+    /// Stop them signing in.
+    Disable,
+    /// Let them sign in again.
+    Enable,
+    /// Make them a system administrator.
+    Admin,
+    /// Take system administration away.
+    Unadmin,
+    /// Set a new password (the form's `password` field).
+    Password,
+}
+
+/// What a project admin does to a robot account from the robots tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RobotAction {
+    /// Its credentials stop working.
+    Disable,
+    /// Its credentials work again.
+    Enable,
+    /// It is gone.
+    Delete,
+}
+
+/// Why a portal call failed: what the pages show, and what they act on (an expired session
+/// goes to the sign-in page; not-found and forbidden read differently). Server functions return
+/// it as is, encoded as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PortalError {
+    /// Sign in first.
+    Unauthorized,
+    /// Not allowed.
+    Forbidden,
+    /// No such thing (the text names it).
+    NotFound(String),
+    /// The input is wrong; the message says how.
+    Invalid(String),
+    /// Something failed on the server (details are logged there).
+    Internal,
+    /// Something is briefly unavailable on the server (the database or the storage): trying
+    /// again may work.
+    Unavailable,
+    /// The call itself failed: the network, or a request the server could not read.
+    Request(String),
+}
+
+impl std::fmt::Display for PortalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unauthorized => f.write_str("Sign in to see this."),
+            Self::Forbidden => f.write_str("You are not allowed to do this."),
+            Self::NotFound(what) => write!(f, "{what} was not found."),
+            Self::Invalid(why) => f.write_str(why),
+            Self::Internal => f.write_str("Something went wrong on the server; try again."),
+            Self::Unavailable => {
+                f.write_str("The server is busy or briefly unavailable; try again in a moment.")
+            }
+            Self::Request(why) => write!(f, "The request failed ({why}); reload the page and try again."),
+        }
+    }
+}
+
+impl std::error::Error for PortalError {}
+
+impl leptos::server_fn::error::FromServerFnError for PortalError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        Self::Request(value.to_string())
+    }
+}
+
+/// Result of a portal call.
+pub type PortalResult<T> = Result<T, PortalError>;
 
 /// Who is looking: a signed-in user, or nobody.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +562,7 @@ pub struct ProjectSummary {
     /// Bytes stored (each blob once).
     pub storage: i64,
     /// The viewer's role, when a member.
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// Creation time (RFC 3339).
     pub created: String,
 }
@@ -100,8 +608,8 @@ pub struct ArtifactSummary {
     pub digest: String,
     /// Tags pointing at it.
     pub tags: Vec<String>,
-    /// `image`, `index` or the artifact type.
-    pub kind: String,
+    /// What it is.
+    pub kind: ArtifactKind,
     /// Size of the manifest and everything it references.
     pub size: i64,
     /// Push time (RFC 3339).
@@ -168,14 +676,14 @@ pub struct ArtifactView {
 pub struct GcRunView {
     /// Run id.
     pub id: i64,
-    /// `MANUAL`, `SCHEDULE`, `CLI`.
-    pub trigger: String,
+    /// What started it.
+    pub trigger: Trigger,
     /// Only counted.
     pub dry_run: bool,
     /// Untagged manifests were deleted first.
     pub delete_untagged: bool,
-    /// Harbor's status words.
-    pub status: String,
+    /// Where it stands.
+    pub status: RunStatus,
     /// Blobs deleted (or that would be).
     pub blobs: i64,
     /// Manifests deleted (or that would be).
@@ -191,10 +699,8 @@ pub struct GcRunView {
 /// The garbage collection admin page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcView {
-    /// `None`, `Hourly`, `Daily`, `Weekly` or `Custom`.
-    pub schedule_kind: String,
-    /// The cron expression, when scheduled.
-    pub cron: String,
+    /// When it runs.
+    pub schedule: Schedule,
     /// Next firing (RFC 3339).
     pub next: Option<String>,
     /// Runs, newest first.
@@ -220,8 +726,8 @@ pub struct RetentionTaskView {
     pub id: i64,
     /// Full repository name.
     pub repository: String,
-    /// Harbor's status words.
-    pub status: String,
+    /// Where it stands.
+    pub status: RunStatus,
     /// Artifacts considered.
     pub total: i64,
     /// Artifacts retained.
@@ -233,12 +739,12 @@ pub struct RetentionTaskView {
 pub struct RetentionExecutionView {
     /// Execution id.
     pub id: i64,
-    /// `MANUAL` or `SCHEDULE`.
-    pub trigger: String,
+    /// What started it.
+    pub trigger: Trigger,
     /// Nothing was deleted.
     pub dry_run: bool,
-    /// `Running`, `Success`, `Error`, `Stopped`.
-    pub status: String,
+    /// Where it stands.
+    pub status: RunStatus,
     /// Start (RFC 3339).
     pub started: String,
     /// How long it took, when ended (milliseconds).
@@ -254,8 +760,8 @@ pub struct RetentionView {
     pub policy_id: Option<i64>,
     /// The rules, in order.
     pub rules: Vec<RetentionRuleView>,
-    /// The schedule's cron expression (empty: manual runs only).
-    pub cron: String,
+    /// When it runs (none: manual runs only).
+    pub schedule: Schedule,
     /// Next scheduled run (RFC 3339).
     pub next: Option<String>,
     /// Executions, newest first.
@@ -265,8 +771,8 @@ pub struct RetentionView {
 /// A rule as the Retention tab's form submits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct NewRetentionRule {
-    /// Harbor's template name.
-    pub template: String,
+    /// Which rule.
+    pub template: RetentionTemplate,
     /// K, N or days (ignored by `always`).
     pub count: i64,
     /// `repoExcludes` rather than `repoMatches`.
@@ -316,10 +822,8 @@ pub struct MemberView {
     pub id: i64,
     /// Username.
     pub username: String,
-    /// Harbor's role id.
-    pub role_id: i64,
-    /// Harbor's role name.
-    pub role: String,
+    /// Their role.
+    pub role: Role,
 }
 
 /// A robot account of a project.
@@ -331,8 +835,8 @@ pub struct RobotView {
     pub name: String,
     /// Description.
     pub description: String,
-    /// "pull, push".
-    pub permissions: String,
+    /// What it may do.
+    pub permissions: RobotPermissions,
     /// Disabled.
     pub disabled: bool,
     /// Expiry (RFC 3339), or `None` for never.

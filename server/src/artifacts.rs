@@ -2,11 +2,18 @@
 //! from the project (via [`Projects::get`]); deleting an artifact goes through the registry's
 //! own rules (an index still naming it keeps it).
 
+use std::collections::HashMap;
+
+use frontend::types::ArtifactKind;
+
+use crate::audit::{Actor, Auditor, Operation, ResourceType};
 use crate::auth::{Action, Identity};
-use crate::db::manifests::{ArtifactRow, ArtifactSort, TagRow};
+use crate::db::manifests::{ArtifactRow, ArtifactSort, ReferrerRow, TagRow};
 use crate::db::projects::ProjectRow;
 use crate::db::repositories::RepositoryRow;
 use crate::db::{self, Db};
+use crate::oci::config::{ImageConfig, MAX_CONFIG_BYTES};
+use crate::oci::manifest::Manifest;
 use crate::oci::reference::{Digest, Reference, Tag};
 use crate::projects::{ProjectError, ProjectRef, Projects};
 use crate::registry::error::RegistryError;
@@ -27,6 +34,9 @@ pub enum BrowseError {
     /// The registry refused (e.g. an index still names the artifact).
     #[error("{0}")]
     Conflict(String),
+    /// The database or the storage is briefly unavailable (retry).
+    #[error("temporarily unavailable")]
+    Unavailable,
     /// A database or registry failure.
     #[error("internal failure")]
     Internal,
@@ -42,26 +52,54 @@ impl From<db::DbError> for BrowseError {
 /// An artifact with its tags.
 pub type ArtifactWithTags = (ArtifactRow, Vec<TagRow>);
 
+/// Everything an artifact's page shows, from one read of its project, repository and manifest.
+#[derive(Debug, Clone)]
+pub struct ArtifactDetails {
+    /// Its project (with the caller's role, for further permissions).
+    pub project: ProjectRow,
+    /// Its repository.
+    pub repository: RepositoryRow,
+    /// The artifact and its tags.
+    pub artifact: ArtifactWithTags,
+    /// What it is.
+    pub kind: ArtifactKind,
+    /// The manifest as stored.
+    pub content: Vec<u8>,
+    /// The manifest, parsed (`None` only for a stored manifest that no longer parses).
+    pub manifest: Option<Manifest>,
+    /// The image configuration (images whose config is readable and not huge).
+    pub config: Option<ImageConfig>,
+    /// Artifacts attached to it through `subject`.
+    pub referrers: Vec<ReferrerRow>,
+}
+
 /// Browsing services.
 #[derive(Clone)]
 pub struct Artifacts {
     db: Db,
     projects: Projects,
     registry: Registry,
+    auditor: Auditor,
 }
 
 fn registry_error(e: RegistryError) -> BrowseError {
     match e {
         RegistryError::Conflict(m) => BrowseError::Conflict(m),
         RegistryError::ManifestUnknown(m) | RegistryError::ManifestBlobUnknown(m) => BrowseError::NotFound(m),
-        _ => BrowseError::Internal,
+        // The database or the storage is briefly unavailable: the caller may try again.
+        RegistryError::Unavailable(_) | RegistryError::StorageUnavailable => BrowseError::Unavailable,
+        other => {
+            tracing::error!(error = %other, "registry call failed");
+            BrowseError::Internal
+        }
     }
 }
 
 impl Artifacts {
-    /// Browsing over `db`, checking access with `projects` and deleting through `registry`.
-    pub fn new(db: Db, projects: Projects, registry: Registry) -> Self {
-        Self { db, projects, registry }
+    /// Browsing over `db`, checking access with `projects`, deleting through `registry` and
+    /// recording changes to `auditor`.
+    pub fn new(db: Db, projects: Projects, registry: Registry, auditor: Auditor) -> Self {
+        Self { db, projects, registry, auditor }
     }
 
     /// Repositories of project `p` whose name contains `name`, one page, and the total.
@@ -78,6 +116,17 @@ impl Artifacts {
             db::repositories::list_in_project(self.db.reader(), project.id, name, offset, limit).await?;
         let total = db::repositories::count_in_project(self.db.reader(), project.id, name).await?;
         Ok((rows, total))
+    }
+
+    /// At most `limit` repositories whose name contains `text`, among those `who` may read.
+    pub async fn search(
+        &self,
+        who: &Identity,
+        text: &str,
+        limit: i64,
+    ) -> Result<Vec<db::repositories::SearchHit>, BrowseError> {
+        let all = matches!(who, Identity::User { sysadmin: true, .. });
+        Ok(db::repositories::search(self.db.reader(), who.user_id(), all, text, limit).await?)
     }
 
     /// Repository `repo` (the path inside the project) of project `p`, if `who` may `action`.
@@ -109,12 +158,19 @@ impl Artifacts {
     /// Deletes repository `repo` with all its artifacts and tags; returns what it was.
     pub async fn delete_repository(
         &self,
-        who: &Identity,
+        actor: Actor<'_>,
         p: &ProjectRef,
         repo: &str,
     ) -> Result<RepositoryRow, BrowseError> {
-        let r = self.repository(who, p, repo, Action::Delete).await?;
+        let r = self.repository(actor.identity, p, repo, Action::Delete).await?;
         db::repositories::delete(self.db.writer(), r.id).await?;
+        self.auditor.log(
+            actor,
+            Some(r.project_id),
+            Operation::Delete,
+            ResourceType::Repository,
+            r.name.clone(),
+        );
         Ok(r)
     }
 
@@ -158,7 +214,20 @@ impl Artifacts {
         reference: &str,
         action: Action,
     ) -> Result<(RepositoryRow, ArtifactWithTags), BrowseError> {
-        let r = self.repository(who, p, repo, action).await?;
+        let (_, r, a) = self.artifact_in(who, p, repo, reference, action).await?;
+        Ok((r, a))
+    }
+
+    /// Artifact `reference` of repository `repo` with its project and repository.
+    async fn artifact_in(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        reference: &str,
+        action: Action,
+    ) -> Result<(ProjectRow, RepositoryRow, ArtifactWithTags), BrowseError> {
+        let (project, r) = self.repository_in(who, p, repo, action).await?;
         let parsed: Reference = reference
             .parse()
             .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
@@ -168,21 +237,98 @@ impl Artifacts {
             .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
         let mut found = self.with_tags(vec![a]).await?;
         let one = found.pop().ok_or(BrowseError::Internal)?;
-        Ok((r, one))
+        Ok((project, r, one))
     }
 
-    /// Deletes artifact `reference` with all its tags; returns its repository.
-    pub async fn delete_artifact(
+    /// Artifact `reference` of repository `repo` with its manifest, configuration and
+    /// referrers, if `who` may pull it.
+    pub async fn details(
         &self,
         who: &Identity,
         p: &ProjectRef,
         repo: &str,
         reference: &str,
+    ) -> Result<ArtifactDetails, BrowseError> {
+        let (project, repository, (a, tags)) =
+            self.artifact_in(who, p, repo, reference, Action::Pull).await?;
+        let content = db::manifests::contents_of(self.db.reader(), &[a.id])
+            .await?
+            .pop()
+            .map(|(_, c)| c)
+            .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
+        let manifest = crate::oci::manifest::parse(&content, Some(&a.media_type)).ok();
+        let kind =
+            ArtifactKind::classify(&a.media_type, a.artifact_type.as_deref(), a.config_media_type.as_deref());
+        let config = match manifest.as_ref().and_then(Manifest::config) {
+            Some(c) if kind == ArtifactKind::Image => self
+                .registry
+                .small_blob(&c.digest, MAX_CONFIG_BYTES)
+                .await
+                .map_err(registry_error)?
+                .and_then(|bytes| ImageConfig::parse(&bytes)),
+            _ => None,
+        };
+        let referrers = db::manifests::referrers(self.db.reader(), repository.id, &a.digest, None).await?;
+        Ok(ArtifactDetails {
+            project,
+            repository,
+            artifact: (a, tags),
+            kind,
+            content,
+            manifest,
+            config,
+            referrers,
+        })
+    }
+
+    /// The platforms (`os/arch[/variant]`) of each index among `artifacts`, by manifest id.
+    pub async fn platforms(
+        &self,
+        artifacts: &[ArtifactWithTags],
+    ) -> Result<HashMap<i64, Vec<String>>, BrowseError> {
+        let indexes: HashMap<i64, &str> = artifacts
+            .iter()
+            .filter(|(a, _)| {
+                ArtifactKind::classify(
+                    &a.media_type,
+                    a.artifact_type.as_deref(),
+                    a.config_media_type.as_deref(),
+                ) == ArtifactKind::Index
+            })
+            .map(|(a, _)| (a.id, a.media_type.as_str()))
+            .collect();
+        let ids: Vec<i64> = indexes.keys().copied().collect();
+        let contents = db::manifests::contents_of(self.db.reader(), &ids).await?;
+        Ok(contents
+            .into_iter()
+            .map(|(id, content)| {
+                let platforms = crate::oci::manifest::parse(&content, indexes.get(&id).copied())
+                    .map(|m| {
+                        m.children()
+                            .iter()
+                            .map(|c| c.platform.clone().unwrap_or_default().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (id, platforms)
+            })
+            .collect())
+    }
+
+    /// Deletes artifact `reference` with all its tags; returns its repository.
+    pub async fn delete_artifact(
+        &self,
+        actor: Actor<'_>,
+        p: &ProjectRef,
+        repo: &str,
+        reference: &str,
     ) -> Result<RepositoryRow, BrowseError> {
-        let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Delete).await?;
+        let (r, (a, _)) = self.artifact(actor.identity, p, repo, reference, Action::Delete).await?;
         let digest: Digest = a.digest.parse().map_err(|_| BrowseError::Internal)?;
         let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id };
         self.registry.delete_manifest(ctx, &Reference::Digest(digest)).await.map_err(registry_error)?;
+        let resource = format!("{}:{reference}", r.name);
+        self.auditor.log(actor, Some(r.project_id), Operation::Delete, ResourceType::Artifact, resource);
         Ok(r)
     }
 
@@ -190,7 +336,7 @@ impl Artifacts {
     /// repository.
     pub async fn add_tag(
         &self,
-        who: &Identity,
+        actor: Actor<'_>,
         p: &ProjectRef,
         repo: &str,
         reference: &str,
@@ -199,25 +345,34 @@ impl Artifacts {
         let tag: Tag = tag
             .parse()
             .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
-        let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Push).await?;
+        let (r, (a, _)) = self.artifact(actor.identity, p, repo, reference, Action::Push).await?;
         db::tags::upsert(self.db.writer(), r.id, tag.as_str(), a.id).await?;
+        let resource = format!("{}:{tag}", r.name);
+        self.auditor.log(actor, Some(r.project_id), Operation::Create, ResourceType::Tag, resource);
         Ok(r)
     }
 
     /// Deletes tag `tag` of artifact `reference`; returns the repository.
     pub async fn delete_tag(
         &self,
-        who: &Identity,
+        actor: Actor<'_>,
         p: &ProjectRef,
         repo: &str,
         reference: &str,
         tag: &str,
     ) -> Result<RepositoryRow, BrowseError> {
-        let (r, (_, tags)) = self.artifact(who, p, repo, reference, Action::Delete).await?;
+        let (r, (_, tags)) = self.artifact(actor.identity, p, repo, reference, Action::Delete).await?;
         if !tags.iter().any(|t| t.name == tag) {
             return Err(BrowseError::NotFound(format!("tag {tag} of artifact {reference}")));
         }
         db::tags::delete(self.db.writer(), r.id, tag).await?;
+        self.auditor.log(
+            actor,
+            Some(r.project_id),
+            Operation::Delete,
+            ResourceType::Tag,
+            format!("{}:{tag}", r.name),
+        );
         Ok(r)
     }
 
@@ -228,7 +383,7 @@ impl Artifacts {
     /// a tag named in `from` is set on the copy too. Returns the destination and the digest.
     pub async fn copy_artifact(
         &self,
-        who: &Identity,
+        actor: Actor<'_>,
         p: &ProjectRef,
         repo: &str,
         from: &str,
@@ -250,6 +405,7 @@ impl Artifacts {
             .split_once('/')
             .ok_or_else(|| BrowseError::Invalid(format!("{src_name:?} is not <project>/<repository>")))?;
         let src_ref = ProjectRef::Name(src_project.to_owned());
+        let who = actor.identity;
         let (src, (a, _)) = self.artifact(who, &src_ref, src_repo, reference, Action::Pull).await?;
         let dest_project = self.projects.get(who, p, Action::Push).await?;
         let full = format!("{}/{repo}", dest_project.name);
@@ -267,6 +423,8 @@ impl Artifacts {
             db::tags::upsert(self.db.writer(), dest_id, tag, copied.id).await?;
         }
         let dest = db::repositories::by_name(self.db.reader(), &full).await?.ok_or(BrowseError::Internal)?;
+        let resource = format!("{}@{}", dest.name, a.digest);
+        self.auditor.log(actor, Some(dest.project_id), Operation::Create, ResourceType::Artifact, resource);
         Ok((dest, a.digest))
     }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::auth::Identity;
 use crate::db::audit::AuditRow;
 use crate::db::{self, Db, now_ms};
 
@@ -41,43 +42,158 @@ pub enum Event {
     },
 }
 
-/// An audit entry about `resource` by `username` from `ip`.
-pub fn entry(
+/// Who acts and from where. Mutating domain methods take one and record their own audit
+/// event, so no edge can forget to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor<'a> {
+    /// Who.
+    pub identity: &'a Identity,
+    /// From where (the client address the request layer resolved).
+    pub ip: IpAddr,
+}
+
+impl<'a> Actor<'a> {
+    /// `identity` acting from `ip`.
+    pub fn new(identity: &'a Identity, ip: IpAddr) -> Self {
+        Self { identity, ip }
+    }
+}
+
+/// What happened, in Harbor's audit log words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Something was created (a project, a tag, a copied artifact).
+    Create,
+    /// Something was deleted.
+    Delete,
+    /// A manifest was pushed.
+    Push,
+    /// A manifest was pulled.
+    Pull,
+    /// Someone signed in.
+    Login,
+}
+
+impl Operation {
+    /// Harbor's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Delete => "delete",
+            Self::Push => "push",
+            Self::Pull => "pull",
+            Self::Login => "login",
+        }
+    }
+}
+
+/// What it happened to, in Harbor's resource type words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceType {
+    /// A project.
+    Project,
+    /// A repository.
+    Repository,
+    /// An artifact.
+    Artifact,
+    /// A tag.
+    Tag,
+    /// A user account (logins).
+    User,
+}
+
+impl ResourceType {
+    /// Harbor's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Project => "project",
+            Self::Repository => "repository",
+            Self::Artifact => "artifact",
+            Self::Tag => "tag",
+            Self::User => "user",
+        }
+    }
+}
+
+/// The audit entry of `actor` doing `operation` to `resource` (of `kind`) in project `project_id`.
+fn entry(
     project_id: Option<i64>,
-    username: &str,
-    operation: &str,
+    actor: Actor<'_>,
+    operation: Operation,
+    kind: ResourceType,
     resource: String,
-    resource_type: &str,
-    ip: IpAddr,
 ) -> Event {
     Event::Audit(AuditRow {
         id: 0,
         project_id,
-        username: username.to_owned(),
-        operation: operation.to_owned(),
+        username: actor.identity.name().to_owned(),
+        operation: operation.as_str().to_owned(),
         resource,
-        resource_type: resource_type.to_owned(),
-        client_ip: ip.to_string(),
+        resource_type: kind.as_str().to_owned(),
+        client_ip: actor.ip.to_string(),
         op_time: now_ms(),
     })
 }
 
-/// The recording end; cheap to clone.
+/// The recording end, and the reading end of the whole log; cheap to clone.
 #[derive(Clone)]
 pub struct Auditor {
     tx: mpsc::Sender<Event>,
+    db: Db,
 }
 
 impl Auditor {
     /// Starts the writer over `db`; it runs until the last [`Auditor`] is dropped.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(CAPACITY);
-        tokio::spawn(write_loop(db, rx));
-        Self { tx }
+        tokio::spawn(write_loop(db.clone(), rx));
+        Self { tx, db }
+    }
+
+    /// Records that `actor` did `operation` to `resource` (of `kind`) in project `project_id`.
+    pub fn log(
+        &self,
+        actor: Actor<'_>,
+        project_id: Option<i64>,
+        operation: Operation,
+        kind: ResourceType,
+        resource: String,
+    ) {
+        self.record(entry(project_id, actor, operation, kind, resource));
+    }
+
+    /// Records a sign-in of `actor` (users through the portal or `docker login`).
+    pub fn login(&self, actor: Actor<'_>) {
+        let name = actor.identity.name().to_owned();
+        self.log(actor, None, Operation::Login, ResourceType::User, name);
+    }
+
+    /// Counts a pull of manifest `manifest_id` (by `tag` when set) in the pull statistics.
+    pub fn count_pull(&self, repository_id: i64, manifest_id: i64, tag: Option<String>) {
+        self.record(Event::Pull { repository_id, manifest_id, tag });
+    }
+
+    /// The whole audit log (newest first, filtered by operation and username when not empty),
+    /// one page, and its total: system administrators only. A project's own log is read
+    /// through [`crate::projects::Projects::logs`].
+    pub async fn system_log(
+        &self,
+        who: &Identity,
+        operation: &str,
+        username: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Option<(Vec<AuditRow>, i64)>, db::DbError> {
+        if !matches!(who, Identity::User { sysadmin: true, .. }) {
+            return Ok(None);
+        }
+        let rows = db::audit::list(self.db.reader(), None, operation, username, offset, limit).await?;
+        let total = db::audit::count(self.db.reader(), None, operation, username).await?;
+        Ok(Some((rows, total)))
     }
 
     /// Records `event` without waiting.
-    pub fn record(&self, event: Event) {
+    fn record(&self, event: Event) {
         if let Err(e) = self.tx.try_send(event) {
             tracing::warn!(error = %e, "audit log behind: dropping an event");
         }

@@ -28,3 +28,8 @@ pub mod storage;
 pub mod time;
 pub mod ui;
 pub mod users;
+
+/// The vocabulary shared by the server, the API and the pages (roles, schedules, run statuses,
+/// triggers, retention templates, artifact kinds, robot permissions), defined once in the
+/// frontend crate so the browser build speaks it too.
+pub use frontend::types as vocab;

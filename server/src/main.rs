@@ -158,7 +158,11 @@ async fn gc(config: Config, params: wharf::gc::collector::GcParams) -> anyhow::R
         run.id, run.status, run.manifests_deleted, run.blobs_deleted, run.uploads_purged, run.bytes_freed
     );
     state.auditor.flush().await;
-    anyhow::ensure!(run.status == "Success", "garbage collection ended with status {}", run.status);
+    anyhow::ensure!(
+        run.status == frontend::types::RunStatus::Success,
+        "garbage collection ended with status {}",
+        run.status
+    );
     Ok(())
 }
 

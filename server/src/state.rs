@@ -93,26 +93,26 @@ impl AppState {
         let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
-        let registry =
-            Registry::new(db.clone(), store.clone(), config.gc_grace).with_max_uploads(config.max_uploads);
-        let audit_db = db.clone();
+        let auditor = Auditor::start(db.clone());
+        let registry = Registry::new(db.clone(), store.clone(), config.gc_grace, auditor.clone())
+            .with_max_uploads(config.max_uploads);
+        let projects = Projects::new(db.clone(), auditor.clone());
         let db_for_sessions = db.clone();
         let secure = config.tls.is_some() || config.external_url.starts_with("https://");
         let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
         let holder = crate::jobs::holder_id();
         let gc = GcService::new(db.clone(), collector, &holder, config.gc_workers, config.job_lease);
-        let retention =
-            RetentionService::new(db.clone(), Projects::new(db.clone()), &holder, config.job_lease);
-        let auth = Arc::new(Authenticator::new(db.clone(), signer));
+        let retention = RetentionService::new(db.clone(), projects.clone(), &holder, config.job_lease);
+        let auth = Arc::new(Authenticator::new(db.clone(), signer, auditor.clone()));
         Ok(Self {
             registry: registry.clone(),
             auth: auth.clone(),
-            projects: Projects::new(db.clone()),
+            projects: projects.clone(),
             users: Users::new(db.clone(), auth),
-            artifacts: Artifacts::new(db.clone(), Projects::new(db.clone()), registry.clone()),
+            artifacts: Artifacts::new(db.clone(), projects, registry.clone(), auditor.clone()),
             db,
             store,
-            auditor: Auditor::start(audit_db),
+            auditor,
             gc,
             retention,
             metrics: crate::metrics::Metrics::default(),

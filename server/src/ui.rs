@@ -160,6 +160,21 @@ async fn viewer_layer(State(app): State<AppState>, req: Request<Body>, next: Nex
     next.run(req).await
 }
 
+/// The answer to a post without the right token: the sentence as a page for a browser's plain
+/// form post, the portal's typed error for the pages' script (which reads server functions'
+/// failures as JSON).
+fn csrf_refusal(headers: &HeaderMap) -> Response {
+    let wants_html =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let sentence = frontend::components::CSRF_REFUSAL;
+    if wants_html {
+        (StatusCode::FORBIDDEN, sentence).into_response()
+    } else {
+        let error = frontend::types::PortalError::Invalid(sentence.to_owned());
+        (StatusCode::FORBIDDEN, axum::Json(error)).into_response()
+    }
+}
+
 /// Reads a server-function post (bounded in size; its time is bounded by the body deadline)
 /// and passes it on only when it carries `expected`, in the form or in [`CSRF_HEADER`].
 async fn with_token_checked(req: Request<Body>, expected: &str) -> Result<Request<Body>, Response> {
@@ -177,7 +192,7 @@ async fn with_token_checked(req: Request<Body>, expected: &str) -> Result<Reques
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     if !matches(given.as_bytes()) {
-        return Err((StatusCode::FORBIDDEN, frontend::components::CSRF_REFUSAL).into_response());
+        return Err(csrf_refusal(&parts.headers));
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }

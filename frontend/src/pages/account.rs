@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::ChangePassword;
-use crate::components::{CsrfField, ErrorBox, message};
+use crate::components::{CsrfField, Failure};
 
 /// `/account`
 #[component]
@@ -28,7 +28,7 @@ pub fn AccountPage() -> impl IntoView {
                 <button type="submit" class="primary">"Change password"</button>
             </ActionForm>
             {move || changed().then(|| view! { <p class="ok" role="status">"Password changed."</p> })}
-            {move || change.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorBox message=message(&e) /> })}
+            {move || change.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
         </section>
     }
 }

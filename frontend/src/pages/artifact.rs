@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, repository_href};
 use crate::api::{AddTag, DeleteArtifact, DeleteTag, get_artifact};
-use crate::components::{CopyCommand, CsrfField, ErrorBox, first_error, human_size, message, short_digest};
+use crate::components::{CopyCommand, CsrfField, Failure, first_error, human_size, short_digest};
 
 /// `/artifacts/<repository>?ref=<tag or digest>`
 #[component]
@@ -30,7 +30,7 @@ pub fn ArtifactPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let a = match artifact.await {
                     Ok(a) => a,
-                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => return view! { <Failure error=e /> }.into_any(),
                 };
                 let repo = a.repository.clone();
                 let digest = a.summary.digest.clone();
@@ -126,7 +126,7 @@ pub fn ArtifactPage() -> impl IntoView {
                         <h2>"Attached artifacts"</h2>
                         <ul>
                             {a.referrers.iter().map(|r| view! {
-                                <li><a href=artifact_href(&repo, &r.digest)>{short_digest(&r.digest)}</a> " " {r.kind.clone()}</li>
+                                <li><a href=artifact_href(&repo, &r.digest)>{short_digest(&r.digest)}</a> " " {r.kind.to_string()}</li>
                             }).collect_view()}
                         </ul>
                     })}

@@ -6,7 +6,8 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{RunGc, SetGcSchedule, gc_page};
-use crate::components::{CsrfField, ErrorBox, Pager, first_error, human_size, message};
+use crate::components::{CsrfField, Failure, Pager, first_error, human_size};
+use crate::types::{Schedule, ScheduleKind};
 
 /// `/admin/gc?page=`
 #[component]
@@ -29,7 +30,7 @@ pub fn GcPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let v = match gc.await {
                     Ok(v) => v,
-                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => return view! { <Failure error=e /> }.into_any(),
                 };
                 let (page, pages, total) = (v.runs.page, v.runs.pages(), v.runs.total);
                 view! {
@@ -45,16 +46,16 @@ pub fn GcPage() -> impl IntoView {
                     <section class="card">
                         <h2>"Schedule"</h2>
                         <p>
-                            {if v.schedule_kind == "None" { "Not scheduled.".to_owned() } else { format!("{} ({}), next run {}", v.schedule_kind, v.cron, v.next.clone().unwrap_or_default()) }}
+                            {if v.schedule == Schedule::None { "Not scheduled.".to_owned() } else { format!("{} ({}), next run {}", v.schedule.kind().as_str(), v.schedule.cron(), v.next.clone().unwrap_or_default()) }}
                         </p>
                         <ActionForm action=schedule attr:class="row">
                             <CsrfField />
                             <select name="kind" aria-label="Schedule">
-                                {["None", "Hourly", "Daily", "Weekly", "Custom"].into_iter().map(|k| {
-                                    view! { <option value=k selected=v.schedule_kind == k>{k}</option> }
+                                {ScheduleKind::ALL.into_iter().map(|k| {
+                                    view! { <option value=k.as_str() selected=v.schedule.kind() == k>{k.as_str()}</option> }
                                 }).collect_view()}
                             </select>
-                            <input name="cron" placeholder="0 0 3 * * 6 (custom)" value=v.cron.clone() aria-label="Cron" />
+                            <input name="cron" placeholder="0 0 3 * * 6 (custom)" value=v.schedule.cron().to_owned() aria-label="Cron" />
                             <label class="check"><input type="checkbox" name="delete_untagged" />" Delete untagged"</label>
                             <button type="submit">"Save schedule"</button>
                         </ActionForm>
@@ -70,8 +71,8 @@ pub fn GcPage() -> impl IntoView {
                                     {v.runs.items.into_iter().map(|r| view! {
                                         <tr>
                                             <td class="num">{r.id}</td>
-                                            <td>{r.trigger}{r.dry_run.then_some(" (dry run)")}</td>
-                                            <td><span class=format!("status {}", r.status.to_lowercase())>{r.status.clone()}</span></td>
+                                            <td>{r.trigger.as_str()}{r.dry_run.then_some(" (dry run)")}</td>
+                                            <td><span class=format!("status {}", r.status.as_str().to_lowercase())>{r.status.as_str()}</span></td>
                                             <td class="num">{r.manifests}</td>
                                             <td class="num">{r.blobs}</td>
                                             <td class="num">{human_size(r.bytes)}</td>

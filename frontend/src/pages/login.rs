@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::SignIn;
-use crate::components::{CsrfField, ErrorBox, message};
+use crate::components::{CsrfField, Failure};
 
 /// The sign-in form; `?next=` names where to go afterwards.
 #[component]
@@ -28,7 +28,7 @@ pub fn LoginPage() -> impl IntoView {
                 <button type="submit" class="primary">"Sign in"</button>
             </ActionForm>
             {move || match action.value().get() {
-                Some(Err(e)) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                Some(Err(e)) => view! { <Failure error=e /> }.into_any(),
                 _ => ().into_any(),
             }}
         </section>

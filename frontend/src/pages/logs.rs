@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::page_param;
 use super::project::{ProjectFrame, project_resource};
 use crate::api::project_logs;
-use crate::components::{ErrorBox, Pager, message};
+use crate::components::{Failure, Pager};
 
 /// `/projects/:project/logs?page=`
 #[component]
@@ -23,7 +23,7 @@ pub fn LogsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let logs = match logs.await {
                     Ok(l) => l,
-                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => return view! { <Failure error=e /> }.into_any(),
                 };
                 if logs.items.is_empty() {
                     return view! { <p class="empty">"Nothing happened in this project yet: pushes, pulls and deletes appear here."</p> }.into_any();

@@ -5,16 +5,14 @@ use leptos_router::hooks::use_params_map;
 
 use super::project::{ProjectFrame, project_resource};
 use crate::api::{AddMember, RemoveMember, SetMemberRole, list_members};
-use crate::components::{CsrfField, ErrorBox, first_error, message};
+use crate::components::{CsrfField, Failure, first_error};
+use crate::types::Role;
 
-/// Harbor's roles, with their ids.
-pub const ROLES: [(i64, &str); 5] =
-    [(1, "Project admin"), (4, "Maintainer"), (2, "Developer"), (3, "Guest"), (5, "Limited guest")];
-
-fn role_options(selected: i64) -> impl IntoView {
-    ROLES
+/// The roles as a picker's options (the form sends Harbor's role id).
+fn role_options(selected: Role) -> impl IntoView {
+    Role::ALL
         .into_iter()
-        .map(move |(id, label)| view! { <option value=id.to_string() selected=id == selected>{label}</option> })
+        .map(move |r| view! { <option value=r.id().to_string() selected=r == selected>{r.label()}</option> })
         .collect_view()
 }
 
@@ -39,7 +37,7 @@ pub fn MembersPage() -> impl IntoView {
                 let (Ok(p), rows) = (project.await, members.await) else { return ().into_any() };
                 let rows = match rows {
                     Ok(m) => m,
-                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => return view! { <Failure error=e /> }.into_any(),
                 };
                 let can_manage = p.can_admin;
                 let project = p.name;
@@ -52,7 +50,7 @@ pub fn MembersPage() -> impl IntoView {
                                 <CsrfField />
                                 <input type="hidden" name="project" value=project />
                                 <input name="username" placeholder="Username" aria-label="Username" required />
-                                <select name="role_id" aria-label="Role">{role_options(2)}</select>
+                                <select name="role_id" aria-label="Role">{role_options(Role::Developer)}</select>
                                 <button type="submit" class="primary">"Add"</button>
                             </ActionForm>
                         </section>
@@ -76,7 +74,7 @@ pub fn MembersPage() -> impl IntoView {
                                                 <CsrfField />
                                                 <input type="hidden" name="project" value=p1 />
                                                 <input type="hidden" name="member" value=m.id.to_string() />
-                                                <select name="role_id" aria-label=role_label>{role_options(m.role_id)}</select>
+                                                <select name="role_id" aria-label=role_label>{role_options(m.role)}</select>
                                                 <button type="submit" class="small">"Change role"</button>
                                             </ActionForm>
                                             <ActionForm action=remove attr:class="inline">
@@ -88,7 +86,7 @@ pub fn MembersPage() -> impl IntoView {
                                         </td>
                                     }
                                 });
-                                view! { <tr><td>{m.username.clone()}</td><td>{m.role.clone()}</td>{actions}</tr> }
+                                view! { <tr><td>{m.username.clone()}</td><td>{m.role.label()}</td>{actions}</tr> }
                             }).collect_view()}
                         </tbody>
                     </table>

@@ -6,8 +6,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{page_param, repository_href};
 use crate::api::{get_project, list_repositories};
-use crate::components::{CopyCommand, ErrorBox, Pager, encode, message};
-use crate::types::ProjectView;
+use crate::components::{CopyCommand, Failure, Pager, encode};
+use crate::types::{PortalError, ProjectView};
 
 /// `/projects/:project?q=&page=`
 #[component]
@@ -25,7 +25,7 @@ pub fn ProjectPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let project = match project.await {
                     Ok(p) => p,
-                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => return view! { <Failure error=e /> }.into_any(),
                 };
                 let repos = repos.await;
                 let push = format!("docker push {}/{}/<image>:<tag>", project.registry, project.name);
@@ -44,7 +44,7 @@ pub fn ProjectPage() -> impl IntoView {
                     </div>
                     <ProjectTabs project=project.clone() current="repositories" />
                     {match repos {
-                        Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                        Err(e) => view! { <Failure error=e /> }.into_any(),
                         Ok(r) if r.items.is_empty() && q().is_empty() => view! {
                             <section class="empty">
                                 <p>"No repositories yet."</p>
@@ -118,7 +118,7 @@ pub fn ProjectTabs(
 }
 
 /// The project a tab page shows, loaded once by the page (the frame and the content await it).
-pub type ProjectResource = Resource<Result<ProjectView, ServerFnError>>;
+pub type ProjectResource = Resource<Result<ProjectView, PortalError>>;
 
 /// Loads the project named in the path.
 pub fn project_resource() -> ProjectResource {
@@ -139,7 +139,7 @@ pub fn ProjectFrame(
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match project.await {
-                    Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => view! { <Failure error=e /> }.into_any(),
                     Ok(p) => view! {
                         <Title text=format!("{} · Wharf", p.name) />
                         <h1>

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{CreateProject, current_viewer, list_projects};
-use crate::components::{CsrfField, ErrorBox, Pager, encode, human_size, message};
+use crate::components::{CsrfField, Failure, Pager, encode, human_size};
 
 /// `/projects?q=&page=`
 #[component]
@@ -29,7 +29,7 @@ pub fn ProjectsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading projects…"</p> }>
             {move || Suspend::new(async move {
                 match projects.await {
-                    Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => view! { <Failure error=e /> }.into_any(),
                     Ok(p) if p.items.is_empty() => {
                         let hint = if q().is_empty() {
                             "No projects yet. Create one below, then push to <registry>/<project>/<image>:<tag>."
@@ -57,7 +57,7 @@ pub fn ProjectsPage() -> impl IntoView {
                                             </td>
                                             <td class="num">{row.repo_count}</td>
                                             <td class="num">{human_size(row.storage)}</td>
-                                            <td>{row.role.unwrap_or_else(|| "—".into())}</td>
+                                            <td>{row.role.map_or("—", |r| r.label())}</td>
                                             <td><time>{row.created}</time></td>
                                         </tr>
                                     }).collect_view()}
@@ -83,7 +83,7 @@ pub fn ProjectsPage() -> impl IntoView {
                             <button type="submit" class="primary">"Create"</button>
                         </ActionForm>
                         {move || match create.value().get() {
-                            Some(Err(e)) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                            Some(Err(e)) => view! { <Failure error=e /> }.into_any(),
                             _ => ().into_any(),
                         }}
                     </section>

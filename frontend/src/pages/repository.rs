@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, page_param, repository_href};
 use crate::api::{DeleteRepository, list_artifacts};
-use crate::components::{CsrfField, ErrorBox, Pager, encode, human_size, message, short_digest};
+use crate::components::{CsrfField, Failure, Pager, encode, human_size, short_digest};
 
 /// `/repositories/<name>?page=`
 #[component]
@@ -33,7 +33,7 @@ pub fn RepositoryPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading artifacts…"</p> }>
             {move || Suspend::new(async move {
                 match artifacts.await {
-                    Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => view! { <Failure error=e /> }.into_any(),
                     Ok(list) => {
                         let a = list.artifacts;
                         let (page, pages, total) = (a.page, a.pages(), a.total);
@@ -87,7 +87,7 @@ pub fn RepositoryPage() -> impl IntoView {
                                             <td><a class="digest" href=artifact_href(&repo, &row.digest) title=row.digest.clone()>{short_digest(&row.digest)}</a></td>
                                             <td>{row.tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}</td>
                                             <td>
-                                                {row.kind}
+                                                {row.kind.to_string()}
                                                 {(!row.platforms.is_empty()).then(|| view! { <span class="muted small">" (" {row.platforms.join(", ")} ")"</span> })}
                                             </td>
                                             <td class="num">{human_size(row.size)}</td>
@@ -99,7 +99,7 @@ pub fn RepositoryPage() -> impl IntoView {
                             </table>
                             <Pager page pages total href=move |p| format!("{}?sort={}&page={p}", repository_href(&links), encode(&sort_now)) />
                             {delete_form}
-                            {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorBox message=message(&e) /> })}
+                            {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
                         }
                             .into_any()
                     }

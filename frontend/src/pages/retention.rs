@@ -9,18 +9,8 @@ use super::project::{ProjectFrame, project_resource};
 use crate::api::{
     DeleteRetentionRule, RunRetention, SaveRetentionRule, SetRetentionSchedule, retention_page,
 };
-use crate::components::{CsrfField, ErrorBox, Pager, first_error, message};
-use crate::types::NewRetentionRule;
-
-/// Harbor's templates with the words the form shows for them.
-const TEMPLATES: [(&str, &str); 6] = [
-    ("latestPushedK", "the most recently pushed # artifacts"),
-    ("latestPulledN", "the most recently pulled # artifacts"),
-    ("latestActiveK", "the most recently pushed or pulled # artifacts"),
-    ("nDaysSinceLastPush", "artifacts pushed within the last # days"),
-    ("nDaysSinceLastPull", "artifacts pulled within the last # days"),
-    ("always", "always (all artifacts)"),
-];
+use crate::components::{CsrfField, Failure, Pager, first_error};
+use crate::types::{NewRetentionRule, RetentionTemplate, ScheduleKind};
 
 /// `/projects/:project/retention?page=`
 #[component]
@@ -46,19 +36,14 @@ pub fn RetentionPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let v = match view_data.await {
                     Ok(v) => v,
-                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => return view! { <Failure error=e /> }.into_any(),
                 };
                 let project = name();
                 let (p_rules, p_add, p_schedule, p_run) = (project.clone(), project.clone(), project.clone(), project.clone());
                 let (page, pages, total) = (v.executions.page, v.executions.pages(), v.executions.total);
                 let policy_id = v.policy_id;
-                let schedule_kind = match v.cron.as_str() {
-                    "" => "None",
-                    "0 0 * * * *" => "Hourly",
-                    "0 0 0 * * *" => "Daily",
-                    "0 0 0 * * 0" => "Weekly",
-                    _ => "Custom",
-                };
+                let schedule_kind = v.schedule.kind();
+                let cron = v.schedule.cron().to_owned();
                 view! {
                     <section class="card">
                         <h2>"Rules"</h2>
@@ -101,16 +86,16 @@ pub fn RetentionPage() -> impl IntoView {
                     {policy_id.map(|_| view! {
                         <section class="card">
                             <h2>"Schedule and runs"</h2>
-                            <p>{if v.cron.is_empty() { "Runs only when started here.".to_owned() } else { format!("Runs on cron {}; next run {}.", v.cron, v.next.clone().unwrap_or_default()) }}</p>
+                            <p>{if cron.is_empty() { "Runs only when started here.".to_owned() } else { format!("Runs on cron {cron}; next run {}.", v.next.clone().unwrap_or_default()) }}</p>
                             <ActionForm action=schedule attr:class="row">
                                 <CsrfField />
                                 <input type="hidden" name="project" value=p_schedule />
                                 <select name="kind" aria-label="Schedule">
-                                    {["None", "Hourly", "Daily", "Weekly", "Custom"].into_iter().map(|k| {
-                                        view! { <option value=k selected=schedule_kind == k>{k}</option> }
+                                    {ScheduleKind::ALL.into_iter().map(|k| {
+                                        view! { <option value=k.as_str() selected=schedule_kind == k>{k.as_str()}</option> }
                                     }).collect_view()}
                                 </select>
-                                <input name="cron" placeholder="0 0 3 * * * (custom)" value=v.cron.clone() aria-label="Cron" />
+                                <input name="cron" placeholder="0 0 3 * * * (custom)" value=cron.clone() aria-label="Cron" />
                                 <button type="submit">"Save schedule"</button>
                             </ActionForm>
                             <ActionForm action=run attr:class="row">
@@ -134,8 +119,8 @@ pub fn RetentionPage() -> impl IntoView {
                                     {v.executions.items.into_iter().map(|e| view! {
                                         <tr>
                                             <td class="num">{e.id}</td>
-                                            <td>{e.trigger}{e.dry_run.then_some(" (dry run)")}</td>
-                                            <td><span class=format!("status {}", e.status.to_lowercase())>{e.status.clone()}</span></td>
+                                            <td>{e.trigger.as_str()}{e.dry_run.then_some(" (dry run)")}</td>
+                                            <td><span class=format!("status {}", e.status.as_str().to_lowercase())>{e.status.as_str()}</span></td>
                                             <td><time>{e.started}</time></td>
                                             <td class="num">{e.took_ms.map(|ms| format!("{:.1} s", ms as f64 / 1000.0)).unwrap_or_else(|| "running".into())}</td>
                                             <td>
@@ -176,7 +161,7 @@ impl NewRetentionRule {
     /// What the add form starts with.
     fn default_rule() -> Self {
         Self {
-            template: "latestPushedK".into(),
+            template: RetentionTemplate::LatestPushedK,
             count: 10,
             repo_pattern: "**".into(),
             tag_pattern: "**".into(),
@@ -202,7 +187,7 @@ fn RuleForm(
             {index.map(|i| view! { <input type="hidden" name="index" value=i.to_string() /> })}
             <label>"Retain "
                 <select name="template" aria-label="Template">
-                    {TEMPLATES.into_iter().map(|(t, text)| view! { <option value=t selected=rule.template == t>{text}</option> }).collect_view()}
+                    {RetentionTemplate::ALL.into_iter().map(|t| view! { <option value=t.as_str() selected=rule.template == t>{t.label()}</option> }).collect_view()}
                 </select>
             </label>
             <label>"# " <input name="count" type="number" min="0" value=rule.count.to_string() class="short" aria-label="Count or days" /></label>

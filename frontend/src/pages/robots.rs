@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::project::{ProjectFrame, project_resource};
 use crate::api::{ChangeRobot, CreateRobot, list_robots};
-use crate::components::{CopyCommand, CsrfField, ErrorBox, message};
+use crate::components::{CopyCommand, CsrfField, Failure};
 
 /// `/projects/:project/robots`
 #[component]
@@ -49,15 +49,15 @@ pub fn RobotsPage() -> impl IntoView {
                         <CopyCommand text=s.secret.clone() />
                     </div>
                 }.into_any(),
-                Err(e) => view! { <ErrorBox message=message(&e) /> }.into_any(),
+                Err(e) => view! { <Failure error=e /> }.into_any(),
             })}
         </section>
-        {move || change.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorBox message=message(&e) /> })}
+        {move || change.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let rows = match robots.await {
                     Ok(r) => r,
-                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => return view! { <Failure error=e /> }.into_any(),
                 };
                 if rows.is_empty() {
                     return view! { <p class="empty">"No robot accounts. Create one for your CI pipeline above."</p> }.into_any();
@@ -85,7 +85,7 @@ pub fn RobotsPage() -> impl IntoView {
                                 view! {
                                     <tr>
                                         <td><code>{r.name.clone()}</code></td>
-                                        <td>{r.permissions.clone()}</td>
+                                        <td>{r.permissions.actions().join(", ")}</td>
                                         <td>{r.expires.clone().unwrap_or_else(|| "never".into())}</td>
                                         <td><span class=if status == "active" { "badge public" } else { "badge private" }>{status}</span></td>
                                         <td class="actions">

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::project::{ProjectFrame, project_resource};
 use crate::api::{DeleteProject, SetProjectPublic};
-use crate::components::{CsrfField, ErrorBox, message};
+use crate::components::{CsrfField, Failure};
 use crate::types::ProjectView;
 
 /// `/projects/:project/settings`
@@ -41,7 +41,7 @@ fn Settings(project: ProjectView) -> impl IntoView {
                 <label class="check"><input type="checkbox" name="public" checked=project.public />" Public"</label>
                 <button type="submit" class="primary">"Save"</button>
             </ActionForm>
-            {move || public.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorBox message=message(&e) /> })}
+            {move || public.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
         </section>
         <section class="card danger-zone">
             <h2>"Delete project"</h2>
@@ -60,7 +60,7 @@ fn Settings(project: ProjectView) -> impl IntoView {
             } else {
                 view! { <p class="muted">{format!("The project still has {} repositories: delete them first.", project.repo_count)}</p> }.into_any()
             }}
-            {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorBox message=message(&e) /> })}
+            {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
         </section>
     }
 }

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{ChangeUser, CreateUser, list_users};
-use crate::components::{CsrfField, ErrorBox, Pager, encode, first_error, message};
+use crate::components::{CsrfField, Failure, Pager, encode, first_error};
 
 /// `/admin/users?q=&page=`
 #[component]
@@ -45,7 +45,7 @@ pub fn UsersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let users = match users.await {
                     Ok(u) => u,
-                    Err(e) => return view! { <ErrorBox message=message(&e) /> }.into_any(),
+                    Err(e) => return view! { <Failure error=e /> }.into_any(),
                 };
                 if users.items.is_empty() {
                     return view! { <p class="empty">"No user matches this search."</p> }.into_any();

@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::caller::{ApiCaller, ApiPath};
 use super::error::ApiError;
+use super::pagination::Page;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::AuditLog;
-use crate::auth::{Action, Identity};
-use crate::db;
+use crate::auth::Identity;
 use crate::state::AppState;
 
 fn filters(pairs: &[(String, String)]) -> (String, String) {
@@ -26,19 +26,10 @@ fn filters(pairs: &[(String, String)]) -> (String, String) {
     (operation, username)
 }
 
-async fn page_of_logs(
-    app: &AppState,
-    project: Option<i64>,
-    raw: Option<&str>,
-    path: &str,
-) -> Result<Response, ApiError> {
-    let pairs = query_pairs(raw);
-    let (page, rest) = page_of(&pairs)?;
-    let (op, user) = filters(&pairs);
-    let rows = db::audit::list(app.db.reader(), project, &op, &user, page.offset(), page.page_size).await?;
-    let total = db::audit::count(app.db.reader(), project, &op, &user).await?;
+/// Answers one page of log `rows` (of `total`) with Harbor's paging headers.
+fn answer(rows: Vec<crate::db::audit::AuditRow>, total: i64, page: Page, path: &str, rest: &str) -> Response {
     let body: Vec<AuditLog> = rows.into_iter().map(AuditLog::from).collect();
-    Ok((page.headers(total, path, &rest), Json(body)).into_response())
+    (page.headers(total, path, rest), Json(body)).into_response()
 }
 
 /// `GET /api/v2.0/audit-logs`
@@ -62,12 +53,13 @@ pub async fn list_audit_logs(
     ApiCaller(who): ApiCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    match who {
-        Identity::User { sysadmin: true, .. } => {
-            page_of_logs(&app, None, raw.as_deref(), "/api/v2.0/audit-logs").await
-        }
-        Identity::User { .. } | Identity::Robot { .. } => Err(ApiError::Forbidden),
-        Identity::Anonymous => Err(ApiError::Unauthorized),
+    let pairs = query_pairs(raw.as_deref());
+    let (page, rest) = page_of(&pairs)?;
+    let (op, user) = filters(&pairs);
+    match app.auditor.system_log(&who, &op, &user, page.offset(), page.page_size).await? {
+        Some((rows, total)) => Ok(answer(rows, total, page, "/api/v2.0/audit-logs", &rest)),
+        None if matches!(who, Identity::Anonymous) => Err(ApiError::Unauthorized),
+        None => Err(ApiError::Forbidden),
     }
 }
 
@@ -95,6 +87,10 @@ pub async fn list_project_logs(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = app.projects.get(&who, &project_ref(&project, &headers), Action::ReadLogs).await?;
-    page_of_logs(&app, Some(p.id), raw.as_deref(), &format!("/api/v2.0/projects/{project}/logs")).await
+    let pairs = query_pairs(raw.as_deref());
+    let (page, rest) = page_of(&pairs)?;
+    let (op, user) = filters(&pairs);
+    let p = project_ref(&project, &headers);
+    let (rows, total) = app.projects.logs(&who, &p, &op, &user, page.offset(), page.page_size).await?;
+    Ok(answer(rows, total, page, &format!("/api/v2.0/projects/{project}/logs"), &rest))
 }

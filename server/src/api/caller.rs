@@ -31,6 +31,31 @@ impl FromRequestParts<AppState> for ApiCaller {
 
 pub use crate::auth::client::ClientIp;
 
+/// Who is calling and from where: what the API's changing handlers hand the domain, which
+/// records the audit event.
+pub struct ApiActor {
+    /// The caller.
+    pub who: Identity,
+    /// The client's address.
+    pub ip: std::net::IpAddr,
+}
+
+impl ApiActor {
+    /// The domain's view of it.
+    pub fn get(&self) -> crate::audit::Actor<'_> {
+        crate::audit::Actor::new(&self.who, self.ip)
+    }
+}
+
+impl FromRequestParts<AppState> for ApiActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let ApiCaller(who) = ApiCaller::from_request_parts(parts, app).await?;
+        Ok(Self { who, ip: peer_ip(parts) })
+    }
+}
+
 /// The client's address (the real one behind a trusted proxy).
 fn peer_ip(parts: &Parts) -> std::net::IpAddr {
     crate::auth::client::of(parts).0

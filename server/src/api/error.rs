@@ -29,6 +29,9 @@ pub enum ApiError {
     /// Too many failed logins.
     #[error("too many requests")]
     TooManyRequests,
+    /// The database or the storage is briefly unavailable: the client may retry.
+    #[error("temporarily unavailable; try again")]
+    Unavailable,
     /// An internal failure; the detail is logged only.
     #[error("internal server error")]
     Internal,
@@ -44,6 +47,7 @@ impl ApiError {
             Self::Conflict(_) => ("CONFLICT", StatusCode::CONFLICT),
             Self::PreconditionFailed(_) => ("PRECONDITION", StatusCode::PRECONDITION_FAILED),
             Self::TooManyRequests => ("TOO_MANY_REQUEST", StatusCode::TOO_MANY_REQUESTS),
+            Self::Unavailable => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
             Self::Internal => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, query_pairs};
+use frontend::types::{Schedule, ScheduleKind};
+
 use super::types::{GcHistory, GcScheduleReq, GcScheduleView, ScheduleObj};
 use crate::auth::Identity;
 use crate::gc::collector::GcParams;
@@ -74,8 +76,19 @@ pub async fn create_schedule(
         let id = app.gc.start(Trigger::Manual, params).await?;
         return Ok(super::created(&format!("/api/v2.0/system/gc/{id}"), ()));
     }
-    app.gc.set_schedule(&schedule.kind, &schedule.cron, params).await?;
+    app.gc.set_schedule(&requested(&schedule)?, params).await?;
     Ok(super::created("/api/v2.0/system/gc/schedule", ()))
+}
+
+/// The schedule a request names (`Manual` is handled by the caller).
+fn requested(s: &ScheduleObj) -> Result<Schedule, ApiError> {
+    let kind = ScheduleKind::parse(&s.kind).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "schedule type {:?} is not one of Hourly, Daily, Weekly, Custom, None or Manual",
+            s.kind
+        ))
+    })?;
+    Ok(Schedule::new(kind, &s.cron))
 }
 
 /// `PUT /api/v2.0/system/gc/schedule`
@@ -101,7 +114,7 @@ pub async fn update_schedule(
     if schedule.kind == "Manual" {
         return Err(ApiError::BadRequest("use POST to run a garbage collection now".into()));
     }
-    app.gc.set_schedule(&schedule.kind, &schedule.cron, params).await?;
+    app.gc.set_schedule(&requested(&schedule)?, params).await?;
     Ok(StatusCode::OK)
 }
 
@@ -126,8 +139,8 @@ pub async fn get_schedule(
             let parameters: GcParams = serde_json::from_str(&s.parameters).unwrap_or_default();
             GcScheduleView {
                 schedule: ScheduleObj {
-                    kind: s.kind,
-                    cron: s.cron,
+                    kind: s.schedule.kind().as_str().to_owned(),
+                    cron: s.schedule.cron().to_owned(),
                     next_scheduled_time: s.next_run_at.map(rfc3339_ms),
                 },
                 job_parameters: s.parameters,
@@ -137,7 +150,11 @@ pub async fn get_schedule(
             }
         }
         None => GcScheduleView {
-            schedule: ScheduleObj { kind: "None".into(), cron: String::new(), next_scheduled_time: None },
+            schedule: ScheduleObj {
+                kind: ScheduleKind::None.as_str().to_owned(),
+                cron: String::new(),
+                next_scheduled_time: None,
+            },
             job_parameters: "{}".into(),
             parameters: GcParams::default(),
             creation_time: None,

@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson, ApiPath, ClientIp};
+use super::caller::{ApiActor, ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::pagination::Page;
 use super::types::{Project, ProjectReq};
@@ -151,14 +151,12 @@ pub async fn head_project(
 )]
 pub async fn create_project(
     State(app): State<AppState>,
-    ApiCaller(who): ApiCaller,
-    ClientIp(ip): ClientIp,
+    actor: ApiActor,
     ApiJson(req): ApiJson<ProjectReq>,
 ) -> Result<Response, ApiError> {
     let name =
         req.project_name.as_deref().ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
-    let id = app.projects.create(&who, name, req.public().unwrap_or(false)).await?;
-    app.auditor.record(crate::audit::entry(Some(id), who.name(), "create", name.to_owned(), "project", ip));
+    let id = app.projects.create(actor.get(), name, req.public().unwrap_or(false)).await?;
     Ok(super::created(&format!("/api/v2.0/projects/{id}"), ()))
 }
 

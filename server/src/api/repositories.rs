@@ -7,12 +7,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::caller::{ApiCaller, ApiJson, ApiPath, ClientIp};
+use super::caller::{ApiActor, ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{Artifact, ArtifactTag, Repository, TagReq};
 use crate::artifacts::BrowseError;
-use crate::auth::{Action, Identity};
+use crate::auth::Action;
 use crate::db::manifests::ArtifactSort;
 use crate::state::AppState;
 
@@ -23,21 +23,10 @@ impl From<BrowseError> for ApiError {
             BrowseError::NotFound(_) => Self::NotFound(e.to_string()),
             BrowseError::Invalid(m) => Self::BadRequest(m),
             BrowseError::Conflict(m) => Self::PreconditionFailed(m),
+            BrowseError::Unavailable => Self::Unavailable,
             BrowseError::Internal => Self::Internal,
         }
     }
-}
-
-fn audit(
-    app: &AppState,
-    who: &Identity,
-    ip: ClientIp,
-    project_id: i64,
-    operation: &str,
-    resource: String,
-    kind: &str,
-) {
-    app.auditor.record(crate::audit::entry(Some(project_id), who.name(), operation, resource, kind, ip.0));
 }
 
 /// Decodes `%XX` escapes once more (the path was decoded once already).
@@ -144,14 +133,13 @@ pub async fn get_repository(
 )]
 pub async fn delete_repository(
     State(app): State<AppState>,
-    ApiCaller(who): ApiCaller,
-    ip: ClientIp,
+    actor: ApiActor,
     ApiPath((project, repo)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let r =
-        app.artifacts.delete_repository(&who, &project_ref(&project, &headers), &decode_again(&repo)).await?;
-    audit(&app, &who, ip, r.project_id, "delete", r.name, "repository");
+    app.artifacts
+        .delete_repository(actor.get(), &project_ref(&project, &headers), &decode_again(&repo))
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -220,8 +208,7 @@ pub async fn list_artifacts(
 )]
 pub async fn copy_artifact(
     State(app): State<AppState>,
-    ApiCaller(who): ApiCaller,
-    ip: ClientIp,
+    actor: ApiActor,
     ApiPath((project, repo)): ApiPath<(String, String)>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -229,11 +216,10 @@ pub async fn copy_artifact(
     let pairs = query_pairs(raw.as_deref());
     let from = param(&pairs, "from")
         .ok_or_else(|| ApiError::BadRequest("from=<project>/<repository>@<digest> is required".into()))?;
-    let (r, digest) = app
+    let (_, digest) = app
         .artifacts
-        .copy_artifact(&who, &project_ref(&project, &headers), &decode_again(&repo), from)
+        .copy_artifact(actor.get(), &project_ref(&project, &headers), &decode_again(&repo), from)
         .await?;
-    audit(&app, &who, ip, r.project_id, "create", format!("{}@{digest}", r.name), "artifact");
     let location = format!("/api/v2.0/projects/{project}/repositories/{repo}/artifacts/{digest}");
     Ok(super::created(&location, ()))
 }
@@ -283,16 +269,13 @@ pub async fn get_artifact(
 )]
 pub async fn delete_artifact(
     State(app): State<AppState>,
-    ApiCaller(who): ApiCaller,
-    ip: ClientIp,
+    actor: ApiActor,
     ApiPath((project, repo, reference)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let r = app
-        .artifacts
-        .delete_artifact(&who, &project_ref(&project, &headers), &decode_again(&repo), &reference)
+    app.artifacts
+        .delete_artifact(actor.get(), &project_ref(&project, &headers), &decode_again(&repo), &reference)
         .await?;
-    audit(&app, &who, ip, r.project_id, "delete", format!("{}:{reference}", r.name), "artifact");
     Ok(StatusCode::OK)
 }
 
@@ -342,17 +325,14 @@ pub async fn list_tags(
 )]
 pub async fn add_tag(
     State(app): State<AppState>,
-    ApiCaller(who): ApiCaller,
-    ip: ClientIp,
+    actor: ApiActor,
     ApiPath((project, repo, reference)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<TagReq>,
 ) -> Result<StatusCode, ApiError> {
-    let r = app
-        .artifacts
-        .add_tag(&who, &project_ref(&project, &headers), &decode_again(&repo), &reference, &req.name)
+    app.artifacts
+        .add_tag(actor.get(), &project_ref(&project, &headers), &decode_again(&repo), &reference, &req.name)
         .await?;
-    audit(&app, &who, ip, r.project_id, "create", format!("{}:{}", r.name, req.name), "tag");
     Ok(StatusCode::CREATED)
 }
 
@@ -375,16 +355,13 @@ pub async fn add_tag(
 )]
 pub async fn delete_tag(
     State(app): State<AppState>,
-    ApiCaller(who): ApiCaller,
-    ip: ClientIp,
+    actor: ApiActor,
     ApiPath((project, repo, reference, tag)): ApiPath<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let r = app
-        .artifacts
-        .delete_tag(&who, &project_ref(&project, &headers), &decode_again(&repo), &reference, &tag)
+    app.artifacts
+        .delete_tag(actor.get(), &project_ref(&project, &headers), &decode_again(&repo), &reference, &tag)
         .await?;
-    audit(&app, &who, ip, r.project_id, "delete", format!("{}:{tag}", r.name), "tag");
     Ok(StatusCode::OK)
 }
 

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use frontend::types::RetentionTemplate;
 
 use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
@@ -47,20 +48,22 @@ pub async fn metadatas(ApiCaller(who): ApiCaller) -> Result<Json<serde_json::Val
     if matches!(who, crate::auth::Identity::Anonymous) {
         return Err(ApiError::Unauthorized);
     }
-    let template = |name: &str, text: &str, unit: Option<&str>| {
-        let params = unit
-            .map_or_else(Vec::new, |u| vec![serde_json::json!({"type": "int", "unit": u, "required": true})]);
-        serde_json::json!({"rule_template": name, "display_text": text, "action": "retain", "params": params})
-    };
+    let templates: Vec<serde_json::Value> = RetentionTemplate::ALL
+        .into_iter()
+        .map(|t| {
+            let params = t.unit().map_or_else(Vec::new, |u| {
+                vec![serde_json::json!({"type": "int", "unit": u, "required": true})]
+            });
+            serde_json::json!({
+                "rule_template": t.as_str(),
+                "display_text": t.display_text(),
+                "action": "retain",
+                "params": params,
+            })
+        })
+        .collect();
     Ok(Json(serde_json::json!({
-        "templates": [
-            template("latestPushedK", "the most recently pushed # artifacts", Some("COUNT")),
-            template("latestPulledN", "the most recently pulled # artifacts", Some("COUNT")),
-            template("latestActiveK", "the most recently pushed or pulled # artifacts", Some("COUNT")),
-            template("nDaysSinceLastPush", "pushed within the last # days", Some("DAYS")),
-            template("nDaysSinceLastPull", "pulled within the last # days", Some("DAYS")),
-            template("always", "always", None),
-        ],
+        "templates": templates,
         "scope_selectors": [{"display_text": "Repositories", "kind": "doublestar", "decorations": ["repoMatches", "repoExcludes"]}],
         "tag_selectors": [{"display_text": "Tags", "kind": "doublestar", "decorations": ["matches", "excludes"]}],
     })))

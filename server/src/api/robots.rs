@@ -10,14 +10,14 @@ use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
 use super::projects::{page_of, param, query_pairs};
 use super::types::{Robot, RobotPermission, RobotReq, RobotSecretReq};
-use crate::auth::RobotGrants;
+use crate::auth::RobotPermissions;
 use crate::projects::ProjectRef;
 use crate::projects::robots::{Namespace, NewRobot, SystemPermissions};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
 /// The project and grants a request's permissions name (one project per robot).
-fn grants(perms: &[RobotPermission]) -> Result<(String, RobotGrants), ApiError> {
+fn grants(perms: &[RobotPermission]) -> Result<(String, RobotPermissions), ApiError> {
     let [p] = perms else {
         return Err(ApiError::BadRequest(
             "a project robot has exactly one permission entry, for its project".into(),
@@ -44,14 +44,14 @@ fn system_permissions(perms: &[RobotPermission]) -> Result<SystemPermissions, Ap
 }
 
 /// The namespace and grants of one permission entry.
-fn entry(p: &RobotPermission) -> Result<(String, RobotGrants), ApiError> {
+fn entry(p: &RobotPermission) -> Result<(String, RobotPermissions), ApiError> {
     if p.kind != "project" {
         return Err(ApiError::BadRequest(format!(
             "permission kind {:?} is not supported: use project",
             p.kind
         )));
     }
-    let mut g = RobotGrants::default();
+    let mut g = RobotPermissions::default();
     for a in &p.access {
         match a.action.as_str() {
             "pull" => g.pull = true,

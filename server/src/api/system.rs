@@ -9,8 +9,7 @@ use super::caller::ApiCaller;
 use super::error::ApiError;
 use super::projects::{param, query_pairs};
 use super::types::Project;
-use crate::auth::Identity;
-use crate::db::{self, projects::ProjectFilter};
+use crate::db::projects::ProjectFilter;
 use crate::state::AppState;
 
 /// Most hits of each kind a search returns.
@@ -70,8 +69,7 @@ pub async fn search(
     let text = param(&pairs, "q").unwrap_or("").to_owned();
     let filter = ProjectFilter { name_contains: text.clone(), ..Default::default() };
     let (projects, _) = app.projects.list(&who, filter, 0, SEARCH_LIMIT).await?;
-    let all = matches!(who, Identity::User { sysadmin: true, .. });
-    let hits = db::repositories::search(app.db.reader(), who.user_id(), all, &text, SEARCH_LIMIT).await?;
+    let hits = app.artifacts.search(&who, &text, SEARCH_LIMIT).await?;
     let repositories: Vec<Value> = hits
         .into_iter()
         .map(|h| {

@@ -2,6 +2,7 @@
 //! compatibility contract with Harbor's clients and stay apart from the portal's views by
 //! design; the OpenAPI document's schemas are derived from them.
 
+use frontend::types::{ArtifactKind, Trigger};
 use serde::{Deserialize, Serialize};
 
 use crate::db::projects::ProjectRow;
@@ -307,15 +308,10 @@ pub struct Artifact {
 
 impl From<crate::artifacts::ArtifactWithTags> for Artifact {
     fn from((a, tags): crate::artifacts::ArtifactWithTags) -> Self {
+        let kind =
+            ArtifactKind::classify(&a.media_type, a.artifact_type.as_deref(), a.config_media_type.as_deref())
+                .harbor_type();
         let config = a.config_media_type.clone().unwrap_or_default();
-        let kind = match config.as_str() {
-            "application/vnd.oci.image.config.v1+json" | "application/vnd.docker.container.image.v1+json" => {
-                "IMAGE"
-            }
-            "application/vnd.cncf.helm.config.v1+json" => "CHART",
-            "" if a.artifact_type.is_none() => "IMAGE",
-            _ => "UNKNOWN",
-        };
         Self {
             id: a.id,
             kind,
@@ -404,7 +400,7 @@ pub struct RobotPermission {
 
 impl RobotPermission {
     /// Harbor's shape of `grants` in project `namespace`.
-    pub fn of(namespace: &str, g: crate::auth::RobotGrants) -> Self {
+    pub fn of(namespace: &str, g: crate::auth::RobotPermissions) -> Self {
         let mut access = Vec::new();
         let mut add = |on: bool, resource: &str, action: &str| {
             if on {
@@ -561,14 +557,14 @@ impl From<crate::db::gc_runs::GcRunRow> for GcHistory {
             dry_run: r.dry_run,
             workers: Some(r.workers as usize),
         };
-        let kind = if r.trigger_kind == "SCHEDULE" { "Schedule" } else { "Manual" };
+        let kind = if r.trigger_kind == Trigger::Schedule { "Schedule" } else { "Manual" };
         Self {
             id: r.id,
             job_name: "GARBAGE_COLLECTION",
-            job_kind: r.trigger_kind,
+            job_kind: r.trigger_kind.as_str().to_owned(),
             job_parameters: serde_json::to_string(&params).unwrap_or_default(),
             schedule: ScheduleObj { kind: kind.into(), cron: String::new(), next_scheduled_time: None },
-            job_status: r.status,
+            job_status: r.status.as_str().to_owned(),
             deleted: false,
             creation_time: rfc3339_ms(r.created_at),
             update_time: rfc3339_ms(r.updated_at),
@@ -626,8 +622,8 @@ impl From<crate::db::retention::ExecutionRow> for RetentionExecution {
             policy_id: e.policy_id,
             start_time: rfc3339_ms(e.created_at),
             end_time: e.ended_at.map(rfc3339_ms),
-            status: e.status,
-            trigger: e.trigger_kind,
+            status: e.status.as_str().to_owned(),
+            trigger: e.trigger_kind.as_str().to_owned(),
             dry_run: e.dry_run,
         }
     }
@@ -663,20 +659,13 @@ pub struct RetentionTask {
 
 impl From<crate::db::retention::TaskRow> for RetentionTask {
     fn from(t: crate::db::retention::TaskRow) -> Self {
-        let status_code = match t.status.as_str() {
-            "Running" => 1,
-            "Stopped" => 2,
-            "Error" => 3,
-            "Success" => 4,
-            _ => 0,
-        };
         Self {
             id: t.id,
             execution_id: t.execution_id,
             repository: t.repository,
             job_id: t.id.to_string(),
-            status: t.status,
-            status_code,
+            status: t.status.as_str().to_owned(),
+            status_code: t.status.code(),
             status_revision: t.ended_at.unwrap_or(t.started_at),
             start_time: rfc3339_ms(t.started_at),
             end_time: t.ended_at.map(rfc3339_ms),

@@ -4,52 +4,7 @@
 //! Anyone, signed in or not, may read a public project (pull and see it); nothing else is open
 //! to non-members.
 
-use super::Identity;
-
-/// Harbor's project roles, with Harbor's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Everything in the project, including members, robots, settings and deleting it.
-    ProjectAdmin = 1,
-    /// Pull, push, create repositories, add tags, create and run retention.
-    Developer = 2,
-    /// Pull and read the project and its members.
-    Guest = 3,
-    /// A developer who also deletes artifacts, tags and repositories and manages immutability.
-    Maintainer = 4,
-    /// Pull only.
-    LimitedGuest = 5,
-}
-
-impl Role {
-    /// The role with Harbor's `role_id`.
-    pub fn from_id(id: i64) -> Option<Self> {
-        Some(match id {
-            1 => Self::ProjectAdmin,
-            2 => Self::Developer,
-            3 => Self::Guest,
-            4 => Self::Maintainer,
-            5 => Self::LimitedGuest,
-            _ => return None,
-        })
-    }
-
-    /// Harbor's `role_id`.
-    pub fn id(self) -> i64 {
-        self as i64
-    }
-
-    /// Harbor's `role_name`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ProjectAdmin => "projectAdmin",
-            Self::Developer => "developer",
-            Self::Guest => "guest",
-            Self::Maintainer => "maintainer",
-            Self::LimitedGuest => "limitedGuest",
-        }
-    }
-}
+use super::{Identity, Role};
 
 /// What a caller wants to do in a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +80,7 @@ pub fn allowed(who: &Identity, project_id: i64, public: bool, role: Option<Role>
     match who {
         Identity::User { sysadmin: true, .. } => true,
         Identity::User { .. } => open || role.is_some_and(|r| role_allows(r, action)),
-        Identity::Robot { scope, .. } => open || scope.grants_in(project_id).allows(action),
+        Identity::Robot { scope, .. } => open || super::robot_allows(scope.grants_in(project_id), action),
         Identity::Anonymous => open,
     }
 }
@@ -182,8 +137,8 @@ mod tests {
 
     #[test]
     fn robots_act_only_in_their_project_with_their_grants() {
-        use super::super::RobotGrants;
-        let grants = RobotGrants { pull: true, push: true, delete: false };
+        use super::super::RobotPermissions;
+        let grants = RobotPermissions { pull: true, push: true, delete: false };
         let robot = Identity::Robot {
             id: 1,
             name: "robot$team+ci".into(),

@@ -19,6 +19,7 @@ pub const MAX_SECRET: usize = 1024;
 /// tokens against the signing key.
 pub struct Authenticator {
     db: Db,
+    auditor: crate::audit::Auditor,
     cache: CredentialCache,
     dummy: OnceCell<String>,
     signer: TokenSigner,
@@ -36,10 +37,12 @@ struct Account {
 }
 
 impl Authenticator {
-    /// An authenticator over `db`, verifying tokens with `signer`.
-    pub fn new(db: Db, signer: TokenSigner) -> Self {
+    /// An authenticator over `db`, verifying tokens with `signer` and recording sign-ins to
+    /// `auditor`.
+    pub fn new(db: Db, signer: TokenSigner, auditor: crate::audit::Auditor) -> Self {
         Self {
             db,
+            auditor,
             cache: CredentialCache::default(),
             dummy: OnceCell::new(),
             signer,
@@ -82,6 +85,16 @@ impl Authenticator {
         }
     }
 
+    /// A user's sign-in (the portal's form): [`Self::verify`], recorded in the audit log when it
+    /// succeeds.
+    pub async fn sign_in(&self, username: &str, pass: &str, client: IpAddr) -> Result<Identity, AuthError> {
+        let who = self.verify(username, pass, client).await?;
+        if matches!(who, Identity::User { .. }) {
+            self.auditor.login(crate::audit::Actor::new(&who, client));
+        }
+        Ok(who)
+    }
+
     /// Checks a username and password sent from `client`. Unknown users, disabled users and
     /// wrong passwords all fail the same way and take the same time.
     pub async fn verify(&self, username: &str, pass: &str, client: IpAddr) -> Result<Identity, AuthError> {
@@ -108,7 +121,7 @@ impl Authenticator {
     async fn robot_account(&self, name: &str) -> Result<Option<Account>, AuthError> {
         Ok(db::robots::by_name(self.db.reader(), name).await?.map(|r| Account {
             usable: r.usable(),
-            identity: Identity::Robot { id: r.id, scope: r.scope(), name: r.name },
+            identity: Identity::Robot { id: r.id, scope: super::RobotScope::of(&r), name: r.name },
             hash: r.secret_hash,
         }))
     }

@@ -26,16 +26,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// The address [`resolve`] recorded (the peer's without it; 0.0.0.0 when served without a
-/// connection, as in-process tests do).
+/// The address recorded when none is known (a request served without a connection, as
+/// in-process tests do): the one fallback every edge uses.
+pub const UNKNOWN: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
+/// The address [`resolve`] recorded (the peer's without it; [`UNKNOWN`] when served without a
+/// connection).
 pub fn of(parts: &Parts) -> ClientIp {
     parts.extensions.get::<ClientIp>().copied().unwrap_or_else(|| {
-        ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()),
-        )
+        ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(UNKNOWN, |c| c.0.ip()))
     })
 }
 

@@ -9,8 +9,9 @@ pub mod session;
 pub mod throttle;
 pub mod token;
 
-pub use access::{Action, Role, allowed};
+pub use access::{Action, allowed};
 pub use authenticator::Authenticator;
+pub use frontend::types::{RobotPermissions, Role};
 
 /// The caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,26 +42,30 @@ pub enum Identity {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RobotScope {
     /// A project robot: its one project, with these grants.
-    Project(i64, RobotGrants),
+    Project(i64, RobotPermissions),
     /// A system robot: grants per project; a `None` project means every project.
-    System(Vec<(Option<i64>, RobotGrants)>),
+    System(Vec<(Option<i64>, RobotPermissions)>),
 }
 
 impl RobotScope {
+    /// Where the robot of row `r` works and what it may do there.
+    pub fn of(r: &crate::db::robots::RobotRow) -> Self {
+        match r.project_id {
+            Some(p) => Self::Project(p, r.grants),
+            None => Self::System(r.permissions.iter().map(|g| (g.project_id, g.grants)).collect()),
+        }
+    }
+
     /// What the robot may do in project `project_id` (for a system robot, every entry naming
     /// the project or all projects, together).
-    pub fn grants_in(&self, project_id: i64) -> RobotGrants {
+    pub fn grants_in(&self, project_id: i64) -> RobotPermissions {
         match self {
             Self::Project(own, g) if *own == project_id => *g,
-            Self::Project(..) => RobotGrants::default(),
-            Self::System(entries) => entries.iter().filter(|(p, _)| p.is_none_or(|p| p == project_id)).fold(
-                RobotGrants::default(),
-                |a, (_, g)| RobotGrants {
-                    pull: a.pull || g.pull,
-                    push: a.push || g.push,
-                    delete: a.delete || g.delete,
-                },
-            ),
+            Self::Project(..) => RobotPermissions::default(),
+            Self::System(entries) => entries
+                .iter()
+                .filter(|(p, _)| p.is_none_or(|p| p == project_id))
+                .fold(RobotPermissions::default(), |a, (_, g)| a.union(*g)),
         }
     }
 
@@ -73,26 +78,13 @@ impl RobotScope {
     }
 }
 
-/// The registry actions a robot account holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RobotGrants {
-    /// May pull.
-    pub pull: bool,
-    /// May push.
-    pub push: bool,
-    /// May delete artifacts and tags.
-    pub delete: bool,
-}
-
-impl RobotGrants {
-    /// Whether the grants include `action`.
-    pub fn allows(self, action: Action) -> bool {
-        match action {
-            Action::Pull | Action::ReadProject => self.pull || self.push || self.delete,
-            Action::Push => self.push,
-            Action::Delete => self.delete,
-            _ => false,
-        }
+/// Whether a robot holding `grants` may perform `action`.
+pub fn robot_allows(grants: RobotPermissions, action: Action) -> bool {
+    match action {
+        Action::Pull | Action::ReadProject => grants.pull || grants.push || grants.delete,
+        Action::Push => grants.push,
+        Action::Delete => grants.delete,
+        _ => false,
     }
 }
 

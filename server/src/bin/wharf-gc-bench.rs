@@ -104,7 +104,8 @@ async fn main() -> Result<()> {
 
     let collector = Collector::new(db.clone(), store.clone(), Duration::ZERO, Duration::from_secs(86_400));
     let lease = LeaseGuard::acquire(&db, "gc", "bench", Duration::from_secs(30)).await?.context("lease")?;
-    let run = db::gc_runs::insert(db.writer(), "CLI", false, true, workers as i64).await?;
+    let run =
+        db::gc_runs::insert(db.writer(), wharf::vocab::Trigger::Cli, false, true, workers as i64).await?;
     let mut rep = Reporter::new(db.clone(), run, None);
     let params = GcParams { delete_untagged: true, dry_run: false, workers: Some(workers) };
     let t = Instant::now();

@@ -129,8 +129,12 @@ async fn main() -> Result<()> {
         best_eval.as_secs_f64() * 1e6 / total as f64
     );
 
-    let service =
-        RetentionService::new(db.clone(), Projects::new(db.clone()), "bench", Duration::from_secs(60));
+    let service = RetentionService::new(
+        db.clone(),
+        Projects::new(db.clone(), wharf::audit::Auditor::start(db.clone())),
+        "bench",
+        Duration::from_secs(60),
+    );
     let admin = Identity::User { id: 0, name: "admin".into(), sysadmin: true };
     let id = service.create(&admin, &doc).await?;
     let t = Instant::now();
@@ -140,7 +144,7 @@ async fn main() -> Result<()> {
     let real = service.run_now(id, false).await?;
     let wall = t.elapsed();
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM manifests").fetch_one(db.reader()).await?;
-    ensure!(real.status == "Success", "run ended {}", real.status);
+    ensure!(real.status == frontend::types::RunStatus::Success, "run ended {}", real.status);
     ensure!(left as usize == total - deletes, "{left} artifacts left, expected {}", total - deletes);
     println!(
         "run: {deletes} artifacts deleted in {:.2} s = {:.0} deletes/s; {left} left",

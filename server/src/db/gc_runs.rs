@@ -2,6 +2,8 @@
 
 use sqlx::{Any, Executor, Row};
 
+use frontend::types::{RunStatus, Trigger};
+
 use super::{DbResult, now_ms};
 
 /// A garbage collection run.
@@ -9,16 +11,16 @@ use super::{DbResult, now_ms};
 pub struct GcRunRow {
     /// Run id.
     pub id: i64,
-    /// What started it: `MANUAL`, `SCHEDULE` or `CLI`.
-    pub trigger_kind: String,
+    /// What started it.
+    pub trigger_kind: Trigger,
     /// Only counted, nothing deleted.
     pub dry_run: bool,
     /// Untagged manifests were deleted first.
     pub delete_untagged: bool,
     /// Parallel deleters.
     pub workers: i64,
-    /// `Pending`, `Running`, `Success`, `Error` or `Stopped` (Harbor's words).
-    pub status: String,
+    /// Where it stands.
+    pub status: RunStatus,
     /// Someone asked it to stop.
     pub stop_requested: bool,
     /// Blobs deleted (or, dry, that would be).
@@ -58,11 +60,11 @@ const COLUMNS: &str = "id, trigger_kind, dry_run, delete_untagged, workers, stat
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<GcRunRow> {
     Ok(GcRunRow {
         id: r.try_get(0)?,
-        trigger_kind: r.try_get(1)?,
+        trigger_kind: super::word(r.try_get(1)?, Trigger::parse)?,
         dry_run: r.try_get::<i64, _>(2)? != 0,
         delete_untagged: r.try_get::<i64, _>(3)? != 0,
         workers: r.try_get(4)?,
-        status: r.try_get(5)?,
+        status: super::word(r.try_get(5)?, RunStatus::parse)?,
         stop_requested: r.try_get::<i64, _>(6)? != 0,
         blobs_deleted: r.try_get(7)?,
         manifests_deleted: r.try_get(8)?,
@@ -78,7 +80,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<GcRunRow> {
 /// Records a new run as `Pending`; returns its id.
 pub async fn insert<'e>(
     e: impl Executor<'e, Database = Any>,
-    trigger_kind: &str,
+    trigger_kind: Trigger,
     dry_run: bool,
     delete_untagged: bool,
     workers: i64,
@@ -87,7 +89,7 @@ pub async fn insert<'e>(
         "INSERT INTO gc_runs (trigger_kind, dry_run, delete_untagged, workers, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'Pending', $5, $5) RETURNING id",
     )
-    .bind(trigger_kind)
+    .bind(trigger_kind.as_str())
     .bind(i64::from(dry_run))
     .bind(i64::from(delete_untagged))
     .bind(workers)
@@ -157,10 +159,10 @@ pub async fn progress<'e>(
 }
 
 /// Ends run `id` with `status`.
-pub async fn finish<'e>(e: impl Executor<'e, Database = Any>, id: i64, status: &str) -> DbResult<()> {
+pub async fn finish<'e>(e: impl Executor<'e, Database = Any>, id: i64, status: RunStatus) -> DbResult<()> {
     let now = now_ms();
     sqlx::query("UPDATE gc_runs SET status = $1, ended_at = $2, updated_at = $2 WHERE id = $3")
-        .bind(status)
+        .bind(status.as_str())
         .bind(now)
         .bind(id)
         .execute(e)

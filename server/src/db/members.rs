@@ -3,7 +3,7 @@
 use sqlx::{Any, Executor, Row};
 
 use super::{DbResult, now_ms};
-use crate::auth::Role;
+use frontend::types::Role;
 
 /// A member as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use sqlx::{Any, Executor, Row};
 
 use super::{DbResult, now_ms};
-use crate::auth::Role;
+use frontend::types::Role;
 
 /// What a permission check needs to know about a project and, optionally, one of its
 /// repositories, for one caller.

@@ -7,7 +7,48 @@ use std::collections::HashMap;
 use sqlx::{Any, Executor, Row};
 
 use super::{Backend, DbResult, now_ms};
-use crate::retention::evaluate::{Manifest, Repository, Tag};
+use frontend::types::{ArtifactKind, RunStatus, Trigger};
+
+/// A tag of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// Name.
+    pub name: String,
+    /// Push time, unix ms.
+    pub pushed_at: i64,
+    /// Last pull, unix ms.
+    pub pulled_at: Option<i64>,
+}
+
+/// A manifest of the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Row id.
+    pub id: i64,
+    /// Digest.
+    pub digest: String,
+    /// What it is, for the log.
+    pub kind: ArtifactKind,
+    /// Push time, unix ms.
+    pub pushed_at: i64,
+    /// Last pull, unix ms.
+    pub pulled_at: Option<i64>,
+    /// The digest its `subject` names.
+    pub subject: Option<String>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
+}
+
+/// A repository with what retention weighs: its manifests, their tags and index children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Repository {
+    /// The path inside the project (what repository selectors match).
+    pub name: String,
+    /// Every manifest.
+    pub manifests: Vec<Manifest>,
+    /// (index id, child id) pairs.
+    pub children: Vec<(i64, i64)>,
+}
 
 /// A stored policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,12 +143,12 @@ pub struct ExecutionRow {
     pub id: i64,
     /// Its policy.
     pub policy_id: i64,
-    /// `MANUAL` or `SCHEDULE`.
-    pub trigger_kind: String,
+    /// What started it.
+    pub trigger_kind: Trigger,
     /// Nothing deleted.
     pub dry_run: bool,
-    /// `Running`, `Success`, `Error` or `Stopped`.
-    pub status: String,
+    /// Where it stands.
+    pub status: RunStatus,
     /// Start, unix ms.
     pub created_at: i64,
     /// End, unix ms.
@@ -120,9 +161,9 @@ fn execution_from(r: &sqlx::any::AnyRow) -> DbResult<ExecutionRow> {
     Ok(ExecutionRow {
         id: r.try_get(0)?,
         policy_id: r.try_get(1)?,
-        trigger_kind: r.try_get(2)?,
+        trigger_kind: super::word(r.try_get(2)?, Trigger::parse)?,
         dry_run: r.try_get::<i64, _>(3)? != 0,
-        status: r.try_get(4)?,
+        status: super::word(r.try_get(4)?, RunStatus::parse)?,
         created_at: r.try_get(5)?,
         ended_at: r.try_get(6)?,
     })
@@ -132,7 +173,7 @@ fn execution_from(r: &sqlx::any::AnyRow) -> DbResult<ExecutionRow> {
 pub async fn insert_execution<'e>(
     e: impl Executor<'e, Database = Any>,
     policy_id: i64,
-    trigger_kind: &str,
+    trigger_kind: Trigger,
     dry_run: bool,
 ) -> DbResult<i64> {
     Ok(sqlx::query_scalar(
@@ -140,7 +181,7 @@ pub async fn insert_execution<'e>(
          VALUES ($1, $2, $3, 'Running', $4, $4) RETURNING id",
     )
     .bind(policy_id)
-    .bind(trigger_kind)
+    .bind(trigger_kind.as_str())
     .bind(i64::from(dry_run))
     .bind(now_ms())
     .fetch_one(e)
@@ -198,10 +239,10 @@ pub async fn count_executions<'e>(e: impl Executor<'e, Database = Any>, policy_i
 pub async fn finish_execution<'e>(
     e: impl Executor<'e, Database = Any>,
     id: i64,
-    status: &str,
+    status: RunStatus,
 ) -> DbResult<()> {
     sqlx::query("UPDATE retention_executions SET status = $1, ended_at = $2, updated_at = $2 WHERE id = $3")
-        .bind(status)
+        .bind(status.as_str())
         .bind(now_ms())
         .bind(id)
         .execute(e)
@@ -257,8 +298,8 @@ pub struct TaskRow {
     pub execution_id: i64,
     /// Full repository name.
     pub repository: String,
-    /// `Running`, `Success`, `Error` or `Stopped`.
-    pub status: String,
+    /// Where it stands.
+    pub status: RunStatus,
     /// Candidates.
     pub total: i64,
     /// Candidates retained.
@@ -276,7 +317,7 @@ fn task_from(r: &sqlx::any::AnyRow) -> DbResult<TaskRow> {
         id: r.try_get(0)?,
         execution_id: r.try_get(1)?,
         repository: r.try_get(2)?,
-        status: r.try_get(3)?,
+        status: super::word(r.try_get(3)?, RunStatus::parse)?,
         total: r.try_get(4)?,
         retained: r.try_get(5)?,
         started_at: r.try_get(6)?,
@@ -309,14 +350,14 @@ pub async fn insert_task<'e>(
 pub async fn finish_task<'e>(
     e: impl Executor<'e, Database = Any>,
     id: i64,
-    status: &str,
+    status: RunStatus,
     retained: i64,
     log: &str,
 ) -> DbResult<()> {
     sqlx::query(
         "UPDATE retention_tasks SET status = $1, retained = $2, log = $3, ended_at = $4 WHERE id = $5",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(retained)
     .bind(log)
     .bind(now_ms())
@@ -387,13 +428,6 @@ pub async fn task_log<'e>(
         .await?)
 }
 
-/// `image`, `index`, or the artifact type (or non-image config type) of anything else.
-const KIND: &str = "CASE WHEN m.media_type LIKE '%index%' OR m.media_type LIKE '%manifest.list%' THEN 'index' \
-     WHEN m.artifact_type IS NOT NULL THEN m.artifact_type \
-     WHEN m.config_media_type IS NOT NULL AND m.config_media_type NOT IN \
-          ('application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json') \
-     THEN m.config_media_type ELSE 'image' END";
-
 /// `json_array_agg(expr…)` per engine: one JSON array of arrays per group.
 fn json_rows(backend: Backend, columns: &str) -> String {
     match backend {
@@ -418,12 +452,17 @@ pub async fn load_project(
     backend: Backend,
     project_id: i64,
 ) -> DbResult<Vec<(i64, String, Repository)>> {
-    type ManifestCols = (i64, String, String, Option<String>, i64, Option<i64>);
+    type ManifestCols =
+        (i64, String, String, Option<String>, Option<String>, Option<String>, i64, Option<i64>);
     type TagCols = (i64, String, i64, Option<i64>);
     let manifests_sql = format!(
         "SELECT m.repository_id, {} FROM manifests m JOIN repositories r ON r.id = m.repository_id \
          WHERE r.project_id = $1 GROUP BY m.repository_id",
-        json_rows(backend, &format!("m.id, m.digest, {KIND}, m.subject_digest, m.pushed_at, m.pulled_at"))
+        json_rows(
+            backend,
+            "m.id, m.digest, m.media_type, m.artifact_type, m.config_media_type, m.subject_digest, m.pushed_at, \
+             m.pulled_at"
+        )
     );
     let tags_sql = format!(
         "SELECT t.repository_id, {} FROM tags t JOIN repositories r ON r.id = t.repository_id \
@@ -450,8 +489,11 @@ pub async fn load_project(
     for row in sqlx::query(&manifests_sql).bind(project_id).fetch_all(pool).await? {
         let Some(&s) = slot.get(&row.try_get::<i64, _>(0)?) else { continue };
         let list = &mut out[s].2.manifests;
-        for (id, digest, kind, subject, pushed_at, pulled_at) in rows_of::<ManifestCols>(row.try_get(1)?)? {
+        for (id, digest, media_type, artifact_type, config, subject, pushed_at, pulled_at) in
+            rows_of::<ManifestCols>(row.try_get(1)?)?
+        {
             where_is.insert(id, (s, list.len()));
+            let kind = ArtifactKind::classify(&media_type, artifact_type.as_deref(), config.as_deref());
             list.push(Manifest { id, digest, kind, subject, pushed_at, pulled_at, tags: Vec::new() });
         }
     }

@@ -3,7 +3,7 @@
 use sqlx::{Any, AnyPool, Executor, Row};
 
 use super::{DbResult, now_ms};
-use crate::auth::{RobotGrants, RobotScope};
+use frontend::types::RobotPermissions;
 
 /// A stored robot account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub struct RobotRow {
     /// argon2id hash of the secret.
     pub secret_hash: String,
     /// What a project robot may do in its project.
-    pub grants: RobotGrants,
+    pub grants: RobotPermissions,
     /// What a system robot may do, per project.
     pub permissions: Vec<SystemGrant>,
     /// Disabled robots are refused.
@@ -40,18 +40,10 @@ pub struct SystemGrant {
     /// The project's name (`None` for every project).
     pub project: Option<String>,
     /// What the robot may do there.
-    pub grants: RobotGrants,
+    pub grants: RobotPermissions,
 }
 
 impl RobotRow {
-    /// Where the robot works and what it may do there.
-    pub fn scope(&self) -> RobotScope {
-        match self.project_id {
-            Some(p) => RobotScope::Project(p, self.grants),
-            None => RobotScope::System(self.permissions.iter().map(|g| (g.project_id, g.grants)).collect()),
-        }
-    }
-
     /// Whether the robot may sign in now.
     pub fn usable(&self) -> bool {
         !self.disabled && (self.expires_at < 0 || self.expires_at > now_ms())
@@ -68,7 +60,11 @@ fn from_row(r: &sqlx::any::AnyRow) -> DbResult<RobotRow> {
         project_id: r.try_get("project_id")?,
         description: r.try_get("description")?,
         secret_hash: r.try_get("secret_hash")?,
-        grants: RobotGrants { pull: flag("can_pull")?, push: flag("can_push")?, delete: flag("can_delete")? },
+        grants: RobotPermissions {
+            pull: flag("can_pull")?,
+            push: flag("can_push")?,
+            delete: flag("can_delete")?,
+        },
         permissions: Vec::new(),
         disabled: flag("disabled")?,
         expires_at: r.try_get("expires_at")?,
@@ -147,7 +143,7 @@ pub async fn permissions<'e>(
             Ok(SystemGrant {
                 project_id: r.try_get("project_id")?,
                 project: r.try_get("name")?,
-                grants: RobotGrants {
+                grants: RobotPermissions {
                     pull: flag("can_pull")?,
                     push: flag("can_push")?,
                     delete: flag("can_delete")?,

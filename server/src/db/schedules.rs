@@ -2,6 +2,8 @@
 
 use sqlx::{Any, Executor, Row};
 
+use frontend::types::{Schedule, ScheduleKind};
+
 use super::{DbResult, now_ms};
 
 /// A stored schedule.
@@ -9,10 +11,8 @@ use super::{DbResult, now_ms};
 pub struct ScheduleRow {
     /// Job name (`gc`, `retention:<id>`).
     pub name: String,
-    /// Harbor's schedule type (`Hourly`, `Daily`, `Weekly`, `Custom`, `None`).
-    pub kind: String,
-    /// Six-field cron expression (empty for `None`).
-    pub cron: String,
+    /// When it fires: Harbor's schedule type and its six-field cron expression.
+    pub schedule: Schedule,
     /// The job's parameters as JSON.
     pub parameters: String,
     /// When it fires next, unix milliseconds (none when unscheduled).
@@ -26,8 +26,10 @@ pub struct ScheduleRow {
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<ScheduleRow> {
     Ok(ScheduleRow {
         name: r.try_get(0)?,
-        kind: r.try_get(1)?,
-        cron: r.try_get(2)?,
+        schedule: Schedule::new(
+            super::word(r.try_get(1)?, ScheduleKind::parse)?,
+            &r.try_get::<String, _>(2)?,
+        ),
         parameters: r.try_get(3)?,
         next_run_at: r.try_get(4)?,
         created_at: r.try_get(5)?,
@@ -47,8 +49,7 @@ pub async fn get<'e>(e: impl Executor<'e, Database = Any>, name: &str) -> DbResu
 pub async fn put<'e>(
     e: impl Executor<'e, Database = Any>,
     name: &str,
-    kind: &str,
-    cron: &str,
+    schedule: &Schedule,
     parameters: &str,
     next_run_at: Option<i64>,
 ) -> DbResult<()> {
@@ -59,8 +60,8 @@ pub async fn put<'e>(
          updated_at = excluded.updated_at",
     )
     .bind(name)
-    .bind(kind)
-    .bind(cron)
+    .bind(schedule.kind().as_str())
+    .bind(schedule.cron())
     .bind(parameters)
     .bind(next_run_at)
     .bind(now_ms())

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use collector::{Collector, GcParams, Outcome, Reporter};
 
 use crate::db::{self, Db, DbError, gc_runs::GcRunRow, schedules::ScheduleRow};
-use crate::jobs::cron::{self, Cron};
+use crate::jobs::cron::Cron;
 use crate::jobs::lease::LeaseGuard;
 
 /// The lease every run holds.
@@ -17,26 +17,8 @@ pub const LEASE: &str = "gc";
 /// The schedule's name in `schedules`.
 pub const SCHEDULE: &str = "gc";
 
-/// What started a run, in Harbor's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// The API's "GC now" / "Dry run".
-    Manual,
-    /// The cron schedule.
-    Schedule,
-    /// `wharf gc`.
-    Cli,
-}
-
-impl Trigger {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Manual => "MANUAL",
-            Self::Schedule => "SCHEDULE",
-            Self::Cli => "CLI",
-        }
-    }
-}
+pub use frontend::types::Trigger;
+use frontend::types::{RunStatus, Schedule};
 
 /// A refused request.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +77,7 @@ impl GcService {
         let workers = self.workers(params);
         let id = db::gc_runs::insert(
             self.db.writer(),
-            trigger.as_str(),
+            trigger,
             params.dry_run,
             params.delete_untagged,
             workers as i64,
@@ -109,24 +91,30 @@ impl GcService {
     }
 
     /// Runs `id` to the end and releases the lease; returns the final status.
-    async fn execute(&self, id: i64, params: GcParams, lease: LeaseGuard, echo: Option<fn(&str)>) -> String {
+    async fn execute(
+        &self,
+        id: i64,
+        params: GcParams,
+        lease: LeaseGuard,
+        echo: Option<fn(&str)>,
+    ) -> RunStatus {
         let mut rep = Reporter::new(self.db.clone(), id, echo);
         rep.log(format!("run {id} on {}", self.holder));
         let status = match db::gc_runs::start(self.db.writer(), id).await {
             Err(e) => {
                 tracing::error!(run = id, error = %e, "could not start garbage collection");
-                "Error"
+                RunStatus::Error
             }
             Ok(()) => match self.collector.run(params, self.workers(params), &lease, &mut rep).await {
-                Ok(Outcome::Finished) => "Success",
-                Ok(Outcome::Stopped) => "Stopped",
+                Ok(Outcome::Finished) => RunStatus::Success,
+                Ok(Outcome::Stopped) => RunStatus::Stopped,
                 Err(e) => {
                     tracing::error!(run = id, error = %e, "garbage collection failed");
                     rep.log(format!("failed: {e}"));
                     if let Err(e) = rep.flush().await {
                         tracing::error!(run = id, error = %e, "could not save the garbage collection log");
                     }
-                    "Error"
+                    RunStatus::Error
                 }
             },
         };
@@ -136,14 +124,14 @@ impl GcService {
         let p = rep.progress();
         tracing::info!(
             run = id,
-            status,
+            %status,
             blobs = p.blobs_deleted,
             manifests = p.manifests_deleted,
             bytes = p.bytes_freed,
             "garbage collection ended"
         );
         lease.release().await;
-        status.to_owned()
+        status
     }
 
     /// Starts a run in the background; returns its id at once.
@@ -217,31 +205,16 @@ impl GcService {
         Ok(db::schedules::get(self.db.reader(), SCHEDULE).await?)
     }
 
-    /// Sets the schedule: `kind` is Harbor's type (`Hourly`, `Daily`, `Weekly`, `Custom` with
-    /// `cron`, or `None` to remove it).
-    pub async fn set_schedule(
-        &self,
-        kind: &str,
-        cron_expr: &str,
-        params: GcParams,
-    ) -> Result<(), GcServiceError> {
-        if kind == "None" {
+    /// Sets the schedule (`Schedule::None` removes it).
+    pub async fn set_schedule(&self, schedule: &Schedule, params: GcParams) -> Result<(), GcServiceError> {
+        if *schedule == Schedule::None {
             db::schedules::delete(self.db.writer(), SCHEDULE).await?;
             return Ok(());
         }
-        let expr = match (kind, cron::preset(kind)) {
-            (_, Some(p)) => p.to_owned(),
-            ("Custom" | "Schedule", None) => cron_expr.trim().to_owned(),
-            _ => {
-                return Err(GcServiceError::BadSchedule(format!(
-                    "schedule type {kind:?} is not one of Hourly, Daily, Weekly, Custom, None or Manual"
-                )));
-            }
-        };
-        let parsed: Cron = expr.parse().map_err(GcServiceError::BadSchedule)?;
+        let parsed: Cron = schedule.cron().parse().map_err(GcServiceError::BadSchedule)?;
         let next = parsed.next_after(db::now_ms());
         let params = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
-        db::schedules::put(self.db.writer(), SCHEDULE, kind, &expr, &params, next).await?;
+        db::schedules::put(self.db.writer(), SCHEDULE, schedule, &params, next).await?;
         Ok(())
     }
 }

@@ -63,18 +63,10 @@ impl Cron {
     }
 }
 
-/// The cron expression Harbor uses for a schedule type, or none for `Custom` and the others.
-pub fn preset(kind: &str) -> Option<&'static str> {
-    match kind {
-        "Hourly" => Some("0 0 * * * *"),
-        "Daily" => Some("0 0 0 * * *"),
-        "Weekly" => Some("0 0 0 * * 0"),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use frontend::types::Schedule;
+
     use super::*;
 
     const SAT_2026_11_28: i64 = 1_795_824_000_000; // 2026-11-28T00:00:00Z, a Saturday
@@ -84,9 +76,9 @@ mod tests {
         let daily: Cron = "0 0 0 * * *".parse().expect("daily");
         assert_eq!(daily.next_after(SAT_2026_11_28 - 1), Some(SAT_2026_11_28));
         assert_eq!(daily.next_after(SAT_2026_11_28), Some(SAT_2026_11_28 + 86_400_000));
-        let weekly: Cron = preset("Weekly").expect("weekly").parse().expect("weekly");
+        let weekly: Cron = Schedule::Weekly.cron().parse().expect("weekly");
         assert_eq!(weekly.next_after(SAT_2026_11_28), Some(SAT_2026_11_28 + 86_400_000), "Sunday");
-        let hourly: Cron = preset("Hourly").expect("hourly").parse().expect("hourly");
+        let hourly: Cron = Schedule::Hourly.cron().parse().expect("hourly");
         assert_eq!(hourly.next_after(SAT_2026_11_28 + 1), Some(SAT_2026_11_28 + 3_600_000));
         let every_2s: Cron = "*/2 * * * * *".parse().expect("seconds");
         assert_eq!(every_2s.next_after(SAT_2026_11_28), Some(SAT_2026_11_28 + 2000));

@@ -47,7 +47,7 @@ pub async fn fire_due(db: &Db, jobs: &[Arc<dyn Scheduled>]) -> Result<usize, db:
     for s in db::schedules::due(db.reader(), now).await? {
         let Some(seen) = s.next_run_at else { continue };
         // Missed firings (every replica was down) collapse into this one.
-        let next = s.cron.parse::<Cron>().ok().and_then(|c| c.next_after(now));
+        let next = s.schedule.cron().parse::<Cron>().ok().and_then(|c| c.next_after(now));
         if !db::schedules::claim_firing(db.writer(), &s.name, seen, next).await? {
             continue;
         }

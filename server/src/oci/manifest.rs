@@ -45,6 +45,34 @@ pub struct Descriptor {
     pub size: i64,
     /// Foreign/non-distributable layers carry URLs and need not be in the registry.
     pub external: bool,
+    /// The platform an index entry is for, when it names one.
+    pub platform: Option<Platform>,
+}
+
+/// The platform of an index entry (or of an image config).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct Platform {
+    /// `linux`, `windows`, …
+    #[serde(default)]
+    pub os: String,
+    /// `amd64`, `arm64`, …
+    #[serde(default)]
+    pub architecture: String,
+    /// `v7`, `v8`, …
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+impl std::fmt::Display for Platform {
+    /// `os/architecture[/variant]`, `unknown` when it names neither.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<&str> =
+            [self.os.as_str(), self.architecture.as_str(), self.variant.as_deref().unwrap_or("")]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect();
+        if parts.is_empty() { f.write_str("unknown") } else { f.write_str(&parts.join("/")) }
+    }
 }
 
 /// What a manifest references.
@@ -98,6 +126,22 @@ impl Manifest {
         }
     }
 
+    /// The layer descriptors (images only).
+    pub fn layers(&self) -> &[Descriptor] {
+        match &self.body {
+            Body::Image { layers, .. } => layers,
+            Body::Index { .. } => &[],
+        }
+    }
+
+    /// The config descriptor (images only).
+    pub fn config(&self) -> Option<&Descriptor> {
+        match &self.body {
+            Body::Image { config, .. } => Some(config),
+            Body::Index { .. } => None,
+        }
+    }
+
     /// The config's media type (images only).
     pub fn config_media_type(&self) -> Option<&str> {
         match &self.body {
@@ -115,6 +159,7 @@ struct RawDescriptor {
     size: Option<i64>,
     #[serde(default)]
     urls: Vec<String>,
+    platform: Option<Platform>,
 }
 
 #[derive(Deserialize)]
@@ -145,7 +190,7 @@ fn descriptor(raw: RawDescriptor, what: &str) -> Result<Descriptor, ManifestErro
     if size < 0 {
         return Err(invalid(format!("{what}: size must not be negative")));
     }
-    Ok(Descriptor { media_type, digest, size, external: !raw.urls.is_empty() })
+    Ok(Descriptor { media_type, digest, size, external: !raw.urls.is_empty(), platform: raw.platform })
 }
 
 /// The media type from the `Content-Type` header, without parameters.

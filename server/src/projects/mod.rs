@@ -6,7 +6,9 @@ pub mod members;
 pub mod metadata;
 pub mod robots;
 
+use crate::audit::{Actor, Auditor, Operation, ResourceType};
 use crate::auth::{Action, Identity, Role, allowed};
+use crate::db::audit::AuditRow;
 use crate::db::projects::{ProjectFilter, ProjectRow};
 use crate::db::{self, Db};
 use crate::oci::reference::valid_component;
@@ -88,6 +90,7 @@ impl ProjectRef {
 #[derive(Clone)]
 pub struct Projects {
     db: Db,
+    auditor: Auditor,
 }
 
 fn denied(who: &Identity) -> ProjectError {
@@ -98,9 +101,9 @@ fn denied(who: &Identity) -> ProjectError {
 }
 
 impl Projects {
-    /// Project services over `db`.
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// Project services over `db`, recording to `auditor`.
+    pub fn new(db: Db, auditor: Auditor) -> Self {
+        Self { db, auditor }
     }
 
     /// The projects `who` may see under `filter`, one page, and how many there are in all.
@@ -115,6 +118,45 @@ impl Projects {
         let uid = who.user_id();
         let rows = db::projects::list(self.db.reader(), uid, &filter, offset, limit).await?;
         let total = db::projects::count(self.db.reader(), uid, &filter).await?;
+        Ok((rows, total))
+    }
+
+    /// As [`Self::list`], each project with the bytes it stores (each blob counted once).
+    pub async fn list_with_usage(
+        &self,
+        who: &Identity,
+        filter: ProjectFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<(ProjectRow, i64)>, i64), ProjectError> {
+        let (rows, total) = self.list(who, filter, offset, limit).await?;
+        let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+        let usage: std::collections::HashMap<i64, i64> =
+            db::projects::storage_of(self.db.reader(), &ids).await?.into_iter().collect();
+        let rows = rows
+            .into_iter()
+            .map(|p| {
+                let bytes = usage.get(&p.id).copied().unwrap_or(0);
+                (p, bytes)
+            })
+            .collect();
+        Ok((rows, total))
+    }
+
+    /// The audit log of project `r` (newest first, filtered by operation and username when not
+    /// empty), one page, and its total, if `who` may read the project's logs.
+    pub async fn logs(
+        &self,
+        who: &Identity,
+        r: &ProjectRef,
+        operation: &str,
+        username: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<AuditRow>, i64), ProjectError> {
+        let p = self.get(who, r, Action::ReadLogs).await?;
+        let rows = db::audit::list(self.db.reader(), Some(p.id), operation, username, offset, limit).await?;
+        let total = db::audit::count(self.db.reader(), Some(p.id), operation, username).await?;
         Ok((rows, total))
     }
 
@@ -152,8 +194,8 @@ impl Projects {
     }
 
     /// Creates project `name`; the creator becomes its ProjectAdmin. Returns the new id.
-    pub async fn create(&self, who: &Identity, name: &str, public: bool) -> Result<i64, ProjectError> {
-        let uid = match who {
+    pub async fn create(&self, actor: Actor<'_>, name: &str, public: bool) -> Result<i64, ProjectError> {
+        let uid = match actor.identity {
             Identity::User { id, .. } => id,
             Identity::Robot { .. } => return Err(ProjectError::Forbidden),
             Identity::Anonymous => return Err(ProjectError::Unauthorized),
@@ -169,6 +211,7 @@ impl Projects {
         };
         db::members::add(&mut *tx, id, *uid, Role::ProjectAdmin).await?;
         tx.commit().await.map_err(db::DbError::from)?;
+        self.auditor.log(actor, Some(id), Operation::Create, ResourceType::Project, name.to_owned());
         Ok(id)
     }
 

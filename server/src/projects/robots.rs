@@ -4,7 +4,7 @@
 //! returned once (and on refresh) and stored only as an argon2 hash.
 
 use super::{ProjectError, ProjectRef, Projects};
-use crate::auth::{Action, Identity, RobotGrants, password};
+use crate::auth::{Action, Identity, RobotPermissions, password};
 use crate::db::{self, now_ms, robots::RobotRow, robots::SystemGrant};
 use crate::oci::reference::valid_component;
 
@@ -16,7 +16,7 @@ pub struct NewRobot {
     /// Free text.
     pub description: String,
     /// Permissions.
-    pub grants: RobotGrants,
+    pub grants: RobotPermissions,
     /// Days until it expires; -1 never.
     pub duration_days: i64,
     /// Created disabled.
@@ -34,7 +34,7 @@ pub enum Namespace {
 
 /// A system robot to create, or the new permissions of one.
 #[derive(Debug, Clone)]
-pub struct SystemPermissions(pub Vec<(Namespace, RobotGrants)>);
+pub struct SystemPermissions(pub Vec<(Namespace, RobotPermissions)>);
 
 fn admin_only(who: &Identity) -> Result<(), ProjectError> {
     match who {
@@ -71,7 +71,7 @@ impl Projects {
     ) -> Result<(RobotRow, String, String), ProjectError> {
         let project = self.get(who, p, Action::ManageRobots).await?;
         check_new(&new.name, new.duration_days)?;
-        if new.grants == RobotGrants::default() {
+        if new.grants == RobotPermissions::default() {
             return Err(ProjectError::InvalidRobot("a robot needs at least one permission".into()));
         }
         let secret = new_secret();
@@ -151,7 +151,7 @@ impl Projects {
         }
         let mut out: Vec<SystemGrant> = Vec::with_capacity(perms.0.len());
         for (ns, grants) in perms.0 {
-            if grants == RobotGrants::default() {
+            if grants == RobotPermissions::default() {
                 return Err(ProjectError::InvalidRobot("every permission entry needs an action".into()));
             }
             let (project_id, project) = match ns {
@@ -190,7 +190,7 @@ impl Projects {
             project_id: None,
             description,
             secret_hash: password::hash(secret.clone()).await.map_err(|_| ProjectError::Db)?,
-            grants: RobotGrants::default(),
+            grants: RobotPermissions::default(),
             permissions,
             disabled,
             expires_at,
@@ -229,7 +229,7 @@ impl Projects {
         who: &Identity,
         id: i64,
         description: Option<String>,
-        grants: Option<RobotGrants>,
+        grants: Option<RobotPermissions>,
         disabled: Option<bool>,
     ) -> Result<(), ProjectError> {
         let (mut row, _) = self.robot(who, id).await?;

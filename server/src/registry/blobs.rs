@@ -51,6 +51,25 @@ impl Registry {
         Ok(self.store.read(&StorageKey::Blob(digest.clone()), range).await?)
     }
 
+    /// The whole of blob `digest` when it is at most `limit` bytes (configs the portal shows);
+    /// `None` when it is larger or missing.
+    pub async fn small_blob(&self, digest: &Digest, limit: usize) -> Result<Option<Vec<u8>>, RegistryError> {
+        let read = match self.store.read(&StorageKey::Blob(digest.clone()), None).await {
+            Ok(r) => r,
+            Err(crate::storage::StorageError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if read.size > limit as u64 {
+            return Ok(None);
+        }
+        let mut bytes = Vec::with_capacity(read.size as usize);
+        let mut stream = read.stream;
+        while let Some(chunk) = futures::TryStreamExt::try_next(&mut stream).await? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(bytes))
+    }
+
     /// Removes blob `digest` from the repository. The bytes stay until garbage collection finds
     /// no repository or manifest using them. A blob a manifest of the repository still uses is
     /// refused, so deleting a blob never breaks an image.

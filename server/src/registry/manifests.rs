@@ -2,6 +2,9 @@
 
 use super::error::RegistryError;
 use super::{Registry, RepoCtx};
+use std::net::IpAddr;
+
+use crate::audit::{Actor, Operation, ResourceType};
 use crate::auth::{Action, Caller};
 use crate::db::{self, manifests::NewManifest};
 use crate::oci::digester::digest_of;
@@ -48,14 +51,25 @@ pub fn accepts(accept: &[&str], media_type: &str) -> bool {
     })
 }
 
+/// How a manifest is read: a `HEAD` checks, a `GET` pulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// Only the headers.
+    Head,
+    /// The content: counted and audited as a pull.
+    Get,
+}
+
 impl Registry {
     /// Checks that `caller` may pull from `name` and finds the manifest `reference` names, in
-    /// one database round trip.
+    /// one database round trip. A `GET` (not a `HEAD`) is a pull: counted and audited.
     pub async fn pull_manifest(
         &self,
         caller: &Caller,
+        from: IpAddr,
         name: &RepoName,
         reference: &Reference,
+        fetch: Fetch,
     ) -> Result<ServedManifest, RegistryError> {
         let (text, by_tag) = match reference {
             Reference::Tag(t) => (t.as_str(), true),
@@ -79,6 +93,22 @@ impl Registry {
             return Err(RegistryError::NameUnknown(name.to_string()));
         };
         let row = manifest.ok_or_else(|| RegistryError::ManifestUnknown(reference.to_string()))?;
+        if fetch == Fetch::Get {
+            let tag = match reference {
+                Reference::Tag(t) => Some(t.to_string()),
+                Reference::Digest(_) => None,
+            };
+            self.auditor.count_pull(repository_id, row.id, tag);
+            let actor = Actor::new(&caller.identity, from);
+            let resource = format!("{name}@{}", row.digest);
+            self.auditor.log(
+                actor,
+                Some(access.project_id),
+                Operation::Pull,
+                ResourceType::Artifact,
+                resource,
+            );
+        }
         Ok(ServedManifest {
             id: row.id,
             repository_id,
@@ -89,9 +119,50 @@ impl Registry {
         })
     }
 
+    /// `actor`'s push of a manifest to repository `name` (resolved to `repo`): stored as
+    /// [`Self::put_manifest`] does, and audited.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn push_manifest(
+        &self,
+        actor: Actor<'_>,
+        repo: RepoCtx,
+        name: &RepoName,
+        reference: &Reference,
+        extra_tags: &[Tag],
+        content_type: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<PushedManifest, RegistryError> {
+        let pushed = self.put_manifest(repo, reference, extra_tags, content_type, bytes).await?;
+        let resource = format!("{name}:{reference}");
+        self.auditor.log(actor, Some(repo.project_id), Operation::Push, ResourceType::Artifact, resource);
+        Ok(pushed)
+    }
+
+    /// `actor`'s delete of a tag or manifest of repository `name` (resolved to `repo`), as
+    /// [`Self::delete_manifest`] does, audited.
+    pub async fn delete(
+        &self,
+        actor: Actor<'_>,
+        repo: RepoCtx,
+        name: &RepoName,
+        reference: &Reference,
+    ) -> Result<(), RegistryError> {
+        self.delete_manifest(repo, reference).await?;
+        let kind =
+            if matches!(reference, Reference::Tag(_)) { ResourceType::Tag } else { ResourceType::Artifact };
+        self.auditor.log(
+            actor,
+            Some(repo.project_id),
+            Operation::Delete,
+            kind,
+            format!("{name}:{reference}"),
+        );
+        Ok(())
+    }
+
     /// Stores a pushed manifest under `reference`, after checking that everything it names is in
-    /// the repository.
-    pub async fn put_manifest(
+    /// the repository (not audited: pushes and copies record their own events).
+    pub(crate) async fn put_manifest(
         &self,
         repo: RepoCtx,
         reference: &Reference,
@@ -161,8 +232,13 @@ impl Registry {
     }
 
     /// Deletes a tag (by tag) or a manifest with all its tags (by digest). A manifest that an
-    /// index of the repository still names is refused.
-    pub async fn delete_manifest(&self, repo: RepoCtx, reference: &Reference) -> Result<(), RegistryError> {
+    /// index of the repository still names is refused. Not audited: [`Self::delete`] and the
+    /// portal's and API's deletes record their own events.
+    pub(crate) async fn delete_manifest(
+        &self,
+        repo: RepoCtx,
+        reference: &Reference,
+    ) -> Result<(), RegistryError> {
         match reference {
             Reference::Tag(t) => {
                 if db::tags::delete(self.db.writer(), repo.repository_id, t.as_str()).await? {

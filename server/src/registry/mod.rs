@@ -29,6 +29,8 @@ pub struct Registry {
     touch_every_ms: i64,
     /// Upload sessions one account may keep active at once.
     max_uploads: i64,
+    /// Pushes, pulls and deletes are recorded here.
+    auditor: crate::audit::Auditor,
 }
 
 /// Whether `caller` may perform `action` on `name`, given what the database knows of its project
@@ -76,14 +78,18 @@ pub struct RepoCtx {
 }
 
 impl Registry {
-    /// A registry over `db` and `store`.
-    /// The registry over `db` and `store`; `gc_grace` is the collector's grace window, which
-    /// HEADs keep restarting for blobs in use.
-    pub fn new(db: Db, store: BlobStore, gc_grace: std::time::Duration) -> Self {
+    /// The registry over `db` and `store`, recording to `auditor`; `gc_grace` is the
+    /// collector's grace window, which HEADs keep restarting for blobs in use.
+    pub fn new(
+        db: Db,
+        store: BlobStore,
+        gc_grace: std::time::Duration,
+        auditor: crate::audit::Auditor,
+    ) -> Self {
         // Often enough that a blob a client is about to reference never ages past the window,
         // rarely enough that HEADs do not write on every request: at most once a minute.
         let touch_every_ms = (gc_grace.as_millis() as i64 / 4).min(60_000);
-        Self { db, store, hashes: Default::default(), touch_every_ms, max_uploads: i64::MAX }
+        Self { db, store, hashes: Default::default(), touch_every_ms, max_uploads: i64::MAX, auditor }
     }
 
     /// Limits the upload sessions one account may keep active at once.

@@ -12,46 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::policy::{Policy, Rule, Template};
 
-/// A tag of a manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tag {
-    /// Name.
-    pub name: String,
-    /// Push time, unix ms.
-    pub pushed_at: i64,
-    /// Last pull, unix ms.
-    pub pulled_at: Option<i64>,
-}
-
-/// A manifest of the repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
-    /// Row id.
-    pub id: i64,
-    /// Digest.
-    pub digest: String,
-    /// `image`, `index` or the artifact type, for the log.
-    pub kind: String,
-    /// Push time, unix ms.
-    pub pushed_at: i64,
-    /// Last pull, unix ms.
-    pub pulled_at: Option<i64>,
-    /// The digest its `subject` names.
-    pub subject: Option<String>,
-    /// Its tags.
-    pub tags: Vec<Tag>,
-}
-
-/// A repository as the evaluator sees it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Repository {
-    /// The path inside the project (what repository selectors match).
-    pub name: String,
-    /// Every manifest.
-    pub manifests: Vec<Manifest>,
-    /// (index id, child id) pairs.
-    pub children: Vec<(i64, i64)>,
-}
+pub use crate::db::retention::{Manifest, Repository, Tag};
 
 /// Why a manifest is kept or deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +205,7 @@ mod tests {
         Manifest {
             id,
             digest: format!("sha256:{id}"),
-            kind: "image".into(),
+            kind: frontend::types::ArtifactKind::Image,
             pushed_at: pushed * DAY,
             pulled_at: pulled.map(|d| d * DAY),
             subject: None,

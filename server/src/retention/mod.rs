@@ -19,6 +19,8 @@ use std::time::Duration;
 use evaluate::{Outcome, Reason, Repository};
 use policy::{PolicyDoc, PolicyError};
 
+use frontend::types::{NewRetentionRule, RunStatus, Schedule, Trigger};
+
 use crate::auth::{Action, Identity};
 use crate::db::retention::{ExecutionRow, PolicyRow, TaskRow};
 use crate::db::schedules::ScheduleRow;
@@ -33,24 +35,6 @@ pub const SCHEDULE_PREFIX: &str = "retention:";
 
 /// Deletions per transaction.
 const DELETE_BATCH: usize = 100;
-
-/// What started an execution, in Harbor's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// The API's or portal's "Run now" / "Dry run".
-    Manual,
-    /// The policy's cron schedule.
-    Schedule,
-}
-
-impl Trigger {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Manual => "MANUAL",
-            Self::Schedule => "SCHEDULE",
-        }
-    }
-}
 
 /// A refused request.
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +162,8 @@ impl RetentionService {
             Some(expr) => {
                 let cron: Cron = expr.parse().map_err(RetentionError::Invalid)?;
                 let next = cron.next_after(db::now_ms());
-                db::schedules::put(self.db.writer(), &name, "Custom", expr, "{}", next).await?;
+                db::schedules::put(self.db.writer(), &name, &Schedule::Custom(expr.to_owned()), "{}", next)
+                    .await?;
             }
         }
         Ok(())
@@ -324,6 +309,65 @@ impl RetentionService {
     }
 
     /// Starts a run of the project's policy.
+    /// Adds `rule` (creating the policy with the first one), or replaces rule `index` (from 0).
+    pub async fn save_rule(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        index: Option<usize>,
+        rule: &NewRetentionRule,
+    ) -> Result<(), RetentionError> {
+        let doc = policy::RuleDoc::from_form(rule);
+        self.edit_project_policy(who, p, |d| match index {
+            None => {
+                d.rules.push(doc);
+                Ok(())
+            }
+            Some(i) => {
+                let slot =
+                    d.rules.get_mut(i).ok_or_else(|| RetentionError::NotFound(format!("rule {}", i + 1)))?;
+                *slot = doc;
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    /// Removes rule `index` (from 0).
+    pub async fn delete_rule(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        index: usize,
+    ) -> Result<(), RetentionError> {
+        self.edit_project_policy(who, p, |d| {
+            if index >= d.rules.len() {
+                return Err(RetentionError::NotFound(format!("rule {}", index + 1)));
+            }
+            d.rules.remove(index);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets when the project's policy runs; a policy needs a rule first.
+    pub async fn set_schedule(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        schedule: &Schedule,
+    ) -> Result<(), RetentionError> {
+        let cron = schedule.cron().to_owned();
+        self.edit_project_policy(who, p, |d| {
+            if d.rules.is_empty() {
+                return Err(RetentionError::Invalid("Add a rule before setting a schedule.".into()));
+            }
+            d.trigger.settings.cron = cron;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn run_project(
         &self,
         who: &Identity,
@@ -391,8 +435,7 @@ impl RetentionService {
         // Holding the project's lease, nothing else runs its policy: a `Running` execution died
         // with its process.
         db::retention::abandon_running(self.db.writer(), row.id).await?;
-        let eid =
-            db::retention::insert_execution(self.db.writer(), row.id, trigger.as_str(), dry_run).await?;
+        let eid = db::retention::insert_execution(self.db.writer(), row.id, trigger, dry_run).await?;
         Ok((eid, lease))
     }
 
@@ -408,13 +451,13 @@ impl RetentionService {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(execution = eid, error = %e, "retention failed");
-                "Error"
+                RunStatus::Error
             }
         };
         if let Err(e) = db::retention::finish_execution(self.db.writer(), eid, status).await {
             tracing::error!(execution = eid, error = %e, "could not record the end of a retention run");
         }
-        tracing::info!(execution = eid, policy = row.id, status, dry_run, "retention run ended");
+        tracing::info!(execution = eid, policy = row.id, %status, dry_run, "retention run ended");
         lease.release().await;
     }
 
@@ -424,7 +467,7 @@ impl RetentionService {
         row: &PolicyRow,
         dry_run: bool,
         lease: &LeaseGuard,
-    ) -> Result<&'static str, RetentionError> {
+    ) -> Result<RunStatus, RetentionError> {
         let stored = self.stored(row, None)?;
         let policy = &stored.compiled;
         let since = db::now_ms();
@@ -435,10 +478,10 @@ impl RetentionService {
             // Checked before each repository with work (a write each), not for the ones no rule
             // names.
             if db::retention::heartbeat(self.db.writer(), eid).await? {
-                return Ok("Stopped");
+                return Ok(RunStatus::Stopped);
             }
             if lease.lost() {
-                return Ok("Error");
+                return Ok(RunStatus::Error);
             }
             let tid = db::retention::insert_task(
                 self.db.writer(),
@@ -449,13 +492,13 @@ impl RetentionService {
             )
             .await?;
             let (kept, status) = if dry_run {
-                (HashSet::new(), "Success")
+                (HashSet::new(), RunStatus::Success)
             } else {
                 match self.delete_unchanged(repo_id, &outcome.delete, since).await {
-                    Ok(kept) => (kept, "Success"),
+                    Ok(kept) => (kept, RunStatus::Success),
                     Err(e) => {
                         tracing::error!(execution = eid, repository = %full_name, error = %e, "retention deletes failed");
-                        (outcome.delete.iter().copied().collect(), "Error")
+                        (outcome.delete.iter().copied().collect(), RunStatus::Error)
                     }
                 }
             };
@@ -469,7 +512,7 @@ impl RetentionService {
             let log = task_log(&full_name, &stored, &repo, &outcome, &kept, retained, dry_run, since);
             db::retention::finish_task(self.db.writer(), tid, status, retained as i64, &log).await?;
         }
-        Ok("Success")
+        Ok(RunStatus::Success)
     }
 
     /// Deletes `ids` of repository `repo_id` unchanged since `since`, in batches; returns those

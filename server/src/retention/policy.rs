@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use frontend::types::{NewRetentionRule, RetentionTemplate};
 use serde::{Deserialize, Serialize};
 
 use super::pattern::Pattern;
@@ -68,6 +69,67 @@ pub struct RuleDoc {
 
 fn retain() -> String {
     "retain".into()
+}
+
+impl RuleDoc {
+    /// The rule the portal's form describes: one repository selector and one tag selector.
+    pub fn from_form(form: &NewRetentionRule) -> Self {
+        let selector = |decoration: &str, pattern: &str, extras: String| SelectorDoc {
+            kind: "doublestar".into(),
+            decoration: decoration.into(),
+            pattern: pattern.into(),
+            extras,
+        };
+        let template = form.template.as_str();
+        Self {
+            action: retain(),
+            params: form
+                .template
+                .unit()
+                .map(|_| (template.to_owned(), serde_json::json!(form.count)))
+                .into_iter()
+                .collect(),
+            tag_selectors: vec![selector(
+                if form.tag_excludes { "excludes" } else { "matches" },
+                &form.tag_pattern,
+                serde_json::json!({ "untagged": form.untagged }).to_string(),
+            )],
+            scope_selectors: [(
+                "repository".to_owned(),
+                vec![selector(
+                    if form.repo_excludes { "repoExcludes" } else { "repoMatches" },
+                    &form.repo_pattern,
+                    String::new(),
+                )],
+            )]
+            .into_iter()
+            .collect(),
+            template: template.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    /// The rule's fields for the portal's edit form, when it has the form's shape (a known
+    /// template, one selector of each kind).
+    pub fn form(&self) -> Option<NewRetentionRule> {
+        let template = RetentionTemplate::parse(&self.template)?;
+        let [tag] = self.tag_selectors.as_slice() else { return None };
+        let [repo] = self.scope_selectors.get("repository")?.as_slice() else { return None };
+        let tag_excludes = tag.decoration == "excludes";
+        let untagged = serde_json::from_str::<serde_json::Value>(&tag.extras)
+            .ok()
+            .and_then(|e| e.get("untagged").and_then(serde_json::Value::as_bool))
+            .unwrap_or(!tag_excludes);
+        Some(NewRetentionRule {
+            template,
+            count: self.params.get(&self.template).and_then(serde_json::Value::as_i64).unwrap_or(0),
+            repo_excludes: repo.decoration == "repoExcludes",
+            repo_pattern: repo.pattern.clone(),
+            tag_excludes,
+            tag_pattern: tag.pattern.clone(),
+            untagged,
+        })
+    }
 }
 
 /// Harbor's `RetentionSelector`.
@@ -149,13 +211,14 @@ impl Template {
     /// The template's name and parameter as Harbor writes them.
     pub fn name(self) -> &'static str {
         match self {
-            Self::LatestPushed(_) => "latestPushedK",
-            Self::LatestPulled(_) => "latestPulledN",
-            Self::LatestActive(_) => "latestActiveK",
-            Self::DaysSincePush(_) => "nDaysSinceLastPush",
-            Self::DaysSincePull(_) => "nDaysSinceLastPull",
-            Self::Always => "always",
+            Self::LatestPushed(_) => RetentionTemplate::LatestPushedK,
+            Self::LatestPulled(_) => RetentionTemplate::LatestPulledN,
+            Self::LatestActive(_) => RetentionTemplate::LatestActiveK,
+            Self::DaysSincePush(_) => RetentionTemplate::NDaysSinceLastPush,
+            Self::DaysSincePull(_) => RetentionTemplate::NDaysSinceLastPull,
+            Self::Always => RetentionTemplate::Always,
         }
+        .as_str()
     }
 
     /// The template in plain words.
@@ -332,20 +395,18 @@ fn compile_rule(number: usize, doc: &RuleDoc) -> Result<Rule, PolicyError> {
         return Err(bad(number, format!("action {:?} is not supported (use retain)", doc.action)));
     }
     let count = |n: i64| usize::try_from(n).unwrap_or(0);
-    let template = match doc.template.as_str() {
-        "latestPushedK" => Template::LatestPushed(count(param(number, doc)?)),
-        "latestPulledN" => Template::LatestPulled(count(param(number, doc)?)),
-        "latestActiveK" | "latestK" => Template::LatestActive(count(param(number, doc)?)),
-        "nDaysSinceLastPush" => Template::DaysSincePush(param(number, doc)?),
-        "nDaysSinceLastPull" => Template::DaysSincePull(param(number, doc)?),
-        "always" => Template::Always,
-        other => {
+    let template = match RetentionTemplate::parse(&doc.template) {
+        Some(RetentionTemplate::LatestPushedK) => Template::LatestPushed(count(param(number, doc)?)),
+        Some(RetentionTemplate::LatestPulledN) => Template::LatestPulled(count(param(number, doc)?)),
+        Some(RetentionTemplate::LatestActiveK) => Template::LatestActive(count(param(number, doc)?)),
+        Some(RetentionTemplate::NDaysSinceLastPush) => Template::DaysSincePush(param(number, doc)?),
+        Some(RetentionTemplate::NDaysSinceLastPull) => Template::DaysSincePull(param(number, doc)?),
+        Some(RetentionTemplate::Always) => Template::Always,
+        None => {
+            let known: Vec<&str> = RetentionTemplate::ALL.iter().map(|t| t.as_str()).collect();
             return Err(bad(
                 number,
-                format!(
-                    "template {other:?} is not one of latestPushedK, latestPulledN, latestActiveK, \
-                     nDaysSinceLastPush, nDaysSinceLastPull, always"
-                ),
+                format!("template {:?} is not one of {}", doc.template, known.join(", ")),
             ));
         }
     };
@@ -559,5 +620,39 @@ pub(crate) mod tests {
         }
         let d = PolicyDoc { rules: vec![ok.clone(), ok], ..Default::default() };
         assert_eq!(d.compile().expect_err("refused"), PolicyError::Conflict(2, 1));
+    }
+
+    #[test]
+    fn the_portal_form_round_trips_through_harbors_rule() {
+        let form = NewRetentionRule {
+            template: RetentionTemplate::NDaysSinceLastPull,
+            count: 7,
+            repo_excludes: true,
+            repo_pattern: "tmp/**".into(),
+            tag_excludes: false,
+            tag_pattern: "v*".into(),
+            untagged: false,
+        };
+        let rule = RuleDoc::from_form(&form);
+        assert_eq!(rule.template, "nDaysSinceLastPull");
+        assert_eq!(rule.params.get("nDaysSinceLastPull"), Some(&serde_json::json!(7)));
+        assert_eq!(rule.scope_selectors["repository"][0].decoration, "repoExcludes");
+        assert_eq!(rule.form(), Some(form), "the edit form shows what was saved");
+        let always = RuleDoc::from_form(&NewRetentionRule {
+            template: RetentionTemplate::Always,
+            repo_pattern: "**".into(),
+            tag_pattern: "**".into(),
+            ..Default::default()
+        });
+        assert!(always.params.is_empty(), "always takes no parameter");
+        let doc = PolicyDoc {
+            rules: vec![always],
+            scope: ScopeDoc { level: "project".into(), reference: 1 },
+            ..Default::default()
+        };
+        assert_eq!(doc.compile().err(), None, "a rule from the form is a valid rule");
+        let mut two = RuleDoc::from_form(&NewRetentionRule::default());
+        two.tag_selectors.push(two.tag_selectors[0].clone());
+        assert_eq!(two.form(), None, "a rule the form cannot express is edited through the API");
     }
 }

@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::json;
-use wharf::auth::{Identity, RobotGrants, Role};
+use wharf::auth::{Identity, RobotPermissions, Role};
 use wharf::projects::{ProjectRef, robots::NewRobot};
 
 use crate::support::*;
@@ -52,7 +52,7 @@ fn role_may(role: Option<Role>, act: Act, public: bool) -> bool {
 }
 
 /// What a robot holding `g` in the project may do.
-fn robot_may(g: RobotGrants, act: Act, public: bool) -> bool {
+fn robot_may(g: RobotPermissions, act: Act, public: bool) -> bool {
     use Act::*;
     match act {
         Pull => public || g.pull || g.push || g.delete,
@@ -73,7 +73,7 @@ enum Caller {
     User(&'static str, Option<Role>),
     Admin,
     Disabled,
-    Robot(&'static str, RobotGrants),
+    Robot(&'static str, RobotPermissions),
     ExpiredRobot,
 }
 
@@ -81,7 +81,7 @@ enum Caller {
 async fn every_caller_times_every_action_on_public_and_private_projects() {
     let app = TestApp::start().await;
     let admin = Identity::User { id: 1, name: "admin".into(), sysadmin: true };
-    let g = |pull, push, delete| RobotGrants { pull, push, delete };
+    let g = |pull, push, delete| RobotPermissions { pull, push, delete };
     let callers = vec![
         Caller::Anonymous,
         Caller::User("outsider", None),

@@ -74,7 +74,7 @@ async fn metrics_count_requests_bytes_and_what_is_stored() {
         .run_now(wharf::gc::Trigger::Cli, wharf::gc::collector::GcParams::default(), None)
         .await
         .expect("gc");
-    assert_eq!(run.status, "Success");
+    assert_eq!(run.status, wharf::vocab::RunStatus::Success);
     let text = app.anon(Method::GET, "/metrics").send().await.expect("send").text().await.expect("text");
     assert_eq!(value(&text, r#"wharf_gc_runs{status="Success"}"#), 1.0);
     assert!(value(&text, r#"wharf_gc_runs_duration_seconds_sum{status="Success"}"#) >= 0.0);

@@ -148,7 +148,7 @@ async fn a_policy_round_trips_in_harbors_shape_and_shows_in_the_project_metadata
     assert_eq!(project["metadata"]["retention_id"], id.to_string());
     let schedule =
         wharf::db::schedules::get(app.state.db.reader(), &format!("retention:{id}")).await.expect("query");
-    assert_eq!(schedule.map(|s| s.cron), Some("0 0 3 * * *".to_owned()));
+    assert_eq!(schedule.map(|s| s.schedule.cron().to_owned()), Some("0 0 3 * * *".to_owned()));
 
     // One policy per project; rule limits and duplicates as in Harbor.
     let res = app.admin(Method::POST, "/api/v2.0/retentions").json(&body).send().await.expect("send");
@@ -191,7 +191,7 @@ async fn a_policy_round_trips_in_harbors_shape_and_shows_in_the_project_metadata
     assert_eq!(res.status(), StatusCode::OK);
     let schedule =
         wharf::db::schedules::get(app.state.db.reader(), &format!("retention:{id}")).await.expect("query");
-    assert_eq!(schedule.map(|s| s.cron), Some("0 0 0 * * *".to_owned()));
+    assert_eq!(schedule.map(|s| s.schedule.cron().to_owned()), Some("0 0 0 * * *".to_owned()));
     // No cron: no schedule.
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/retentions/{id}"))

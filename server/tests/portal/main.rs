@@ -482,7 +482,7 @@ async fn project_admins_manage_members_robots_settings_and_read_the_logs() {
     assert!(header(&res, "location").expect("back").contains("__err"));
     let res = b.post("/ui/add_member", &[("project", "team"), ("username", "dev"), ("role_id", "2")]).await;
     assert_eq!(header(&res, "location"), Some("/projects/team/members"));
-    let main = eventually(&b, "/projects/team/members", "developer").await;
+    let main = eventually(&b, "/projects/team/members", "<td>Developer</td>").await;
     let member = main
         .split(r#"name="member" value=""#)
         .nth(1)

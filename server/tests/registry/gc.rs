@@ -468,7 +468,9 @@ async fn a_stop_request_ends_the_run_after_its_batch() {
     }
     sqlx::query("UPDATE blobs SET touched_at = 0").execute(app.state.db.writer()).await.expect("age");
     let db = &app.state.db;
-    let id = wharf::db::gc_runs::insert(db.writer(), "MANUAL", false, false, 4).await.expect("run");
+    let id = wharf::db::gc_runs::insert(db.writer(), wharf::vocab::Trigger::Manual, false, false, 4)
+        .await
+        .expect("run");
     assert!(wharf::db::gc_runs::request_stop(db.writer(), id).await.expect("stop"));
     let lease = wharf::jobs::lease::LeaseGuard::acquire(db, "gc", "test", Duration::from_secs(30))
         .await
@@ -577,7 +579,7 @@ async fn race(grace: &str, pause: Duration) {
                 let params = wharf::gc::collector::GcParams { delete_untagged: true, ..Default::default() };
                 match app.state.gc.run_now(wharf::gc::Trigger::Manual, params, None).await {
                     Ok(run) => {
-                        assert_eq!(run.status, "Success");
+                        assert_eq!(run.status, wharf::vocab::RunStatus::Success);
                         runs += 1;
                         deleted += run.blobs_deleted;
                     }

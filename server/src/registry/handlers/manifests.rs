@@ -6,14 +6,16 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{Req, set};
+use crate::audit::Actor;
 use crate::auth::Action;
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::reference::{Reference, RepoName, Tag};
 use crate::registry::error::RegistryError;
-use crate::registry::manifests::accepts;
+use crate::registry::manifests::{Fetch, accepts};
 
 pub(super) async fn get(req: Req, name: RepoName, reference: Reference) -> Result<Response, RegistryError> {
-    let m = req.app.registry.pull_manifest(&req.who, &name, &reference).await?;
+    let fetch = if req.method == Method::HEAD { Fetch::Head } else { Fetch::Get };
+    let m = req.app.registry.pull_manifest(&req.who, req.peer, &name, &reference, fetch).await?;
     let accept: Vec<&str> =
         req.headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
     // By digest the content is pinned; by tag a client that cannot read the type gets a 404.
@@ -22,18 +24,6 @@ pub(super) async fn get(req: Req, name: RepoName, reference: Reference) -> Resul
             "{reference} is a {}, which the Accept header does not allow",
             m.media_type
         )));
-    }
-    if req.method == Method::GET {
-        let tag = match &reference {
-            Reference::Tag(t) => Some(t.to_string()),
-            Reference::Digest(_) => None,
-        };
-        req.app.auditor.record(crate::audit::Event::Pull {
-            repository_id: m.repository_id,
-            manifest_id: m.id,
-            tag,
-        });
-        req.audit(m.project_id, "pull", format!("{name}@{}", m.digest), "artifact");
     }
     let len = m.content.len();
     let body = if req.method == Method::HEAD { Body::empty() } else { Body::from(m.content) };
@@ -76,8 +66,9 @@ pub(super) async fn put(
     if !tags.is_empty() && matches!(reference, Reference::Tag(_)) {
         return Err(RegistryError::TagInvalid("tag parameters go with a push by digest".into()));
     }
-    let pushed = reg.put_manifest(repo, &reference, &tags, content_type.as_deref(), &bytes).await?;
-    req.audit(repo.project_id, "push", format!("{name}:{reference}"), "artifact");
+    let actor = Actor::new(&req.who.identity, req.peer);
+    let pushed =
+        reg.push_manifest(actor, repo, &name, &reference, &tags, content_type.as_deref(), &bytes).await?;
     let mut res = StatusCode::CREATED.into_response();
     let h = res.headers_mut();
     set(h, header::LOCATION, format!("/v2/{name}/manifests/{}", pushed.digest));
@@ -101,8 +92,6 @@ pub(super) async fn delete(
 ) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Delete).await?;
-    reg.delete_manifest(repo, &reference).await?;
-    let kind = if matches!(reference, Reference::Tag(_)) { "tag" } else { "artifact" };
-    req.audit(repo.project_id, "delete", format!("{name}:{reference}"), kind);
+    reg.delete(Actor::new(&req.who.identity, req.peer), repo, &name, &reference).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

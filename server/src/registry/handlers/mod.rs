@@ -49,19 +49,6 @@ pub(super) struct Req {
 }
 
 impl Req {
-    /// Records an audit entry for this request's caller.
-    pub fn audit(&self, project_id: i64, operation: &str, resource: String, resource_type: &str) {
-        let event = crate::audit::entry(
-            Some(project_id),
-            self.who.identity.name(),
-            operation,
-            resource,
-            resource_type,
-            self.peer,
-        );
-        self.app.auditor.record(event);
-    }
-
     /// The first value of query parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -166,10 +153,10 @@ pub(super) fn host(headers: &HeaderMap) -> Option<String> {
 /// `GET /v2/`: 200 for a signed-in caller, 401 with a challenge otherwise.
 async fn ping(State(app): State<AppState>, ClientIp(peer): ClientIp, headers: HeaderMap) -> Response {
     match identify(&app, &headers, peer).await {
-        Ok(Caller { identity: Identity::User { name, .. } | Identity::Robot { name, .. }, token }) => {
+        Ok(Caller { identity: who @ (Identity::User { .. } | Identity::Robot { .. }), token }) => {
             if token.is_none() {
                 // `docker login` with credentials sent straight to /v2/.
-                app.auditor.record(crate::audit::entry(None, &name, "login", name.clone(), "user", peer));
+                app.auditor.login(crate::audit::Actor::new(&who, peer));
             }
             (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
         }

@@ -73,8 +73,8 @@ pub(super) async fn get_token(
     let result = async {
         let requested = scopes(query.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()))?;
         let who = app.auth.identify_basic(auth, peer).await.map_err(auth_error)?;
-        if let crate::auth::Identity::User { name, .. } = &who {
-            app.auditor.record(crate::audit::entry(None, name, "login", name.clone(), "user", peer));
+        if matches!(who, crate::auth::Identity::User { .. }) {
+            app.auditor.login(crate::audit::Actor::new(&who, peer));
         }
         let offline = query.iter().any(|(k, v)| k == "offline_token" && v == "true");
         answer(&app, who, requested, offline).await
