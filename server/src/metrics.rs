@@ -1,12 +1,11 @@
-//! Prometheus metrics at `/metrics`: per-process request counts and latencies by route, bytes
-//! pushed and pulled (counted as they stream), and, read from the database at scrape time (so
-//! they hold for the whole cluster), storage used, upload sessions in progress, and garbage
-//! collection and retention runs with their durations.
+//! Prometheus metrics at `/metrics` (OpenMetrics text, through the `prometheus-client`
+//! crate): per-process request counts and latencies by route, bytes pushed and pulled (counted
+//! as they stream), and, read from the database at scrape time (so they hold for the whole
+//! cluster), storage used, upload sessions in progress, and garbage collection and retention
+//! runs with their durations.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -15,6 +14,12 @@ use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::db;
 use crate::state::AppState;
@@ -22,38 +27,104 @@ use crate::state::AppState;
 /// Latency histogram bounds, in seconds.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The labels of a request count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if seconds <= *b {
-                self.counts[i] += 1;
-            }
+/// The labels of a latency histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+    method: &'static str,
+}
+
+/// The label of a run count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+type Latencies = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Latencies,
+    pushed: Counter,
+    pulled: Counter,
+    /// Cluster-wide gauges, set from the database at each scrape.
+    stored: [Gauge; 6],
+    runs: [Family<StatusLabel, Gauge>; 2],
+    run_seconds: [Family<StatusLabel, Gauge<f64, AtomicU64>>; 2],
+}
+
+/// This process's metrics.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+/// The cluster-wide gauges: name and help, in the order of [`Inner::stored`].
+const STORED: [(&str, &str); 6] = [
+    ("wharf_storage_bytes", "Bytes of blobs stored (each blob once)."),
+    ("wharf_blobs", "Blobs stored."),
+    ("wharf_manifests", "Manifests stored."),
+    ("wharf_repositories", "Repositories."),
+    ("wharf_projects", "Projects."),
+    ("wharf_uploads_in_progress", "Upload sessions started and not finished."),
+];
+
+/// The job run gauges: name and help, in the order of [`Inner::runs`].
+const RUNS: [(&str, &str); 2] = [
+    ("wharf_gc_runs", "Garbage collection runs by status."),
+    ("wharf_retention_executions", "Retention executions by status."),
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "wharf_http_requests",
+            "HTTP requests answered, by route, method and status.",
+            requests.clone(),
+        );
+        let latency: Latencies = Family::new_with_constructor(|| Histogram::new(BUCKETS));
+        registry.register(
+            "wharf_http_request_duration_seconds",
+            "Time to answer (until the body starts), by route and method.",
+            latency.clone(),
+        );
+        let (pushed, pulled) = (Counter::default(), Counter::default());
+        registry.register(
+            "wharf_registry_bytes_pushed",
+            "Bytes received by /v2 pushes (blobs and manifests).",
+            pushed.clone(),
+        );
+        registry.register(
+            "wharf_registry_bytes_pulled",
+            "Bytes sent by successful /v2 reads (blobs and manifests).",
+            pulled.clone(),
+        );
+        let stored: [Gauge; 6] = Default::default();
+        for ((name, help), g) in STORED.iter().zip(&stored) {
+            registry.register(*name, *help, g.clone());
         }
-        self.count += 1;
-        self.sum += seconds;
+        let runs: [Family<StatusLabel, Gauge>; 2] = Default::default();
+        let run_seconds: [Family<StatusLabel, Gauge<f64, AtomicU64>>; 2] = Default::default();
+        for (((name, help), n), secs) in RUNS.iter().zip(&runs).zip(&run_seconds) {
+            registry.register(*name, *help, n.clone());
+            registry.register(
+                format!("{name}_duration_seconds_sum"),
+                "Total duration of the ended runs by status.",
+                secs.clone(),
+            );
+        }
+        Self(Arc::new(Inner { registry, requests, latency, pushed, pulled, stored, runs, run_seconds }))
     }
 }
-
-type Key = (&'static str, &'static str);
-
-#[derive(Default)]
-struct Inner {
-    requests: Mutex<HashMap<(&'static str, &'static str, u16), u64>>,
-    latency: Mutex<HashMap<Key, Histogram>>,
-    pushed: AtomicU64,
-    pulled: AtomicU64,
-}
-
-/// This process's counters.
-#[derive(Clone, Default)]
-pub struct Metrics(Arc<Inner>);
 
 /// A route label with bounded cardinality: the kind of registry request, the API route
 /// template, or the portal part; never a repository name or digest.
@@ -98,18 +169,16 @@ fn route_of(path: &str, api_template: Option<&'static str>) -> &'static str {
     "<page>"
 }
 
-/// The API route template as a `'static` label: the router has a fixed, small set of them, each
-/// leaked once.
+/// The API route template as a `'static` label: the generated OpenAPI document, built once,
+/// holds every documented template (the router is made from the same list); anything else is
+/// `/api/other`.
 fn api_label(template: &str) -> &'static str {
-    static INTERNED: std::sync::OnceLock<Mutex<HashMap<String, &'static str>>> = std::sync::OnceLock::new();
-    let mut map =
-        INTERNED.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(l) = map.get(template) {
-        return l;
-    }
-    let label: &'static str = Box::leak(template.to_owned().into_boxed_str());
-    map.insert(template.to_owned(), label);
-    label
+    crate::api::document()
+        .paths
+        .paths
+        .keys()
+        .find(|k| k.as_str() == template)
+        .map_or("/api/other", String::as_str)
 }
 
 /// The method label: one of the methods Wharf serves, else `other`. Any token is a valid
@@ -131,19 +200,44 @@ fn method_label(method: &Method) -> &'static str {
 impl Metrics {
     fn record(&self, route: &'static str, method: &Method, status: u16, seconds: f64) {
         let method = method_label(method);
-        let mut r = self.0.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *r.entry((route, method, status)).or_default() += 1;
-        drop(r);
-        let mut l = self.0.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        l.entry((route, method)).or_default().observe(seconds);
+        self.0.requests.get_or_create(&RequestLabels { route, method, status }).inc();
+        self.0.latency.get_or_create(&RouteLabels { route, method }).observe(seconds);
     }
 
     fn counter(&self, pushed: bool) -> impl Fn(u64) + Send + Sync + 'static {
-        let inner = self.0.clone();
+        let c = if pushed { self.0.pushed.clone() } else { self.0.pulled.clone() };
         move |n| {
-            let c = if pushed { &inner.pushed } else { &inner.pulled };
-            c.fetch_add(n, Ordering::Relaxed);
+            c.inc_by(n);
         }
+    }
+
+    /// Sets the cluster-wide gauges from a database snapshot.
+    fn set(&self, s: &db::metrics::Snapshot) {
+        let values = [s.storage_bytes, s.blobs, s.manifests, s.repositories, s.projects, s.uploads];
+        for (g, v) in self.0.stored.iter().zip(values) {
+            g.set(v);
+        }
+        for ((count, seconds), rows) in
+            self.0.runs.iter().zip(&self.0.run_seconds).zip([&s.gc_runs, &s.retention_runs])
+        {
+            // A status no run has any more must not linger.
+            count.clear();
+            seconds.clear();
+            for (status, n, ms) in rows {
+                let label = StatusLabel { status: status.clone() };
+                count.get_or_create(&label).set(*n);
+                seconds.get_or_create(&label).set(*ms as f64 / 1000.0);
+            }
+        }
+    }
+
+    /// The exposition.
+    fn encode(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.0.registry) {
+            tracing::error!(error = %e, "metrics: could not encode");
+        }
+        out
     }
 }
 
@@ -184,112 +278,15 @@ pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Res
     res
 }
 
-/// `GET /metrics` in Prometheus' text format.
+/// `GET /metrics` in the OpenMetrics text format (which Prometheus scrapes natively).
 pub async fn serve(State(app): State<AppState>) -> Response {
-    let mut out = String::with_capacity(8192);
-    app.metrics.write(&mut out);
     match db::metrics::snapshot(app.db.reader()).await {
-        Ok(s) => write_snapshot(&mut out, &s),
+        Ok(s) => app.metrics.set(&s),
         Err(e) => tracing::warn!(error = %e, "metrics: could not read the database"),
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-impl Metrics {
-    fn write(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP wharf_http_requests_total HTTP requests answered, by route, method and status."
-        );
-        let _ = writeln!(out, "# TYPE wharf_http_requests_total counter");
-        let requests = self.0.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut rows: Vec<_> = requests.iter().collect();
-        rows.sort_by(|a, b| a.0.cmp(b.0));
-        for ((route, method, status), n) in rows {
-            let _ = writeln!(
-                out,
-                "wharf_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
-        }
-        drop(requests);
-        let _ = writeln!(
-            out,
-            "# HELP wharf_http_request_duration_seconds Time to answer (until the body starts), by route and method."
-        );
-        let _ = writeln!(out, "# TYPE wharf_http_request_duration_seconds histogram");
-        let latency = self.0.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut rows: Vec<_> = latency.iter().collect();
-        rows.sort_by(|a, b| a.0.cmp(b.0));
-        for ((route, method), h) in rows {
-            let labels = format!("route=\"{}\",method=\"{method}\"", escape(route));
-            for (b, c) in BUCKETS.iter().zip(h.counts) {
-                let _ =
-                    writeln!(out, "wharf_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {c}");
-            }
-            let _ = writeln!(
-                out,
-                "wharf_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(out, "wharf_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "wharf_http_request_duration_seconds_count{{{labels}}} {}", h.count);
-        }
-        drop(latency);
-        for (name, help, v) in [
-            (
-                "wharf_registry_bytes_pushed_total",
-                "Bytes received by /v2 pushes (blobs and manifests).",
-                &self.0.pushed,
-            ),
-            (
-                "wharf_registry_bytes_pulled_total",
-                "Bytes sent by successful /v2 reads (blobs and manifests).",
-                &self.0.pulled,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
-        }
-    }
-}
-
-fn write_snapshot(out: &mut String, s: &db::metrics::Snapshot) {
-    let gauges = [
-        ("wharf_storage_bytes", "Bytes of blobs stored (each blob once).", s.storage_bytes),
-        ("wharf_blobs", "Blobs stored.", s.blobs),
-        ("wharf_manifests", "Manifests stored.", s.manifests),
-        ("wharf_repositories", "Repositories.", s.repositories),
-        ("wharf_projects", "Projects.", s.projects),
-        ("wharf_uploads_in_progress", "Upload sessions started and not finished.", s.uploads),
-    ];
-    for (name, help, v) in gauges {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-    }
-    for (name, help, rows) in [
-        ("wharf_gc_runs", "Garbage collection runs by status.", &s.gc_runs),
-        ("wharf_retention_executions", "Retention executions by status.", &s.retention_runs),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (status, count, _) in rows {
-            let _ = writeln!(out, "{name}{{status=\"{}\"}} {count}", escape(status));
-        }
-        let seconds = format!("{name}_duration_seconds_sum");
-        let _ = writeln!(
-            out,
-            "# HELP {seconds} Total duration of the ended runs by status.\n# TYPE {seconds} gauge"
-        );
-        for (status, _, ms) in rows {
-            let _ = writeln!(out, "{seconds}{{status=\"{}\"}} {}", escape(status), *ms as f64 / 1000.0);
-        }
-    }
+    let out = app.metrics.encode();
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], out)
+        .into_response()
 }
 
 #[cfg(test)]
@@ -320,22 +317,26 @@ mod tests {
             m.record(route_of("/v2/", None), &method, 404, 0.001);
         }
         m.record(route_of("/v2/", None), &Method::GET, 401, 0.001);
-        let mut out = String::new();
-        m.write(&mut out);
+        let out = m.encode();
         assert!(out.len() < 4096, "the exposition stays small: {} bytes", out.len());
         assert!(out.contains("method=\"other\",status=\"404\"} 1000"), "{out}");
         assert!(!out.contains("FOO"));
     }
 
     #[test]
-    fn histograms_are_cumulative() {
-        let mut h = Histogram::default();
-        h.observe(0.003);
-        h.observe(0.2);
-        h.observe(100.0);
-        assert_eq!(h.counts[0], 1);
-        assert_eq!(h.counts[5], 2, "le=0.25 counts both smaller ones");
-        assert_eq!(h.counts[BUCKETS.len() - 1], 2);
-        assert_eq!(h.count, 3);
+    fn gauges_follow_the_database() {
+        let m = Metrics::default();
+        let mut s = db::metrics::Snapshot { blobs: 3, ..Default::default() };
+        s.gc_runs = vec![("Running".into(), 1, 0), ("Success".into(), 2, 1500)];
+        m.set(&s);
+        let out = m.encode();
+        assert!(out.contains("wharf_blobs 3\n"), "{out}");
+        assert!(out.contains("wharf_gc_runs{status=\"Running\"} 1\n"), "{out}");
+        assert!(out.contains("wharf_gc_runs_duration_seconds_sum{status=\"Success\"} 1.5\n"), "{out}");
+        s.gc_runs = vec![("Success".into(), 3, 2000)];
+        m.set(&s);
+        let out = m.encode();
+        assert!(!out.contains("Running"), "a status no run has any more is gone: {out}");
+        assert!(out.ends_with("# EOF\n"));
     }
 }

@@ -31,7 +31,10 @@ async fn metrics_count_requests_bytes_and_what_is_stored() {
 
     let res = app.anon(Method::GET, "/metrics").send().await.expect("send");
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(header(&res, "content-type").is_some_and(|c| c.starts_with("text/plain; version=0.0.4")));
+    assert!(
+        header(&res, "content-type")
+            .is_some_and(|c| c.starts_with("application/openmetrics-text; version=1.0.0"))
+    );
     let text = res.text().await.expect("text");
     assert_eq!(
         value(
