@@ -11,6 +11,7 @@ mod gc;
 mod listing;
 mod manifests;
 mod migrate;
+mod schema;
 mod timeouts;
 mod tokens;
 mod uploads;
