@@ -8,7 +8,7 @@
 //! repository, a full dry run (with tasks and logs written), and the real run (with deletes).
 //!
 //! Uses `WHARF_DATABASE_URL` when set (PostgreSQL), else SQLite in a temp dir.
-//! Run: `cargo run --release -p wharf --bin wharf-retention-bench`.
+//! Run: `cargo run --release -p wharf-bench --bin wharf-retention-bench`.
 
 use std::time::{Duration, Instant};
 
@@ -144,7 +144,7 @@ async fn main() -> Result<()> {
     let real = service.run_now(id, false).await?;
     let wall = t.elapsed();
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM manifests").fetch_one(db.reader()).await?;
-    ensure!(real.status == frontend::types::RunStatus::Success, "run ended {}", real.status);
+    ensure!(real.status == wharf::vocab::RunStatus::Success, "run ended {}", real.status);
     ensure!(left as usize == total - deletes, "{left} artifacts left, expected {}", total - deletes);
     println!(
         "run: {deletes} artifacts deleted in {:.2} s = {:.0} deletes/s; {left} left",

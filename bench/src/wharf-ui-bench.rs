@@ -4,7 +4,7 @@
 //! dir, signs the admin in, and requests `/projects/bench` (the first page of its repositories,
 //! 20 rows) `WHARF_BENCH_REQUESTS` times (default 200) one after another over HTTP, printing the
 //! median, 99th percentile and mean time to the complete page.
-//! Run: `cargo run --release -p wharf --bin wharf-ui-bench`.
+//! Run: `cargo run --release -p wharf-bench --bin wharf-ui-bench`.
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 //! digests checked), and pull an image another client pushed. Any answer other than the expected
 //! status, or a digest that does not match, is an error.
 //!
-//! Run with `cargo run --release -p wharf --bin wharf-soak` (see the README). Settings
+//! Run with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-soak` (see the README). Settings
 //! (environment): `WHARF_SOAK_SECONDS` (default 600), `WHARF_SOAK_CLIENTS` (default 50),
 //! `WHARF_SOAK_SAMPLE_SECONDS` (RSS sampling, default 30), `WHARF_BIN` (default: the `wharf`
 //! next to this binary), `WHARF_DATABASE_URL` / `WHARF_STORAGE_URL` passed through.

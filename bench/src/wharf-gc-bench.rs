@@ -8,7 +8,7 @@
 //!
 //! Uses `WHARF_DATABASE_URL` and `WHARF_STORAGE_URL` when set (PostgreSQL, S3 with the `AWS_*`
 //! variables), else SQLite and a directory in a temp dir; `WHARF_GC_WORKERS` (default 8).
-//! Run: `cargo run --release -p wharf --bin wharf-gc-bench`.
+//! Run: `cargo run --release -p wharf-bench --bin wharf-gc-bench`.
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! Prints: monolithic push throughput of a random blob (default 1 GiB) and its ratio to
 //! `openssl dgst -sha256` of the same file (the hashing limit); chunked push (16 MiB chunks);
 //! pull throughput; manifest `GET` by tag at 64 concurrent connections; and the server's peak
-//! RSS. Run it with `cargo run --release -p wharf --bin wharf-bench` (see the README).
+//! RSS. Run it with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-bench` (see the README).
 //!
 //! Settings (environment): `WHARF_BENCH_BLOB_MIB` (default 1024), `WHARF_BENCH_SECONDS` for the
 //! manifest load (default 10), `WHARF_BENCH_CONNECTIONS` (default 64), `WHARF_BIN` (default: the

@@ -20,6 +20,11 @@ impl WharfChild {
             Some(b) => PathBuf::from(b),
             None => std::env::current_exe()?.with_file_name("wharf"),
         };
+        anyhow::ensure!(
+            bin.is_file(),
+            "{} is missing: build it first (`cargo build --release -p wharf`) or point WHARF_BIN at one",
+            bin.display()
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = Command::new(&bin)
             .env("WHARF_LISTEN", format!("127.0.0.1:{port}"))
