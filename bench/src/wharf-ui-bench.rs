@@ -31,7 +31,7 @@ async fn main() -> Result<()> {
     let addr = listener.local_addr()?;
     let settings = Settings {
         data_dir: Some(dir.path().to_path_buf()),
-        admin_password: Some(Secret("Bench12345".into())),
+        admin_password: Some(Secret::from("Bench12345")),
         listen: Some(addr),
         log: Some("warn".into()),
         ..Default::default()

@@ -54,7 +54,7 @@ impl Wharf {
         let addr = listener.local_addr().unwrap();
         let settings = Settings {
             data_dir: Some(dir.path().to_path_buf()),
-            admin_password: Some(Secret(ADMIN_PASSWORD.into())),
+            admin_password: Some(Secret::from(ADMIN_PASSWORD)),
             listen: Some(addr),
             tls_cert: tls.as_ref().map(|t| t.0.clone()),
             tls_key: tls.as_ref().map(|t| t.1.clone()),

@@ -408,6 +408,7 @@ async fn robot_accounts_push_with_podman_and_docker() {
     };
     let (robot, _, secret) =
         w.state.projects.create_robot(&admin, &ProjectRef::Name("team".into()), new).await.expect("robot");
+    let secret = wharf::config::ExposeSecret::expose_secret(&secret).to_owned();
     assert_eq!(robot.name, "robot$team+ci");
 
     let p = Podman::new();

@@ -38,17 +38,24 @@ use crate::state::{AppState, StartError};
 
 /// All routes with their middleware.
 pub fn router(state: AppState) -> Router {
+    let tracking = crate::metrics::Tracking {
+        metrics: state.metrics.clone(),
+        api_routes: crate::api::document().paths.paths.keys().map(String::as_str).collect(),
+    };
     let mut routes = Router::new()
         .merge(crate::registry::handlers::router())
         .merge(crate::api::router())
         .merge(crate::ui::router(&state));
     if state.config.metrics_listen.is_none() {
-        routes = routes.route("/metrics", axum::routing::get(crate::metrics::serve));
+        routes = routes.route("/metrics", axum::routing::get(metrics));
     }
     routes
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::body_deadline))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::client::resolve))
+        .layer(axum::middleware::from_fn_with_state(state.config.body_timeout, crate::limits::body_deadline))
+        .layer(axum::middleware::from_fn_with_state(tracking, crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::auth::client::TrustedProxies::new(state.config.trusted_proxies.clone()),
+            crate::auth::client::resolve,
+        ))
         // Outermost last: the request id is set first, so the trace span and the response
         // both carry it.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -73,6 +80,11 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .with_state(state)
+}
+
+/// `GET /metrics`.
+async fn metrics(axum::extract::State(app): axum::extract::State<AppState>) -> axum::response::Response {
+    crate::metrics::serve(&app.metrics, &app.db).await
 }
 
 /// An acceptor that drops a connection whose first byte does not arrive within `limit` (before
@@ -190,7 +202,7 @@ where
     let timeout = state.config.header_timeout;
     let connections = crate::limits::ConnectionLimit::new(
         state.config.max_connections_per_client,
-        state.config.trusted_proxies.clone(),
+        crate::auth::client::TrustedProxies::new(state.config.trusted_proxies.clone()),
     );
     let mut server = server.map(|inner| Guarded { inner, limit: timeout, connections });
     server.http_builder().http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
@@ -212,9 +224,8 @@ where
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!(%addr, "metrics are served on their own listener");
-            let routes = Router::new()
-                .route("/metrics", axum::routing::get(crate::metrics::serve))
-                .with_state(state.clone());
+            let routes =
+                Router::new().route("/metrics", axum::routing::get(metrics)).with_state(state.clone());
             Some(tokio::spawn(async move { axum::serve(listener, routes).await }))
         }
         None => None,

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::auth::Identity;
 use crate::db::audit::AuditRow;
 use crate::db::{self, Db, now_ms};
+use crate::identity::Identity;
 
 /// Longest an event waits before it is written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -175,7 +175,7 @@ impl Auditor {
 
     /// The whole audit log (newest first, filtered by operation and username when not empty),
     /// one page, and its total: system administrators only. A project's own log is read
-    /// through [`crate::projects::Projects::logs`].
+    /// through the projects service.
     pub async fn system_log(
         &self,
         who: &Identity,

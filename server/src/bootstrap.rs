@@ -2,7 +2,7 @@
 //! Safe to run on every start and on several replicas at once.
 
 use crate::auth::password;
-use crate::config::Secret;
+use crate::config::{ExposeSecret, Secret};
 use crate::db::{self, Db};
 
 /// A first-start failure.
@@ -25,7 +25,7 @@ pub const LIBRARY: &str = "library";
 pub async fn run(db: &Db, admin_password: Option<&Secret>) -> Result<(), BootstrapError> {
     if db::users::by_username(db.reader(), ADMIN).await?.is_none() {
         let (pw, generated) = match admin_password {
-            Some(p) => (p.0.clone(), false),
+            Some(p) => (p.expose_secret().to_owned(), false),
             None => (random_password(), true),
         };
         let hash = password::hash(pw.clone()).await?;
@@ -84,7 +84,7 @@ mod tests {
     #[tokio::test]
     async fn creates_admin_and_library_once() {
         let (_d, db) = db::testing::sqlite().await;
-        run(&db, Some(&Secret("Secret123".into()))).await.expect("first");
+        run(&db, Some(&Secret::from("Secret123"))).await.expect("first");
         run(&db, None).await.expect("second run is a no-op");
         let admin = db::users::by_username(db.reader(), ADMIN).await.expect("query").expect("admin");
         assert!(admin.sysadmin);

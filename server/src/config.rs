@@ -5,24 +5,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+pub use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-/// A secret string that never prints.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(pub String);
+/// A secret setting (a password, a URL with credentials): `secrecy`'s string, which never
+/// prints and is wiped from memory when dropped; read it with [`ExposeSecret::expose_secret`].
+pub type Secret = SecretString;
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
+/// Reads a secret from the command line or the environment.
+fn secret(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::from(s))
 }
 
 /// Settings as given on the command line, in the environment or in the config file. Every field
@@ -42,10 +34,10 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Password of the `admin` user created at first start; without it a random one is
     /// generated and printed once.
-    #[arg(long, env = "WHARF_ADMIN_PASSWORD", global = true, hide_env_values = true)]
+    #[arg(long, env = "WHARF_ADMIN_PASSWORD", global = true, hide_env_values = true, value_parser = secret)]
     pub admin_password: Option<Secret>,
     /// Database URL: `sqlite://…` or `postgres://…` [default: sqlite://<data dir>/wharf.db].
-    #[arg(long, env = "WHARF_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(long, env = "WHARF_DATABASE_URL", global = true, hide_env_values = true, value_parser = secret)]
     pub database_url: Option<Secret>,
     /// Blob storage: a directory or `file://` URL [default: <data dir>/blobs].
     #[arg(long, env = "WHARF_STORAGE_URL", global = true)]
@@ -186,7 +178,7 @@ pub struct Config {
     /// Upload sessions per account.
     pub max_uploads: usize,
     /// Proxies whose forwarding headers are believed.
-    pub trusted_proxies: crate::auth::client::TrustedProxies,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Open connections per client address.
     pub max_connections_per_client: usize,
     /// Limit on receiving a non-blob request body (and on a blob upload's idle time).
@@ -226,7 +218,7 @@ impl Config {
         let database_url = given
             .database_url
             .or(file.database_url)
-            .unwrap_or_else(|| Secret(format!("sqlite://{}/wharf.db?mode=rwc", data_dir.display())));
+            .unwrap_or_else(|| Secret::from(format!("sqlite://{}/wharf.db?mode=rwc", data_dir.display())));
         let storage_url = given
             .storage_url
             .or(file.storage_url)
@@ -304,7 +296,7 @@ impl Config {
 }
 
 /// `10.0.0.0/8, 192.168.1.1, ::1`: networks, or single addresses.
-fn parse_proxies(list: Option<&str>) -> Result<crate::auth::client::TrustedProxies, ConfigError> {
+fn parse_proxies(list: Option<&str>) -> Result<Vec<ipnet::IpNet>, ConfigError> {
     let nets = list
         .unwrap_or_default()
         .split(',')
@@ -316,7 +308,7 @@ fn parse_proxies(list: Option<&str>) -> Result<crate::auth::client::TrustedProxi
                 .map_err(|_| ConfigError::TrustedProxy(s.to_owned()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(crate::auth::client::TrustedProxies::new(nets))
+    Ok(nets)
 }
 
 fn read_file(path: &Path) -> Result<Settings, ConfigError> {
@@ -332,7 +324,7 @@ mod tests {
     fn defaults_file_then_given() {
         let c = Config::resolve(Settings::default()).expect("defaults");
         assert_eq!(c.listen.to_string(), "127.0.0.1:5000");
-        assert_eq!(c.database_url.0, "sqlite://./data/wharf.db?mode=rwc");
+        assert_eq!(c.database_url.expose_secret(), "sqlite://./data/wharf.db?mode=rwc");
         assert_eq!(c.storage_url, "./data/blobs");
         assert_eq!(c.external_url, "http://127.0.0.1:5000");
         assert!(c.storage_fsync);
@@ -360,7 +352,7 @@ mod tests {
         let empty = Settings { external_url: Some(String::new()), ..Default::default() };
         assert!(!Config::resolve(empty).expect("empty").external_url_set);
         assert_eq!(c.registry_host(), "reg.example");
-        assert!(!format!("{:?}", Secret("pw".into())).contains("pw"));
+        assert!(!format!("{:?}", Secret::from("pw")).contains("pw"));
         assert_eq!(c.base_url(Some("other:1")), "https://reg.example", "configured wins");
         let d = Config::resolve(Settings::default()).expect("defaults");
         assert_eq!(d.base_url(Some("reg.lan:5000")), "http://reg.lan:5000");
@@ -403,8 +395,11 @@ mod tests {
             ..Default::default()
         })
         .expect("proxies");
-        assert!(c.trusted_proxies.trusts("10.2.3.4".parse().expect("ip")));
-        assert!(c.trusted_proxies.trusts("::1".parse().expect("ip")));
-        assert!(!c.trusted_proxies.trusts("11.0.0.1".parse().expect("ip")));
+        let trusts = |ip: &str| {
+            c.trusted_proxies.iter().any(|n| n.contains(&ip.parse::<std::net::IpAddr>().expect("ip")))
+        };
+        assert!(trusts("10.2.3.4"));
+        assert!(trusts("::1"));
+        assert!(!trusts("11.0.0.1"));
     }
 }

@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod gc;
+pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod metrics;

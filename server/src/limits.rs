@@ -14,16 +14,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
-use crate::state::AppState;
-
 /// The largest body an API, token or portal request may have (they are small JSON or forms).
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Middleware: a non-registry request's body must arrive whole within the body timeout and be
 /// at most [`BODY_LIMIT`] bytes; a registry body (a blob, possibly gigabytes) streams on, but
 /// must not stall for longer than the timeout between bytes.
-pub async fn body_deadline(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = app.config.body_timeout;
+pub async fn body_deadline(State(limit): State<std::time::Duration>, req: Request, next: Next) -> Response {
     if !has_body(&req) {
         return next.run(req).await;
     }

@@ -5,7 +5,7 @@ use std::io::BufRead;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use wharf::app;
-use wharf::config::{Config, Settings};
+use wharf::config::{Config, ExposeSecret, Settings};
 use wharf::state::AppState;
 
 /// Wharf: a container registry portal. Every setting can be given as a flag, as a WHARF_*
@@ -237,7 +237,7 @@ async fn set_password(config: Config, username: &str) -> anyhow::Result<()> {
 
 async fn migrate(config: Config, to_database_url: &str, to_storage_url: &str) -> anyhow::Result<()> {
     use wharf::{db::Db, storage::BlobStore};
-    let from_db = Db::connect(&config.database_url.0).await?;
+    let from_db = Db::connect(config.database_url.expose_secret()).await?;
     let from_store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
     let to_db = Db::connect(to_database_url).await?;
     let to_store = BlobStore::open(to_storage_url, config.storage_fsync)?;

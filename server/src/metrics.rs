@@ -22,7 +22,6 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::db;
-use crate::state::AppState;
 
 /// Latency histogram bounds, in seconds.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -169,16 +168,21 @@ fn route_of(path: &str, api_template: Option<&'static str>) -> &'static str {
     "<page>"
 }
 
-/// The API route template as a `'static` label: the generated OpenAPI document, built once,
-/// holds every documented template (the router is made from the same list); anything else is
-/// `/api/other`.
-fn api_label(template: &str) -> &'static str {
-    crate::api::document()
-        .paths
-        .paths
-        .keys()
-        .find(|k| k.as_str() == template)
-        .map_or("/api/other", String::as_str)
+/// What the request layer counts with: the metrics, and the API's route templates as
+/// `'static` labels (the router's templates come from a document built once per process).
+#[derive(Clone)]
+pub struct Tracking {
+    /// This process's metrics.
+    pub metrics: Metrics,
+    /// Every API route template.
+    pub api_routes: Arc<[&'static str]>,
+}
+
+impl Tracking {
+    /// The label of API route `template`; `/api/other` for one the list does not hold.
+    fn api_label(&self, template: &str) -> &'static str {
+        self.api_routes.iter().find(|t| **t == template).copied().unwrap_or("/api/other")
+    }
 }
 
 /// The method label: one of the methods Wharf serves, else `other`. Any token is a valid
@@ -250,41 +254,43 @@ fn counted(body: Body, add: impl Fn(u64) + Send + Sync + 'static) -> Body {
 }
 
 /// Middleware: times and counts every request; counts registry bytes in and out as they stream.
-pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(State(tracking): State<Tracking>, req: Request, next: Next) -> Response {
+    let metrics = &tracking.metrics;
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path();
     let api_template = if path.starts_with("/api/") {
-        req.extensions().get::<MatchedPath>().map(|m| api_label(m.as_str()))
+        req.extensions().get::<MatchedPath>().map(|m| tracking.api_label(m.as_str()))
     } else {
         None
     };
     let route = route_of(path, api_template);
     let registry = route.starts_with("/v2/");
     let req = if registry && matches!(method, Method::PUT | Method::PATCH | Method::POST) {
-        let add = app.metrics.counter(true);
+        let add = metrics.counter(true);
         req.map(|b| counted(b, add))
     } else {
         req
     };
     let res = next.run(req).await;
     let status = res.status().as_u16();
-    app.metrics.record(route, &method, status, started.elapsed().as_secs_f64());
+    metrics.record(route, &method, status, started.elapsed().as_secs_f64());
     if registry && method == Method::GET && res.status().is_success() {
-        let add = app.metrics.counter(false);
+        let add = metrics.counter(false);
         let (parts, body) = res.into_parts();
         return Response::from_parts(parts, counted(body, add));
     }
     res
 }
 
-/// `GET /metrics` in the OpenMetrics text format (which Prometheus scrapes natively).
-pub async fn serve(State(app): State<AppState>) -> Response {
-    match db::metrics::snapshot(app.db.reader()).await {
-        Ok(s) => app.metrics.set(&s),
+/// `GET /metrics` in the OpenMetrics text format (which Prometheus scrapes natively): this
+/// process's counters and the cluster's gauges, read from `db` now.
+pub async fn serve(metrics: &Metrics, db: &db::Db) -> Response {
+    match db::metrics::snapshot(db.reader()).await {
+        Ok(s) => metrics.set(&s),
         Err(e) => tracing::warn!(error = %e, "metrics: could not read the database"),
     }
-    let out = app.metrics.encode();
+    let out = metrics.encode();
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], out)
         .into_response()
 }

@@ -23,6 +23,7 @@ use crate::retention::RetentionError;
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 use crate::users::{NewUserReq, UserError};
+use secrecy::ExposeSecret;
 
 /// Rows per page in the portal's lists.
 const PAGE_SIZE: i64 = 20;
@@ -551,7 +552,7 @@ impl Portal for WharfPortal {
             username: username.to_owned(),
             email: email.to_owned(),
             realname: String::new(),
-            password: password.to_owned(),
+            password: password.into(),
         };
         self.0.users.create(&identity(who), req).await?;
         Ok(())
@@ -631,7 +632,8 @@ impl Portal for WharfPortal {
             disabled: false,
         };
         let (row, _, secret) = self.0.projects.create_robot(&identity(who), &p, new).await?;
-        Ok(RobotSecret { name: row.name, secret })
+        // Shown once, to the one who created it.
+        Ok(RobotSecret { name: row.name, secret: secret.expose_secret().to_owned() })
     }
 
     async fn change_robot(&self, who: &Viewer, id: i64, change: RobotAction) -> PortalResult<()> {

@@ -7,7 +7,7 @@ use crate::artifacts::Artifacts;
 use crate::audit::Auditor;
 use crate::auth::Authenticator;
 use crate::auth::token::TokenSigner;
-use crate::config::Config;
+use crate::config::{Config, ExposeSecret};
 use crate::db::Db;
 use crate::gc::GcService;
 use crate::gc::collector::Collector;
@@ -85,11 +85,11 @@ impl AppState {
     /// Opens the database and blob store named in `config` and runs the first-start setup.
     pub async fn init(config: Config) -> Result<Self, StartError> {
         if config.storage_url.starts_with(&*config.data_dir.to_string_lossy())
-            || config.database_url.0.contains(&*config.data_dir.to_string_lossy())
+            || config.database_url.expose_secret().contains(&*config.data_dir.to_string_lossy())
         {
             create_private_dir(&config.data_dir)?;
         }
-        let db = Db::connect(&config.database_url.0).await?;
+        let db = Db::connect(config.database_url.expose_secret()).await?;
         let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
@@ -117,7 +117,10 @@ impl AppState {
             retention,
             metrics: crate::metrics::Metrics::default(),
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
-            leptos: crate::ui::leptos_options(),
+            leptos: leptos::prelude::LeptosOptions::builder()
+                .output_name("wharf")
+                .site_pkg_dir("pkg")
+                .build(),
             config: Arc::new(config),
         })
     }

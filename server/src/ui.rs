@@ -26,11 +26,6 @@ impl FromRef<AppState> for LeptosOptions {
 /// Where server functions are served (`#[server(prefix = "/ui")]`).
 const SERVER_FN_PREFIX: &str = "/ui/";
 
-/// Leptos options for serving (the asset paths come from [`crate::assets`], not from these).
-pub fn leptos_options() -> LeptosOptions {
-    LeptosOptions::builder().output_name("wharf").site_pkg_dir("pkg").build()
-}
-
 /// The Content-Security-Policy of everything but pages (which send their own with a nonce for
 /// Leptos's inline bootstrap, see `frontend::app::page_csp`): no inline scripts at all.
 const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \

@@ -4,6 +4,7 @@
 use crate::auth::{Identity, password};
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, Db};
+use secrecy::{ExposeSecret, SecretString};
 
 /// A user-management failure.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -90,7 +91,7 @@ pub struct NewUserReq {
     /// Full name.
     pub realname: String,
     /// The initial password.
-    pub password: String,
+    pub password: SecretString,
 }
 
 /// User services.
@@ -131,8 +132,8 @@ impl Users {
     pub async fn create(&self, who: &Identity, req: NewUserReq) -> Result<i64, UserError> {
         admin_only(who)?;
         check_username(&req.username)?;
-        check_password(&req.password)?;
-        let hash = password::hash(req.password).await?;
+        check_password(req.password.expose_secret())?;
+        let hash = password::hash(req.password.expose_secret().to_owned()).await?;
         let new = NewUser {
             username: &req.username,
             email: &req.email,

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::caller::{ApiCaller, ApiJson, ApiPath};
@@ -108,7 +109,8 @@ pub async fn create_robot(
     let body = json!({
         "id": robot.id,
         "name": robot.name,
-        "secret": secret,
+        // Answered once, to the one who created it.
+        "secret": secret.expose_secret(),
         "creation_time": rfc3339_ms(robot.created_at),
         "expires_at": if robot.expires_at < 0 { -1 } else { robot.expires_at / 1000 },
     });
@@ -238,9 +240,9 @@ pub async fn refresh_secret(
     ApiPath(id): ApiPath<i64>,
     body: Option<Json<RobotSecretReq>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let given = body.and_then(|Json(b)| b.secret);
+    let given = body.and_then(|Json(b)| b.secret).map(SecretString::from);
     let secret = app.projects.refresh_robot_secret(&who, id, given).await?;
-    Ok(Json(json!({ "secret": secret })))
+    Ok(Json(json!({ "secret": secret.expose_secret() })))
 }
 
 /// `DELETE /api/v2.0/robots/{robot_id}`

@@ -81,7 +81,7 @@ pub async fn create_user(
         username: req.username,
         email: req.email,
         realname: req.realname,
-        password: req.password,
+        password: req.password.into(),
     };
     let id = app.users.create(&who, new).await?;
     Ok(super::created(&format!("/api/v2.0/users/{id}"), ()))

@@ -12,8 +12,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-use crate::state::AppState;
-
 /// The client's address, as resolved once per request by [`resolve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
@@ -40,12 +38,12 @@ pub fn of(parts: &Parts) -> ClientIp {
 
 /// The proxies whose forwarding headers are believed.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies(std::sync::Arc<[IpNet]>);
 
 impl TrustedProxies {
     /// Proxies at these addresses or networks.
     pub fn new(nets: Vec<IpNet>) -> Self {
-        Self(nets)
+        Self(nets.into())
     }
 
     /// Whether `ip` is one of them.
@@ -108,10 +106,10 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 }
 
 /// Middleware: records the request's [`ClientIp`] for everything after it.
-pub async fn resolve(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn resolve(State(proxies): State<TrustedProxies>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     if let Some(peer) = peer {
-        let client = app.config.trusted_proxies.client(peer, req.headers());
+        let client = proxies.client(peer, req.headers());
         req.extensions_mut().insert(ClientIp(client));
     }
     next.run(req).await

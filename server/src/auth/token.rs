@@ -135,15 +135,10 @@ pub enum TokenError {
 }
 
 /// Signs and verifies tokens with one HMAC key.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TokenSigner {
-    key: Vec<u8>,
-}
-
-impl std::fmt::Debug for TokenSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenSigner(***)")
-    }
+    /// Never printed, wiped when dropped.
+    key: secrecy::SecretSlice<u8>,
 }
 
 fn now_secs() -> i64 {
@@ -153,12 +148,12 @@ fn now_secs() -> i64 {
 impl TokenSigner {
     /// A signer over `key`.
     pub fn new(key: Vec<u8>) -> Self {
-        Self { key }
+        Self { key: key.into() }
     }
 
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC accepts keys of any length.
-        <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+        <Hmac<Sha256> as Mac>::new_from_slice(secrecy::ExposeSecret::expose_secret(&self.key))
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
     }
 

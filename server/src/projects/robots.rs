@@ -7,6 +7,7 @@ use super::{ProjectError, ProjectRef, Projects};
 use crate::auth::{Action, Identity, RobotPermissions, password};
 use crate::db::{self, now_ms, robots::RobotRow, robots::SystemGrant};
 use crate::oci::reference::valid_component;
+use secrecy::{ExposeSecret, SecretString};
 
 /// A robot to create.
 #[derive(Debug, Clone)]
@@ -55,10 +56,10 @@ fn check_new(name: &str, duration_days: i64) -> Result<(), ProjectError> {
 }
 
 /// A random secret that meets Harbor's password rule.
-fn new_secret() -> String {
+fn new_secret() -> SecretString {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let body: String = (0..32).map(|_| CHARS[rand::random_range(0..CHARS.len())] as char).collect();
-    format!("{body}Aa1")
+    SecretString::from(format!("{body}Aa1"))
 }
 
 impl Projects {
@@ -68,7 +69,7 @@ impl Projects {
         who: &Identity,
         p: &ProjectRef,
         new: NewRobot,
-    ) -> Result<(RobotRow, String, String), ProjectError> {
+    ) -> Result<(RobotRow, String, SecretString), ProjectError> {
         let project = self.get(who, p, Action::ManageRobots).await?;
         check_new(&new.name, new.duration_days)?;
         if new.grants == RobotPermissions::default() {
@@ -81,7 +82,9 @@ impl Projects {
             name: format!("robot${}+{}", project.name, new.name),
             project_id: Some(project.id),
             description: new.description,
-            secret_hash: password::hash(secret.clone()).await.map_err(|_| ProjectError::Db)?,
+            secret_hash: password::hash(secret.expose_secret().to_owned())
+                .await
+                .map_err(|_| ProjectError::Db)?,
             grants: new.grants,
             permissions: Vec::new(),
             disabled: new.disabled,
@@ -178,7 +181,7 @@ impl Projects {
         duration_days: i64,
         disabled: bool,
         perms: SystemPermissions,
-    ) -> Result<(RobotRow, String), ProjectError> {
+    ) -> Result<(RobotRow, SecretString), ProjectError> {
         admin_only(who)?;
         check_new(name, duration_days)?;
         let permissions = self.system_grants(who, perms).await?;
@@ -189,7 +192,9 @@ impl Projects {
             name: format!("robot${name}"),
             project_id: None,
             description,
-            secret_hash: password::hash(secret.clone()).await.map_err(|_| ProjectError::Db)?,
+            secret_hash: password::hash(secret.expose_secret().to_owned())
+                .await
+                .map_err(|_| ProjectError::Db)?,
             grants: RobotPermissions::default(),
             permissions,
             disabled,
@@ -251,17 +256,18 @@ impl Projects {
         &self,
         who: &Identity,
         id: i64,
-        given: Option<String>,
-    ) -> Result<String, ProjectError> {
+        given: Option<SecretString>,
+    ) -> Result<SecretString, ProjectError> {
         self.robot(who, id).await?;
-        let secret = match given.filter(|s| !s.is_empty()) {
+        let secret = match given.filter(|s| !s.expose_secret().is_empty()) {
             Some(s) => {
-                crate::users::check_password(&s).map_err(|e| ProjectError::InvalidRobot(e.to_string()))?;
+                crate::users::check_password(s.expose_secret())
+                    .map_err(|e| ProjectError::InvalidRobot(e.to_string()))?;
                 s
             }
             None => new_secret(),
         };
-        let hash = password::hash(secret.clone()).await.map_err(|_| ProjectError::Db)?;
+        let hash = password::hash(secret.expose_secret().to_owned()).await.map_err(|_| ProjectError::Db)?;
         db::robots::set_secret(self.db.writer(), id, &hash).await?;
         Ok(secret)
     }

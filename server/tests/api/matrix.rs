@@ -139,7 +139,10 @@ async fn every_caller_times_every_action_on_public_and_private_projects() {
                     .await
                     .expect("expire");
             }
-            secrets.insert((project, name), (robot.name, secret));
+            secrets.insert(
+                (project, name),
+                (robot.name, wharf::config::ExposeSecret::expose_secret(&secret).to_owned()),
+            );
         }
     }
     wharf::db::users::set_disabled(app.state.db.writer(), user_id(&app, "disabled").await, true)

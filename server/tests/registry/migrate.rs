@@ -11,7 +11,7 @@ use crate::support::*;
 /// A source on the embedded default, whatever the environment says.
 async fn embedded() -> TestApp {
     TestApp::start_with(|dir, s| {
-        s.database_url = Some(Secret(format!("sqlite://{}/wharf.db?mode=rwc", dir.display())));
+        s.database_url = Some(Secret::from(format!("sqlite://{}/wharf.db?mode=rwc", dir.display())));
         s.storage_url = Some(dir.join("blobs").display().to_string());
     })
     .await
@@ -86,7 +86,7 @@ async fn migrate_moves_everything_and_the_target_serves_it() {
     assert!(matches!(again, Err(MigrateError::TargetNotEmpty)));
 
     let dst = TestApp::start_with(|_, s| {
-        s.database_url = Some(Secret(db_url.clone()));
+        s.database_url = Some(Secret::from(db_url.clone()));
         s.storage_url = Some(store_url.clone());
     })
     .await;

@@ -41,10 +41,10 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         let settings = Settings {
             data_dir: Some(dir.path().to_path_buf()),
-            admin_password: Some(Secret(ADMIN_PASSWORD.into())),
+            admin_password: Some(Secret::from(ADMIN_PASSWORD)),
             storage_fsync: Some(false),
             listen: Some(addr),
-            database_url: test_database().await.map(Secret),
+            database_url: test_database().await.map(Secret::from),
             storage_url: test_storage(),
             ..Default::default()
         };
