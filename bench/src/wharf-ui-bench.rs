@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use wharf::app;
@@ -43,13 +43,23 @@ async fn main() -> Result<()> {
         db::repositories::ensure(&mut *tx, project, &format!("bench/service-{i:05}")).await?;
     }
     tx.commit().await?;
-    let admin: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'admin'")
-        .fetch_one(state.db.reader())
-        .await?;
-    let cookie = state.sessions.open(admin).await?;
-    let cookie = cookie.split(';').next().context("cookie")?.to_owned();
     let serving = state.clone();
     tokio::spawn(async move { app::serve_http(serving, listener, std::future::pending()).await });
+
+    // Signed in as a browser is: the sign-in form, then the session cookie.
+    let form: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let sign_in = hyper::Request::post(format!("http://{addr}/ui/sign_in"))
+        .header("origin", format!("http://{addr}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from_static(b"username=admin&password=Bench12345&next=%2Fprojects")))?;
+    let res = form.request(sign_in).await?;
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .context("no session cookie from the sign-in")?
+        .to_owned();
 
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let get = || async {

@@ -61,11 +61,7 @@ pub async fn sign_in(
     csrf: Option<String>,
 ) -> Result<(), PortalError> {
     let (portal, _) = ctx::acting(csrf.as_deref())?;
-    let session = portal.sign_in(username.trim(), &password).await?;
-    let response = expect_context::<leptos_axum::ResponseOptions>();
-    if let Ok(v) = http::HeaderValue::from_str(&session.cookie) {
-        response.insert_header(http::header::SET_COOKIE, v);
-    }
+    portal.sign_in(username.trim(), &password).await?;
     // Only local paths: an open redirect would let a link send a fresh session elsewhere.
     leptos_axum::redirect(&crate::components::local_path(next.as_deref()));
     Ok(())
@@ -75,11 +71,7 @@ pub async fn sign_in(
 #[server(prefix = "/ui", endpoint = "sign_out")]
 pub async fn sign_out(csrf: Option<String>) -> Result<(), PortalError> {
     let (portal, _) = ctx::acting(csrf.as_deref())?;
-    let clear = portal.sign_out(ctx::header(http::header::COOKIE).as_deref()).await;
-    let response = expect_context::<leptos_axum::ResponseOptions>();
-    if let Ok(v) = http::HeaderValue::from_str(&clear) {
-        response.insert_header(http::header::SET_COOKIE, v);
-    }
+    portal.sign_out().await;
     leptos_axum::redirect("/login");
     Ok(())
 }
@@ -310,11 +302,8 @@ pub async fn change_password(
     if new != confirm {
         return Err(PortalError::Invalid("The new password and its confirmation differ.".into()));
     }
-    let session = portal.change_own_password(&who, &old, &new).await?;
-    // Every session ended with the old password; this browser goes on in a new one.
-    if let Ok(v) = http::HeaderValue::from_str(&session.cookie) {
-        expect_context::<leptos_axum::ResponseOptions>().insert_header(http::header::SET_COOKIE, v);
-    }
+    // Every session ends with the old password; this browser goes on in a new one.
+    portal.change_own_password(&who, &old, &new).await?;
     leptos_axum::redirect("/account?changed=1");
     Ok(())
 }

@@ -6,20 +6,13 @@ use std::sync::Arc;
 
 use crate::types::*;
 
-/// A new session for a signed-in user.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    /// The `Set-Cookie` value that carries it.
-    pub cookie: String,
-}
-
 /// The backend, as the pages see it.
 #[async_trait::async_trait]
 pub trait Portal: Send + Sync {
-    /// Checks credentials and opens a session (a fresh id every time).
-    async fn sign_in(&self, username: &str, password: &str) -> PortalResult<NewSession>;
-    /// Ends the session carried by `cookie_header`; returns the cookie that clears it.
-    async fn sign_out(&self, cookie_header: Option<&str>) -> String;
+    /// Checks credentials and signs the request's session in (a fresh id every time).
+    async fn sign_in(&self, username: &str, password: &str) -> PortalResult<()>;
+    /// Ends the request's session, server-side.
+    async fn sign_out(&self);
     /// Projects the viewer may see whose name contains `q`.
     async fn projects(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<ProjectSummary>>;
     /// Creates a project.
@@ -83,8 +76,8 @@ pub trait Portal: Send + Sync {
         schedule: Schedule,
     ) -> PortalResult<()>;
     /// Changes the viewer's own password (the old one checked as a sign-in is). Every session
-    /// of the viewer ends; the returned one replaces this one.
-    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<NewSession>;
+    /// of the viewer ends; this request's session goes on under a new id.
+    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<()>;
     /// Users whose name contains `q` (system administrators).
     async fn users(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<UserSummary>>;
     /// Creates a user (system administrators).

@@ -44,7 +44,7 @@ pub fn router(state: AppState) -> Router {
     };
     let mut routes = Router::new()
         .merge(crate::registry::handlers::router())
-        .merge(crate::api::router())
+        .merge(crate::api::router().layer(state.sessions.layer()))
         .merge(crate::ui::router(&state));
     if state.config.metrics_listen.is_none() {
         routes = routes.route("/metrics", axum::routing::get(metrics));

@@ -6,11 +6,12 @@
 use std::net::IpAddr;
 
 use async_trait::async_trait;
-use frontend::portal::{NewSession, Portal};
+use frontend::portal::Portal;
 use frontend::types::*;
 
 use crate::artifacts::{ArtifactWithTags, BrowseError};
 use crate::audit::Actor;
+use crate::auth::session::UiSessions;
 use crate::auth::{Action, AuthError, Identity, allowed};
 use crate::db::manifests::{ArtifactSort, ReferrerRow};
 use crate::db::projects::{ProjectFilter, ProjectRow};
@@ -46,6 +47,13 @@ fn identity(v: &Viewer) -> Identity {
 fn client_ip() -> IpAddr {
     leptos::prelude::use_context::<axum::http::request::Parts>()
         .map_or(crate::auth::client::UNKNOWN, |p| crate::auth::client::of(&p).0)
+}
+
+/// The request's portal session (the session layer puts one on every portal request).
+fn session() -> PortalResult<tower_sessions::Session> {
+    leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<tower_sessions::Session>().cloned())
+        .ok_or_else(|| internal("no session layer on a portal request"))
 }
 
 fn internal(e: impl std::fmt::Display) -> PortalError {
@@ -201,7 +209,7 @@ fn referrer(r: ReferrerRow) -> ArtifactSummary {
 
 #[async_trait]
 impl Portal for WharfPortal {
-    async fn sign_in(&self, username: &str, password: &str) -> PortalResult<NewSession> {
+    async fn sign_in(&self, username: &str, password: &str) -> PortalResult<()> {
         let who = match self.0.auth.sign_in(username, password, client_ip()).await {
             Ok(who) => who,
             Err(AuthError::InvalidCredentials | AuthError::Malformed) => {
@@ -217,16 +225,13 @@ impl Portal for WharfPortal {
         let Identity::User { id, .. } = who else {
             return Err(PortalError::Invalid("Robot accounts cannot sign in to the portal.".into()));
         };
-        Ok(NewSession { cookie: self.0.sessions.open(id).await? })
+        self.0.sessions.sign_in(&session()?, id).await.map_err(internal)
     }
 
-    async fn sign_out(&self, cookie_header: Option<&str>) -> String {
-        match self.0.sessions.close(cookie_header).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "could not end a session");
-                self.0.sessions.clear_cookie()
-            }
+    async fn sign_out(&self) {
+        let Ok(session) = session() else { return };
+        if let Err(e) = UiSessions::sign_out(&session).await {
+            tracing::error!(error = %e, "could not end a session");
         }
     }
 
@@ -520,9 +525,9 @@ impl Portal for WharfPortal {
         Ok(self.0.retention.run_project(&identity(who), &p, dry_run).await?)
     }
 
-    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<NewSession> {
+    async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<()> {
         self.0.users.change_password(&identity(who), who.id, Some(old), new, client_ip()).await?;
-        Ok(NewSession { cookie: self.0.sessions.open(who.id).await? })
+        self.0.sessions.sign_in(&session()?, who.id).await.map_err(internal)
     }
 
     async fn users(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<UserSummary>> {

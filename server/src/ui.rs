@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{FromRef, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use frontend::types::Viewer;
 use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::LeptosRoutes;
 
+use crate::auth::session::{UiSessions, csrf_token};
 use crate::portal::WharfPortal;
 use crate::state::AppState;
 
@@ -82,7 +83,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .leptos_routes_with_context(state, routes, pages, shell)
         .fallback(not_found)
         .route("/ui/{*fn_name}", axum::routing::post(server_fns.clone()).get(server_fns))
-        .layer(middleware::from_fn_with_state(state.clone(), viewer_layer))
+        .layer(middleware::from_fn(viewer_layer))
+        .layer(state.sessions.layer())
         // A page or server function that cannot finish answers 503 instead of holding the
         // connection.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -119,19 +121,22 @@ const CSRF_HEADER: &str = "x-csrf-token";
 /// refuses cross-site server-function calls: a post must come from Wharf's own origin and, from
 /// a signed-in viewer, carry the session's anti-forgery token, so that even markup injected
 /// into a page could not act for the viewer.
-async fn viewer_layer(State(app): State<AppState>, req: Request<Body>, next: Next) -> Response {
+async fn viewer_layer(req: Request<Body>, next: Next) -> Response {
     let is_post = req.method() == Method::POST && req.uri().path().starts_with(SERVER_FN_PREFIX);
     if is_post && !same_origin(req.headers()) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
-    let cookie = req.headers().get(header::COOKIE).and_then(|v| v.to_str().ok());
-    let session_id = crate::auth::session::session_id(cookie).map(str::to_owned);
-    let viewer = match app.sessions.resolve(cookie).await {
+    let session = req.extensions().get::<tower_sessions::Session>().cloned();
+    let user = match &session {
+        Some(s) => UiSessions::user(s).await,
+        None => Ok(None),
+    };
+    let viewer = match user {
         Ok(Some(u)) => Viewer {
             id: u.id,
             name: u.username,
             sysadmin: u.sysadmin,
-            csrf: session_id.as_deref().map(crate::auth::session::csrf_token).unwrap_or_default(),
+            csrf: session.and_then(|s| s.id()).map(|id| csrf_token(&id)).unwrap_or_default(),
         },
         Ok(None) => Viewer::default(),
         Err(e) => {

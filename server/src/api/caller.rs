@@ -20,9 +20,14 @@ impl FromRequestParts<AppState> for ApiCaller {
             // A signed-in browser may read the API with its portal session (the logs the
             // portal links to). Only reads: a cookie rides along on cross-site requests, so
             // anything that changes state needs credentials a page cannot forge.
-            let cookie = parts.headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
-            if let Some(u) = app.sessions.resolve(cookie).await? {
-                return Ok(Self(Identity::User { id: u.id, name: u.username, sysadmin: u.sysadmin }));
+            if let Some(session) = parts.extensions.get::<tower_sessions::Session>() {
+                let user = crate::auth::session::UiSessions::user(session).await.map_err(|e| {
+                    tracing::error!(error = %e, "could not read a portal session");
+                    ApiError::Internal
+                })?;
+                if let Some(u) = user {
+                    return Ok(Self(Identity::User { id: u.id, name: u.username, sysadmin: u.sysadmin }));
+                }
             }
         }
         Ok(Self(app.auth.identify_basic(auth, peer_ip(parts)).await?))
