@@ -11,6 +11,7 @@ use collector::{Collector, GcParams, Outcome, Reporter};
 use crate::db::{self, Db, DbError, gc_runs::GcRunRow, schedules::ScheduleRow};
 use crate::jobs::cron::Cron;
 use crate::jobs::lease::LeaseGuard;
+use crate::jobs::run::{self, Run, RunLog};
 
 /// The lease every run holds.
 pub const LEASE: &str = "gc";
@@ -67,60 +68,38 @@ impl GcService {
     }
 
     /// Takes the lease and records a run; the caller then [`Self::execute`]s it.
-    async fn begin(&self, trigger: Trigger, params: GcParams) -> Result<(i64, LeaseGuard), GcServiceError> {
-        let lease = LeaseGuard::acquire(&self.db, LEASE, &self.holder, self.lease_ttl)
+    async fn begin(&self, trigger: Trigger, params: GcParams) -> Result<(Run, GcRunLog), GcServiceError> {
+        let log = GcRunLog { trigger, params, workers: self.workers(params) };
+        let run = run::begin(&self.db, &log, LEASE, &self.holder, self.lease_ttl)
             .await?
             .ok_or(GcServiceError::Busy)?;
-        // Holding the lease, no run can be in progress: any still marked running died with its
-        // process.
-        db::gc_runs::abandon_stale(self.db.writer(), db::now_ms() + 1).await?;
-        let workers = self.workers(params);
-        let id = db::gc_runs::insert(
-            self.db.writer(),
-            trigger,
-            params.dry_run,
-            params.delete_untagged,
-            workers as i64,
-        )
-        .await?;
-        Ok((id, lease))
+        Ok((run, log))
     }
 
     fn workers(&self, params: GcParams) -> usize {
         params.workers.unwrap_or(self.default_workers).clamp(1, 64)
     }
 
-    /// Runs `id` to the end and releases the lease; returns the final status.
-    async fn execute(
-        &self,
-        id: i64,
-        params: GcParams,
-        lease: LeaseGuard,
-        echo: Option<fn(&str)>,
-    ) -> RunStatus {
+    /// Runs `run` to the end and releases the lease; returns the final status.
+    async fn execute(&self, run: Run, log: GcRunLog, echo: Option<fn(&str)>) -> RunStatus {
+        let (id, params) = (run.id, log.params);
         let mut rep = Reporter::new(self.db.clone(), id, echo);
         rep.log(format!("run {id} on {}", self.holder));
-        let status = match db::gc_runs::start(self.db.writer(), id).await {
-            Err(e) => {
-                tracing::error!(run = id, error = %e, "could not start garbage collection");
-                RunStatus::Error
-            }
-            Ok(()) => match self.collector.run(params, self.workers(params), &lease, &mut rep).await {
-                Ok(Outcome::Finished) => RunStatus::Success,
-                Ok(Outcome::Stopped) => RunStatus::Stopped,
+        let outcome = match db::gc_runs::start(self.db.writer(), id).await {
+            Err(e) => Err(format!("could not start: {e}")),
+            Ok(()) => match self.collector.run(params, log.workers, &run.lease, &mut rep).await {
+                Ok(Outcome::Finished) => Ok(RunStatus::Success),
+                Ok(Outcome::Stopped) => Ok(RunStatus::Stopped),
                 Err(e) => {
-                    tracing::error!(run = id, error = %e, "garbage collection failed");
                     rep.log(format!("failed: {e}"));
                     if let Err(e) = rep.flush().await {
                         tracing::error!(run = id, error = %e, "could not save the garbage collection log");
                     }
-                    RunStatus::Error
+                    Err(e.to_string())
                 }
             },
         };
-        if let Err(e) = db::gc_runs::finish(self.db.writer(), id, status).await {
-            tracing::error!(run = id, error = %e, "could not record the end of garbage collection");
-        }
+        let status = run.end(&self.db, &log, outcome).await;
         let p = rep.progress();
         tracing::info!(
             run = id,
@@ -130,15 +109,15 @@ impl GcService {
             bytes = p.bytes_freed,
             "garbage collection ended"
         );
-        lease.release().await;
         status
     }
 
     /// Starts a run in the background; returns its id at once.
     pub async fn start(&self, trigger: Trigger, params: GcParams) -> Result<i64, GcServiceError> {
-        let (id, lease) = self.begin(trigger, params).await?;
+        let (run, log) = self.begin(trigger, params).await?;
+        let id = run.id;
         let this = self.clone();
-        tokio::spawn(async move { this.execute(id, params, lease, None).await });
+        tokio::spawn(async move { this.execute(run, log, None).await });
         Ok(id)
     }
 
@@ -149,8 +128,9 @@ impl GcService {
         params: GcParams,
         echo: Option<fn(&str)>,
     ) -> Result<GcRunRow, GcServiceError> {
-        let (id, lease) = self.begin(trigger, params).await?;
-        self.execute(id, params, lease, echo).await;
+        let (run, log) = self.begin(trigger, params).await?;
+        let id = run.id;
+        self.execute(run, log, echo).await;
         self.get(id).await
     }
 
@@ -216,6 +196,30 @@ impl GcService {
         let params = serde_json::to_string(&params).unwrap_or_else(|_| "{}".into());
         db::schedules::put(self.db.writer(), SCHEDULE, schedule, &params, next).await?;
         Ok(())
+    }
+}
+
+/// How garbage collection records its runs (`gc_runs`).
+struct GcRunLog {
+    trigger: Trigger,
+    params: GcParams,
+    workers: usize,
+}
+
+#[async_trait::async_trait]
+impl RunLog for GcRunLog {
+    async fn abandon(&self, db: &Db) -> Result<(), DbError> {
+        db::gc_runs::abandon_stale(db.writer(), db::now_ms() + 1).await.map(drop)
+    }
+
+    async fn open(&self, db: &Db) -> Result<i64, DbError> {
+        let p = self.params;
+        db::gc_runs::insert(db.writer(), self.trigger, p.dry_run, p.delete_untagged, self.workers as i64)
+            .await
+    }
+
+    async fn close(&self, db: &Db, id: i64, status: RunStatus) -> Result<(), DbError> {
+        db::gc_runs::finish(db.writer(), id, status).await
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cron;
 pub mod lease;
+pub mod run;
 pub mod scheduler;
 
 /// A name for this process among replicas sharing the database: host, pid and a random part

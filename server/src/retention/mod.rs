@@ -27,6 +27,7 @@ use crate::db::schedules::ScheduleRow;
 use crate::db::{self, Db, DbError};
 use crate::jobs::cron::Cron;
 use crate::jobs::lease::LeaseGuard;
+use crate::jobs::run::{self, Run, RunLog};
 use crate::projects::{ProjectError, ProjectRef, Projects};
 use crate::time::rfc3339_ms;
 
@@ -416,8 +417,9 @@ impl RetentionService {
     /// execution.
     pub async fn run_now(&self, id: i64, dry_run: bool) -> Result<ExecutionRow, RetentionError> {
         let row = self.policy_row(id).await?;
-        let (eid, lease) = self.begin(&row, Trigger::Manual, dry_run).await?;
-        self.execute(eid, row, dry_run, lease).await;
+        let (run, log) = self.begin(&row, Trigger::Manual, dry_run).await?;
+        let eid = run.id;
+        self.execute(run, log, row).await;
         db::retention::get_execution(self.db.reader(), id, eid)
             .await?
             .ok_or_else(|| RetentionError::NotFound(format!("retention execution {eid}")))
@@ -428,37 +430,28 @@ impl RetentionService {
         row: &PolicyRow,
         trigger: Trigger,
         dry_run: bool,
-    ) -> Result<(i64, LeaseGuard), RetentionError> {
-        let lease = LeaseGuard::acquire(&self.db, &lease_name(row.project_id), &self.holder, self.lease_ttl)
+    ) -> Result<(Run, ExecutionLog), RetentionError> {
+        let log = ExecutionLog { policy_id: row.id, trigger, dry_run };
+        let lease = lease_name(row.project_id);
+        let run = run::begin(&self.db, &log, &lease, &self.holder, self.lease_ttl)
             .await?
             .ok_or(RetentionError::Busy)?;
-        // Holding the project's lease, nothing else runs its policy: a `Running` execution died
-        // with its process.
-        db::retention::abandon_running(self.db.writer(), row.id).await?;
-        let eid = db::retention::insert_execution(self.db.writer(), row.id, trigger, dry_run).await?;
-        Ok((eid, lease))
+        Ok((run, log))
     }
 
     async fn start(&self, row: PolicyRow, trigger: Trigger, dry_run: bool) -> Result<i64, RetentionError> {
-        let (eid, lease) = self.begin(&row, trigger, dry_run).await?;
+        let (run, log) = self.begin(&row, trigger, dry_run).await?;
+        let eid = run.id;
         let this = self.clone();
-        tokio::spawn(async move { this.execute(eid, row, dry_run, lease).await });
+        tokio::spawn(async move { this.execute(run, log, row).await });
         Ok(eid)
     }
 
-    async fn execute(&self, eid: i64, row: PolicyRow, dry_run: bool, lease: LeaseGuard) {
-        let status = match self.work(eid, &row, dry_run, &lease).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(execution = eid, error = %e, "retention failed");
-                RunStatus::Error
-            }
-        };
-        if let Err(e) = db::retention::finish_execution(self.db.writer(), eid, status).await {
-            tracing::error!(execution = eid, error = %e, "could not record the end of a retention run");
-        }
+    async fn execute(&self, run: Run, log: ExecutionLog, row: PolicyRow) {
+        let (eid, dry_run) = (run.id, log.dry_run);
+        let outcome = self.work(eid, &row, dry_run, &run.lease).await;
+        let status = run.end(&self.db, &log, outcome).await;
         tracing::info!(execution = eid, policy = row.id, %status, dry_run, "retention run ended");
-        lease.release().await;
     }
 
     async fn work(
@@ -593,6 +586,28 @@ impl RetentionService {
         } else {
             Err(RetentionError::NotRunning(eid))
         }
+    }
+}
+
+/// How retention records its executions (`retention_executions`): one policy's at a time.
+struct ExecutionLog {
+    policy_id: i64,
+    trigger: Trigger,
+    dry_run: bool,
+}
+
+#[async_trait::async_trait]
+impl RunLog for ExecutionLog {
+    async fn abandon(&self, db: &Db) -> Result<(), DbError> {
+        db::retention::abandon_running(db.writer(), self.policy_id).await.map(drop)
+    }
+
+    async fn open(&self, db: &Db) -> Result<i64, DbError> {
+        db::retention::insert_execution(db.writer(), self.policy_id, self.trigger, self.dry_run).await
+    }
+
+    async fn close(&self, db: &Db, id: i64, status: RunStatus) -> Result<(), DbError> {
+        db::retention::finish_execution(db.writer(), id, status).await
     }
 }
 
