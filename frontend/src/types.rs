@@ -6,6 +6,33 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A stored or sent word that names nothing in the vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownWord(pub String);
+
+impl std::fmt::Display for UnknownWord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown word {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownWord {}
+
+/// `TryFrom<String>` through a type's `parse` (how database rows read the words they store).
+macro_rules! words {
+    ($($t:ty),*) => {$(
+        impl TryFrom<String> for $t {
+            type Error = UnknownWord;
+
+            fn try_from(word: String) -> Result<Self, UnknownWord> {
+                Self::parse(&word).ok_or(UnknownWord(word))
+            }
+        }
+    )*};
+}
+
+words!(ScheduleKind, RunStatus, Trigger, RetentionTemplate);
+
 /// Harbor's project roles, with Harbor's ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,6 +47,14 @@ pub enum Role {
     Maintainer = 4,
     /// Pull only.
     LimitedGuest = 5,
+}
+
+impl TryFrom<i64> for Role {
+    type Error = UnknownWord;
+
+    fn try_from(id: i64) -> Result<Self, UnknownWord> {
+        Self::from_id(id).ok_or_else(|| UnknownWord(id.to_string()))
+    }
 }
 
 impl Role {

@@ -31,8 +31,21 @@ impl BlobStatus {
     }
 }
 
+impl sqlx::Type<Any> for BlobStatus {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <&str as sqlx::Type<Any>>::type_info()
+    }
+}
+
+/// Read as stored, without copying the word.
+impl<'r> sqlx::Decode<'r, Any> for BlobStatus {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <&str as sqlx::Decode<'r, Any>>::decode(value).map(Self::parse)
+    }
+}
+
 /// A blob as a repository sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
 pub struct LinkedBlob {
     /// Size in bytes.
     pub size: i64,
@@ -48,22 +61,14 @@ pub async fn linked<'e>(
     repo_id: i64,
     digest: &str,
 ) -> DbResult<Option<LinkedBlob>> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT b.size, b.status, b.touched_at FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
          WHERE rb.repository_id = $1 AND rb.digest = $2",
     )
     .bind(repo_id)
     .bind(digest)
     .fetch_optional(e)
-    .await?;
-    row.map(|r| {
-        Ok(LinkedBlob {
-            size: r.try_get(0)?,
-            status: BlobStatus::parse(r.try_get::<&str, _>(1)?),
-            touched_at: r.try_get(2)?,
-        })
-    })
-    .transpose()
+    .await?)
 }
 
 /// The state of a stored blob, if a row exists.

@@ -1,27 +1,32 @@
 //! SQL for `gc_runs`: the history, progress and log of garbage collections.
 
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 use frontend::types::{RunStatus, Trigger};
 
 use super::{DbResult, now_ms};
 
 /// A garbage collection run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GcRunRow {
     /// Run id.
     pub id: i64,
     /// What started it.
+    #[sqlx(try_from = "String")]
     pub trigger_kind: Trigger,
     /// Only counted, nothing deleted.
+    #[sqlx(try_from = "crate::db::Flag")]
     pub dry_run: bool,
     /// Untagged manifests were deleted first.
+    #[sqlx(try_from = "crate::db::Flag")]
     pub delete_untagged: bool,
     /// Parallel deleters.
     pub workers: i64,
     /// Where it stands.
+    #[sqlx(try_from = "String")]
     pub status: RunStatus,
     /// Someone asked it to stop.
+    #[sqlx(try_from = "crate::db::Flag")]
     pub stop_requested: bool,
     /// Blobs deleted (or, dry, that would be).
     pub blobs_deleted: i64,
@@ -57,26 +62,6 @@ pub struct GcProgress {
 const COLUMNS: &str = "id, trigger_kind, dry_run, delete_untagged, workers, status, stop_requested, \
     blobs_deleted, manifests_deleted, uploads_purged, bytes_freed, created_at, started_at, ended_at, updated_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> DbResult<GcRunRow> {
-    Ok(GcRunRow {
-        id: r.try_get(0)?,
-        trigger_kind: super::word(r.try_get(1)?, Trigger::parse)?,
-        dry_run: r.try_get::<i64, _>(2)? != 0,
-        delete_untagged: r.try_get::<i64, _>(3)? != 0,
-        workers: r.try_get(4)?,
-        status: super::word(r.try_get(5)?, RunStatus::parse)?,
-        stop_requested: r.try_get::<i64, _>(6)? != 0,
-        blobs_deleted: r.try_get(7)?,
-        manifests_deleted: r.try_get(8)?,
-        uploads_purged: r.try_get(9)?,
-        bytes_freed: r.try_get(10)?,
-        created_at: r.try_get(11)?,
-        started_at: r.try_get(12)?,
-        ended_at: r.try_get(13)?,
-        updated_at: r.try_get(14)?,
-    })
-}
-
 /// Records a new run as `Pending`; returns its id.
 pub async fn insert<'e>(
     e: impl Executor<'e, Database = Any>,
@@ -101,7 +86,7 @@ pub async fn insert<'e>(
 /// Run `id`.
 pub async fn get<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<GcRunRow>> {
     let sql = format!("SELECT {COLUMNS} FROM gc_runs WHERE id = $1");
-    sqlx::query(&sql).bind(id).fetch_optional(e).await?.as_ref().map(from_row).transpose()
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(e).await?)
 }
 
 /// Runs, newest first.
@@ -111,7 +96,7 @@ pub async fn list<'e>(
     offset: i64,
 ) -> DbResult<Vec<GcRunRow>> {
     let sql = format!("SELECT {COLUMNS} FROM gc_runs ORDER BY id DESC LIMIT $1 OFFSET $2");
-    sqlx::query(&sql).bind(limit).bind(offset).fetch_all(e).await?.iter().map(from_row).collect()
+    Ok(sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(e).await?)
 }
 
 /// Number of runs.

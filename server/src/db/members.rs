@@ -1,12 +1,12 @@
 //! SQL for `project_members`.
 
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 use super::{DbResult, now_ms};
 use frontend::types::Role;
 
 /// A member as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MemberRow {
     /// Membership id (Harbor's member `id`).
     pub id: i64,
@@ -17,19 +17,12 @@ pub struct MemberRow {
     /// The user's name.
     pub username: String,
     /// The role.
+    #[sqlx(rename = "role_id", try_from = "i64")]
     pub role: Role,
 }
 
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<MemberRow> {
-    let role_id: i64 = r.try_get("role_id")?;
-    Ok(MemberRow {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        user_id: r.try_get("user_id")?,
-        username: r.try_get("username")?,
-        // The column's CHECK constraint keeps role ids valid.
-        role: Role::from_id(role_id).unwrap_or(Role::LimitedGuest),
-    })
+    Ok(<MemberRow as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
 }
 
 const SELECT: &str = "SELECT pm.id AS id, pm.project_id AS project_id, pm.user_id AS user_id, \

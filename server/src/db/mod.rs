@@ -58,6 +58,58 @@ impl DbError {
 /// Result of a database call.
 pub type DbResult<T> = Result<T, DbError>;
 
+/// A flag as both engines store it here, an integer 0 or 1: row structs read it into a `bool`
+/// with `#[sqlx(try_from = "Flag")]`.
+pub(crate) struct Flag(i64);
+
+impl sqlx::Type<Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <i64 as sqlx::Decode<'r, Any>>::decode(value).map(Flag)
+    }
+}
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> Self {
+        f.0 != 0
+    }
+}
+
+/// A nullable role id (Harbor's numbering), read into an optional [`frontend::types::Role`] with
+/// `#[sqlx(try_from = "RoleId")]`; an id no role has reads as none.
+pub(crate) struct RoleId(Option<i64>);
+
+impl sqlx::Type<Any> for RoleId {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for RoleId {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <Option<i64> as sqlx::Decode<'r, Any>>::decode(value).map(RoleId)
+    }
+}
+
+impl From<RoleId> for Option<frontend::types::Role> {
+    fn from(r: RoleId) -> Self {
+        r.0.and_then(frontend::types::Role::from_id)
+    }
+}
+
 /// A stored word (a status, a trigger) read back as its vocabulary type: a word no type knows
 /// is a decode error, as a wrong column type would be.
 pub(crate) fn word<T>(stored: String, parse: fn(&str) -> Option<T>) -> DbResult<T> {

@@ -7,26 +7,25 @@ use frontend::types::Role;
 
 /// What a permission check needs to know about a project and, optionally, one of its
 /// repositories, for one caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ProjectAccess {
     /// Project id.
+    #[sqlx(rename = "pid")]
     pub project_id: i64,
     /// Anyone may pull from a public project.
+    #[sqlx(try_from = "crate::db::Flag")]
     pub public: bool,
     /// The repository's id, when it exists.
+    #[sqlx(rename = "rid")]
     pub repository_id: Option<i64>,
     /// The caller's role in the project, when they are a member.
+    #[sqlx(rename = "role_id", try_from = "crate::db::RoleId")]
     pub role: Option<Role>,
 }
 
 /// Reads a [`ProjectAccess`] from a row with `pid`, `public`, `rid` and `role_id` columns.
 pub(crate) fn access_from(r: &sqlx::any::AnyRow) -> DbResult<ProjectAccess> {
-    Ok(ProjectAccess {
-        project_id: r.try_get("pid")?,
-        public: r.try_get::<i64, _>("public")? != 0,
-        repository_id: r.try_get("rid")?,
-        role: r.try_get::<Option<i64>, _>("role_id")?.and_then(Role::from_id),
-    })
+    Ok(<ProjectAccess as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
 }
 
 /// Looks up a project by name and, in the same query, a repository in it and the role of user
@@ -82,13 +81,14 @@ pub async fn readable_ids<'e>(e: impl Executor<'e, Database = Any>, user_id: i64
 }
 
 /// A project as the API shows it, with the caller's role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ProjectRow {
     /// Project id.
     pub id: i64,
     /// Unique name.
     pub name: String,
     /// Public projects can be pulled by anyone.
+    #[sqlx(try_from = "crate::db::Flag")]
     pub public: bool,
     /// The creating user, if known.
     pub owner_id: Option<i64>,
@@ -101,6 +101,7 @@ pub struct ProjectRow {
     /// Repositories in the project.
     pub repo_count: i64,
     /// The caller's role, when a member.
+    #[sqlx(rename = "role_id", try_from = "crate::db::RoleId")]
     pub role: Option<Role>,
     /// The project's retention policy, if it has one.
     pub retention_id: Option<i64>,
@@ -131,18 +132,7 @@ const PROJECT_WHERE: &str = " WHERE ($2 <> 0 OR p.public <> 0 OR pm.role_id IS N
      AND ($3 = '' OR p.name LIKE $3 ESCAPE '\\') AND ($4 = '' OR p.name = $4) AND ($5 < 0 OR p.public = $5)";
 
 fn project_from(r: &sqlx::any::AnyRow) -> DbResult<ProjectRow> {
-    Ok(ProjectRow {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        public: r.try_get::<i64, _>("public")? != 0,
-        owner_id: r.try_get("owner_id")?,
-        owner_name: r.try_get("owner_name")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        repo_count: r.try_get("repo_count")?,
-        role: r.try_get::<Option<i64>, _>("role_id")?.and_then(Role::from_id),
-        retention_id: r.try_get("retention_id")?,
-    })
+    Ok(<ProjectRow as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
 }
 
 fn filter_args(f: &ProjectFilter) -> (i64, String, String, i64) {

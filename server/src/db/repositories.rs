@@ -56,7 +56,7 @@ pub async fn catalog<'e>(
 }
 
 /// A repository as the API lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RepositoryRow {
     /// Id.
     pub id: i64,
@@ -79,16 +79,7 @@ const REPO_SELECT: &str = "SELECT r.id AS id, r.project_id AS project_id, r.name
      r.pull_count AS pull_count, r.created_at AS created_at, r.updated_at AS updated_at FROM repositories r";
 
 fn repo_from(r: &sqlx::any::AnyRow) -> DbResult<RepositoryRow> {
-    use sqlx::Row;
-    Ok(RepositoryRow {
-        id: r.try_get("id")?,
-        project_id: r.try_get("project_id")?,
-        name: r.try_get("name")?,
-        artifact_count: r.try_get("artifact_count")?,
-        pull_count: r.try_get("pull_count")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
+    Ok(<RepositoryRow as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
 }
 
 /// Repositories of a project whose name contains `name`, by name, one page.

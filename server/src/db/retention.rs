@@ -51,7 +51,7 @@ pub struct Repository {
 }
 
 /// A stored policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PolicyRow {
     /// Policy id.
     pub id: i64,
@@ -63,16 +63,6 @@ pub struct PolicyRow {
     pub created_at: i64,
     /// Last change, unix ms.
     pub updated_at: i64,
-}
-
-fn policy_from(r: &sqlx::any::AnyRow) -> DbResult<PolicyRow> {
-    Ok(PolicyRow {
-        id: r.try_get(0)?,
-        project_id: r.try_get(1)?,
-        policy: r.try_get(2)?,
-        created_at: r.try_get(3)?,
-        updated_at: r.try_get(4)?,
-    })
 }
 
 /// Stores project `project_id`'s policy; fails with a unique violation if it has one.
@@ -94,13 +84,12 @@ pub async fn insert_policy<'e>(
 
 /// Policy `id`.
 pub async fn get_policy<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<PolicyRow>> {
-    sqlx::query("SELECT id, project_id, policy, created_at, updated_at FROM retention_policies WHERE id = $1")
-        .bind(id)
-        .fetch_optional(e)
-        .await?
-        .as_ref()
-        .map(policy_from)
-        .transpose()
+    Ok(sqlx::query_as(
+        "SELECT id, project_id, policy, created_at, updated_at FROM retention_policies WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(e)
+    .await?)
 }
 
 /// The policy of project `project_id`.
@@ -108,15 +97,12 @@ pub async fn policy_of_project<'e>(
     e: impl Executor<'e, Database = Any>,
     project_id: i64,
 ) -> DbResult<Option<PolicyRow>> {
-    sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT id, project_id, policy, created_at, updated_at FROM retention_policies WHERE project_id = $1",
     )
     .bind(project_id)
     .fetch_optional(e)
-    .await?
-    .as_ref()
-    .map(policy_from)
-    .transpose()
+    .await?)
 }
 
 /// Replaces policy `id`'s document.
@@ -137,17 +123,20 @@ pub async fn delete_policy<'e>(e: impl Executor<'e, Database = Any>, id: i64) ->
 }
 
 /// An execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ExecutionRow {
     /// Id.
     pub id: i64,
     /// Its policy.
     pub policy_id: i64,
     /// What started it.
+    #[sqlx(try_from = "String")]
     pub trigger_kind: Trigger,
     /// Nothing deleted.
+    #[sqlx(try_from = "crate::db::Flag")]
     pub dry_run: bool,
     /// Where it stands.
+    #[sqlx(try_from = "String")]
     pub status: RunStatus,
     /// Start, unix ms.
     pub created_at: i64,
@@ -156,18 +145,6 @@ pub struct ExecutionRow {
 }
 
 const EXECUTION_COLUMNS: &str = "id, policy_id, trigger_kind, dry_run, status, created_at, ended_at";
-
-fn execution_from(r: &sqlx::any::AnyRow) -> DbResult<ExecutionRow> {
-    Ok(ExecutionRow {
-        id: r.try_get(0)?,
-        policy_id: r.try_get(1)?,
-        trigger_kind: super::word(r.try_get(2)?, Trigger::parse)?,
-        dry_run: r.try_get::<i64, _>(3)? != 0,
-        status: super::word(r.try_get(4)?, RunStatus::parse)?,
-        created_at: r.try_get(5)?,
-        ended_at: r.try_get(6)?,
-    })
-}
 
 /// Records a running execution of policy `policy_id`; returns its id.
 pub async fn insert_execution<'e>(
@@ -196,14 +173,7 @@ pub async fn get_execution<'e>(
 ) -> DbResult<Option<ExecutionRow>> {
     let sql =
         format!("SELECT {EXECUTION_COLUMNS} FROM retention_executions WHERE id = $1 AND policy_id = $2");
-    sqlx::query(&sql)
-        .bind(id)
-        .bind(policy_id)
-        .fetch_optional(e)
-        .await?
-        .as_ref()
-        .map(execution_from)
-        .transpose()
+    Ok(sqlx::query_as(&sql).bind(id).bind(policy_id).fetch_optional(e).await?)
 }
 
 /// Executions of policy `policy_id`, newest first, one page.
@@ -216,15 +186,7 @@ pub async fn list_executions<'e>(
     let sql = format!(
         "SELECT {EXECUTION_COLUMNS} FROM retention_executions WHERE policy_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
     );
-    sqlx::query(&sql)
-        .bind(policy_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(e)
-        .await?
-        .iter()
-        .map(execution_from)
-        .collect()
+    Ok(sqlx::query_as(&sql).bind(policy_id).bind(limit).bind(offset).fetch_all(e).await?)
 }
 
 /// Number of executions of policy `policy_id`.
@@ -290,7 +252,7 @@ pub async fn abandon_running<'e>(e: impl Executor<'e, Database = Any>, policy_id
 }
 
 /// A task: one repository of an execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TaskRow {
     /// Id.
     pub id: i64,
@@ -299,6 +261,7 @@ pub struct TaskRow {
     /// Full repository name.
     pub repository: String,
     /// Where it stands.
+    #[sqlx(try_from = "String")]
     pub status: RunStatus,
     /// Candidates.
     pub total: i64,
@@ -311,19 +274,6 @@ pub struct TaskRow {
 }
 
 const TASK_COLUMNS: &str = "id, execution_id, repository, status, total, retained, started_at, ended_at";
-
-fn task_from(r: &sqlx::any::AnyRow) -> DbResult<TaskRow> {
-    Ok(TaskRow {
-        id: r.try_get(0)?,
-        execution_id: r.try_get(1)?,
-        repository: r.try_get(2)?,
-        status: super::word(r.try_get(3)?, RunStatus::parse)?,
-        total: r.try_get(4)?,
-        retained: r.try_get(5)?,
-        started_at: r.try_get(6)?,
-        ended_at: r.try_get(7)?,
-    })
-}
 
 /// Records a running task for `repository`; returns its id.
 pub async fn insert_task<'e>(
@@ -377,15 +327,7 @@ pub async fn list_tasks<'e>(
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM retention_tasks WHERE execution_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
     );
-    sqlx::query(&sql)
-        .bind(execution_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(e)
-        .await?
-        .iter()
-        .map(task_from)
-        .collect()
+    Ok(sqlx::query_as(&sql).bind(execution_id).bind(limit).bind(offset).fetch_all(e).await?)
 }
 
 /// The tasks of the given executions, in one query (no query per execution).
@@ -400,11 +342,11 @@ pub async fn tasks_of<'e>(
         "SELECT {TASK_COLUMNS} FROM retention_tasks WHERE execution_id IN ({}) ORDER BY execution_id, id",
         super::placeholders(1, execution_ids.len())
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = sqlx::query_as(&sql);
     for id in execution_ids {
         q = q.bind(*id);
     }
-    q.fetch_all(e).await?.iter().map(task_from).collect()
+    Ok(q.fetch_all(e).await?)
 }
 
 /// Number of tasks of execution `execution_id`.

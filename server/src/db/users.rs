@@ -1,11 +1,11 @@
 //! SQL for the `users` table.
 
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 use super::{DbResult, now_ms};
 
 /// A stored user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
     /// Row id.
     pub id: i64,
@@ -18,8 +18,10 @@ pub struct UserRow {
     /// argon2id PHC string.
     pub password_hash: String,
     /// System administrator.
+    #[sqlx(try_from = "crate::db::Flag")]
     pub sysadmin: bool,
     /// Disabled users cannot sign in.
+    #[sqlx(try_from = "crate::db::Flag")]
     pub disabled: bool,
     /// Creation time, unix ms.
     pub created_at: i64,
@@ -32,18 +34,7 @@ pub struct UserRow {
 const COLUMNS: &str = "id, username, email, realname, password_hash, sysadmin, disabled, created_at, updated_at, token_generation";
 
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<UserRow> {
-    Ok(UserRow {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        email: r.try_get("email")?,
-        realname: r.try_get("realname")?,
-        password_hash: r.try_get("password_hash")?,
-        sysadmin: r.try_get::<i64, _>("sysadmin")? != 0,
-        disabled: r.try_get::<i64, _>("disabled")? != 0,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        token_generation: r.try_get("token_generation")?,
-    })
+    Ok(<UserRow as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
 }
 
 /// Finds a user by name.

@@ -5,7 +5,7 @@ use sqlx::{Any, Executor, Row};
 use crate::db::{DbResult, placeholders};
 
 /// An artifact (manifest) as the API lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ArtifactRow {
     /// Id.
     pub id: i64,
@@ -44,17 +44,7 @@ const ARTIFACT_SELECT: &str = "SELECT id, repository_id, digest, media_type, art
      total_size, pushed_at, pulled_at FROM manifests";
 
 fn artifact_from(r: &sqlx::any::AnyRow) -> DbResult<ArtifactRow> {
-    Ok(ArtifactRow {
-        id: r.try_get("id")?,
-        repository_id: r.try_get("repository_id")?,
-        digest: r.try_get("digest")?,
-        media_type: r.try_get("media_type")?,
-        artifact_type: r.try_get("artifact_type")?,
-        config_media_type: r.try_get("config_media_type")?,
-        total_size: r.try_get("total_size")?,
-        pushed_at: r.try_get("pushed_at")?,
-        pulled_at: r.try_get("pulled_at")?,
-    })
+    Ok(<ArtifactRow as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
 }
 
 /// How a listing of artifacts is ordered (Harbor's `sort` values).

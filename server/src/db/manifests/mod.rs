@@ -12,7 +12,7 @@ pub use collect::*;
 use super::{DbResult, now_ms};
 
 /// A manifest as served to clients.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ManifestRow {
     /// Row id.
     pub id: i64,
@@ -65,12 +65,7 @@ pub struct ReferrerRow {
 }
 
 fn manifest_from(r: &sqlx::any::AnyRow) -> DbResult<ManifestRow> {
-    Ok(ManifestRow {
-        id: r.try_get("id")?,
-        digest: r.try_get("digest")?,
-        media_type: r.try_get("media_type")?,
-        content: r.try_get("content")?,
-    })
+    Ok(<ManifestRow as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
 }
 
 /// A project's access row and, found in the same query, a manifest of one of its repositories:
