@@ -5,6 +5,10 @@
     reason = "test support: a failed set-up step should stop the test with its message"
 )]
 
+/// The typed test client the integration tests use too.
+#[path = "../../server/tests/support/client.rs"]
+pub mod client;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

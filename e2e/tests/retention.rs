@@ -3,18 +3,24 @@
 //! policy retains.
 
 use std::time::Duration;
+use wharf_e2e::client::Call;
 
 use serde_json::{Value, json};
 use wharf_e2e::{ADMIN_PASSWORD, Podman, Wharf, build_context, run, run_fails, tool};
 
-async fn api(wharf: &Wharf, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+async fn api(
+    wharf: &Wharf,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> wharf_e2e::client::Answer {
     let mut req = reqwest::Client::new()
         .request(method, format!("http://{}{path}", wharf.host))
         .basic_auth("admin", Some(ADMIN_PASSWORD));
     if let Some(b) = body {
         req = req.json(&b);
     }
-    req.send().await.expect("send")
+    req.call().await
 }
 
 /// Runs policy `id` (dry or not) and waits for the end; returns the execution id.
@@ -37,9 +43,7 @@ async fn execute(wharf: &Wharf, id: i64, dry_run: bool) -> i64 {
         let list: Value =
             api(wharf, reqwest::Method::GET, &format!("/api/v2.0/retentions/{id}/executions"), None)
                 .await
-                .json()
-                .await
-                .expect("json");
+                .json();
         let e = list.as_array().and_then(|l| l.iter().find(|e| e["id"] == eid)).cloned().expect("listed");
         if e["status"] != "Running" {
             assert_eq!(e["status"], "Success", "{e}");
@@ -93,8 +97,7 @@ async fn podman_pushed_tags_are_kept_and_deleted_as_the_policy_says() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let project: Value =
-        api(&wharf, reqwest::Method::GET, "/api/v2.0/projects/team", None).await.json().await.expect("json");
+    let project: Value = api(&wharf, reqwest::Method::GET, "/api/v2.0/projects/team", None).await.json();
     let pid = project["project_id"].as_i64().expect("project id");
     let selector = |decoration: &str, pattern: &str| json!({"kind": "doublestar", "decoration": decoration, "pattern": pattern});
     let policy = json!({
@@ -125,9 +128,7 @@ async fn podman_pushed_tags_are_kept_and_deleted_as_the_policy_says() {
     let tasks: Value =
         api(&wharf, reqwest::Method::GET, &format!("/api/v2.0/retentions/{id}/executions/{eid}/tasks"), None)
             .await
-            .json()
-            .await
-            .expect("json");
+            .json();
     assert_eq!(tasks[0]["repository"], "team/app");
     assert_eq!((tasks[0]["total"].as_i64(), tasks[0]["retained"].as_i64()), (Some(6), Some(3)));
     let tid = tasks[0]["id"].as_i64().expect("task id");
@@ -138,9 +139,7 @@ async fn podman_pushed_tags_are_kept_and_deleted_as_the_policy_says() {
         None,
     )
     .await
-    .text()
-    .await
-    .expect("log");
+    .text();
     for (numbers, verdict) in [(&kept, " RETAIN "), (&gone, " DEL ")] {
         for n in numbers.iter() {
             let d = &digests[n - 1];

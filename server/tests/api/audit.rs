@@ -8,9 +8,9 @@ use wharf::auth::Role;
 use crate::support::*;
 
 async fn logs(app: &TestApp, path: &str) -> Vec<Value> {
-    let res = app.admin(Method::GET, path).send().await.expect("send");
+    let res = app.admin(Method::GET, path).call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    res.json::<Vec<Value>>().await.expect("json")
+    res.json::<Vec<Value>>()
 }
 
 #[tokio::test]
@@ -19,14 +19,14 @@ async fn pushes_pulls_deletes_and_logins_are_logged_and_pulls_counted() {
     let (digest, manifest, _) = app.push_image("library/app", "v1").await;
     app.put_manifest("library/app", "old", OCI_MANIFEST, &manifest).await;
     for _ in 0..2 {
-        let res = app.anon(Method::GET, "/v2/library/app/manifests/v1").send().await.expect("send");
+        let res = app.anon(Method::GET, "/v2/library/app/manifests/v1").call().await;
         assert_eq!(res.status(), StatusCode::OK);
     }
     // HEAD requests are not pulls.
-    app.anon(Method::HEAD, "/v2/library/app/manifests/v1").send().await.expect("send");
-    assert_eq!(app.admin(Method::GET, "/v2/").send().await.expect("send").status(), StatusCode::OK);
+    app.anon(Method::HEAD, "/v2/library/app/manifests/v1").call().await;
+    assert_eq!(app.admin(Method::GET, "/v2/").call().await.status(), StatusCode::OK);
     assert_eq!(
-        app.admin(Method::DELETE, "/v2/library/app/manifests/old").send().await.expect("send").status(),
+        app.admin(Method::DELETE, "/v2/library/app/manifests/old").call().await.status(),
         StatusCode::ACCEPTED
     );
     app.state.auditor.flush().await;
@@ -42,30 +42,17 @@ async fn pushes_pulls_deletes_and_logins_are_logged_and_pulls_counted() {
     assert!(ops.contains(&("delete", "admin")) && ops.contains(&("login", "admin")), "{ops:?}");
     assert!(all.iter().all(|l| l["client_ip"] == "127.0.0.1"));
     // A pull in a later batch is a new entry.
-    app.anon(Method::GET, "/v2/library/app/manifests/v1").send().await.expect("send");
+    app.anon(Method::GET, "/v2/library/app/manifests/v1").call().await;
     app.state.auditor.flush().await;
     let pulls = logs(&app, "/api/v2.0/audit-logs?q=operation%3Dpull").await;
     assert_eq!(pulls.len(), 2);
     assert_eq!(pulls[0]["resource"], format!("library/app@{digest}"));
 
     // Pull statistics, without a write per pull.
-    let repos: Value = app
-        .anon(Method::GET, "/api/v2.0/projects/library/repositories")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let repos: Value = app.anon(Method::GET, "/api/v2.0/projects/library/repositories").call().await.json();
     assert_eq!(repos[0]["pull_count"], 3);
-    let art: Value = app
-        .anon(Method::GET, "/api/v2.0/projects/library/repositories/app/artifacts/v1")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let art: Value =
+        app.anon(Method::GET, "/api/v2.0/projects/library/repositories/app/artifacts/v1").call().await.json();
     assert!(art["pull_time"].is_string(), "{art}");
     assert!(art["tags"][0]["pull_time"].is_string(), "{art}");
 }
@@ -81,20 +68,14 @@ async fn only_admins_read_logs() {
     }
     app.state.auditor.flush().await;
     let get =
-        |u: &'static str, p: &'static str| app.anon(Method::GET, p).basic_auth(u, Some("Passw0rd1")).send();
-    let res = get("lead", "/api/v2.0/projects/team/logs").await.expect("send");
+        |u: &'static str, p: &'static str| app.anon(Method::GET, p).basic_auth(u, Some("Passw0rd1")).call();
+    let res = get("lead", "/api/v2.0/projects/team/logs").await;
     assert_eq!(res.status(), StatusCode::OK);
-    let v: Vec<Value> = res.json().await.expect("json");
+    let v: Vec<Value> = res.json();
     assert!(v.iter().any(|l| l["operation"] == "push"), "{v:?}");
-    assert_eq!(
-        get("dev", "/api/v2.0/projects/team/logs").await.expect("send").status(),
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(get("lead", "/api/v2.0/audit-logs").await.expect("send").status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        app.anon(Method::GET, "/api/v2.0/audit-logs").send().await.expect("send").status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(get("dev", "/api/v2.0/projects/team/logs").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(get("lead", "/api/v2.0/audit-logs").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.anon(Method::GET, "/api/v2.0/audit-logs").call().await.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -103,9 +84,8 @@ async fn changes_made_through_the_api_are_logged_too() {
     let res = app
         .admin(Method::POST, "/api/v2.0/projects")
         .json(&serde_json::json!({"project_name": "team"}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     app.push_image("team/app", "v1").await;
     app.push_image("team/other", "v1").await;
@@ -113,17 +93,12 @@ async fn changes_made_through_the_api_are_logged_too() {
     let res = app
         .admin(Method::POST, &format!("{base}/tags"))
         .json(&serde_json::json!({"name": "rc"}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(
-        app.admin(Method::DELETE, &format!("{base}/tags/rc")).send().await.expect("send").status(),
-        StatusCode::OK
-    );
-    assert_eq!(app.admin(Method::DELETE, base).send().await.expect("send").status(), StatusCode::OK);
-    let res =
-        app.admin(Method::DELETE, "/api/v2.0/projects/team/repositories/other").send().await.expect("send");
+    assert_eq!(app.admin(Method::DELETE, &format!("{base}/tags/rc")).call().await.status(), StatusCode::OK);
+    assert_eq!(app.admin(Method::DELETE, base).call().await.status(), StatusCode::OK);
+    let res = app.admin(Method::DELETE, "/api/v2.0/projects/team/repositories/other").call().await;
     assert_eq!(res.status(), StatusCode::OK);
     app.state.auditor.flush().await;
     let entries = logs(&app, "/api/v2.0/projects/team/logs?page_size=100").await;

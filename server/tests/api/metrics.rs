@@ -15,27 +15,26 @@ fn value(text: &str, series: &str) -> f64 {
 async fn metrics_count_requests_bytes_and_what_is_stored() {
     let app = TestApp::start().await;
     let (_, manifest, layer) = app.push_image("library/app", "v1").await;
-    let res = app.admin(Method::GET, &format!("/v2/library/app/blobs/{layer}")).send().await.expect("send");
+    let res = app.admin(Method::GET, &format!("/v2/library/app/blobs/{layer}")).call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.bytes().await.expect("body").len(), 4096);
+    assert_eq!(res.bytes().len(), 4096);
     let res = app
         .admin(
             Method::GET,
             "/v2/library/app/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000",
         )
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    app.admin(Method::GET, "/api/v2.0/projects").send().await.expect("send");
+    app.admin(Method::GET, "/api/v2.0/projects").call().await;
 
-    let res = app.anon(Method::GET, "/metrics").send().await.expect("send");
+    let res = app.anon(Method::GET, "/metrics").call().await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
         header(&res, "content-type")
             .is_some_and(|c| c.starts_with("application/openmetrics-text; version=1.0.0"))
     );
-    let text = res.text().await.expect("text");
+    let text = res.text();
     assert_eq!(
         value(
             &text,
@@ -78,7 +77,7 @@ async fn metrics_count_requests_bytes_and_what_is_stored() {
         .await
         .expect("gc");
     assert_eq!(run.status, wharf::vocab::RunStatus::Success);
-    let text = app.anon(Method::GET, "/metrics").send().await.expect("send").text().await.expect("text");
+    let text = app.anon(Method::GET, "/metrics").call().await.text();
     assert_eq!(value(&text, r#"wharf_gc_runs{status="Success"}"#), 1.0);
     assert!(value(&text, r#"wharf_gc_runs_duration_seconds_sum{status="Success"}"#) >= 0.0);
 }

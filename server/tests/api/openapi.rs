@@ -11,9 +11,9 @@ use crate::support::*;
 async fn every_documented_operation_is_routed_and_shaped_like_harbors() {
     let app = TestApp::start().await;
     app.push_image("library/app", "v1").await;
-    let res = app.anon(Method::GET, "/api/v2.0/openapi.json").send().await.expect("send");
+    let res = app.anon(Method::GET, "/api/v2.0/openapi.json").call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    let doc: Value = res.json().await.expect("json");
+    let doc: Value = res.json();
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
     let paths = doc["paths"].as_object().expect("paths");
     let mut operations = 0;
@@ -41,12 +41,12 @@ async fn every_documented_operation_is_routed_and_shaped_like_harbors() {
             assert!(op["responses"]["default"].is_object(), "{method} {path}: errors documented");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             // Anonymous, so nothing changes; a routed operation answers with its own status.
-            let res = app.anon(m.clone(), &concrete).send().await.expect("send");
+            let res = app.anon(m.clone(), &concrete).call().await;
             let status = res.status();
-            let body = res.bytes().await.expect("body");
+            let body = res.bytes();
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{m} {path}");
             let unrouted =
-                status == StatusCode::NOT_FOUND && String::from_utf8_lossy(&body).contains("no API at");
+                status == StatusCode::NOT_FOUND && String::from_utf8_lossy(body).contains("no API at");
             assert!(!unrouted, "{m} {path} is documented but not routed");
             operations += 1;
         }

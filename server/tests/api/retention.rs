@@ -31,18 +31,15 @@ async fn project_id(app: &TestApp, name: &str) -> i64 {
     let v: Value = app
         .admin(Method::GET, &format!("/api/v2.0/projects/{name}"))
         .header("x-is-resource-name", "true")
-        .send()
+        .call()
         .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .json();
     v["project_id"].as_i64().expect("id")
 }
 
 async fn create_policy(app: &TestApp, body: &Value) -> i64 {
-    let res = app.admin(Method::POST, "/api/v2.0/retentions").json(body).send().await.expect("send");
-    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+    let res = app.admin(Method::POST, "/api/v2.0/retentions").json(body).call().await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text());
     let loc = header(&res, "location").expect("location").to_owned();
     loc.rsplit('/').next().and_then(|s| s.parse().ok()).expect("id in location")
 }
@@ -52,9 +49,8 @@ async fn run(app: &TestApp, policy: i64, dry_run: bool) -> Value {
     let res = app
         .admin(Method::POST, &format!("/api/v2.0/retentions/{policy}/executions"))
         .json(&json!({ "dry_run": dry_run }))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let loc = header(&res, "location").expect("location").to_owned();
     let eid: i64 = loc.rsplit('/').next().and_then(|s| s.parse().ok()).expect("eid");
@@ -66,12 +62,9 @@ async fn wait_for(app: &TestApp, policy: i64, eid: i64) -> Value {
     for _ in 0..200 {
         let list: Value = app
             .admin(Method::GET, &format!("/api/v2.0/retentions/{policy}/executions?page_size=100"))
-            .send()
+            .call()
             .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+            .json();
         let e = list.as_array().expect("array").iter().find(|e| e["id"] == eid).cloned().expect("listed");
         if e["status"] != "Running" {
             return e;
@@ -84,32 +77,27 @@ async fn wait_for(app: &TestApp, policy: i64, eid: i64) -> Value {
 async fn tasks(app: &TestApp, policy: i64, eid: i64) -> Vec<Value> {
     let v: Value = app
         .admin(Method::GET, &format!("/api/v2.0/retentions/{policy}/executions/{eid}/tasks"))
-        .send()
+        .call()
         .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .json();
     v.as_array().expect("array").clone()
 }
 
 async fn task_log(app: &TestApp, policy: i64, eid: i64, tid: i64) -> String {
     let res = app
         .admin(Method::GET, &format!("/api/v2.0/retentions/{policy}/executions/{eid}/tasks/{tid}"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(header(&res, "content-type").is_some_and(|c| c.starts_with("text/plain")));
-    res.text().await.expect("text")
+    res.text()
 }
 
 async fn manifest_status(app: &TestApp, repo: &str, reference: &str) -> StatusCode {
     app.admin(Method::HEAD, &format!("/v2/{repo}/manifests/{reference}"))
         .header("accept", OCI_MANIFEST)
-        .send()
+        .call()
         .await
-        .expect("send")
         .status()
 }
 
@@ -121,14 +109,7 @@ async fn a_policy_round_trips_in_harbors_shape_and_shows_in_the_project_metadata
     let body = policy(pid, vec![rule("latestPushedK", Some(3), "**", "v*", Some(false))], "0 0 3 * * *");
     let id = create_policy(&app, &body).await;
 
-    let got: Value = app
-        .admin(Method::GET, &format!("/api/v2.0/retentions/{id}"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let got: Value = app.admin(Method::GET, &format!("/api/v2.0/retentions/{id}")).call().await.json();
     assert_eq!(got["id"], id);
     assert_eq!(got["algorithm"], "or");
     assert_eq!(got["scope"], json!({"level": "project", "ref": pid}));
@@ -137,37 +118,28 @@ async fn a_policy_round_trips_in_harbors_shape_and_shows_in_the_project_metadata
     assert_eq!(got["rules"][0]["params"]["latestPushedK"], 3);
     assert_eq!(got["rules"][0]["tag_selectors"][0]["extras"], r#"{"untagged":false}"#);
     assert_eq!(got["rules"][0]["scope_selectors"]["repository"][0]["decoration"], "repoMatches");
-    let project: Value = app
-        .admin(Method::GET, &format!("/api/v2.0/projects/{pid}"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let project: Value = app.admin(Method::GET, &format!("/api/v2.0/projects/{pid}")).call().await.json();
     assert_eq!(project["metadata"]["retention_id"], id.to_string());
     let schedule =
         wharf::db::schedules::get(app.state.db.reader(), &format!("retention:{id}")).await.expect("query");
     assert_eq!(schedule.map(|s| s.schedule.cron().to_owned()), Some("0 0 3 * * *".to_owned()));
 
     // One policy per project; rule limits and duplicates as in Harbor.
-    let res = app.admin(Method::POST, "/api/v2.0/retentions").json(&body).send().await.expect("send");
+    let res = app.admin(Method::POST, "/api/v2.0/retentions").json(&body).call().await;
     expect_error(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     let dup = rule("always", None, "**", "**", None);
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/retentions/{id}"))
         .json(&policy(pid, vec![dup.clone(), dup], ""))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::CONFLICT, "CONFLICT").await;
     let many: Vec<Value> = (0..16).map(|i| rule("latestPushedK", Some(i), "**", "**", None)).collect();
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/retentions/{id}"))
         .json(&policy(pid, many, ""))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     for bad in [
         rule("latestPushedK", Some(1), "{app", "**", None),
@@ -177,17 +149,15 @@ async fn a_policy_round_trips_in_harbors_shape_and_shows_in_the_project_metadata
         let res = app
             .admin(Method::PUT, &format!("/api/v2.0/retentions/{id}"))
             .json(&policy(pid, vec![bad], ""))
-            .send()
-            .await
-            .expect("send");
+            .call()
+            .await;
         expect_error(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     }
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/retentions/{id}"))
         .json(&policy(pid, vec![rule("always", None, "**", "**", None)], "0 0 0 * * *"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let schedule =
         wharf::db::schedules::get(app.state.db.reader(), &format!("retention:{id}")).await.expect("query");
@@ -196,9 +166,8 @@ async fn a_policy_round_trips_in_harbors_shape_and_shows_in_the_project_metadata
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/retentions/{id}"))
         .json(&policy(pid, vec![rule("always", None, "**", "**", None)], ""))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
         wharf::db::schedules::get(app.state.db.reader(), &format!("retention:{id}"))
@@ -207,14 +176,7 @@ async fn a_policy_round_trips_in_harbors_shape_and_shows_in_the_project_metadata
             .is_none()
     );
 
-    let meta: Value = app
-        .admin(Method::GET, "/api/v2.0/retentions/metadatas")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let meta: Value = app.admin(Method::GET, "/api/v2.0/retentions/metadatas").call().await.json();
     let templates: Vec<&str> = meta["templates"]
         .as_array()
         .expect("templates")
@@ -223,25 +185,17 @@ async fn a_policy_round_trips_in_harbors_shape_and_shows_in_the_project_metadata
         .collect();
     assert!(templates.contains(&"latestPushedK") && templates.contains(&"always"), "{templates:?}");
 
-    let res = app.admin(Method::DELETE, &format!("/api/v2.0/retentions/{id}")).send().await.expect("send");
+    let res = app.admin(Method::DELETE, &format!("/api/v2.0/retentions/{id}")).call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    let project: Value = app
-        .admin(Method::GET, &format!("/api/v2.0/projects/{pid}"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let project: Value = app.admin(Method::GET, &format!("/api/v2.0/projects/{pid}")).call().await.json();
     assert!(project["metadata"].get("retention_id").is_none());
-    let res = app.admin(Method::GET, &format!("/api/v2.0/retentions/{id}")).send().await.expect("send");
+    let res = app.admin(Method::GET, &format!("/api/v2.0/retentions/{id}")).call().await;
     expect_error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     let res = app
         .admin(Method::POST, "/api/v2.0/retentions")
         .json(&policy(99_999, vec![rule("always", None, "**", "**", None)], ""))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
 }
 
@@ -262,16 +216,13 @@ async fn a_dry_run_deletes_nothing_and_the_run_deletes_exactly_what_it_listed() 
     let m2 = app
         .admin(Method::GET, &format!("/v2/team/app/manifests/{}", digests[1]))
         .header("accept", OCI_MANIFEST)
-        .send()
+        .call()
         .await
-        .expect("send")
-        .text()
-        .await
-        .expect("body");
+        .text();
     app.put_manifest("team/app", "latest", OCI_MANIFEST, &m2).await;
     // An untagged image in the same repository and an image in a repository no rule names.
     let (untagged, _, _) = app.push_image("team/app", "scratch").await;
-    app.admin(Method::DELETE, "/v2/team/app/manifests/scratch").send().await.expect("send");
+    app.admin(Method::DELETE, "/v2/team/app/manifests/scratch").call().await;
     let (other, _, _) = app.push_image("team/other", "v1").await;
 
     let rules = vec![
@@ -325,11 +276,10 @@ async fn a_dry_run_deletes_nothing_and_the_run_deletes_exactly_what_it_listed() 
 
     let list = app
         .admin(Method::GET, &format!("/api/v2.0/retentions/{id}/executions?page=1&page_size=1"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(header(&list, "x-total-count"), Some("2"));
-    let list: Value = list.json().await.expect("json");
+    let list: Value = list.json();
     assert_eq!(list[0]["id"], real["id"], "newest first");
 
     // Stopping an ended execution is refused; unknown actions are bad requests.
@@ -337,24 +287,21 @@ async fn a_dry_run_deletes_nothing_and_the_run_deletes_exactly_what_it_listed() 
     let res = app
         .admin(Method::PATCH, &format!("/api/v2.0/retentions/{id}/executions/{eid}"))
         .json(&json!({"action": "stop"}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::PRECONDITION_FAILED, "PRECONDITION").await;
     let res = app
         .admin(Method::PATCH, &format!("/api/v2.0/retentions/{id}/executions/{eid}"))
         .json(&json!({"action": "pause"}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     // A task of another execution is not found under this one.
     let dry_task = ts[0]["id"].as_i64().expect("tid");
     let res = app
         .admin(Method::GET, &format!("/api/v2.0/retentions/{id}/executions/{eid}/tasks/{dry_task}"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 }
 
@@ -372,37 +319,35 @@ async fn developers_and_above_manage_retention_others_cannot() {
     let as_user =
         |name: &str, method: Method, path: &str| app.anon(method, path).basic_auth(name, Some("Secret123"));
     for name in ["guest", "limited"] {
-        let res = as_user(name, Method::POST, "/api/v2.0/retentions").json(&body).send().await.expect("send");
+        let res = as_user(name, Method::POST, "/api/v2.0/retentions").json(&body).call().await;
         expect_error(res, StatusCode::FORBIDDEN, "FORBIDDEN").await;
     }
-    let res =
-        as_user("stranger", Method::POST, "/api/v2.0/retentions").json(&body).send().await.expect("send");
+    let res = as_user("stranger", Method::POST, "/api/v2.0/retentions").json(&body).call().await;
     expect_error(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
-    let res = app.anon(Method::POST, "/api/v2.0/retentions").json(&body).send().await.expect("send");
+    let res = app.anon(Method::POST, "/api/v2.0/retentions").json(&body).call().await;
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 
-    let res = as_user("dev", Method::POST, "/api/v2.0/retentions").json(&body).send().await.expect("send");
+    let res = as_user("dev", Method::POST, "/api/v2.0/retentions").json(&body).call().await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let id: i64 =
         header(&res, "location").and_then(|l| l.rsplit('/').next()).and_then(|s| s.parse().ok()).expect("id");
     let path = format!("/api/v2.0/retentions/{id}");
     let runs = format!("{path}/executions");
-    assert_eq!(as_user("dev", Method::GET, &path).send().await.expect("send").status(), StatusCode::OK);
-    let res = as_user("dev", Method::POST, &runs).json(&json!({"dry_run": true})).send().await.expect("send");
+    assert_eq!(as_user("dev", Method::GET, &path).call().await.status(), StatusCode::OK);
+    let res = as_user("dev", Method::POST, &runs).json(&json!({"dry_run": true})).call().await;
     assert_eq!(res.status(), StatusCode::CREATED);
     for name in ["guest", "limited"] {
-        let res = as_user(name, Method::GET, &path).send().await.expect("send");
+        let res = as_user(name, Method::GET, &path).call().await;
         expect_error(res, StatusCode::FORBIDDEN, "FORBIDDEN").await;
-        let res =
-            as_user(name, Method::POST, &runs).json(&json!({"dry_run": true})).send().await.expect("send");
+        let res = as_user(name, Method::POST, &runs).json(&json!({"dry_run": true})).call().await;
         expect_error(res, StatusCode::FORBIDDEN, "FORBIDDEN").await;
-        let res = as_user(name, Method::DELETE, &path).send().await.expect("send");
+        let res = as_user(name, Method::DELETE, &path).call().await;
         expect_error(res, StatusCode::FORBIDDEN, "FORBIDDEN").await;
     }
     // A private project's policy does not exist for those who cannot see the project.
-    let res = as_user("stranger", Method::GET, &path).send().await.expect("send");
+    let res = as_user("stranger", Method::GET, &path).call().await;
     expect_error(res, StatusCode::NOT_FOUND, "NOT_FOUND").await;
-    let res = app.anon(Method::GET, &runs).send().await.expect("send");
+    let res = app.anon(Method::GET, &runs).call().await;
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
 
@@ -427,9 +372,8 @@ async fn one_run_per_project_at_a_time_and_schedules_fire() {
     let res = app
         .admin(Method::POST, &format!("/api/v2.0/retentions/{id}/executions"))
         .json(&json!({"dry_run": true}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::CONFLICT, "CONFLICT").await;
     lease.release().await;
 
@@ -437,20 +381,13 @@ async fn one_run_per_project_at_a_time_and_schedules_fire() {
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/retentions/{id}"))
         .json(&policy(pid, vec![rule("always", None, "**", "**", None)], "* * * * * *"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let mut fired = None;
     for _ in 0..60 {
-        let list: Value = app
-            .admin(Method::GET, &format!("/api/v2.0/retentions/{id}/executions"))
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let list: Value =
+            app.admin(Method::GET, &format!("/api/v2.0/retentions/{id}/executions")).call().await.json();
         if let Some(e) = list.as_array().and_then(|l| l.iter().find(|e| e["trigger"] == "SCHEDULE")) {
             fired = Some(e.clone());
             break;

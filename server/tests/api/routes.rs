@@ -97,9 +97,9 @@ struct Fixture {
     markers: Vec<String>,
 }
 
-async fn json_of(res: reqwest::Response) -> Value {
-    assert!(res.status().is_success(), "{}: {}", res.url(), res.status());
-    res.json().await.expect("json")
+async fn json_of(res: Answer) -> Value {
+    assert!(res.status().is_success(), "{}: {}", "answer", res.status());
+    res.json()
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -108,22 +108,20 @@ async fn fixture(app: &TestApp) -> Fixture {
     let res = app
         .admin(Method::POST, &format!("/api/v2.0/projects/hush/repositories/vault/artifacts/{digest}/tags"))
         .json(&json!({"name": "quiet-tag-91"}))
-        .send()
-        .await
-        .expect("tag");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let project_id = json_of(app.admin(Method::GET, "/api/v2.0/projects/hush").send().await.expect("p"))
-        .await["project_id"]
-        .as_i64()
-        .expect("id");
+    let project_id =
+        json_of(app.admin(Method::GET, "/api/v2.0/projects/hush").call().await).await["project_id"]
+            .as_i64()
+            .expect("id");
     let robot = json_of(
         app.admin(Method::POST, "/api/v2.0/robots")
             .json(&json!({"name": "mole-91", "duration": -1, "level": "project",
                 "permissions": [{"kind": "project", "namespace": "hush",
                                  "access": [{"resource": "repository", "action": "pull"}]}]}))
-            .send()
-            .await
-            .expect("robot"),
+            .call()
+            .await,
     )
     .await;
     let rule = json!({"disabled": false, "action": "retain", "template": "latestPushedK",
@@ -134,18 +132,15 @@ async fn fixture(app: &TestApp) -> Fixture {
         .admin(Method::POST, "/api/v2.0/retentions")
         .json(&json!({"algorithm": "or", "rules": [rule], "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
                       "scope": {"level": "project", "ref": project_id}}))
-        .send()
-        .await
-        .expect("retention");
+        .call().await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let retention_id: i64 =
         header(&res, "location").and_then(|l| l.rsplit('/').next()?.parse().ok()).expect("id");
     let res = app
         .admin(Method::POST, &format!("/api/v2.0/retentions/{retention_id}/executions"))
         .json(&json!({"dry_run": true}))
-        .send()
-        .await
-        .expect("run");
+        .call()
+        .await;
     let execution_id: i64 =
         header(&res, "location").and_then(|l| l.rsplit('/').next()?.parse().ok()).expect("eid");
     let mut tasks = Value::Null;
@@ -155,9 +150,8 @@ async fn fixture(app: &TestApp) -> Fixture {
                 Method::GET,
                 &format!("/api/v2.0/retentions/{retention_id}/executions/{execution_id}/tasks"),
             )
-            .send()
-            .await
-            .expect("tasks"),
+            .call()
+            .await,
         )
         .await;
         if tasks.as_array().is_some_and(|t| !t.is_empty()) {
@@ -169,21 +163,18 @@ async fn fixture(app: &TestApp) -> Fixture {
     let res = app
         .admin(Method::POST, "/api/v2.0/system/gc/schedule")
         .json(&json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}}))
-        .send()
-        .await
-        .expect("gc");
+        .call()
+        .await;
     let gc_id: i64 =
         header(&res, "location").and_then(|l| l.rsplit('/').next()?.parse().ok()).expect("gc id");
-    let admin_id = json_of(app.admin(Method::GET, "/api/v2.0/users/current").send().await.expect("me")).await
-        ["user_id"]
+    let admin_id = json_of(app.admin(Method::GET, "/api/v2.0/users/current").call().await).await["user_id"]
         .as_i64()
         .expect("admin id");
-    let res = app.admin(Method::POST, "/v2/hush/vault/blobs/uploads/").send().await.expect("upload");
+    let res = app.admin(Method::POST, "/v2/hush/vault/blobs/uploads/").call().await;
     let upload = header(&res, "location").expect("location").rsplit('/').next().expect("id").to_owned();
     let insider = app.create_user("insider-91", PASSWORD).await;
     app.add_member("hush", insider, Role::Guest).await;
-    let members =
-        json_of(app.admin(Method::GET, "/api/v2.0/projects/hush/members").send().await.expect("m")).await;
+    let members = json_of(app.admin(Method::GET, "/api/v2.0/projects/hush/members").call().await).await;
     let member_id = members
         .as_array()
         .expect("members")
@@ -767,9 +758,8 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
             .anon(Method::POST, "/ui/sign_in")
             .header("origin", &app.base)
             .form(&[("username", c.name), ("password", PASSWORD), ("next", "/projects")])
-            .send()
-            .await
-            .expect("sign in");
+            .call()
+            .await;
         let cookie = header(&res, "set-cookie").expect("cookie").split(';').next().expect("pair").to_owned();
         c.csrf = Some(app.csrf_token(&cookie).await);
         c.cookie = Some(cookie);
@@ -822,9 +812,9 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let res = req.send().await.expect("send");
+            let res = req.call().await;
             let status = res.status();
-            let text = res.text().await.expect("body");
+            let text = res.text();
             let refused = matches!(status.as_u16(), 401 | 403 | 404);
             // The catch-all 404 is its answer, not a refusal; it must still show nothing.
             let refused = refused && *template != "/api/{*rest}";
@@ -835,9 +825,9 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
             if allowed && mutating(&method) {
                 continue;
             }
-            let res = c.request(&app, method.clone(), &path).send().await.expect("send");
+            let res = c.request(&app, method.clone(), &path).call().await;
             let status = res.status();
-            let text = res.text().await.expect("body");
+            let text = res.text();
             let refused = matches!(status.as_u16(), 401 | 403 | 404);
             if refused && method != Method::HEAD {
                 let v: Value =
@@ -866,11 +856,10 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
                         .header("origin", &app.base)
                         .header("cookie", cookie)
                         .form(&form)
-                        .send()
-                        .await
-                        .expect("send");
+                        .call()
+                        .await;
                     let status = res.status();
-                    let text = res.text().await.expect("body");
+                    let text = res.text();
                     assert_eq!(status, StatusCode::FORBIDDEN, "{}: {name} without its token: {text}", c.name);
                     assert!(text.contains("form has expired"), "{}: {name}: {text}", c.name);
                     token_refusals += 1;
@@ -892,9 +881,9 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
             if let Some(cookie) = &c.cookie {
                 req = req.header("cookie", cookie);
             }
-            let res = req.send().await.expect("send");
+            let res = req.call().await;
             let status = res.status();
-            let text = res.text().await.expect("body");
+            let text = res.text();
             let refused = status.is_client_error() || status.is_server_error();
             // A refusal must come from the permission check, not from arguments the function
             // could not read (which would make the check here prove nothing).

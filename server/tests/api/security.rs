@@ -14,9 +14,9 @@ async fn made_up_methods_do_not_grow_the_metrics() {
     let app = TestApp::start().await;
     for i in 0..300 {
         let method = Method::from_bytes(format!("FOO{i}").as_bytes()).expect("method");
-        app.anon(method, "/v2/").send().await.expect("send");
+        app.anon(method, "/v2/").call().await;
     }
-    let text = app.anon(Method::GET, "/metrics").send().await.expect("send").text().await.expect("text");
+    let text = app.anon(Method::GET, "/metrics").call().await.text();
     assert!(!text.contains("FOO"), "raw methods became labels");
     assert!(text.contains(r#"method="other""#));
     assert!(text.len() < 64 * 1024, "the exposition stays small: {} bytes", text.len());
@@ -27,12 +27,12 @@ async fn metrics_can_be_served_on_their_own_listener_only() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let metrics: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let app = TestApp::start_with(|_, s| s.metrics_listen = Some(metrics)).await;
-    let res = app.anon(Method::GET, "/metrics").send().await.expect("send");
+    let res = app.anon(Method::GET, "/metrics").call().await;
     assert_ne!(res.status(), StatusCode::OK, "not on the main listener");
     let mut text = String::new();
     for _ in 0..50 {
         if let Ok(res) = reqwest::get(format!("http://{metrics}/metrics")).await {
-            text = res.text().await.expect("text");
+            text = res.text().await.expect("body");
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -85,7 +85,7 @@ async fn slow_bodies_are_cut_off_on_the_token_endpoint_the_api_and_the_portal() 
         }
     }
     // A blob upload streams on as long as bytes keep coming, but not when they stop.
-    let res = app.admin(Method::POST, "/v2/library/slow/blobs/uploads/").send().await.expect("start");
+    let res = app.admin(Method::POST, "/v2/library/slow/blobs/uploads/").call().await;
     let location = header(&res, "location").expect("location").to_owned();
     let path = location.trim_start_matches(&app.base);
     let mut s = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
@@ -118,11 +118,10 @@ async fn oversized_api_bodies_are_refused_in_the_apis_format() {
         .admin(Method::POST, "/api/v2.0/projects")
         .header("content-type", "application/json")
         .body(vec![b' '; 5 * 1024 * 1024])
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let v: serde_json::Value = res.json().await.expect("json");
+    let v: serde_json::Value = res.json();
     assert_eq!(v["errors"][0]["code"], "PAYLOAD_TOO_LARGE", "{v}");
 }
 
@@ -153,7 +152,7 @@ async fn connections_per_address_are_limited() {
     assert_eq!(n, 0, "the fifth connection is closed unanswered");
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let res = app.anon(Method::GET, "/api/v2.0/health").send().await.expect("send");
+    let res = app.anon(Method::GET, "/api/v2.0/health").call().await;
     assert_eq!(res.status(), StatusCode::OK, "closed connections give their slots back");
 }
 
@@ -166,18 +165,18 @@ async fn guessing_through_a_trusted_proxy_locks_out_guessers_not_the_user() {
     // Ten addresses behind the proxy exhaust the account's allowance.
     for i in 1..=10 {
         for _ in 0..5 {
-            let res = via(&format!("198.51.100.{i}"), "guess").send().await.expect("send");
+            let res = via(&format!("198.51.100.{i}"), "guess").call().await;
             assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         }
     }
-    let res = via("198.51.100.1", ADMIN_PASSWORD).send().await.expect("send");
+    let res = via("198.51.100.1", ADMIN_PASSWORD).call().await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "a guessing address waits");
-    let res = via("203.0.113.7", ADMIN_PASSWORD).send().await.expect("send");
+    let res = via("203.0.113.7", ADMIN_PASSWORD).call().await;
     assert_eq!(res.status(), StatusCode::OK, "the real admin, from its own address, signs in");
     // The audit log records the real client, not the proxy.
     app.state.auditor.flush().await;
-    let logs = app.admin(Method::GET, "/api/v2.0/audit-logs?page_size=100").send().await.expect("logs");
-    let text = logs.text().await.expect("text");
+    let logs = app.admin(Method::GET, "/api/v2.0/audit-logs?page_size=100").call().await;
+    let text = logs.text();
     assert!(text.contains("203.0.113.7"), "{text}");
 }
 
@@ -189,18 +188,16 @@ async fn without_a_trusted_proxy_forwarding_headers_change_nothing() {
             .anon(Method::GET, "/v2/")
             .header("x-forwarded-for", format!("198.51.100.{i}"))
             .basic_auth("admin", Some("guess"))
-            .send()
-            .await
-            .expect("send");
+            .call()
+            .await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     let res = app
         .anon(Method::GET, "/v2/")
         .header("x-forwarded-for", "203.0.113.99")
         .basic_auth("admin", Some("guess"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "a forged header does not buy new guesses");
 }
 
@@ -217,13 +214,12 @@ async fn huge_usernames_are_refused_unchecked_and_not_remembered() {
                 ("password", "x"),
                 ("service", "wharf"),
             ])
-            .send()
-            .await
-            .expect("send");
+            .call()
+            .await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     // Nothing was counted against the address: the admin still signs in from it.
-    let res = app.admin(Method::GET, "/v2/").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/").call().await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -237,13 +233,13 @@ async fn wrong_old_passwords_are_throttled_like_sign_ins() {
             .json(&serde_json::json!({ "old_password": old, "new_password": "N3wPassword" }))
     };
     for _ in 0..5 {
-        assert_eq!(change("wrong").send().await.expect("send").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(change("wrong").call().await.status(), StatusCode::BAD_REQUEST);
     }
-    let res = change("wrong").send().await.expect("send");
+    let res = change("wrong").call().await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "guessing the old password is slowed down");
     // The right password was verified moments ago (it signs these very requests): as at sign-in,
     // credentials already verified are never throttled.
-    let res = change("Passw0rd!").send().await.expect("send");
+    let res = change("Passw0rd!").call().await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -257,19 +253,17 @@ async fn refresh_token(app: &TestApp, user: &str, password: &str) -> String {
             ("service", "wharf"),
             ("access_type", "offline"),
         ])
-        .send()
-        .await
-        .expect("token");
-    let v: serde_json::Value = res.json().await.expect("json");
+        .call()
+        .await;
+    let v: serde_json::Value = res.json();
     v["refresh_token"].as_str().expect("refresh token").to_owned()
 }
 
 async fn refresh(app: &TestApp, token: &str) -> StatusCode {
     app.anon(Method::POST, "/service/token")
         .form(&[("grant_type", "refresh_token"), ("refresh_token", token), ("service", "wharf")])
-        .send()
+        .call()
         .await
-        .expect("refresh")
         .status()
 }
 
@@ -281,22 +275,13 @@ async fn portal_session(app: &TestApp, user: &str, password: &str) -> String {
         .post(format!("{}/ui/sign_in", app.base))
         .header("origin", &app.base)
         .form(&[("username", user), ("password", password)])
-        .send()
-        .await
-        .expect("sign in");
+        .call()
+        .await;
     header(&res, "set-cookie").expect("cookie").split(';').next().expect("pair").to_owned()
 }
 
 async fn signed_in(app: &TestApp, cookie: &str) -> bool {
-    let html = app
-        .anon(Method::GET, "/account")
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("body");
+    let html = app.anon(Method::GET, "/account").header("cookie", cookie).call().await.text();
     html.contains("Sign out")
 }
 
@@ -315,9 +300,8 @@ async fn a_password_change_or_disabling_ends_every_session_and_refresh_token() {
         .anon(Method::PUT, &format!("/api/v2.0/users/{id}/password"))
         .basic_auth("erin", Some("Passw0rd!"))
         .json(&serde_json::json!({ "old_password": "Passw0rd!", "new_password": "N3wPassword" }))
-        .send()
-        .await
-        .expect("change");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!signed_in(&app, &a).await && !signed_in(&app, &b).await, "both sessions ended");
     assert_eq!(refresh(&app, &old_refresh).await, StatusCode::UNAUTHORIZED, "the refresh token ended");
@@ -328,9 +312,8 @@ async fn a_password_change_or_disabling_ends_every_session_and_refresh_token() {
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/users/{id}/password"))
         .json(&serde_json::json!({ "new_password": "Res3tByAdmin" }))
-        .send()
-        .await
-        .expect("reset");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!signed_in(&app, &c).await);
     assert_eq!(refresh(&app, &second).await, StatusCode::UNAUTHORIZED);
@@ -342,9 +325,8 @@ async fn a_password_change_or_disabling_ends_every_session_and_refresh_token() {
         let res = app
             .admin(Method::PUT, &format!("/api/v2.0/users/{id}"))
             .json(&serde_json::json!({ "disabled": disabled }))
-            .send()
-            .await
-            .expect("toggle");
+            .call()
+            .await;
         assert!(res.status().is_success(), "{}", res.status());
     }
     assert!(!signed_in(&app, &d).await);
@@ -359,11 +341,10 @@ async fn token_requests_name_a_bounded_number_of_scopes() {
     let started = Instant::now();
     let res = app
         .admin(Method::GET, &format!("/service/token?service=wharf&{}", scopes[..200].join("&")))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     let status = res.status();
-    let text = res.text().await.expect("body");
+    let text = res.text();
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     assert!(text.contains("scopes"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -375,15 +356,13 @@ async fn token_requests_name_a_bounded_number_of_scopes() {
             ("password", ADMIN_PASSWORD),
             ("scope", &scopes.iter().map(|s| s.trim_start_matches("scope=")).collect::<Vec<_>>().join(" ")),
         ])
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let res = app
         .admin(Method::GET, &format!("/service/token?service=wharf&{}", scopes[..10].join("&")))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK, "a normal number of scopes is fine");
 }
 

@@ -9,8 +9,7 @@ use crate::support::*;
 #[tokio::test]
 async fn systeminfo_names_the_registry() {
     let app = TestApp::start().await;
-    let v: Value =
-        app.anon(Method::GET, "/api/v2.0/systeminfo").send().await.expect("send").json().await.expect("json");
+    let v: Value = app.anon(Method::GET, "/api/v2.0/systeminfo").call().await.json();
     assert!(v["harbor_version"].as_str().is_some_and(|s| s.starts_with("wharf-")));
     assert_eq!(v["registry_url"], app.addr.to_string());
     assert_eq!(v["auth_mode"], "db_auth");
@@ -32,7 +31,7 @@ async fn search_and_catalog_show_only_readable_repositories() {
             None => req,
         };
         async move {
-            let v: Value = req.send().await.expect("send").json().await.expect("json");
+            let v: Value = req.call().await.json();
             let mut names: Vec<String> = v["repository"]
                 .as_array()
                 .expect("array")
@@ -46,22 +45,15 @@ async fn search_and_catalog_show_only_readable_repositories() {
     assert_eq!(search(None).await, ["library/web-app"]);
     assert_eq!(search(Some("stranger")).await, ["library/web-app"]);
     assert_eq!(search(Some("member")).await, ["library/web-app", "secret/web-api"]);
-    let v: Value = app
-        .admin(Method::GET, "/api/v2.0/search?q=secr")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = app.admin(Method::GET, "/api/v2.0/search?q=secr").call().await.json();
     assert_eq!(v["project"][0]["name"], "secret");
 
     let catalog =
-        |user: &'static str| app.anon(Method::GET, "/v2/_catalog").basic_auth(user, Some("Passw0rd1")).send();
-    let v: Value = catalog("member").await.expect("send").json().await.expect("json");
+        |user: &'static str| app.anon(Method::GET, "/v2/_catalog").basic_auth(user, Some("Passw0rd1")).call();
+    let v: Value = catalog("member").await.json();
     assert_eq!(v["repositories"], serde_json::json!(["library/web-app", "secret/web-api"]));
-    let res = catalog("stranger").await.expect("send");
+    let res = catalog("stranger").await;
     assert_eq!(res.status(), StatusCode::OK);
-    let v: Value = res.json().await.expect("json");
+    let v: Value = res.json();
     assert_eq!(v["repositories"], serde_json::json!(["library/web-app"]));
 }

@@ -5,16 +5,14 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn create(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
+async fn create(app: &TestApp, name: &str, password: &str) -> Answer {
     app.admin(Method::POST, "/api/v2.0/users")
         .json(&json!({"username": name, "email": format!("{name}@example.com"), "realname": "A Name", "password": password}))
-        .send()
-        .await
-        .expect("send")
+        .call().await
 }
 
 async fn ping(app: &TestApp, user: &str, password: &str) -> StatusCode {
-    app.anon(Method::GET, "/v2/").basic_auth(user, Some(password)).send().await.expect("send").status()
+    app.anon(Method::GET, "/v2/").basic_auth(user, Some(password)).call().await.status()
 }
 
 #[tokio::test]
@@ -27,52 +25,26 @@ async fn administrators_create_and_list_users() {
     assert_eq!(create(&app, "dev", "Passw0rd1").await.status(), StatusCode::CONFLICT);
     assert_eq!(create(&app, "weak", "password").await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(create(&app, "bad name", "Passw0rd1").await.status(), StatusCode::BAD_REQUEST);
-    let v: Value = app.admin(Method::GET, &location).send().await.expect("send").json().await.expect("json");
+    let v: Value = app.admin(Method::GET, &location).call().await.json();
     assert_eq!(
         (v["username"].clone(), v["email"].clone(), v["sysadmin_flag"].clone()),
         (json!("dev"), json!("dev@example.com"), json!(false))
     );
     assert!(v.get("password").is_none() && !v.to_string().contains("argon2"), "no secrets in answers: {v}");
 
-    let res = app.admin(Method::GET, "/api/v2.0/users?page_size=1").send().await.expect("send");
+    let res = app.admin(Method::GET, "/api/v2.0/users?page_size=1").call().await;
     assert_eq!(header(&res, "x-total-count"), Some("2"));
-    let v: Value = app
-        .admin(Method::GET, "/api/v2.0/users?username=de")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = app.admin(Method::GET, "/api/v2.0/users?username=de").call().await.json();
     assert_eq!(v.as_array().map(Vec::len), Some(1));
-    let as_dev = |m: Method, p: &str| app.anon(m, p).basic_auth("dev", Some("Passw0rd1"));
-    assert_eq!(
-        as_dev(Method::GET, "/api/v2.0/users").send().await.expect("send").status(),
-        StatusCode::FORBIDDEN
-    );
-    let res = as_dev(Method::POST, "/api/v2.0/users")
-        .json(&json!({"username": "x", "password": "Passw0rd1"}))
-        .send()
+    let dev = app.caller("dev", "Passw0rd1");
+    dev.get("/api/v2.0/users").await.expect(StatusCode::FORBIDDEN);
+    dev.post("/api/v2.0/users", &json!({"username": "x", "password": "Passw0rd1"}))
         .await
-        .expect("send");
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        app.anon(Method::GET, "/api/v2.0/users/current").send().await.expect("send").status(),
-        StatusCode::UNAUTHORIZED
-    );
-    let me: Value = as_dev(Method::GET, "/api/v2.0/users/current")
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+        .expect(StatusCode::FORBIDDEN);
+    app.anonymous().get("/api/v2.0/users/current").await.expect(StatusCode::UNAUTHORIZED);
+    let me: Value = dev.get("/api/v2.0/users/current").await.expect(StatusCode::OK).json();
     assert_eq!(me["username"], "dev");
-    assert_eq!(
-        as_dev(Method::GET, "/api/v2.0/users/1").send().await.expect("send").status(),
-        StatusCode::FORBIDDEN,
-        "not someone else"
-    );
+    dev.get("/api/v2.0/users/1").await.expect(StatusCode::FORBIDDEN); // not someone else's
 }
 
 #[tokio::test]
@@ -86,21 +58,18 @@ async fn password_changes_and_disabling_take_effect_at_once() {
     let as_dev = |m: Method, p: &str| app.anon(m, p).basic_auth("dev", Some("Passw0rd1"));
     let res = as_dev(Method::PUT, &path)
         .json(&json!({"old_password": "Wrong0ne1", "new_password": "N3wPassword"}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let res = as_dev(Method::PUT, &path)
         .json(&json!({"old_password": "Passw0rd1", "new_password": "short"}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let res = as_dev(Method::PUT, &path)
         .json(&json!({"old_password": "Passw0rd1", "new_password": "N3wPassword"}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         ping(&app, "dev", "Passw0rd1").await,
@@ -109,12 +78,7 @@ async fn password_changes_and_disabling_take_effect_at_once() {
     );
     assert_eq!(ping(&app, "dev", "N3wPassword").await, StatusCode::OK);
     // An administrator resets it without the old one.
-    let res = app
-        .admin(Method::PUT, &path)
-        .json(&json!({"new_password": "Res3tByAdmin"}))
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PUT, &path).json(&json!({"new_password": "Res3tByAdmin"})).call().await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(ping(&app, "dev", "Res3tByAdmin").await, StatusCode::OK);
 
@@ -122,27 +86,18 @@ async fn password_changes_and_disabling_take_effect_at_once() {
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/users/{id}"))
         .json(&json!({"disabled": true}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(ping(&app, "dev", "Res3tByAdmin").await, StatusCode::UNAUTHORIZED);
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/users/{id}"))
         .json(&json!({"disabled": false, "realname": "Dev Eloper"}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(ping(&app, "dev", "Res3tByAdmin").await, StatusCode::OK);
-    let v: Value = app
-        .admin(Method::GET, &format!("/api/v2.0/users/{id}"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v: Value = app.admin(Method::GET, &format!("/api/v2.0/users/{id}")).call().await.json();
     assert_eq!(v["realname"], "Dev Eloper");
 }
 
@@ -152,30 +107,24 @@ async fn promotion_to_system_administrator() {
     let res = create(&app, "ops", "Passw0rd1").await;
     let id = header(&res, "location").expect("location").rsplit('/').next().expect("id").to_owned();
     let as_ops = |m: Method, p: &str| app.anon(m, p).basic_auth("ops", Some("Passw0rd1"));
-    assert_eq!(
-        as_ops(Method::GET, "/api/v2.0/users").send().await.expect("send").status(),
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(as_ops(Method::GET, "/api/v2.0/users").call().await.status(), StatusCode::FORBIDDEN);
     let res = app
         .admin(Method::PUT, &format!("/api/v2.0/users/{id}/sysadmin"))
         .json(&json!({"sysadmin_flag": true}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(as_ops(Method::GET, "/api/v2.0/users").send().await.expect("send").status(), StatusCode::OK);
+    assert_eq!(as_ops(Method::GET, "/api/v2.0/users").call().await.status(), StatusCode::OK);
     // Nobody changes their own flag (the last administrator cannot lock everyone out).
     let res = as_ops(Method::PUT, &format!("/api/v2.0/users/{id}/sysadmin"))
         .json(&json!({"sysadmin_flag": false}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = app
         .admin(Method::PUT, "/api/v2.0/users/999/sysadmin")
         .json(&json!({"sysadmin_flag": true}))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

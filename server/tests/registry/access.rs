@@ -7,28 +7,27 @@ use crate::support::*;
 #[tokio::test]
 async fn ping_challenges_anonymous_and_accepts_the_admin() {
     let app = TestApp::start().await;
-    let res = app.anon(Method::GET, "/v2/").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/").call().await;
     let realm = format!("Bearer realm=\"{}/service/token\",service=\"wharf\"", app.base);
     assert_eq!(header(&res, "www-authenticate"), Some(realm.as_str()));
     assert_eq!(header(&res, "docker-distribution-api-version"), Some("registry/2.0"));
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let res = app.admin(Method::GET, "/v2/").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/").call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    let wrong = app.anon(Method::GET, "/v2/").basic_auth("admin", Some("nope")).send().await.expect("send");
+    let wrong = app.anon(Method::GET, "/v2/").basic_auth("admin", Some("nope")).call().await;
     expect_error(wrong, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let unknown = app.anon(Method::GET, "/v2/").basic_auth("ghost", Some("x")).send().await.expect("send");
+    let unknown = app.anon(Method::GET, "/v2/").basic_auth("ghost", Some("x")).call().await;
     expect_error(unknown, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let garbage =
-        app.anon(Method::GET, "/v2/").header("authorization", "Basic ***").send().await.expect("send");
+    let garbage = app.anon(Method::GET, "/v2/").header("authorization", "Basic ***").call().await;
     expect_error(garbage, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
 
 #[tokio::test]
 async fn health_reports_healthy() {
     let app = TestApp::start().await;
-    let res = app.anon(Method::GET, "/api/v2.0/health").send().await.expect("send");
+    let res = app.anon(Method::GET, "/api/v2.0/health").call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    let v: serde_json::Value = res.json().await.expect("json");
+    let v: serde_json::Value = res.json();
     assert_eq!(v["status"], "healthy");
     assert!(v["components"].as_array().is_some_and(|c| c.len() == 3));
 }
@@ -37,24 +36,23 @@ async fn health_reports_healthy() {
 async fn anonymous_pulls_public_projects_only_and_never_pushes() {
     let app = TestApp::start().await;
     let (digest, _, layer) = app.push_image("library/pub", "v1").await;
-    let res = app.anon(Method::GET, "/v2/library/pub/manifests/v1").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/library/pub/manifests/v1").call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app.anon(Method::GET, &format!("/v2/library/pub/blobs/{layer}")).send().await.expect("send");
+    let res = app.anon(Method::GET, &format!("/v2/library/pub/blobs/{layer}")).call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app.anon(Method::POST, "/v2/library/pub/blobs/uploads/").send().await.expect("send");
+    let res = app.anon(Method::POST, "/v2/library/pub/blobs/uploads/").call().await;
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let res =
-        app.anon(Method::DELETE, &format!("/v2/library/pub/manifests/{digest}")).send().await.expect("send");
+    let res = app.anon(Method::DELETE, &format!("/v2/library/pub/manifests/{digest}")).call().await;
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 
     app.create_project("secret", false).await;
     app.push_image("secret/app", "v1").await;
-    let res = app.anon(Method::GET, "/v2/secret/app/manifests/v1").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/secret/app/manifests/v1").call().await;
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
-    let res = app.anon(Method::GET, "/v2/secret/app/tags/list").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/secret/app/tags/list").call().await;
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     // A private project and a missing one look the same to anonymous callers.
-    let res = app.anon(Method::GET, "/v2/nosuch/app/tags/list").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/nosuch/app/tags/list").call().await;
     expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
 }
 
@@ -62,20 +60,20 @@ async fn anonymous_pulls_public_projects_only_and_never_pushes() {
 async fn names_are_validated_and_projects_must_exist() {
     let app = TestApp::start().await;
     for bad in ["Library/x", "library/a..b", "library/-x", "nginx", "library//x"] {
-        let res = app.admin(Method::GET, &format!("/v2/{bad}/tags/list")).send().await.expect("send");
+        let res = app.admin(Method::GET, &format!("/v2/{bad}/tags/list")).call().await;
         expect_error(res, StatusCode::BAD_REQUEST, "NAME_INVALID").await;
     }
     let long = format!("library/{}", "a".repeat(250));
-    let res = app.admin(Method::GET, &format!("/v2/{long}/tags/list")).send().await.expect("send");
+    let res = app.admin(Method::GET, &format!("/v2/{long}/tags/list")).call().await;
     expect_error(res, StatusCode::BAD_REQUEST, "NAME_INVALID").await;
     // `..` as a segment is normalised by some clients; sent raw it is still refused.
-    let res = app.admin(Method::GET, "/v2/library/%2e%2e/x/tags/list").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/%2e%2e/x/tags/list").call().await;
     assert!(res.status().is_client_error());
-    let res = app.admin(Method::POST, "/v2/nosuch/x/blobs/uploads/").send().await.expect("send");
+    let res = app.admin(Method::POST, "/v2/nosuch/x/blobs/uploads/").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
-    let res = app.admin(Method::GET, "/v2/library/never-pushed/tags/list").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/never-pushed/tags/list").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
-    let res = app.admin(Method::GET, "/v2/library/x/nothing/here").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/x/nothing/here").call().await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
@@ -83,9 +81,9 @@ async fn names_are_validated_and_projects_must_exist() {
 async fn wrong_methods_are_unsupported() {
     let app = TestApp::start().await;
     app.push_image("library/m", "v1").await;
-    let res = app.admin(Method::POST, "/v2/library/m/manifests/v1").send().await.expect("send");
+    let res = app.admin(Method::POST, "/v2/library/m/manifests/v1").call().await;
     expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED").await;
-    let res = app.admin(Method::PUT, "/v2/library/m/tags/list").send().await.expect("send");
+    let res = app.admin(Method::PUT, "/v2/library/m/tags/list").call().await;
     expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED").await;
 }
 
@@ -101,7 +99,7 @@ async fn huge_headers_are_refused_and_the_server_keeps_serving() {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut answer)).await;
     let text = String::from_utf8_lossy(&answer);
     assert!(text.is_empty() || text.starts_with("HTTP/1.1 431"), "{text}");
-    let res = app.anon(Method::GET, "/api/v2.0/health").send().await.expect("send");
+    let res = app.anon(Method::GET, "/api/v2.0/health").call().await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -109,22 +107,20 @@ async fn huge_headers_are_refused_and_the_server_keeps_serving() {
 async fn repeated_failed_logins_are_slowed_down_with_429() {
     let app = TestApp::start().await;
     for _ in 0..5 {
-        let res =
-            app.anon(Method::GET, "/v2/").basic_auth("admin", Some("guess")).send().await.expect("send");
+        let res = app.anon(Method::GET, "/v2/").basic_auth("admin", Some("guess")).call().await;
         expect_error(res, StatusCode::UNAUTHORIZED, "UNAUTHORIZED").await;
     }
     // Even the right password is refused while the account is locked, without a hash check.
-    let res = app.admin(Method::GET, "/v2/").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/").call().await;
     expect_error(res, StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS").await;
     let res = app
         .anon(Method::GET, "/service/token?service=wharf")
         .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS").await;
     // Other accounts and anonymous pulls are not affected.
-    let res = app.anon(Method::GET, "/v2/library/x/tags/list").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/library/x/tags/list").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "NAME_UNKNOWN").await;
 }
 
@@ -134,14 +130,14 @@ async fn signed_in_users_without_permission_are_denied() {
     app.push_image("library/shared", "v1").await;
     app.create_user("dev", "Developer1").await;
     let as_dev = |m: Method, p: &str| app.anon(m, p).basic_auth("dev", Some("Developer1"));
-    let res = as_dev(Method::GET, "/v2/").send().await.expect("send");
+    let res = as_dev(Method::GET, "/v2/").call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res = as_dev(Method::GET, "/v2/library/shared/manifests/v1").send().await.expect("send");
+    let res = as_dev(Method::GET, "/v2/library/shared/manifests/v1").call().await;
     assert_eq!(res.status(), StatusCode::OK, "public projects are readable by everyone");
-    let res = as_dev(Method::POST, "/v2/library/shared/blobs/uploads/").send().await.expect("send");
+    let res = as_dev(Method::POST, "/v2/library/shared/blobs/uploads/").call().await;
     expect_error(res, StatusCode::FORBIDDEN, "DENIED").await;
     app.create_project("private", false).await;
-    let res = as_dev(Method::GET, "/v2/private/x/tags/list").send().await.expect("send");
+    let res = as_dev(Method::GET, "/v2/private/x/tags/list").call().await;
     expect_error(res, StatusCode::FORBIDDEN, "DENIED").await;
 }
 
@@ -169,27 +165,20 @@ async fn project_roles_decide_pull_push_and_delete() {
         app.put_manifest("team/app", &tag, OCI_MANIFEST, &manifest).await;
         let as_user = |m: Method, p: &str| app.anon(m, p).basic_auth(name, Some("Passw0rd1"));
         let status = |allowed: bool, ok: StatusCode| if allowed { ok } else { StatusCode::FORBIDDEN };
-        let res = as_user(Method::GET, "/v2/team/app/manifests/v1").send().await.expect("send");
+        let res = as_user(Method::GET, "/v2/team/app/manifests/v1").call().await;
         assert_eq!(res.status(), status(pull, StatusCode::OK), "{name} pull");
-        let res = as_user(Method::POST, "/v2/team/app/blobs/uploads/").send().await.expect("send");
+        let res = as_user(Method::POST, "/v2/team/app/blobs/uploads/").call().await;
         assert_eq!(res.status(), status(push, StatusCode::ACCEPTED), "{name} push");
-        let res =
-            as_user(Method::DELETE, &format!("/v2/team/app/manifests/{tag}")).send().await.expect("send");
+        let res = as_user(Method::DELETE, &format!("/v2/team/app/manifests/{tag}")).call().await;
         assert_eq!(res.status(), status(delete, StatusCode::ACCEPTED), "{name} delete");
         // Tokens carry exactly the same decisions.
         let res =
             as_user(Method::GET, "/service/token?service=wharf&scope=repository:team/app:pull,push,delete")
-                .send()
-                .await
-                .expect("send");
-        let v: serde_json::Value = res.json().await.expect("json");
+                .call()
+                .await;
+        let v: serde_json::Value = res.json();
         let token = v["token"].as_str().expect("token").to_owned();
-        let res = app
-            .anon(Method::POST, "/v2/team/app/blobs/uploads/")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("send");
+        let res = app.anon(Method::POST, "/v2/team/app/blobs/uploads/").bearer_auth(&token).call().await;
         assert_eq!(
             res.status(),
             if push { StatusCode::ACCEPTED } else { StatusCode::FORBIDDEN },
@@ -201,8 +190,8 @@ async fn project_roles_decide_pull_push_and_delete() {
 #[tokio::test]
 async fn every_response_has_a_request_id_and_security_headers() {
     let app = TestApp::start().await;
-    let a = app.anon(Method::GET, "/v2/").send().await.expect("send");
-    let b = app.anon(Method::GET, "/api/v2.0/health").send().await.expect("send");
+    let a = app.anon(Method::GET, "/v2/").call().await;
+    let b = app.anon(Method::GET, "/api/v2.0/health").call().await;
     let (ida, idb) = (
         header(&a, "x-request-id").expect("id").to_owned(),
         header(&b, "x-request-id").expect("id").to_owned(),
@@ -215,11 +204,6 @@ async fn every_response_has_a_request_id_and_security_headers() {
         assert_eq!(header(res, "referrer-policy"), Some("same-origin"));
     }
     // A request id the client (or a proxy) sent is kept.
-    let res = app
-        .anon(Method::GET, "/api/v2.0/health")
-        .header("x-request-id", "trace-me-42")
-        .send()
-        .await
-        .expect("send");
+    let res = app.anon(Method::GET, "/api/v2.0/health").header("x-request-id", "trace-me-42").call().await;
     assert_eq!(header(&res, "x-request-id"), Some("trace-me-42"));
 }

@@ -3,7 +3,7 @@
 //! service for exactly the scopes the `WWW-Authenticate` challenge names, and retries with that
 //! token. A challenge that names the wrong scope fails here as it fails for containerd.
 
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use sha2::{Digest as _, Sha512};
 
 use crate::support::*;
@@ -30,8 +30,8 @@ fn challenge_params(header: &str) -> Vec<(String, String)> {
 impl Follower<'_> {
     /// Sends the request `build` makes; on a 401, fetches a token for the challenge's scopes
     /// and sends it again with the token. Returns the answer and the scopes it was asked for.
-    async fn send(&self, build: impl Fn() -> RequestBuilder) -> (Response, Vec<String>) {
-        let first = build().send().await.expect("send");
+    async fn send(&self, build: impl Fn() -> RequestBuilder) -> (Answer, Vec<String>) {
+        let first = build().call().await;
         if first.status() != StatusCode::UNAUTHORIZED {
             return (first, Vec::new());
         }
@@ -49,13 +49,12 @@ impl Follower<'_> {
             .get(realm)
             .query(&query)
             .basic_auth(self.user, Some(self.password))
-            .send()
-            .await
-            .expect("token");
+            .call()
+            .await;
         assert_eq!(token.status(), StatusCode::OK);
-        let token: serde_json::Value = token.json().await.expect("json");
+        let token: serde_json::Value = token.json();
         let token = token["token"].as_str().expect("token").to_owned();
-        (build().bearer_auth(token).send().await.expect("send"), scopes)
+        (build().bearer_auth(token).call().await, scopes)
     }
 }
 
@@ -105,7 +104,7 @@ async fn a_mount_challenges_for_pull_on_its_source_and_then_mounts() {
     assert_eq!(res.status(), StatusCode::CREATED, "mounted, not a fallback upload");
     assert_eq!(header(&res, "docker-content-digest"), Some(digest.as_str()));
     let (res, _) = c.send(|| app.anon(Method::GET, &format!("/v2/library/app/blobs/{digest}"))).await;
-    assert_eq!(res.bytes().await.expect("body").as_ref(), blob.as_slice());
+    assert_eq!(res.bytes(), blob.as_slice());
 
     // A caller who may not read the source gets a normal upload session instead.
     app.create_user("dev", "Passw0rd!").await;
@@ -124,7 +123,7 @@ async fn referrers_of_a_repository_without_content_are_an_empty_index() {
     let (res, _) = c.send(|| app.anon(Method::GET, &format!("/v2/library/nothing-yet/referrers/{d}"))).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(header(&res, "content-type"), Some("application/vnd.oci.image.index.v1+json"));
-    let v: serde_json::Value = res.json().await.expect("json");
+    let v: serde_json::Value = res.json();
     assert_eq!(v["schemaVersion"], 2);
     assert_eq!(v["manifests"], serde_json::json!([]));
     // A project that does not exist is still unknown.
@@ -146,28 +145,19 @@ async fn tag_parameters_tag_a_manifest_pushed_by_any_digest_in_one_step() {
         .admin(Method::PUT, &format!("/v2/library/tagged/manifests/{sha512}?tag=one&tag=two"))
         .header("content-type", OCI_MANIFEST)
         .body(manifest.clone())
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(header(&res, "docker-content-digest"), Some(sha512.as_str()), "keeps the sha512 digest");
     let tags: Vec<&str> = res.headers().get_all("oci-tag").iter().filter_map(|v| v.to_str().ok()).collect();
     assert_eq!(tags, ["one", "two"]);
     for tag in ["one", "two"] {
-        let res =
-            app.admin(Method::GET, &format!("/v2/library/tagged/manifests/{tag}")).send().await.expect("get");
+        let res = app.admin(Method::GET, &format!("/v2/library/tagged/manifests/{tag}")).call().await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(header(&res, "docker-content-digest"), Some(sha512.as_str()));
-        assert_eq!(res.text().await.expect("body"), manifest);
+        assert_eq!(res.text(), manifest);
     }
-    let list: serde_json::Value = app
-        .admin(Method::GET, "/v2/library/tagged/tags/list")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list: serde_json::Value = app.admin(Method::GET, "/v2/library/tagged/tags/list").call().await.json();
     assert_eq!(list["tags"], serde_json::json!(["one", "two"]));
 
     // A bad tag refuses the whole push: nothing is stored.
@@ -178,11 +168,10 @@ async fn tag_parameters_tag_a_manifest_pushed_by_any_digest_in_one_step() {
         )
         .header("content-type", OCI_MANIFEST)
         .body(manifest.clone())
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::BAD_REQUEST, "TAG_INVALID").await;
-    let res = app.admin(Method::GET, "/v2/library/tagged/manifests/ok").send().await.expect("get");
+    let res = app.admin(Method::GET, "/v2/library/tagged/manifests/ok").call().await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // A push by tag keeps the canonical digest and names its tag.

@@ -70,9 +70,9 @@ async fn fsck_finds_damage_and_repairs_only_what_is_safe() {
     store.put(&blob(&orphan), Bytes::from_static(orphan_bytes)).await.expect("orphan");
     let stray_part = StorageKey::UploadPart { upload: "no-such-session".into(), part: "0".into() };
     store.put(&stray_part, Bytes::from_static(b"abandoned")).await.expect("stray part");
-    let res = app.admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/")).send().await.expect("start");
+    let res = app.admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/")).call().await;
     let session = header(&res, "location").expect("location").to_owned();
-    let res = app.admin(Method::PATCH, &session).body(vec![7u8; 1000]).send().await.expect("patch");
+    let res = app.admin(Method::PATCH, &session).body(vec![7u8; 1000]).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let session_id = header(&res, "docker-upload-uuid").expect("uuid").to_owned();
     for name in store.list(&StorageKey::UploadArea).await.expect("list") {
@@ -120,7 +120,7 @@ async fn fsck_finds_damage_and_repairs_only_what_is_safe() {
     assert!(!blob_row(&app, &flipped).await && !stored(&app, &blob(&flipped)).await);
     assert!(!blob_row(&app, &orphan).await && !stored(&app, &blob(&orphan)).await);
     assert!(!stored(&app, &stray_part).await);
-    let res = app.admin(Method::GET, &session).send().await.expect("status");
+    let res = app.admin(Method::GET, &session).call().await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(blob_row(&app, &layer).await, "a referenced row is never removed");
 
@@ -131,13 +131,12 @@ async fn fsck_finds_damage_and_repairs_only_what_is_safe() {
     assert!(left.problems.iter().all(|p| matches!(p.fix, Fix::NeedsAttention(_))));
 
     // The remedy it names: delete the artifact, repair, push again.
-    let res =
-        app.admin(Method::DELETE, &format!("/v2/{repo}/manifests/{manifest}")).send().await.expect("del");
+    let res = app.admin(Method::DELETE, &format!("/v2/{repo}/manifests/{manifest}")).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let healed = fsck(&app, true).await;
     assert!(healed.clean(), "{:?}", healed.problems);
     assert!(!blob_row(&app, &layer).await);
-    let res = app.admin(Method::HEAD, &format!("/v2/{repo}/blobs/{layer}")).send().await.expect("head");
+    let res = app.admin(Method::HEAD, &format!("/v2/{repo}/blobs/{layer}")).call().await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "clients upload the layer again");
     let after = fsck(&app, false).await;
     assert!(after.clean() && after.problems.is_empty(), "{:?}", after.problems);

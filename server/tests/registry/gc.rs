@@ -20,14 +20,12 @@ async fn run_gc(app: &TestApp, params: Value) -> Value {
     let res = app
         .admin(Method::POST, "/api/v2.0/system/gc/schedule")
         .json(&json!({"schedule": {"type": "Manual"}, "parameters": params}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text());
     let location = header(&res, "location").expect("location").to_owned();
     for _ in 0..600 {
-        let run: Value =
-            app.admin(Method::GET, &location).send().await.expect("get").json().await.expect("json");
+        let run: Value = app.admin(Method::GET, &location).call().await.json();
         if !matches!(run["job_status"].as_str(), Some("Pending" | "Running")) {
             return run;
         }
@@ -52,7 +50,7 @@ async fn blob_rows(app: &TestApp) -> Vec<(String, String)> {
 }
 
 async fn head_blob(app: &TestApp, repo: &str, digest: &str) -> StatusCode {
-    app.admin(Method::HEAD, &format!("/v2/{repo}/blobs/{digest}")).send().await.expect("head").status()
+    app.admin(Method::HEAD, &format!("/v2/{repo}/blobs/{digest}")).call().await.status()
 }
 
 /// Every blob row is live with its bytes, and every stored blob has a row.
@@ -89,11 +87,7 @@ async fn gc_frees_exactly_the_unreferenced_blobs() {
     let gone_config_size = serde_json::from_str::<Value>(&gone_manifest).expect("json")["config"]["size"]
         .as_i64()
         .expect("size");
-    let res = app
-        .admin(Method::DELETE, &format!("/v2/library/gone/manifests/{gone_digest}"))
-        .send()
-        .await
-        .expect("del");
+    let res = app.admin(Method::DELETE, &format!("/v2/library/gone/manifests/{gone_digest}")).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
 
     let run = run_gc(&app, json!({})).await;
@@ -113,24 +107,23 @@ async fn gc_frees_exactly_the_unreferenced_blobs() {
         .to_owned();
     for d in [&kept_layer, &kept_config] {
         assert!(blob_exists(&app, d).await, "{d} was referenced");
-        let res = app.admin(Method::GET, &format!("/v2/library/keep/blobs/{d}")).send().await.expect("get");
+        let res = app.admin(Method::GET, &format!("/v2/library/keep/blobs/{d}")).call().await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(&sha256(&res.bytes().await.expect("bytes")), d);
+        assert_eq!(&sha256(res.bytes()), d);
     }
     assert_accounted(&app).await;
 
-    let log =
-        app.admin(Method::GET, &format!("/api/v2.0/system/gc/{}/log", run["id"])).send().await.expect("log");
+    let log = app.admin(Method::GET, &format!("/api/v2.0/system/gc/{}/log", run["id"])).call().await;
     assert_eq!(header(&log, "content-type"), Some("text/plain; charset=utf-8"));
-    let log = log.text().await.expect("text");
+    let log = log.text();
     assert!(log.contains("garbage collection started") && log.contains("3 blobs"), "{log}");
 
     // A second run finds nothing, and the history lists both, newest first.
     let again = run_gc(&app, json!({"workers": 2})).await;
     assert_eq!((again["job_status"].as_str(), again["blobs_deleted"].as_i64()), (Some("Success"), Some(0)));
-    let res = app.admin(Method::GET, "/api/v2.0/system/gc?page_size=1").send().await.expect("history");
+    let res = app.admin(Method::GET, "/api/v2.0/system/gc?page_size=1").call().await;
     assert_eq!(header(&res, "x-total-count"), Some("2"));
-    let history: Value = res.json().await.expect("json");
+    let history: Value = res.json();
     assert_eq!(history[0]["id"], again["id"]);
     assert!(history[0]["job_parameters"].as_str().expect("params").contains("\"workers\":2"));
 }
@@ -179,16 +172,15 @@ async fn a_head_restarts_the_grace_window() {
 async fn push_untagged(app: &TestApp, repo: &str, media_type: &str, manifest: &str) -> String {
     let digest = sha256(manifest.as_bytes());
     let res = app.put_manifest(repo, &digest, media_type, manifest).await;
-    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text());
     digest
 }
 
 async fn manifest_status(app: &TestApp, repo: &str, reference: &str) -> StatusCode {
     app.admin(Method::HEAD, &format!("/v2/{repo}/manifests/{reference}"))
         .header("accept", format!("{OCI_MANIFEST}, {OCI_INDEX}"))
-        .send()
+        .call()
         .await
-        .expect("head")
         .status()
 }
 
@@ -200,8 +192,7 @@ async fn delete_untagged_spares_index_children_and_referrers_of_present_subjects
     let (child_a, _, _) = app.push_image(repo, "tmp-a").await;
     let (child_b, _, _) = app.push_image(repo, "tmp-b").await;
     for t in ["tmp-a", "tmp-b"] {
-        let res =
-            app.admin(Method::DELETE, &format!("/v2/{repo}/manifests/{t}")).send().await.expect("untag");
+        let res = app.admin(Method::DELETE, &format!("/v2/{repo}/manifests/{t}")).call().await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
     }
     let index = format!(
@@ -222,7 +213,7 @@ async fn delete_untagged_spares_index_children_and_referrers_of_present_subjects
     let kept_referrer = push_untagged(&app, repo, OCI_MANIFEST, &referrer(&signed, signed_size)).await;
     // An untagged image with its own referrer: both go, the referrer on the second pass.
     let (orphan, orphan_manifest, orphan_layer) = app.push_image(repo, "tmp-c").await;
-    let res = app.admin(Method::DELETE, &format!("/v2/{repo}/manifests/tmp-c")).send().await.expect("untag");
+    let res = app.admin(Method::DELETE, &format!("/v2/{repo}/manifests/tmp-c")).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let orphan_referrer =
         push_untagged(&app, repo, OCI_MANIFEST, &referrer(&orphan, orphan_manifest.len())).await;
@@ -251,7 +242,7 @@ async fn delete_untagged_spares_index_children_and_referrers_of_present_subjects
 async fn untagged_manifests_inside_the_grace_window_stay() {
     let app = start_with_grace("1h").await;
     let (d, _, layer) = app.push_image("library/a", "tmp").await;
-    app.admin(Method::DELETE, "/v2/library/a/manifests/tmp").send().await.expect("untag");
+    app.admin(Method::DELETE, "/v2/library/a/manifests/tmp").call().await;
     let run = run_gc(&app, json!({"delete_untagged": true})).await;
     assert_eq!(
         (run["manifests_deleted"].as_i64(), run["blobs_deleted"].as_i64()),
@@ -273,15 +264,14 @@ async fn abandoned_uploads_are_purged_with_their_data() {
     .await;
     let mut sessions = Vec::new();
     for _ in 0..2 {
-        let res = app.admin(Method::POST, "/v2/library/a/blobs/uploads/").send().await.expect("start");
+        let res = app.admin(Method::POST, "/v2/library/a/blobs/uploads/").call().await;
         let location = header(&res, "location").expect("location").to_owned();
         let res = app
             .admin(Method::PATCH, &location)
             .header("content-type", "application/octet-stream")
             .body(random_bytes(1000))
-            .send()
-            .await
-            .expect("patch");
+            .call()
+            .await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
         sessions.push(location);
     }
@@ -299,9 +289,9 @@ async fn abandoned_uploads_are_purged_with_their_data() {
     let left = app.state.store.list(&StorageKey::UploadArea).await.expect("list");
     assert_eq!(left.len(), 1);
     assert!(!left[0].starts_with(&first_id));
-    let res = app.admin(Method::GET, &sessions[0]).send().await.expect("status");
+    let res = app.admin(Method::GET, &sessions[0]).call().await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = app.admin(Method::GET, &sessions[1]).send().await.expect("status");
+    let res = app.admin(Method::GET, &sessions[1]).call().await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT, "the active session survives");
 }
 
@@ -319,46 +309,30 @@ async fn gc_api_is_for_system_admins_in_harbor_shapes() {
         (Method::GET, "/api/v2.0/system/gc/1/log"),
     ] {
         let body = json!({"schedule": {"type": "Manual"}});
-        let res = app.anon(method.clone(), path).json(&body).send().await.expect("anon");
+        let res = app.anon(method.clone(), path).json(&body).call().await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
-        let res = app
-            .anon(method.clone(), path)
-            .basic_auth("dev", Some("Passw0rd!"))
-            .json(&body)
-            .send()
-            .await
-            .expect("dev");
+        let res =
+            app.anon(method.clone(), path).basic_auth("dev", Some("Passw0rd!")).json(&body).call().await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
     }
     assert!(
         app.admin(Method::GET, "/api/v2.0/system/gc")
-            .send()
+            .call()
             .await
-            .expect("h")
             .json::<Value>()
-            .await
-            .expect("j")
             .as_array()
             .expect("array")
             .is_empty()
     );
 
-    let get_schedule = || async {
-        app.admin(Method::GET, "/api/v2.0/system/gc/schedule")
-            .send()
-            .await
-            .expect("get")
-            .json::<Value>()
-            .await
-            .expect("json")
-    };
+    let get_schedule =
+        || async { app.admin(Method::GET, "/api/v2.0/system/gc/schedule").call().await.json::<Value>() };
     assert_eq!(get_schedule().await["schedule"]["type"], "None");
     let res = app
         .admin(Method::POST, "/api/v2.0/system/gc/schedule")
         .json(&json!({"schedule": {"type": "Daily"}, "parameters": {"delete_untagged": true, "workers": 3}}))
-        .send()
-        .await
-        .expect("post");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let s = get_schedule().await;
     assert_eq!(
@@ -370,9 +344,8 @@ async fn gc_api_is_for_system_admins_in_harbor_shapes() {
     let res = app
         .admin(Method::PUT, "/api/v2.0/system/gc/schedule")
         .json(&json!({"schedule": {"type": "Custom", "cron": "0 30 2 * * 6"}}))
-        .send()
-        .await
-        .expect("put");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let s = get_schedule().await;
     assert_eq!(s["schedule"]["cron"], "0 30 2 * * 6");
@@ -384,18 +357,16 @@ async fn gc_api_is_for_system_admins_in_harbor_shapes() {
         json!({"schedule": {"type": "Manual"}, "parameters": {"workers": 0}}),
         json!({"schedule": {"type": "Daily"}, "parameters": {"dry_run": "yes"}}),
     ] {
-        let res =
-            app.admin(Method::PUT, "/api/v2.0/system/gc/schedule").json(&bad).send().await.expect("put");
+        let res = app.admin(Method::PUT, "/api/v2.0/system/gc/schedule").json(&bad).call().await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
-        let body: Value = res.json().await.expect("problem");
+        let body: Value = res.json();
         assert!(body["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     }
     let res = app
         .admin(Method::PUT, "/api/v2.0/system/gc/schedule")
         .json(&json!({"schedule": {"type": "None"}}))
-        .send()
-        .await
-        .expect("none");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(get_schedule().await["schedule"]["type"], "None");
 
@@ -408,19 +379,17 @@ async fn gc_api_is_for_system_admins_in_harbor_shapes() {
     let res = app
         .admin(Method::POST, "/api/v2.0/system/gc/schedule")
         .json(&json!({"schedule": {"type": "Manual"}}))
-        .send()
-        .await
-        .expect("post");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     wharf::db::leases::release(app.state.db.writer(), "gc", "other-replica").await.expect("release");
     let run = run_gc(&app, json!({})).await;
     assert_eq!(run["job_status"], "Success");
-    let res =
-        app.admin(Method::PUT, &format!("/api/v2.0/system/gc/{}", run["id"])).send().await.expect("stop");
+    let res = app.admin(Method::PUT, &format!("/api/v2.0/system/gc/{}", run["id"])).call().await;
     assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED, "a finished run cannot be stopped");
-    let res = app.admin(Method::GET, "/api/v2.0/system/gc/999").send().await.expect("missing");
+    let res = app.admin(Method::GET, "/api/v2.0/system/gc/999").call().await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = app.admin(Method::GET, "/api/v2.0/system/gc/x").send().await.expect("bad id");
+    let res = app.admin(Method::GET, "/api/v2.0/system/gc/x").call().await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -431,14 +400,12 @@ async fn a_schedule_fires_and_records_a_scheduled_run() {
     let res = app
         .admin(Method::PUT, "/api/v2.0/system/gc/schedule")
         .json(&json!({"schedule": {"type": "Custom", "cron": "* * * * * *"}}))
-        .send()
-        .await
-        .expect("put");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let mut found = None;
     for _ in 0..100 {
-        let history: Value =
-            app.admin(Method::GET, "/api/v2.0/system/gc").send().await.expect("h").json().await.expect("j");
+        let history: Value = app.admin(Method::GET, "/api/v2.0/system/gc").call().await.json();
         if let Some(run) = history.as_array().expect("array").iter().find(|r| r["job_status"] == "Success") {
             found = Some(run.clone());
             break;
@@ -453,9 +420,8 @@ async fn a_schedule_fires_and_records_a_scheduled_run() {
     assert!(!blob_exists(&app, &stray).await);
     app.admin(Method::PUT, "/api/v2.0/system/gc/schedule")
         .json(&json!({"schedule": {"type": "None"}}))
-        .send()
-        .await
-        .expect("none");
+        .call()
+        .await;
 }
 
 #[tokio::test]
@@ -513,9 +479,8 @@ async fn push_with_retries(
                 let res = app
                     .admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={d}"))
                     .body(l.clone())
-                    .send()
-                    .await
-                    .expect("push");
+                    .call()
+                    .await;
                 assert!(
                     res.status() == StatusCode::CREATED || res.status() == StatusCode::SERVICE_UNAVAILABLE,
                     "blob push: {}",
@@ -531,7 +496,7 @@ async fn push_with_retries(
         match res.status() {
             StatusCode::CREATED => return Some((sha256(manifest.as_bytes()), attempt)),
             StatusCode::BAD_REQUEST => {
-                let body: Value = res.json().await.expect("error");
+                let body: Value = res.json();
                 assert_eq!(body["errors"][0]["code"], "MANIFEST_BLOB_UNKNOWN", "{body}");
             }
             other => panic!("manifest push: {other}"),
@@ -613,11 +578,8 @@ async fn race(grace: &str, pause: Duration) {
                 retries += r;
                 if i % 2 == 1 {
                     // Drop every other image: its layers become garbage unless shared.
-                    let res = app
-                        .admin(Method::DELETE, &format!("/v2/{repo}/manifests/{digest}"))
-                        .send()
-                        .await
-                        .expect("d");
+                    let res =
+                        app.admin(Method::DELETE, &format!("/v2/{repo}/manifests/{digest}")).call().await;
                     assert_eq!(res.status(), StatusCode::ACCEPTED);
                 } else {
                     kept.push((repo, format!("t{i}")));
@@ -645,11 +607,10 @@ async fn race(grace: &str, pause: Duration) {
         let res = app
             .admin(Method::GET, &format!("/v2/{repo}/manifests/{tag}"))
             .header("accept", OCI_MANIFEST)
-            .send()
-            .await
-            .expect("manifest");
+            .call()
+            .await;
         assert_eq!(res.status(), StatusCode::OK, "{repo}:{tag}");
-        let m: Value = res.json().await.expect("json");
+        let m: Value = res.json();
         let mut digests = vec![m["config"]["digest"].as_str().expect("config").to_owned()];
         digests.extend(
             m["layers"]
@@ -659,9 +620,9 @@ async fn race(grace: &str, pause: Duration) {
                 .map(|l| l["digest"].as_str().expect("d").to_owned()),
         );
         for d in digests {
-            let res = app.admin(Method::GET, &format!("/v2/{repo}/blobs/{d}")).send().await.expect("blob");
+            let res = app.admin(Method::GET, &format!("/v2/{repo}/blobs/{d}")).call().await;
             assert_eq!(res.status(), StatusCode::OK, "{repo}:{tag} {d}");
-            assert_eq!(sha256(&res.bytes().await.expect("bytes")), d);
+            assert_eq!(sha256(res.bytes()), d);
         }
     }
     assert_accounted(&app).await;

@@ -4,9 +4,9 @@ use reqwest::{Method, StatusCode};
 
 use crate::support::*;
 
-async fn json(res: reqwest::Response) -> serde_json::Value {
+async fn json(res: Answer) -> serde_json::Value {
     assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.expect("json")
+    res.json()
 }
 
 #[tokio::test]
@@ -16,17 +16,17 @@ async fn tags_list_paginates_with_link_headers() {
     for tag in ["c", "b", "e", "d"] {
         app.put_manifest("library/t", tag, OCI_MANIFEST, &manifest).await;
     }
-    let v = json(app.anon(Method::GET, "/v2/library/t/tags/list").send().await.expect("send")).await;
+    let v = json(app.anon(Method::GET, "/v2/library/t/tags/list").call().await).await;
     assert_eq!(v, serde_json::json!({"name": "library/t", "tags": ["a", "b", "c", "d", "e"]}));
-    let res = app.anon(Method::GET, "/v2/library/t/tags/list?n=2").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/library/t/tags/list?n=2").call().await;
     assert_eq!(header(&res, "link"), Some("</v2/library/t/tags/list?n=2&last=b>; rel=\"next\""));
     assert_eq!(json(res).await["tags"], serde_json::json!(["a", "b"]));
-    let res = app.anon(Method::GET, "/v2/library/t/tags/list?n=2&last=d").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/library/t/tags/list?n=2&last=d").call().await;
     assert!(header(&res, "link").is_none());
     assert_eq!(json(res).await["tags"], serde_json::json!(["e"]));
-    let v = json(app.anon(Method::GET, "/v2/library/t/tags/list?n=0").send().await.expect("send")).await;
+    let v = json(app.anon(Method::GET, "/v2/library/t/tags/list?n=0").call().await).await;
     assert_eq!(v["tags"], serde_json::json!([]));
-    let res = app.anon(Method::GET, "/v2/library/t/tags/list?n=-1").send().await.expect("send");
+    let res = app.anon(Method::GET, "/v2/library/t/tags/list?n=-1").call().await;
     expect_error(res, StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID").await;
 }
 
@@ -38,14 +38,13 @@ async fn catalog_lists_visible_repositories_with_content() {
     app.push_blob("library/blob-only", b"x").await;
     app.create_project("private", false).await;
     app.push_image("private/hidden", "v").await;
-    let v = json(app.admin(Method::GET, "/v2/_catalog").send().await.expect("send")).await;
+    let v = json(app.admin(Method::GET, "/v2/_catalog").call().await).await;
     assert_eq!(v["repositories"], serde_json::json!(["library/a", "library/z", "private/hidden"]));
-    let v = json(app.anon(Method::GET, "/v2/_catalog").send().await.expect("send")).await;
+    let v = json(app.anon(Method::GET, "/v2/_catalog").call().await).await;
     assert_eq!(v["repositories"], serde_json::json!(["library/a", "library/z"]));
-    let res = app.admin(Method::GET, "/v2/_catalog?n=1").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/_catalog?n=1").call().await;
     assert_eq!(header(&res, "link"), Some("</v2/_catalog?n=1&last=library%2Fa>; rel=\"next\""));
-    let v =
-        json(app.admin(Method::GET, "/v2/_catalog?n=5&last=library%2Fa").send().await.expect("send")).await;
+    let v = json(app.admin(Method::GET, "/v2/_catalog?n=5&last=library%2Fa").call().await).await;
     assert_eq!(v["repositories"], serde_json::json!(["library/z", "private/hidden"]));
 }
 
@@ -69,8 +68,7 @@ async fn referrers_are_listed_and_filtered_by_artifact_type() {
         assert_eq!(header(&res, "oci-subject"), Some(subject.as_str()));
         pushed.push(sha256(m.as_bytes()));
     }
-    let res =
-        app.anon(Method::GET, &format!("/v2/library/app/referrers/{subject}")).send().await.expect("send");
+    let res = app.anon(Method::GET, &format!("/v2/library/app/referrers/{subject}")).call().await;
     assert_eq!(header(&res, "content-type"), Some(OCI_INDEX));
     assert!(header(&res, "oci-filters-applied").is_none());
     let v = json(res).await;
@@ -84,20 +82,15 @@ async fn referrers_are_listed_and_filtered_by_artifact_type() {
             Method::GET,
             &format!("/v2/library/app/referrers/{subject}?artifactType=application/vnd.example.sig"),
         )
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(header(&res, "oci-filters-applied"), Some("artifactType"));
     let v = json(res).await;
     assert_eq!(v["manifests"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["manifests"][0]["digest"], pushed[1].as_str());
     // A subject with no referrers, even one never pushed, answers an empty index.
-    let v = json(
-        app.anon(Method::GET, &format!("/v2/library/app/referrers/{}", sha256(b"none")))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let v =
+        json(app.anon(Method::GET, &format!("/v2/library/app/referrers/{}", sha256(b"none"))).call().await)
+            .await;
     assert_eq!(v["manifests"], serde_json::json!([]));
 }

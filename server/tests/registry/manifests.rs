@@ -9,27 +9,19 @@ async fn push_and_pull_by_tag_and_digest() {
     let app = TestApp::start().await;
     let (digest, manifest, _) = app.push_image("library/img", "v1").await;
     for reference in ["v1", digest.as_str()] {
-        let res = app
-            .admin(Method::GET, &format!("/v2/library/img/manifests/{reference}"))
-            .send()
-            .await
-            .expect("send");
+        let res = app.admin(Method::GET, &format!("/v2/library/img/manifests/{reference}")).call().await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(header(&res, "content-type"), Some(OCI_MANIFEST));
         assert_eq!(header(&res, "docker-content-digest"), Some(digest.as_str()));
-        assert_eq!(res.text().await.expect("body"), manifest, "the exact bytes pushed");
+        assert_eq!(res.text(), manifest, "the exact bytes pushed");
     }
-    let head = app.admin(Method::HEAD, "/v2/library/img/manifests/v1").send().await.expect("send");
+    let head = app.admin(Method::HEAD, "/v2/library/img/manifests/v1").call().await;
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(header(&head, "content-length"), Some(manifest.len().to_string().as_str()));
     assert_eq!(header(&head, "docker-content-digest"), Some(digest.as_str()));
-    let res = app.admin(Method::GET, "/v2/library/img/manifests/nope").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/img/manifests/nope").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
-    let res = app
-        .admin(Method::GET, &format!("/v2/library/img/manifests/{}", sha256(b"x")))
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::GET, &format!("/v2/library/img/manifests/{}", sha256(b"x"))).call().await;
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
 }
 
@@ -39,14 +31,13 @@ async fn put_response_has_location_and_digest_and_tags_move() {
     let (first, _, _) = app.push_image("library/mv", "latest").await;
     let (second, manifest, _) = app.push_image("library/mv", "latest").await;
     assert_ne!(first, second);
-    let res = app.admin(Method::GET, "/v2/library/mv/manifests/latest").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/mv/manifests/latest").call().await;
     assert_eq!(header(&res, "docker-content-digest"), Some(second.as_str()));
     let res = app.put_manifest("library/mv", &second, OCI_MANIFEST, &manifest).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(header(&res, "location"), Some(format!("/v2/library/mv/manifests/{second}").as_str()));
     assert_eq!(header(&res, "docker-content-digest"), Some(second.as_str()));
-    let res =
-        app.admin(Method::GET, &format!("/v2/library/mv/manifests/{first}")).send().await.expect("send");
+    let res = app.admin(Method::GET, &format!("/v2/library/mv/manifests/{first}")).call().await;
     assert_eq!(res.status(), StatusCode::OK, "the untagged manifest stays pullable by digest");
 }
 
@@ -81,8 +72,8 @@ async fn manifests_naming_missing_blobs_or_bad_content_are_refused() {
     let res = app.put_manifest("library/bad", "v1", OCI_MANIFEST, &huge).await;
     expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID").await;
     // Nothing of the refused pushes was stored.
-    let res = app.admin(Method::GET, "/v2/library/bad/tags/list").send().await.expect("send");
-    let v: serde_json::Value = res.json().await.expect("json");
+    let res = app.admin(Method::GET, "/v2/library/bad/tags/list").call().await;
+    let v: serde_json::Value = res.json();
     assert_eq!(v["tags"], serde_json::json!([]));
 }
 
@@ -98,23 +89,14 @@ async fn indexes_need_their_children_and_protect_them() {
     );
     let res = app.put_manifest("library/multi", "v1", OCI_INDEX, &index).await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let res = app
-        .admin(Method::GET, "/v2/library/multi/manifests/v1")
-        .header("accept", OCI_INDEX)
-        .send()
-        .await
-        .expect("send");
+    let res =
+        app.admin(Method::GET, "/v2/library/multi/manifests/v1").header("accept", OCI_INDEX).call().await;
     assert_eq!(header(&res, "content-type"), Some(OCI_INDEX));
     // A client that cannot read indexes gets the spec's MANIFEST_UNKNOWN by tag.
-    let res = app
-        .admin(Method::GET, "/v2/library/multi/manifests/v1")
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .await
-        .expect("send");
-    expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
     let res =
-        app.admin(Method::DELETE, &format!("/v2/library/multi/manifests/{amd}")).send().await.expect("send");
+        app.admin(Method::GET, "/v2/library/multi/manifests/v1").header("accept", OCI_MANIFEST).call().await;
+    expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
+    let res = app.admin(Method::DELETE, &format!("/v2/library/multi/manifests/{amd}")).call().await;
     expect_error(res, StatusCode::CONFLICT, "DENIED").await;
     let missing = index.replace(&arm, &sha256(b"no such child"));
     let res = app.put_manifest("library/multi", "v2", OCI_INDEX, &missing).await;
@@ -139,14 +121,10 @@ async fn docker_schema2_and_manifest_lists() {
     );
     let res = app.put_manifest("library/dock", "list", DOCKER_LIST, &list).await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let res = app
-        .admin(Method::GET, "/v2/library/dock/manifests/list")
-        .header("accept", DOCKER_LIST)
-        .send()
-        .await
-        .expect("send");
+    let res =
+        app.admin(Method::GET, "/v2/library/dock/manifests/list").header("accept", DOCKER_LIST).call().await;
     assert_eq!(header(&res, "content-type"), Some(DOCKER_LIST));
-    assert_eq!(res.text().await.expect("body"), list);
+    assert_eq!(res.text(), list);
 }
 
 #[tokio::test]
@@ -154,18 +132,16 @@ async fn delete_tag_then_manifest() {
     let app = TestApp::start().await;
     let (digest, manifest, _) = app.push_image("library/del", "a").await;
     app.put_manifest("library/del", "b", OCI_MANIFEST, &manifest).await;
-    let res = app.admin(Method::DELETE, "/v2/library/del/manifests/a").send().await.expect("send");
+    let res = app.admin(Method::DELETE, "/v2/library/del/manifests/a").call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let res = app.admin(Method::GET, "/v2/library/del/manifests/a").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/del/manifests/a").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
-    let res = app.admin(Method::GET, "/v2/library/del/manifests/b").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/del/manifests/b").call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res =
-        app.admin(Method::DELETE, &format!("/v2/library/del/manifests/{digest}")).send().await.expect("send");
+    let res = app.admin(Method::DELETE, &format!("/v2/library/del/manifests/{digest}")).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let res = app.admin(Method::GET, "/v2/library/del/manifests/b").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/del/manifests/b").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
-    let res =
-        app.admin(Method::DELETE, &format!("/v2/library/del/manifests/{digest}")).send().await.expect("send");
+    let res = app.admin(Method::DELETE, &format!("/v2/library/del/manifests/{digest}")).call().await;
     expect_error(res, StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN").await;
 }

@@ -25,13 +25,9 @@ async fn target(dir: &std::path::Path) -> (String, String) {
 }
 
 async fn body(app: &TestApp, path: &str) -> (StatusCode, Vec<u8>) {
-    let res = app
-        .admin(Method::GET, path)
-        .header("accept", format!("{OCI_MANIFEST},{OCI_INDEX}"))
-        .send()
-        .await
-        .expect("send");
-    (res.status(), res.bytes().await.expect("body").to_vec())
+    let res =
+        app.admin(Method::GET, path).header("accept", format!("{OCI_MANIFEST},{OCI_INDEX}")).call().await;
+    (res.status(), res.bytes().to_vec())
 }
 
 #[tokio::test]
@@ -52,25 +48,15 @@ async fn migrate_moves_everything_and_the_target_serves_it() {
     src.push_image("team/svc", "latest").await;
     let token: serde_json::Value = src
         .admin(Method::GET, "/service/token?service=wharf&scope=repository:library/app:pull")
-        .send()
+        .call()
         .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+        .json();
 
     // A system robot with grants in one project moves with its permissions.
     let robot = serde_json::json!({"name": "mover", "level": "system", "duration": -1, "permissions": [
         {"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}]});
-    let created: serde_json::Value = src
-        .admin(Method::POST, "/api/v2.0/robots")
-        .json(&robot)
-        .send()
-        .await
-        .expect("robot")
-        .json()
-        .await
-        .expect("json");
+    let created: serde_json::Value =
+        src.admin(Method::POST, "/api/v2.0/robots").json(&robot).call().await.json();
     let secret = created["secret"].as_str().expect("secret").to_owned();
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -106,21 +92,18 @@ async fn migrate_moves_everything_and_the_target_serves_it() {
     let res = dst
         .anon(Method::GET, "/v2/library/app/manifests/v1")
         .bearer_auth(token["token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = dst
         .anon(Method::GET, "/v2/team/svc/manifests/latest")
         .basic_auth("robot$mover", Some(&secret))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::OK, "the system robot and its grants moved");
     // New rows on the target get fresh ids: pushing and deleting works as before.
     let (d3, _, _) = dst.push_image("library/app", "v3").await;
-    let res =
-        dst.admin(Method::DELETE, &format!("/v2/library/app/manifests/{d3}")).send().await.expect("send");
+    let res = dst.admin(Method::DELETE, &format!("/v2/library/app/manifests/{d3}")).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
 }
 

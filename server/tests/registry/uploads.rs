@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha512};
 use crate::support::*;
 
 async fn start(app: &TestApp, repo: &str) -> String {
-    let res = app.admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/")).send().await.expect("send");
+    let res = app.admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/")).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert!(header(&res, "docker-upload-uuid").is_some());
     assert_eq!(header(&res, "range"), Some("0-0"));
@@ -20,9 +20,9 @@ async fn upload_files(app: &TestApp) -> Vec<String> {
 }
 
 async fn get_blob(app: &TestApp, repo: &str, digest: &str) -> Vec<u8> {
-    let res = app.admin(Method::GET, &format!("/v2/{repo}/blobs/{digest}")).send().await.expect("send");
+    let res = app.admin(Method::GET, &format!("/v2/{repo}/blobs/{digest}")).call().await;
     assert_eq!(res.status(), StatusCode::OK);
-    res.bytes().await.expect("body").to_vec()
+    res.bytes().to_vec()
 }
 
 #[tokio::test]
@@ -33,9 +33,8 @@ async fn monolithic_push_verifies_the_digest() {
     let res = app
         .admin(Method::POST, &format!("/v2/library/mono/blobs/uploads/?digest={d}"))
         .body(data.clone())
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(header(&res, "location"), Some(format!("/v2/library/mono/blobs/{d}").as_str()));
     assert_eq!(header(&res, "docker-content-digest"), Some(d.as_str()));
@@ -45,25 +44,22 @@ async fn monolithic_push_verifies_the_digest() {
     let res = app
         .admin(Method::POST, &format!("/v2/library/mono/blobs/uploads/?digest={wrong}"))
         .body(data.clone())
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
-    let res = app.admin(Method::HEAD, &format!("/v2/library/mono/blobs/{wrong}")).send().await.expect("send");
+    let res = app.admin(Method::HEAD, &format!("/v2/library/mono/blobs/{wrong}")).call().await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "content never lands under a digest it does not match");
     let res = app
         .admin(Method::POST, "/v2/library/mono/blobs/uploads/?digest=sha256:nothex")
         .body("x")
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
     let res = app
         .admin(Method::POST, &format!("/v2/library/mono/blobs/uploads/?digest=md5:{}", "a".repeat(32)))
         .body("x")
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
 }
 
@@ -73,9 +69,9 @@ async fn sha512_digests_are_accepted() {
     let data = random_bytes(5_000);
     let d = format!("sha512:{}", hex::encode(Sha512::digest(&data)));
     let loc = start(&app, "library/s512").await;
-    let res = app.admin(Method::PATCH, &loc).body(data.clone()).send().await.expect("send");
+    let res = app.admin(Method::PATCH, &loc).body(data.clone()).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).send().await.expect("send");
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).call().await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(get_blob(&app, "library/s512", &d).await, data);
 }
@@ -86,12 +82,11 @@ async fn post_then_put_with_the_whole_body() {
     let data = random_bytes(1234);
     let d = sha256(&data);
     let loc = start(&app, "library/pp").await;
-    let res =
-        app.admin(Method::PUT, &format!("{loc}?digest={d}")).body(data.clone()).send().await.expect("send");
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).body(data.clone()).call().await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(get_blob(&app, "library/pp", &d).await, data);
     // The session is gone once committed.
-    let res = app.admin(Method::GET, &loc).send().await.expect("send");
+    let res = app.admin(Method::GET, &loc).call().await;
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
 }
 
@@ -109,9 +104,8 @@ async fn chunked_upload_in_order_with_status_and_out_of_order_refused() {
             .header("content-range", format!("{offset}-{end}"))
             .header("content-type", "application/octet-stream")
             .body(chunk.to_vec())
-            .send()
-            .await
-            .expect("send");
+            .call()
+            .await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
         assert_eq!(header(&res, "range"), Some(format!("0-{end}").as_str()));
         offset += chunk.len();
@@ -121,24 +115,22 @@ async fn chunked_upload_in_order_with_status_and_out_of_order_refused() {
                 .admin(Method::PATCH, &loc)
                 .header("content-range", "0-9")
                 .body(vec![0u8; 10])
-                .send()
-                .await
-                .expect("send");
+                .call()
+                .await;
             expect_error(res, StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID").await;
             let res = app
                 .admin(Method::PATCH, &loc)
                 .header("content-range", "250000-250009")
                 .body(vec![0u8; 10])
-                .send()
-                .await
-                .expect("send");
+                .call()
+                .await;
             expect_error(res, StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID").await;
-            let res = app.admin(Method::GET, &loc).send().await.expect("send");
+            let res = app.admin(Method::GET, &loc).call().await;
             assert_eq!(res.status(), StatusCode::NO_CONTENT);
             assert_eq!(header(&res, "range"), Some("0-199999"));
         }
     }
-    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).send().await.expect("send");
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).call().await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(get_blob(&app, "library/chunks", &d).await, data);
     assert_eq!(upload_files(&app).await, Vec::<String>::new(), "a committed upload leaves no parts");
@@ -148,23 +140,11 @@ async fn chunked_upload_in_order_with_status_and_out_of_order_refused() {
 async fn chunk_length_must_match_its_range() {
     let app = TestApp::start().await;
     let loc = start(&app, "library/cl").await;
-    let res = app
-        .admin(Method::PATCH, &loc)
-        .header("content-range", "0-99")
-        .body(vec![1u8; 10])
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PATCH, &loc).header("content-range", "0-99").body(vec![1u8; 10]).call().await;
     expect_error(res, StatusCode::BAD_REQUEST, "SIZE_INVALID").await;
-    let res = app
-        .admin(Method::PATCH, &loc)
-        .header("content-range", "garbage")
-        .body("x")
-        .send()
-        .await
-        .expect("send");
+    let res = app.admin(Method::PATCH, &loc).header("content-range", "garbage").body("x").call().await;
     expect_error(res, StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID").await;
-    let res = app.admin(Method::GET, &loc).send().await.expect("send");
+    let res = app.admin(Method::GET, &loc).call().await;
     assert_eq!(header(&res, "range"), Some("0-0"), "nothing was appended");
 }
 
@@ -176,16 +156,15 @@ async fn streamed_patch_without_range_then_put_with_a_final_chunk() {
     let loc = start(&app, "library/stream").await;
     let (head, tail) = data.split_at(400_000);
     let body = reqwest::Body::wrap_stream(futures_stream(head.to_vec()));
-    let res = app.admin(Method::PATCH, &loc).body(body).send().await.expect("send");
+    let res = app.admin(Method::PATCH, &loc).body(body).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert_eq!(header(&res, "range"), Some("0-399999"));
     let res = app
         .admin(Method::PUT, &format!("{loc}?digest={d}"))
         .header("content-range", "400000-499999")
         .body(tail.to_vec())
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(get_blob(&app, "library/stream", &d).await, data);
 }
@@ -199,13 +178,13 @@ fn futures_stream(data: Vec<u8>) -> impl futures::Stream<Item = Result<Vec<u8>, 
 async fn a_wrong_digest_at_put_drops_the_session() {
     let app = TestApp::start().await;
     let loc = start(&app, "library/bad").await;
-    app.admin(Method::PATCH, &loc).body("abc").send().await.expect("send");
-    let res = app.admin(Method::PUT, &format!("{loc}?digest={}", sha256(b"abd"))).send().await.expect("send");
+    app.admin(Method::PATCH, &loc).body("abc").call().await;
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={}", sha256(b"abd"))).call().await;
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
-    let res = app.admin(Method::GET, &loc).send().await.expect("send");
+    let res = app.admin(Method::GET, &loc).call().await;
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
     let loc = start(&app, "library/bad").await;
-    let res = app.admin(Method::PUT, &loc).body("abc").send().await.expect("send");
+    let res = app.admin(Method::PUT, &loc).body("abc").call().await;
     expect_error(res, StatusCode::BAD_REQUEST, "DIGEST_INVALID").await;
 }
 
@@ -213,23 +192,22 @@ async fn a_wrong_digest_at_put_drops_the_session() {
 async fn cancel_and_unknown_sessions() {
     let app = TestApp::start().await;
     let loc = start(&app, "library/cancel").await;
-    app.admin(Method::PATCH, &loc).body(random_bytes(1000)).send().await.expect("send");
+    app.admin(Method::PATCH, &loc).body(random_bytes(1000)).call().await;
     let cancelled = loc.rsplit('/').next().expect("id").to_owned();
-    let res = app.admin(Method::DELETE, &loc).send().await.expect("send");
+    let res = app.admin(Method::DELETE, &loc).call().await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(upload_files(&app).await.iter().all(|f| !f.contains(&cancelled)), "the partial data is gone");
-    let res = app.admin(Method::PATCH, &loc).body("more").send().await.expect("send");
+    let res = app.admin(Method::PATCH, &loc).body("more").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
-    let res = app.admin(Method::DELETE, &loc).send().await.expect("send");
+    let res = app.admin(Method::DELETE, &loc).call().await;
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
-    let res =
-        app.admin(Method::GET, "/v2/library/cancel/blobs/uploads/not-a-uuid").send().await.expect("send");
+    let res = app.admin(Method::GET, "/v2/library/cancel/blobs/uploads/not-a-uuid").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
     // A session of one repository cannot be used through another.
     let loc = start(&app, "library/owner").await;
     let other = loc.replace("library/owner", "library/thief");
     app.push_blob("library/thief", b"x").await;
-    let res = app.admin(Method::PATCH, &other).body("x").send().await.expect("send");
+    let res = app.admin(Method::PATCH, &other).body("x").call().await;
     expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
 }
 
@@ -239,9 +217,8 @@ async fn cross_repository_mount_links_or_falls_back() {
     let d = app.push_blob("library/src", b"shared layer").await;
     let res = app
         .admin(Method::POST, &format!("/v2/library/dst/blobs/uploads/?mount={d}&from=library/src"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(header(&res, "location"), Some(format!("/v2/library/dst/blobs/{d}").as_str()));
     assert_eq!(get_blob(&app, "library/dst", &d).await, b"shared layer");
@@ -249,16 +226,14 @@ async fn cross_repository_mount_links_or_falls_back() {
     let other = sha256(b"not there");
     let res = app
         .admin(Method::POST, &format!("/v2/library/dst/blobs/uploads/?mount={other}&from=library/src"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     // An unknown source project also falls back.
     let res = app
         .admin(Method::POST, &format!("/v2/library/dst/blobs/uploads/?mount={d}&from=nosuch/src"))
-        .send()
-        .await
-        .expect("send");
+        .call()
+        .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
 }
 
@@ -269,10 +244,10 @@ async fn racing_chunks_at_the_same_offset_never_mix() {
     let a = random_bytes(200_000);
     let b = random_bytes(200_000);
     let (ra, rb) = tokio::join!(
-        app.admin(Method::PATCH, &loc).header("content-range", "0-199999").body(a.clone()).send(),
-        app.admin(Method::PATCH, &loc).header("content-range", "0-199999").body(b.clone()).send(),
+        app.admin(Method::PATCH, &loc).header("content-range", "0-199999").body(a.clone()).call(),
+        app.admin(Method::PATCH, &loc).header("content-range", "0-199999").body(b.clone()).call(),
     );
-    let (ra, rb) = (ra.expect("send"), rb.expect("send"));
+
     let statuses = [ra.status(), rb.status()];
     assert!(statuses.contains(&StatusCode::ACCEPTED), "{statuses:?}");
     let winner = if ra.status() == StatusCode::ACCEPTED { &a } else { &b };
@@ -280,7 +255,7 @@ async fn racing_chunks_at_the_same_offset_never_mix() {
         panic!("both chunks were accepted at offset 0");
     }
     let d = sha256(winner);
-    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).send().await.expect("send");
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).call().await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(&get_blob(&app, "library/race", &d).await, winner);
 }
@@ -300,7 +275,7 @@ async fn a_truncated_body_appends_nothing() {
     s.shutdown().await.expect("shutdown");
     let mut sink = Vec::new();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut sink)).await;
-    let res = app.admin(Method::GET, &loc).send().await.expect("send");
+    let res = app.admin(Method::GET, &loc).call().await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(header(&res, "range"), Some("0-0"), "a half-sent chunk must not count");
 }
@@ -316,21 +291,21 @@ async fn an_account_may_keep_only_so_many_upload_sessions_open() {
     let dev = app.create_user("dev", "Passw0rd1").await;
     app.add_member("library", dev, wharf::auth::Role::Developer).await;
     let start = |user: &'static str, pass: &'static str| {
-        app.anon(Method::POST, "/v2/library/app/blobs/uploads/").basic_auth(user, Some(pass)).send()
+        app.anon(Method::POST, "/v2/library/app/blobs/uploads/").basic_auth(user, Some(pass)).call()
     };
     let mut sessions = Vec::new();
     for _ in 0..3 {
-        let res = start("admin", ADMIN_PASSWORD).await.expect("send");
+        let res = start("admin", ADMIN_PASSWORD).await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
         sessions.push(header(&res, "location").expect("location").to_owned());
     }
-    let res = start("admin", ADMIN_PASSWORD).await.expect("send");
+    let res = start("admin", ADMIN_PASSWORD).await;
     expect_error(res, StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS").await;
     // Another account is not affected, nor are one-request (monolithic) uploads.
-    assert_eq!(start("dev", "Passw0rd1").await.expect("send").status(), StatusCode::ACCEPTED);
+    assert_eq!(start("dev", "Passw0rd1").await.status(), StatusCode::ACCEPTED);
     app.push_blob("library/app", b"monolithic").await;
     // Finishing or cancelling one frees a place.
-    let res = app.admin(Method::DELETE, &sessions[0]).send().await.expect("send");
+    let res = app.admin(Method::DELETE, &sessions[0]).call().await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(start("admin", ADMIN_PASSWORD).await.expect("send").status(), StatusCode::ACCEPTED);
+    assert_eq!(start("admin", ADMIN_PASSWORD).await.status(), StatusCode::ACCEPTED);
 }

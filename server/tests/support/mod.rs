@@ -4,11 +4,14 @@
 
 use std::net::SocketAddr;
 
-use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use sha2::{Digest as _, Sha256};
 use wharf::app;
 use wharf::config::{Config, Secret, Settings};
 use wharf::state::AppState;
+
+mod client;
+pub use client::*;
 
 /// The admin password every test server is started with.
 pub const ADMIN_PASSWORD: &str = "Harbor12345";
@@ -74,6 +77,29 @@ impl TestApp {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
+    /// Calls as user (or robot) `name` with `password`.
+    pub fn caller(&self, name: &str, password: &str) -> Caller {
+        Caller::new(self.client.clone(), &self.base, Some((name, password)))
+    }
+
+    /// Calls as the administrator.
+    pub fn as_admin(&self) -> Caller {
+        self.caller("admin", ADMIN_PASSWORD)
+    }
+
+    /// Calls without credentials.
+    pub fn anonymous(&self) -> Caller {
+        Caller::new(self.client.clone(), &self.base, None)
+    }
+
+    /// Calls as a new user who is a member of `project` with `role`.
+    pub async fn as_member(&self, project: &str, role: wharf::auth::Role) -> Caller {
+        let name = format!("{}-{}", role.name().to_lowercase(), &rand_hex()[..6]);
+        let id = self.create_user(&name, "Passw0rd!").await;
+        self.add_member(project, id, role).await;
+        self.caller(&name, "Passw0rd!")
+    }
+
     /// The anti-forgery token the portal's forms carry for the session `cookie`, read from a
     /// page as a browser would find it.
     pub async fn csrf_token(&self, cookie: &str) -> String {
@@ -117,21 +143,19 @@ impl TestApp {
         let res = self
             .admin(Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={digest}"))
             .body(data.to_vec())
-            .send()
-            .await
-            .expect("send");
+            .call()
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED, "push blob");
         digest
     }
 
     /// Pushes a manifest of `media_type` under `reference`.
-    pub async fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &str) -> Response {
+    pub async fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &str) -> Answer {
         self.admin(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
             .header("content-type", media_type)
             .body(body.to_owned())
-            .send()
+            .call()
             .await
-            .expect("send")
     }
 
     /// Pushes a one-layer OCI image with random content under `tag`; returns the manifest
@@ -222,25 +246,17 @@ pub fn image_manifest(config: &str, config_size: usize, layers: &[(&str, usize)]
 }
 
 /// Asserts a response's status and OCI error code (and that the body is the spec's JSON).
-pub async fn expect_error(res: Response, status: StatusCode, code: &str) {
+pub async fn expect_error(res: Answer, status: StatusCode, code: &str) {
     assert_eq!(res.status(), status, "status for {code}");
     assert_eq!(res.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
-    let v: serde_json::Value = res.json().await.expect("error body is JSON");
+    let v: serde_json::Value = res.json();
     assert_eq!(v["errors"][0]["code"].as_str(), Some(code), "{v}");
     assert!(v["errors"][0]["message"].is_string());
 }
 
 /// The anti-forgery token the portal at `base` gives the session `cookie`, read from a page.
 pub async fn csrf_token_at(client: &Client, base: &str, cookie: &str) -> String {
-    let html = client
-        .get(format!("{base}/account"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("account page")
-        .text()
-        .await
-        .expect("body");
+    let html = client.get(format!("{base}/account")).header("cookie", cookie).call().await.text();
     csrf_of_page(&html).expect("the page's forms carry a token")
 }
 
@@ -252,6 +268,6 @@ pub fn csrf_of_page(html: &str) -> Option<String> {
 }
 
 /// A response header as text.
-pub fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
-    res.headers().get(name).and_then(|v| v.to_str().ok())
+pub fn header<'a>(res: &'a impl HeaderOf, name: &str) -> Option<&'a str> {
+    res.header_value(name)
 }
