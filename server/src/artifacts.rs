@@ -52,6 +52,17 @@ impl From<db::DbError> for BrowseError {
 /// An artifact with its tags.
 pub type ArtifactWithTags = (ArtifactRow, Vec<TagRow>);
 
+/// A page of artifacts with their tags and platforms (see [`Artifacts::browse`]).
+#[derive(Debug, Clone)]
+pub struct ArtifactPage {
+    /// The artifacts, each with its tags and, for an index, its platforms.
+    pub items: Vec<(ArtifactWithTags, Vec<String>)>,
+    /// Artifacts in the repository.
+    pub total: i64,
+    /// The project (with the caller's role).
+    pub project: ProjectRow,
+}
+
 /// Everything an artifact's page shows, from one read of its project, repository and manifest.
 #[derive(Debug, Clone)]
 pub struct ArtifactDetails {
@@ -281,8 +292,32 @@ impl Artifacts {
         })
     }
 
+    /// A page of repository `repo`'s artifacts in `sort` order, each with its tags and, for an
+    /// index, the platforms it holds; the total; and the project (for the caller's further
+    /// permissions).
+    pub async fn browse(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        sort: ArtifactSort,
+        offset: i64,
+        limit: i64,
+    ) -> Result<ArtifactPage, BrowseError> {
+        let (rows, total, project) = self.list_artifacts(who, p, repo, sort, offset, limit).await?;
+        let mut platforms = self.platforms(&rows).await?;
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let of_row = platforms.remove(&row.0.id).unwrap_or_default();
+                (row, of_row)
+            })
+            .collect();
+        Ok(ArtifactPage { items, total, project })
+    }
+
     /// The platforms (`os/arch[/variant]`) of each index among `artifacts`, by manifest id.
-    pub async fn platforms(
+    async fn platforms(
         &self,
         artifacts: &[ArtifactWithTags],
     ) -> Result<HashMap<i64, Vec<String>>, BrowseError> {

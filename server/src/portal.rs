@@ -314,19 +314,15 @@ impl Portal for WharfPortal {
                 ArtifactSort::parse(s).ok_or_else(|| PortalError::Invalid(format!("Unknown order {s:?}.")))?
             }
         };
-        let (rows, total, project) =
-            self.0.artifacts.list_artifacts(&id, &p, repo, sort, offset(page_no), PAGE_SIZE).await?;
-        let mut platforms = self.0.artifacts.platforms(&rows).await?;
-        let items = rows
+        let listed = self.0.artifacts.browse(&id, &p, repo, sort, offset(page_no), PAGE_SIZE).await?;
+        let items = listed
+            .items
             .into_iter()
-            .map(|row| {
-                let platforms = platforms.remove(&row.0.id).unwrap_or_default();
-                ArtifactSummary { platforms, ..summary(row) }
-            })
+            .map(|(row, platforms)| ArtifactSummary { platforms, ..summary(row) })
             .collect();
         Ok(ArtifactList {
-            artifacts: page(items, total, page_no),
-            can_delete: may(&id, &project, Action::Delete),
+            artifacts: page(items, listed.total, page_no),
+            can_delete: may(&id, &listed.project, Action::Delete),
         })
     }
 

@@ -28,6 +28,15 @@ pub struct Authenticator {
     queue: CheckQueue,
 }
 
+/// Where a registry client signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginThrough {
+    /// `/v2/` with credentials.
+    Registry,
+    /// The token service.
+    TokenService,
+}
+
 /// An account a password or secret is checked against.
 struct Account {
     identity: Identity,
@@ -83,6 +92,33 @@ impl Authenticator {
             Some(Err(e)) => Err(e),
             Some(Ok((user, pass))) => self.verify(&user, &pass, client).await,
         }
+    }
+
+    /// A registry client signing in with the credentials in `authorization`: `docker login`
+    /// against `/v2/` (users and robots), or the token service (users only: robots fetch a
+    /// token for every pull, and a log line per pull is noise). A password sign-in is recorded
+    /// in the audit log; a bearer token is not a sign-in.
+    pub async fn registry_login(
+        &self,
+        authorization: Option<&str>,
+        client: IpAddr,
+        through: LoginThrough,
+    ) -> Result<Caller, AuthError> {
+        let caller = match through {
+            LoginThrough::Registry => self.identify(authorization, client).await?,
+            LoginThrough::TokenService => {
+                Caller::with_password(self.identify_basic(authorization, client).await?)
+            }
+        };
+        let recorded = match (&caller.identity, through) {
+            (_, _) if caller.token.is_some() => false,
+            (Identity::User { .. }, _) | (Identity::Robot { .. }, LoginThrough::Registry) => true,
+            _ => false,
+        };
+        if recorded {
+            self.auditor.login(crate::audit::Actor::new(&caller.identity, client));
+        }
+        Ok(caller)
     }
 
     /// A user's sign-in (the portal's form): [`Self::verify`], recorded in the audit log when it

@@ -155,18 +155,6 @@ pub async fn finish<'e>(e: impl Executor<'e, Database = Any>, id: i64, status: R
     Ok(())
 }
 
-/// Asks run `id` to stop; false when it is not pending or running.
-pub async fn request_stop<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE gc_runs SET stop_requested = 1, updated_at = $1 WHERE id = $2 AND status IN ('Pending', 'Running')",
-    )
-    .bind(now_ms())
-    .bind(id)
-    .execute(e)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
 /// Marks runs left `Pending` or `Running` with no progress since `before` (their process died)
 /// as `Error`, so the history does not show them running forever.
 pub async fn abandon_stale<'e>(e: impl Executor<'e, Database = Any>, before: i64) -> DbResult<u64> {

@@ -16,6 +16,7 @@ pub mod projects;
 pub mod repositories;
 pub mod retention;
 pub mod robots;
+pub mod runs;
 pub mod schedules;
 pub mod signing_keys;
 pub mod tags;

@@ -212,30 +212,6 @@ pub async fn finish_execution<'e>(
     Ok(())
 }
 
-/// Asks execution `id` to stop; false when it is not running.
-pub async fn request_stop<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<bool> {
-    let done = sqlx::query(
-        "UPDATE retention_executions SET stop_requested = 1, updated_at = $1 WHERE id = $2 AND status = 'Running'",
-    )
-    .bind(now_ms())
-    .bind(id)
-    .execute(e)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-/// Records progress of execution `id`; returns whether a stop was requested.
-pub async fn heartbeat<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<bool> {
-    let stop: Option<i64> = sqlx::query_scalar(
-        "UPDATE retention_executions SET updated_at = $1 WHERE id = $2 RETURNING stop_requested",
-    )
-    .bind(now_ms())
-    .bind(id)
-    .fetch_optional(e)
-    .await?;
-    Ok(stop.unwrap_or(0) != 0)
-}
-
 /// Marks executions of policy `policy_id` still `Running` (their process died: the caller holds
 /// the project's lease) as `Error`.
 pub async fn abandon_running<'e>(e: impl Executor<'e, Database = Any>, policy_id: i64) -> DbResult<u64> {

@@ -11,7 +11,7 @@ use collector::{Collector, GcParams, Outcome, Reporter};
 use crate::db::{self, Db, DbError, gc_runs::GcRunRow, schedules::ScheduleRow};
 use crate::jobs::cron::Cron;
 use crate::jobs::lease::LeaseGuard;
-use crate::jobs::run::{self, Run, RunLog};
+use crate::jobs::run::{self, Run, RunLog, RunTable};
 
 /// The lease every run holds.
 pub const LEASE: &str = "gc";
@@ -173,7 +173,7 @@ impl GcService {
     /// Asks run `id` to stop after its current batch.
     pub async fn stop(&self, id: i64) -> Result<(), GcServiceError> {
         self.get(id).await?;
-        if db::gc_runs::request_stop(self.db.writer(), id).await? {
+        if run::request_stop(&self.db, RunTable::Gc, id).await? {
             Ok(())
         } else {
             Err(GcServiceError::NotRunning(id))

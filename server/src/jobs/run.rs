@@ -6,6 +6,7 @@
 use frontend::types::RunStatus;
 
 use super::lease::LeaseGuard;
+pub use crate::db::runs::RunTable;
 use crate::db::{Db, DbResult};
 
 /// How a kind of job records its runs.
@@ -43,6 +44,16 @@ pub async fn begin(
     log.abandon(db).await?;
     let id = log.open(db).await?;
     Ok(Some(Run { id, lease }))
+}
+
+/// Asks run `id` of `table` to stop at its next check; false when it is not going.
+pub async fn request_stop(db: &Db, table: RunTable, id: i64) -> DbResult<bool> {
+    crate::db::runs::request_stop(db.writer(), table, id).await
+}
+
+/// Records that run `id` of `table` is alive; answers whether it was asked to stop.
+pub async fn heartbeat(db: &Db, table: RunTable, id: i64) -> DbResult<bool> {
+    crate::db::runs::heartbeat(db.writer(), table, id).await
 }
 
 impl Run {

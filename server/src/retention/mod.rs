@@ -27,7 +27,7 @@ use crate::db::schedules::ScheduleRow;
 use crate::db::{self, Db, DbError};
 use crate::jobs::cron::Cron;
 use crate::jobs::lease::LeaseGuard;
-use crate::jobs::run::{self, Run, RunLog};
+use crate::jobs::run::{self, Run, RunLog, RunTable};
 use crate::projects::{ProjectError, ProjectRef, Projects};
 use crate::time::rfc3339_ms;
 
@@ -470,7 +470,7 @@ impl RetentionService {
             let Some(outcome) = evaluate::evaluate(policy, &repo, since) else { continue };
             // Checked before each repository with work (a write each), not for the ones no rule
             // names.
-            if db::retention::heartbeat(self.db.writer(), eid).await? {
+            if run::heartbeat(&self.db, RunTable::Retention, eid).await? {
                 return Ok(RunStatus::Stopped);
             }
             if lease.lost() {
@@ -581,7 +581,7 @@ impl RetentionService {
     /// Asks execution `eid` of policy `id` to stop before its next repository.
     pub async fn stop(&self, who: &Identity, id: i64, eid: i64) -> Result<(), RetentionError> {
         self.execution(who, id, eid).await?;
-        if db::retention::request_stop(self.db.writer(), eid).await? {
+        if run::request_stop(&self.db, RunTable::Retention, eid).await? {
             Ok(())
         } else {
             Err(RetentionError::NotRunning(eid))

@@ -437,7 +437,9 @@ async fn a_stop_request_ends_the_run_after_its_batch() {
     let id = wharf::db::gc_runs::insert(db.writer(), wharf::vocab::Trigger::Manual, false, false, 4)
         .await
         .expect("run");
-    assert!(wharf::db::gc_runs::request_stop(db.writer(), id).await.expect("stop"));
+    assert!(
+        wharf::db::runs::request_stop(db.writer(), wharf::db::runs::RunTable::Gc, id).await.expect("stop")
+    );
     let lease = wharf::jobs::lease::LeaseGuard::acquire(db, "gc", "test", Duration::from_secs(30))
         .await
         .expect("lease")

@@ -18,6 +18,7 @@ use axum::routing::any;
 
 use super::error::RegistryError;
 use super::route::Route;
+use crate::auth::authenticator::LoginThrough;
 use crate::auth::{Caller, Identity};
 use crate::state::AppState;
 
@@ -152,12 +153,9 @@ pub(super) fn host(headers: &HeaderMap) -> Option<String> {
 
 /// `GET /v2/`: 200 for a signed-in caller, 401 with a challenge otherwise.
 async fn ping(State(app): State<AppState>, ClientIp(peer): ClientIp, headers: HeaderMap) -> Response {
-    match identify(&app, &headers, peer).await {
-        Ok(Caller { identity: who @ (Identity::User { .. } | Identity::Robot { .. }), token }) => {
-            if token.is_none() {
-                // `docker login` with credentials sent straight to /v2/.
-                app.auditor.login(crate::audit::Actor::new(&who, peer));
-            }
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match app.auth.registry_login(auth, peer, LoginThrough::Registry).await.map_err(auth_error) {
+        Ok(Caller { identity: Identity::User { .. } | Identity::Robot { .. }, .. }) => {
             (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
         }
         Ok(_) => error_response(&app, RegistryError::Unauthorized, host(&headers).as_deref(), None),

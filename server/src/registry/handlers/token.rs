@@ -72,10 +72,12 @@ pub(super) async fn get_token(
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let result = async {
         let requested = scopes(query.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()))?;
-        let who = app.auth.identify_basic(auth, peer).await.map_err(auth_error)?;
-        if matches!(who, crate::auth::Identity::User { .. }) {
-            app.auditor.login(crate::audit::Actor::new(&who, peer));
-        }
+        let who = app
+            .auth
+            .registry_login(auth, peer, crate::auth::authenticator::LoginThrough::TokenService)
+            .await
+            .map_err(auth_error)?
+            .identity;
         let offline = query.iter().any(|(k, v)| k == "offline_token" && v == "true");
         answer(&app, who, requested, offline).await
     }
