@@ -93,6 +93,14 @@ pub struct Artifacts {
     auditor: Auditor,
 }
 
+/// Whether `reference` is a tag (else a digest); a malformed one is refused.
+fn by_tag(reference: &str) -> Result<bool, BrowseError> {
+    let parsed: Reference = reference
+        .parse()
+        .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
+    Ok(matches!(parsed, Reference::Tag(_)))
+}
+
 fn registry_error(e: RegistryError) -> BrowseError {
     match e {
         RegistryError::Conflict(m) => BrowseError::Conflict(m),
@@ -239,11 +247,7 @@ impl Artifacts {
         action: Action,
     ) -> Result<(ProjectRow, RepositoryRow, ArtifactWithTags), BrowseError> {
         let (project, r) = self.repository_in(who, p, repo, action).await?;
-        let parsed: Reference = reference
-            .parse()
-            .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
-        let by_tag = matches!(parsed, Reference::Tag(_));
-        let a = db::manifests::find_artifact(self.db.reader(), r.id, reference, by_tag)
+        let a = db::manifests::find_artifact(self.db.reader(), r.id, reference, by_tag(reference)?)
             .await?
             .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
         let mut found = self.with_tags(vec![a]).await?;
@@ -260,13 +264,16 @@ impl Artifacts {
         repo: &str,
         reference: &str,
     ) -> Result<ArtifactDetails, BrowseError> {
-        let (project, repository, (a, tags)) =
-            self.artifact_in(who, p, repo, reference, Action::Pull).await?;
-        let content = db::manifests::contents_of(self.db.reader(), &[a.id])
-            .await?
-            .pop()
-            .map(|(_, c)| c)
-            .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
+        let (project, repository) = self.repository_in(who, p, repo, Action::Pull).await?;
+        let (a, content) = db::manifests::find_artifact_with_content(
+            self.db.reader(),
+            repository.id,
+            reference,
+            by_tag(reference)?,
+        )
+        .await?
+        .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
+        let (a, tags) = self.with_tags(vec![a]).await?.pop().ok_or(BrowseError::Internal)?;
         let manifest = crate::oci::manifest::parse(&content, Some(&a.media_type)).ok();
         let kind =
             ArtifactKind::classify(&a.media_type, a.artifact_type.as_deref(), a.config_media_type.as_deref());

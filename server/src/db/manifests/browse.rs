@@ -131,6 +131,24 @@ pub async fn find_artifact<'e>(
     row.as_ref().map(artifact_from).transpose()
 }
 
+/// As [`find_artifact`], with the manifest as stored (an artifact's page: one read).
+pub async fn find_artifact_with_content<'e>(
+    e: impl Executor<'e, Database = Any>,
+    repo_id: i64,
+    reference: &str,
+    by_tag: bool,
+) -> DbResult<Option<(ArtifactRow, Vec<u8>)>> {
+    let columns = "SELECT id, repository_id, digest, media_type, artifact_type, config_media_type, total_size, \
+         pushed_at, pulled_at, content FROM manifests";
+    let sql = if by_tag {
+        format!("{columns} WHERE id = (SELECT manifest_id FROM tags WHERE repository_id = $1 AND name = $2)")
+    } else {
+        format!("{columns} WHERE repository_id = $1 AND digest = $2")
+    };
+    let row = sqlx::query(&sql).bind(repo_id).bind(reference).fetch_optional(e).await?;
+    row.map(|r| Ok((artifact_from(&r)?, r.try_get("content")?))).transpose()
+}
+
 /// The tags of the given manifests, in one query (no query per row).
 pub async fn tags_of<'e>(
     e: impl Executor<'e, Database = Any>,
