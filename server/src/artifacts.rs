@@ -233,26 +233,13 @@ impl Artifacts {
         reference: &str,
         action: Action,
     ) -> Result<(RepositoryRow, ArtifactWithTags), BrowseError> {
-        let (_, r, a) = self.artifact_in(who, p, repo, reference, action).await?;
-        Ok((r, a))
-    }
-
-    /// Artifact `reference` of repository `repo` with its project and repository.
-    async fn artifact_in(
-        &self,
-        who: &Identity,
-        p: &ProjectRef,
-        repo: &str,
-        reference: &str,
-        action: Action,
-    ) -> Result<(ProjectRow, RepositoryRow, ArtifactWithTags), BrowseError> {
-        let (project, r) = self.repository_in(who, p, repo, action).await?;
+        let r = self.repository(who, p, repo, action).await?;
         let a = db::manifests::find_artifact(self.db.reader(), r.id, reference, by_tag(reference)?)
             .await?
             .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
         let mut found = self.with_tags(vec![a]).await?;
         let one = found.pop().ok_or(BrowseError::Internal)?;
-        Ok((project, r, one))
+        Ok((r, one))
     }
 
     /// Artifact `reference` of repository `repo` with its manifest, configuration and
