@@ -246,11 +246,6 @@ impl RunStatus {
             Self::Success => 4,
         }
     }
-
-    /// Whether the run has ended.
-    pub fn ended(self) -> bool {
-        !matches!(self, Self::Pending | Self::Running)
-    }
 }
 
 impl std::fmt::Display for RunStatus {

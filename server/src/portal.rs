@@ -61,12 +61,16 @@ fn internal(e: impl std::fmt::Display) -> PortalError {
     PortalError::Internal
 }
 
+/// A domain phrase with a capital first letter ("rule 3" → "Rule 3").
+fn capitalized(m: &str) -> String {
+    let mut c = m.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
 /// A domain message as a sentence: capital first letter, full stop.
 fn sentence(m: &str) -> String {
-    let mut c = m.chars();
-    let first = c.next().map(|f| f.to_uppercase().collect::<String>()).unwrap_or_default();
-    let rest: String = c.collect();
-    if rest.ends_with('.') { format!("{first}{rest}") } else { format!("{first}{rest}.") }
+    let s = capitalized(m);
+    if s.ends_with('.') { s } else { s + "." }
 }
 
 impl From<ProjectError> for PortalError {
@@ -97,9 +101,7 @@ impl From<RetentionError> for PortalError {
     fn from(e: RetentionError) -> Self {
         match e {
             RetentionError::Project(p) => p.into(),
-            RetentionError::NotFound(what) => {
-                Self::NotFound(sentence(&what).trim_end_matches('.').to_owned())
-            }
+            RetentionError::NotFound(what) => Self::NotFound(capitalized(&what)),
             RetentionError::Invalid(m) | RetentionError::Conflict(m) => Self::Invalid(m),
             RetentionError::Busy | RetentionError::NotRunning(_) => Self::Invalid(sentence(&e.to_string())),
             RetentionError::Db(e) => internal(e),
@@ -123,7 +125,7 @@ impl From<BrowseError> for PortalError {
     fn from(e: BrowseError) -> Self {
         match e {
             BrowseError::Project(p) => p.into(),
-            BrowseError::NotFound(what) => Self::NotFound(sentence(&what).trim_end_matches('.').to_owned()),
+            BrowseError::NotFound(what) => Self::NotFound(capitalized(&what)),
             BrowseError::Invalid(m) | BrowseError::Conflict(m) => Self::Invalid(m),
             BrowseError::Unavailable => Self::Unavailable,
             BrowseError::Internal => Self::Internal,

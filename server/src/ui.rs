@@ -117,7 +117,7 @@ const FORM_LIMIT: usize = 256 * 1024;
 /// The header a script may send the anti-forgery token in instead of the form field.
 const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Resolves the session cookie into a [`Viewer`] (and the client address) for the pages, and
+/// Resolves the portal session into a [`Viewer`] for the pages, and
 /// refuses cross-site server-function calls: a post must come from Wharf's own origin and, from
 /// a signed-in viewer, carry the session's anti-forgery token, so that even markup injected
 /// into a page could not act for the viewer.
@@ -152,11 +152,7 @@ async fn viewer_layer(req: Request<Body>, next: Next) -> Response {
     } else {
         req
     };
-    let ip = req.extensions().get::<crate::auth::client::ClientIp>().map(|c| c.0);
     req.extensions_mut().insert(viewer);
-    if let Some(ip) = ip {
-        req.extensions_mut().insert(ip);
-    }
     next.run(req).await
 }
 

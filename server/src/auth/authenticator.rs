@@ -110,11 +110,12 @@ impl Authenticator {
                 Caller::with_password(self.identify_basic(authorization, client).await?)
             }
         };
-        let recorded = match (&caller.identity, through) {
-            (_, _) if caller.token.is_some() => false,
-            (Identity::User { .. }, _) | (Identity::Robot { .. }, LoginThrough::Registry) => true,
-            _ => false,
-        };
+        let recorded = caller.token.is_none()
+            && match caller.identity {
+                Identity::User { .. } => true,
+                Identity::Robot { .. } => through == LoginThrough::Registry,
+                Identity::Anonymous => false,
+            };
         if recorded {
             self.auditor.login(crate::audit::Actor::new(&caller.identity, client));
         }

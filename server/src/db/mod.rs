@@ -111,12 +111,6 @@ impl From<RoleId> for Option<frontend::types::Role> {
     }
 }
 
-/// A stored word (a status, a trigger) read back as its vocabulary type: a word no type knows
-/// is a decode error, as a wrong column type would be.
-pub(crate) fn word<T>(stored: String, parse: fn(&str) -> Option<T>) -> DbResult<T> {
-    parse(&stored).ok_or_else(|| sqlx::Error::Decode(format!("unknown stored word {stored:?}").into()).into())
-}
-
 /// Which engine the pools talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

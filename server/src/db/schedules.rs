@@ -24,16 +24,16 @@ pub struct ScheduleRow {
 }
 
 fn from_row(r: &sqlx::any::AnyRow) -> DbResult<ScheduleRow> {
+    // One field from two columns (the schedule type and its cron), so read by hand.
+    let kind = ScheduleKind::try_from(r.try_get::<String, _>("kind")?)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(ScheduleRow {
-        name: r.try_get(0)?,
-        schedule: Schedule::new(
-            super::word(r.try_get(1)?, ScheduleKind::parse)?,
-            &r.try_get::<String, _>(2)?,
-        ),
-        parameters: r.try_get(3)?,
-        next_run_at: r.try_get(4)?,
-        created_at: r.try_get(5)?,
-        updated_at: r.try_get(6)?,
+        name: r.try_get("name")?,
+        schedule: Schedule::new(kind, r.try_get("cron")?),
+        parameters: r.try_get("parameters")?,
+        next_run_at: r.try_get("next_run_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
     })
 }
 

@@ -95,6 +95,11 @@ async fn anonymous_viewers_see_public_projects_and_a_sign_in_link() {
     let (status, html) = b.get("/admin/gc").await;
     assert_eq!(status, StatusCode::OK);
     assert!(main_of(&html).contains("Sign in to see this."));
+    assert!(
+        main_of(&html).contains(r#"href="/login?next=/admin/gc""#),
+        "an ended or missing session is offered a way back: {}",
+        main_of(&html)
+    );
     let (status, html) = b.get("/no/such/page").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("There is nothing at this address"));

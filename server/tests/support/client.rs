@@ -124,9 +124,4 @@ impl Caller {
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> Answer {
         self.send_json(Method::POST, path, body).await
     }
-
-    /// `PUT path` with a JSON body, answered.
-    pub async fn put(&self, path: &str, body: &serde_json::Value) -> Answer {
-        self.send_json(Method::PUT, path, body).await
-    }
 }
