@@ -31,7 +31,7 @@ macro_rules! words {
     )*};
 }
 
-words!(ScheduleKind, RunStatus, Trigger, RetentionTemplate);
+words!(ScheduleKind, RunStatus, Trigger, RetentionTemplate, RegistryKind, EndpointHealth);
 
 /// Harbor's project roles, with Harbor's ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -251,6 +251,86 @@ impl RunStatus {
 impl std::fmt::Display for RunStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of registry endpoint (Harbor's adapter types) Wharf speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RegistryKind {
+    /// Any OCI Distribution v2 registry.
+    #[serde(rename = "docker-registry")]
+    DockerRegistry,
+    /// Harbor, or another Wharf (the same API).
+    #[serde(rename = "harbor")]
+    Harbor,
+    /// Docker Hub: a Distribution registry whose single-name images live under `library/`.
+    #[serde(rename = "docker-hub")]
+    DockerHub,
+}
+
+impl RegistryKind {
+    /// Every kind, as `GET /replication/adapters` lists them.
+    pub const ALL: [Self; 3] = [Self::DockerHub, Self::DockerRegistry, Self::Harbor];
+
+    /// Harbor's adapter name (the `type` field), as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DockerRegistry => "docker-registry",
+            Self::Harbor => "harbor",
+            Self::DockerHub => "docker-hub",
+        }
+    }
+
+    /// The kind Harbor's adapter name names.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == word)
+    }
+
+    /// How the portal names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::DockerRegistry => "Docker Registry (Distribution)",
+            Self::Harbor => "Harbor / Wharf",
+            Self::DockerHub => "Docker Hub",
+        }
+    }
+
+    /// The URL a new endpoint of this kind starts from in the portal's form.
+    pub fn default_url(self) -> &'static str {
+        match self {
+            Self::DockerHub => "https://hub.docker.com",
+            Self::DockerRegistry | Self::Harbor => "",
+        }
+    }
+}
+
+/// What the last background check of an endpoint found (Harbor's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndpointHealth {
+    /// Answered the registry API with the stored credentials.
+    #[serde(rename = "healthy")]
+    Healthy,
+    /// Did not answer, or refused the credentials.
+    #[serde(rename = "unhealthy")]
+    Unhealthy,
+    /// Not checked yet.
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl EndpointHealth {
+    /// Harbor's word, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Unhealthy => "unhealthy",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The health Harbor's word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        [Self::Healthy, Self::Unhealthy, Self::Unknown].into_iter().find(|h| h.as_str() == word)
     }
 }
 

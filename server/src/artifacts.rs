@@ -354,7 +354,7 @@ impl Artifacts {
     ) -> Result<RepositoryRow, BrowseError> {
         let (r, (a, _)) = self.artifact(actor.identity, p, repo, reference, Action::Delete).await?;
         let digest: Digest = a.digest.parse().map_err(|_| BrowseError::Internal)?;
-        let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id };
+        let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id, proxy: None };
         self.registry.delete_manifest(ctx, &Reference::Digest(digest)).await.map_err(registry_error)?;
         let resource = format!("{}:{reference}", r.name);
         self.auditor.log(actor, Some(r.project_id), Operation::Delete, ResourceType::Artifact, resource);
@@ -437,13 +437,19 @@ impl Artifacts {
         let who = actor.identity;
         let (src, (a, _)) = self.artifact(who, &src_ref, src_repo, reference, Action::Pull).await?;
         let dest_project = self.projects.get(who, p, Action::Push).await?;
+        if dest_project.registry_id.is_some() {
+            return Err(BrowseError::Invalid(format!(
+                "project {} is a proxy cache: it is read-only",
+                dest_project.name
+            )));
+        }
         let full = format!("{}/{repo}", dest_project.name);
         let name: crate::oci::reference::RepoName = full
             .parse()
             .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
         let dest_id = db::repositories::ensure(self.db.writer(), dest_project.id, name.as_str()).await?;
-        let from_ctx = RepoCtx { repository_id: src.id, project_id: src.project_id };
-        let to_ctx = RepoCtx { repository_id: dest_id, project_id: dest_project.id };
+        let from_ctx = RepoCtx { repository_id: src.id, project_id: src.project_id, proxy: None };
+        let to_ctx = RepoCtx { repository_id: dest_id, project_id: dest_project.id, proxy: None };
         self.copy_manifest(from_ctx, to_ctx, &a.digest).await?;
         if let Some(tag) = tag {
             let copied = db::manifests::find_artifact(self.db.reader(), dest_id, &a.digest, false)

@@ -102,6 +102,11 @@ pub struct Settings {
     /// portal (blob uploads instead must not sit idle this long between bytes) [default: 30s].
     #[arg(long, env = "WHARF_BODY_TIMEOUT", global = true)]
     pub body_timeout: Option<HumanDuration>,
+    /// Key that seals the credentials of registry endpoints in the database: 64 hex digits, or
+    /// any passphrase (its SHA-256 is the key). Replicas sharing a database must share it
+    /// [default: a random key created in `<data dir>/secret.key` on first start].
+    #[arg(long, env = "WHARF_SECRET_KEY", global = true, hide_env_values = true, value_parser = secret)]
+    pub secret_key: Option<Secret>,
     /// Serve `/metrics` on this address only (for example `127.0.0.1:9090`) instead of on the
     /// main listener [default: the main listener].
     #[arg(long, env = "WHARF_METRICS_LISTEN", global = true)]
@@ -185,6 +190,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// A separate listener for `/metrics`.
     pub metrics_listen: Option<SocketAddr>,
+    /// The key sealing endpoint credentials, when configured (else the data dir's key file).
+    pub secret_key: Option<Secret>,
     /// A directory to serve the portal's browser assets from instead of the embedded ones.
     pub site_dir: Option<PathBuf>,
 }
@@ -274,6 +281,7 @@ impl Config {
                 .or(file.body_timeout)
                 .map_or(Duration::from_secs(30), |d| d.0.max(Duration::from_millis(100))),
             metrics_listen: given.metrics_listen.or(file.metrics_listen),
+            secret_key: given.secret_key.or(file.secret_key).filter(|k| !k.expose_secret().trim().is_empty()),
         })
     }
 

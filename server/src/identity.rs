@@ -79,6 +79,11 @@ impl Identity {
         }
     }
 
+    /// Whether it is a signed-in system administrator.
+    pub fn is_sysadmin(&self) -> bool {
+        matches!(self, Self::User { sysadmin: true, .. })
+    }
+
     /// The name for logs and audit: the username or `anonymous`.
     pub fn name(&self) -> &str {
         match self {

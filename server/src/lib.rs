@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod endpoints;
 pub mod gc;
 pub mod identity;
 pub mod jobs;

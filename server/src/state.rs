@@ -9,6 +9,8 @@ use crate::auth::Authenticator;
 use crate::auth::token::TokenSigner;
 use crate::config::{Config, ExposeSecret};
 use crate::db::Db;
+use crate::endpoints::Endpoints;
+use crate::endpoints::seal::SealKey;
 use crate::gc::GcService;
 use crate::gc::collector::Collector;
 use crate::jobs::scheduler::{self, Jobs};
@@ -43,6 +45,8 @@ pub struct AppState {
     pub gc: GcService,
     /// Tag retention.
     pub retention: RetentionService,
+    /// Registry endpoints (proxy upstreams, replication peers).
+    pub endpoints: crate::endpoints::Endpoints,
     /// Request and transfer counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Web portal sessions.
@@ -63,6 +67,9 @@ pub enum StartError {
     /// The first-start setup failed.
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    /// The key sealing endpoint credentials cannot be read or created.
+    #[error("secret key: {0}")]
+    SecretKey(#[from] crate::endpoints::seal::SealError),
     /// Listening or serving failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
@@ -94,8 +101,14 @@ impl AppState {
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
         let auditor = Auditor::start(db.clone());
+        let key = match &config.secret_key {
+            Some(k) => SealKey::from_setting(k.expose_secret()),
+            None => SealKey::from_dir(&config.data_dir)?,
+        };
+        let endpoints = Endpoints::new(db.clone(), key);
         let registry = Registry::new(db.clone(), store.clone(), config.gc_grace, auditor.clone())
-            .with_max_uploads(config.max_uploads);
+            .with_max_uploads(config.max_uploads)
+            .with_proxy(endpoints.clone(), config.data_dir.join("proxy-spool"));
         let projects = Projects::new(db.clone(), auditor.clone());
         let db_for_sessions = db.clone();
         let secure = config.tls.is_some() || config.external_url.starts_with("https://");
@@ -115,6 +128,7 @@ impl AppState {
             auditor,
             gc,
             retention,
+            endpoints,
             metrics: crate::metrics::Metrics::default(),
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
             leptos: leptos::prelude::LeptosOptions::builder()
@@ -129,6 +143,21 @@ impl AppState {
     /// when the returned handle is aborted.
     pub fn start_jobs(&self) -> tokio::task::JoinHandle<()> {
         let jobs: Jobs = vec![Arc::new(self.gc.clone()), Arc::new(self.retention.clone())];
-        scheduler::spawn(self.db.clone(), jobs)
+        let scheduler = scheduler::spawn(self.db.clone(), jobs);
+        let health = self.endpoints.spawn_health_checks(crate::endpoints::HEALTH_EVERY);
+        tokio::spawn(async move {
+            // Aborting this task drops the health checks with it.
+            let _guard = AbortOnDrop(health);
+            scheduler.await.ok();
+        })
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -11,6 +11,7 @@ mod metadatas;
 pub mod openapi;
 pub mod pagination;
 mod projects;
+mod registries;
 mod repositories;
 mod retention;
 mod robots;
@@ -91,6 +92,11 @@ fn documented() -> OpenApiRouter<AppState> {
             robots::refresh_secret,
             robots::delete_robot
         ))
+        .routes(routes!(registries::list_registries, registries::create_registry))
+        .routes(routes!(registries::ping_registry))
+        .routes(routes!(registries::get_registry, registries::update_registry, registries::delete_registry))
+        .routes(routes!(registries::registry_info))
+        .routes(routes!(registries::list_adapters))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::current_user))
         .routes(routes!(users::get_user, users::update_user))

@@ -156,7 +156,13 @@ pub async fn create_project(
 ) -> Result<Response, ApiError> {
     let name =
         req.project_name.as_deref().ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
-    let id = app.projects.create(actor.get(), name, req.public().unwrap_or(false)).await?;
+    let spec = crate::projects::NewProject {
+        name,
+        public: req.public().unwrap_or(false),
+        registry_id: req.registry_id.filter(|id| *id > 0),
+        proxy_speed_kb: req.proxy_speed_kb().map_err(ApiError::BadRequest)?,
+    };
+    let id = app.projects.create_with(actor.get(), &spec).await?;
     Ok(super::created(&format!("/api/v2.0/projects/{id}"), ()))
 }
 

@@ -17,6 +17,9 @@ pub struct ProjectMetadata {
     /// The project's retention policy id (read only: set by creating a policy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_id: Option<String>,
+    /// A proxy cache's upstream bandwidth in KiB/s, `-1` for no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_speed_kb: Option<String>,
 }
 
 /// A project.
@@ -44,6 +47,9 @@ pub struct Project {
     pub current_user_role_ids: Vec<i64>,
     /// Flags.
     pub metadata: ProjectMetadata,
+    /// The upstream registry endpoint of a proxy-cache project.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<i64>,
 }
 
 impl From<ProjectRow> for Project {
@@ -63,7 +69,9 @@ impl From<ProjectRow> for Project {
             metadata: ProjectMetadata {
                 public: Some(p.public.to_string()),
                 retention_id: p.retention_id.map(|id| id.to_string()),
+                proxy_speed_kb: p.registry_id.map(|_| p.proxy_speed_kb.to_string()),
             },
+            registry_id: p.registry_id,
         }
     }
 }
@@ -77,6 +85,8 @@ pub struct ProjectReq {
     pub public: Option<bool>,
     /// Flags.
     pub metadata: Option<ProjectMetadata>,
+    /// Makes the new project a proxy cache of this registry endpoint (system administrators).
+    pub registry_id: Option<i64>,
 }
 
 impl ProjectReq {
@@ -87,6 +97,14 @@ impl ProjectReq {
             .and_then(|m| m.public.as_deref())
             .map(|v| v.eq_ignore_ascii_case("true"))
             .or(self.public)
+    }
+
+    /// The requested proxy bandwidth in KiB/s (`-1`, or absent: no limit).
+    pub fn proxy_speed_kb(&self) -> Result<i64, String> {
+        match self.metadata.as_ref().and_then(|m| m.proxy_speed_kb.as_deref()) {
+            None | Some("") => Ok(-1),
+            Some(v) => v.trim().parse().map_err(|_| format!("proxy_speed_kb must be a number, not {v:?}")),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod manifests;
 pub mod members;
 pub mod metrics;
 pub mod projects;
+pub mod registries;
 pub mod repositories;
 pub mod retention;
 pub mod robots;

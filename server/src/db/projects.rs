@@ -21,9 +21,12 @@ pub struct ProjectAccess {
     /// The caller's role in the project, when they are a member.
     #[sqlx(rename = "role_id", try_from = "crate::db::RoleId")]
     pub role: Option<Role>,
+    /// The upstream endpoint, when the project is a proxy cache.
+    pub registry_id: Option<i64>,
 }
 
-/// Reads a [`ProjectAccess`] from a row with `pid`, `public`, `rid` and `role_id` columns.
+/// Reads a [`ProjectAccess`] from a row with `pid`, `public`, `rid`, `role_id` and
+/// `registry_id` columns.
 pub(crate) fn access_from(r: &sqlx::any::AnyRow) -> DbResult<ProjectAccess> {
     Ok(<ProjectAccess as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
 }
@@ -37,7 +40,8 @@ pub async fn access<'e>(
     user_id: i64,
 ) -> DbResult<Option<ProjectAccess>> {
     let row = sqlx::query(
-        "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id FROM projects p \
+        "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id, \
+         p.registry_id AS registry_id FROM projects p \
          LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 \
          LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $3 WHERE p.name = $1",
     )
@@ -105,6 +109,10 @@ pub struct ProjectRow {
     pub role: Option<Role>,
     /// The project's retention policy, if it has one.
     pub retention_id: Option<i64>,
+    /// The upstream endpoint, when the project is a proxy cache.
+    pub registry_id: Option<i64>,
+    /// The proxy's upstream bandwidth in KiB/s; -1 unlimited.
+    pub proxy_speed_kb: i64,
 }
 
 /// Which projects a listing shows.
@@ -123,7 +131,8 @@ pub struct ProjectFilter {
 const PROJECT_SELECT: &str = "SELECT p.id AS id, p.name AS name, p.public AS public, p.owner_id AS owner_id, \
      u.username AS owner_name, p.created_at AS created_at, p.updated_at AS updated_at, \
      (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count, pm.role_id AS role_id, \
-     (SELECT rp.id FROM retention_policies rp WHERE rp.project_id = p.id) AS retention_id \
+     (SELECT rp.id FROM retention_policies rp WHERE rp.project_id = p.id) AS retention_id, \
+     p.registry_id AS registry_id, p.proxy_speed_kb AS proxy_speed_kb \
      FROM projects p LEFT JOIN users u ON u.id = p.owner_id \
      LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $1";
 
@@ -229,6 +238,33 @@ pub async fn insert<'e>(
     .bind(now_ms())
     .fetch_one(e)
     .await?)
+}
+
+/// Makes project `id` a proxy cache of endpoint `registry_id` with the upstream bandwidth
+/// `speed_kb` (KiB/s, -1 unlimited).
+pub async fn set_proxy<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: i64,
+    registry_id: Option<i64>,
+    speed_kb: i64,
+) -> DbResult<()> {
+    sqlx::query("UPDATE projects SET registry_id = $2, proxy_speed_kb = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(registry_id)
+        .bind(speed_kb)
+        .bind(now_ms())
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// The upstream bandwidth of proxy project `id`, KiB/s; -1 unlimited.
+pub async fn proxy_speed<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT proxy_speed_kb FROM projects WHERE id = $1")
+        .bind(id)
+        .fetch_optional(e)
+        .await?
+        .unwrap_or(-1))
 }
 
 /// Makes a project public or private.

@@ -38,6 +38,11 @@ impl RepoName {
         &self.0
     }
 
+    /// The repository's path inside its project: everything after the first `/`.
+    pub fn path(&self) -> &str {
+        self.0.split_once('/').map_or("", |(_, r)| r)
+    }
+
     /// The project part: everything before the first `/`.
     pub fn project(&self) -> &str {
         self.0.split_once('/').map_or(&self.0, |(p, _)| p)

@@ -44,6 +44,9 @@ impl Projects {
         if let Some(id) = p.retention_id {
             m.insert("retention_id".into(), id.to_string());
         }
+        if p.registry_id.is_some() {
+            m.insert("proxy_speed_kb".into(), p.proxy_speed_kb.to_string());
+        }
         Ok(m)
     }
 
@@ -57,9 +60,23 @@ impl Projects {
     ) -> Result<(), ProjectError> {
         let p = self.get(who, r, Action::UpdateProject).await?;
         let mut public = None;
+        let mut speed = None;
         for (key, value) in values {
             match key.as_str() {
                 "public" => public = Some(parse_bool(key, value)?),
+                "proxy_speed_kb" => {
+                    if p.registry_id.is_none() {
+                        return Err(invalid("proxy_speed_kb applies to proxy-cache projects only"));
+                    }
+                    match value.trim().parse::<i64>() {
+                        Ok(v) if v == -1 || v > 0 => speed = Some(v),
+                        _ => {
+                            return Err(invalid(format!(
+                                "proxy_speed_kb must be a positive number of KiB/s or -1, not {value:?}"
+                            )));
+                        }
+                    }
+                }
                 "retention_id" => {
                     if p.retention_id.map(|id| id.to_string()).as_deref() != Some(value.as_str()) {
                         return Err(invalid(
@@ -83,6 +100,9 @@ impl Projects {
         if let Some(public) = public {
             db::projects::set_public(self.db.writer(), p.id, public).await?;
         }
+        if let Some(speed) = speed {
+            db::projects::set_proxy(self.db.writer(), p.id, p.registry_id, speed).await?;
+        }
         Ok(())
     }
 
@@ -98,6 +118,9 @@ impl Projects {
         match key {
             "public" => Ok(db::projects::set_public(self.db.writer(), p.id, false).await?),
             "retention_id" => Err(invalid("delete the retention policy instead (DELETE /retentions/{id})")),
+            "proxy_speed_kb" if p.registry_id.is_some() => {
+                Ok(db::projects::set_proxy(self.db.writer(), p.id, p.registry_id, -1).await?)
+            }
             k if OFF_FEATURES.contains(&k) => Ok(()),
             other => Err(ProjectError::NotFound(format!("metadata {other}"))),
         }

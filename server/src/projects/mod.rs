@@ -86,6 +86,19 @@ impl ProjectRef {
     }
 }
 
+/// What a new project is.
+#[derive(Debug, Clone, Copy)]
+pub struct NewProject<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Anyone may pull.
+    pub public: bool,
+    /// The endpoint it is a proxy cache of.
+    pub registry_id: Option<i64>,
+    /// The proxy's upstream bandwidth, KiB/s; -1 unlimited.
+    pub proxy_speed_kb: i64,
+}
+
 /// Project services.
 #[derive(Clone)]
 pub struct Projects {
@@ -195,6 +208,14 @@ impl Projects {
 
     /// Creates project `name`; the creator becomes its ProjectAdmin. Returns the new id.
     pub async fn create(&self, actor: Actor<'_>, name: &str, public: bool) -> Result<i64, ProjectError> {
+        self.create_with(actor, &NewProject { name, public, registry_id: None, proxy_speed_kb: -1 }).await
+    }
+
+    /// Creates the project `spec` describes; the creator becomes its ProjectAdmin. A proxy
+    /// cache (system administrators only, as in Harbor) gets Harbor's default retention policy
+    /// in the same transaction. Returns the new id.
+    pub async fn create_with(&self, actor: Actor<'_>, spec: &NewProject<'_>) -> Result<i64, ProjectError> {
+        let name = spec.name;
         let uid = match actor.identity {
             Identity::User { id, .. } => id,
             Identity::Robot { .. } => return Err(ProjectError::Forbidden),
@@ -203,13 +224,30 @@ impl Projects {
         if name.len() > 255 || !valid_component(name) {
             return Err(ProjectError::InvalidName(name.chars().take(300).collect()));
         }
+        if let Some(registry_id) = spec.registry_id {
+            if !actor.identity.is_sysadmin() {
+                return Err(ProjectError::Forbidden);
+            }
+            if db::registries::get(self.db.reader(), registry_id).await?.is_none() {
+                return Err(ProjectError::InvalidMetadata(format!("registry {registry_id} does not exist")));
+            }
+        }
+        if spec.proxy_speed_kb == 0 || spec.proxy_speed_kb < -1 {
+            return Err(ProjectError::InvalidMetadata(
+                "proxy_speed_kb must be a positive number of KiB/s, or -1 for no limit".into(),
+            ));
+        }
         let mut tx = self.db.begin().await?;
-        let id = match db::projects::insert(&mut *tx, name, public, Some(*uid)).await {
+        let id = match db::projects::insert(&mut *tx, name, spec.public, Some(*uid)).await {
             Ok(id) => id,
             Err(e) if e.is_unique_violation() => return Err(ProjectError::Exists(name.to_owned())),
             Err(e) => return Err(e.into()),
         };
         db::members::add(&mut *tx, id, *uid, Role::ProjectAdmin).await?;
+        if spec.registry_id.is_some() {
+            db::projects::set_proxy(&mut *tx, id, spec.registry_id, spec.proxy_speed_kb).await?;
+            crate::retention::install_proxy_default(&mut tx, id).await?;
+        }
         tx.commit().await.map_err(db::DbError::from)?;
         self.auditor.log(actor, Some(id), Operation::Create, ResourceType::Project, name.to_owned());
         Ok(id)

@@ -83,6 +83,14 @@ pub enum RegistryError {
     /// Blob storage failed (unreachable, refusing); the detail is logged only.
     #[error("blob storage is unavailable; retry shortly")]
     StorageUnavailable,
+    /// A write to a proxy-cache project, which only its upstream fills.
+    #[error(
+        "project {0} is a proxy cache of {1}: it is read-only; push to the upstream or to another project"
+    )]
+    ProxyReadOnly(String, String),
+    /// The upstream of a proxy-cache project failed and nothing cached answers the request.
+    #[error("the upstream registry failed and nothing cached answers: {0}")]
+    Upstream(String),
     /// An internal failure; the detail is logged only.
     #[error("internal error")]
     Internal,
@@ -107,7 +115,8 @@ impl RegistryError {
             SizeInvalid(_) => ("SIZE_INVALID", StatusCode::BAD_REQUEST),
             TooLarge(_) => ("SIZE_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
             Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
-            Denied => ("DENIED", StatusCode::FORBIDDEN),
+            Denied | ProxyReadOnly(..) => ("DENIED", StatusCode::FORBIDDEN),
+            Upstream(_) => ("UNAVAILABLE", StatusCode::BAD_GATEWAY),
             Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
             Conflict(_) => ("DENIED", StatusCode::CONFLICT),
             PaginationInvalid(_) => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),

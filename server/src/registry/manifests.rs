@@ -51,6 +51,15 @@ pub fn accepts(accept: &[&str], media_type: &str) -> bool {
     })
 }
 
+/// Whether an index may be stored before its children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Children {
+    /// Every child must be in the repository (a push).
+    Required,
+    /// Missing children are linked when they arrive (a proxy cache).
+    Later,
+}
+
 /// How a manifest is read: a `HEAD` checks, a `GET` pulls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fetch {
@@ -89,6 +98,33 @@ impl Registry {
             None => (None, None),
         };
         let access = super::decide(caller, name, Action::Pull, access)?;
+        if let Some(endpoint) = access.registry_id {
+            let repository_id = match access.repository_id {
+                Some(id) => id,
+                None => db::repositories::ensure(self.db.writer(), access.project_id, name.as_str()).await?,
+            };
+            let repo = RepoCtx { repository_id, project_id: access.project_id, proxy: Some(endpoint) };
+            let m = self.pull_through(name, reference, repo, endpoint, manifest).await?;
+            if fetch == Fetch::Get {
+                if m.id != 0 {
+                    let tag = match reference {
+                        Reference::Tag(t) => Some(t.to_string()),
+                        Reference::Digest(_) => None,
+                    };
+                    self.auditor.count_pull(repository_id, m.id, tag);
+                }
+                let actor = Actor::new(&caller.identity, from);
+                let resource = format!("{name}@{}", m.digest);
+                self.auditor.log(
+                    actor,
+                    Some(access.project_id),
+                    Operation::Pull,
+                    ResourceType::Artifact,
+                    resource,
+                );
+            }
+            return Ok(m);
+        }
         let Some(repository_id) = access.repository_id else {
             return Err(RegistryError::NameUnknown(name.to_string()));
         };
@@ -170,6 +206,20 @@ impl Registry {
         content_type: Option<&str>,
         bytes: &[u8],
     ) -> Result<PushedManifest, RegistryError> {
+        self.store_manifest(repo, reference, extra_tags, content_type, bytes, Children::Required).await
+    }
+
+    /// As [`Self::put_manifest`]; with [`Children::Later`] an index is stored before its
+    /// children (a proxy cache fetches only those clients ask for), each linked when it arrives.
+    pub(crate) async fn store_manifest(
+        &self,
+        repo: RepoCtx,
+        reference: &Reference,
+        extra_tags: &[Tag],
+        content_type: Option<&str>,
+        bytes: &[u8],
+        children_rule: Children,
+    ) -> Result<PushedManifest, RegistryError> {
         let parsed: Manifest = manifest::parse(bytes, content_type)?;
         let digest = match reference {
             Reference::Digest(d) => {
@@ -191,8 +241,10 @@ impl Registry {
         }
         let kids =
             db::manifests::present_among(&mut tx, self.db.backend(), repo.repository_id, &children).await?;
-        if let Some(missing) = children.iter().find(|d| !kids.iter().any(|(p, _, _)| p == *d)) {
-            return Err(RegistryError::ManifestBlobUnknown(format!("manifest {missing}")));
+        let missing: Vec<&str> =
+            children.iter().copied().filter(|d| !kids.iter().any(|(p, _, _)| p == d)).collect();
+        if let (Some(first), Children::Required) = (missing.first(), children_rule) {
+            return Err(RegistryError::ManifestBlobUnknown(format!("manifest {first}")));
         }
         // `present` and `kids` hold each digest once (they come from primary keys).
         let total_size = bytes.len() as i64
@@ -214,6 +266,11 @@ impl Registry {
         db::manifests::add_blob_refs(&mut tx, id, &blob_digests).await?;
         let child_ids: Vec<i64> = kids.iter().map(|(_, id, _)| *id).collect();
         db::manifests::add_children(&mut tx, id, &child_ids).await?;
+        // Only a proxy cache stores indexes ahead of their children; pushes skip the queries.
+        if repo.proxy.is_some() {
+            db::manifests::add_pending_children(&mut tx, id, &missing).await?;
+            db::manifests::adopt_pending(&mut tx, repo.repository_id, id, digest.as_str()).await?;
+        }
         // The tag pushed by, and the `tag` parameters of a push by digest, in the same
         // transaction as the manifest: all appear together or none.
         let mut tags: Vec<Tag> = Vec::new();

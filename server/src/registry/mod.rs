@@ -10,6 +10,7 @@ pub mod error;
 pub mod grants;
 pub mod handlers;
 pub mod manifests;
+pub mod proxy;
 pub mod route;
 pub mod uploads;
 
@@ -31,6 +32,8 @@ pub struct Registry {
     max_uploads: i64,
     /// Pushes, pulls and deletes are recorded here.
     auditor: crate::audit::Auditor,
+    /// Proxy-cache projects' upstream fetches.
+    proxy: Option<std::sync::Arc<proxy::Proxy>>,
 }
 
 /// Whether `caller` may perform `action` on `name`, given what the database knows of its project
@@ -75,6 +78,8 @@ pub struct RepoCtx {
     pub repository_id: i64,
     /// Its project's id.
     pub project_id: i64,
+    /// The upstream endpoint, when the project is a proxy cache.
+    pub proxy: Option<i64>,
 }
 
 impl Registry {
@@ -89,7 +94,22 @@ impl Registry {
         // Often enough that a blob a client is about to reference never ages past the window,
         // rarely enough that HEADs do not write on every request: at most once a minute.
         let touch_every_ms = (gc_grace.as_millis() as i64 / 4).min(60_000);
-        Self { db, store, hashes: Default::default(), touch_every_ms, max_uploads: i64::MAX, auditor }
+        Self {
+            db,
+            store,
+            hashes: Default::default(),
+            touch_every_ms,
+            max_uploads: i64::MAX,
+            auditor,
+            proxy: None,
+        }
+    }
+
+    /// Serves proxy-cache projects from the upstreams in `endpoints`, spooling fetches under
+    /// `spool`.
+    pub fn with_proxy(mut self, endpoints: crate::endpoints::Endpoints, spool: std::path::PathBuf) -> Self {
+        self.proxy = Some(std::sync::Arc::new(proxy::Proxy::new(endpoints, spool)));
+        self
     }
 
     /// Limits the upload sessions one account may keep active at once.
@@ -127,14 +147,21 @@ impl Registry {
             db::projects::access(self.db.reader(), name.project(), name.as_str(), caller.identity.user_id())
                 .await?;
         let access = decide(caller, name, action, access)?;
+        if let (Some(upstream), Action::Push) = (access.registry_id, action) {
+            return Err(self.read_only(name.project(), upstream).await);
+        }
         let repository_id = match (access.repository_id, action) {
             (Some(id), _) => id,
+            // A proxy cache's repositories appear on first pull.
+            (None, Action::Pull) if access.registry_id.is_some() => {
+                db::repositories::ensure(self.db.writer(), access.project_id, name.as_str()).await?
+            }
             (None, Action::Push) => {
                 db::repositories::ensure(self.db.writer(), access.project_id, name.as_str()).await?
             }
             (None, _) => return Ok(None),
         };
-        Ok(Some(RepoCtx { repository_id, project_id: access.project_id }))
+        Ok(Some(RepoCtx { repository_id, project_id: access.project_id, proxy: access.registry_id }))
     }
 
     /// Repository names for `GET /v2/_catalog` that `who` may see, after `last`, at most `n`.

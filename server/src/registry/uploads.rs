@@ -26,9 +26,9 @@ use crate::storage::{StorageError, StorageKey};
 const ACTIVE_UPLOAD_MS: i64 = 60 * 60 * 1000;
 
 /// Longest a commit waits for a sweep that is deleting the same digest.
-const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(super) const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often a waiting commit looks again.
-const PURGE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+pub(super) const PURGE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Most running hashes kept; past that the cache starts over (states are rebuilt on demand).
 const HASH_CACHE_MAX: usize = 4096;

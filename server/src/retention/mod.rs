@@ -112,6 +112,35 @@ fn schedule_name(policy_id: i64) -> String {
     format!("{SCHEDULE_PREFIX}{policy_id}")
 }
 
+/// Gives a new proxy-cache project Harbor's default policy, in the transaction that creates
+/// it: artifacts not pulled for 7 days are removed, checked daily. The admin may change it like
+/// any policy.
+pub(crate) async fn install_proxy_default(
+    tx: &mut sqlx::AnyConnection,
+    project_id: i64,
+) -> Result<i64, DbError> {
+    let rule = policy::RuleDoc::from_form(&NewRetentionRule {
+        template: frontend::types::RetentionTemplate::NDaysSinceLastPull,
+        count: 7,
+        repo_excludes: false,
+        repo_pattern: "**".into(),
+        tag_excludes: false,
+        tag_pattern: "**".into(),
+        untagged: true,
+    });
+    let id = db::retention::insert_policy(&mut *tx, project_id, "{}").await?;
+    let mut doc = PolicyDoc { rules: vec![rule], ..Default::default() };
+    doc.trigger.settings.cron = Schedule::Daily.cron().to_owned();
+    let doc = RetentionService::normalized(&doc, id, project_id);
+    // A document of our own making always serializes.
+    let json = serde_json::to_string(&doc).unwrap_or_default();
+    db::retention::update_policy(&mut *tx, id, &json).await?;
+    let cron = Schedule::Daily.cron();
+    let next = cron.parse::<Cron>().ok().and_then(|c| c.next_after(db::now_ms()));
+    db::schedules::put(&mut *tx, &schedule_name(id), &Schedule::Daily, "{}", next).await?;
+    Ok(id)
+}
+
 impl RetentionService {
     /// The service over `db`; `holder` names this process among replicas, whose runs hold a
     /// per-project lease of `lease_ttl`.

@@ -10,6 +10,7 @@ mod members;
 mod metrics;
 mod openapi;
 mod projects;
+mod registries;
 mod repositories;
 mod retention;
 mod robots;

@@ -94,6 +94,7 @@ struct Fixture {
     admin_id: i64,
     project_id: i64,
     upload: String,
+    registry_id: i64,
     markers: Vec<String>,
 }
 
@@ -182,7 +183,20 @@ async fn fixture(app: &TestApp) -> Fixture {
         .find(|m| m["entity_name"] == "insider-91")
         .and_then(|m| m["id"].as_i64())
         .expect("member id");
+    let res = app
+        .admin(Method::POST, "/api/v2.0/registries")
+        .json(&json!({"name": "peer-91", "url": app.base, "type": "harbor",
+                      "credential": {"access_key": "admin", "access_secret": ADMIN_PASSWORD}}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let registry_id: i64 = res
+        .header_value("location")
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|id| id.parse().ok())
+        .expect("registry id");
     Fixture {
+        registry_id,
         markers: vec![
             layer.clone(),
             digest.clone(),
@@ -518,6 +532,44 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             format!("/api/v2.0/robots/{}", f.robot_id),
             None,
         ),
+        ("GET", "/api/v2.0/registries", Admin, "/api/v2.0/registries".into(), None),
+        (
+            "POST",
+            "/api/v2.0/registries",
+            Admin,
+            "/api/v2.0/registries".into(),
+            Some(json!({"name": "walker-91", "url": "http://127.0.0.1:9", "type": "docker-registry"})),
+        ),
+        (
+            "POST",
+            "/api/v2.0/registries/ping",
+            Admin,
+            "/api/v2.0/registries/ping".into(),
+            Some(json!({"id": f.registry_id})),
+        ),
+        ("GET", "/api/v2.0/registries/{id}", Admin, format!("/api/v2.0/registries/{}", f.registry_id), None),
+        (
+            "PUT",
+            "/api/v2.0/registries/{id}",
+            Admin,
+            format!("/api/v2.0/registries/{}", f.registry_id),
+            Some(json!({"description": "walked"})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/registries/{id}",
+            Admin,
+            format!("/api/v2.0/registries/{}", f.registry_id),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/registries/{id}/info",
+            Admin,
+            format!("/api/v2.0/registries/{}/info", f.registry_id),
+            None,
+        ),
+        ("GET", "/api/v2.0/replication/adapters", SignedIn, "/api/v2.0/replication/adapters".into(), None),
         ("GET", "/api/v2.0/users", Admin, "/api/v2.0/users".into(), None),
         (
             "POST",
@@ -703,6 +755,7 @@ async fn state_of(app: &TestApp) -> Vec<i64> {
         "gc_runs",
         "schedules",
         "uploads",
+        "registries",
     ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(app.state.db.reader())

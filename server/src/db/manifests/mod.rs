@@ -94,7 +94,8 @@ pub async fn lookup<'e>(
         "LEFT JOIN manifests m ON m.repository_id = r.id AND m.digest = $3"
     };
     let sql = format!(
-        "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id, m.id AS id, \
+        "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id, \
+         p.registry_id AS registry_id, m.id AS id, \
          m.digest AS digest, m.media_type AS media_type, m.content AS content FROM projects p \
          LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 \
          LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $4 {join} WHERE p.name = $1"
@@ -163,6 +164,53 @@ pub async fn add_blob_refs(tx: &mut sqlx::AnyConnection, manifest_id: i64, diges
         .execute(&mut *tx)
         .await?;
     }
+    Ok(())
+}
+
+/// Records that index `parent_id` names children (`digests`) the repository does not have yet.
+pub async fn add_pending_children(
+    tx: &mut sqlx::AnyConnection,
+    parent_id: i64,
+    digests: &[&str],
+) -> DbResult<()> {
+    for d in digests {
+        sqlx::query(
+            "INSERT INTO manifest_pending_children (parent_id, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(parent_id)
+        .bind(*d)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Links manifest `child_id` (digest `digest`) to the indexes of repository `repo_id` that were
+/// stored waiting for it.
+pub async fn adopt_pending(
+    tx: &mut sqlx::AnyConnection,
+    repo_id: i64,
+    child_id: i64,
+    digest: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO manifest_children (parent_id, child_id) SELECT p.parent_id, $1 \
+         FROM manifest_pending_children p JOIN manifests m ON m.id = p.parent_id \
+         WHERE p.digest = $2 AND m.repository_id = $3 ON CONFLICT DO NOTHING",
+    )
+    .bind(child_id)
+    .bind(digest)
+    .bind(repo_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM manifest_pending_children WHERE digest = $1 \
+         AND parent_id IN (SELECT id FROM manifests WHERE repository_id = $2)",
+    )
+    .bind(digest)
+    .bind(repo_id)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -14,10 +14,17 @@ use crate::registry::error::RegistryError;
 pub(super) async fn get(req: Req, name: RepoName, digest: Digest) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
-    let size = if req.method == Method::HEAD {
-        reg.check_blob(repo, &digest).await?
+    let local = if req.method == Method::HEAD {
+        reg.check_blob(repo, &digest).await
     } else {
-        reg.stat_blob(repo, &digest).await?
+        reg.stat_blob(repo, &digest).await
+    };
+    let size = match local {
+        Err(RegistryError::BlobUnknown) if repo.proxy.is_some() => {
+            let blob = reg.proxy_blob(repo, &name, &digest, req.method == Method::HEAD).await?;
+            return Ok(proxied(blob, &digest));
+        }
+        other => other?,
     };
     let range = match req.header(header::RANGE) {
         Some(r) => match parse_request_range(r, size) {
@@ -51,6 +58,23 @@ pub(super) async fn get(req: Req, name: RepoName, digest: Digest) -> Result<Resp
         set(res.headers_mut(), header::CONTENT_RANGE, format!("bytes {}-{end}/{size}", served.start));
     }
     Ok(res)
+}
+
+/// The answer for a blob a proxy project serves from its upstream: the whole blob (a range
+/// request is answered in full, which HTTP allows), with its length when the upstream said.
+fn proxied(blob: crate::registry::proxy::ProxiedBlob, digest: &Digest) -> Response {
+    let mut res = match blob.body {
+        Some(stream) => Body::from_stream(stream).into_response(),
+        None => Body::empty().into_response(),
+    };
+    let h = res.headers_mut();
+    if let Some(size) = blob.size {
+        set(h, header::CONTENT_LENGTH, size.to_string());
+    }
+    set(h, header::CONTENT_TYPE, "application/octet-stream");
+    set(h, "docker-content-digest", digest.as_str());
+    set(h, header::ETAG, format!("\"{digest}\""));
+    res
 }
 
 pub(super) async fn delete(req: Req, name: RepoName, digest: Digest) -> Result<Response, RegistryError> {
