@@ -242,6 +242,84 @@ impl Drop for Dockerd {
     }
 }
 
+/// Debian's `docker-registry` (Distribution 2.x) on a free port with its own storage: the other
+/// side of proxy caches and replication. Its access log counts what it served. Killed when
+/// dropped; [`Self::stop`] and [`Self::start_again`] take it down and up on the same port and
+/// storage.
+pub struct Distribution {
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+    /// `127.0.0.1:<port>`
+    pub host: String,
+}
+
+impl Distribution {
+    /// Starts a registry and waits until it answers.
+    pub async fn start() -> Self {
+        tool("docker-registry");
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let host = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let mut me = Self { dir, child: None, host };
+        me.start_again().await;
+        me
+    }
+
+    /// Starts the stopped registry again (same port, same storage).
+    pub async fn start_again(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(self.dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(&self.host).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("docker-registry on {} did not start", self.host);
+    }
+
+    /// Kills the registry at once (SIGKILL).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("access.log")
+    }
+
+    /// How many `GET`s of blob `digest` it has answered (from its access log).
+    pub fn blob_gets(&self, digest: &str) -> usize {
+        self.gets(&format!("/blobs/{digest} "))
+    }
+
+    /// How many `GET`s of a path containing `fragment` it has answered.
+    pub fn gets(&self, fragment: &str) -> usize {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        log.lines().filter(|l| l.contains("\"GET ") && l.contains(fragment)).count()
+    }
+}
+
+impl Drop for Distribution {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// `sha256:<hex>` of a file.
 pub fn file_digest(path: &Path) -> String {
     use sha2::Digest;

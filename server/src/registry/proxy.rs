@@ -11,14 +11,15 @@
 //! - A fetched image manifest is cached once its blobs are (fetched in the background, joining
 //!   the clients' flights); an index is cached at once, its children when clients ask for them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use futures::future::{BoxFuture, Shared};
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
@@ -27,7 +28,7 @@ use super::manifests::{Children, ServedManifest};
 use super::{Registry, RepoCtx};
 use crate::db::{self, manifests::ManifestRow};
 use crate::endpoints::Endpoints;
-use crate::endpoints::client::{ClientError, RegistryClient};
+use crate::endpoints::client::{ClientError, FetchedManifest, ManifestHead, RegistryClient};
 use crate::oci::digester::{Hasher, digest_of};
 use crate::oci::manifest;
 use crate::oci::reference::{Digest, Reference, RepoName, Tag};
@@ -76,13 +77,46 @@ struct Flight {
     progress: watch::Receiver<Progress>,
 }
 
+/// A request to an upstream that concurrent callers share.
+type SharedCall<T> = Shared<BoxFuture<'static, Result<T, ClientError>>>;
+
+/// Concurrent identical upstream requests, sent once: the callers all await the first one's.
+struct Coalesce<T: Clone>(Mutex<HashMap<String, SharedCall<T>>>);
+
+impl<T: Clone + Send + Sync + 'static> Coalesce<T> {
+    fn new() -> Self {
+        Self(Mutex::default())
+    }
+
+    async fn call(
+        &self,
+        key: String,
+        make: impl FnOnce() -> BoxFuture<'static, Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        let call = {
+            let Ok(mut calls) = self.0.lock() else { return make().await };
+            calls.entry(key.clone()).or_insert_with(|| make().shared()).clone()
+        };
+        let out = call.clone().await;
+        if let Ok(mut calls) = self.0.lock()
+            && calls.get(&key).is_some_and(|c| c.ptr_eq(&call))
+        {
+            calls.remove(&key);
+        }
+        out
+    }
+}
+
 /// The proxy-cache state of a registry.
 pub struct Proxy {
     endpoints: Endpoints,
     spool: PathBuf,
     flights: Mutex<HashMap<String, Arc<Flight>>>,
-    /// Manifests being cached in the background, by repository and digest.
-    completing: Mutex<HashSet<(i64, String)>>,
+    heads: Coalesce<Option<ManifestHead>>,
+    manifests: Coalesce<Option<FetchedManifest>>,
+    /// Manifests fetched and being cached in the background (until their blobs are), by
+    /// repository and digest: pulls by digest meanwhile are answered from here, not upstream.
+    completing: Mutex<HashMap<(i64, String), FetchedManifest>>,
 }
 
 impl Proxy {
@@ -90,7 +124,14 @@ impl Proxy {
     /// was never committed).
     pub fn new(endpoints: Endpoints, spool: PathBuf) -> Self {
         let _ = std::fs::remove_dir_all(&spool);
-        Self { endpoints, spool, flights: Mutex::default(), completing: Mutex::default() }
+        Self {
+            endpoints,
+            spool,
+            flights: Mutex::default(),
+            heads: Coalesce::new(),
+            manifests: Coalesce::new(),
+            completing: Mutex::default(),
+        }
     }
 }
 
@@ -153,33 +194,47 @@ impl Registry {
                 Some(row) => return Ok(served(row)),
                 None => d.as_str().to_owned(),
             },
-            Reference::Tag(t) => match client.head_manifest(&upstream_repo, t.as_str()).await {
-                Ok(Some(head)) => {
-                    let unchanged = local.as_ref().is_some_and(|r| head.digest.as_deref() == Some(&r.digest));
-                    if unchanged && let Some(row) = local {
-                        return Ok(served(row));
+            Reference::Tag(t) => {
+                match self.head_upstream(endpoint, &client, &upstream_repo, t.as_str()).await {
+                    Ok(Some(head)) => {
+                        let unchanged =
+                            local.as_ref().is_some_and(|r| head.digest.as_deref() == Some(&r.digest));
+                        if unchanged && let Some(row) = local {
+                            return Ok(served(row));
+                        }
+                        match head.digest {
+                            Some(d) if d.parse::<Digest>().is_ok() => d,
+                            _ => t.as_str().to_owned(),
+                        }
                     }
-                    match head.digest {
-                        Some(d) if d.parse::<Digest>().is_ok() => d,
-                        _ => t.as_str().to_owned(),
+                    Ok(None) => {
+                        return Err(RegistryError::ManifestUnknown(format!(
+                            "{t} is not in {upstream_repo} at {}",
+                            client.shown()
+                        )));
+                    }
+                    Err(e) => {
+                        if let Some(row) = local {
+                            tracing::warn!(repository = %name, error = %e, "upstream failed: serving the cached tag");
+                            return Ok(served(row));
+                        }
+                        return Err(upstream_error(&e));
                     }
                 }
-                Ok(None) => {
-                    return Err(RegistryError::ManifestUnknown(format!(
-                        "{t} is not in {upstream_repo} at {}",
-                        client.shown()
-                    )));
-                }
-                Err(e) => {
-                    if let Some(row) = local {
-                        tracing::warn!(repository = %name, error = %e, "upstream failed: serving the cached tag");
-                        return Ok(served(row));
-                    }
-                    return Err(upstream_error(&e));
-                }
-            },
+            }
         };
-        let fetched = match client.get_manifest(&upstream_repo, &wanted).await {
+        // Fetched a moment ago and still waiting for its blobs: no second fetch.
+        if let Some(m) = self.completing(repo, &wanted) {
+            return Ok(ServedManifest {
+                id: 0,
+                repository_id: repo.repository_id,
+                project_id: repo.project_id,
+                digest: wanted,
+                media_type: m.media_type,
+                content: m.content.to_vec(),
+            });
+        }
+        let fetched = match self.get_upstream(endpoint, &client, &upstream_repo, &wanted).await {
             Ok(Some(m)) => m,
             Ok(None) => {
                 return Err(RegistryError::ManifestUnknown(format!(
@@ -221,7 +276,7 @@ impl Registry {
             )
             .await?;
         } else {
-            self.complete_later(repo, &client, &upstream_repo, digest.clone(), tags, fetched.content.clone());
+            self.complete_later(repo, &client, &upstream_repo, digest.clone(), tags, fetched.clone());
         }
         Ok(ServedManifest {
             // Not cached yet: no row to count the pull against.
@@ -234,6 +289,34 @@ impl Registry {
         })
     }
 
+    /// `HEAD` of manifest `reference` upstream, shared by concurrent pulls.
+    async fn head_upstream(
+        &self,
+        endpoint: i64,
+        client: &Arc<RegistryClient>,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<ManifestHead>, ClientError> {
+        let proxy = self.proxy().map_err(|e| ClientError::Invalid(String::new(), e.to_string()))?;
+        let (c, r, t) = (client.clone(), repository.to_owned(), reference.to_owned());
+        let key = format!("{endpoint} {repository} {reference}");
+        proxy.heads.call(key, move || async move { c.head_manifest(&r, &t).await }.boxed()).await
+    }
+
+    /// Manifest `reference` upstream, fetched once for concurrent pulls.
+    async fn get_upstream(
+        &self,
+        endpoint: i64,
+        client: &Arc<RegistryClient>,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<FetchedManifest>, ClientError> {
+        let proxy = self.proxy().map_err(|e| ClientError::Invalid(String::new(), e.to_string()))?;
+        let (c, r, t) = (client.clone(), repository.to_owned(), reference.to_owned());
+        let key = format!("{endpoint} {repository} {reference}");
+        proxy.manifests.call(key, move || async move { c.get_manifest(&r, &t).await }.boxed()).await
+    }
+
     /// Caches image manifest `content` (`digest`) in `repo` once all its blobs are, fetching those
     /// no client is fetching; the tags move to it then.
     fn complete_later(
@@ -243,11 +326,22 @@ impl Registry {
         upstream_repo: &str,
         digest: Digest,
         tags: Vec<Tag>,
-        content: Bytes,
+        fetched: FetchedManifest,
     ) {
         let Ok(proxy) = self.proxy() else { return };
         let key = (repo.repository_id, digest.to_string());
-        let fresh = proxy.completing.lock().map(|mut c| c.insert(key.clone())).unwrap_or(false);
+        let content = fetched.content.clone();
+        let fresh = proxy
+            .completing
+            .lock()
+            .map(|mut c| match c.entry(key.clone()) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(fetched);
+                    true
+                }
+            })
+            .unwrap_or(false);
         if !fresh {
             return;
         }
@@ -265,6 +359,13 @@ impl Registry {
                 c.remove(&key);
             }
         });
+    }
+
+    /// The manifest `digest` of `repo` fetched and not cached yet.
+    fn completing(&self, repo: RepoCtx, digest: &str) -> Option<FetchedManifest> {
+        let proxy = self.proxy().ok()?;
+        let c = proxy.completing.lock().ok()?;
+        c.get(&(repo.repository_id, digest.to_owned())).cloned()
     }
 
     async fn complete(
