@@ -31,7 +31,14 @@ async fn proxy_project(w: &Wharf, upstream: &Distribution, kind: &str, project: 
         )
         .await
         .expect(StatusCode::CREATED);
-    let id: i64 = res.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let id: i64 = res.headers()["location"]
+        .to_str()
+        .expect("test")
+        .rsplit('/')
+        .next()
+        .expect("test")
+        .parse()
+        .expect("test");
     a.post(
         "/api/v2.0/projects",
         &json!({"project_name": project, "registry_id": id,
@@ -52,8 +59,13 @@ async fn seed(p: &Podman, upstream: &Distribution, repo_tag: &str, sizes: &[usiz
     let target = format!("docker://{}/{repo_tag}", upstream.host);
     run(p.cmd().args(["push", "--tls-verify=false", &local, &target])).await;
     let raw = run(skopeo().args(["inspect", "--raw", "--tls-verify=false", &target])).await;
-    let m: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    m["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_owned()).collect()
+    let m: serde_json::Value = serde_json::from_str(&raw).expect("test");
+    m["layers"]
+        .as_array()
+        .expect("test")
+        .iter()
+        .map(|l| l["digest"].as_str().expect("test").to_owned())
+        .collect()
 }
 
 async fn podman_image_id(p: &Podman, image: &str) -> String {
@@ -62,7 +74,7 @@ async fn podman_image_id(p: &Podman, image: &str) -> String {
 
 /// Whether the proxy has committed blob `digest`.
 async fn has_blob(w: &Wharf, digest: &str) -> bool {
-    wharf::db::blobs::status(w.state.db.reader(), digest).await.unwrap().is_some()
+    wharf::db::blobs::status(w.state.db.reader(), digest).await.expect("test").is_some()
 }
 
 async fn wait_for_blob(w: &Wharf, digest: &str) {
@@ -136,7 +148,7 @@ async fn twenty_concurrent_first_pulls_fetch_each_blob_and_manifest_once() {
     proxy_project(&w, &upstream, "docker-registry", "cache", -1).await;
     let seeding_gets = upstream.gets("/v2/big/image/manifests/");
 
-    let out = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().expect("test");
     let source = format!("docker://{}", w.image("cache/big/image:1"));
     let pulls: Vec<_> = (0..20)
         .map(|i| {
@@ -147,7 +159,7 @@ async fn twenty_concurrent_first_pulls_fetch_each_blob_and_manifest_once() {
         })
         .collect();
     for pull in pulls {
-        pull.await.unwrap();
+        pull.await.expect("test");
     }
     // Every copy holds the verified layer (skopeo checks digests as it copies).
     for i in 0..20 {
@@ -169,7 +181,7 @@ async fn an_upstream_killed_mid_blob_caches_nothing_and_the_next_pull_completes(
     // 8 MiB/s: the 40 MiB layer takes five seconds, long enough to cut it off midway.
     proxy_project(&w, &upstream, "docker-registry", "cache", 8 * 1024).await;
 
-    let out = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().expect("test");
     let source = format!("docker://{}", w.image("cache/slow/image:1"));
     let dest = format!("dir:{}", out.path().join("first").display());
     let mut cmd = skopeo();
@@ -177,7 +189,7 @@ async fn an_upstream_killed_mid_blob_caches_nothing_and_the_next_pull_completes(
     let pull = tokio::spawn(async move { run_fails(&mut cmd).await });
     tokio::time::sleep(Duration::from_millis(2500)).await;
     upstream.stop();
-    let err = pull.await.unwrap();
+    let err = pull.await.expect("test");
     assert!(!err.is_empty());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!has_blob(&w, &layers[0]).await, "nothing of the broken transfer is cached");
@@ -232,20 +244,20 @@ async fn a_multi_arch_index_is_cached_with_the_children_clients_ask_for() {
     let target = format!("docker://{}/team/multi:1", upstream.host);
     run(p.cmd().args(["manifest", "push", "--all", "--tls-verify=false", list, &target])).await;
     let raw = run(skopeo().args(["inspect", "--raw", "--tls-verify=false", &target])).await;
-    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let index: serde_json::Value = serde_json::from_str(&raw).expect("test");
     let child = |arch: &str| -> String {
         index["manifests"]
             .as_array()
-            .unwrap()
+            .expect("test")
             .iter()
             .find(|m| m["platform"]["architecture"] == arch)
             .and_then(|m| m["digest"].as_str())
-            .unwrap()
+            .expect("test")
             .to_owned()
     };
     proxy_project(&w, &upstream, "docker-registry", "cache", -1).await;
 
-    let out = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().expect("test");
     let source = format!("docker://{}", w.image("cache/team/multi:1"));
     let dest = format!("dir:{}", out.path().join("arm").display());
     run(skopeo().args(["copy", "--override-arch", "arm64", "--src-tls-verify=false", &source, &dest])).await;
@@ -255,7 +267,7 @@ async fn a_multi_arch_index_is_cached_with_the_children_clients_ask_for() {
     let repo: i64 = sqlx::query_scalar("SELECT id FROM repositories WHERE name = 'cache/team/multi'")
         .fetch_one(db)
         .await
-        .unwrap();
+        .expect("test");
     let pool = w.state.db.reader().clone();
     let cached = |digest: String| {
         let pool = pool.clone();
@@ -266,7 +278,7 @@ async fn a_multi_arch_index_is_cached_with_the_children_clients_ask_for() {
                     .bind(digest)
                     .fetch_one(&pool)
                     .await
-                    .unwrap();
+                    .expect("test");
             n == 1
         }
     };
@@ -279,7 +291,7 @@ async fn a_multi_arch_index_is_cached_with_the_children_clients_ask_for() {
     assert!(cached(child("arm64")).await, "the child asked for is cached");
     assert!(!cached(child("amd64")).await, "the child nobody asked for is not");
     let links: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM manifest_children").fetch_one(db).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM manifest_children").fetch_one(db).await.expect("test");
     assert_eq!(links, 1, "the cached child is linked to its index");
 
     // Asked for later, the other child joins its index too; the tag lists the index.
@@ -292,10 +304,12 @@ async fn a_multi_arch_index_is_cached_with_the_children_clients_ask_for() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let links: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM manifest_children").fetch_one(db).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM manifest_children").fetch_one(db).await.expect("test");
     assert_eq!(links, 2);
-    let pending: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM manifest_pending_children").fetch_one(db).await.unwrap();
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM manifest_pending_children")
+        .fetch_one(db)
+        .await
+        .expect("test");
     assert_eq!(pending, 0);
     let res = reqwest::Client::new()
         .get(format!("http://{}/v2/cache/team/multi/tags/list", w.host))
