@@ -363,3 +363,76 @@ async fn injected_markup_and_forms_cannot_act_for_a_signed_in_admin() {
     shot(&c, "09-forged-form-refused").await;
     c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_registry_tests_it_and_creates_a_proxy_cache_in_chromium() {
+    let upstream = wharf_e2e::Distribution::start().await;
+    let wharf = Wharf::start().await;
+    let base = format!("http://{}", wharf.host);
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
+
+    c.find(Locator::LinkText("Registries")).await.expect("nav link").click().await.expect("click");
+    wait_for_url(&c, &format!("{base}/admin/registries"), "registries-page").await;
+    hydrated(&c).await;
+    assert!(text_of(&c, "main").await.contains("No registry endpoints yet."));
+
+    // Test first: a wrong address says why; the right one says OK.
+    let type_in = |css: &'static str, text: String| {
+        let c = c.clone();
+        async move {
+            let field = c.find(Locator::Css(css)).await.expect(css);
+            field.clear().await.expect("clear");
+            field.send_keys(&text).await.expect("type");
+        }
+    };
+    type_in("input[name=name]", "distribution".into()).await;
+    type_in("input[name=url]", "http://127.0.0.1:9".into()).await;
+    c.find(Locator::Css("button[value=test]")).await.expect("test").click().await.expect("click");
+    wait_for(&c, ".error", "test-refused").await;
+    assert!(text_of(&c, ".error").await.contains("unreachable"));
+    type_in("input[name=url]", format!("http://{}", upstream.host)).await;
+    c.find(Locator::Css("button[value=test]")).await.expect("test").click().await.expect("click");
+    wait_for(&c, ".ok", "test-ok").await;
+    assert!(text_of(&c, ".ok").await.contains("Connection OK"));
+    c.find(Locator::Css("button[value=save]")).await.expect("add").click().await.expect("click");
+    wait_for(&c, "table.list", "endpoint-row").await;
+    let row = text_of(&c, "table.list tbody").await;
+    assert!(
+        row.contains("distribution") && row.contains(&upstream.host) && row.contains("anonymous"),
+        "{row}"
+    );
+    // The background check marks it healthy; "Test connection" on the row checks again now.
+    c.find(Locator::Css("table.list button.small")).await.expect("row test").click().await.expect("click");
+    wait_for(&c, ".ok", "row-test").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//table[@class='list']//span[text()='healthy']"))
+        .await
+        .expect("healthy");
+    shot(&c, "10-registries").await;
+
+    // A proxy-cache project from the projects page.
+    c.goto(&format!("{base}/projects")).await.expect("projects");
+    hydrated(&c).await;
+    c.find(Locator::Css("input[name=name]")).await.expect("name").send_keys("hub").await.expect("type");
+    c.find(Locator::Css("select[name=proxy_of] option:nth-child(2)"))
+        .await
+        .expect("option")
+        .click()
+        .await
+        .expect("pick");
+    c.find(Locator::Css("form.row button[type=submit]")).await.expect("create").click().await.expect("click");
+    wait_for_url(&c, &format!("{base}/projects/hub"), "proxy-project").await;
+    let page = text_of(&c, "main").await;
+    assert!(page.contains("A proxy cache of distribution"), "{page}");
+    assert!(
+        page.contains(&format!("docker pull {}/hub/", wharf.host)) && !page.contains("docker push"),
+        "{page}"
+    );
+    shot(&c, "11-proxy-project").await;
+    c.goto(&format!("{base}/projects")).await.expect("projects");
+    let list = text_of(&c, "table.list").await;
+    assert!(list.contains("hub") && list.contains("proxy cache"), "{list}");
+}

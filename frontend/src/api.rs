@@ -88,11 +88,17 @@ pub async fn list_projects(q: String, page: i64) -> Result<Page<ProjectSummary>,
 pub async fn create_project(
     name: String,
     public: Option<String>,
+    proxy_of: Option<String>,
     csrf: Option<String>,
 ) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
     let name = name.trim().to_owned();
-    portal.create_project(&who, &name, public.is_some()).await?;
+    // The form's select: empty for a normal project, an endpoint's id for a proxy cache.
+    let proxy_of = match proxy_of.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) => Some(id.parse().map_err(|_| PortalError::Invalid("Choose a registry endpoint.".into()))?),
+    };
+    portal.create_project(&who, &name, public.is_some(), proxy_of).await?;
     leptos_axum::redirect(&format!("/projects/{name}"));
     Ok(())
 }
@@ -481,4 +487,56 @@ pub async fn delete_repository(repository: String, csrf: Option<String>) -> Resu
     let project = repository.split('/').next().unwrap_or_default();
     leptos_axum::redirect(&format!("/projects/{project}"));
     Ok(())
+}
+
+/// Registry endpoints (system administrators).
+#[server(prefix = "/ui", endpoint = "list_endpoints", input = GetUrl)]
+pub async fn list_endpoints(q: String, page: i64) -> Result<Page<EndpointSummary>, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.endpoints(&who, &q, page).await
+}
+
+/// Adds a registry endpoint, or (with `intent` = `test`) only checks the form's settings;
+/// answers what happened.
+#[server(prefix = "/ui", endpoint = "save_endpoint")]
+pub async fn save_endpoint(
+    name: String,
+    registry_type: Option<RegistryKind>,
+    url: String,
+    description: Option<String>,
+    access_key: Option<String>,
+    access_secret: Option<String>,
+    insecure: Option<String>,
+    intent: Option<String>,
+    csrf: Option<String>,
+) -> Result<String, PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let new = NewEndpoint {
+        name: name.trim().to_owned(),
+        kind: registry_type,
+        url: url.trim().to_owned(),
+        description: description.unwrap_or_default().trim().to_owned(),
+        access_key: access_key.unwrap_or_default().trim().to_owned(),
+        access_secret: access_secret.unwrap_or_default(),
+        insecure: insecure.is_some(),
+    };
+    if intent.as_deref() == Some("test") {
+        return portal.test_endpoint(&who, None, &new).await;
+    }
+    portal.create_endpoint(&who, &new).await?;
+    Ok(format!("Added {}.", new.name))
+}
+
+/// Checks a stored endpoint now ("Test connection"); answers what was found.
+#[server(prefix = "/ui", endpoint = "test_endpoint")]
+pub async fn test_endpoint(id: i64, csrf: Option<String>) -> Result<String, PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.test_endpoint(&who, Some(id), &NewEndpoint::default()).await
+}
+
+/// Deletes a registry endpoint.
+#[server(prefix = "/ui", endpoint = "delete_endpoint")]
+pub async fn delete_endpoint(id: i64, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.delete_endpoint(&who, id).await
 }

@@ -15,8 +15,23 @@ pub trait Portal: Send + Sync {
     async fn sign_out(&self);
     /// Projects the viewer may see whose name contains `q`.
     async fn projects(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<ProjectSummary>>;
-    /// Creates a project.
-    async fn create_project(&self, who: &Viewer, name: &str, public: bool) -> PortalResult<()>;
+    /// Creates a project; with `proxy_of`, a proxy cache of that endpoint.
+    async fn create_project(
+        &self,
+        who: &Viewer,
+        name: &str,
+        public: bool,
+        proxy_of: Option<i64>,
+    ) -> PortalResult<()>;
+    /// Registry endpoints whose name contains `q` (system administrators).
+    async fn endpoints(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<EndpointSummary>>;
+    /// Adds a registry endpoint.
+    async fn create_endpoint(&self, who: &Viewer, new: &NewEndpoint) -> PortalResult<()>;
+    /// Checks that a registry answers with the form's settings, or endpoint `id`'s stored
+    /// ones; answers what was checked.
+    async fn test_endpoint(&self, who: &Viewer, id: Option<i64>, new: &NewEndpoint) -> PortalResult<String>;
+    /// Deletes a registry endpoint.
+    async fn delete_endpoint(&self, who: &Viewer, id: i64) -> PortalResult<()>;
     /// A project's header.
     async fn project(&self, who: &Viewer, name: &str) -> PortalResult<ProjectView>;
     /// Repositories of a project whose name contains `q`.

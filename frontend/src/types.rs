@@ -675,6 +675,8 @@ pub struct ProjectSummary {
     pub role: Option<Role>,
     /// Creation time (RFC 3339).
     pub created: String,
+    /// The endpoint's name, when the project is a proxy cache.
+    pub proxy_of: Option<String>,
 }
 
 /// A project's page header.
@@ -696,6 +698,52 @@ pub struct ProjectView {
     pub repo_count: i64,
     /// The registry host for commands (`host:port`).
     pub registry: String,
+    /// The upstream (endpoint name and URL), when the project is a proxy cache.
+    pub proxy_of: Option<(String, String)>,
+}
+
+/// A registry endpoint in the administrators' list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointSummary {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// What it is.
+    pub kind: RegistryKind,
+    /// Free text.
+    pub description: String,
+    /// TLS verification is skipped.
+    pub insecure: bool,
+    /// User name; empty for anonymous access.
+    pub access_key: String,
+    /// What the last background check found.
+    pub status: EndpointHealth,
+    /// When it was last checked (RFC 3339).
+    pub checked: Option<String>,
+    /// Creation time (RFC 3339).
+    pub created: String,
+}
+
+/// The portal's form for a new registry endpoint (or for testing one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEndpoint {
+    /// Name.
+    pub name: String,
+    /// What it is; `None` when the form left it unset.
+    pub kind: Option<RegistryKind>,
+    /// Base URL.
+    pub url: String,
+    /// Free text.
+    pub description: String,
+    /// User name; empty for anonymous access.
+    pub access_key: String,
+    /// Password or token.
+    pub access_secret: String,
+    /// Skip TLS verification.
+    pub insecure: bool,
 }
 
 /// A repository in a listing.

@@ -15,11 +15,12 @@ use crate::auth::session::UiSessions;
 use crate::auth::{Action, AuthError, Identity, allowed};
 use crate::db::manifests::{ArtifactSort, ReferrerRow};
 use crate::db::projects::{ProjectFilter, ProjectRow};
+use crate::endpoints::{EndpointError, EndpointPatch, EndpointSpec};
 use crate::gc::GcServiceError;
 use crate::gc::collector::GcParams;
 use crate::projects::members::UserRef;
 use crate::projects::robots::NewRobot;
-use crate::projects::{ProjectError, ProjectRef};
+use crate::projects::{NewProject, ProjectError, ProjectRef};
 use crate::retention::RetentionError;
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
@@ -144,6 +145,18 @@ impl From<GcServiceError> for PortalError {
     }
 }
 
+impl From<EndpointError> for PortalError {
+    fn from(e: EndpointError) -> Self {
+        match e {
+            EndpointError::Unauthorized => Self::Unauthorized,
+            EndpointError::Forbidden => Self::Forbidden,
+            EndpointError::NotFound(id) => Self::NotFound(format!("Registry endpoint {id}")),
+            EndpointError::Db => Self::Internal,
+            other => Self::Invalid(sentence(&other.to_string())),
+        }
+    }
+}
+
 impl From<crate::db::DbError> for PortalError {
     fn from(e: crate::db::DbError) -> Self {
         internal(e)
@@ -250,14 +263,78 @@ impl Portal for WharfPortal {
                 repo_count: p.repo_count,
                 role: p.role,
                 created: rfc3339_ms(p.created_at),
+                proxy_of: p.registry_name,
             })
             .collect();
         Ok(page(items, total, page_no))
     }
 
-    async fn create_project(&self, who: &Viewer, name: &str, public: bool) -> PortalResult<()> {
+    async fn create_project(
+        &self,
+        who: &Viewer,
+        name: &str,
+        public: bool,
+        proxy_of: Option<i64>,
+    ) -> PortalResult<()> {
         let id = identity(who);
-        self.0.projects.create(Actor::new(&id, client_ip()), name, public).await?;
+        let spec = NewProject { name, public, registry_id: proxy_of, proxy_speed_kb: -1 };
+        self.0.projects.create_with(Actor::new(&id, client_ip()), &spec).await?;
+        Ok(())
+    }
+
+    async fn endpoints(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<EndpointSummary>> {
+        let (rows, total) =
+            self.0.endpoints.list(&identity(who), q.trim(), offset(page_no), PAGE_SIZE).await?;
+        let items = rows
+            .into_iter()
+            .map(|e| EndpointSummary {
+                id: e.id,
+                name: e.name,
+                url: e.url,
+                kind: e.kind,
+                description: e.description,
+                insecure: e.insecure,
+                access_key: e.access_key,
+                status: e.status,
+                checked: e.checked_at.map(rfc3339_ms),
+                created: rfc3339_ms(e.created_at),
+            })
+            .collect();
+        Ok(page(items, total, page_no))
+    }
+
+    async fn create_endpoint(&self, who: &Viewer, new: &NewEndpoint) -> PortalResult<()> {
+        let spec = EndpointSpec {
+            name: new.name.clone(),
+            url: new.url.clone(),
+            kind: new.kind.unwrap_or(RegistryKind::DockerRegistry),
+            description: new.description.clone(),
+            insecure: new.insecure,
+            access_key: new.access_key.clone(),
+            access_secret: (!new.access_secret.is_empty()).then(|| new.access_secret.as_str().into()),
+        };
+        self.0.endpoints.create(&identity(who), &spec).await?;
+        Ok(())
+    }
+
+    async fn test_endpoint(&self, who: &Viewer, id: Option<i64>, new: &NewEndpoint) -> PortalResult<String> {
+        let patch = EndpointPatch {
+            url: (!new.url.is_empty()).then(|| new.url.clone()),
+            insecure: id.is_none().then_some(new.insecure),
+            access_key: id.is_none().then(|| new.access_key.clone()),
+            access_secret: (!new.access_secret.is_empty()).then(|| new.access_secret.as_str().into()),
+            ..Default::default()
+        };
+        self.0.endpoints.ping(&identity(who), id, new.kind, &patch).await?;
+        if let Some(id) = id {
+            // The stored status follows what was just found.
+            self.0.endpoints.check(id).await;
+        }
+        Ok("Connection OK: the registry answered and accepted the credentials.".into())
+    }
+
+    async fn delete_endpoint(&self, who: &Viewer, id: i64) -> PortalResult<()> {
+        self.0.endpoints.delete(&identity(who), id).await?;
         Ok(())
     }
 
@@ -265,7 +342,8 @@ impl Portal for WharfPortal {
         let id = identity(who);
         let p = self.0.projects.get(&id, &ProjectRef::Name(name.to_owned()), Action::ReadProject).await?;
         Ok(ProjectView {
-            can_push: may(&id, &p, Action::Push),
+            // A proxy cache refuses pushes whatever the role.
+            can_push: p.registry_id.is_none() && may(&id, &p, Action::Push),
             can_manage_retention: may(&id, &p, Action::ManageRetention),
             can_list_members: may(&id, &p, Action::ListMembers),
             can_admin: may(&id, &p, Action::UpdateProject),
@@ -273,6 +351,10 @@ impl Portal for WharfPortal {
             name: p.name,
             public: p.public,
             registry: self.0.config.registry_host().to_owned(),
+            proxy_of: match p.registry_id {
+                Some(e) => self.0.endpoints.describe(e).await.ok(),
+                None => None,
+            },
         })
     }
 

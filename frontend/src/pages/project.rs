@@ -29,6 +29,15 @@ pub fn ProjectPage() -> impl IntoView {
                 };
                 let repos = repos.await;
                 let push = format!("docker push {}/{}/<image>:<tag>", project.registry, project.name);
+                let pull = format!("docker pull {}/{}/<image>:<tag>", project.registry, project.name);
+                let proxy_note = project.proxy_of.clone().map(|(name, url)| view! {
+                    <section class="card">
+                        <p>"A proxy cache of " <strong>{name}</strong> " (" <code>{url}</code> "): "
+                           "pulls of what is not cached yet go there, and what was pulled is served from here, "
+                           "also when it is down. Pushes are refused."</p>
+                        <CopyCommand text=pull.clone() />
+                    </section>
+                });
                 view! {
                     <div class="bar">
                         <h1>
@@ -43,11 +52,12 @@ pub fn ProjectPage() -> impl IntoView {
                         </form>
                     </div>
                     <ProjectTabs project=project.clone() current="repositories" />
+                    {proxy_note}
                     {match repos {
                         Err(e) => view! { <Failure error=e /> }.into_any(),
                         Ok(r) if r.items.is_empty() && q().is_empty() => view! {
                             <section class="empty">
-                                <p>"No repositories yet."</p>
+                                <p>{if project.proxy_of.is_some() { "Nothing cached yet: pull through it to fill it." } else { "No repositories yet." }}</p>
                                 {project.can_push.then(|| view! {
                                     <p>"Push an image to create one:"</p>
                                     <CopyCommand text=push.clone() />

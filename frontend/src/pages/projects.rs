@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::page_param;
-use crate::api::{CreateProject, current_viewer, list_projects};
+use crate::api::{CreateProject, current_viewer, list_endpoints, list_projects};
 use crate::components::{CsrfField, Failure, Pager, encode, human_size};
 
 /// `/projects?q=&page=`
@@ -49,7 +49,12 @@ pub fn ProjectsPage() -> impl IntoView {
                                 <tbody>
                                     {p.items.into_iter().map(|row| view! {
                                         <tr>
-                                            <td><a href=format!("/projects/{}", row.name)>{row.name.clone()}</a></td>
+                                            <td>
+                                                <a href=format!("/projects/{}", row.name)>{row.name.clone()}</a>
+                                                {row.proxy_of.clone().map(|up| view! {
+                                                    " " <span class="badge" title=format!("Proxy cache of {up}")>"proxy cache"</span>
+                                                })}
+                                            </td>
                                             <td>
                                                 <span class=if row.public { "badge public" } else { "badge private" }>
                                                     {if row.public { "public" } else { "private" }}
@@ -72,7 +77,13 @@ pub fn ProjectsPage() -> impl IntoView {
         </Suspense>
         <Suspense>
             {move || Suspend::new(async move {
-                let signed_in = viewer.await.map(|v| v.signed_in()).unwrap_or(false);
+                let viewer = viewer.await.ok();
+                let signed_in = viewer.as_ref().is_some_and(|v| v.signed_in());
+                // Proxy caches are for system administrators, of the endpoints they added.
+                let endpoints = match viewer.as_ref().is_some_and(|v| v.sysadmin) {
+                    true => list_endpoints(String::new(), 1).await.map(|p| p.items).unwrap_or_default(),
+                    false => Vec::new(),
+                };
                 signed_in.then(|| view! {
                     <section class="card">
                         <h2>"New project"</h2>
@@ -80,6 +91,16 @@ pub fn ProjectsPage() -> impl IntoView {
                             <CsrfField />
                             <input name="name" placeholder="name" required pattern="[a-z0-9]+(?:[._-][a-z0-9]+)*" aria-label="Project name" />
                             <label class="check"><input type="checkbox" name="public" />" Public"</label>
+                            {(!endpoints.is_empty()).then(|| view! {
+                                <label>"Proxy cache of "
+                                    <select name="proxy_of" aria-label="Proxy cache of">
+                                        <option value="">"— none (a normal project)"</option>
+                                        {endpoints.iter().map(|e| view! {
+                                            <option value=e.id.to_string()>{format!("{} ({})", e.name, e.url)}</option>
+                                        }).collect_view()}
+                                    </select>
+                                </label>
+                            })}
                             <button type="submit" class="primary">"Create"</button>
                         </ActionForm>
                         {move || match create.value().get() {

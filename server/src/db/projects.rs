@@ -113,6 +113,8 @@ pub struct ProjectRow {
     pub registry_id: Option<i64>,
     /// The proxy's upstream bandwidth in KiB/s; -1 unlimited.
     pub proxy_speed_kb: i64,
+    /// The upstream endpoint's name.
+    pub registry_name: Option<String>,
 }
 
 /// Which projects a listing shows.
@@ -132,7 +134,8 @@ const PROJECT_SELECT: &str = "SELECT p.id AS id, p.name AS name, p.public AS pub
      u.username AS owner_name, p.created_at AS created_at, p.updated_at AS updated_at, \
      (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count, pm.role_id AS role_id, \
      (SELECT rp.id FROM retention_policies rp WHERE rp.project_id = p.id) AS retention_id, \
-     p.registry_id AS registry_id, p.proxy_speed_kb AS proxy_speed_kb \
+     p.registry_id AS registry_id, p.proxy_speed_kb AS proxy_speed_kb, \
+     (SELECT rg.name FROM registries rg WHERE rg.id = p.registry_id) AS registry_name \
      FROM projects p LEFT JOIN users u ON u.id = p.owner_id \
      LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $1";
 

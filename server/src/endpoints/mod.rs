@@ -376,6 +376,13 @@ impl Endpoints {
         })
     }
 
+    /// The name and URL of endpoint `id` (what a proxy project's page shows its members; no
+    /// credentials).
+    pub async fn describe(&self, id: i64) -> Result<(String, String), EndpointError> {
+        let row = self.row(id).await?;
+        Ok((row.name, row.url))
+    }
+
     /// The client of endpoint `id` (for the proxy cache and replication; no permission check:
     /// the callers have made theirs).
     pub async fn client(&self, id: i64) -> Result<Arc<RegistryClient>, EndpointError> {

@@ -695,6 +695,7 @@ fn server_fn_need(name: &str) -> Need {
         "add_member" | "set_member_role" | "remove_member" | "list_robots" | "create_robot"
         | "change_robot" | "project_logs" | "set_project_public" | "delete_project" => Project(ProjectAdmin),
         "gc_page" | "run_gc" | "set_gc_schedule" | "list_users" | "create_user" | "change_user" => Admin,
+        "list_endpoints" | "save_endpoint" | "test_endpoint" | "delete_endpoint" => Admin,
         other => panic!("server function {other} has no entry in the route walker: add what it needs"),
     }
 }
@@ -735,6 +736,7 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
         ("repo_pattern", "**".into()),
         ("tag_decoration", "matches".into()),
         ("tag_pattern", "**".into()),
+        ("url", "http://127.0.0.1:9".into()),
     ]
 }
 
