@@ -31,7 +31,7 @@ macro_rules! words {
     )*};
 }
 
-words!(ScheduleKind, RunStatus, Trigger, RetentionTemplate, RegistryKind, EndpointHealth);
+words!(ScheduleKind, RunStatus, Trigger, RetentionTemplate, RegistryKind, EndpointHealth, ReplicationTrigger);
 
 /// Harbor's project roles, with Harbor's ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -231,6 +231,17 @@ impl RunStatus {
         }
     }
 
+    /// Harbor's word for a replication execution or task in this status.
+    pub fn replication_word(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Running => "InProgress",
+            Self::Success => "Succeed",
+            Self::Error => "Failed",
+            Self::Stopped => "Stopped",
+        }
+    }
+
     /// The status Harbor's word names.
     pub fn parse(word: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == word)
@@ -300,6 +311,50 @@ impl RegistryKind {
         match self {
             Self::DockerHub => "https://hub.docker.com",
             Self::DockerRegistry | Self::Harbor => "",
+        }
+    }
+}
+
+/// When a replication policy runs (Harbor's `trigger.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ReplicationTrigger {
+    /// When someone starts it.
+    #[default]
+    #[serde(rename = "manual")]
+    Manual,
+    /// On its cron schedule.
+    #[serde(rename = "scheduled")]
+    Scheduled,
+    /// On every push and (with deletion replication) delete of what it selects: push-based
+    /// policies only.
+    #[serde(rename = "event_based")]
+    EventBased,
+}
+
+impl ReplicationTrigger {
+    /// Every trigger.
+    pub const ALL: [Self; 3] = [Self::Manual, Self::Scheduled, Self::EventBased];
+
+    /// Harbor's word, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Scheduled => "scheduled",
+            Self::EventBased => "event_based",
+        }
+    }
+
+    /// The trigger Harbor's word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == word)
+    }
+
+    /// How the portal names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Manual => "Manual",
+            Self::Scheduled => "Scheduled",
+            Self::EventBased => "On push and delete",
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod oci;
 pub mod portal;
 pub mod projects;
 pub mod registry;
+pub mod replication;
 pub mod retention;
 pub mod state;
 pub mod storage;

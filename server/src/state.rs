@@ -47,6 +47,8 @@ pub struct AppState {
     pub retention: RetentionService,
     /// Registry endpoints (proxy upstreams, replication peers).
     pub endpoints: crate::endpoints::Endpoints,
+    /// Replication policies and executions.
+    pub replication: crate::replication::ReplicationService,
     /// Request and transfer counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Web portal sessions.
@@ -117,6 +119,14 @@ impl AppState {
         let gc = GcService::new(db.clone(), collector, &holder, config.gc_workers, config.job_lease);
         let retention = RetentionService::new(db.clone(), projects.clone(), &holder, config.job_lease);
         let auth = Arc::new(Authenticator::new(db.clone(), signer, auditor.clone()));
+        let replication = crate::replication::ReplicationService::new(
+            db.clone(),
+            registry.clone(),
+            endpoints.clone(),
+            store.clone(),
+            &holder,
+            config.job_lease,
+        );
         Ok(Self {
             registry: registry.clone(),
             auth: auth.clone(),
@@ -129,6 +139,7 @@ impl AppState {
             gc,
             retention,
             endpoints,
+            replication,
             metrics: crate::metrics::Metrics::default(),
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
             leptos: leptos::prelude::LeptosOptions::builder()
@@ -142,12 +153,17 @@ impl AppState {
     /// Starts the background jobs every serving replica runs (the cron scheduler); they stop
     /// when the returned handle is aborted.
     pub fn start_jobs(&self) -> tokio::task::JoinHandle<()> {
-        let jobs: Jobs = vec![Arc::new(self.gc.clone()), Arc::new(self.retention.clone())];
+        let jobs: Jobs = vec![
+            Arc::new(self.gc.clone()),
+            Arc::new(self.retention.clone()),
+            Arc::new(self.replication.clone()),
+        ];
         let scheduler = scheduler::spawn(self.db.clone(), jobs);
         let health = self.endpoints.spawn_health_checks(crate::endpoints::HEALTH_EVERY);
+        let watch = self.replication.spawn_watch();
         tokio::spawn(async move {
-            // Aborting this task drops the health checks with it.
-            let _guard = AbortOnDrop(health);
+            // Aborting this task drops the health checks and the replication watch with it.
+            let _guards = (AbortOnDrop(health), AbortOnDrop(watch));
             scheduler.await.ok();
         })
     }

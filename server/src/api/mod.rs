@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod pagination;
 mod projects;
 mod registries;
+mod replication;
 mod repositories;
 mod retention;
 mod robots;
@@ -97,6 +98,12 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(registries::get_registry, registries::update_registry, registries::delete_registry))
         .routes(routes!(registries::registry_info))
         .routes(routes!(registries::list_adapters))
+        .routes(routes!(replication::list_policies, replication::create_policy))
+        .routes(routes!(replication::get_policy, replication::update_policy, replication::delete_policy))
+        .routes(routes!(replication::list_executions, replication::start_execution))
+        .routes(routes!(replication::get_execution, replication::stop_execution))
+        .routes(routes!(replication::list_tasks))
+        .routes(routes!(replication::task_log))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::current_user))
         .routes(routes!(users::get_user, users::update_user))

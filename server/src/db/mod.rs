@@ -14,6 +14,7 @@ pub mod members;
 pub mod metrics;
 pub mod projects;
 pub mod registries;
+pub mod replication;
 pub mod repositories;
 pub mod retention;
 pub mod robots;

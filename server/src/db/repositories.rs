@@ -118,6 +118,11 @@ pub async fn count_in_project<'e>(
     .await?)
 }
 
+/// The full name of repository `id`.
+pub async fn name_of<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT name FROM repositories WHERE id = $1").bind(id).fetch_optional(e).await?)
+}
+
 /// One repository by full name.
 pub async fn by_name<'e>(
     e: impl Executor<'e, Database = Any>,

@@ -12,6 +12,8 @@ pub enum RunTable {
     Gc,
     /// Retention executions.
     Retention,
+    /// Replication executions.
+    Replication,
 }
 
 impl RunTable {
@@ -19,6 +21,7 @@ impl RunTable {
         match self {
             Self::Gc => "gc_runs",
             Self::Retention => "retention_executions",
+            Self::Replication => "replication_executions",
         }
     }
 }

@@ -106,6 +106,8 @@ pub struct RegistryClient {
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     /// Whether the registry asked for Basic authentication.
     basic: std::sync::atomic::AtomicBool,
+    /// The challenge `/v2/` answers (`Some(None)`: none, anonymous access works).
+    challenge: tokio::sync::OnceCell<Option<String>>,
 }
 
 /// Attempts of an idempotent request that fails on the network or with a 5xx or 429.
@@ -176,6 +178,7 @@ impl RegistryClient {
             credential,
             tokens: Mutex::new(HashMap::new()),
             basic: false.into(),
+            challenge: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -300,6 +303,14 @@ impl RegistryClient {
     ) -> Result<Response, ClientError> {
         let idempotent = matches!(method, Method::GET | Method::HEAD);
         let url = format!("{}{path}", self.base);
+        // With credentials, authenticate before the first request of a scope: some answers
+        // (a catalog, a public repository) come without a challenge, but show an anonymous view.
+        if self.credential.is_some()
+            && self.cached_auth(scope).is_none()
+            && let Some(challenge) = self.challenge().await?
+        {
+            self.authenticate(&challenge, scope).await?;
+        }
         let mut challenged = false;
         let mut attempt = 0;
         loop {
@@ -341,6 +352,29 @@ impl RegistryClient {
             }
             return Ok(res);
         }
+    }
+
+    /// The challenge of `/v2/`, asked once.
+    async fn challenge(&self) -> Result<Option<String>, ClientError> {
+        self.challenge
+            .get_or_try_init(|| async {
+                let res = self
+                    .http
+                    .get(format!("{}/v2/", self.base))
+                    .send()
+                    .await
+                    .map_err(|e| self.unreachable(e))?;
+                Ok(match res.status() {
+                    StatusCode::UNAUTHORIZED => res
+                        .headers()
+                        .get(header::WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                    _ => None,
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// Checks that the registry answers the Distribution API and accepts the credentials.
@@ -605,6 +639,28 @@ impl RegistryClient {
             return Ok(());
         }
         Err(self.status_error(res).await)
+    }
+
+    /// Creates project `name` on a Harbor (or Wharf) unless it exists: pushes into a missing
+    /// project are refused there, and replication creates the namespaces it needs, as Harbor's
+    /// own adapter does. Other registries have no projects.
+    pub async fn ensure_project(&self, name: &str) -> Result<(), ClientError> {
+        if self.kind != RegistryKind::Harbor {
+            return Ok(());
+        }
+        let mut req = self
+            .http
+            .post(format!("{}/api/v2.0/projects", self.base))
+            .json(&serde_json::json!({"project_name": name, "metadata": {"public": "false"}}));
+        if let Some(auth) = self.basic_auth() {
+            req = req.header(header::AUTHORIZATION, auth);
+        }
+        let res = req.send().await.map_err(|e| self.unreachable(e))?;
+        match res.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::CONFLICT => Ok(()),
+            _ => Err(self.status_error(res).await),
+        }
     }
 
     /// Deletes manifest `reference` (a tag or a digest) of `repository`; false when it is not

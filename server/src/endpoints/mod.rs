@@ -301,16 +301,24 @@ impl Endpoints {
     pub async fn delete(&self, who: &Identity, id: i64) -> Result<(), EndpointError> {
         admin_only(who)?;
         let row = self.row(id).await?;
-        let users = db::registries::proxy_projects(self.db.reader(), id).await?;
-        if !users.is_empty() {
-            let list =
-                users.iter().map(|p| format!("proxy-cache project {p}")).collect::<Vec<_>>().join(", ");
+        let projects = db::registries::proxy_projects(self.db.reader(), id).await?;
+        let policies = db::replication::policies_using(self.db.reader(), id).await?;
+        if !projects.is_empty() || !policies.is_empty() {
+            let list = projects
+                .iter()
+                .map(|p| format!("proxy-cache project {p}"))
+                .chain(policies.iter().map(|p| format!("replication policy {p}")))
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(EndpointError::InUse(row.name, list));
         }
         match db::registries::delete(self.db.writer(), id).await {
-            // A proxy project created since the check above.
+            // A proxy project or a policy created since the check above.
             Err(e) if e.is_foreign_key_violation() => {
-                return Err(EndpointError::InUse(row.name, "a proxy-cache project".into()));
+                return Err(EndpointError::InUse(
+                    row.name,
+                    "a proxy-cache project or replication policy".into(),
+                ));
             }
             other => {
                 if !other? {

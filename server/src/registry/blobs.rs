@@ -41,6 +41,23 @@ impl Registry {
         }
     }
 
+    /// Whether blob `digest` is usable from `repo`: linked, or in the store for another
+    /// repository (then linked here, without moving bytes).
+    pub(crate) async fn adopt_blob(&self, repo: RepoCtx, digest: &Digest) -> Result<bool, RegistryError> {
+        if let Some(b) = db::blobs::linked(self.db.reader(), repo.repository_id, digest.as_str()).await?
+            && b.status.usable()
+        {
+            return Ok(true);
+        }
+        let mut tx = self.db.begin().await?;
+        if !db::blobs::claim(&mut *tx, digest.as_str()).await? {
+            return Ok(false);
+        }
+        db::blobs::link(&mut *tx, repo.repository_id, digest.as_str()).await?;
+        tx.commit().await.map_err(db::DbError::from)?;
+        Ok(true)
+    }
+
     /// Opens blob `digest` (or `range` of it) for streaming, once [`Self::stat_blob`] has
     /// said the repository may serve it (one query per pull, not two).
     pub async fn read_blob(

@@ -285,6 +285,14 @@ impl Registry {
         }
         db::repositories::touch(&mut *tx, repo.repository_id).await?;
         tx.commit().await.map_err(db::DbError::from)?;
+        if children_rule == Children::Required {
+            // Nobody listening is fine.
+            let _ = self.events.send(super::RegistryEvent::Pushed {
+                repository_id: repo.repository_id,
+                digest: digest.to_string(),
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+            });
+        }
         Ok(PushedManifest { digest, subject: parsed.subject.map(|s| s.digest), tags })
     }
 
@@ -327,7 +335,12 @@ impl Registry {
                     other => other?,
                 }
                 db::repositories::touch(&mut *tx, repo.repository_id).await?;
+                let repository = db::repositories::name_of(&mut *tx, repo.repository_id).await?;
                 tx.commit().await.map_err(db::DbError::from)?;
+                if let Some(repository) = repository {
+                    let _ =
+                        self.events.send(super::RegistryEvent::Deleted { repository, digest: d.to_string() });
+                }
                 Ok(())
             }
         }

@@ -34,6 +34,29 @@ pub struct Registry {
     auditor: crate::audit::Auditor,
     /// Proxy-cache projects' upstream fetches.
     proxy: Option<std::sync::Arc<proxy::Proxy>>,
+    /// Pushes and deletes, for whoever listens (event-based replication).
+    events: tokio::sync::broadcast::Sender<RegistryEvent>,
+}
+
+/// Something that changed a repository's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// A manifest was stored (pushed or copied), with the tags it got.
+    Pushed {
+        /// The repository.
+        repository_id: i64,
+        /// The manifest's digest.
+        digest: String,
+        /// The tags it got.
+        tags: Vec<String>,
+    },
+    /// A manifest was deleted with its tags.
+    Deleted {
+        /// The repository's full name.
+        repository: String,
+        /// The manifest's digest.
+        digest: String,
+    },
 }
 
 /// Whether `caller` may perform `action` on `name`, given what the database knows of its project
@@ -102,7 +125,14 @@ impl Registry {
             max_uploads: i64::MAX,
             auditor,
             proxy: None,
+            // Listeners that fall this far behind lose the oldest events (and log it).
+            events: tokio::sync::broadcast::channel(1024).0,
         }
+    }
+
+    /// Pushes and deletes from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RegistryEvent> {
+        self.events.subscribe()
     }
 
     /// Serves proxy-cache projects from the upstreams in `endpoints`, spooling fetches under

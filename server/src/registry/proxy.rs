@@ -380,7 +380,7 @@ impl Registry {
         let parsed = manifest::parse(content, None)?;
         for blob in parsed.required_blobs() {
             let d = blob.digest.clone();
-            if self.cached_in(repo, &d).await? {
+            if self.adopt_blob(repo, &d).await? {
                 continue;
             }
             let flight = self.flight(repo, client, upstream_repo, &d).await?;
@@ -398,7 +398,7 @@ impl Registry {
                 }
             }
             // Another repository's flight commits the blob to its own repository.
-            self.cached_in(repo, &d).await?;
+            self.adopt_blob(repo, &d).await?;
         }
         let (last, rest) = match tags.split_last() {
             Some((t, rest)) => (Reference::Tag(t.clone()), rest),
@@ -406,23 +406,6 @@ impl Registry {
         };
         self.store_manifest(repo, &last, rest, None, content, Children::Later).await?;
         Ok(())
-    }
-
-    /// Whether blob `digest` is usable from `repo`: linked, or in the store for another
-    /// repository (then linked here, without moving bytes).
-    async fn cached_in(&self, repo: RepoCtx, digest: &Digest) -> Result<bool, RegistryError> {
-        if let Some(b) = db::blobs::linked(self.db.reader(), repo.repository_id, digest.as_str()).await?
-            && b.status.usable()
-        {
-            return Ok(true);
-        }
-        let mut tx = self.db.begin().await?;
-        if !db::blobs::claim(&mut *tx, digest.as_str()).await? {
-            return Ok(false);
-        }
-        db::blobs::link(&mut *tx, repo.repository_id, digest.as_str()).await?;
-        tx.commit().await.map_err(db::DbError::from)?;
-        Ok(true)
     }
 
     /// Serves blob `digest` of proxy repository `repo` from its upstream (a `HEAD` asks the
@@ -435,7 +418,7 @@ impl Registry {
         head: bool,
     ) -> Result<ProxiedBlob, RegistryError> {
         let endpoint = repo.proxy.ok_or(RegistryError::BlobUnknown)?;
-        if self.cached_in(repo, digest).await? {
+        if self.adopt_blob(repo, digest).await? {
             let size = self.stat_blob(repo, digest).await?;
             let body = if head { None } else { Some(self.read_blob(digest, None).await?.stream) };
             return Ok(ProxiedBlob {
@@ -482,7 +465,7 @@ impl Registry {
                 }
             }
             if watch_commit.borrow().stage == Stage::Committed
-                && let Err(e) = me.cached_in(repo, &d).await
+                && let Err(e) = me.adopt_blob(repo, &d).await
             {
                 tracing::warn!(digest = %d, error = %e, "linking a proxied blob failed");
             }

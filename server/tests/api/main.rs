@@ -11,6 +11,7 @@ mod metrics;
 mod openapi;
 mod projects;
 mod registries;
+mod replication;
 mod repositories;
 mod retention;
 mod robots;

@@ -95,6 +95,9 @@ struct Fixture {
     project_id: i64,
     upload: String,
     registry_id: i64,
+    policy_id: i64,
+    replication_id: i64,
+    replication_task: i64,
     markers: Vec<String>,
 }
 
@@ -195,8 +198,34 @@ async fn fixture(app: &TestApp) -> Fixture {
         .and_then(|l| l.rsplit('/').next())
         .and_then(|id| id.parse().ok())
         .expect("registry id");
+    // A policy replicating the project onto itself: one task, which finds the artifact there.
+    let res = app
+        .admin(Method::POST, "/api/v2.0/replication/policies")
+        .json(&json!({"name": "loop-91", "dest_registry": {"id": registry_id}, "dest_namespace": "hush",
+                      "dest_namespace_replace_count": 1, "filters": [{"type": "name", "value": "hush/vault"}]}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+    let policy_id: i64 = res
+        .header_value("location")
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|id| id.parse().ok())
+        .expect("policy id");
+    let run = app.state.replication.run_now(policy_id).await.expect("replication");
+    assert_eq!((run.total, run.failed), (2, 0), "{run:?}");
+    let tasks: Vec<Value> = json_of(
+        app.admin(Method::GET, &format!("/api/v2.0/replication/executions/{}/tasks", run.id)).call().await,
+    )
+    .await
+    .as_array()
+    .cloned()
+    .expect("tasks");
+    let replication_task = tasks[0]["id"].as_i64().expect("task id");
     Fixture {
         registry_id,
+        policy_id,
+        replication_id: run.id,
+        replication_task,
         markers: vec![
             layer.clone(),
             digest.clone(),
@@ -570,6 +599,71 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             None,
         ),
         ("GET", "/api/v2.0/replication/adapters", SignedIn, "/api/v2.0/replication/adapters".into(), None),
+        ("GET", "/api/v2.0/replication/policies", Admin, "/api/v2.0/replication/policies".into(), None),
+        (
+            "POST",
+            "/api/v2.0/replication/policies",
+            Admin,
+            "/api/v2.0/replication/policies".into(),
+            Some(json!({"name": "walker-91", "dest_registry": {"id": f.registry_id}})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/replication/policies/{id}",
+            Admin,
+            format!("/api/v2.0/replication/policies/{}", f.policy_id),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/replication/policies/{id}",
+            Admin,
+            format!("/api/v2.0/replication/policies/{}", f.policy_id),
+            Some(json!({"name": "walked-91", "dest_registry": {"id": f.registry_id}})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/replication/policies/{id}",
+            Admin,
+            format!("/api/v2.0/replication/policies/{}", f.policy_id),
+            None,
+        ),
+        ("GET", "/api/v2.0/replication/executions", Admin, "/api/v2.0/replication/executions".into(), None),
+        (
+            "POST",
+            "/api/v2.0/replication/executions",
+            Admin,
+            "/api/v2.0/replication/executions".into(),
+            Some(json!({"policy_id": f.policy_id})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/replication/executions/{id}",
+            Admin,
+            format!("/api/v2.0/replication/executions/{}", f.replication_id),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/replication/executions/{id}",
+            Admin,
+            format!("/api/v2.0/replication/executions/{}", f.replication_id),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/replication/executions/{id}/tasks",
+            Admin,
+            format!("/api/v2.0/replication/executions/{}/tasks", f.replication_id),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/replication/executions/{id}/tasks/{task_id}/log",
+            Admin,
+            format!("/api/v2.0/replication/executions/{}/tasks/{}/log", f.replication_id, f.replication_task),
+            None,
+        ),
         ("GET", "/api/v2.0/users", Admin, "/api/v2.0/users".into(), None),
         (
             "POST",
@@ -758,6 +852,8 @@ async fn state_of(app: &TestApp) -> Vec<i64> {
         "schedules",
         "uploads",
         "registries",
+        "replication_policies",
+        "replication_executions",
     ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(app.state.db.reader())

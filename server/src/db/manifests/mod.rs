@@ -129,6 +129,23 @@ pub async fn by_digest<'e>(
     row.as_ref().map(manifest_from).transpose()
 }
 
+/// The manifest tag `tag` names in the repository.
+pub async fn by_tag<'e>(
+    e: impl Executor<'e, Database = Any>,
+    repo_id: i64,
+    tag: &str,
+) -> DbResult<Option<ManifestRow>> {
+    let row = sqlx::query(
+        "SELECT m.id AS id, m.digest AS digest, m.media_type AS media_type, m.content AS content \
+         FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = $1 AND t.name = $2",
+    )
+    .bind(repo_id)
+    .bind(tag)
+    .fetch_optional(e)
+    .await?;
+    row.as_ref().map(manifest_from).transpose()
+}
+
 /// Stores a manifest (a re-push of the same digest refreshes its push time); returns its id.
 pub async fn upsert(tx: &mut sqlx::AnyConnection, m: &NewManifest<'_>) -> DbResult<i64> {
     let id = sqlx::query_scalar(
