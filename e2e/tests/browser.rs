@@ -436,3 +436,83 @@ async fn an_admin_adds_a_registry_tests_it_and_creates_a_proxy_cache_in_chromium
     let list = text_of(&c, "table.list").await;
     assert!(list.contains("hub") && list.contains("proxy cache"), "{list}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_replication_rule_runs_it_and_reads_its_task_log_in_chromium() {
+    let upstream = wharf_e2e::Distribution::start().await;
+    let wharf = Wharf::start().await;
+    let base = format!("http://{}", wharf.host);
+    let p = Podman::new();
+    let ctx = p.dir().join("ctx");
+    build_context(&ctx, &[150_000]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/app:1"]).arg(&ctx)).await;
+    let creds = format!("admin:{ADMIN_PASSWORD}");
+    run(p
+        .cmd()
+        .args(["push", "--tls-verify=false", "--creds", &creds, "localhost/app:1"])
+        .arg(wharf.image("library/app:1")))
+    .await;
+    let admin =
+        wharf_e2e::client::Caller::new(reqwest::Client::new(), &base, Some(("admin", ADMIN_PASSWORD)));
+    admin
+        .post(
+            "/api/v2.0/registries",
+            &serde_json::json!({"name": "dist", "url": format!("http://{}", upstream.host), "type": "docker-registry"}),
+        )
+        .await
+        .expect(reqwest::StatusCode::CREATED);
+
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
+    c.find(Locator::LinkText("Replication")).await.expect("nav link").click().await.expect("click");
+    wait_for_url(&c, &format!("{base}/admin/replication"), "replication-page").await;
+    hydrated(&c).await;
+    assert!(text_of(&c, "main").await.contains("No replication rules yet."));
+    c.find(Locator::Css("input[name=name]")).await.expect("name").send_keys("to-dist").await.expect("type");
+    c.find(Locator::Css("input[name=name_filter]"))
+        .await
+        .expect("filter")
+        .send_keys("library/**")
+        .await
+        .expect("type");
+    c.find(Locator::Css("form.stack button[type=submit]")).await.expect("add").click().await.expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//button[text()='Replicate now']"))
+        .await
+        .expect("the rule is listed");
+    let rules = text_of(&c, "table.list").await;
+    assert!(
+        rules.contains("to-dist") && rules.contains("push") && rules.contains("name library/**"),
+        "{rules}"
+    );
+    c.find(Locator::XPath("//button[text()='Replicate now']"))
+        .await
+        .expect("run")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//h1[starts-with(text(),'Execution #')]"))
+        .await
+        .expect("the execution page");
+    let url = c.current_url().await.expect("url");
+    for _ in 0..50 {
+        if text_of(&c, "h1").await.contains("Succeed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.goto(url.as_str()).await.expect("reload");
+    }
+    assert!(text_of(&c, "h1").await.contains("Succeed"), "{}", text_of(&c, "main").await);
+    let tasks = text_of(&c, "table.list").await;
+    assert!(tasks.contains("library/app:1") && tasks.contains("copy"), "{tasks}");
+    c.find(Locator::Css("details summary")).await.expect("log").click().await.expect("open");
+    let log = text_of(&c, "pre.log").await;
+    assert!(log.contains("manifest") && log.contains("put as library/app:1"), "{log}");
+    shot(&c, "12-replication-run").await;
+    c.goto(&format!("{base}/admin/replication")).await.expect("back");
+    shot(&c, "13-replication").await;
+}

@@ -540,3 +540,73 @@ pub async fn delete_endpoint(id: i64, csrf: Option<String>) -> Result<(), Portal
     let (portal, who) = ctx::acting(csrf.as_deref())?;
     portal.delete_endpoint(&who, id).await
 }
+
+/// The replication page (system administrators).
+#[server(prefix = "/ui", endpoint = "replication_page", input = GetUrl)]
+pub async fn replication_page(page: i64) -> Result<ReplicationView, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.replication(&who, page).await
+}
+
+/// Adds a replication rule.
+#[server(prefix = "/ui", endpoint = "create_replication_rule")]
+pub async fn create_replication_rule(
+    name: String,
+    direction: Option<String>,
+    endpoint: Option<i64>,
+    dest_namespace: Option<String>,
+    flatten: Option<i64>,
+    name_filter: Option<String>,
+    tag_filter: Option<String>,
+    trigger: Option<ReplicationTrigger>,
+    cron: Option<String>,
+    replicate_deletion: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let rule = NewReplicationRule {
+        name: name.trim().to_owned(),
+        pull: direction.as_deref() == Some("pull"),
+        endpoint: endpoint.ok_or_else(|| PortalError::Invalid("Choose a registry endpoint.".into()))?,
+        dest_namespace: dest_namespace.unwrap_or_default().trim().to_owned(),
+        flatten: flatten.unwrap_or(1),
+        name_filter: name_filter.unwrap_or_default().trim().to_owned(),
+        tag_filter: tag_filter.unwrap_or_default().trim().to_owned(),
+        trigger: trigger.unwrap_or_default(),
+        cron: cron.unwrap_or_default().trim().to_owned(),
+        replicate_deletion: replicate_deletion.is_some(),
+    };
+    portal.create_replication_rule(&who, &rule).await
+}
+
+/// Starts a replication rule now and shows its execution.
+#[server(prefix = "/ui", endpoint = "run_replication")]
+pub async fn run_replication(id: i64, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let execution = portal.run_replication(&who, id).await?;
+    leptos_axum::redirect(&format!("/admin/replication/{execution}"));
+    Ok(())
+}
+
+/// Deletes a replication rule with its history.
+#[server(prefix = "/ui", endpoint = "delete_replication_rule")]
+pub async fn delete_replication_rule(id: i64, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.delete_replication_rule(&who, id).await
+}
+
+/// Asks a replication execution to stop.
+#[server(prefix = "/ui", endpoint = "stop_replication")]
+pub async fn stop_replication(execution: i64, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.stop_replication(&who, execution).await
+}
+
+/// A replication execution with its tasks and their logs.
+#[server(prefix = "/ui", endpoint = "replication_execution", input = GetUrl)]
+pub async fn replication_execution(
+    execution: i64,
+) -> Result<(ReplicationRun, Vec<ReplicationTaskView>), PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.replication_run(&who, execution).await
+}

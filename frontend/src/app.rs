@@ -10,7 +10,8 @@ use leptos_router::{SsrMode, path};
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{
     AccountPage, ArtifactPage, GcPage, LoginPage, LogsPage, MembersPage, NotFound, ProjectPage, ProjectsPage,
-    RegistriesPage, RepositoryPage, RetentionPage, RobotsPage, SettingsPage, UsersPage,
+    RegistriesPage, ReplicationPage, ReplicationRunPage, RepositoryPage, RetentionPage, RobotsPage,
+    SettingsPage, UsersPage,
 };
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
@@ -128,6 +129,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/registries") view=RegistriesPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/admin/replication") view=ReplicationPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/admin/replication/:execution") view=ReplicationRunPage ssr=SsrMode::PartiallyBlocked />
                 </Routes>
             </main>
         </Router>
@@ -162,6 +165,7 @@ fn NavBar() -> impl IntoView {
                                     {v.sysadmin.then(|| view! {
                                         <a href="/admin/users">"Users"</a>
                                         <a href="/admin/registries">"Registries"</a>
+                                        <a href="/admin/replication">"Replication"</a>
                                         <a href="/admin/gc">"Garbage collection"</a>
                                     })}
                                     <a class="who" href="/account" title="Account">{v.name.clone()}</a>

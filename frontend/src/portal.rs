@@ -32,6 +32,22 @@ pub trait Portal: Send + Sync {
     async fn test_endpoint(&self, who: &Viewer, id: Option<i64>, new: &NewEndpoint) -> PortalResult<String>;
     /// Deletes a registry endpoint.
     async fn delete_endpoint(&self, who: &Viewer, id: i64) -> PortalResult<()>;
+    /// The replication page (system administrators).
+    async fn replication(&self, who: &Viewer, page: i64) -> PortalResult<ReplicationView>;
+    /// Adds a replication rule.
+    async fn create_replication_rule(&self, who: &Viewer, rule: &NewReplicationRule) -> PortalResult<()>;
+    /// Starts a rule now; answers the execution's id.
+    async fn run_replication(&self, who: &Viewer, id: i64) -> PortalResult<i64>;
+    /// Deletes a rule with its history.
+    async fn delete_replication_rule(&self, who: &Viewer, id: i64) -> PortalResult<()>;
+    /// Asks an execution to stop.
+    async fn stop_replication(&self, who: &Viewer, execution: i64) -> PortalResult<()>;
+    /// An execution and its tasks (first hundred) with their logs.
+    async fn replication_run(
+        &self,
+        who: &Viewer,
+        execution: i64,
+    ) -> PortalResult<(ReplicationRun, Vec<ReplicationTaskView>)>;
     /// A project's header.
     async fn project(&self, who: &Viewer, name: &str) -> PortalResult<ProjectView>;
     /// Repositories of a project whose name contains `q`.

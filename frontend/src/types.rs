@@ -782,6 +782,109 @@ pub struct EndpointSummary {
     pub created: String,
 }
 
+/// A replication rule in the administrators' list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationRuleSummary {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Pull-based (from the endpoint) rather than push-based (to it).
+    pub pull: bool,
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// Destination namespace (empty: the source's).
+    pub dest_namespace: String,
+    /// When it runs.
+    pub trigger: ReplicationTrigger,
+    /// The cron of a scheduled rule.
+    pub cron: String,
+    /// The filters, as people read them ("name library/**, tag v*").
+    pub filters: String,
+    /// Deletes are replicated too.
+    pub replicate_deletion: bool,
+    /// Whether it runs.
+    pub enabled: bool,
+}
+
+/// A replication execution in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationRun {
+    /// Id.
+    pub id: i64,
+    /// Its rule's name.
+    pub rule: String,
+    /// Where it is.
+    pub status: RunStatus,
+    /// What started it.
+    pub trigger: ReplicationTrigger,
+    /// Why it ended as it did.
+    pub text: String,
+    /// Start (RFC 3339).
+    pub started: String,
+    /// End (RFC 3339).
+    pub ended: Option<String>,
+    /// Tasks in all.
+    pub total: i64,
+    /// Tasks failed.
+    pub failed: i64,
+}
+
+/// One artifact an execution copied or deleted, with its log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationTaskView {
+    /// Id.
+    pub id: i64,
+    /// Source.
+    pub source: String,
+    /// Destination.
+    pub destination: String,
+    /// `copy` or `deletion`.
+    pub operation: String,
+    /// Where it is.
+    pub status: RunStatus,
+    /// Bytes moved.
+    pub bytes: i64,
+    /// Its log.
+    pub log: String,
+}
+
+/// The replication page: rules, the endpoints a new rule can use, executions (one page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationView {
+    /// Every rule (a site has a handful).
+    pub rules: Vec<ReplicationRuleSummary>,
+    /// Endpoints by id and name.
+    pub endpoints: Vec<(i64, String)>,
+    /// Executions, newest first.
+    pub runs: Page<ReplicationRun>,
+}
+
+/// The portal's form for a new replication rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewReplicationRule {
+    /// Name.
+    pub name: String,
+    /// Pull from the endpoint rather than push to it.
+    pub pull: bool,
+    /// The endpoint.
+    pub endpoint: i64,
+    /// Destination namespace.
+    pub dest_namespace: String,
+    /// Flattening (-1 all levels, 0 none, n levels).
+    pub flatten: i64,
+    /// Repository filter (doublestar; empty: all).
+    pub name_filter: String,
+    /// Tag filter (doublestar; empty: all).
+    pub tag_filter: String,
+    /// When it runs.
+    pub trigger: ReplicationTrigger,
+    /// The cron of a scheduled rule.
+    pub cron: String,
+    /// Replicate deletions.
+    pub replicate_deletion: bool,
+}
+
 /// The portal's form for a new registry endpoint (or for testing one).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEndpoint {

@@ -21,6 +21,8 @@ use crate::gc::collector::GcParams;
 use crate::projects::members::UserRef;
 use crate::projects::robots::NewRobot;
 use crate::projects::{NewProject, ProjectError, ProjectRef};
+use crate::replication::filter::ReplicationFilter;
+use crate::replication::{PolicySpec, ReplicationError};
 use crate::retention::RetentionError;
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
@@ -154,6 +156,33 @@ impl From<EndpointError> for PortalError {
             EndpointError::Db => Self::Internal,
             other => Self::Invalid(sentence(&other.to_string())),
         }
+    }
+}
+
+impl From<ReplicationError> for PortalError {
+    fn from(e: ReplicationError) -> Self {
+        match e {
+            ReplicationError::Unauthorized => Self::Unauthorized,
+            ReplicationError::Forbidden => Self::Forbidden,
+            ReplicationError::NotFound(what) => Self::NotFound(capitalized(&what)),
+            ReplicationError::Db => Self::Internal,
+            other => Self::Invalid(sentence(&other.to_string())),
+        }
+    }
+}
+
+/// A stored execution as the portal lists it.
+fn replication_run(e: crate::db::replication::ExecutionRow, rule: String) -> ReplicationRun {
+    ReplicationRun {
+        id: e.id,
+        rule,
+        status: e.status,
+        trigger: e.trigger,
+        text: e.status_text,
+        started: rfc3339_ms(e.created_at),
+        ended: e.ended_at.map(rfc3339_ms),
+        total: e.total,
+        failed: e.failed,
     }
 }
 
@@ -336,6 +365,117 @@ impl Portal for WharfPortal {
     async fn delete_endpoint(&self, who: &Viewer, id: i64) -> PortalResult<()> {
         self.0.endpoints.delete(&identity(who), id).await?;
         Ok(())
+    }
+
+    async fn replication(&self, who: &Viewer, page_no: i64) -> PortalResult<ReplicationView> {
+        let id = identity(who);
+        let (policies, _) = self.0.replication.list(&id, "", 0, 1000).await?;
+        let (endpoints, _) = self.0.endpoints.list(&id, "", 0, 1000).await?;
+        let endpoint_name = |eid: Option<i64>| {
+            endpoints.iter().find(|e| Some(e.id) == eid).map(|e| e.name.clone()).unwrap_or_default()
+        };
+        let rule_name =
+            |pid: i64| policies.iter().find(|p| p.id == pid).map(|p| p.spec.name.clone()).unwrap_or_default();
+        let (rows, total) = self.0.replication.executions(&id, None, offset(page_no), PAGE_SIZE).await?;
+        let runs = rows.into_iter().map(|e| {
+            let rule = rule_name(e.policy_id);
+            replication_run(e, rule)
+        });
+        Ok(ReplicationView {
+            rules: policies
+                .iter()
+                .map(|p| ReplicationRuleSummary {
+                    id: p.id,
+                    name: p.spec.name.clone(),
+                    pull: p.spec.src_registry_id.is_some(),
+                    endpoint: endpoint_name(p.spec.src_registry_id.or(p.spec.dest_registry_id)),
+                    dest_namespace: p.spec.dest_namespace.clone(),
+                    trigger: p.spec.trigger,
+                    cron: p.spec.cron.clone(),
+                    filters: p
+                        .spec
+                        .filters
+                        .iter()
+                        .map(|f| {
+                            let ex = if f.decoration == "excludes" { " not" } else { "" };
+                            format!("{}{ex} {}", f.kind, f.value.as_str().unwrap_or("…"))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    replicate_deletion: p.spec.replicate_deletion,
+                    enabled: p.spec.enabled,
+                })
+                .collect(),
+            endpoints: endpoints.iter().map(|e| (e.id, e.name.clone())).collect(),
+            runs: page(runs.collect(), total, page_no),
+        })
+    }
+
+    async fn create_replication_rule(&self, who: &Viewer, rule: &NewReplicationRule) -> PortalResult<()> {
+        let filter = |kind: &str, value: &str| {
+            (!value.is_empty()).then(|| ReplicationFilter {
+                kind: kind.into(),
+                value: value.into(),
+                decoration: String::new(),
+            })
+        };
+        let spec = PolicySpec {
+            name: rule.name.clone(),
+            description: String::new(),
+            src_registry_id: rule.pull.then_some(rule.endpoint),
+            dest_registry_id: (!rule.pull).then_some(rule.endpoint),
+            dest_namespace: rule.dest_namespace.clone(),
+            dest_namespace_replace_count: rule.flatten,
+            trigger: rule.trigger,
+            cron: rule.cron.clone(),
+            filters: filter("name", &rule.name_filter)
+                .into_iter()
+                .chain(filter("tag", &rule.tag_filter))
+                .collect(),
+            replicate_deletion: rule.replicate_deletion,
+            override_existing: true,
+            enabled: true,
+            speed_kb: -1,
+        };
+        self.0.replication.create(&identity(who), &spec).await?;
+        Ok(())
+    }
+
+    async fn run_replication(&self, who: &Viewer, id: i64) -> PortalResult<i64> {
+        Ok(self.0.replication.start(&identity(who), id).await?)
+    }
+
+    async fn delete_replication_rule(&self, who: &Viewer, id: i64) -> PortalResult<()> {
+        Ok(self.0.replication.delete(&identity(who), id).await?)
+    }
+
+    async fn stop_replication(&self, who: &Viewer, execution: i64) -> PortalResult<()> {
+        Ok(self.0.replication.stop(&identity(who), execution).await?)
+    }
+
+    async fn replication_run(
+        &self,
+        who: &Viewer,
+        execution: i64,
+    ) -> PortalResult<(ReplicationRun, Vec<ReplicationTaskView>)> {
+        let id = identity(who);
+        let e = self.0.replication.execution(&id, execution).await?;
+        let rule = self.0.replication.get(&id, e.policy_id).await.map(|p| p.spec.name).unwrap_or_default();
+        let (tasks, _) = self.0.replication.tasks(&id, execution, 0, 100).await?;
+        let mut views = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let log = self.0.replication.task_log(&id, execution, t.id).await.unwrap_or_default();
+            views.push(ReplicationTaskView {
+                id: t.id,
+                source: t.source_resource,
+                destination: t.destination_resource,
+                operation: t.operation,
+                status: t.status,
+                bytes: t.bytes,
+                log,
+            });
+        }
+        Ok((replication_run(e, rule), views))
     }
 
     async fn project(&self, who: &Viewer, name: &str) -> PortalResult<ProjectView> {

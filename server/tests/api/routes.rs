@@ -790,6 +790,12 @@ fn server_fn_need(name: &str) -> Need {
         | "change_robot" | "project_logs" | "set_project_public" | "delete_project" => Project(ProjectAdmin),
         "gc_page" | "run_gc" | "set_gc_schedule" | "list_users" | "create_user" | "change_user" => Admin,
         "list_endpoints" | "save_endpoint" | "test_endpoint" | "delete_endpoint" => Admin,
+        "replication_page"
+        | "create_replication_rule"
+        | "run_replication"
+        | "delete_replication_rule"
+        | "stop_replication"
+        | "replication_execution" => Admin,
         other => panic!("server function {other} has no entry in the route walker: add what it needs"),
     }
 }
@@ -831,6 +837,8 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
         ("tag_decoration", "matches".into()),
         ("tag_pattern", "**".into()),
         ("url", "http://127.0.0.1:9".into()),
+        ("execution", f.replication_id.to_string()),
+        ("endpoint", f.registry_id.to_string()),
     ]
 }
 
