@@ -225,6 +225,36 @@ async fn docker_hub_endpoints_find_single_name_images_under_library() {
     run(p.cmd().args(["rmi", "-a", "-f"])).await;
     run(p.cmd().args(["pull", "--tls-verify=false", &image])).await;
     assert_eq!(podman_image_id(&p, &image).await, built);
+
+    // One address for "ours, else Docker Hub": a group of the hosted library and the proxy.
+    admin(&w)
+        .post(
+            "/api/v2.0/projects",
+            &json!({"project_name": "all", "metadata": {"public": "true"},
+                    "group_members": ["library", "dockerhub-proxy"]}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let via_group = w.image("all/alpine:3");
+    run(p.cmd().args(["rmi", "-a", "-f"])).await;
+    run(p.cmd().args(["pull", "--tls-verify=false", &via_group])).await;
+    assert_eq!(podman_image_id(&p, &via_group).await, built, "the proxy member answered");
+    // Ours first: an image pushed to the library shadows Docker Hub's of the same name.
+    let ctx = p.dir().join("ours");
+    build_context(&ctx, &[50_000]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/ours:3"]).arg(&ctx)).await;
+    let ours = podman_image_id(&p, "localhost/ours:3").await;
+    let creds = format!("admin:{ADMIN_PASSWORD}");
+    run(p
+        .cmd()
+        .args(["push", "--tls-verify=false", "--creds", &creds, "localhost/ours:3"])
+        .arg(w.image("library/alpine:3")))
+    .await;
+    run(p.cmd().args(["rmi", "-a", "-f"])).await;
+    run(p.cmd().args(["pull", "--tls-verify=false", &via_group])).await;
+    assert_eq!(podman_image_id(&p, &via_group).await, ours, "the first member answered");
+    let err = run_fails(p.cmd().args(["push", "--tls-verify=false", "--creds", &creds, &via_group])).await;
+    assert!(err.contains("denied") || err.contains("group"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,6 +89,7 @@ pub async fn create_project(
     name: String,
     public: Option<String>,
     proxy_of: Option<String>,
+    group_of: Option<String>,
     csrf: Option<String>,
 ) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
@@ -98,7 +99,15 @@ pub async fn create_project(
         None | Some("") => None,
         Some(id) => Some(id.parse().map_err(|_| PortalError::Invalid("Choose a registry endpoint.".into()))?),
     };
-    portal.create_project(&who, &name, public.is_some(), proxy_of).await?;
+    // "ours, hub": the members, in search order.
+    let group_of: Vec<String> = group_of
+        .unwrap_or_default()
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect();
+    portal.create_project(&who, &name, public.is_some(), proxy_of, &group_of).await?;
     leptos_axum::redirect(&format!("/projects/{name}"));
     Ok(())
 }

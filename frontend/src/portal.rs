@@ -15,13 +15,15 @@ pub trait Portal: Send + Sync {
     async fn sign_out(&self);
     /// Projects the viewer may see whose name contains `q`.
     async fn projects(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<ProjectSummary>>;
-    /// Creates a project; with `proxy_of`, a proxy cache of that endpoint.
+    /// Creates a project; with `proxy_of`, a proxy cache of that endpoint; with `group_of`, a
+    /// group of those projects.
     async fn create_project(
         &self,
         who: &Viewer,
         name: &str,
         public: bool,
         proxy_of: Option<i64>,
+        group_of: &[String],
     ) -> PortalResult<()>;
     /// Registry endpoints whose name contains `q` (system administrators).
     async fn endpoints(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<EndpointSummary>>;

@@ -732,6 +732,8 @@ pub struct ProjectSummary {
     pub created: String,
     /// The endpoint's name, when the project is a proxy cache.
     pub proxy_of: Option<String>,
+    /// The project is a group of other projects.
+    pub group: bool,
 }
 
 /// A project's page header.
@@ -755,6 +757,8 @@ pub struct ProjectView {
     pub registry: String,
     /// The upstream (endpoint name and URL), when the project is a proxy cache.
     pub proxy_of: Option<(String, String)>,
+    /// A group's members in search order (empty: not a group).
+    pub group_of: Vec<String>,
 }
 
 /// A registry endpoint in the administrators' list.

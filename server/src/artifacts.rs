@@ -354,7 +354,7 @@ impl Artifacts {
     ) -> Result<RepositoryRow, BrowseError> {
         let (r, (a, _)) = self.artifact(actor.identity, p, repo, reference, Action::Delete).await?;
         let digest: Digest = a.digest.parse().map_err(|_| BrowseError::Internal)?;
-        let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id, proxy: None };
+        let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id, proxy: None, group: false };
         self.registry.delete_manifest(ctx, &Reference::Digest(digest)).await.map_err(registry_error)?;
         let resource = format!("{}:{reference}", r.name);
         self.auditor.log(actor, Some(r.project_id), Operation::Delete, ResourceType::Artifact, resource);
@@ -448,8 +448,10 @@ impl Artifacts {
             .parse()
             .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
         let dest_id = db::repositories::ensure(self.db.writer(), dest_project.id, name.as_str()).await?;
-        let from_ctx = RepoCtx { repository_id: src.id, project_id: src.project_id, proxy: None };
-        let to_ctx = RepoCtx { repository_id: dest_id, project_id: dest_project.id, proxy: None };
+        let from_ctx =
+            RepoCtx { repository_id: src.id, project_id: src.project_id, proxy: None, group: false };
+        let to_ctx =
+            RepoCtx { repository_id: dest_id, project_id: dest_project.id, proxy: None, group: false };
         self.copy_manifest(from_ctx, to_ctx, &a.digest).await?;
         if let Some(tag) = tag {
             let copied = db::manifests::find_artifact(self.db.reader(), dest_id, &a.digest, false)

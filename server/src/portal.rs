@@ -293,6 +293,7 @@ impl Portal for WharfPortal {
                 role: p.role,
                 created: rfc3339_ms(p.created_at),
                 proxy_of: p.registry_name,
+                group: p.is_group,
             })
             .collect();
         Ok(page(items, total, page_no))
@@ -304,9 +305,11 @@ impl Portal for WharfPortal {
         name: &str,
         public: bool,
         proxy_of: Option<i64>,
+        group_of: &[String],
     ) -> PortalResult<()> {
         let id = identity(who);
-        let spec = NewProject { name, public, registry_id: proxy_of, proxy_speed_kb: -1 };
+        let spec =
+            NewProject { name, public, registry_id: proxy_of, proxy_speed_kb: -1, group_members: group_of };
         self.0.projects.create_with(Actor::new(&id, client_ip()), &spec).await?;
         Ok(())
     }
@@ -481,9 +484,10 @@ impl Portal for WharfPortal {
     async fn project(&self, who: &Viewer, name: &str) -> PortalResult<ProjectView> {
         let id = identity(who);
         let p = self.0.projects.get(&id, &ProjectRef::Name(name.to_owned()), Action::ReadProject).await?;
+        let group_of = self.0.projects.group_members(&p).await?;
         Ok(ProjectView {
             // A proxy cache refuses pushes whatever the role.
-            can_push: p.registry_id.is_none() && may(&id, &p, Action::Push),
+            can_push: p.registry_id.is_none() && !p.is_group && may(&id, &p, Action::Push),
             can_manage_retention: may(&id, &p, Action::ManageRetention),
             can_list_members: may(&id, &p, Action::ListMembers),
             can_admin: may(&id, &p, Action::UpdateProject),
@@ -495,6 +499,7 @@ impl Portal for WharfPortal {
                 Some(e) => self.0.endpoints.describe(e).await.ok(),
                 None => None,
             },
+            group_of,
         })
     }
 

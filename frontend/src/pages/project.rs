@@ -30,6 +30,14 @@ pub fn ProjectPage() -> impl IntoView {
                 let repos = repos.await;
                 let push = format!("docker push {}/{}/<image>:<tag>", project.registry, project.name);
                 let pull = format!("docker pull {}/{}/<image>:<tag>", project.registry, project.name);
+                let group_note = (!project.group_of.is_empty()).then(|| view! {
+                    <section class="card">
+                        <p>"A group: a pull is answered by the first of "
+                           <strong>{project.group_of.join(", ")}</strong>
+                           " that has the image, in that order. Pushes go to the members."</p>
+                        <CopyCommand text=pull.clone() />
+                    </section>
+                });
                 let proxy_note = project.proxy_of.clone().map(|(name, url)| view! {
                     <section class="card">
                         <p>"A proxy cache of " <strong>{name}</strong> " (" <code>{url}</code> "): "
@@ -53,11 +61,12 @@ pub fn ProjectPage() -> impl IntoView {
                     </div>
                     <ProjectTabs project=project.clone() current="repositories" />
                     {proxy_note}
+                    {group_note}
                     {match repos {
                         Err(e) => view! { <Failure error=e /> }.into_any(),
                         Ok(r) if r.items.is_empty() && q().is_empty() => view! {
                             <section class="empty">
-                                <p>{if project.proxy_of.is_some() { "Nothing cached yet: pull through it to fill it." } else { "No repositories yet." }}</p>
+                                <p>{if project.proxy_of.is_some() { "Nothing cached yet: pull through it to fill it." } else if !project.group_of.is_empty() { "A group holds no repositories of its own." } else { "No repositories yet." }}</p>
                                 {project.can_push.then(|| view! {
                                     <p>"Push an image to create one:"</p>
                                     <CopyCommand text=push.clone() />

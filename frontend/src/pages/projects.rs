@@ -54,6 +54,7 @@ pub fn ProjectsPage() -> impl IntoView {
                                                 {row.proxy_of.clone().map(|up| view! {
                                                     " " <span class="badge" title=format!("Proxy cache of {up}")>"proxy cache"</span>
                                                 })}
+                                                {row.group.then(|| view! { " " <span class="badge">"group"</span> })}
                                             </td>
                                             <td>
                                                 <span class=if row.public { "badge public" } else { "badge private" }>
@@ -80,7 +81,8 @@ pub fn ProjectsPage() -> impl IntoView {
                 let viewer = viewer.await.ok();
                 let signed_in = viewer.as_ref().is_some_and(|v| v.signed_in());
                 // Proxy caches are for system administrators, of the endpoints they added.
-                let endpoints = match viewer.as_ref().is_some_and(|v| v.sysadmin) {
+                let admin = viewer.as_ref().is_some_and(|v| v.sysadmin);
+                let endpoints = match admin {
                     true => list_endpoints(String::new(), 1).await.map(|p| p.items).unwrap_or_default(),
                     false => Vec::new(),
                 };
@@ -91,6 +93,9 @@ pub fn ProjectsPage() -> impl IntoView {
                             <CsrfField />
                             <input name="name" placeholder="name" required pattern="[a-z0-9]+(?:[._-][a-z0-9]+)*" aria-label="Project name" />
                             <label class="check"><input type="checkbox" name="public" />" Public"</label>
+                            {admin.then(|| view! {
+                                <input name="group_of" placeholder="Group of (e.g. ours, dockerhub)" aria-label="Group of" />
+                            })}
                             {(!endpoints.is_empty()).then(|| view! {
                                 <label>"Proxy cache of "
                                     <select name="proxy_of" aria-label="Proxy cache of">

@@ -161,6 +161,7 @@ pub async fn create_project(
         public: req.public().unwrap_or(false),
         registry_id: req.registry_id.filter(|id| *id > 0),
         proxy_speed_kb: req.proxy_speed_kb().map_err(ApiError::BadRequest)?,
+        group_members: req.group_members.as_deref().unwrap_or_default(),
     };
     let id = app.projects.create_with(actor.get(), &spec).await?;
     Ok(super::created(&format!("/api/v2.0/projects/{id}"), ()))
@@ -187,7 +188,10 @@ pub async fn get_project(
     headers: HeaderMap,
 ) -> Result<Json<Project>, ApiError> {
     let row = app.projects.get(&who, &project_ref(&project, &headers), Action::ReadProject).await?;
-    Ok(Json(Project::from(row)))
+    let members = app.projects.group_members(&row).await?;
+    let mut body = Project::from(row);
+    body.group_members = (!members.is_empty()).then_some(members);
+    Ok(Json(body))
 }
 
 /// `PUT /api/v2.0/projects/{project_name_or_id} {"metadata": {"public": "false"}}`

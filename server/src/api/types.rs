@@ -50,6 +50,9 @@ pub struct Project {
     /// The upstream registry endpoint of a proxy-cache project.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<i64>,
+    /// A group project's members in search order (Wharf's addition; one project's answer only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_members: Option<Vec<String>>,
 }
 
 impl From<ProjectRow> for Project {
@@ -72,6 +75,7 @@ impl From<ProjectRow> for Project {
                 proxy_speed_kb: p.registry_id.map(|_| p.proxy_speed_kb.to_string()),
             },
             registry_id: p.registry_id,
+            group_members: None,
         }
     }
 }
@@ -87,6 +91,9 @@ pub struct ProjectReq {
     pub metadata: Option<ProjectMetadata>,
     /// Makes the new project a proxy cache of this registry endpoint (system administrators).
     pub registry_id: Option<i64>,
+    /// Makes the new project a group of these projects, searched in this order (Wharf's
+    /// addition to Harbor's API; system administrators).
+    pub group_members: Option<Vec<String>>,
 }
 
 impl ProjectReq {

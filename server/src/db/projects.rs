@@ -23,6 +23,9 @@ pub struct ProjectAccess {
     pub role: Option<Role>,
     /// The upstream endpoint, when the project is a proxy cache.
     pub registry_id: Option<i64>,
+    /// The project is a group of other projects.
+    #[sqlx(try_from = "crate::db::Flag")]
+    pub is_group: bool,
 }
 
 /// Reads a [`ProjectAccess`] from a row with `pid`, `public`, `rid`, `role_id` and
@@ -41,7 +44,7 @@ pub async fn access<'e>(
 ) -> DbResult<Option<ProjectAccess>> {
     let row = sqlx::query(
         "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id, \
-         p.registry_id AS registry_id FROM projects p \
+         p.registry_id AS registry_id, p.is_group AS is_group FROM projects p \
          LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 \
          LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $3 WHERE p.name = $1",
     )
@@ -115,6 +118,9 @@ pub struct ProjectRow {
     pub proxy_speed_kb: i64,
     /// The upstream endpoint's name.
     pub registry_name: Option<String>,
+    /// The project is a group of other projects.
+    #[sqlx(try_from = "crate::db::Flag")]
+    pub is_group: bool,
 }
 
 /// Which projects a listing shows.
@@ -135,7 +141,7 @@ const PROJECT_SELECT: &str = "SELECT p.id AS id, p.name AS name, p.public AS pub
      (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count, pm.role_id AS role_id, \
      (SELECT rp.id FROM retention_policies rp WHERE rp.project_id = p.id) AS retention_id, \
      p.registry_id AS registry_id, p.proxy_speed_kb AS proxy_speed_kb, \
-     (SELECT rg.name FROM registries rg WHERE rg.id = p.registry_id) AS registry_name \
+     (SELECT rg.name FROM registries rg WHERE rg.id = p.registry_id) AS registry_name, p.is_group AS is_group \
      FROM projects p LEFT JOIN users u ON u.id = p.owner_id \
      LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $1";
 
@@ -258,6 +264,43 @@ pub async fn set_proxy<'e>(
         .bind(now_ms())
         .execute(e)
         .await?;
+    Ok(())
+}
+
+/// A member of a group project: its name and, when it is a proxy cache, its endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GroupMember {
+    /// The member project's id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its upstream endpoint, when it is a proxy cache.
+    pub registry_id: Option<i64>,
+}
+
+/// The members of group project `id`, in the order pulls search them.
+pub async fn group_members<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Vec<GroupMember>> {
+    Ok(sqlx::query_as(
+        "SELECT p.id AS id, p.name AS name, p.registry_id AS registry_id FROM project_group_members g \
+         JOIN projects p ON p.id = g.member_id WHERE g.group_id = $1 ORDER BY g.position",
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await?)
+}
+
+/// Makes project `id` a group of `members` (project ids, in search order).
+pub async fn set_group(tx: &mut sqlx::AnyConnection, id: i64, members: &[i64]) -> DbResult<()> {
+    sqlx::query("UPDATE projects SET is_group = 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM project_group_members WHERE group_id = $1").bind(id).execute(&mut *tx).await?;
+    for (i, m) in members.iter().enumerate() {
+        sqlx::query("INSERT INTO project_group_members (group_id, member_id, position) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(*m)
+            .bind(i as i64)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(())
 }
 

@@ -97,6 +97,8 @@ pub struct NewProject<'a> {
     pub registry_id: Option<i64>,
     /// The proxy's upstream bandwidth, KiB/s; -1 unlimited.
     pub proxy_speed_kb: i64,
+    /// A group project's members, by name, in search order (empty: not a group).
+    pub group_members: &'a [String],
 }
 
 /// Project services.
@@ -208,7 +210,8 @@ impl Projects {
 
     /// Creates project `name`; the creator becomes its ProjectAdmin. Returns the new id.
     pub async fn create(&self, actor: Actor<'_>, name: &str, public: bool) -> Result<i64, ProjectError> {
-        self.create_with(actor, &NewProject { name, public, registry_id: None, proxy_speed_kb: -1 }).await
+        let spec = NewProject { name, public, registry_id: None, proxy_speed_kb: -1, group_members: &[] };
+        self.create_with(actor, &spec).await
     }
 
     /// Creates the project `spec` describes; the creator becomes its ProjectAdmin. A proxy
@@ -232,6 +235,30 @@ impl Projects {
                 return Err(ProjectError::InvalidMetadata(format!("registry {registry_id} does not exist")));
             }
         }
+        // A group: system administrators only (it reads its members with its own rights),
+        // members that exist and are not groups themselves, not also a proxy.
+        let mut members = Vec::new();
+        if !spec.group_members.is_empty() {
+            if !actor.identity.is_sysadmin() {
+                return Err(ProjectError::Forbidden);
+            }
+            if spec.registry_id.is_some() {
+                return Err(ProjectError::InvalidMetadata(
+                    "a project is a proxy cache or a group, not both: make the proxy a member".into(),
+                ));
+            }
+            for m in spec.group_members {
+                let row = db::projects::find(self.db.reader(), 0, None, m).await?.ok_or_else(|| {
+                    ProjectError::InvalidMetadata(format!("group member {m} does not exist"))
+                })?;
+                if row.is_group {
+                    return Err(ProjectError::InvalidMetadata(format!("{m} is a group: groups do not nest")));
+                }
+                if !members.contains(&row.id) {
+                    members.push(row.id);
+                }
+            }
+        }
         if spec.proxy_speed_kb == 0 || spec.proxy_speed_kb < -1 {
             return Err(ProjectError::InvalidMetadata(
                 "proxy_speed_kb must be a positive number of KiB/s, or -1 for no limit".into(),
@@ -248,9 +275,20 @@ impl Projects {
             db::projects::set_proxy(&mut *tx, id, spec.registry_id, spec.proxy_speed_kb).await?;
             crate::retention::install_proxy_default(&mut tx, id).await?;
         }
+        if !members.is_empty() {
+            db::projects::set_group(&mut tx, id, &members).await?;
+        }
         tx.commit().await.map_err(db::DbError::from)?;
         self.auditor.log(actor, Some(id), Operation::Create, ResourceType::Project, name.to_owned());
         Ok(id)
+    }
+
+    /// The member names of group project `p` (empty when it is not a group).
+    pub async fn group_members(&self, p: &ProjectRow) -> Result<Vec<String>, ProjectError> {
+        if !p.is_group {
+            return Ok(Vec::new());
+        }
+        Ok(db::projects::group_members(self.db.reader(), p.id).await?.into_iter().map(|m| m.name).collect())
     }
 
     /// Makes project `r` public or private.

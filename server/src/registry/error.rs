@@ -88,6 +88,9 @@ pub enum RegistryError {
         "project {0} is a proxy cache of {1}: it is read-only; push to the upstream or to another project"
     )]
     ProxyReadOnly(String, String),
+    /// A write to a group project, whose content is its members'.
+    #[error("project {0} is a group of other projects: it is read-only; push to one of its members")]
+    GroupReadOnly(String),
     /// The upstream of a proxy-cache project failed and nothing cached answers the request.
     #[error("the upstream registry failed and nothing cached answers: {0}")]
     Upstream(String),
@@ -115,7 +118,7 @@ impl RegistryError {
             SizeInvalid(_) => ("SIZE_INVALID", StatusCode::BAD_REQUEST),
             TooLarge(_) => ("SIZE_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
             Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
-            Denied | ProxyReadOnly(..) => ("DENIED", StatusCode::FORBIDDEN),
+            Denied | ProxyReadOnly(..) | GroupReadOnly(_) => ("DENIED", StatusCode::FORBIDDEN),
             Upstream(_) => ("UNAVAILABLE", StatusCode::BAD_GATEWAY),
             Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
             Conflict(_) => ("DENIED", StatusCode::CONFLICT),

@@ -98,12 +98,35 @@ impl Registry {
             None => (None, None),
         };
         let access = super::decide(caller, name, Action::Pull, access)?;
+        if access.is_group {
+            let m = self.pull_group(name, reference, access.project_id).await?;
+            if fetch == Fetch::Get {
+                if m.id != 0 {
+                    let tag = match reference {
+                        Reference::Tag(t) => Some(t.to_string()),
+                        Reference::Digest(_) => None,
+                    };
+                    self.auditor.count_pull(m.repository_id, m.id, tag);
+                }
+                let actor = Actor::new(&caller.identity, from);
+                let resource = format!("{name}@{}", m.digest);
+                self.auditor.log(
+                    actor,
+                    Some(access.project_id),
+                    Operation::Pull,
+                    ResourceType::Artifact,
+                    resource,
+                );
+            }
+            return Ok(m);
+        }
         if let Some(endpoint) = access.registry_id {
             let repository_id = match access.repository_id {
                 Some(id) => id,
                 None => db::repositories::ensure(self.db.writer(), access.project_id, name.as_str()).await?,
             };
-            let repo = RepoCtx { repository_id, project_id: access.project_id, proxy: Some(endpoint) };
+            let repo =
+                RepoCtx { repository_id, project_id: access.project_id, proxy: Some(endpoint), group: false };
             let m = self.pull_through(name, reference, repo, endpoint, manifest).await?;
             if fetch == Fetch::Get {
                 if m.id != 0 {

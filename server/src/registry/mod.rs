@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod content_range;
 pub mod error;
 pub mod grants;
+pub mod group;
 pub mod handlers;
 pub mod manifests;
 pub mod proxy;
@@ -103,6 +104,8 @@ pub struct RepoCtx {
     pub project_id: i64,
     /// The upstream endpoint, when the project is a proxy cache.
     pub proxy: Option<i64>,
+    /// The project is a group: its pulls are answered by its members (`repository_id` is 0).
+    pub group: bool,
 }
 
 impl Registry {
@@ -180,6 +183,17 @@ impl Registry {
         if let (Some(upstream), Action::Push) = (access.registry_id, action) {
             return Err(self.read_only(name.project(), upstream).await);
         }
+        if access.is_group {
+            return match action {
+                Action::Pull => Ok(Some(RepoCtx {
+                    repository_id: 0,
+                    project_id: access.project_id,
+                    proxy: None,
+                    group: true,
+                })),
+                _ => Err(RegistryError::GroupReadOnly(name.project().to_owned())),
+            };
+        }
         let repository_id = match (access.repository_id, action) {
             (Some(id), _) => id,
             // A proxy cache's repositories appear on first pull.
@@ -191,7 +205,12 @@ impl Registry {
             }
             (None, _) => return Ok(None),
         };
-        Ok(Some(RepoCtx { repository_id, project_id: access.project_id, proxy: access.registry_id }))
+        Ok(Some(RepoCtx {
+            repository_id,
+            project_id: access.project_id,
+            proxy: access.registry_id,
+            group: false,
+        }))
     }
 
     /// Repository names for `GET /v2/_catalog` that `who` may see, after `last`, at most `n`.
@@ -219,9 +238,13 @@ impl Registry {
     pub async fn tags(
         &self,
         repo: RepoCtx,
+        name: &RepoName,
         last: Option<&str>,
         n: i64,
     ) -> Result<Vec<String>, RegistryError> {
+        if repo.group {
+            return self.group_tags(repo, name, last, n).await;
+        }
         Ok(db::tags::list(self.db.reader(), repo.repository_id, last, n).await?)
     }
 }

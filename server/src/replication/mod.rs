@@ -789,7 +789,8 @@ impl ReplicationService {
         let repo_id = db::repositories::ensure(self.db.writer(), access.project_id, &item.destination)
             .await
             .map_err(e)?;
-        let repo = RepoCtx { repository_id: repo_id, project_id: access.project_id, proxy: None };
+        let repo =
+            RepoCtx { repository_id: repo_id, project_id: access.project_id, proxy: None, group: false };
         let head =
             client.head_manifest(&item.repository, &item.reference).await.map_err(|e| e.to_string())?;
         let local = db::manifests::by_tag(self.db.reader(), repo_id, &item.reference).await.map_err(e)?;

@@ -243,3 +243,68 @@ async fn proxy_pulls_need_pull_rights_on_the_proxy_project() {
     let res = guest.request(Method::DELETE, "/v2/cache/lib/app/manifests/1").call().await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_group_project_answers_from_its_first_member_that_has_the_reference() {
+    let upstream = TestApp::start().await;
+    upstream.create_project("lib", true).await;
+    let (only_upstream, _, _) = upstream.push_image("lib/app", "remote").await;
+    let (shadowed, _, _) = upstream.push_image("lib/app", "both").await;
+
+    let app = TestApp::start().await;
+    let admin = app.as_admin();
+    app.create_project("ours", false).await;
+    let (ours, _, ours_layer) = app.push_image("ours/lib/app", "both").await;
+    let res = admin.post("/api/v2.0/registries", &endpoint("up", &upstream.base, "harbor", "", "")).await;
+    let id = created_id(&res.expect(StatusCode::CREATED));
+    admin
+        .post("/api/v2.0/projects", &json!({"project_name": "hub", "registry_id": id}))
+        .await
+        .expect(StatusCode::CREATED);
+    // Only administrators make groups; members must exist and not be groups.
+    let dev = app.as_member("ours", Role::ProjectAdmin).await;
+    dev.post("/api/v2.0/projects", &json!({"project_name": "all", "group_members": ["ours"]}))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    admin
+        .post("/api/v2.0/projects", &json!({"project_name": "all", "group_members": ["ours", "nope"]}))
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+    admin
+        .post("/api/v2.0/projects", &json!({"project_name": "all", "group_members": ["ours", "hub"]}))
+        .await
+        .expect(StatusCode::CREATED);
+    let got: Value = admin.get("/api/v2.0/projects/all").await.expect(StatusCode::OK).json();
+    assert_eq!(got["group_members"], json!(["ours", "hub"]));
+    admin
+        .post("/api/v2.0/projects", &json!({"project_name": "nested", "group_members": ["all"]}))
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+
+    // A guest of the group, who is nobody in its members, pulls through it.
+    let guest = app.as_member("all", Role::Guest).await;
+    guest.get("/v2/ours/lib/app/manifests/both").await.expect(StatusCode::FORBIDDEN);
+    let pull = |reference: &'static str| {
+        guest
+            .request(Method::GET, &format!("/v2/all/lib/app/manifests/{reference}"))
+            .header("accept", OCI_MANIFEST)
+    };
+    // First member wins; the next answers what the first lacks.
+    let res = pull("both").call().await.expect(StatusCode::OK);
+    assert_eq!(res.header_value("docker-content-digest"), Some(ours.as_str()));
+    assert_ne!(ours, shadowed);
+    let res = pull("remote").call().await.expect(StatusCode::OK);
+    assert_eq!(res.header_value("docker-content-digest"), Some(only_upstream.as_str()));
+    let layer = guest.get(&format!("/v2/all/lib/app/blobs/{ours_layer}")).await.expect(StatusCode::OK);
+    assert_eq!(sha256(layer.bytes()), ours_layer);
+    let res = pull("missing").call().await;
+    assert!(res.expect(StatusCode::NOT_FOUND).text().contains("none of the group's projects"));
+    let tags: Value = guest.get("/v2/all/lib/app/tags/list").await.expect(StatusCode::OK).json();
+    assert!(tags["tags"].as_array().is_some_and(|t| t.contains(&json!("both"))), "{tags}");
+    // Read-only, and closed to those without pull rights on the group.
+    let res = admin.request(Method::POST, "/v2/all/lib/app/blobs/uploads/").call().await;
+    assert!(res.expect(StatusCode::FORBIDDEN).text().contains("group"));
+    let outsider = app.as_member("ours", Role::Guest).await;
+    let res = outsider.get("/v2/all/lib/app/manifests/both").await;
+    assert!(matches!(res.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{}", res.status());
+}

@@ -95,7 +95,7 @@ pub async fn lookup<'e>(
     };
     let sql = format!(
         "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id, \
-         p.registry_id AS registry_id, m.id AS id, \
+         p.registry_id AS registry_id, p.is_group AS is_group, m.id AS id, \
          m.digest AS digest, m.media_type AS media_type, m.content AS content FROM projects p \
          LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 \
          LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $4 {join} WHERE p.name = $1"

@@ -14,6 +14,10 @@ use crate::registry::error::RegistryError;
 pub(super) async fn get(req: Req, name: RepoName, digest: Digest) -> Result<Response, RegistryError> {
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
+    if repo.group {
+        let blob = reg.group_blob(repo, &name, &digest, req.method == Method::HEAD).await?;
+        return Ok(proxied(blob, &digest));
+    }
     let local = if req.method == Method::HEAD {
         reg.check_blob(repo, &digest).await
     } else {

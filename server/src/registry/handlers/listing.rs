@@ -48,7 +48,7 @@ pub(super) async fn tags(req: Req, name: RepoName) -> Result<Response, RegistryE
     let reg = &req.app.registry;
     let repo = reg.authorize(&req.who, &name, Action::Pull).await?;
     let (n, last) = pagination(&req, MAX_PAGE)?;
-    let tags = reg.tags(repo, last.as_deref(), n + 1).await?;
+    let tags = reg.tags(repo, &name, last.as_deref(), n + 1).await?;
     let (tags, link) = page(tags, n, &format!("/v2/{name}/tags/list"));
     Ok(json_with_link(serde_json::json!({ "name": name.as_str(), "tags": tags }), link))
 }
