@@ -494,6 +494,35 @@ impl RegistryClient {
         Ok(Some(BlobStream { size, body }))
     }
 
+    /// The referrers of `digest` in `repository` (the descriptors of the registry's referrers
+    /// index); `None` when the registry does not offer the referrers API.
+    pub async fn referrers(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Vec<serde_json::Value>>, ClientError> {
+        let mut path = format!("/v2/{repository}/referrers/{digest}");
+        if let Some(t) = artifact_type {
+            path.push_str(&format!(
+                "?artifactType={}",
+                form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+            ));
+        }
+        let res = self.send(Method::GET, &Self::pull_scope(repository), |r| r, &path).await?;
+        if res.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !res.status().is_success() {
+            return Err(self.status_error(res).await);
+        }
+        let index: serde_json::Value = res
+            .json()
+            .await
+            .map_err(|e| ClientError::Invalid(self.shown.clone(), format!("referrers: {e}")))?;
+        Ok(Some(index["manifests"].as_array().cloned().unwrap_or_default()))
+    }
+
     /// Tags of `repository` (all pages).
     pub async fn tags(&self, repository: &str) -> Result<Vec<String>, ClientError> {
         #[derive(serde::Deserialize)]

@@ -373,6 +373,35 @@ impl Registry {
     pub async fn referrers(
         &self,
         repo: RepoCtx,
+        name: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<serde_json::Value, RegistryError> {
+        let mut index = self.local_referrers(repo, subject, artifact_type).await?;
+        // A proxy cache adds what its upstream knows: signatures and SBOMs are fetched when a
+        // client asks for them by digest, like any manifest.
+        if let Some(endpoint) = repo.proxy {
+            match self.upstream_referrers(endpoint, name, subject, artifact_type).await {
+                Ok(more) => {
+                    if let Some(list) = index["manifests"].as_array_mut() {
+                        for d in more {
+                            if !list.iter().any(|l| l["digest"] == d["digest"]) {
+                                list.push(d);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(repository = %name, error = %e, "upstream referrers failed: answering the cached ones")
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    async fn local_referrers(
+        &self,
+        repo: RepoCtx,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<serde_json::Value, RegistryError> {

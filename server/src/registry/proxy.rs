@@ -289,6 +289,23 @@ impl Registry {
         })
     }
 
+    /// The referrers the upstream of endpoint `endpoint` knows for `subject` of `name`.
+    pub(super) async fn upstream_referrers(
+        &self,
+        endpoint: i64,
+        name: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<serde_json::Value>, RegistryError> {
+        let client = self.upstream(endpoint).await?;
+        let repo = client.upstream_repository(name.path());
+        Ok(client
+            .referrers(&repo, subject, artifact_type)
+            .await
+            .map_err(|e| upstream_error(&e))?
+            .unwrap_or_default())
+    }
+
     /// `HEAD` of manifest `reference` upstream, shared by concurrent pulls.
     async fn head_upstream(
         &self,

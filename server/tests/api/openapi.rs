@@ -31,7 +31,8 @@ async fn every_documented_operation_is_routed_and_shaped_like_harbors() {
             .replace("{gc_id}", "1")
             .replace("{id}", "1")
             .replace("{eid}", "1")
-            .replace("{tid}", "1");
+            .replace("{tid}", "1")
+            .replace("{task_id}", "1");
         assert!(!concrete.contains('{'), "a path parameter the test does not know: {path}");
         for (method, op) in ops.as_object().expect("operations") {
             if !["get", "put", "post", "delete", "patch", "head"].contains(&method.as_str()) {
@@ -63,6 +64,21 @@ async fn every_documented_operation_is_routed_and_shaped_like_harbors() {
         ("Artifact", &["id", "digest", "tags", "push_time", "size"][..]),
         ("User", &["user_id", "username", "sysadmin_flag"][..]),
         ("Errors", &["errors"][..]),
+        ("Registry", &["id", "url", "name", "credential", "type", "insecure", "status", "creation_time"][..]),
+        (
+            "ReplicationPolicy",
+            &[
+                "id",
+                "name",
+                "src_registry",
+                "dest_registry",
+                "dest_namespace",
+                "trigger",
+                "filters",
+                "override",
+            ][..],
+        ),
+        ("ReplicationExecution", &["id", "policy_id", "status", "trigger", "total", "succeed", "failed"][..]),
     ] {
         let props = schemas[schema]["properties"].as_object().unwrap_or_else(|| panic!("schema {schema}"));
         for f in fields {

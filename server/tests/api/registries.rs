@@ -182,6 +182,23 @@ async fn a_proxy_project_pulls_through_its_upstream_and_serves_its_cache() {
     blob(&app, "hub/lib/app", &format!("sha256:{}", "0".repeat(64))).await.expect(StatusCode::NOT_FOUND);
     cached(&app, "hub", "lib%252Fapp", &d1, "1").await;
 
+    // A signature pushed upstream afterwards: the referrers API finds it through the proxy, and
+    // it is fetched (and cached) when asked for by digest.
+    let sig_config = upstream.push_blob("lib/app", b"{}").await;
+    let sig_layer = upstream.push_blob("lib/app", b"signature").await;
+    let m1_size = m1.len();
+    let sig = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"application/vnd.dev.cosign.simplesigning.v1+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{sig_config}","size":2}},"layers":[{{"mediaType":"application/octet-stream","digest":"{sig_layer}","size":9}}],"subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{d1}","size":{m1_size}}}}}"#
+    );
+    let sig_digest = sha256(sig.as_bytes());
+    upstream.put_manifest("lib/app", &sig_digest, OCI_MANIFEST, &sig).await.expect(StatusCode::CREATED);
+    let index: Value =
+        admin.get(&format!("/v2/hub/lib/app/referrers/{d1}")).await.expect(StatusCode::OK).json();
+    let found = index["manifests"].as_array().expect("manifests");
+    assert!(found.iter().any(|m| m["digest"] == sig_digest.as_str()), "{index}");
+    let got = manifest(&app, "hub/lib/app", &sig_digest).await.expect(StatusCode::OK);
+    assert_eq!(got.text(), sig);
+
     // Read-only: pushes are refused with the reason.
     let res = admin.request(Method::POST, "/v2/hub/lib/app/blobs/uploads/").call().await;
     let text = res.expect(StatusCode::FORBIDDEN).text();

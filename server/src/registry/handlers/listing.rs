@@ -58,7 +58,7 @@ pub(super) async fn referrers(req: Req, name: RepoName, subject: Digest) -> Resu
     let filter = req.param("artifactType").filter(|t| !t.is_empty());
     // A repository with nothing in it yet has no referrers: an empty index, as the spec says.
     let index = match reg.authorize_existing(&req.who, &name, Action::Pull).await? {
-        Some(repo) => reg.referrers(repo, &subject, filter).await?,
+        Some(repo) => reg.referrers(repo, &name, &subject, filter).await?,
         None => crate::registry::manifests::empty_index(),
     };
     let mut res = axum::Json(index).into_response();
