@@ -195,3 +195,103 @@ async fn an_execution_killed_midway_is_failed_on_restart_and_completes_when_run_
     assert_eq!(e["status"], "Succeed", "{e}");
     assert!(upstream_digest(&upstream, "library/big:1").await.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_arch_index_replicates_whole_to_distribution() {
+    let upstream = Distribution::start().await;
+    let w = Wharf::start().await;
+    let p = Podman::new();
+    let creds = format!("admin:{ADMIN_PASSWORD}");
+    let list = "localhost/multi:1";
+    run(p.cmd().args(["manifest", "create", list])).await;
+    for (arch, size) in [("amd64", 100_000), ("arm64", 120_000)] {
+        let ctx = p.dir().join(format!("ctx-{arch}"));
+        build_context(&ctx, &[size]);
+        let tag = format!("localhost/multi-{arch}:1");
+        run(p.cmd().args(["build", "-q", "--arch", arch, "-t", &tag]).arg(&ctx)).await;
+        run(p.cmd().args(["manifest", "add", list, &format!("containers-storage:{tag}")])).await;
+    }
+    let ours = format!("docker://{}", w.image("library/multi:1"));
+    run(p.cmd().args(["manifest", "push", "--all", "--tls-verify=false", "--creds", &creds, list, &ours]))
+        .await;
+    let policy = push_policy(&w.host, &upstream, "manual", -1).await;
+    let eid = start(&w.host, policy).await;
+    let e = until_ended(&w.host, eid, Duration::from_secs(60)).await;
+    assert_eq!(e["status"], "Succeed", "{e}");
+    let raw = |image: String, creds: Option<String>| async move {
+        let mut cmd = skopeo();
+        cmd.args(["inspect", "--raw", "--tls-verify=false"]);
+        if let Some(c) = creds {
+            cmd.args(["--creds", &c]);
+        }
+        run(cmd.arg(image)).await
+    };
+    let here = raw(ours.clone(), Some(creds.clone())).await;
+    let there = raw(format!("docker://{}/library/multi:1", upstream.host), None).await;
+    assert_eq!(here, there, "the index arrived byte for byte");
+    // Both platforms are there, pulled by podman from Distribution.
+    for arch in ["amd64", "arm64"] {
+        run(p
+            .cmd()
+            .args(["pull", "--tls-verify=false", "--arch", arch])
+            .arg(format!("{}/library/multi:1", upstream.host)))
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_pull_copies_from_a_second_wharf_process() {
+    let site_b_data = DataDir::new().await;
+    let site_b = WharfProcess::start(&site_b_data.env()).await;
+    let w = Wharf::start().await;
+    let p = Podman::new();
+    let creds = format!("admin:{ADMIN_PASSWORD}");
+    let ctx = p.dir().join("ctx");
+    build_context(&ctx, &[250_000]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/tool:2"]).arg(&ctx)).await;
+    let built = run(p.cmd().args(["image", "inspect", "--format", "{{.Id}}", "localhost/tool:2"])).await;
+    run(p
+        .cmd()
+        .args(["push", "--tls-verify=false", "--creds", &creds, "localhost/tool:2"])
+        .arg(format!("{}/library/tool:2", site_b.host)))
+    .await;
+
+    let a = admin_at(&w.host);
+    let res = a
+        .post(
+            "/api/v2.0/registries",
+            &json!({"name": "site-b", "url": format!("http://{}", site_b.host), "type": "harbor",
+                    "credential": {"access_key": "admin", "access_secret": ADMIN_PASSWORD}}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let endpoint = id_of(&res);
+    a.post(
+        "/api/v2.0/replication/policies",
+        &json!({"name": "from-b", "src_registry": {"id": endpoint}, "dest_namespace": "mirror",
+                "dest_namespace_replace_count": 1,
+                "trigger": {"type": "scheduled", "trigger_settings": {"cron": "*/2 * * * * *"}},
+                "filters": [{"type": "name", "value": "library/**"}, {"type": "tag", "value": "2"}]}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let image = w.image("mirror/tool:2");
+    let mut pulled = false;
+    for _ in 0..60 {
+        run(p.cmd().args(["rmi", "-a", "-f"])).await;
+        let out = p
+            .cmd()
+            .args(["pull", "--tls-verify=false", "--creds", &creds, &image])
+            .output()
+            .await
+            .expect("podman");
+        if out.status.success() {
+            pulled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(pulled, "the scheduled pull never brought {image}");
+    let got = run(p.cmd().args(["image", "inspect", "--format", "{{.Id}}", &image])).await;
+    assert_eq!(got, built);
+}

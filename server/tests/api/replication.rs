@@ -222,3 +222,39 @@ async fn pull_based_scheduled_replication_copies_from_a_peer() {
     let res = admin.get("/api/v2.0/projects/pulled/repositories/app/artifacts").await.expect(StatusCode::OK);
     assert!(res.text().contains(&d));
 }
+
+#[tokio::test]
+async fn a_stopped_execution_ends_before_its_next_task() {
+    let site_b = TestApp::start().await;
+    let app = TestApp::start().await;
+    app.create_project("lib", false).await;
+    for i in 0..4 {
+        app.push_image(&format!("lib/app{i}"), "1").await;
+    }
+    let endpoint = peer(&app, &site_b).await;
+    let admin = app.as_admin();
+    // 4 KiB/s: each image (a 4 KiB layer and its config) takes about a second.
+    let res = admin
+        .post(
+            "/api/v2.0/replication/policies",
+            &json!({"name": "slow", "dest_registry": {"id": endpoint}, "speed": 4,
+                    "filters": [{"type": "name", "value": "lib/**"}]}),
+        )
+        .await;
+    let pid = created_id(&res.expect(StatusCode::CREATED));
+    let res = admin.post("/api/v2.0/replication/executions", &json!({"policy_id": pid})).await;
+    let eid = created_id(&res.expect(StatusCode::CREATED));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    admin
+        .send_json(Method::PUT, &format!("/api/v2.0/replication/executions/{eid}"), &json!({}))
+        .await
+        .expect(StatusCode::OK);
+    let e = finished(&app, eid).await;
+    assert_eq!(e["status"], "Stopped", "{e}");
+    assert!(e["total"].as_i64().is_some_and(|t| t < 4), "stopped before the last task: {e}");
+    // A second stop has nothing to stop.
+    admin
+        .send_json(Method::PUT, &format!("/api/v2.0/replication/executions/{eid}"), &json!({}))
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+}
