@@ -258,6 +258,7 @@ async fn main() -> Result<()> {
         .await?;
     ensure!(res.status() == 201, "proxy project: {}", res.status());
 
+    let before_proxy = memory_mib(wharf.pid(), "VmHWM")?;
     // Warm Distribution's side once, so the order of the measurements favours nobody.
     pull(&http, &up, "bench/big", "1").await?;
     let (bytes, direct) = pull(&http, &up, "bench/big", "1").await?;
@@ -266,6 +267,10 @@ async fn main() -> Result<()> {
     println!("direct pull from Distribution:   {:8.1} MiB/s ({direct:.2} s)", mib_s(bytes, direct));
     let (bytes, first) = pull(&http, &local, "cache/bench/big", "1").await?;
     ensure!(bytes >= expected, "the proxy pull returned {bytes} bytes");
+    println!(
+        "wharf peak RSS before the proxy pull: {before_proxy:.0} MiB, after it: {:.0} MiB (streams, not buffers)",
+        memory_mib(wharf.pid(), "VmHWM")?
+    );
     println!(
         "first pull through the proxy:     {:8.1} MiB/s ({first:.2} s), {:.2}x the direct pull (goal >= 0.8)",
         mib_s(bytes, first),
