@@ -348,3 +348,100 @@ async fn a_multi_arch_index_is_cached_with_the_children_clients_ask_for() {
         .expect(StatusCode::OK);
     assert!(res.text().contains("\"1\""));
 }
+
+/// nginx in front of `upstream`, answering every blob `GET` with a redirect to `upstream`
+/// itself, as registries backed by object storage send clients to the bucket.
+struct RedirectingFront {
+    child: std::process::Child,
+    host: String,
+    dir: tempfile::TempDir,
+}
+
+impl RedirectingFront {
+    async fn start(upstream: &Distribution) -> Self {
+        tool("nginx");
+        let dir = tempfile::tempdir().expect("dir");
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let d = dir.path().display();
+        let up = &upstream.host;
+        let conf = format!(
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\n\
+             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             server {{\n    listen 127.0.0.1:{port};\n\
+             location ~ ^/v2/.+/blobs/sha256: {{\n      if ($request_method = GET) {{ return 307 http://{up}$request_uri; }}\n\
+             proxy_pass http://{up};\n    }}\n    location / {{ proxy_pass http://{up}; }}\n  }}\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).expect("conf");
+        let child = std::process::Command::new("nginx")
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let host = format!("127.0.0.1:{port}");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(&host).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Self { child, host, dir }
+    }
+
+    /// How many blob `GET`s it redirected.
+    fn redirects(&self) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("\"GET /v2/") && l.contains("/blobs/") && l.contains("\" 307 "))
+            .count()
+    }
+}
+
+impl Drop for RedirectingFront {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_redirected_to_storage_are_followed() {
+    let upstream = Distribution::start().await;
+    let front = RedirectingFront::start(&upstream).await;
+    let w = Wharf::start().await;
+    let p = Podman::new();
+    let layers = seed(&p, &upstream, "team/app:1", &[300_000]).await;
+    let built = podman_image_id(&p, "localhost/team/app:1").await;
+    let a = admin(&w);
+    let res = a
+        .post(
+            "/api/v2.0/registries",
+            &json!({"name": "fronted", "url": format!("http://{}", front.host), "type": "docker-registry"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let id: i64 = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    a.post(
+        "/api/v2.0/projects",
+        &json!({"project_name": "cache", "registry_id": id, "metadata": {"public": "true"}}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let image = w.image("cache/team/app:1");
+    run(p.cmd().args(["rmi", "-a", "-f"])).await;
+    run(p.cmd().args(["pull", "--tls-verify=false", &image])).await;
+    assert_eq!(podman_image_id(&p, &image).await, built);
+    assert!(front.redirects() >= 2, "the blobs (config and layer) were redirected");
+    assert_eq!(upstream.blob_gets(&layers[0]), 1, "and fetched where the redirect pointed");
+}
