@@ -256,6 +256,16 @@ pub struct Distribution {
 impl Distribution {
     /// Starts a registry and waits until it answers.
     pub async fn start() -> Self {
+        Self::launch(None).await
+    }
+
+    /// Starts a registry that requires HTTP Basic authentication as `user` with `password`
+    /// (Distribution's htpasswd, bcrypt).
+    pub async fn start_with_basic(user: &str, password: &str) -> Self {
+        Self::launch(Some((user, password))).await
+    }
+
+    async fn launch(basic: Option<(&str, &str)>) -> Self {
         tool("docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -264,6 +274,22 @@ impl Distribution {
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
             dir.path().join("data").display()
         );
+        let config = match basic {
+            None => config,
+            Some((user, password)) => {
+                // bcrypt through the system's crypt(3) (libxcrypt), as htpasswd -B writes it.
+                let out = std::process::Command::new("python3")
+                    .args(["-W", "ignore", "-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))"])
+                    .arg(password)
+                    .output()
+                    .expect("python3 for bcrypt");
+                let hash = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                assert!(hash.starts_with("$2"), "no bcrypt hash: {hash}");
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, format!("{user}:{hash}\n")).unwrap();
+                format!("{config}auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n", file.display())
+            }
+        };
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
         let mut me = Self { dir, child: None, host };
         me.start_again().await;

@@ -445,3 +445,57 @@ async fn blobs_redirected_to_storage_are_followed() {
     assert!(front.redirects() >= 2, "the blobs (config and layer) were redirected");
     assert_eq!(upstream.blob_gets(&layers[0]), 1, "and fetched where the redirect pointed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_with_basic_authentication_is_reached_with_the_stored_credentials() {
+    let upstream = Distribution::start_with_basic("puller", "Pull-Secret-7").await;
+    let w = Wharf::start().await;
+    let p = Podman::new();
+    run(p.cmd().args(["login", "--tls-verify=false", "-u", "puller", "-p", "Pull-Secret-7", &upstream.host]))
+        .await;
+    let ctx = p.dir().join("ctx");
+    build_context(&ctx, &[200_000]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/team/app:1"]).arg(&ctx)).await;
+    run(p
+        .cmd()
+        .args(["push", "--tls-verify=false", "localhost/team/app:1"])
+        .arg(format!("docker://{}/team/app:1", upstream.host)))
+    .await;
+    let built = podman_image_id(&p, "localhost/team/app:1").await;
+    let a = admin(&w);
+    // The wrong password is refused with the reason; the right one is stored, sealed.
+    let res = a
+        .post(
+            "/api/v2.0/registries/ping",
+            &json!({"type": "docker-registry", "url": format!("http://{}", upstream.host),
+                    "access_key": "puller", "access_secret": "wrong"}),
+        )
+        .await;
+    assert!(res.expect(StatusCode::BAD_REQUEST).text().contains("refused the credentials"));
+    let res = a
+        .post(
+            "/api/v2.0/registries",
+            &json!({"name": "basic", "url": format!("http://{}", upstream.host), "type": "docker-registry",
+                    "credential": {"type": "basic", "access_key": "puller", "access_secret": "Pull-Secret-7"}}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let id: i64 = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    a.post(
+        "/api/v2.0/projects",
+        &json!({"project_name": "cache", "registry_id": id, "metadata": {"public": "true"}}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    run(p.cmd().args(["logout", &upstream.host])).await;
+    let image = w.image("cache/team/app:1");
+    run(p.cmd().args(["rmi", "-a", "-f"])).await;
+    run(p.cmd().args(["pull", "--tls-verify=false", &image])).await;
+    assert_eq!(podman_image_id(&p, &image).await, built);
+}

@@ -34,6 +34,9 @@ use crate::oci::manifest;
 use crate::oci::reference::{Digest, Reference, RepoName, Tag};
 use crate::storage::StorageKey;
 
+/// How long a committed flight stays joinable (see [`Registry::flight`]).
+const COMMITTED_LINGER: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Bytes buffered before a spool write: followers lag the upstream by at most this much.
 const SPOOL_CHUNK: usize = 1 << 20;
 
@@ -527,6 +530,7 @@ impl Registry {
         let digest = digest.clone();
         tokio::spawn(async move {
             let result = me.fetch(repo, &client, &upstream_repo, &digest, speed, writer, &path, &tx).await;
+            let committed = result.is_ok();
             match result {
                 Ok(()) => tx.send_modify(|p| p.stage = Stage::Committed),
                 Err(f) => {
@@ -534,11 +538,18 @@ impl Registry {
                     tx.send_modify(|p| p.stage = Stage::Failed(f));
                 }
             }
+            // Followers hold the file open: removing the name does not cut them off.
+            let _ = tokio::fs::remove_file(&path).await;
+            // A caller that found the blob missing a moment before this commit must join this
+            // flight, not start a second fetch: the committed flight stays findable a while
+            // (its file still open through the flight). A failed one goes at once, so the next
+            // pull retries.
+            if committed {
+                tokio::time::sleep(COMMITTED_LINGER).await;
+            }
             if let Ok(mut flights) = proxy.flights.lock() {
                 flights.remove(digest.as_str());
             }
-            // Followers hold the file open: removing the name does not cut them off.
-            let _ = tokio::fs::remove_file(&path).await;
         });
         Ok(flight)
     }
