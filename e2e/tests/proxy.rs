@@ -31,14 +31,7 @@ async fn proxy_project(w: &Wharf, upstream: &Distribution, kind: &str, project: 
         )
         .await
         .expect(StatusCode::CREATED);
-    let id: i64 = res.headers()["location"]
-        .to_str()
-        .expect("test")
-        .rsplit('/')
-        .next()
-        .expect("test")
-        .parse()
-        .expect("test");
+    let id: i64 = res.created_id();
     a.post(
         "/api/v2.0/projects",
         &json!({"project_name": project, "registry_id": id,
@@ -425,13 +418,7 @@ async fn blobs_redirected_to_storage_are_followed() {
         )
         .await
         .expect(StatusCode::CREATED);
-    let id: i64 = res.headers()["location"]
-        .to_str()
-        .expect("location")
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("id");
+    let id: i64 = res.created_id();
     a.post(
         "/api/v2.0/projects",
         &json!({"project_name": "cache", "registry_id": id, "metadata": {"public": "true"}}),
@@ -480,13 +467,7 @@ async fn an_upstream_with_basic_authentication_is_reached_with_the_stored_creden
         )
         .await
         .expect(StatusCode::CREATED);
-    let id: i64 = res.headers()["location"]
-        .to_str()
-        .expect("location")
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("id");
+    let id: i64 = res.created_id();
     a.post(
         "/api/v2.0/projects",
         &json!({"project_name": "cache", "registry_id": id, "metadata": {"public": "true"}}),

@@ -22,16 +22,6 @@ fn admin_at(host: &str) -> Caller {
     Caller::new(reqwest::Client::new(), &format!("http://{host}"), Some(("admin", ADMIN_PASSWORD)))
 }
 
-fn id_of(res: &wharf_e2e::client::Answer) -> i64 {
-    res.headers()["location"]
-        .to_str()
-        .expect("location")
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("id")
-}
-
 /// Adds `upstream` as a `docker-registry` endpoint and a push-based policy to it; returns the
 /// policy's id.
 async fn push_policy(host: &str, upstream: &Distribution, trigger: &str, speed: i64) -> i64 {
@@ -43,7 +33,7 @@ async fn push_policy(host: &str, upstream: &Distribution, trigger: &str, speed: 
         )
         .await
         .expect(StatusCode::CREATED);
-    let endpoint = id_of(&res);
+    let endpoint = res.created_id();
     let res = a
         .post(
             "/api/v2.0/replication/policies",
@@ -53,7 +43,7 @@ async fn push_policy(host: &str, upstream: &Distribution, trigger: &str, speed: 
         )
         .await
         .expect(StatusCode::CREATED);
-    id_of(&res)
+    res.created_id()
 }
 
 async fn execution(host: &str, id: i64) -> Value {
@@ -77,7 +67,7 @@ async fn start(host: &str, policy: i64) -> i64 {
         .post("/api/v2.0/replication/executions", &json!({"policy_id": policy}))
         .await
         .expect(StatusCode::CREATED);
-    id_of(&res)
+    res.created_id()
 }
 
 async fn upstream_digest(upstream: &Distribution, image: &str) -> Option<String> {
@@ -265,7 +255,7 @@ async fn a_scheduled_pull_copies_from_a_second_wharf_process() {
         )
         .await
         .expect(StatusCode::CREATED);
-    let endpoint = id_of(&res);
+    let endpoint = res.created_id();
     a.post(
         "/api/v2.0/replication/policies",
         &json!({"name": "from-b", "src_registry": {"id": endpoint}, "dest_namespace": "mirror",

@@ -41,6 +41,15 @@ pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     pairs
 }
 
+/// The name part a listing filters on: `name=`, or `q=name=~part` (`q=name=exact` is taken as
+/// a part too: the lists it serves are short).
+pub(super) fn name_part(pairs: &[(String, String)]) -> String {
+    let from_q = param(pairs, "q").and_then(|q| {
+        q.split(',').find_map(|t| t.strip_prefix("name=~").or_else(|| t.strip_prefix("name=")))
+    });
+    from_q.or_else(|| param(pairs, "name")).unwrap_or("").to_owned()
+}
+
 pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }

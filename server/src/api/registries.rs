@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
-use super::projects::{page_of, param, query_pairs};
+use super::projects::{name_part, page_of, query_pairs};
 use crate::config::Secret;
 use crate::endpoints::{Endpoint, EndpointError, EndpointPatch, EndpointSpec};
 use crate::state::AppState;
@@ -207,14 +207,7 @@ pub async fn list_registries(
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(raw.as_deref());
     let (page, rest) = page_of(&pairs)?;
-    let mut name = param(&pairs, "name").unwrap_or("").to_owned();
-    if let Some(q) = param(&pairs, "q") {
-        for term in q.split(',') {
-            if let Some(v) = term.strip_prefix("name=~").or_else(|| term.strip_prefix("name=")) {
-                name = v.to_owned();
-            }
-        }
-    }
+    let name = name_part(&pairs);
     let (rows, total) = app.endpoints.list(&who, &name, page.offset(), page.page_size).await?;
     let body: Vec<Registry> = rows.into_iter().map(Registry::from).collect();
     Ok((page.headers(total, "/api/v2.0/registries", &rest), Json(body)).into_response())

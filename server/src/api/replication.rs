@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
-use super::projects::{page_of, param, query_pairs};
+use super::projects::{name_part, page_of, param, query_pairs};
 use super::registries::Registry;
 use crate::db::replication::{ExecutionRow, TaskRow};
 use crate::replication::filter::ReplicationFilter;
@@ -216,14 +216,7 @@ pub async fn list_policies(
 ) -> Result<Response, ApiError> {
     let pairs = query_pairs(raw.as_deref());
     let (page, rest) = page_of(&pairs)?;
-    let mut name = param(&pairs, "name").unwrap_or("").to_owned();
-    if let Some(q) = param(&pairs, "q") {
-        for term in q.split(',') {
-            if let Some(v) = term.strip_prefix("name=~").or_else(|| term.strip_prefix("name=")) {
-                name = v.to_owned();
-            }
-        }
-    }
+    let name = name_part(&pairs);
     let (rows, total) = app.replication.list(&who, &name, page.offset(), page.page_size).await?;
     let mut body = Vec::with_capacity(rows.len());
     for p in rows {

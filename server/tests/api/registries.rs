@@ -14,12 +14,6 @@ fn endpoint(name: &str, url: &str, kind: &str, user: &str, secret: &str) -> Valu
            "credential": {"type": "basic", "access_key": user, "access_secret": secret}})
 }
 
-/// The id in a `Location` answer.
-fn created_id(res: &Answer) -> i64 {
-    let loc = res.header_value("location").expect("location");
-    loc.rsplit('/').next().and_then(|s| s.parse().ok()).expect("id")
-}
-
 #[tokio::test]
 async fn registry_endpoints_follow_harbors_api_and_never_answer_secrets() {
     let upstream = TestApp::start().await;
@@ -29,7 +23,7 @@ async fn registry_endpoints_follow_harbors_api_and_never_answer_secrets() {
     let res = admin
         .post("/api/v2.0/registries", &endpoint("peer", &upstream.base, "harbor", "admin", ADMIN_PASSWORD))
         .await;
-    let id = created_id(&res.expect(StatusCode::CREATED));
+    let id = res.expect(StatusCode::CREATED).created_id();
     admin
         .post("/api/v2.0/registries", &endpoint("peer", &upstream.base, "harbor", "", ""))
         .await
@@ -155,7 +149,7 @@ async fn a_proxy_project_pulls_through_its_upstream_and_serves_its_cache() {
     let res = admin
         .post("/api/v2.0/registries", &endpoint("site-b", &upstream.base, "harbor", "admin", ADMIN_PASSWORD))
         .await;
-    let id = created_id(&res.expect(StatusCode::CREATED));
+    let id = res.expect(StatusCode::CREATED).created_id();
     admin
         .post(
             "/api/v2.0/projects",
@@ -247,7 +241,7 @@ async fn proxy_pulls_need_pull_rights_on_the_proxy_project() {
     let admin = app.as_admin();
     // Anonymous upstream access to a public project.
     let res = admin.post("/api/v2.0/registries", &endpoint("open", &upstream.base, "harbor", "", "")).await;
-    let id = created_id(&res.expect(StatusCode::CREATED));
+    let id = res.expect(StatusCode::CREATED).created_id();
     admin
         .post("/api/v2.0/projects", &json!({"project_name": "cache", "registry_id": id}))
         .await
@@ -273,7 +267,7 @@ async fn a_group_project_answers_from_its_first_member_that_has_the_reference() 
     app.create_project("ours", false).await;
     let (ours, _, ours_layer) = app.push_image("ours/lib/app", "both").await;
     let res = admin.post("/api/v2.0/registries", &endpoint("up", &upstream.base, "harbor", "", "")).await;
-    let id = created_id(&res.expect(StatusCode::CREATED));
+    let id = res.expect(StatusCode::CREATED).created_id();
     admin
         .post("/api/v2.0/projects", &json!({"project_name": "hub", "registry_id": id}))
         .await

@@ -9,12 +9,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// The id in a `Location` answer.
-fn created_id(res: &Answer) -> i64 {
-    let loc = res.header_value("location").expect("location");
-    loc.rsplit('/').next().and_then(|s| s.parse().ok()).expect("id")
-}
-
 async fn peer(app: &TestApp, other: &TestApp) -> i64 {
     let res = app
         .as_admin()
@@ -24,7 +18,7 @@ async fn peer(app: &TestApp, other: &TestApp) -> i64 {
                     "credential": {"access_key": "admin", "access_secret": ADMIN_PASSWORD}}),
         )
         .await;
-    created_id(&res.expect(StatusCode::CREATED))
+    res.expect(StatusCode::CREATED).created_id()
 }
 
 /// Waits for execution `id` to end; returns it.
@@ -96,7 +90,7 @@ async fn push_based_manual_replication_copies_what_the_filters_select_once() {
                     {"type": "resource", "value": "image"}]
     });
     let res = admin.post("/api/v2.0/replication/policies", &policy).await;
-    let pid = created_id(&res.expect(StatusCode::CREATED));
+    let pid = res.expect(StatusCode::CREATED).created_id();
     let got: Value =
         admin.get(&format!("/api/v2.0/replication/policies/{pid}")).await.expect(StatusCode::OK).json();
     assert_eq!(got["dest_registry"]["name"], "site-b");
@@ -109,7 +103,7 @@ async fn push_based_manual_replication_copies_what_the_filters_select_once() {
     admin.delete(&format!("/api/v2.0/registries/{endpoint}")).await.expect(StatusCode::PRECONDITION_FAILED);
 
     let res = admin.post("/api/v2.0/replication/executions", &json!({"policy_id": pid})).await;
-    let eid = created_id(&res.expect(StatusCode::CREATED));
+    let eid = res.expect(StatusCode::CREATED).created_id();
     let e = finished(&app, eid).await;
     assert_eq!(e["status"], "Succeed", "{e}");
     assert_eq!(e["trigger"], "manual");
@@ -135,7 +129,7 @@ async fn push_based_manual_replication_copies_what_the_filters_select_once() {
 
     // Again: nothing is sent twice.
     let res = admin.post("/api/v2.0/replication/executions", &json!({"policy_id": pid})).await;
-    let eid = created_id(&res.expect(StatusCode::CREATED));
+    let eid = res.expect(StatusCode::CREATED).created_id();
     assert_eq!(finished(&app, eid).await["status"], "Succeed");
     let tasks: Vec<Value> = admin.get(&format!("/api/v2.0/replication/executions/{eid}/tasks")).await.json();
     assert_eq!(tasks[0]["bytes"], 0);
@@ -205,7 +199,7 @@ async fn pull_based_scheduled_replication_copies_from_a_peer() {
                     "filters": [{"type": "name", "value": "lib/*"}]}),
         )
         .await;
-    let pid = created_id(&res.expect(StatusCode::CREATED));
+    let pid = res.expect(StatusCode::CREATED).created_id();
     let mut there = None;
     for _ in 0..400 {
         there = digest_at(&app, "pulled/app", "1").await;
@@ -241,9 +235,9 @@ async fn a_stopped_execution_ends_before_its_next_task() {
                     "filters": [{"type": "name", "value": "lib/**"}]}),
         )
         .await;
-    let pid = created_id(&res.expect(StatusCode::CREATED));
+    let pid = res.expect(StatusCode::CREATED).created_id();
     let res = admin.post("/api/v2.0/replication/executions", &json!({"policy_id": pid})).await;
-    let eid = created_id(&res.expect(StatusCode::CREATED));
+    let eid = res.expect(StatusCode::CREATED).created_id();
     tokio::time::sleep(Duration::from_millis(300)).await;
     admin
         .send_json(Method::PUT, &format!("/api/v2.0/replication/executions/{eid}"), &json!({}))

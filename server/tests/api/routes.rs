@@ -193,11 +193,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         .call()
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let registry_id: i64 = res
-        .header_value("location")
-        .and_then(|l| l.rsplit('/').next())
-        .and_then(|id| id.parse().ok())
-        .expect("registry id");
+    let registry_id: i64 = res.created_id();
     // A policy replicating the project onto itself: one task, which finds the artifact there.
     let res = app
         .admin(Method::POST, "/api/v2.0/replication/policies")
@@ -206,11 +202,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         .call()
         .await;
     assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
-    let policy_id: i64 = res
-        .header_value("location")
-        .and_then(|l| l.rsplit('/').next())
-        .and_then(|id| id.parse().ok())
-        .expect("policy id");
+    let policy_id: i64 = res.created_id();
     let run = app.state.replication.run_now(policy_id).await.expect("replication");
     assert_eq!((run.total, run.failed), (2, 0), "{run:?}");
     let tasks: Vec<Value> = json_of(

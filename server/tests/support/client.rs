@@ -29,6 +29,13 @@ impl Answer {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The id at the end of the `Location` of a `201 Created`.
+    #[track_caller]
+    pub fn created_id(&self) -> i64 {
+        let loc = self.headers.get("location").and_then(|v| v.to_str().ok()).expect("a Location header");
+        loc.rsplit('/').next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no id in {loc}"))
+    }
+
     /// The body as raw bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.body
