@@ -305,6 +305,62 @@ pub async fn run_retention(
     Ok(id)
 }
 
+/// A project's Immutability tab.
+#[server(prefix = "/ui", endpoint = "immutable_rules_page", input = GetUrl)]
+pub async fn immutable_rules_page(project: String) -> Result<Vec<ImmutableRuleView>, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.immutable_rules(&who, &project).await
+}
+
+/// Adds a tag immutability rule.
+#[server(prefix = "/ui", endpoint = "add_immutable_rule")]
+pub async fn add_immutable_rule(
+    project: String,
+    repo_decoration: String,
+    repo_pattern: String,
+    tag_decoration: String,
+    tag_pattern: String,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let rule = NewImmutableRule {
+        repo_excludes: repo_decoration == "repoExcludes",
+        repo_pattern: repo_pattern.trim().to_owned(),
+        tag_excludes: tag_decoration == "excludes",
+        tag_pattern: tag_pattern.trim().to_owned(),
+    };
+    portal.add_immutable_rule(&who, &project, &rule).await?;
+    leptos_axum::redirect(&tab_href(&project, "immutability"));
+    Ok(())
+}
+
+/// Switches a tag immutability rule on (`on` present) or off.
+#[server(prefix = "/ui", endpoint = "switch_immutable_rule")]
+pub async fn switch_immutable_rule(
+    project: String,
+    id: i64,
+    on: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.switch_immutable_rule(&who, &project, id, on.is_some()).await?;
+    leptos_axum::redirect(&tab_href(&project, "immutability"));
+    Ok(())
+}
+
+/// Deletes a tag immutability rule.
+#[server(prefix = "/ui", endpoint = "delete_immutable_rule")]
+pub async fn delete_immutable_rule(
+    project: String,
+    id: i64,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.delete_immutable_rule(&who, &project, id).await?;
+    leptos_axum::redirect(&tab_href(&project, "immutability"));
+    Ok(())
+}
+
 /// Changes the viewer's own password.
 #[server(prefix = "/ui", endpoint = "change_password")]
 pub async fn change_password(

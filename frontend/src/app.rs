@@ -9,9 +9,9 @@ use leptos_router::{SsrMode, path};
 
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{
-    AccountPage, ArtifactPage, GcPage, LoginPage, LogsPage, MembersPage, NotFound, ProjectPage, ProjectsPage,
-    RegistriesPage, ReplicationPage, ReplicationRunPage, RepositoryPage, RetentionPage, RobotsPage,
-    SettingsPage, UsersPage,
+    AccountPage, ArtifactPage, GcPage, ImmutabilityPage, LoginPage, LogsPage, MembersPage, NotFound,
+    ProjectPage, ProjectsPage, RegistriesPage, ReplicationPage, ReplicationRunPage, RepositoryPage,
+    RetentionPage, RobotsPage, SettingsPage, UsersPage,
 };
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
@@ -119,6 +119,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/retention") view=RetentionPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects/:project/immutability") view=ImmutabilityPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/members") view=MembersPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/robots") view=RobotsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/logs") view=LogsPage ssr=SsrMode::PartiallyBlocked />

@@ -155,6 +155,20 @@ pub trait Portal: Send + Sync {
     async fn delete_repository(&self, who: &Viewer, repository: &str) -> PortalResult<()>;
     /// Starts a run (or a dry run); returns the execution id.
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64>;
+    /// A project's tag immutability rules.
+    async fn immutable_rules(&self, who: &Viewer, project: &str) -> PortalResult<Vec<ImmutableRuleView>>;
+    /// Adds a tag immutability rule.
+    async fn add_immutable_rule(
+        &self,
+        who: &Viewer,
+        project: &str,
+        rule: &NewImmutableRule,
+    ) -> PortalResult<()>;
+    /// Switches a tag immutability rule on or off.
+    async fn switch_immutable_rule(&self, who: &Viewer, project: &str, id: i64, on: bool)
+    -> PortalResult<()>;
+    /// Deletes a tag immutability rule.
+    async fn delete_immutable_rule(&self, who: &Viewer, project: &str, id: i64) -> PortalResult<()>;
 }
 
 /// How the server hands its [`Portal`] to the pages (Leptos context).

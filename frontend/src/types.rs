@@ -747,6 +747,8 @@ pub struct ProjectView {
     pub can_push: bool,
     /// The viewer may manage tag retention (shows the Retention tab).
     pub can_manage_retention: bool,
+    /// The viewer may change tag immutability rules (shows the Immutability tab).
+    pub can_manage_immutability: bool,
     /// The viewer may see the members (shows the Members tab).
     pub can_list_members: bool,
     /// The viewer is a project admin: members, robots, logs and settings.
@@ -928,6 +930,8 @@ pub struct ArtifactSummary {
     pub digest: String,
     /// Tags pointing at it.
     pub tags: Vec<String>,
+    /// Those of `tags` an immutability rule protects.
+    pub immutable_tags: Vec<String>,
     /// What it is.
     pub kind: ArtifactKind,
     /// Size of the manifest and everything it references.
@@ -1037,6 +1041,30 @@ pub struct RetentionRuleView {
     /// The rule's fields, to fill the edit form (`None` for rules the form cannot express,
     /// such as several selectors written through the API).
     pub form: Option<NewRetentionRule>,
+}
+
+/// A tag immutability rule, in plain words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImmutableRuleView {
+    /// Rule id.
+    pub id: i64,
+    /// "tags matching `v*` in repositories matching `**`".
+    pub text: String,
+    /// A disabled rule protects nothing.
+    pub disabled: bool,
+}
+
+/// The portal's form for a tag immutability rule: one repository and one tag selector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewImmutableRule {
+    /// `repoExcludes` rather than `repoMatches`.
+    pub repo_excludes: bool,
+    /// Repository pattern (doublestar).
+    pub repo_pattern: String,
+    /// `excludes` rather than `matches`.
+    pub tag_excludes: bool,
+    /// Tag pattern (doublestar).
+    pub tag_pattern: String,
 }
 
 /// One repository of a retention execution.

@@ -12,6 +12,7 @@ use crate::db::manifests::{ArtifactRow, ArtifactSort, ReferrerRow, TagRow};
 use crate::db::projects::ProjectRow;
 use crate::db::repositories::RepositoryRow;
 use crate::db::{self, Db};
+use crate::immutable::Protection;
 use crate::oci::config::{ImageConfig, MAX_CONFIG_BYTES};
 use crate::oci::manifest::Manifest;
 use crate::oci::reference::{Digest, Reference, Tag};
@@ -34,6 +35,9 @@ pub enum BrowseError {
     /// The registry refused (e.g. an index still names the artifact).
     #[error("{0}")]
     Conflict(String),
+    /// The project's storage quota refused the write.
+    #[error("{0}")]
+    Quota(String),
     /// The database or the storage is briefly unavailable (retry).
     #[error("temporarily unavailable")]
     Unavailable,
@@ -104,6 +108,8 @@ fn by_tag(reference: &str) -> Result<bool, BrowseError> {
 fn registry_error(e: RegistryError) -> BrowseError {
     match e {
         RegistryError::Conflict(m) => BrowseError::Conflict(m),
+        e @ RegistryError::Immutable(..) => BrowseError::Conflict(e.to_string()),
+        RegistryError::QuotaExceeded(m) => BrowseError::Quota(m),
         RegistryError::ManifestUnknown(m) | RegistryError::ManifestBlobUnknown(m) => BrowseError::NotFound(m),
         // The database or the storage is briefly unavailable: the caller may try again.
         RegistryError::Unavailable(_) | RegistryError::StorageUnavailable => BrowseError::Unavailable,
@@ -182,7 +188,8 @@ impl Artifacts {
         repo: &str,
     ) -> Result<RepositoryRow, BrowseError> {
         let r = self.repository(actor.identity, p, repo, Action::Delete).await?;
-        db::repositories::delete(self.db.writer(), r.id).await?;
+        let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id, proxy: None, group: false };
+        self.registry.delete_repository(ctx).await.map_err(registry_error)?;
         self.auditor.log(
             actor,
             Some(r.project_id),
@@ -193,9 +200,21 @@ impl Artifacts {
         Ok(r)
     }
 
-    async fn with_tags(&self, rows: Vec<ArtifactRow>) -> Result<Vec<ArtifactWithTags>, BrowseError> {
+    /// `rows` of repository `r` with their tags, each marked immutable when a rule protects it.
+    async fn with_tags(
+        &self,
+        r: &RepositoryRow,
+        rows: Vec<ArtifactRow>,
+    ) -> Result<Vec<ArtifactWithTags>, BrowseError> {
         let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
         let mut tags = db::manifests::tags_of(self.db.reader(), &ids).await?;
+        let rules = Protection::load(&self.db, r.project_id).await?;
+        if !rules.is_empty() {
+            let path = r.name.split_once('/').map_or(r.name.as_str(), |(_, p)| p);
+            for t in &mut tags {
+                t.immutable = rules.protects(path, &t.name);
+            }
+        }
         Ok(rows
             .into_iter()
             .map(|a| {
@@ -221,7 +240,7 @@ impl Artifacts {
         let (project, r) = self.repository_in(who, p, repo, Action::Pull).await?;
         let rows = db::manifests::list_artifacts(self.db.reader(), r.id, sort, offset, limit).await?;
         let total = db::manifests::count_artifacts(self.db.reader(), r.id).await?;
-        Ok((self.with_tags(rows).await?, total, project))
+        Ok((self.with_tags(&r, rows).await?, total, project))
     }
 
     /// Artifact `reference` (tag or digest) of repository `repo`, if `who` may `action`.
@@ -237,7 +256,7 @@ impl Artifacts {
         let a = db::manifests::find_artifact(self.db.reader(), r.id, reference, by_tag(reference)?)
             .await?
             .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
-        let mut found = self.with_tags(vec![a]).await?;
+        let mut found = self.with_tags(&r, vec![a]).await?;
         let one = found.pop().ok_or(BrowseError::Internal)?;
         Ok((r, one))
     }
@@ -260,7 +279,7 @@ impl Artifacts {
         )
         .await?
         .ok_or_else(|| BrowseError::NotFound(format!("artifact {reference}")))?;
-        let (a, tags) = self.with_tags(vec![a]).await?.pop().ok_or(BrowseError::Internal)?;
+        let (a, tags) = self.with_tags(&repository, vec![a]).await?.pop().ok_or(BrowseError::Internal)?;
         let manifest = crate::oci::manifest::parse(&content, Some(&a.media_type)).ok();
         let kind =
             ArtifactKind::classify(&a.media_type, a.artifact_type.as_deref(), a.config_media_type.as_deref());
@@ -375,7 +394,8 @@ impl Artifacts {
             .parse()
             .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
         let (r, (a, _)) = self.artifact(actor.identity, p, repo, reference, Action::Push).await?;
-        db::tags::upsert(self.db.writer(), r.id, tag.as_str(), a.id).await?;
+        let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id, proxy: None, group: false };
+        self.registry.set_tag(ctx, tag.as_str(), a.id).await.map_err(registry_error)?;
         let resource = format!("{}:{tag}", r.name);
         self.auditor.log(actor, Some(r.project_id), Operation::Create, ResourceType::Tag, resource);
         Ok(r)
@@ -394,7 +414,11 @@ impl Artifacts {
         if !tags.iter().any(|t| t.name == tag) {
             return Err(BrowseError::NotFound(format!("tag {tag} of artifact {reference}")));
         }
-        db::tags::delete(self.db.writer(), r.id, tag).await?;
+        let tag: Tag = tag
+            .parse()
+            .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
+        let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id, proxy: None, group: false };
+        self.registry.delete_manifest(ctx, &Reference::Tag(tag.clone())).await.map_err(registry_error)?;
         self.auditor.log(
             actor,
             Some(r.project_id),
@@ -457,7 +481,7 @@ impl Artifacts {
             let copied = db::manifests::find_artifact(self.db.reader(), dest_id, &a.digest, false)
                 .await?
                 .ok_or(BrowseError::Internal)?;
-            db::tags::upsert(self.db.writer(), dest_id, tag, copied.id).await?;
+            self.registry.set_tag(to_ctx, tag, copied.id).await.map_err(registry_error)?;
         }
         let dest = db::repositories::by_name(self.db.reader(), &full).await?.ok_or(BrowseError::Internal)?;
         let resource = format!("{}@{}", dest.name, a.digest);

@@ -16,6 +16,7 @@ pub mod db;
 pub mod endpoints;
 pub mod gc;
 pub mod identity;
+pub mod immutable;
 pub mod jobs;
 pub mod limits;
 pub mod metrics;

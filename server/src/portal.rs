@@ -18,6 +18,7 @@ use crate::db::projects::{ProjectFilter, ProjectRow};
 use crate::endpoints::{EndpointError, EndpointPatch, EndpointSpec};
 use crate::gc::GcServiceError;
 use crate::gc::collector::GcParams;
+use crate::immutable::{ImmutableError, ImmutableRuleDoc};
 use crate::projects::members::UserRef;
 use crate::projects::robots::NewRobot;
 use crate::projects::{NewProject, ProjectError, ProjectRef};
@@ -112,6 +113,17 @@ impl From<RetentionError> for PortalError {
     }
 }
 
+impl From<ImmutableError> for PortalError {
+    fn from(e: ImmutableError) -> Self {
+        match e {
+            ImmutableError::Project(p) => p.into(),
+            ImmutableError::NotFound(_) => Self::NotFound(capitalized(&e.to_string())),
+            ImmutableError::Invalid(m) | ImmutableError::Conflict(m) => Self::Invalid(sentence(&m)),
+            ImmutableError::Db => Self::Internal,
+        }
+    }
+}
+
 impl From<UserError> for PortalError {
     fn from(e: UserError) -> Self {
         match e {
@@ -129,7 +141,7 @@ impl From<BrowseError> for PortalError {
         match e {
             BrowseError::Project(p) => p.into(),
             BrowseError::NotFound(what) => Self::NotFound(capitalized(&what)),
-            BrowseError::Invalid(m) | BrowseError::Conflict(m) => Self::Invalid(m),
+            BrowseError::Invalid(m) | BrowseError::Conflict(m) | BrowseError::Quota(m) => Self::Invalid(m),
             BrowseError::Unavailable => Self::Unavailable,
             BrowseError::Internal => Self::Internal,
         }
@@ -227,6 +239,7 @@ fn summary((a, tags): ArtifactWithTags) -> ArtifactSummary {
             a.config_media_type.as_deref(),
         ),
         digest: a.digest,
+        immutable_tags: tags.iter().filter(|t| t.immutable).map(|t| t.name.clone()).collect(),
         tags: tags.into_iter().map(|t| t.name).collect(),
         size: a.total_size,
         pushed: rfc3339_ms(a.pushed_at),
@@ -244,6 +257,7 @@ fn referrer(r: ReferrerRow) -> ArtifactSummary {
         ),
         digest: r.digest,
         tags: Vec::new(),
+        immutable_tags: Vec::new(),
         size: r.size,
         pushed: String::new(),
         pulled: None,
@@ -489,6 +503,7 @@ impl Portal for WharfPortal {
             // A proxy cache refuses pushes whatever the role.
             can_push: p.registry_id.is_none() && !p.is_group && may(&id, &p, Action::Push),
             can_manage_retention: may(&id, &p, Action::ManageRetention),
+            can_manage_immutability: may(&id, &p, Action::ManageImmutability),
             can_list_members: may(&id, &p, Action::ListMembers),
             can_admin: may(&id, &p, Action::UpdateProject),
             repo_count: p.repo_count,
@@ -748,6 +763,44 @@ impl Portal for WharfPortal {
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64> {
         let p = ProjectRef::Name(project.to_owned());
         Ok(self.0.retention.run_project(&identity(who), &p, dry_run).await?)
+    }
+
+    async fn immutable_rules(&self, who: &Viewer, project: &str) -> PortalResult<Vec<ImmutableRuleView>> {
+        let p = ProjectRef::Name(project.to_owned());
+        let rules = self.0.immutability.list(&identity(who), &p).await?;
+        Ok(rules
+            .into_iter()
+            .map(|r| ImmutableRuleView { id: r.id, text: r.describe(), disabled: r.disabled })
+            .collect())
+    }
+
+    async fn add_immutable_rule(
+        &self,
+        who: &Viewer,
+        project: &str,
+        rule: &NewImmutableRule,
+    ) -> PortalResult<()> {
+        let p = ProjectRef::Name(project.to_owned());
+        let doc = ImmutableRuleDoc::from_form(rule);
+        self.0.immutability.create(&identity(who), &p, &doc).await?;
+        Ok(())
+    }
+
+    async fn switch_immutable_rule(
+        &self,
+        who: &Viewer,
+        project: &str,
+        id: i64,
+        on: bool,
+    ) -> PortalResult<()> {
+        let p = ProjectRef::Name(project.to_owned());
+        let doc = ImmutableRuleDoc { id, disabled: !on, ..Default::default() };
+        Ok(self.0.immutability.update(&identity(who), &p, id, &doc).await?)
+    }
+
+    async fn delete_immutable_rule(&self, who: &Viewer, project: &str, id: i64) -> PortalResult<()> {
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self.0.immutability.delete(&identity(who), &p, id).await?)
     }
 
     async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<()> {

@@ -45,6 +45,8 @@ pub struct AppState {
     pub gc: GcService,
     /// Tag retention.
     pub retention: RetentionService,
+    /// Tag immutability rules.
+    pub immutability: crate::immutable::Immutability,
     /// Registry endpoints (proxy upstreams, replication peers).
     pub endpoints: crate::endpoints::Endpoints,
     /// Replication policies and executions.
@@ -113,6 +115,7 @@ impl AppState {
             .with_proxy(endpoints.clone(), config.data_dir.join("proxy-spool"));
         let projects = Projects::new(db.clone(), auditor.clone());
         let db_for_sessions = db.clone();
+        let (db_for_rules, projects_for_rules) = (db.clone(), projects.clone());
         let secure = config.tls.is_some() || config.external_url.starts_with("https://");
         let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
         let holder = crate::jobs::holder_id();
@@ -138,6 +141,7 @@ impl AppState {
             auditor,
             gc,
             retention,
+            immutability: crate::immutable::Immutability::new(db_for_rules, projects_for_rules),
             endpoints,
             replication,
             metrics: crate::metrics::Metrics::default(),

@@ -55,10 +55,11 @@ pub fn ArtifactPage() -> impl IntoView {
                     <ul class="tags">
                         {a.summary.tags.iter().map(|t| {
                             let (repo, digest, t2) = (repo.clone(), digest.clone(), t.clone());
+                            let locked = a.summary.immutable_tags.contains(t);
                             view! {
                                 <li>
-                                    <span class="tag">{t.clone()}</span>
-                                    {a.can_delete.then(|| view! {
+                                    <span class="tag" class:immutable=locked title=locked.then_some("immutable: cannot be pushed over or deleted")>{locked.then_some("🔒 ")}{t.clone()}</span>
+                                    {(a.can_delete && !locked).then(|| view! {
                                         // A confirmation step that names the tag.
                                         <details class="confirm">
                                             <summary aria-label=format!("Delete tag {t2}…")>"Delete…"</summary>
@@ -134,7 +135,7 @@ pub fn ArtifactPage() -> impl IntoView {
                         <summary>{format!("Manifest ({})", a.media_type)}</summary>
                         <pre class="manifest">{a.manifest.clone()}</pre>
                     </details>
-                    {let (repo, digest, tags) = (repo.clone(), digest.clone(), a.summary.tags.clone()); a.can_delete.then(move || view! {
+                    {let (repo, digest, tags) = (repo.clone(), digest.clone(), a.summary.tags.clone()); (a.can_delete && a.summary.immutable_tags.is_empty()).then(move || view! {
                         <section class="card danger-zone">
                             <h2>"Delete this artifact"</h2>
                             <p>{format!("Deletes {repo}@{digest} and its tags: {}.", if tags.is_empty() { "none".to_owned() } else { tags.join(", ") })}</p>

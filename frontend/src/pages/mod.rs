@@ -3,6 +3,7 @@
 mod account;
 mod artifact;
 mod gc;
+mod immutability;
 mod login;
 mod logs;
 mod members;
@@ -19,6 +20,7 @@ mod users;
 pub use account::AccountPage;
 pub use artifact::ArtifactPage;
 pub use gc::GcPage;
+pub use immutability::ImmutabilityPage;
 use leptos::prelude::*;
 pub use login::LoginPage;
 pub use logs::LogsPage;

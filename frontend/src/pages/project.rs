@@ -117,6 +117,7 @@ pub fn ProjectTabs(
         ("robots", "Robot accounts", "/robots".to_owned(), project.can_admin),
         ("logs", "Logs", "/logs".to_owned(), project.can_admin),
         ("retention", "Retention", "/retention".to_owned(), project.can_manage_retention),
+        ("immutability", "Immutability", "/immutability".to_owned(), project.can_manage_immutability),
         ("settings", "Settings", "/settings".to_owned(), project.can_admin),
     ];
     view! {

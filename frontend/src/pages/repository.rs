@@ -85,7 +85,10 @@ pub fn RepositoryPage() -> impl IntoView {
                                     {a.items.into_iter().map(|row| view! {
                                         <tr>
                                             <td><a class="digest" href=artifact_href(&repo, &row.digest) title=row.digest.clone()>{short_digest(&row.digest)}</a></td>
-                                            <td>{row.tags.into_iter().map(|t| view! { <span class="tag">{t}</span> }).collect_view()}</td>
+                                            <td>{row.tags.into_iter().map(|t| {
+                                                let locked = row.immutable_tags.contains(&t);
+                                                view! { <span class="tag" class:immutable=locked title=locked.then_some("immutable: cannot be pushed over or deleted")>{locked.then_some("🔒 ")}{t}</span> }
+                                            }).collect_view()}</td>
                                             <td>
                                                 {row.kind.to_string()}
                                                 {(!row.platforms.is_empty()).then(|| view! { <span class="muted small">" (" {row.platforms.join(", ")} ")"</span> })}

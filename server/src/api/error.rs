@@ -17,6 +17,9 @@ pub enum ApiError {
     /// Authenticated, but not allowed.
     #[error("forbidden")]
     Forbidden,
+    /// Refused by a rule, with the reason (a storage quota).
+    #[error("{0}")]
+    Denied(String),
     /// No such resource (or not visible to the caller).
     #[error("{0}")]
     NotFound(String),
@@ -43,6 +46,7 @@ impl ApiError {
             Self::BadRequest(_) => ("BAD_REQUEST", StatusCode::BAD_REQUEST),
             Self::Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
             Self::Forbidden => ("FORBIDDEN", StatusCode::FORBIDDEN),
+            Self::Denied(_) => ("DENIED", StatusCode::FORBIDDEN),
             Self::NotFound(_) => ("NOT_FOUND", StatusCode::NOT_FOUND),
             Self::Conflict(_) => ("CONFLICT", StatusCode::CONFLICT),
             Self::PreconditionFailed(_) => ("PRECONDITION", StatusCode::PRECONDITION_FAILED),

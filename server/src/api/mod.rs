@@ -6,6 +6,7 @@ mod caller;
 pub mod error;
 mod gc;
 mod health;
+mod immutable;
 mod members;
 mod metadatas;
 pub mod openapi;
@@ -79,6 +80,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(repositories::get_artifact, repositories::delete_artifact))
         .routes(routes!(repositories::list_tags, repositories::add_tag))
         .routes(routes!(repositories::delete_tag))
+        .routes(routes!(immutable::list_rules, immutable::create_rule))
+        .routes(routes!(immutable::update_rule, immutable::delete_rule))
         .routes(routes!(retention::create))
         .routes(routes!(retention::metadatas))
         .routes(routes!(retention::get, retention::update, retention::delete))

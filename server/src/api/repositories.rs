@@ -23,6 +23,7 @@ impl From<BrowseError> for ApiError {
             BrowseError::NotFound(_) => Self::NotFound(e.to_string()),
             BrowseError::Invalid(m) => Self::BadRequest(m),
             BrowseError::Conflict(m) => Self::PreconditionFailed(m),
+            BrowseError::Quota(m) => Self::Denied(m),
             BrowseError::Unavailable => Self::Unavailable,
             BrowseError::Internal => Self::Internal,
         }

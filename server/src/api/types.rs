@@ -299,7 +299,7 @@ pub struct ArtifactTag {
     pub push_time: String,
     /// Last pull (RFC 3339), if any.
     pub pull_time: Option<String>,
-    /// Always false until immutability rules exist.
+    /// Whether a tag immutability rule protects it.
     pub immutable: bool,
 }
 
@@ -356,7 +356,7 @@ impl From<crate::artifacts::ArtifactWithTags> for Artifact {
                     artifact_id: t.manifest_id,
                     push_time: rfc3339_ms(t.pushed_at),
                     pull_time: t.pulled_at.map(rfc3339_ms),
-                    immutable: false,
+                    immutable: t.immutable,
                 })
                 .collect(),
         }

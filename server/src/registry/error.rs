@@ -94,6 +94,13 @@ pub enum RegistryError {
     /// The upstream of a proxy-cache project failed and nothing cached answers the request.
     #[error("the upstream registry failed and nothing cached answers: {0}")]
     Upstream(String),
+    /// A write that would move or delete an immutable tag (repository path, tag): Harbor's 412
+    /// and words.
+    #[error("Failed to process request due to '{0}:{1}' configured as immutable.")]
+    Immutable(String, String),
+    /// A write that would take the project over its storage quota: Harbor's words.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// An internal failure; the detail is logged only.
     #[error("internal error")]
     Internal,
@@ -118,7 +125,10 @@ impl RegistryError {
             SizeInvalid(_) => ("SIZE_INVALID", StatusCode::BAD_REQUEST),
             TooLarge(_) => ("SIZE_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
             Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
-            Denied | ProxyReadOnly(..) | GroupReadOnly(_) => ("DENIED", StatusCode::FORBIDDEN),
+            Denied | ProxyReadOnly(..) | GroupReadOnly(_) | QuotaExceeded(_) => {
+                ("DENIED", StatusCode::FORBIDDEN)
+            }
+            Immutable(..) => ("PRECONDITION", StatusCode::PRECONDITION_FAILED),
             Upstream(_) => ("UNAVAILABLE", StatusCode::BAD_GATEWAY),
             Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
             Conflict(_) => ("DENIED", StatusCode::CONFLICT),

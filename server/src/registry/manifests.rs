@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use crate::audit::{Actor, Operation, ResourceType};
 use crate::auth::{Action, Caller};
 use crate::db::{self, manifests::NewManifest};
+use crate::immutable::Protection;
 use crate::oci::digester::digest_of;
 use crate::oci::manifest::{self, Manifest};
 use crate::oci::reference::{Algorithm, Digest, Reference, RepoName, Tag};
@@ -302,9 +303,17 @@ impl Registry {
             Reference::Digest(_) => None,
         }) {
             if !tags.contains(tag) {
-                db::tags::upsert(&mut *tx, repo.repository_id, tag.as_str(), id).await?;
                 tags.push(tag.clone());
             }
+        }
+        // A proxy cache mirrors its upstream's tags; immutability governs what is pushed.
+        let protection = if repo.proxy.is_none() && !tags.is_empty() {
+            self.protection_in(&mut tx, repo).await?
+        } else {
+            None
+        };
+        for tag in &tags {
+            self.write_tag(&mut tx, repo, protection.as_ref(), tag.as_str(), id).await?;
         }
         db::repositories::touch(&mut *tx, repo.repository_id).await?;
         tx.commit().await.map_err(db::DbError::from)?;
@@ -329,7 +338,14 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         match reference {
             Reference::Tag(t) => {
-                if db::tags::delete(self.db.writer(), repo.repository_id, t.as_str()).await? {
+                let mut tx = self.db.begin().await?;
+                if let Some((rules, path)) = self.protection_in(&mut tx, repo).await?
+                    && rules.protects(&path, t.as_str())
+                {
+                    return Err(RegistryError::Immutable(path, t.to_string()));
+                }
+                if db::tags::delete(&mut *tx, repo.repository_id, t.as_str()).await? {
+                    tx.commit().await.map_err(db::DbError::from)?;
                     Ok(())
                 } else {
                     Err(RegistryError::ManifestUnknown(t.to_string()))
@@ -340,6 +356,12 @@ impl Registry {
                 let row = db::manifests::by_digest(&mut *tx, repo.repository_id, d.as_str())
                     .await?
                     .ok_or_else(|| RegistryError::ManifestUnknown(d.to_string()))?;
+                if let Some((rules, path)) = self.protection_in(&mut tx, repo).await? {
+                    let tags = db::tags::of_manifest(&mut *tx, row.id).await?;
+                    if let Some(tag) = rules.first_protected(&path, &tags) {
+                        return Err(RegistryError::Immutable(path, tag.to_owned()));
+                    }
+                }
                 let parents = db::manifests::parents(&mut *tx, row.id).await?;
                 if !parents.is_empty() {
                     return Err(RegistryError::Conflict(format!(
@@ -367,6 +389,70 @@ impl Registry {
                 Ok(())
             }
         }
+    }
+
+    /// The project's enabled immutability rules and the repository's path inside the project,
+    /// read in transaction `tx` (`None`: no rule is enabled).
+    async fn protection_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        repo: RepoCtx,
+    ) -> Result<Option<(Protection, String)>, RegistryError> {
+        let stored = db::immutable::enabled_in(tx, self.db.backend(), repo.project_id).await?;
+        if stored.is_empty() {
+            return Ok(None);
+        }
+        let name = db::repositories::name_of(&mut *tx, repo.repository_id).await?.unwrap_or_default();
+        let path = name.split_once('/').map_or(name.as_str(), |(_, r)| r).to_owned();
+        Ok(Some((Protection::compile(&stored), path)))
+    }
+
+    /// Points tag `tag` at manifest `id` in transaction `tx`; an immutable tag may be created,
+    /// never moved.
+    async fn write_tag(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        repo: RepoCtx,
+        protection: Option<&(Protection, String)>,
+        tag: &str,
+        id: i64,
+    ) -> Result<(), RegistryError> {
+        match protection {
+            Some((rules, path)) if rules.protects(path, tag) => {
+                match db::tags::create_or_get(tx, repo.repository_id, tag, id).await? {
+                    Some(current) if current != id => {
+                        Err(RegistryError::Immutable(path.clone(), tag.to_owned()))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            _ => Ok(db::tags::upsert(&mut *tx, repo.repository_id, tag, id).await?),
+        }
+    }
+
+    /// Points tag `tag` of the repository at manifest `id` (the API's and the portal's tag
+    /// writes), honouring immutability.
+    pub(crate) async fn set_tag(&self, repo: RepoCtx, tag: &str, id: i64) -> Result<(), RegistryError> {
+        let mut tx = self.db.begin().await?;
+        let protection = self.protection_in(&mut tx, repo).await?;
+        self.write_tag(&mut tx, repo, protection.as_ref(), tag, id).await?;
+        db::repositories::touch(&mut *tx, repo.repository_id).await?;
+        tx.commit().await.map_err(db::DbError::from)?;
+        Ok(())
+    }
+
+    /// Deletes the repository with its artifacts and tags, unless one of its tags is immutable.
+    pub(crate) async fn delete_repository(&self, repo: RepoCtx) -> Result<(), RegistryError> {
+        let mut tx = self.db.begin().await?;
+        if let Some((rules, path)) = self.protection_in(&mut tx, repo).await? {
+            let tags = db::tags::all_of(&mut *tx, repo.repository_id).await?;
+            if let Some(tag) = rules.first_protected(&path, &tags) {
+                return Err(RegistryError::Immutable(path, tag.to_owned()));
+            }
+        }
+        db::repositories::delete(&mut *tx, repo.repository_id).await?;
+        tx.commit().await.map_err(db::DbError::from)?;
+        Ok(())
     }
 
     /// The referrers of `subject` as an OCI image index, optionally filtered by artifact type.

@@ -23,6 +23,8 @@ pub enum Reason {
     NoRule,
     /// Follows an index or a subject (retained if any owner is).
     Owned,
+    /// Carries a tag an immutability rule protects: never deleted.
+    Immutable,
 }
 
 /// One manifest's verdict, for the log.
@@ -87,6 +89,17 @@ fn retained_by(rule: &Rule, candidates: &[Candidate<'_>], now: i64) -> Vec<usize
 /// Evaluates `policy` on `repo` at time `now`; `None` when no rule applies to the repository
 /// (it is then left untouched).
 pub fn evaluate(policy: &Policy, repo: &Repository, now: i64) -> Option<Outcome> {
+    evaluate_with(policy, repo, now, &|_| false)
+}
+
+/// As [`evaluate`], keeping every candidate with a tag `immutable` says is protected (Harbor
+/// skips those and logs them as immutable).
+pub fn evaluate_with(
+    policy: &Policy,
+    repo: &Repository,
+    now: i64,
+    immutable: &dyn Fn(&str) -> bool,
+) -> Option<Outcome> {
     let rules: Vec<&Rule> = policy.rules.iter().filter(|r| r.applies_to(&repo.name)).collect();
     if rules.is_empty() {
         return None;
@@ -132,8 +145,11 @@ pub fn evaluate(policy: &Policy, repo: &Repository, now: i64) -> Option<Outcome>
             by_rule[i].get_or_insert(rule.number);
         }
     }
+    let protected: HashSet<usize> =
+        candidates.iter().filter(|c| c.tags.iter().any(|t| immutable(t))).map(|c| c.index).collect();
     // Keep what retained artifacts own, transitively.
-    let mut keep: Vec<bool> = by_rule.iter().map(Option::is_some).collect();
+    let mut keep: Vec<bool> =
+        by_rule.iter().enumerate().map(|(i, r)| r.is_some() || protected.contains(&i)).collect();
     let mut stack: Vec<usize> = (0..ms.len()).filter(|&i| keep[i]).collect();
     while let Some(i) = stack.pop() {
         for &o in &owned[i] {
@@ -149,7 +165,11 @@ pub fn evaluate(policy: &Policy, repo: &Repository, now: i64) -> Option<Outcome>
         .map(|c| Verdict {
             index: c.index,
             retained: keep[c.index],
-            reason: by_rule[c.index].map_or(Reason::NoRule, Reason::Rule),
+            reason: if protected.contains(&c.index) {
+                Reason::Immutable
+            } else {
+                by_rule[c.index].map_or(Reason::NoRule, Reason::Rule)
+            },
             pushed_at: c.pushed,
             pulled_at: c.pulled,
         })

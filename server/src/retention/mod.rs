@@ -25,6 +25,7 @@ use crate::auth::{Action, Identity};
 use crate::db::retention::{ExecutionRow, PolicyRow, TaskRow};
 use crate::db::schedules::ScheduleRow;
 use crate::db::{self, Db, DbError};
+use crate::immutable::Protection;
 use crate::jobs::cron::Cron;
 use crate::jobs::lease::LeaseGuard;
 use crate::jobs::run::{self, Run, RunLog, RunTable};
@@ -494,9 +495,15 @@ impl RetentionService {
         let policy = &stored.compiled;
         let since = db::now_ms();
         let repos = db::retention::load_project(self.db.reader(), self.db.backend(), row.project_id).await?;
+        let protection = Protection::load(&self.db, row.project_id).await?;
         for (repo_id, full_name, mut repo) in repos {
             repo.name = full_name.split_once('/').map_or(full_name.as_str(), |(_, r)| r).to_owned();
-            let Some(outcome) = evaluate::evaluate(policy, &repo, since) else { continue };
+            let path = repo.name.clone();
+            let Some(outcome) =
+                evaluate::evaluate_with(policy, &repo, since, &|tag| protection.protects(&path, tag))
+            else {
+                continue;
+            };
             // Checked before each repository with work (a write each), not for the ones no rule
             // names.
             if run::heartbeat(&self.db, RunTable::Retention, eid).await? {
@@ -516,7 +523,8 @@ impl RetentionService {
             let (kept, status) = if dry_run {
                 (HashSet::new(), RunStatus::Success)
             } else {
-                match self.delete_unchanged(repo_id, &outcome.delete, since).await {
+                match self.delete_unchanged(repo_id, row.project_id, &repo.name, &outcome.delete, since).await
+                {
                     Ok(kept) => (kept, RunStatus::Success),
                     Err(e) => {
                         tracing::error!(execution = eid, repository = %full_name, error = %e, "retention deletes failed");
@@ -539,12 +547,31 @@ impl RetentionService {
 
     /// Deletes `ids` of repository `repo_id` unchanged since `since`, in batches; returns those
     /// kept because they changed.
-    async fn delete_unchanged(&self, repo_id: i64, ids: &[i64], since: i64) -> Result<HashSet<i64>, DbError> {
+    /// An artifact that gained an immutable tag, or whose tag a new rule protects, since the
+    /// evaluation is kept too: the rules are read again in each batch's transaction.
+    async fn delete_unchanged(
+        &self,
+        repo_id: i64,
+        project_id: i64,
+        path: &str,
+        ids: &[i64],
+        since: i64,
+    ) -> Result<HashSet<i64>, DbError> {
         let mut kept = HashSet::new();
         for batch in ids.chunks(DELETE_BATCH) {
             let mut tx = self.db.begin().await?;
+            let rules = Protection::compile(
+                &db::immutable::enabled_in(&mut tx, self.db.backend(), project_id).await?,
+            );
             let mut any = false;
             for &id in batch {
+                if !rules.is_empty() {
+                    let tags = db::tags::of_manifest(&mut *tx, id).await?;
+                    if rules.first_protected(path, &tags).is_some() {
+                        kept.insert(id);
+                        continue;
+                    }
+                }
                 if db::retention::delete_unchanged(&mut tx, self.db.backend(), repo_id, id, since).await? {
                     any = true;
                 } else {
@@ -719,6 +746,7 @@ fn task_log(
             (Reason::NoRule, _, _) => "no rule retains it".to_owned(),
             (Reason::Owned, true, _) => "part of / attached to a retained artifact".to_owned(),
             (Reason::Owned, false, _) => "part of / attached to a deleted artifact".to_owned(),
+            (Reason::Immutable, _, _) => "immutable (a tag immutability rule protects it)".to_owned(),
         };
         let _ = writeln!(
             log,

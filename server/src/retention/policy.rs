@@ -390,6 +390,53 @@ fn untagged(rule: usize, s: &SelectorDoc, exclude: bool) -> Result<bool, PolicyE
     Ok(e.untagged.unwrap_or(!exclude))
 }
 
+/// Compiles a rule's repository and tag selectors (Harbor's shapes, shared by retention, tag
+/// immutability and replication filters).
+pub fn selectors(
+    number: usize,
+    scope: &BTreeMap<String, Vec<SelectorDoc>>,
+    tag_docs: &[SelectorDoc],
+) -> Result<(Vec<RepoSelector>, Vec<TagSelector>), PolicyError> {
+    if let Some(other) = scope.keys().find(|k| k.as_str() != "repository") {
+        return Err(bad(number, format!("scope selector {other:?} is not supported (use repository)")));
+    }
+    let repo_docs = scope.get("repository").map(Vec::as_slice).unwrap_or_default();
+    if repo_docs.is_empty() {
+        return Err(bad(number, "a repository selector is required"));
+    }
+    let repos = repo_docs
+        .iter()
+        .map(|s| {
+            let exclude = match s.decoration.as_str() {
+                "repoMatches" => false,
+                "repoExcludes" => true,
+                d => {
+                    return Err(bad(
+                        number,
+                        format!("repository decoration {d:?} (use repoMatches or repoExcludes)"),
+                    ));
+                }
+            };
+            Ok(RepoSelector { exclude, pattern: pattern(number, s)? })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if tag_docs.is_empty() {
+        return Err(bad(number, "a tag selector is required"));
+    }
+    let tags = tag_docs
+        .iter()
+        .map(|s| {
+            let exclude = match s.decoration.as_str() {
+                "matches" => false,
+                "excludes" => true,
+                d => return Err(bad(number, format!("tag decoration {d:?} (use matches or excludes)"))),
+            };
+            Ok(TagSelector { exclude, pattern: pattern(number, s)?, untagged: untagged(number, s, exclude)? })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((repos, tags))
+}
+
 fn compile_rule(number: usize, doc: &RuleDoc) -> Result<Rule, PolicyError> {
     if doc.action != "retain" {
         return Err(bad(number, format!("action {:?} is not supported (use retain)", doc.action)));
@@ -410,44 +457,7 @@ fn compile_rule(number: usize, doc: &RuleDoc) -> Result<Rule, PolicyError> {
             ));
         }
     };
-    if let Some(other) = doc.scope_selectors.keys().find(|k| k.as_str() != "repository") {
-        return Err(bad(number, format!("scope selector {other:?} is not supported (use repository)")));
-    }
-    let repo_docs = doc.scope_selectors.get("repository").map(Vec::as_slice).unwrap_or_default();
-    if repo_docs.is_empty() {
-        return Err(bad(number, "a repository selector is required"));
-    }
-    let repos = repo_docs
-        .iter()
-        .map(|s| {
-            let exclude = match s.decoration.as_str() {
-                "repoMatches" => false,
-                "repoExcludes" => true,
-                d => {
-                    return Err(bad(
-                        number,
-                        format!("repository decoration {d:?} (use repoMatches or repoExcludes)"),
-                    ));
-                }
-            };
-            Ok(RepoSelector { exclude, pattern: pattern(number, s)? })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if doc.tag_selectors.is_empty() {
-        return Err(bad(number, "a tag selector is required"));
-    }
-    let tags = doc
-        .tag_selectors
-        .iter()
-        .map(|s| {
-            let exclude = match s.decoration.as_str() {
-                "matches" => false,
-                "excludes" => true,
-                d => return Err(bad(number, format!("tag decoration {d:?} (use matches or excludes)"))),
-            };
-            Ok(TagSelector { exclude, pattern: pattern(number, s)?, untagged: untagged(number, s, exclude)? })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let (repos, tags) = selectors(number, &doc.scope_selectors, &doc.tag_selectors)?;
     Ok(Rule { number, template, repos, tags })
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod harbor_compat;
+mod immutable;
 mod matrix;
 mod members;
 mod metrics;

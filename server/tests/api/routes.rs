@@ -98,6 +98,7 @@ struct Fixture {
     policy_id: i64,
     replication_id: i64,
     replication_task: i64,
+    immutable_rule: i64,
     markers: Vec<String>,
 }
 
@@ -213,7 +214,16 @@ async fn fixture(app: &TestApp) -> Fixture {
     .cloned()
     .expect("tasks");
     let replication_task = tasks[0]["id"].as_i64().expect("task id");
+    let res = app
+        .admin(Method::POST, "/api/v2.0/projects/hush/immutabletagrules")
+        .json(&json!({"tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "frozen-91-*"}],
+            "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+    let immutable_rule: i64 = res.created_id();
     Fixture {
+        immutable_rule,
         registry_id,
         policy_id,
         replication_id: run.id,
@@ -224,6 +234,7 @@ async fn fixture(app: &TestApp) -> Fixture {
             "quiet-tag-91".into(),
             "mole-91".into(),
             "keep-91-".into(),
+            "frozen-91-".into(),
             "insider-91".into(),
             "hush/vault".into(),
         ],
@@ -590,6 +601,37 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             format!("/api/v2.0/registries/{}/info", f.registry_id),
             None,
         ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/immutabletagrules",
+            Project(Read),
+            "/api/v2.0/projects/hush/immutabletagrules".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/projects/{project_name_or_id}/immutabletagrules",
+            Project(Delete),
+            "/api/v2.0/projects/hush/immutabletagrules".into(),
+            Some(
+                json!({"tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "walker-*"}],
+                "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}),
+            ),
+        ),
+        (
+            "PUT",
+            "/api/v2.0/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}",
+            Project(Delete),
+            format!("/api/v2.0/projects/hush/immutabletagrules/{}", f.immutable_rule),
+            Some(json!({"id": f.immutable_rule, "disabled": true})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}",
+            Project(Delete),
+            format!("/api/v2.0/projects/hush/immutabletagrules/{}", f.immutable_rule),
+            None,
+        ),
         ("GET", "/api/v2.0/replication/adapters", SignedIn, "/api/v2.0/replication/adapters".into(), None),
         ("GET", "/api/v2.0/replication/policies", Admin, "/api/v2.0/replication/policies".into(), None),
         (
@@ -778,6 +820,8 @@ fn server_fn_need(name: &str) -> Need {
         | "delete_retention_rule"
         | "set_retention_schedule"
         | "run_retention" => Project(Retention),
+        "immutable_rules_page" => Project(Read),
+        "add_immutable_rule" | "switch_immutable_rule" | "delete_immutable_rule" => Project(Delete),
         "add_member" | "set_member_role" | "remove_member" | "list_robots" | "create_robot"
         | "change_robot" | "project_logs" | "set_project_public" | "delete_project" => Project(ProjectAdmin),
         "gc_page" | "run_gc" | "set_gc_schedule" | "list_users" | "create_user" | "change_user" => Admin,

@@ -376,6 +376,80 @@ async fn developers_manage_retention_from_the_project_tab_without_scripts() {
     assert!(main_of(&html).contains("No retention rules: nothing is deleted."));
 }
 
+#[tokio::test]
+async fn maintainers_manage_tag_immutability_and_listings_show_locked_tags() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    for (name, role) in [("keeper", wharf::auth::Role::Maintainer), ("dev", wharf::auth::Role::Developer)] {
+        let uid = app.create_user(name, "Passw0rd!").await;
+        app.add_member("team", uid, role).await;
+    }
+    let (digest, _, _) = app.push_image("team/app", "v1").await;
+    app.push_image("team/app", "latest").await;
+
+    // Developers see no Immutability tab and cannot add rules.
+    let mut dev = Browser::new(&app);
+    dev.sign_in("dev", "Passw0rd!").await;
+    let (_, html) = dev.get("/projects/team").await;
+    assert!(!main_of(&html).contains("/projects/team/immutability"));
+    let form = [
+        ("project", "team"),
+        ("repo_decoration", "repoMatches"),
+        ("repo_pattern", "**"),
+        ("tag_decoration", "matches"),
+        ("tag_pattern", "v*"),
+    ];
+    let res = dev.post("/ui/add_immutable_rule", &form).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+
+    let mut keeper = Browser::new(&app);
+    keeper.sign_in("keeper", "Passw0rd!").await;
+    let (_, html) = keeper.get("/projects/team").await;
+    assert!(main_of(&html).contains(r#"href="/projects/team/immutability""#));
+    let (status, html) = keeper.get("/projects/team/immutability").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(main_of(&html).contains("No immutability rules"), "{}", main_of(&html));
+    let res = keeper.post("/ui/add_immutable_rule", &form).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/immutability"));
+    let main = eventually(
+        &keeper,
+        "/projects/team/immutability",
+        "tags matching `v*` in repositories matching `**`",
+    )
+    .await;
+    let id = main
+        .split(r#"name="id" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("rule id")
+        .to_owned();
+
+    // The repository and artifact pages mark v1 as immutable and offer no delete for it.
+    let main = eventually(&keeper, "/repositories/team/app", "🔒 v1").await;
+    assert!(!main.contains("🔒 latest"), "{main}");
+    let (_, html) = keeper.get(&format!("/artifacts/team/app?ref={digest}")).await;
+    let main = main_of(&html).replace("<!>", "");
+    assert!(main.contains("🔒 v1") && !main.contains("Delete tag v1"), "{main}");
+    assert!(!main.contains("Delete artifact"), "{main}");
+    let res = keeper
+        .post("/ui/delete_tag", &[("repository", "team/app"), ("digest", &digest), ("tag", "v1")])
+        .await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+
+    // Disabled: the rule shows so, and v1 is an ordinary tag again; then deleted.
+    let res = keeper.post("/ui/switch_immutable_rule", &[("project", "team"), ("id", &id)]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/immutability"));
+    eventually(&keeper, "/projects/team/immutability", "disabled").await;
+    let (_, html) = keeper.get("/repositories/team/app").await;
+    assert!(!main_of(&html).contains("🔒 v1"));
+    let res =
+        keeper.post("/ui/switch_immutable_rule", &[("project", "team"), ("id", &id), ("on", "on")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/immutability"));
+    let res = keeper.post("/ui/delete_immutable_rule", &[("project", "team"), ("id", &id)]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/immutability"));
+    eventually(&keeper, "/projects/team/immutability", "No immutability rules").await;
+}
+
 /// Polls `path` until its main part contains `needle` (actions that finish in the background).
 async fn eventually(b: &Browser, path: &str, needle: &str) -> String {
     let mut main = String::new();

@@ -38,6 +38,8 @@ pub struct TagRow {
     pub pushed_at: i64,
     /// Last pull, unix ms.
     pub pulled_at: Option<i64>,
+    /// Whether an immutability rule protects it (the domain's verdict; queries leave it false).
+    pub immutable: bool,
 }
 
 const ARTIFACT_SELECT: &str = "SELECT id, repository_id, digest, media_type, artifact_type, config_media_type, \
@@ -173,6 +175,7 @@ pub async fn tags_of<'e>(
                 name: r.try_get("name")?,
                 pushed_at: r.try_get("pushed_at")?,
                 pulled_at: r.try_get("pulled_at")?,
+                immutable: false,
             })
         })
         .collect()
