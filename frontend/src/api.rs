@@ -305,6 +305,20 @@ pub async fn run_retention(
     Ok(id)
 }
 
+/// Sets a project's storage limit (`10GiB`, `500MB`, bytes, or -1 for none).
+#[server(prefix = "/ui", endpoint = "set_project_quota")]
+pub async fn set_project_quota(
+    project: String,
+    limit: String,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let bytes = parse_size(&limit).map_err(PortalError::Invalid)?;
+    portal.set_project_quota(&who, &project, bytes).await?;
+    leptos_axum::redirect(&tab_href(&project, "settings"));
+    Ok(())
+}
+
 /// A project's Immutability tab.
 #[server(prefix = "/ui", endpoint = "immutable_rules_page", input = GetUrl)]
 pub async fn immutable_rules_page(project: String) -> Result<Vec<ImmutableRuleView>, PortalError> {

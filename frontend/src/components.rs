@@ -117,9 +117,34 @@ pub fn CsrfField() -> impl IntoView {
     view! { <input type="hidden" name=CSRF_FIELD value=move || token.map(|t| t.get()).unwrap_or_default() /> }
 }
 
-/// Bytes as B, KiB, MiB or GiB.
+/// A project's storage use against its limit: a bar and "used of limit (n %)", or the use
+/// alone when there is no limit.
+#[component]
+pub fn QuotaMeter(used: i64, limit: i64) -> impl IntoView {
+    if limit < 0 {
+        return view! { <span class="quota">{format!("{} used, no limit", human_size(used))}</span> }
+            .into_any();
+    }
+    let percent = if limit == 0 { 100 } else { (used.saturating_mul(100) / limit).min(999) };
+    let level = if percent >= 100 {
+        "full"
+    } else if percent >= 85 {
+        "high"
+    } else {
+        "ok"
+    };
+    view! {
+        <span class=format!("quota {level}")>
+            <meter min="0" max=limit.to_string() value=used.min(limit).to_string() high=(limit / 100 * 85).to_string() optimum="0"></meter>
+            {format!(" {} of {} ({percent} %)", human_size(used), human_size(limit))}
+        </span>
+    }
+    .into_any()
+}
+
+/// Bytes as B, KiB, MiB, GiB or TiB.
 pub fn human_size(bytes: i64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut unit = 0;
     while v >= 1024.0 && unit < UNITS.len() - 1 {

@@ -155,6 +155,8 @@ pub trait Portal: Send + Sync {
     async fn delete_repository(&self, who: &Viewer, repository: &str) -> PortalResult<()>;
     /// Starts a run (or a dry run); returns the execution id.
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64>;
+    /// Sets a project's storage limit in bytes (-1: none).
+    async fn set_project_quota(&self, who: &Viewer, project: &str, limit: i64) -> PortalResult<()>;
     /// A project's tag immutability rules.
     async fn immutable_rules(&self, who: &Viewer, project: &str) -> PortalResult<Vec<ImmutableRuleView>>;
     /// Adds a tag immutability rule.

@@ -724,8 +724,10 @@ pub struct ProjectSummary {
     pub public: bool,
     /// Repositories in it.
     pub repo_count: i64,
-    /// Bytes stored (each blob once).
+    /// Bytes its artifacts hold (each blob once): the quota's usage.
     pub storage: i64,
+    /// Its storage limit in bytes; -1: none.
+    pub storage_limit: i64,
     /// The viewer's role, when a member.
     pub role: Option<Role>,
     /// Creation time (RFC 3339).
@@ -761,6 +763,12 @@ pub struct ProjectView {
     pub proxy_of: Option<(String, String)>,
     /// A group's members in search order (empty: not a group).
     pub group_of: Vec<String>,
+    /// Bytes its artifacts hold (the quota's usage).
+    pub storage_used: i64,
+    /// Its storage limit in bytes; -1: none.
+    pub storage_limit: i64,
+    /// The viewer may change the storage limit (system administrators).
+    pub can_set_quota: bool,
 }
 
 /// A registry endpoint in the administrators' list.
@@ -1224,4 +1232,34 @@ pub struct ArtifactList {
     pub artifacts: Page<ArtifactSummary>,
     /// The viewer may delete the repository (shows the button).
     pub can_delete: bool,
+}
+
+/// A size written as bytes or with a unit: `B`, `KB`, `MB`, `GB`, `TB` (powers of 1000) or
+/// `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024); `-1` means none. Shared by the configuration
+/// (`WHARF_STORAGE_PER_PROJECT`) and the portal's quota form.
+pub fn parse_size(text: &str) -> Result<i64, String> {
+    let s = text.trim();
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().map_err(|_| format!("{s:?} is not a size such as 10GiB, 500MB or -1"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("{s:?}: the unit must be B, KB, MB, GB, TB, KiB, MiB, GiB or TiB")),
+    };
+    let bytes = n * scale;
+    if !bytes.is_finite() || bytes > i64::MAX as f64 {
+        return Err(format!("{s:?} is too large"));
+    }
+    Ok(bytes.round() as i64)
 }

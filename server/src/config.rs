@@ -111,6 +111,44 @@ pub struct Settings {
     /// main listener [default: the main listener].
     #[arg(long, env = "WHARF_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Storage limit of new projects, as bytes or with a unit (`10GiB`, `500MB`), or -1 for
+    /// none; system administrators may set another per project [default: -1].
+    #[arg(long, env = "WHARF_STORAGE_PER_PROJECT", global = true, allow_hyphen_values = true)]
+    pub storage_per_project: Option<HumanSize>,
+    /// Usage, in percent of a project's limit, at which a `QUOTA_WARNING` event is sent
+    /// [default: 85].
+    #[arg(long, env = "WHARF_QUOTA_WARNING", global = true)]
+    pub quota_warning: Option<u8>,
+}
+
+/// A size written as bytes or with a unit: `B`, `KB`, `MB`, `GB`, `TB` (powers of 1000) or
+/// `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024); `-1` means none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanSize(pub i64);
+
+impl std::str::FromStr for HumanSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        frontend::types::parse_size(s).map(Self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // TOML may give a number (bytes) or a string with a unit.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) if n >= -1 => Ok(Self(n)),
+            Raw::Number(n) => Err(serde::de::Error::custom(format!("{n} is not a size (use -1 for none)"))),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 /// A duration written as a number and a unit: `ms`, `s`, `m`, `h` or `d` (`90s`, `2h`, `7d`).
@@ -194,6 +232,10 @@ pub struct Config {
     pub secret_key: Option<Secret>,
     /// A directory to serve the portal's browser assets from instead of the embedded ones.
     pub site_dir: Option<PathBuf>,
+    /// Storage limit of new projects in bytes; -1: none.
+    pub storage_per_project: i64,
+    /// Percent of a project's limit at which `QUOTA_WARNING` is sent.
+    pub quota_warning: u8,
 }
 
 /// A configuration error.
@@ -282,6 +324,11 @@ impl Config {
                 .map_or(Duration::from_secs(30), |d| d.0.max(Duration::from_millis(100))),
             metrics_listen: given.metrics_listen.or(file.metrics_listen),
             secret_key: given.secret_key.or(file.secret_key).filter(|k| !k.expose_secret().trim().is_empty()),
+            storage_per_project: given
+                .storage_per_project
+                .or(file.storage_per_project)
+                .map_or(-1, |s| s.0.max(-1)),
+            quota_warning: given.quota_warning.or(file.quota_warning).unwrap_or(85).clamp(1, 100),
         })
     }
 
@@ -327,6 +374,21 @@ fn read_file(path: &Path) -> Result<Settings, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        let size = |s: &str| s.parse::<HumanSize>().map(|h| h.0);
+        assert_eq!(size("-1"), Ok(-1));
+        assert_eq!(size("1024"), Ok(1024));
+        assert_eq!(size("10GiB"), Ok(10 * 1024 * 1024 * 1024));
+        assert_eq!(size("500 MB"), Ok(500_000_000));
+        assert_eq!(size("1.5KiB"), Ok(1536));
+        assert!(size("10 parsecs").is_err());
+        assert!(size("lots").is_err());
+        let c = Config::resolve(Settings { storage_per_project: Some(HumanSize(7)), ..Default::default() })
+            .expect("config");
+        assert_eq!((c.storage_per_project, c.quota_warning), (7, 85));
+    }
 
     #[test]
     fn defaults_file_then_given() {

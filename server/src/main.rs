@@ -202,14 +202,15 @@ async fn fsck(
         }
         let repaired = report.problems.iter().filter(|p| p.fix == Fix::Repaired).count();
         println!(
-            "checked {} blobs ({} objects, {} bytes hashed), {} manifests, {} upload parts; \
-             {} blobs being collected, {} unrecorded objects younger than the grace window; \
-             {} problems, {repaired} repaired",
+            "checked {} blobs ({} objects, {} bytes hashed), {} manifests, {} upload parts, \
+             {} project quotas; {} blobs being collected, {} unrecorded objects younger than the \
+             grace window; {} problems, {repaired} repaired",
             report.blobs,
             report.objects,
             report.bytes_verified,
             report.manifests,
             report.upload_parts,
+            report.quotas,
             report.purging,
             report.recent_unrecorded,
             report.problems.len()

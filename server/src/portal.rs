@@ -299,8 +299,9 @@ impl Portal for WharfPortal {
             self.0.projects.list_with_usage(&identity(who), filter, offset(page_no), PAGE_SIZE).await?;
         let items = rows
             .into_iter()
-            .map(|(p, storage)| ProjectSummary {
+            .map(|(p, storage, storage_limit)| ProjectSummary {
                 storage,
+                storage_limit,
                 name: p.name,
                 public: p.public,
                 repo_count: p.repo_count,
@@ -322,8 +323,14 @@ impl Portal for WharfPortal {
         group_of: &[String],
     ) -> PortalResult<()> {
         let id = identity(who);
-        let spec =
-            NewProject { name, public, registry_id: proxy_of, proxy_speed_kb: -1, group_members: group_of };
+        let spec = NewProject {
+            name,
+            public,
+            registry_id: proxy_of,
+            proxy_speed_kb: -1,
+            group_members: group_of,
+            storage_limit: None,
+        };
         self.0.projects.create_with(Actor::new(&id, client_ip()), &spec).await?;
         Ok(())
     }
@@ -499,7 +506,11 @@ impl Portal for WharfPortal {
         let id = identity(who);
         let p = self.0.projects.get(&id, &ProjectRef::Name(name.to_owned()), Action::ReadProject).await?;
         let group_of = self.0.projects.group_members(&p).await?;
+        let quota = self.0.projects.quota_of(p.id).await?;
         Ok(ProjectView {
+            storage_used: quota.as_ref().map_or(0, |q| q.used),
+            storage_limit: quota.as_ref().map_or(-1, |q| q.hard),
+            can_set_quota: id.is_sysadmin(),
             // A proxy cache refuses pushes whatever the role.
             can_push: p.registry_id.is_none() && !p.is_group && may(&id, &p, Action::Push),
             can_manage_retention: may(&id, &p, Action::ManageRetention),
@@ -801,6 +812,12 @@ impl Portal for WharfPortal {
     async fn delete_immutable_rule(&self, who: &Viewer, project: &str, id: i64) -> PortalResult<()> {
         let p = ProjectRef::Name(project.to_owned());
         Ok(self.0.immutability.delete(&identity(who), &p, id).await?)
+    }
+
+    async fn set_project_quota(&self, who: &Viewer, project: &str, limit: i64) -> PortalResult<()> {
+        let id = identity(who);
+        let p = self.0.projects.get(&id, &ProjectRef::Name(project.to_owned()), Action::ReadProject).await?;
+        Ok(self.0.projects.set_quota(&id, p.id, limit).await?)
     }
 
     async fn change_own_password(&self, who: &Viewer, old: &str, new: &str) -> PortalResult<()> {

@@ -113,7 +113,8 @@ impl AppState {
         let registry = Registry::new(db.clone(), store.clone(), config.gc_grace, auditor.clone())
             .with_max_uploads(config.max_uploads)
             .with_proxy(endpoints.clone(), config.data_dir.join("proxy-spool"));
-        let projects = Projects::new(db.clone(), auditor.clone());
+        let projects =
+            Projects::new(db.clone(), auditor.clone()).with_default_quota(config.storage_per_project);
         let db_for_sessions = db.clone();
         let (db_for_rules, projects_for_rules) = (db.clone(), projects.clone());
         let secure = config.tls.is_some() || config.external_url.starts_with("https://");

@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{page_param, repository_href};
 use crate::api::{get_project, list_repositories};
-use crate::components::{CopyCommand, Failure, Pager, encode};
+use crate::components::{CopyCommand, Failure, Pager, QuotaMeter, encode};
 use crate::types::{PortalError, ProjectView};
 
 /// `/projects/:project?q=&page=`
@@ -60,6 +60,7 @@ pub fn ProjectPage() -> impl IntoView {
                         </form>
                     </div>
                     <ProjectTabs project=project.clone() current="repositories" />
+                    <p class="muted">"Storage: " <QuotaMeter used=project.storage_used limit=project.storage_limit /></p>
                     {proxy_note}
                     {group_note}
                     {match repos {

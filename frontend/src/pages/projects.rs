@@ -62,7 +62,7 @@ pub fn ProjectsPage() -> impl IntoView {
                                                 </span>
                                             </td>
                                             <td class="num">{row.repo_count}</td>
-                                            <td class="num">{human_size(row.storage)}</td>
+                                            <td class="num">{human_size(row.storage)}{(row.storage_limit >= 0).then(|| format!(" of {}", human_size(row.storage_limit)))}</td>
                                             <td>{row.role.map_or("—", |r| r.label())}</td>
                                             <td><time>{row.created}</time></td>
                                         </tr>

@@ -12,6 +12,7 @@ mod metadatas;
 pub mod openapi;
 pub mod pagination;
 mod projects;
+mod quotas;
 mod registries;
 mod replication;
 mod repositories;
@@ -80,6 +81,9 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(repositories::get_artifact, repositories::delete_artifact))
         .routes(routes!(repositories::list_tags, repositories::add_tag))
         .routes(routes!(repositories::delete_tag))
+        .routes(routes!(quotas::list_quotas))
+        .routes(routes!(quotas::get_quota, quotas::update_quota))
+        .routes(routes!(quotas::project_summary))
         .routes(routes!(immutable::list_rules, immutable::create_rule))
         .routes(routes!(immutable::update_rule, immutable::delete_rule))
         .routes(routes!(retention::create))

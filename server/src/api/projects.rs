@@ -171,6 +171,7 @@ pub async fn create_project(
         registry_id: req.registry_id.filter(|id| *id > 0),
         proxy_speed_kb: req.proxy_speed_kb().map_err(ApiError::BadRequest)?,
         group_members: req.group_members.as_deref().unwrap_or_default(),
+        storage_limit: req.storage_limit,
     };
     let id = app.projects.create_with(actor.get(), &spec).await?;
     Ok(super::created(&format!("/api/v2.0/projects/{id}"), ()))

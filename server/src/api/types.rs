@@ -94,6 +94,8 @@ pub struct ProjectReq {
     /// Makes the new project a group of these projects, searched in this order (Wharf's
     /// addition to Harbor's API; system administrators).
     pub group_members: Option<Vec<String>>,
+    /// Storage limit in bytes, -1 for none (system administrators; others get the default).
+    pub storage_limit: Option<i64>,
 }
 
 impl ProjectReq {

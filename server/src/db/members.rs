@@ -119,3 +119,14 @@ pub async fn remove<'e>(e: impl Executor<'e, Database = Any>, project_id: i64, i
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// How many members project `project_id` has in each role: (role id, count).
+pub async fn role_counts<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+) -> DbResult<Vec<(i64, i64)>> {
+    Ok(sqlx::query_as("SELECT role_id, COUNT(*) FROM project_members WHERE project_id = $1 GROUP BY role_id")
+        .bind(project_id)
+        .fetch_all(e)
+        .await?)
+}

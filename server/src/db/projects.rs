@@ -1,6 +1,6 @@
 //! SQL for the `projects` table.
 
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 use super::{DbResult, now_ms};
 use frontend::types::Role;
@@ -333,25 +333,4 @@ pub async fn delete_if_empty<'e>(e: impl Executor<'e, Database = Any>, id: i64) 
     .execute(e)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Bytes stored for each of the given projects: every distinct blob linked to one of its
-/// repositories, counted once per project. One query for a page of projects.
-pub async fn storage_of<'e>(e: impl Executor<'e, Database = Any>, ids: &[i64]) -> DbResult<Vec<(i64, i64)>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT u.project_id, CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM \
-         (SELECT DISTINCT r.project_id AS project_id, rb.digest AS digest FROM repository_blobs rb \
-          JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id IN ({})) u \
-         JOIN blobs b ON b.digest = u.digest GROUP BY u.project_id",
-        super::placeholders(1, ids.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for id in ids {
-        q = q.bind(*id);
-    }
-    let rows = q.fetch_all(e).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }

@@ -133,9 +133,11 @@ pub async fn by_name<'e>(
 }
 
 /// Deletes a repository with its manifests, tags and blob links (the blobs stay for garbage
-/// collection).
-pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<()> {
-    sqlx::query("DELETE FROM repositories WHERE id = $1").bind(id).execute(e).await?;
+/// collection). The manifests go first, in their own statement: the quota triggers read the
+/// repository's project while they run.
+pub async fn delete(tx: &mut sqlx::AnyConnection, id: i64) -> DbResult<()> {
+    sqlx::query("DELETE FROM manifests WHERE repository_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM repositories WHERE id = $1").bind(id).execute(&mut *tx).await?;
     Ok(())
 }
 

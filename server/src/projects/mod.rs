@@ -4,6 +4,7 @@
 
 pub mod members;
 pub mod metadata;
+pub mod quotas;
 pub mod robots;
 
 use crate::audit::{Actor, Auditor, Operation, ResourceType};
@@ -99,6 +100,9 @@ pub struct NewProject<'a> {
     pub proxy_speed_kb: i64,
     /// A group project's members, by name, in search order (empty: not a group).
     pub group_members: &'a [String],
+    /// Harbor's `storage_limit` in bytes (-1: none; system administrators only); `None`: the
+    /// configured default.
+    pub storage_limit: Option<i64>,
 }
 
 /// Project services.
@@ -106,6 +110,17 @@ pub struct NewProject<'a> {
 pub struct Projects {
     db: Db,
     auditor: Auditor,
+    /// The storage limit new projects get, bytes; -1: none.
+    default_quota: i64,
+}
+
+/// System administrators only (quotas, system robots).
+fn admin_only(who: &Identity) -> Result<(), ProjectError> {
+    match who {
+        Identity::User { sysadmin: true, .. } => Ok(()),
+        Identity::Anonymous => Err(ProjectError::Unauthorized),
+        _ => Err(ProjectError::Forbidden),
+    }
 }
 
 fn denied(who: &Identity) -> ProjectError {
@@ -118,7 +133,13 @@ fn denied(who: &Identity) -> ProjectError {
 impl Projects {
     /// Project services over `db`, recording to `auditor`.
     pub fn new(db: Db, auditor: Auditor) -> Self {
-        Self { db, auditor }
+        Self { db, auditor, default_quota: -1 }
+    }
+
+    /// New projects get a storage limit of `bytes` (-1: none) unless created with one.
+    pub fn with_default_quota(mut self, bytes: i64) -> Self {
+        self.default_quota = bytes;
+        self
     }
 
     /// The projects `who` may see under `filter`, one page, and how many there are in all.
@@ -136,23 +157,26 @@ impl Projects {
         Ok((rows, total))
     }
 
-    /// As [`Self::list`], each project with the bytes it stores (each blob counted once).
+    /// As [`Self::list`], each project with its quota: (bytes its artifacts hold, limit).
     pub async fn list_with_usage(
         &self,
         who: &Identity,
         filter: ProjectFilter,
         offset: i64,
         limit: i64,
-    ) -> Result<(Vec<(ProjectRow, i64)>, i64), ProjectError> {
+    ) -> Result<(Vec<(ProjectRow, i64, i64)>, i64), ProjectError> {
         let (rows, total) = self.list(who, filter, offset, limit).await?;
         let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
-        let usage: std::collections::HashMap<i64, i64> =
-            db::projects::storage_of(self.db.reader(), &ids).await?.into_iter().collect();
+        let usage: std::collections::HashMap<i64, (i64, i64)> = db::quotas::usage_of(self.db.reader(), &ids)
+            .await?
+            .into_iter()
+            .map(|(id, used, hard)| (id, (used, hard)))
+            .collect();
         let rows = rows
             .into_iter()
             .map(|p| {
-                let bytes = usage.get(&p.id).copied().unwrap_or(0);
-                (p, bytes)
+                let (used, hard) = usage.get(&p.id).copied().unwrap_or((0, -1));
+                (p, used, hard)
             })
             .collect();
         Ok((rows, total))
@@ -210,7 +234,14 @@ impl Projects {
 
     /// Creates project `name`; the creator becomes its ProjectAdmin. Returns the new id.
     pub async fn create(&self, actor: Actor<'_>, name: &str, public: bool) -> Result<i64, ProjectError> {
-        let spec = NewProject { name, public, registry_id: None, proxy_speed_kb: -1, group_members: &[] };
+        let spec = NewProject {
+            name,
+            public,
+            registry_id: None,
+            proxy_speed_kb: -1,
+            group_members: &[],
+            storage_limit: None,
+        };
         self.create_with(actor, &spec).await
     }
 
@@ -259,6 +290,7 @@ impl Projects {
                 }
             }
         }
+        let hard = self.initial_limit(actor.identity, spec.storage_limit)?;
         if spec.proxy_speed_kb == 0 || spec.proxy_speed_kb < -1 {
             return Err(ProjectError::InvalidMetadata(
                 "proxy_speed_kb must be a positive number of KiB/s, or -1 for no limit".into(),
@@ -271,6 +303,9 @@ impl Projects {
             Err(e) => return Err(e.into()),
         };
         db::members::add(&mut *tx, id, *uid, Role::ProjectAdmin).await?;
+        if hard != -1 {
+            db::quotas::set_hard(&mut *tx, id, hard).await?;
+        }
         if spec.registry_id.is_some() {
             db::projects::set_proxy(&mut *tx, id, spec.registry_id, spec.proxy_speed_kb).await?;
             crate::retention::install_proxy_default(&mut tx, id).await?;

@@ -3,7 +3,7 @@
 //! projects or all of them. Both have explicit permissions and an optional expiry; the secret is
 //! returned once (and on refresh) and stored only as an argon2 hash.
 
-use super::{ProjectError, ProjectRef, Projects};
+use super::{ProjectError, ProjectRef, Projects, admin_only};
 use crate::auth::{Action, Identity, RobotPermissions, password};
 use crate::db::{self, now_ms, robots::RobotRow, robots::SystemGrant};
 use crate::oci::reference::valid_component;
@@ -36,14 +36,6 @@ pub enum Namespace {
 /// A system robot to create, or the new permissions of one.
 #[derive(Debug, Clone)]
 pub struct SystemPermissions(pub Vec<(Namespace, RobotPermissions)>);
-
-fn admin_only(who: &Identity) -> Result<(), ProjectError> {
-    match who {
-        Identity::User { sysadmin: true, .. } => Ok(()),
-        Identity::Anonymous => Err(ProjectError::Unauthorized),
-        _ => Err(ProjectError::Forbidden),
-    }
-}
 
 fn check_new(name: &str, duration_days: i64) -> Result<(), ProjectError> {
     if !valid_component(name) || name.len() > 100 {

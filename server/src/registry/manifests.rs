@@ -285,6 +285,7 @@ impl Registry {
             total_size,
             content: bytes,
         };
+        let (before, hard) = db::quotas::lock(&mut tx, self.db.backend(), repo.project_id).await?;
         let id = db::manifests::upsert(&mut tx, &new).await?;
         let blob_digests: Vec<&str> = present.iter().map(|(d, _)| d.as_str()).collect();
         db::manifests::add_blob_refs(&mut tx, id, &blob_digests).await?;
@@ -314,6 +315,17 @@ impl Registry {
         };
         for tag in &tags {
             self.write_tag(&mut tx, repo, protection.as_ref(), tag.as_str(), id).await?;
+        }
+        // The triggers counted what this manifest adds; over the limit, nothing is kept.
+        if hard >= 0 {
+            let used = db::quotas::used_in(&mut tx, repo.project_id).await?;
+            if used > hard && used > before {
+                return Err(RegistryError::QuotaExceeded(crate::projects::quotas::overflow(
+                    used - before,
+                    before,
+                    hard,
+                )));
+            }
         }
         db::repositories::touch(&mut *tx, repo.repository_id).await?;
         tx.commit().await.map_err(db::DbError::from)?;
@@ -450,7 +462,7 @@ impl Registry {
                 return Err(RegistryError::Immutable(path, tag.to_owned()));
             }
         }
-        db::repositories::delete(&mut *tx, repo.repository_id).await?;
+        db::repositories::delete(&mut tx, repo.repository_id).await?;
         tx.commit().await.map_err(db::DbError::from)?;
         Ok(())
     }

@@ -220,11 +220,29 @@ impl Registry {
             self.cancel_upload(repo, id).await?;
             return Err(RegistryError::DigestInvalid(format!("expected {digest}, content is {actual}")));
         }
+        if let Err(e) = self.quota_room(repo, digest, size).await {
+            self.cancel_upload(repo, id).await?;
+            return Err(e);
+        }
         let parts = db::uploads::parts(self.db.writer(), id).await?;
         self.commit_blob(repo, id, digest, size, &parts).await?;
         self.hashes.forget(id);
         self.delete_parts(id, &parts).await;
         Ok(())
+    }
+
+    /// Refuses a blob that could not fit in the project's quota, before its bytes are stored.
+    /// The exact check is the manifest push's (uploads are not counted until an artifact holds
+    /// them); this one spares the client uploading the rest of an image that cannot fit.
+    async fn quota_room(&self, repo: RepoCtx, digest: &Digest, size: i64) -> Result<(), RegistryError> {
+        let (used, hard) = db::quotas::usage(self.db.reader(), repo.project_id).await?;
+        if hard < 0
+            || used + size <= hard
+            || db::quotas::counts(self.db.reader(), repo.project_id, digest.as_str()).await?
+        {
+            return Ok(());
+        }
+        Err(RegistryError::QuotaExceeded(crate::projects::quotas::overflow(size, used, hard)))
     }
 
     /// Makes the verified session `id` blob `digest` of the repository, in the order the

@@ -11,6 +11,7 @@ mod members;
 mod metrics;
 mod openapi;
 mod projects;
+mod quotas;
 mod registries;
 mod replication;
 mod repositories;

@@ -601,6 +601,22 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             format!("/api/v2.0/registries/{}/info", f.registry_id),
             None,
         ),
+        ("GET", "/api/v2.0/quotas", Admin, "/api/v2.0/quotas".into(), None),
+        ("GET", "/api/v2.0/quotas/{id}", Admin, format!("/api/v2.0/quotas/{}", f.project_id), None),
+        (
+            "PUT",
+            "/api/v2.0/quotas/{id}",
+            Admin,
+            format!("/api/v2.0/quotas/{}", f.project_id),
+            Some(json!({"hard": {"storage": -1}})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/summary",
+            Project(Read),
+            "/api/v2.0/projects/hush/summary".into(),
+            None,
+        ),
         (
             "GET",
             "/api/v2.0/projects/{project_name_or_id}/immutabletagrules",
@@ -820,6 +836,7 @@ fn server_fn_need(name: &str) -> Need {
         | "delete_retention_rule"
         | "set_retention_schedule"
         | "run_retention" => Project(Retention),
+        "set_project_quota" => Admin,
         "immutable_rules_page" => Project(Read),
         "add_immutable_rule" | "switch_immutable_rule" | "delete_immutable_rule" => Project(Delete),
         "add_member" | "set_member_role" | "remove_member" | "list_robots" | "create_robot"
@@ -874,6 +891,7 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
         ("tag_pattern", "**".into()),
         ("url", "http://127.0.0.1:9".into()),
         ("execution", f.replication_id.to_string()),
+        ("limit", "-1".into()),
         ("endpoint", f.registry_id.to_string()),
     ]
 }

@@ -450,6 +450,37 @@ async fn maintainers_manage_tag_immutability_and_listings_show_locked_tags() {
     eventually(&keeper, "/projects/team/immutability", "No immutability rules").await;
 }
 
+#[tokio::test]
+async fn administrators_set_a_quota_from_the_settings_tab_and_members_see_the_usage() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    let owner = app.create_user("owner", "Passw0rd!").await;
+    app.add_member("team", owner, wharf::auth::Role::ProjectAdmin).await;
+    app.push_image("team/app", "v1").await;
+
+    // A project admin sees the usage but may not change the limit.
+    let mut b = Browser::new(&app);
+    b.sign_in("owner", "Passw0rd!").await;
+    let (_, html) = b.get("/projects/team").await;
+    assert!(main_of(&html).replace("<!>", "").contains("used, no limit"), "{}", main_of(&html));
+    let (_, html) = b.get("/projects/team/settings").await;
+    let main = main_of(&html);
+    assert!(main.contains("Storage quota") && !main.contains(r#"name="limit""#), "{main}");
+    let res = b.post("/ui/set_project_quota", &[("project", "team"), ("limit", "1GiB")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let res = admin.post("/ui/set_project_quota", &[("project", "team"), ("limit", "10 parsecs")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    let res = admin.post("/ui/set_project_quota", &[("project", "team"), ("limit", "1MiB")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/settings"));
+    let main = eventually(&admin, "/projects/team/settings", "of 1.0 MiB (").await;
+    assert!(main.contains(r#"<meter min="0" max="1048576""#), "{main}");
+    let (_, html) = b.get("/projects?q=team").await;
+    assert!(main_of(&html).replace("<!>", "").contains(" of 1.0 MiB"), "{}", main_of(&html));
+}
+
 /// Polls `path` until its main part contains `needle` (actions that finish in the background).
 async fn eventually(b: &Browser, path: &str, needle: &str) -> String {
     let mut main = String::new();
@@ -660,10 +691,19 @@ async fn listings_show_storage_per_project_and_the_platforms_of_an_index() {
     let (_, html) = b.get("/repositories/multi%2Fapp").await;
     let main = main_of(&html).replace("<!>", "");
     assert!(main.contains("index<span class=\"muted small\"> (linux/amd64, linux/arm64/v8)"), "{main}");
-    // Two images of one 4 KiB layer and a small config each: a bit over 8 KiB, each blob once.
+    // Two images of one 4 KiB layer and a small config each, and three manifests: the quota's
+    // usage (each blob once), a bit over 9 KiB.
+    let quotas: serde_json::Value =
+        app.admin(Method::GET, "/api/v2.0/quotas?page_size=100").call().await.json();
+    let used = quotas
+        .as_array()
+        .and_then(|a| a.iter().find(|q| q["ref"]["name"] == "multi"))
+        .and_then(|q| q["used"]["storage"].as_i64())
+        .expect("multi's quota");
+    assert!((9 * 1024..10 * 1024).contains(&used), "{used}");
     let (_, html) = b.get("/projects?q=multi").await;
     let main = main_of(&html).replace("<!>", "");
-    assert!(main.contains("8.") && main.contains("KiB"), "{main}");
+    assert!(main.contains(&format!(">{}<", frontend::components::human_size(used))), "{main}");
 }
 
 /// Every page that puts part of its URL into the page (title, headings, links) escapes it: a

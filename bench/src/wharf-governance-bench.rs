@@ -1,0 +1,298 @@
+//! `wharf-governance-bench`: what governance costs on the hot paths, and the quota recount.
+//!
+//! Part 1, against a real `wharf` process: two public projects, `plain` (no rule, no limit)
+//! and `governed` (a tag immutability rule matching every pushed tag and a storage limit, so
+//! every push reads the rules and checks the quota). Manifest pushes (each a new tag on a new
+//! manifest over shared blobs) and manifest `GET`s by tag are run on both, in alternating
+//! rounds, and the governed throughput is printed as a ratio of the plain one measured in the
+//! same run (the goal: within 5 %).
+//!
+//! Part 2, on the database alone: a project of `WHARF_BENCH_ARTIFACTS` artifacts (default
+//! 100,000; each a manifest with its own config and a layer shared by all), counted by the
+//! triggers as they are inserted; then `fsck`'s recount of that project, timed against a plain
+//! read of the same rows (the limit: a recount cannot be faster than reading what it counts).
+//!
+//! Settings: `WHARF_BENCH_PUSHES` per round (default 500), `WHARF_BENCH_ROUNDS` (default 3),
+//! `WHARF_BENCH_CONNECTIONS` (default 16), `WHARF_BENCH_SECONDS` per GET round (default 4),
+//! `WHARF_DATABASE_URL` for part 2 on PostgreSQL (else SQLite in a temp dir).
+//! Run: `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-governance-bench`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use anyhow::{Context, Result, ensure};
+use sha2::{Digest as _, Sha256};
+use support::WharfChild;
+use wharf::db::{self, Db};
+
+const PASSWORD: &str = "Bench12345";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn sha256(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+struct Target {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Target {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base)).basic_auth("admin", Some(PASSWORD))
+    }
+
+    async fn wait_ready(&self) -> Result<()> {
+        for _ in 0..200 {
+            if let Ok(r) = self.http.get(format!("{}/api/v2.0/health", self.base)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("wharf did not come up")
+    }
+
+    async fn blob(&self, repo: &str, data: &[u8]) -> Result<String> {
+        let digest = sha256(data);
+        let res = self
+            .req(reqwest::Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={digest}"))
+            .body(data.to_vec())
+            .send()
+            .await?;
+        ensure!(res.status() == reqwest::StatusCode::CREATED, "blob upload: {}", res.status());
+        Ok(digest)
+    }
+}
+
+/// Pushes `n` new manifests tagged `<prefix>-<i>` to `repo` from `connections` tasks; returns
+/// pushes per second.
+async fn push_round(
+    t: &Arc<Target>,
+    repo: &str,
+    prefix: &str,
+    n: u64,
+    connections: u64,
+    blobs: &(String, usize, String, usize),
+) -> Result<f64> {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (t, next, repo, prefix) = (t.clone(), next.clone(), repo.to_owned(), prefix.to_owned());
+        let (cd, cs, ld, ls) = blobs.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return anyhow::Ok(());
+                }
+                let manifest = format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{cs}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{ld}","size":{ls}}}],"annotations":{{"n":"{prefix}-{i}"}}}}"#
+                );
+                let res = t
+                    .req(reqwest::Method::PUT, &format!("/v2/{repo}/manifests/v-{prefix}-{i}"))
+                    .header("content-type", OCI_MANIFEST)
+                    .body(manifest)
+                    .send()
+                    .await?;
+                ensure!(res.status() == reqwest::StatusCode::CREATED, "push: {} {}", res.status(), res.text().await?);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Anonymous manifest GETs of `path` from `connections` tasks for `secs`; returns requests/s.
+async fn get_round(base: &str, path: &str, connections: u64, secs: u64) -> Result<f64> {
+    let http = reqwest::Client::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let url = format!("{base}{path}");
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (http, stop, done, url) = (http.clone(), stop.clone(), done.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let res = http.get(&url).header("accept", OCI_MANIFEST).send().await?;
+                ensure!(res.status().is_success(), "GET: {}", res.status());
+                res.bytes().await?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+fn best(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
+}
+
+async fn hot_paths() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let child = WharfChild::start(&dir.path().join("data"), PASSWORD)?;
+    let t = Arc::new(Target { http: reqwest::Client::new(), base: child.base.clone() });
+    t.wait_ready().await?;
+    for (name, body) in [
+        ("plain", serde_json::json!({"project_name": "plain", "public": true})),
+        (
+            "governed",
+            serde_json::json!({"project_name": "governed", "public": true, "storage_limit": 1_i64 << 40}),
+        ),
+    ] {
+        let res = t.req(reqwest::Method::POST, "/api/v2.0/projects").json(&body).send().await?;
+        ensure!(res.status() == reqwest::StatusCode::CREATED, "project {name}: {}", res.status());
+    }
+    let rule = serde_json::json!({
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v-*"}],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+    });
+    let res = t
+        .req(reqwest::Method::POST, "/api/v2.0/projects/governed/immutabletagrules")
+        .json(&rule)
+        .send()
+        .await?;
+    ensure!(res.status() == reqwest::StatusCode::CREATED, "rule: {}", res.status());
+
+    let pushes = env_u64("WHARF_BENCH_PUSHES", 500);
+    let rounds = env_u64("WHARF_BENCH_ROUNDS", 3);
+    let connections = env_u64("WHARF_BENCH_CONNECTIONS", 16);
+    let secs = env_u64("WHARF_BENCH_SECONDS", 4);
+    let mut blobs = Vec::new();
+    for project in ["plain", "governed"] {
+        let repo = format!("{project}/app");
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let layer = vec![7u8; 4096];
+        let cd = t.blob(&repo, config).await?;
+        let ld = t.blob(&repo, &layer).await?;
+        blobs.push((cd, config.len(), ld, layer.len()));
+    }
+    let (mut plain_push, mut gov_push, mut plain_get, mut gov_get) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let prefix = format!("r{round}");
+        plain_push.push(push_round(&t, "plain/app", &prefix, pushes, connections, &blobs[0]).await?);
+        gov_push.push(push_round(&t, "governed/app", &prefix, pushes, connections, &blobs[1]).await?);
+        plain_get.push(get_round(&t.base, "/v2/plain/app/manifests/v-r0-0", connections, secs).await?);
+        gov_get.push(get_round(&t.base, "/v2/governed/app/manifests/v-r0-0", connections, secs).await?);
+    }
+    let (pp, gp, pg, gg) = (best(&plain_push), best(&gov_push), best(&plain_get), best(&gov_get));
+    println!("manifest push ({connections} connections, {pushes} per round, best of {rounds}):");
+    println!("  plain    {pp:8.0} pushes/s");
+    println!("  governed {gp:8.0} pushes/s   ratio {:.3}", gp / pp);
+    println!("manifest GET by tag ({connections} connections, {secs} s rounds, best of {rounds}):");
+    println!("  plain    {pg:8.0} requests/s");
+    println!("  governed {gg:8.0} requests/s ratio {:.3}", gg / pg);
+    let q: serde_json::Value =
+        t.req(reqwest::Method::GET, "/api/v2.0/projects/governed/summary").send().await?.json().await?;
+    println!("  governed project usage after the run: {} bytes", q["quota"]["used"]["storage"]);
+    println!("server peak RSS: {:.0} MiB", support::memory_mib(child.pid(), "VmHWM")?);
+    Ok(())
+}
+
+async fn recount() -> Result<()> {
+    let artifacts = env_u64("WHARF_BENCH_ARTIFACTS", 100_000);
+    let dir = tempfile::tempdir()?;
+    let db_url = std::env::var("WHARF_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/wharf.db?mode=rwc", dir.path().display()));
+    let db = Db::connect(&db_url).await.context("database")?;
+    let project = db::projects::insert(db.writer(), "recount", false, None).await?;
+    let repos = 100;
+    let layer = sha256(b"shared layer");
+    db::blobs::insert(db.writer(), &layer, 50_000_000).await?;
+    let started = Instant::now();
+    let per = artifacts / repos;
+    for r in 0..repos {
+        let repo = db::repositories::ensure(db.writer(), project, &format!("recount/app-{r}")).await?;
+        let mut tx = db.begin().await?;
+        for a in 0..per {
+            let config = sha256(format!("config {r} {a}").as_bytes());
+            db::blobs::insert(&mut *tx, &config, 1000 + a as i64).await?;
+            let content = format!("{{\"schemaVersion\":2,\"r\":{r},\"n\":{a}}}");
+            let digest = sha256(content.as_bytes());
+            let new = db::manifests::NewManifest {
+                repository_id: repo,
+                digest: &digest,
+                media_type: OCI_MANIFEST,
+                artifact_type: None,
+                config_media_type: Some("application/vnd.oci.image.config.v1+json"),
+                subject_digest: None,
+                annotations: None,
+                total_size: 50_001_000,
+                content: content.as_bytes(),
+            };
+            let id = db::manifests::upsert(&mut tx, &new).await?;
+            db::manifests::add_blob_refs(&mut tx, id, &[config.as_str(), layer.as_str()]).await?;
+        }
+        tx.commit().await?;
+    }
+    let generated = started.elapsed();
+    let counted = db::quotas::usage(db.reader(), project).await?.0;
+    println!(
+        "generated {} artifacts ({} blob references) in {:.1} s, counted by the triggers as they went: {counted} bytes",
+        repos * per,
+        repos * per * 2,
+        generated.as_secs_f64()
+    );
+    let mut best_read = Duration::MAX;
+    let mut best_recount = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let (n, bytes): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(s), 0) AS BIGINT) FROM ( \
+             SELECT m.size AS s FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.project_id = $1 \
+             UNION ALL SELECT b.size FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id \
+             JOIN repositories r ON r.id = m.repository_id JOIN blobs b ON b.digest = mb.digest WHERE r.project_id = $1) x",
+        )
+        .bind(project)
+        .fetch_one(db.reader())
+        .await?;
+        best_read = best_read.min(t.elapsed());
+        ensure!(n as u64 == repos * per * 3 && bytes > 0, "read {n} rows");
+        let t = Instant::now();
+        let mut tx = db.begin().await?;
+        db::quotas::lock(&mut tx, db.backend(), project).await?;
+        let (before, after) = db::quotas::recount(&mut tx, project).await?;
+        tx.commit().await?;
+        best_recount = best_recount.min(t.elapsed());
+        ensure!(
+            before == counted && after == counted,
+            "recount {before} -> {after}, triggers said {counted}"
+        );
+    }
+    println!(
+        "quota recount of {} artifacts: {:.0} ms; reading the same rows: {:.0} ms; ratio {:.2} (the triggers' count matched)",
+        repos * per,
+        best_recount.as_secs_f64() * 1000.0,
+        best_read.as_secs_f64() * 1000.0,
+        best_recount.as_secs_f64() / best_read.as_secs_f64()
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    if std::env::var("WHARF_BENCH_SKIP_HTTP").is_err() {
+        hot_paths().await?;
+    }
+    recount().await
+}
