@@ -1,8 +1,9 @@
 //! `wharf-governance-bench`: what governance costs on the hot paths, and the quota recount.
 //!
 //! Part 1, against a real `wharf` process: two public projects, `plain` (no rule, no limit)
-//! and `governed` (a tag immutability rule matching every pushed tag and a storage limit, so
-//! every push reads the rules and checks the quota). Manifest pushes (each a new tag on a new
+//! and `governed` (a tag immutability rule matching every pushed tag, a storage limit, and a
+//! webhook policy on pushes posting to a receiver the bench runs, so every push reads the
+//! rules, checks the quota and records an event). Manifest pushes (each a new tag on a new
 //! manifest over shared blobs) and manifest `GET`s by tag are run on both, in alternating
 //! rounds, and the governed throughput is printed as a ratio of the plain one measured in the
 //! same run (the goal: within 5 %).
@@ -115,6 +116,55 @@ async fn push_round(
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// A webhook receiver that answers every request 200 at once and counts them: plain HTTP/1.1
+/// over a socket, so the bench needs no server stack.
+async fn receiver() -> Result<(String, Arc<AtomicU64>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(8192);
+                let mut chunk = [0u8; 8192];
+                loop {
+                    // One request: the head, then Content-Length bytes.
+                    let (head_end, length) = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (i + 4, length);
+                        }
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    while buf.len() < head_end + length {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + length);
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    if s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok((url, count))
+}
+
 /// Anonymous manifest GETs of `path` from `connections` tasks for `secs`; returns requests/s.
 async fn get_round(base: &str, path: &str, connections: u64, secs: u64) -> Result<f64> {
     let http = reqwest::Client::new();
@@ -172,6 +222,15 @@ async fn hot_paths() -> Result<()> {
         .send()
         .await?;
     ensure!(res.status() == reqwest::StatusCode::CREATED, "rule: {}", res.status());
+    let (hook, delivered) = receiver().await?;
+    let policy = serde_json::json!({"name": "bench", "event_types": ["PUSH_ARTIFACT"],
+        "targets": [{"type": "http", "address": hook, "payload_format": "Default"}]});
+    let res = t
+        .req(reqwest::Method::POST, "/api/v2.0/projects/governed/webhook/policies")
+        .json(&policy)
+        .send()
+        .await?;
+    ensure!(res.status() == reqwest::StatusCode::CREATED, "webhook policy: {}", res.status());
 
     let pushes = env_u64("WHARF_BENCH_PUSHES", 500);
     let rounds = env_u64("WHARF_BENCH_ROUNDS", 3);
@@ -195,6 +254,18 @@ async fn hot_paths() -> Result<()> {
         plain_get.push(get_round(&t.base, "/v2/plain/app/manifests/v-r0-0", connections, secs).await?);
         gov_get.push(get_round(&t.base, "/v2/governed/app/manifests/v-r0-0", connections, secs).await?);
     }
+    // Every governed push made an event: how fast the backlog left when the load ended drains.
+    let pushed = pushes * rounds;
+    let (backlog_at, drain_started) = (delivered.load(Ordering::Relaxed), Instant::now());
+    while delivered.load(Ordering::Relaxed) < pushed {
+        ensure!(
+            drain_started.elapsed() < Duration::from_secs(300),
+            "deliveries stalled at {}",
+            delivered.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drained = drain_started.elapsed();
     let (pp, gp, pg, gg) = (best(&plain_push), best(&gov_push), best(&plain_get), best(&gov_get));
     println!("manifest push ({connections} connections, {pushes} per round, best of {rounds}):");
     println!("  plain    {pp:8.0} pushes/s");
@@ -205,6 +276,13 @@ async fn hot_paths() -> Result<()> {
     let q: serde_json::Value =
         t.req(reqwest::Method::GET, "/api/v2.0/projects/governed/summary").send().await?.json().await?;
     println!("  governed project usage after the run: {} bytes", q["quota"]["used"]["storage"]);
+    println!(
+        "webhook deliveries: {} received for {pushed} pushes; the {} still queued when the load ended drained in {:.2} s ({:.0} deliveries/s)",
+        delivered.load(Ordering::Relaxed),
+        pushed.saturating_sub(backlog_at),
+        drained.as_secs_f64(),
+        pushed.saturating_sub(backlog_at) as f64 / drained.as_secs_f64().max(0.001)
+    );
     println!("server peak RSS: {:.0} MiB", support::memory_mib(child.pid(), "VmHWM")?);
     Ok(())
 }

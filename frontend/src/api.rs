@@ -319,6 +319,77 @@ pub async fn set_project_quota(
     Ok(())
 }
 
+/// A project's Webhooks tab.
+#[server(prefix = "/ui", endpoint = "webhooks_page", input = GetUrl)]
+pub async fn webhooks_page(project: String) -> Result<WebhooksView, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.webhooks(&who, &project).await
+}
+
+/// Adds a webhook policy; each event is a checkbox named by its word (`PUSH_ARTIFACT`, …).
+#[server(prefix = "/ui", endpoint = "add_webhook")]
+pub async fn add_webhook(
+    project: String,
+    name: String,
+    address: String,
+    kind: String,
+    format: String,
+    auth_header: Option<String>,
+    skip_cert_verify: Option<String>,
+    #[server(rename = "PUSH_ARTIFACT")] push: Option<String>,
+    #[server(rename = "PULL_ARTIFACT")] pull: Option<String>,
+    #[server(rename = "DELETE_ARTIFACT")] delete: Option<String>,
+    #[server(rename = "QUOTA_EXCEED")] quota_exceed: Option<String>,
+    #[server(rename = "QUOTA_WARNING")] quota_warning: Option<String>,
+    #[server(rename = "REPLICATION")] replication: Option<String>,
+    #[server(rename = "TAG_RETENTION")] tag_retention: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let checked = [push, pull, delete, quota_exceed, quota_warning, replication, tag_retention];
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let hook = NewWebhook {
+        name: name.trim().to_owned(),
+        address: address.trim().to_owned(),
+        kind: NotifyType::parse(&kind).ok_or_else(|| PortalError::Invalid("Pick HTTP or Slack.".into()))?,
+        format: PayloadFormat::parse(&format)
+            .ok_or_else(|| PortalError::Invalid("Pick a payload format.".into()))?,
+        auth_header: auth_header.unwrap_or_default(),
+        skip_cert_verify: skip_cert_verify.is_some(),
+        events: WebhookEvent::ALL
+            .into_iter()
+            .zip(checked)
+            .filter(|(_, c)| c.is_some())
+            .map(|(e, _)| e)
+            .collect(),
+    };
+    portal.add_webhook(&who, &project, &hook).await?;
+    leptos_axum::redirect(&tab_href(&project, "webhooks"));
+    Ok(())
+}
+
+/// Switches a webhook policy on (`on` present) or off.
+#[server(prefix = "/ui", endpoint = "switch_webhook")]
+pub async fn switch_webhook(
+    project: String,
+    id: i64,
+    on: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.switch_webhook(&who, &project, id, on.is_some()).await?;
+    leptos_axum::redirect(&tab_href(&project, "webhooks"));
+    Ok(())
+}
+
+/// Deletes a webhook policy.
+#[server(prefix = "/ui", endpoint = "delete_webhook")]
+pub async fn delete_webhook(project: String, id: i64, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.delete_webhook(&who, &project, id).await?;
+    leptos_axum::redirect(&tab_href(&project, "webhooks"));
+    Ok(())
+}
+
 /// A project's Immutability tab.
 #[server(prefix = "/ui", endpoint = "immutable_rules_page", input = GetUrl)]
 pub async fn immutable_rules_page(project: String) -> Result<Vec<ImmutableRuleView>, PortalError> {

@@ -11,7 +11,7 @@ use crate::api::{SignOut, current_viewer};
 use crate::pages::{
     AccountPage, ArtifactPage, GcPage, ImmutabilityPage, LoginPage, LogsPage, MembersPage, NotFound,
     ProjectPage, ProjectsPage, RegistriesPage, ReplicationPage, ReplicationRunPage, RepositoryPage,
-    RetentionPage, RobotsPage, SettingsPage, UsersPage,
+    RetentionPage, RobotsPage, SettingsPage, UsersPage, WebhooksPage,
 };
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
@@ -120,6 +120,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/retention") view=RetentionPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/immutability") view=ImmutabilityPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/projects/:project/webhooks") view=WebhooksPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/members") view=MembersPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/robots") view=RobotsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/logs") view=LogsPage ssr=SsrMode::PartiallyBlocked />

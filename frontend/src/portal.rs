@@ -157,6 +157,14 @@ pub trait Portal: Send + Sync {
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64>;
     /// Sets a project's storage limit in bytes (-1: none).
     async fn set_project_quota(&self, who: &Viewer, project: &str, limit: i64) -> PortalResult<()>;
+    /// A project's Webhooks tab.
+    async fn webhooks(&self, who: &Viewer, project: &str) -> PortalResult<WebhooksView>;
+    /// Adds a webhook policy.
+    async fn add_webhook(&self, who: &Viewer, project: &str, hook: &NewWebhook) -> PortalResult<()>;
+    /// Switches a webhook policy on or off.
+    async fn switch_webhook(&self, who: &Viewer, project: &str, id: i64, on: bool) -> PortalResult<()>;
+    /// Deletes a webhook policy.
+    async fn delete_webhook(&self, who: &Viewer, project: &str, id: i64) -> PortalResult<()>;
     /// A project's tag immutability rules.
     async fn immutable_rules(&self, who: &Viewer, project: &str) -> PortalResult<Vec<ImmutableRuleView>>;
     /// Adds a tag immutability rule.

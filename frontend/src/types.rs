@@ -315,6 +315,138 @@ impl RegistryKind {
     }
 }
 
+/// The events a webhook policy may subscribe to (Harbor's `event_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WebhookEvent {
+    /// A manifest was pushed.
+    PushArtifact,
+    /// A manifest was pulled (batched: one event per artifact, tag and puller per batch).
+    PullArtifact,
+    /// An artifact was deleted.
+    DeleteArtifact,
+    /// A push was refused for the project's quota.
+    QuotaExceed,
+    /// A push took the project's usage past the warning threshold.
+    QuotaWarning,
+    /// A replication execution ended.
+    Replication,
+    /// A tag retention execution ended.
+    TagRetention,
+}
+
+impl WebhookEvent {
+    /// Every event, in the order the portal lists them.
+    pub const ALL: [Self; 7] = [
+        Self::PushArtifact,
+        Self::PullArtifact,
+        Self::DeleteArtifact,
+        Self::QuotaExceed,
+        Self::QuotaWarning,
+        Self::Replication,
+        Self::TagRetention,
+    ];
+
+    /// Harbor's word, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PushArtifact => "PUSH_ARTIFACT",
+            Self::PullArtifact => "PULL_ARTIFACT",
+            Self::DeleteArtifact => "DELETE_ARTIFACT",
+            Self::QuotaExceed => "QUOTA_EXCEED",
+            Self::QuotaWarning => "QUOTA_WARNING",
+            Self::Replication => "REPLICATION",
+            Self::TagRetention => "TAG_RETENTION",
+        }
+    }
+
+    /// The event Harbor's word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == word)
+    }
+
+    /// The CloudEvents `type` Harbor sends for it.
+    pub fn cloud_type(self) -> &'static str {
+        match self {
+            Self::PushArtifact => "harbor.artifact.pushed",
+            Self::PullArtifact => "harbor.artifact.pulled",
+            Self::DeleteArtifact => "harbor.artifact.deleted",
+            Self::QuotaExceed => "harbor.quota.exceeded",
+            Self::QuotaWarning => "harbor.quota.warned",
+            Self::Replication => "harbor.replication.status.changed",
+            Self::TagRetention => "harbor.tag_retention.finished",
+        }
+    }
+
+    /// How the portal names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PushArtifact => "Artifact pushed",
+            Self::PullArtifact => "Artifact pulled",
+            Self::DeleteArtifact => "Artifact deleted",
+            Self::QuotaExceed => "Quota exceeded",
+            Self::QuotaWarning => "Quota near its limit",
+            Self::Replication => "Replication finished",
+            Self::TagRetention => "Tag retention finished",
+        }
+    }
+}
+
+/// Where a webhook target sends (Harbor's target `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyType {
+    /// An HTTP(S) `POST` of the payload.
+    #[default]
+    Http,
+    /// A Slack incoming webhook: a message with the event.
+    Slack,
+}
+
+impl NotifyType {
+    /// Harbor's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Slack => "slack",
+        }
+    }
+
+    /// The type Harbor's word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        [Self::Http, Self::Slack].into_iter().find(|t| t.as_str() == word)
+    }
+}
+
+/// The JSON an HTTP target receives (Harbor's `payload_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PayloadFormat {
+    /// Harbor's own shape: `type`, `occur_at`, `operator`, `event_data`.
+    #[default]
+    Default,
+    /// A CloudEvents 1.0 envelope around the same data.
+    CloudEvents,
+}
+
+impl PayloadFormat {
+    /// Harbor's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "Default",
+            Self::CloudEvents => "CloudEvents",
+        }
+    }
+
+    /// The format Harbor's word names (an empty word is the default).
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "" | "Default" => Some(Self::Default),
+            "CloudEvents" => Some(Self::CloudEvents),
+            _ => None,
+        }
+    }
+}
+
 /// When a replication policy runs (Harbor's `trigger.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ReplicationTrigger {
@@ -751,6 +883,8 @@ pub struct ProjectView {
     pub can_manage_retention: bool,
     /// The viewer may change tag immutability rules (shows the Immutability tab).
     pub can_manage_immutability: bool,
+    /// The viewer may see the webhook policies (shows the Webhooks tab).
+    pub can_read_webhooks: bool,
     /// The viewer may see the members (shows the Members tab).
     pub can_list_members: bool,
     /// The viewer is a project admin: members, robots, logs and settings.
@@ -1060,6 +1194,78 @@ pub struct ImmutableRuleView {
     pub text: String,
     /// A disabled rule protects nothing.
     pub disabled: bool,
+}
+
+/// A webhook policy in the project's Webhooks tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookPolicyView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Where it posts (the first target).
+    pub address: String,
+    /// HTTP or Slack.
+    pub kind: NotifyType,
+    /// The JSON shape.
+    pub format: PayloadFormat,
+    /// The events it reports.
+    pub events: Vec<WebhookEvent>,
+    /// Whether it sends.
+    pub enabled: bool,
+    /// An auth header is stored (never shown).
+    pub has_auth_header: bool,
+}
+
+/// One event's delivery in the Webhooks tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDeliveryView {
+    /// Execution id.
+    pub id: i64,
+    /// The policy's id.
+    pub policy_id: i64,
+    /// The policy's name.
+    pub policy: String,
+    /// The event.
+    pub event: String,
+    /// `Running` (being sent or waiting to retry), `Success` or `Error`.
+    pub status: String,
+    /// When the event happened (RFC 3339).
+    pub at: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// What the last attempt found.
+    pub message: String,
+}
+
+/// A project's Webhooks tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhooksView {
+    /// The policies.
+    pub policies: Vec<WebhookPolicyView>,
+    /// The latest deliveries, newest first.
+    pub deliveries: Vec<WebhookDeliveryView>,
+    /// The viewer may change the policies (project administrators).
+    pub can_manage: bool,
+}
+
+/// The portal's form for a new webhook policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhook {
+    /// Name.
+    pub name: String,
+    /// Where to post.
+    pub address: String,
+    /// HTTP or Slack.
+    pub kind: NotifyType,
+    /// The JSON shape.
+    pub format: PayloadFormat,
+    /// The `Authorization` header (empty: none).
+    pub auth_header: String,
+    /// Skip TLS verification.
+    pub skip_cert_verify: bool,
+    /// The events.
+    pub events: Vec<WebhookEvent>,
 }
 
 /// The portal's form for a tag immutability rule: one repository and one tag selector.

@@ -374,7 +374,11 @@ impl Artifacts {
         let (r, (a, _)) = self.artifact(actor.identity, p, repo, reference, Action::Delete).await?;
         let digest: Digest = a.digest.parse().map_err(|_| BrowseError::Internal)?;
         let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id, proxy: None, group: false };
-        self.registry.delete_manifest(ctx, &Reference::Digest(digest)).await.map_err(registry_error)?;
+        let operator = actor.identity.name();
+        self.registry
+            .delete_manifest(ctx, &Reference::Digest(digest), operator)
+            .await
+            .map_err(registry_error)?;
         let resource = format!("{}:{reference}", r.name);
         self.auditor.log(actor, Some(r.project_id), Operation::Delete, ResourceType::Artifact, resource);
         Ok(r)
@@ -418,7 +422,11 @@ impl Artifacts {
             .parse()
             .map_err(|e: crate::oci::reference::ParseError| BrowseError::Invalid(e.to_string()))?;
         let ctx = RepoCtx { repository_id: r.id, project_id: r.project_id, proxy: None, group: false };
-        self.registry.delete_manifest(ctx, &Reference::Tag(tag.clone())).await.map_err(registry_error)?;
+        let operator = actor.identity.name();
+        self.registry
+            .delete_manifest(ctx, &Reference::Tag(tag.clone()), operator)
+            .await
+            .map_err(registry_error)?;
         self.auditor.log(
             actor,
             Some(r.project_id),
@@ -512,7 +520,7 @@ impl Artifacts {
             }
             let d: Digest = digest.parse().map_err(|_| BrowseError::Internal)?;
             self.registry
-                .put_manifest(to, &Reference::Digest(d), &[], Some(&m.media_type), &m.content)
+                .put_manifest(to, &Reference::Digest(d), &[], Some(&m.media_type), &m.content, None)
                 .await
                 .map_err(registry_error)?;
             Ok(())

@@ -39,6 +39,8 @@ pub enum Event {
         manifest_id: i64,
         /// The tag it was pulled by, if any.
         tag: Option<String>,
+        /// Who pulled it (for `PULL_ARTIFACT` webhook events).
+        operator: String,
     },
 }
 
@@ -142,11 +144,23 @@ pub struct Auditor {
     db: Db,
 }
 
+/// What the writer needs besides the database: the registry host events name.
+#[derive(Clone)]
+struct Writer {
+    db: Db,
+    host: std::sync::Arc<str>,
+}
+
 impl Auditor {
     /// Starts the writer over `db`; it runs until the last [`Auditor`] is dropped.
     pub fn start(db: Db) -> Self {
+        Self::start_for(db, "")
+    }
+
+    /// As [`Self::start`]; pull events name `host` in their resource URLs.
+    pub fn start_for(db: Db, host: &str) -> Self {
         let (tx, rx) = mpsc::channel(CAPACITY);
-        tokio::spawn(write_loop(db.clone(), rx));
+        tokio::spawn(write_loop(Writer { db: db.clone(), host: std::sync::Arc::from(host) }, rx));
         Self { tx, db }
     }
 
@@ -168,9 +182,10 @@ impl Auditor {
         self.log(actor, None, Operation::Login, ResourceType::User, name);
     }
 
-    /// Counts a pull of manifest `manifest_id` (by `tag` when set) in the pull statistics.
-    pub fn count_pull(&self, repository_id: i64, manifest_id: i64, tag: Option<String>) {
-        self.record(Event::Pull { repository_id, manifest_id, tag });
+    /// Counts a pull of manifest `manifest_id` (by `tag` when set) by `operator` in the pull
+    /// statistics; the batch that writes it reports it to the project's webhooks.
+    pub fn count_pull(&self, repository_id: i64, manifest_id: i64, tag: Option<String>, operator: &str) {
+        self.record(Event::Pull { repository_id, manifest_id, tag, operator: operator.to_owned() });
     }
 
     /// The whole audit log (newest first, filtered by operation and username when not empty),
@@ -208,7 +223,7 @@ impl Auditor {
     }
 }
 
-async fn write_loop(db: Db, mut rx: mpsc::Receiver<Event>) {
+async fn write_loop(w: Writer, mut rx: mpsc::Receiver<Event>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         // Wait for the first event, then gather what else arrives within FLUSH_EVERY.
@@ -230,7 +245,7 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Event>) {
             next = tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten();
         }
         if !batch.is_empty()
-            && let Err(e) = write(&db, &batch).await
+            && let Err(e) = write(&w, &batch).await
         {
             tracing::error!(error = %e, events = batch.len(), "writing the audit log");
         }
@@ -241,10 +256,14 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Event>) {
     }
 }
 
-async fn write(db: &Db, events: &[Event]) -> Result<(), db::DbError> {
+async fn write(w: &Writer, events: &[Event]) -> Result<(), db::DbError> {
+    let db = &w.db;
     let mut audits: Vec<AuditRow> = Vec::new();
     let mut seen_pulls = std::collections::HashSet::new();
     let mut pulls: HashMap<(i64, i64, Option<&str>), i64> = HashMap::new();
+    // One PULL_ARTIFACT event per artifact, tag and puller per batch: a pull storm makes a
+    // handful of events, not one per pull.
+    let mut pulled: std::collections::BTreeSet<(i64, i64, Option<&str>, &str)> = Default::default();
     for e in events {
         match e {
             // Identical pulls in one batch (same user, artifact and address) are one entry: a
@@ -254,8 +273,9 @@ async fn write(db: &Db, events: &[Event]) -> Result<(), db::DbError> {
                     && !seen_pulls.insert((row.project_id, &row.username, &row.resource, &row.client_ip)) => {
             }
             Event::Audit(row) => audits.push(row.clone()),
-            Event::Pull { repository_id, manifest_id, tag } => {
+            Event::Pull { repository_id, manifest_id, tag, operator } => {
                 *pulls.entry((*repository_id, *manifest_id, tag.as_deref())).or_default() += 1;
+                pulled.insert((*repository_id, *manifest_id, tag.as_deref(), operator.as_str()));
             }
             Event::Flush(_) => {}
         }
@@ -266,6 +286,34 @@ async fn write(db: &Db, events: &[Event]) -> Result<(), db::DbError> {
     for ((repo, manifest, tag), n) in pulls {
         db::audit::record_pulls(&mut tx, repo, manifest, tag, n, now).await?;
     }
+    report_pulls(w, &mut tx, &pulled).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Records `PULL_ARTIFACT` events for the pulls of a batch whose projects subscribe to them,
+/// in the batch's transaction. One read per pulled repository decides.
+async fn report_pulls(
+    w: &Writer,
+    tx: &mut sqlx::AnyConnection,
+    pulled: &std::collections::BTreeSet<(i64, i64, Option<&str>, &str)>,
+) -> Result<(), db::DbError> {
+    use crate::webhooks::events::{self, RepoInfo};
+    use frontend::types::WebhookEvent;
+    let event = WebhookEvent::PullArtifact.as_str();
+    let mut repos: HashMap<i64, Option<(i64, RepoInfo)>> = HashMap::new();
+    for &(repo, manifest, tag, operator) in pulled {
+        if let std::collections::hash_map::Entry::Vacant(slot) = repos.entry(repo) {
+            let target = db::webhooks::pull_target(&mut *tx, repo, event).await?;
+            slot.insert(target.map(|(project, full_name, created_at, public)| {
+                (project, RepoInfo { full_name, created_at, public })
+            }));
+        }
+        let Some(Some((project, info))) = repos.get(&repo) else { continue };
+        let Some(digest) = db::manifests::digest_of(&mut *tx, manifest).await? else { continue };
+        let tags: Vec<String> = tag.map(str::to_owned).into_iter().collect();
+        let payload = events::artifact(WebhookEvent::PullArtifact, operator, &w.host, info, &digest, &tags);
+        db::webhooks::record(tx, *project, event, &payload).await?;
+    }
     Ok(())
 }

@@ -119,6 +119,10 @@ pub struct Settings {
     /// [default: 85].
     #[arg(long, env = "WHARF_QUOTA_WARNING", global = true)]
     pub quota_warning: Option<u8>,
+    /// How long a webhook delivery is retried after its event before it is given up
+    /// [default: 24h].
+    #[arg(long, env = "WHARF_WEBHOOK_RETENTION", global = true)]
+    pub webhook_retention: Option<HumanDuration>,
 }
 
 /// A size written as bytes or with a unit: `B`, `KB`, `MB`, `GB`, `TB` (powers of 1000) or
@@ -236,6 +240,8 @@ pub struct Config {
     pub storage_per_project: i64,
     /// Percent of a project's limit at which `QUOTA_WARNING` is sent.
     pub quota_warning: u8,
+    /// How long webhook deliveries are retried.
+    pub webhook_retention: Duration,
 }
 
 /// A configuration error.
@@ -329,6 +335,10 @@ impl Config {
                 .or(file.storage_per_project)
                 .map_or(-1, |s| s.0.max(-1)),
             quota_warning: given.quota_warning.or(file.quota_warning).unwrap_or(85).clamp(1, 100),
+            webhook_retention: given
+                .webhook_retention
+                .or(file.webhook_retention)
+                .map_or(Duration::from_secs(24 * 3600), |d| d.0.max(Duration::from_secs(1))),
         })
     }
 

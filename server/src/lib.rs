@@ -32,6 +32,7 @@ pub mod storage;
 pub mod time;
 pub mod ui;
 pub mod users;
+pub mod webhooks;
 
 /// The vocabulary shared by the server, the API and the pages (roles, schedules, run statuses,
 /// triggers, retention templates, artifact kinds, robot permissions), defined once in the

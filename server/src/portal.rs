@@ -28,6 +28,7 @@ use crate::retention::RetentionError;
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 use crate::users::{NewUserReq, UserError};
+use crate::webhooks::{TargetSpec, WebhookError, WebhookSpec};
 use secrecy::ExposeSecret;
 
 /// Rows per page in the portal's lists.
@@ -120,6 +121,17 @@ impl From<ImmutableError> for PortalError {
             ImmutableError::NotFound(_) => Self::NotFound(capitalized(&e.to_string())),
             ImmutableError::Invalid(m) | ImmutableError::Conflict(m) => Self::Invalid(sentence(&m)),
             ImmutableError::Db => Self::Internal,
+        }
+    }
+}
+
+impl From<WebhookError> for PortalError {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::Project(p) => p.into(),
+            WebhookError::NotFound(_) => Self::NotFound(capitalized(&e.to_string())),
+            WebhookError::Invalid(m) | WebhookError::Conflict(m) => Self::Invalid(sentence(&m)),
+            WebhookError::Db => Self::Internal,
         }
     }
 }
@@ -515,6 +527,7 @@ impl Portal for WharfPortal {
             can_push: p.registry_id.is_none() && !p.is_group && may(&id, &p, Action::Push),
             can_manage_retention: may(&id, &p, Action::ManageRetention),
             can_manage_immutability: may(&id, &p, Action::ManageImmutability),
+            can_read_webhooks: may(&id, &p, Action::ReadWebhooks),
             can_list_members: may(&id, &p, Action::ListMembers),
             can_admin: may(&id, &p, Action::UpdateProject),
             repo_count: p.repo_count,
@@ -774,6 +787,72 @@ impl Portal for WharfPortal {
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64> {
         let p = ProjectRef::Name(project.to_owned());
         Ok(self.0.retention.run_project(&identity(who), &p, dry_run).await?)
+    }
+
+    async fn webhooks(&self, who: &Viewer, project: &str) -> PortalResult<WebhooksView> {
+        let p = ProjectRef::Name(project.to_owned());
+        let (policies, recent, can_manage) = self.0.webhooks.overview(&identity(who), &p, 20).await?;
+        Ok(WebhooksView {
+            policies: policies
+                .into_iter()
+                .map(|p| {
+                    let first = p.targets.first();
+                    WebhookPolicyView {
+                        id: p.id,
+                        address: first.map(|t| t.address.clone()).unwrap_or_default(),
+                        kind: first.map_or(NotifyType::Http, |t| t.kind),
+                        format: first.map_or(PayloadFormat::Default, |t| t.payload_format),
+                        has_auth_header: first.is_some_and(|t| t.has_auth_header),
+                        name: p.name,
+                        events: p.events,
+                        enabled: p.enabled,
+                    }
+                })
+                .collect(),
+            deliveries: recent
+                .into_iter()
+                .map(|d| WebhookDeliveryView {
+                    id: d.id,
+                    policy_id: d.policy_id,
+                    policy: d.policy,
+                    event: d.event_type,
+                    status: d.status,
+                    at: rfc3339_ms(d.created_at),
+                    attempts: d.attempts,
+                    message: d.message,
+                })
+                .collect(),
+            can_manage,
+        })
+    }
+
+    async fn add_webhook(&self, who: &Viewer, project: &str, hook: &NewWebhook) -> PortalResult<()> {
+        let p = ProjectRef::Name(project.to_owned());
+        let spec = WebhookSpec {
+            name: hook.name.clone(),
+            description: String::new(),
+            enabled: true,
+            events: hook.events.clone(),
+            targets: vec![TargetSpec {
+                kind: hook.kind,
+                address: hook.address.clone(),
+                auth_header: Some(hook.auth_header.clone()),
+                skip_cert_verify: hook.skip_cert_verify,
+                payload_format: hook.format,
+            }],
+        };
+        self.0.webhooks.create(&identity(who), &p, &spec).await?;
+        Ok(())
+    }
+
+    async fn switch_webhook(&self, who: &Viewer, project: &str, id: i64, on: bool) -> PortalResult<()> {
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self.0.webhooks.set_enabled(&identity(who), &p, id, on).await?)
+    }
+
+    async fn delete_webhook(&self, who: &Viewer, project: &str, id: i64) -> PortalResult<()> {
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self.0.webhooks.delete(&identity(who), &p, id).await?)
     }
 
     async fn immutable_rules(&self, who: &Viewer, project: &str) -> PortalResult<Vec<ImmutableRuleView>> {

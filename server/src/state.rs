@@ -47,6 +47,8 @@ pub struct AppState {
     pub retention: RetentionService,
     /// Tag immutability rules.
     pub immutability: crate::immutable::Immutability,
+    /// Webhook policies and deliveries.
+    pub webhooks: crate::webhooks::Webhooks,
     /// Registry endpoints (proxy upstreams, replication peers).
     pub endpoints: crate::endpoints::Endpoints,
     /// Replication policies and executions.
@@ -104,14 +106,16 @@ impl AppState {
         let store = BlobStore::open(&config.storage_url, config.storage_fsync)?;
         crate::bootstrap::run(&db, config.admin_password.as_ref()).await?;
         let signer = TokenSigner::new(crate::bootstrap::signing_key(&db).await?);
-        let auditor = Auditor::start(db.clone());
+        let auditor = Auditor::start_for(db.clone(), config.registry_host());
         let key = match &config.secret_key {
             Some(k) => SealKey::from_setting(k.expose_secret()),
             None => SealKey::from_dir(&config.data_dir)?,
         };
-        let endpoints = Endpoints::new(db.clone(), key);
+        let key = Arc::new(key);
+        let endpoints = Endpoints::new(db.clone(), key.clone());
         let registry = Registry::new(db.clone(), store.clone(), config.gc_grace, auditor.clone())
             .with_max_uploads(config.max_uploads)
+            .with_notices(config.registry_host(), config.quota_warning)
             .with_proxy(endpoints.clone(), config.data_dir.join("proxy-spool"));
         let projects =
             Projects::new(db.clone(), auditor.clone()).with_default_quota(config.storage_per_project);
@@ -121,8 +125,17 @@ impl AppState {
         let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
         let holder = crate::jobs::holder_id();
         let gc = GcService::new(db.clone(), collector, &holder, config.gc_workers, config.job_lease);
-        let retention = RetentionService::new(db.clone(), projects.clone(), &holder, config.job_lease);
+        let retention = RetentionService::new(db.clone(), projects.clone(), &holder, config.job_lease)
+            .with_host(config.registry_host());
         let auth = Arc::new(Authenticator::new(db.clone(), signer, auditor.clone()));
+        let webhooks = crate::webhooks::Webhooks::new(
+            db.clone(),
+            projects.clone(),
+            key,
+            &holder,
+            config.job_lease,
+            config.webhook_retention,
+        );
         let replication = crate::replication::ReplicationService::new(
             db.clone(),
             registry.clone(),
@@ -130,7 +143,8 @@ impl AppState {
             store.clone(),
             &holder,
             config.job_lease,
-        );
+        )
+        .with_host(config.registry_host());
         Ok(Self {
             registry: registry.clone(),
             auth: auth.clone(),
@@ -143,6 +157,7 @@ impl AppState {
             gc,
             retention,
             immutability: crate::immutable::Immutability::new(db_for_rules, projects_for_rules),
+            webhooks,
             endpoints,
             replication,
             metrics: crate::metrics::Metrics::default(),
@@ -166,9 +181,11 @@ impl AppState {
         let scheduler = scheduler::spawn(self.db.clone(), jobs);
         let health = self.endpoints.spawn_health_checks(crate::endpoints::HEALTH_EVERY);
         let watch = self.replication.spawn_watch();
+        let deliveries = self.webhooks.spawn_worker();
         tokio::spawn(async move {
-            // Aborting this task drops the health checks and the replication watch with it.
-            let _guards = (AbortOnDrop(health), AbortOnDrop(watch));
+            // Aborting this task drops the health checks, the replication watch and the webhook
+            // worker with it.
+            let _guards = (AbortOnDrop(health), AbortOnDrop(watch), AbortOnDrop(deliveries));
             scheduler.await.ok();
         })
     }

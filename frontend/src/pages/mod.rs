@@ -16,6 +16,7 @@ mod retention;
 mod robots;
 mod settings;
 mod users;
+mod webhooks;
 
 pub use account::AccountPage;
 pub use artifact::ArtifactPage;
@@ -34,6 +35,7 @@ pub use retention::RetentionPage;
 pub use robots::RobotsPage;
 pub use settings::SettingsPage;
 pub use users::UsersPage;
+pub use webhooks::WebhooksPage;
 
 use crate::components::encode;
 

@@ -119,6 +119,7 @@ pub fn ProjectTabs(
         ("logs", "Logs", "/logs".to_owned(), project.can_admin),
         ("retention", "Retention", "/retention".to_owned(), project.can_manage_retention),
         ("immutability", "Immutability", "/immutability".to_owned(), project.can_manage_immutability),
+        ("webhooks", "Webhooks", "/webhooks".to_owned(), project.can_read_webhooks),
         ("settings", "Settings", "/settings".to_owned(), project.can_admin),
     ];
     view! {

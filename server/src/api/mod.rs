@@ -21,6 +21,7 @@ mod robots;
 mod system;
 pub mod types;
 mod users;
+mod webhooks;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
@@ -84,6 +85,12 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(quotas::list_quotas))
         .routes(routes!(quotas::get_quota, quotas::update_quota))
         .routes(routes!(quotas::project_summary))
+        .routes(routes!(webhooks::list_policies, webhooks::create_policy))
+        .routes(routes!(webhooks::get_policy, webhooks::update_policy, webhooks::delete_policy))
+        .routes(routes!(webhooks::list_events))
+        .routes(routes!(webhooks::list_executions))
+        .routes(routes!(webhooks::list_tasks))
+        .routes(routes!(webhooks::task_log))
         .routes(routes!(immutable::list_rules, immutable::create_rule))
         .routes(routes!(immutable::update_rule, immutable::delete_rule))
         .routes(routes!(retention::create))

@@ -25,6 +25,10 @@ pub enum Action {
     ManageRetention,
     /// Manage tag immutability rules.
     ManageImmutability,
+    /// See the project's webhook policies and their deliveries.
+    ReadWebhooks,
+    /// Create, change and delete webhook policies.
+    ManageWebhooks,
     /// Add, change and remove members.
     ManageMembers,
     /// Create, change and delete robot accounts.
@@ -68,8 +72,10 @@ fn role_allows(role: Role, action: Action) -> bool {
         Pull | ReadProject => true,
         ListMembers => role != LimitedGuest,
         Push | ManageRetention => matches!(role, Developer | Maintainer | ProjectAdmin),
-        Delete | ManageImmutability => matches!(role, Maintainer | ProjectAdmin),
-        ReadLogs | ManageMembers | ManageRobots | UpdateProject | DeleteProject => role == ProjectAdmin,
+        Delete | ManageImmutability | ReadWebhooks => matches!(role, Maintainer | ProjectAdmin),
+        ReadLogs | ManageMembers | ManageRobots | ManageWebhooks | UpdateProject | DeleteProject => {
+            role == ProjectAdmin
+        }
     }
 }
 
@@ -104,6 +110,8 @@ mod tests {
             (ManageRetention, [true, true, true, false, false]),
             (Delete, [true, true, false, false, false]),
             (ManageImmutability, [true, true, false, false, false]),
+            (ReadWebhooks, [true, true, false, false, false]),
+            (ManageWebhooks, [true, false, false, false, false]),
             (ManageMembers, [true, false, false, false, false]),
             (ManageRobots, [true, false, false, false, false]),
             (UpdateProject, [true, false, false, false, false]),

@@ -28,6 +28,7 @@ pub mod transfer;
 pub mod ui_sessions;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

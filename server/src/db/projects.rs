@@ -324,6 +324,11 @@ pub async fn set_public<'e>(e: impl Executor<'e, Database = Any>, id: i64, publi
     Ok(())
 }
 
+/// The name of project `id`.
+pub async fn name_of<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT name FROM projects WHERE id = $1").bind(id).fetch_optional(e).await?)
+}
+
 /// Deletes a project that has no repositories; returns whether it was deleted.
 pub async fn delete_if_empty<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<bool> {
     let done = sqlx::query(

@@ -97,18 +97,36 @@ pub async fn set_hard<'e>(
     Ok(done.rows_affected() > 0)
 }
 
-/// (used, hard) of project `project_id`, read at the start of a write that may add to it. On
+/// A project's quota as a write into it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaLock {
+    /// Bytes used before the write.
+    pub used: i64,
+    /// The limit; -1: none.
+    pub hard: i64,
+    /// Whether the project has an enabled webhook policy (read in the same round trip, so a
+    /// push into a project without webhooks pays nothing for them).
+    pub webhooks: bool,
+}
+
+/// The quota of project `project_id`, read at the start of a write that may add to it. On
 /// PostgreSQL the quota row is locked until the transaction ends: writes in one project queue
 /// here, so the usage read after them is exact and a limit cannot be overshot by racing pushes.
-pub async fn lock(tx: &mut sqlx::AnyConnection, backend: Backend, project_id: i64) -> DbResult<(i64, i64)> {
-    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-    let row = sqlx::query(&format!("SELECT used, hard FROM project_quotas WHERE project_id = $1{lock}"))
-        .bind(project_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+pub async fn lock(tx: &mut sqlx::AnyConnection, backend: Backend, project_id: i64) -> DbResult<QuotaLock> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE OF q" } else { "" };
+    let row = sqlx::query(&format!(
+        "SELECT q.used, q.hard, CASE WHEN EXISTS (SELECT 1 FROM webhook_policies w \
+         WHERE w.project_id = q.project_id AND w.enabled = 1) THEN 1 ELSE 0 END \
+         FROM project_quotas q WHERE q.project_id = $1{lock}"
+    ))
+    .bind(project_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     Ok(match row {
-        Some(r) => (r.try_get(0)?, r.try_get(1)?),
-        None => (0, -1),
+        Some(r) => {
+            QuotaLock { used: r.try_get(0)?, hard: r.try_get(1)?, webhooks: r.try_get::<i64, _>(2)? == 1 }
+        }
+        None => QuotaLock { used: 0, hard: -1, webhooks: false },
     })
 }
 

@@ -123,6 +123,17 @@ pub async fn name_of<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbRes
     Ok(sqlx::query_scalar("SELECT name FROM repositories WHERE id = $1").bind(id).fetch_optional(e).await?)
 }
 
+/// What a webhook event says of repository `id`: (full name, creation time, project public).
+pub async fn event_info(tx: &mut sqlx::AnyConnection, id: i64) -> DbResult<Option<(String, i64, bool)>> {
+    let row: Option<(String, i64, i64)> = sqlx::query_as(
+        "SELECT r.name, r.created_at, p.public FROM repositories r JOIN projects p ON p.id = r.project_id WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|(name, created, public)| (name, created, public != 0)))
+}
+
 /// One repository by full name.
 pub async fn by_name<'e>(
     e: impl Executor<'e, Database = Any>,

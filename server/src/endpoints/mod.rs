@@ -205,8 +205,8 @@ fn check_name(name: &str) -> Result<(), EndpointError> {
 
 impl Endpoints {
     /// The service over `db`, sealing credentials with `key`.
-    pub fn new(db: Db, key: SealKey) -> Self {
-        Self { db, key: Arc::new(key), clients: Default::default() }
+    pub fn new(db: Db, key: Arc<SealKey>) -> Self {
+        Self { db, key, clients: Default::default() }
     }
 
     /// One page of the endpoints whose name contains `name`, and their total.

@@ -11,6 +11,8 @@ use crate::immutable::Protection;
 use crate::oci::digester::digest_of;
 use crate::oci::manifest::{self, Manifest};
 use crate::oci::reference::{Algorithm, Digest, Reference, RepoName, Tag};
+use crate::webhooks::events::{self, RepoInfo};
+use frontend::types::WebhookEvent;
 
 /// A manifest as served.
 #[derive(Debug, Clone)]
@@ -107,7 +109,7 @@ impl Registry {
                         Reference::Tag(t) => Some(t.to_string()),
                         Reference::Digest(_) => None,
                     };
-                    self.auditor.count_pull(m.repository_id, m.id, tag);
+                    self.auditor.count_pull(m.repository_id, m.id, tag, caller.identity.name());
                 }
                 let actor = Actor::new(&caller.identity, from);
                 let resource = format!("{name}@{}", m.digest);
@@ -135,7 +137,7 @@ impl Registry {
                         Reference::Tag(t) => Some(t.to_string()),
                         Reference::Digest(_) => None,
                     };
-                    self.auditor.count_pull(repository_id, m.id, tag);
+                    self.auditor.count_pull(repository_id, m.id, tag, caller.identity.name());
                 }
                 let actor = Actor::new(&caller.identity, from);
                 let resource = format!("{name}@{}", m.digest);
@@ -158,7 +160,7 @@ impl Registry {
                 Reference::Tag(t) => Some(t.to_string()),
                 Reference::Digest(_) => None,
             };
-            self.auditor.count_pull(repository_id, row.id, tag);
+            self.auditor.count_pull(repository_id, row.id, tag, caller.identity.name());
             let actor = Actor::new(&caller.identity, from);
             let resource = format!("{name}@{}", row.digest);
             self.auditor.log(
@@ -192,7 +194,10 @@ impl Registry {
         content_type: Option<&str>,
         bytes: &[u8],
     ) -> Result<PushedManifest, RegistryError> {
-        let pushed = self.put_manifest(repo, reference, extra_tags, content_type, bytes).await?;
+        let operator = Some(actor.identity.name());
+        let pushed = self
+            .store_manifest(repo, reference, extra_tags, content_type, bytes, Children::Required, operator)
+            .await?;
         let resource = format!("{name}:{reference}");
         self.auditor.log(actor, Some(repo.project_id), Operation::Push, ResourceType::Artifact, resource);
         Ok(pushed)
@@ -207,7 +212,7 @@ impl Registry {
         name: &RepoName,
         reference: &Reference,
     ) -> Result<(), RegistryError> {
-        self.delete_manifest(repo, reference).await?;
+        self.delete_manifest(repo, reference, actor.identity.name()).await?;
         let kind =
             if matches!(reference, Reference::Tag(_)) { ResourceType::Tag } else { ResourceType::Artifact };
         self.auditor.log(
@@ -229,12 +234,15 @@ impl Registry {
         extra_tags: &[Tag],
         content_type: Option<&str>,
         bytes: &[u8],
+        operator: Option<&str>,
     ) -> Result<PushedManifest, RegistryError> {
-        self.store_manifest(repo, reference, extra_tags, content_type, bytes, Children::Required).await
+        self.store_manifest(repo, reference, extra_tags, content_type, bytes, Children::Required, operator)
+            .await
     }
 
     /// As [`Self::put_manifest`]; with [`Children::Later`] an index is stored before its
     /// children (a proxy cache fetches only those clients ask for), each linked when it arrives.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn store_manifest(
         &self,
         repo: RepoCtx,
@@ -243,6 +251,7 @@ impl Registry {
         content_type: Option<&str>,
         bytes: &[u8],
         children_rule: Children,
+        operator: Option<&str>,
     ) -> Result<PushedManifest, RegistryError> {
         let parsed: Manifest = manifest::parse(bytes, content_type)?;
         let digest = match reference {
@@ -285,7 +294,8 @@ impl Registry {
             total_size,
             content: bytes,
         };
-        let (before, hard) = db::quotas::lock(&mut tx, self.db.backend(), repo.project_id).await?;
+        let quota = db::quotas::lock(&mut tx, self.db.backend(), repo.project_id).await?;
+        let (before, hard) = (quota.used, quota.hard);
         let id = db::manifests::upsert(&mut tx, &new).await?;
         let blob_digests: Vec<&str> = present.iter().map(|(d, _)| d.as_str()).collect();
         db::manifests::add_blob_refs(&mut tx, id, &blob_digests).await?;
@@ -317,14 +327,44 @@ impl Registry {
             self.write_tag(&mut tx, repo, protection.as_ref(), tag.as_str(), id).await?;
         }
         // The triggers counted what this manifest adds; over the limit, nothing is kept.
+        let mut used = before;
         if hard >= 0 {
-            let used = db::quotas::used_in(&mut tx, repo.project_id).await?;
+            used = db::quotas::used_in(&mut tx, repo.project_id).await?;
             if used > hard && used > before {
-                return Err(RegistryError::QuotaExceeded(crate::projects::quotas::overflow(
-                    used - before,
-                    before,
-                    hard,
-                )));
+                let details = crate::projects::quotas::overflow(used - before, before, hard);
+                tx.rollback().await.map_err(db::DbError::from)?;
+                if quota.webhooks
+                    && let Some(operator) = operator
+                {
+                    self.report_quota_exceeded(repo, operator, &digest, &details).await;
+                }
+                return Err(RegistryError::QuotaExceeded(details));
+            }
+        }
+        // Reported in this transaction: the events exist exactly when the push does.
+        if quota.webhooks
+            && children_rule == Children::Required
+            && let Some(operator) = operator
+        {
+            let info = self.repo_info(&mut tx, repo).await?;
+            let names: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+            let push = events::artifact(
+                WebhookEvent::PushArtifact,
+                operator,
+                &self.host,
+                &info,
+                digest.as_str(),
+                &names,
+            );
+            db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::PushArtifact.as_str(), &push)
+                .await?;
+            let threshold = hard.saturating_mul(i64::from(self.quota_warning)) / 100;
+            if hard >= 0 && before < threshold && used >= threshold {
+                let details = crate::projects::quotas::warning(self.quota_warning, used, hard);
+                let warn =
+                    events::quota(WebhookEvent::QuotaWarning, operator, &info, digest.as_str(), &details);
+                db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::QuotaWarning.as_str(), &warn)
+                    .await?;
             }
         }
         db::repositories::touch(&mut *tx, repo.repository_id).await?;
@@ -347,6 +387,7 @@ impl Registry {
         &self,
         repo: RepoCtx,
         reference: &Reference,
+        operator: &str,
     ) -> Result<(), RegistryError> {
         match reference {
             Reference::Tag(t) => {
@@ -375,6 +416,28 @@ impl Registry {
                     }
                 }
                 let parents = db::manifests::parents(&mut *tx, row.id).await?;
+                // Read before the delete: the event names the tags the artifact had.
+                let event = if parents.is_empty()
+                    && db::webhooks::subscribed(
+                        &mut *tx,
+                        repo.project_id,
+                        WebhookEvent::DeleteArtifact.as_str(),
+                    )
+                    .await?
+                {
+                    let info = self.repo_info(&mut tx, repo).await?;
+                    let tags = db::tags::of_manifest(&mut *tx, row.id).await?;
+                    Some(events::artifact(
+                        WebhookEvent::DeleteArtifact,
+                        operator,
+                        &self.host,
+                        &info,
+                        d.as_str(),
+                        &tags,
+                    ))
+                } else {
+                    None
+                };
                 if !parents.is_empty() {
                     return Err(RegistryError::Conflict(format!(
                         "{d} is part of index {}; delete the index first",
@@ -391,6 +454,15 @@ impl Registry {
                     }
                     other => other?,
                 }
+                if let Some(event) = event {
+                    db::webhooks::record(
+                        &mut tx,
+                        repo.project_id,
+                        WebhookEvent::DeleteArtifact.as_str(),
+                        &event,
+                    )
+                    .await?;
+                }
                 db::repositories::touch(&mut *tx, repo.repository_id).await?;
                 let repository = db::repositories::name_of(&mut *tx, repo.repository_id).await?;
                 tx.commit().await.map_err(db::DbError::from)?;
@@ -400,6 +472,34 @@ impl Registry {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// What an event says about repository `repo`, read in transaction `tx`.
+    async fn repo_info(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        repo: RepoCtx,
+    ) -> Result<RepoInfo, RegistryError> {
+        let (full_name, created_at, public) =
+            db::repositories::event_info(tx, repo.repository_id).await?.ok_or(RegistryError::Internal)?;
+        Ok(RepoInfo { full_name, created_at, public })
+    }
+
+    /// Reports a push refused for the quota (its own transaction: the push's was rolled back).
+    async fn report_quota_exceeded(&self, repo: RepoCtx, operator: &str, digest: &Digest, details: &str) {
+        let result: Result<(), RegistryError> = async {
+            let mut tx = self.db.begin().await?;
+            let info = self.repo_info(&mut tx, repo).await?;
+            let event = events::quota(WebhookEvent::QuotaExceed, operator, &info, digest.as_str(), details);
+            db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::QuotaExceed.as_str(), &event)
+                .await?;
+            tx.commit().await.map_err(db::DbError::from)?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "recording a QUOTA_EXCEED event failed");
         }
     }
 

@@ -37,6 +37,10 @@ pub struct Registry {
     proxy: Option<std::sync::Arc<proxy::Proxy>>,
     /// Pushes and deletes, for whoever listens (event-based replication).
     events: tokio::sync::broadcast::Sender<RegistryEvent>,
+    /// The registry host clients use, for the resource URLs webhook events carry.
+    host: std::sync::Arc<str>,
+    /// Percent of a project's limit at which a push reports `QUOTA_WARNING`.
+    quota_warning: u8,
 }
 
 /// Something that changed a repository's content.
@@ -130,7 +134,16 @@ impl Registry {
             proxy: None,
             // Listeners that fall this far behind lose the oldest events (and log it).
             events: tokio::sync::broadcast::channel(1024).0,
+            host: std::sync::Arc::from(""),
+            quota_warning: 85,
         }
+    }
+
+    /// Names `host` in webhook events and warns at `quota_warning` percent of a project's limit.
+    pub fn with_notices(mut self, host: &str, quota_warning: u8) -> Self {
+        self.host = std::sync::Arc::from(host);
+        self.quota_warning = quota_warning;
+        self
     }
 
     /// Pushes and deletes from now on.

@@ -276,6 +276,7 @@ impl Registry {
                 Some(&media_type),
                 &fetched.content,
                 Children::Later,
+                None,
             )
             .await?;
         } else {
@@ -424,7 +425,7 @@ impl Registry {
             Some((t, rest)) => (Reference::Tag(t.clone()), rest),
             None => (Reference::Digest(digest.clone()), tags),
         };
-        self.store_manifest(repo, &last, rest, None, content, Children::Later).await?;
+        self.store_manifest(repo, &last, rest, None, content, Children::Later, None).await?;
         Ok(())
     }
 

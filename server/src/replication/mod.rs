@@ -13,6 +13,8 @@
 
 pub mod filter;
 
+use crate::webhooks::events;
+use frontend::types::WebhookEvent;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -198,6 +200,8 @@ pub struct ReplicationService {
     store: BlobStore,
     holder: String,
     lease_ttl: Duration,
+    /// The registry host `REPLICATION` events name.
+    host: String,
 }
 
 fn admin_only(who: &Identity) -> Result<(), ReplicationError> {
@@ -223,7 +227,13 @@ impl ReplicationService {
         holder: &str,
         lease_ttl: Duration,
     ) -> Self {
-        Self { db, registry, endpoints, store, holder: holder.into(), lease_ttl }
+        Self { db, registry, endpoints, store, holder: holder.into(), lease_ttl, host: String::new() }
+    }
+
+    /// Names `host` in the `REPLICATION` events it reports.
+    pub fn with_host(mut self, host: &str) -> Self {
+        self.host = host.to_owned();
+        self
     }
 
     async fn check(&self, spec: &PolicySpec) -> Result<(), ReplicationError> {
@@ -455,7 +465,8 @@ impl ReplicationService {
     }
 
     async fn execute(&self, eid: i64, lease: LeaseGuard, policy: Policy, scope: Scope) {
-        let (status, text) = match self.work(eid, &policy, &scope, &lease).await {
+        let mut local = std::collections::BTreeSet::new();
+        let (status, text) = match self.work(eid, &policy, &scope, &lease, &mut local).await {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(execution = eid, policy = policy.id, error = %e, "replication failed");
@@ -467,6 +478,71 @@ impl ReplicationService {
         }
         lease.release().await;
         tracing::info!(execution = eid, policy = policy.id, %status, "replication ended");
+        if let Err(e) = self.report(eid, &policy, &local).await {
+            tracing::warn!(execution = eid, error = %e, "recording a REPLICATION event failed");
+        }
+    }
+
+    /// Reports an ended execution to the webhooks of the local projects it read from (a
+    /// push-based policy) or wrote to (a pull-based one), in Harbor's `REPLICATION` shape.
+    async fn report(
+        &self,
+        eid: i64,
+        policy: &Policy,
+        local: &std::collections::BTreeSet<String>,
+    ) -> Result<(), DbError> {
+        let event = WebhookEvent::Replication.as_str();
+        let Some(e) = db::replication::get_execution(self.db.reader(), eid).await? else { return Ok(()) };
+        let spec = &policy.spec;
+        let remote = match spec.src_registry_id.or(spec.dest_registry_id) {
+            Some(id) => db::registries::get(self.db.reader(), id).await?,
+            None => None,
+        };
+        let remote_json = |namespace: &str| {
+            serde_json::json!({
+                "registry_name": remote.as_ref().map(|r| r.name.as_str()).unwrap_or(""),
+                "registry_type": remote.as_ref().map(|r| r.kind.as_str()).unwrap_or(""),
+                "endpoint": remote.as_ref().map(|r| r.url.as_str()).unwrap_or(""),
+                "namespace": namespace,
+            })
+        };
+        for project in local {
+            let Some(row) = db::projects::find(self.db.reader(), 0, None, project).await? else { continue };
+            if !db::webhooks::subscribed(self.db.reader(), row.id, event).await? {
+                continue;
+            }
+            let here = serde_json::json!({"registry_type": "harbor", "endpoint": format!("http://{}", self.host), "namespace": project});
+            let (src, dest) = if spec.dest_registry_id.is_some() {
+                (here, remote_json(&spec.dest_namespace))
+            } else {
+                (remote_json(""), here)
+            };
+            let job_status = match e.status {
+                RunStatus::Success => "Success",
+                RunStatus::Stopped => "Stopped",
+                _ => "Failed",
+            };
+            let payload = events::replication(
+                &e.trigger.as_str().to_uppercase(),
+                serde_json::json!({
+                    "harbor_hostname": self.host,
+                    "job_status": job_status,
+                    "artifact_type": "image",
+                    "override_mode": spec.override_existing,
+                    "trigger_type": e.trigger.as_str().to_uppercase(),
+                    "policy_creator": "",
+                    "execution_timestamp": e.created_at / 1000,
+                    "src_resource": src,
+                    "dest_resource": dest,
+                    "successful_artifact": [{"type": "image", "status": job_status,
+                        "name_tag": format!("{project} [{} item(s) in total]", e.succeed)}],
+                }),
+            );
+            let mut tx = self.db.begin().await?;
+            db::webhooks::record(&mut tx, row.id, event, &payload).await?;
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// The execution's work: list what the policy selects, then one task per item.
@@ -476,6 +552,7 @@ impl ReplicationService {
         policy: &Policy,
         scope: &Scope,
         lease: &LeaseGuard,
+        local: &mut std::collections::BTreeSet<String>,
     ) -> Result<(RunStatus, String), String> {
         let spec = &policy.spec;
         let filters = Filters::compile(&spec.filters)?;
@@ -489,6 +566,12 @@ impl ReplicationService {
             true => self.local_items(&filters, spec, scope).await?,
             false => self.remote_items(&client, &filters, spec).await?,
         };
+        for item in &items {
+            let here = if push { &item.repository } else { &item.destination };
+            if let Some((project, _)) = here.split_once('/') {
+                local.insert(project.to_owned());
+            }
+        }
         let mut failed = 0;
         // Blobs this execution put into a destination repository: later repositories mount them.
         let mut placed: HashMap<String, String> = HashMap::new();
@@ -870,7 +953,7 @@ impl ReplicationService {
             log.line(format!("blob {d}: received {} bytes", blob.size));
         }
         self.registry
-            .put_manifest(repo, &reference, &[], Some(&m.media_type), &m.content)
+            .put_manifest(repo, &reference, &[], Some(&m.media_type), &m.content, Some("replication"))
             .await
             .map_err(|e| e.to_string())?;
         log.line(format!("manifest stored as {}", reference));

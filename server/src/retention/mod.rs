@@ -31,6 +31,8 @@ use crate::jobs::lease::LeaseGuard;
 use crate::jobs::run::{self, Run, RunLog, RunTable};
 use crate::projects::{ProjectError, ProjectRef, Projects};
 use crate::time::rfc3339_ms;
+use crate::webhooks::events;
+use frontend::types::WebhookEvent;
 
 /// Schedules of retention policies are named `retention:<policy id>`.
 pub const SCHEDULE_PREFIX: &str = "retention:";
@@ -95,6 +97,8 @@ pub struct RetentionService {
     projects: Projects,
     holder: Arc<str>,
     lease_ttl: Duration,
+    /// The registry host `TAG_RETENTION` events name.
+    host: Arc<str>,
 }
 
 /// Harbor answers every retention request of an anonymous caller with 401.
@@ -146,7 +150,13 @@ impl RetentionService {
     /// The service over `db`; `holder` names this process among replicas, whose runs hold a
     /// per-project lease of `lease_ttl`.
     pub fn new(db: Db, projects: Projects, holder: &str, lease_ttl: Duration) -> Self {
-        Self { db, projects, holder: holder.into(), lease_ttl }
+        Self { db, projects, holder: holder.into(), lease_ttl, host: Arc::from("") }
+    }
+
+    /// Names `host` in the `TAG_RETENTION` events it reports.
+    pub fn with_host(mut self, host: &str) -> Self {
+        self.host = Arc::from(host);
+        self
     }
 
     async fn policy_row(&self, id: i64) -> Result<PolicyRow, RetentionError> {
@@ -479,9 +489,37 @@ impl RetentionService {
 
     async fn execute(&self, run: Run, log: ExecutionLog, row: PolicyRow) {
         let (eid, dry_run) = (run.id, log.dry_run);
-        let outcome = self.work(eid, &row, dry_run, &run.lease).await;
+        let mut summary = events::RetentionResult::default();
+        let outcome = self.work(eid, &row, dry_run, &run.lease, &mut summary).await;
         let status = run.end(&self.db, &log, outcome).await;
         tracing::info!(execution = eid, policy = row.id, %status, dry_run, "retention run ended");
+        if !dry_run {
+            summary.result = if status == RunStatus::Success { "SUCCESS" } else { "FAILURE" };
+            if let Err(e) = self.report(&row, log.trigger, summary).await {
+                tracing::warn!(error = %e, execution = eid, "recording a TAG_RETENTION event failed");
+            }
+        }
+    }
+
+    /// Reports a finished run to the project's webhooks (`TAG_RETENTION`).
+    async fn report(
+        &self,
+        row: &PolicyRow,
+        trigger: Trigger,
+        mut summary: events::RetentionResult,
+    ) -> Result<(), DbError> {
+        let event = WebhookEvent::TagRetention.as_str();
+        if !db::webhooks::subscribed(self.db.reader(), row.project_id, event).await? {
+            return Ok(());
+        }
+        let project = db::projects::name_of(self.db.reader(), row.project_id).await?.unwrap_or_default();
+        let doc: serde_json::Value = serde_json::from_str(&row.policy).unwrap_or_default();
+        summary.rules = doc["rules"].clone();
+        let payload = events::retention(trigger.as_str(), &self.host, &project, row.id, summary);
+        let mut tx = self.db.begin().await?;
+        db::webhooks::record(&mut tx, row.project_id, event, &payload).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn work(
@@ -490,6 +528,7 @@ impl RetentionService {
         row: &PolicyRow,
         dry_run: bool,
         lease: &LeaseGuard,
+        summary: &mut events::RetentionResult,
     ) -> Result<RunStatus, RetentionError> {
         let stored = self.stored(row, None)?;
         let policy = &stored.compiled;
@@ -539,6 +578,18 @@ impl RetentionService {
                     .filter(|v| !v.retained && v.reason != Reason::Owned)
                     .filter(|v| kept.contains(&repo.manifests[v.index].id))
                     .count();
+            summary.total += outcome.total;
+            summary.retained += retained;
+            if !dry_run {
+                for &id in outcome.delete.iter().filter(|id| !kept.contains(id)) {
+                    if let Some(m) = repo.manifests.iter().find(|m| m.id == id) {
+                        match m.tags.first() {
+                            Some(t) => summary.deleted.push(format!("{full_name}:{}", t.name)),
+                            None => summary.deleted.push(format!("{full_name}@{}", m.digest)),
+                        }
+                    }
+                }
+            }
             let log = task_log(&full_name, &stored, &repo, &outcome, &kept, retained, dry_run, since);
             db::retention::finish_task(self.db.writer(), tid, status, retained as i64, &log).await?;
         }

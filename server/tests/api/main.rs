@@ -21,3 +21,4 @@ mod routes;
 mod security;
 mod system;
 mod users;
+mod webhooks;

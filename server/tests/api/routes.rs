@@ -99,6 +99,9 @@ struct Fixture {
     replication_id: i64,
     replication_task: i64,
     immutable_rule: i64,
+    hook: i64,
+    hook_execution: i64,
+    hook_task: i64,
     markers: Vec<String>,
 }
 
@@ -222,8 +225,39 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
     let immutable_rule: i64 = res.created_id();
+    let res = app
+        .admin(Method::POST, "/api/v2.0/projects/hush/webhook/policies")
+        .json(&json!({"name": "hook-91", "event_types": ["PUSH_ARTIFACT"],
+            "targets": [{"type": "http", "address": "http://127.0.0.1:9/hook-91", "auth_header": "Bearer hook-secret-91"}]}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+    let hook: i64 = res.created_id();
+    let mut tx = app.state.db.begin().await.expect("tx");
+    wharf::db::webhooks::record(
+        &mut tx,
+        project_id,
+        "PUSH_ARTIFACT",
+        r#"{"type":"PUSH_ARTIFACT","event_data":{}}"#,
+    )
+    .await
+    .expect("event");
+    tx.commit().await.expect("commit");
+    let hook_execution: i64 = sqlx::query_scalar("SELECT id FROM webhook_executions WHERE policy_id = $1")
+        .bind(hook)
+        .fetch_one(app.state.db.reader())
+        .await
+        .expect("execution");
+    let hook_task: i64 = sqlx::query_scalar("SELECT id FROM webhook_tasks WHERE execution_id = $1")
+        .bind(hook_execution)
+        .fetch_one(app.state.db.reader())
+        .await
+        .expect("task");
     Fixture {
         immutable_rule,
+        hook,
+        hook_execution,
+        hook_task,
         registry_id,
         policy_id,
         replication_id: run.id,
@@ -235,6 +269,8 @@ async fn fixture(app: &TestApp) -> Fixture {
             "mole-91".into(),
             "keep-91-".into(),
             "frozen-91-".into(),
+            "hook-91".into(),
+            "hook-secret-91".into(),
             "insider-91".into(),
             "hush/vault".into(),
         ],
@@ -601,6 +637,79 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             format!("/api/v2.0/registries/{}/info", f.registry_id),
             None,
         ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/policies",
+            Project(Delete),
+            "/api/v2.0/projects/hush/webhook/policies".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/policies",
+            Project(ProjectAdmin),
+            "/api/v2.0/projects/hush/webhook/policies".into(),
+            Some(
+                json!({"name": "walker-hook", "event_types": ["PUSH_ARTIFACT"], "targets": [{"address": "http://127.0.0.1:9/"}]}),
+            ),
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}",
+            Project(Delete),
+            format!("/api/v2.0/projects/hush/webhook/policies/{}", f.hook),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/projects/hush/webhook/policies/{}", f.hook),
+            Some(
+                json!({"name": "hook-91", "event_types": ["PUSH_ARTIFACT"], "targets": [{"address": "http://127.0.0.1:9/hook-91"}]}),
+            ),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}",
+            Project(ProjectAdmin),
+            format!("/api/v2.0/projects/hush/webhook/policies/{}", f.hook),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/events",
+            Project(Delete),
+            "/api/v2.0/projects/hush/webhook/events".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions",
+            Project(Delete),
+            format!("/api/v2.0/projects/hush/webhook/policies/{}/executions", f.hook),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks",
+            Project(Delete),
+            format!(
+                "/api/v2.0/projects/hush/webhook/policies/{}/executions/{}/tasks",
+                f.hook, f.hook_execution
+            ),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks/{task_id}/log",
+            Project(Delete),
+            format!(
+                "/api/v2.0/projects/hush/webhook/policies/{}/executions/{}/tasks/{}/log",
+                f.hook, f.hook_execution, f.hook_task
+            ),
+            None,
+        ),
         ("GET", "/api/v2.0/quotas", Admin, "/api/v2.0/quotas".into(), None),
         ("GET", "/api/v2.0/quotas/{id}", Admin, format!("/api/v2.0/quotas/{}", f.project_id), None),
         (
@@ -837,6 +946,8 @@ fn server_fn_need(name: &str) -> Need {
         | "set_retention_schedule"
         | "run_retention" => Project(Retention),
         "set_project_quota" => Admin,
+        "webhooks_page" => Project(Delete),
+        "add_webhook" | "switch_webhook" | "delete_webhook" => Project(ProjectAdmin),
         "immutable_rules_page" => Project(Read),
         "add_immutable_rule" | "switch_immutable_rule" | "delete_immutable_rule" => Project(Delete),
         "add_member" | "set_member_role" | "remove_member" | "list_robots" | "create_robot"
@@ -892,6 +1003,9 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
         ("url", "http://127.0.0.1:9".into()),
         ("execution", f.replication_id.to_string()),
         ("limit", "-1".into()),
+        ("address", "http://127.0.0.1:9/walker".into()),
+        ("format", "Default".into()),
+        ("PUSH_ARTIFACT", "on".into()),
         ("endpoint", f.registry_id.to_string()),
     ]
 }

@@ -481,6 +481,72 @@ async fn administrators_set_a_quota_from_the_settings_tab_and_members_see_the_us
     assert!(main_of(&html).replace("<!>", "").contains(" of 1.0 MiB"), "{}", main_of(&html));
 }
 
+#[tokio::test]
+async fn project_admins_add_webhooks_and_watch_deliveries_from_the_tab() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    let owner = app.create_user("owner", "Passw0rd!").await;
+    app.add_member("team", owner, wharf::auth::Role::ProjectAdmin).await;
+    let keeper = app.create_user("keeper", "Passw0rd!").await;
+    app.add_member("team", keeper, wharf::auth::Role::Maintainer).await;
+    let receiver = support::receiver::Receiver::start().await;
+
+    let mut b = Browser::new(&app);
+    b.sign_in("owner", "Passw0rd!").await;
+    let (_, html) = b.get("/projects/team").await;
+    assert!(main_of(&html).contains(r#"href="/projects/team/webhooks""#));
+    eventually(&b, "/projects/team/webhooks", "No webhooks").await;
+    let form = [
+        ("project", "team"),
+        ("name", "ci"),
+        ("address", receiver.url.as_str()),
+        ("kind", "http"),
+        ("format", "CloudEvents"),
+        ("auth_header", "Bearer portal-secret"),
+        ("PUSH_ARTIFACT", "on"),
+        ("DELETE_ARTIFACT", "on"),
+    ];
+    let res = b.post("/ui/add_webhook", &form).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/webhooks"));
+    let main = eventually(&b, "/projects/team/webhooks", "Artifact deleted").await;
+    assert!(
+        main.contains("CloudEvents") && main.contains("with auth header") && !main.contains("portal-secret"),
+        "{main}"
+    );
+    // A bad URL comes back as an error.
+    let mut bad = form;
+    bad[1] = ("name", "other");
+    bad[2] = ("address", "not a url");
+    let res = b.post("/ui/add_webhook", &bad).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+
+    // A push is delivered and listed.
+    app.push_image("team/app", "v1").await;
+    receiver.wait_until(10, |r| !r.is_empty()).await;
+    let main = eventually(&b, "/projects/team/webhooks", "status success").await;
+    assert!(main.contains("PUSH_ARTIFACT") && main.contains("delivered: HTTP 200"), "{main}");
+
+    // Maintainers see the tab, without the forms; they cannot add.
+    let mut m = Browser::new(&app);
+    m.sign_in("keeper", "Passw0rd!").await;
+    let (_, html) = m.get("/projects/team/webhooks").await;
+    let main = main_of(&html);
+    assert!(main.contains("ci") && !main.contains("Add a webhook"), "{main}");
+    let res = m.post("/ui/add_webhook", &form).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+
+    // Disable, then delete.
+    let policies: serde_json::Value =
+        app.admin(Method::GET, "/api/v2.0/projects/team/webhook/policies").call().await.json();
+    let id = policies[0]["id"].as_i64().expect("id").to_string();
+    let res = b.post("/ui/switch_webhook", &[("project", "team"), ("id", &id)]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/webhooks"));
+    eventually(&b, "/projects/team/webhooks", "disabled").await;
+    let res = b.post("/ui/delete_webhook", &[("project", "team"), ("id", &id)]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/webhooks"));
+    eventually(&b, "/projects/team/webhooks", "No webhooks").await;
+}
+
 /// Polls `path` until its main part contains `needle` (actions that finish in the background).
 async fn eventually(b: &Browser, path: &str, needle: &str) -> String {
     let mut main = String::new();

@@ -12,6 +12,7 @@ use wharf::state::AppState;
 
 mod client;
 pub use client::*;
+pub mod receiver;
 
 /// The admin password every test server is started with.
 pub const ADMIN_PASSWORD: &str = "Harbor12345";

@@ -129,6 +129,11 @@ pub async fn by_digest<'e>(
     row.as_ref().map(manifest_from).transpose()
 }
 
+/// The digest of manifest `id`.
+pub async fn digest_of<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT digest FROM manifests WHERE id = $1").bind(id).fetch_optional(e).await?)
+}
+
 /// The manifest tag `tag` names in the repository.
 pub async fn by_tag<'e>(
     e: impl Executor<'e, Database = Any>,

@@ -1,0 +1,553 @@
+//! SQL for webhook policies and their deliveries (`webhook_executions`, `webhook_tasks`).
+
+use sqlx::{Any, Executor, Row};
+
+use super::{Backend, DbResult, like_escape, now_ms};
+
+/// A stored policy. `targets` is JSON whose auth headers are sealed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PolicyRow {
+    /// Id.
+    pub id: i64,
+    /// Its project.
+    pub project_id: i64,
+    /// Unique in the project.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Whether it sends.
+    #[sqlx(try_from = "crate::db::Flag")]
+    pub enabled: bool,
+    /// `,PUSH_ARTIFACT,PULL_ARTIFACT,` (commas at both ends).
+    pub event_types: String,
+    /// JSON array of targets.
+    pub targets: String,
+    /// Who created it.
+    pub creator: String,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
+}
+
+/// What a create or an update writes.
+#[derive(Debug, Clone)]
+pub struct PolicyFields<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Free text.
+    pub description: &'a str,
+    /// Whether it sends.
+    pub enabled: bool,
+    /// `,A,B,`.
+    pub event_types: &'a str,
+    /// JSON array of targets, auth headers sealed.
+    pub targets: &'a str,
+}
+
+const POLICY: &str = "SELECT id, project_id, name, description, enabled, event_types, targets, creator, \
+     created_at, updated_at FROM webhook_policies";
+
+/// Policies of project `project_id` whose name contains `name`, by id, one page.
+pub async fn list<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+    name: &str,
+    offset: i64,
+    limit: i64,
+) -> DbResult<Vec<PolicyRow>> {
+    Ok(sqlx::query_as(&format!(
+        "{POLICY} WHERE project_id = $1 AND name LIKE $2 ESCAPE '\\' ORDER BY id LIMIT $3 OFFSET $4"
+    ))
+    .bind(project_id)
+    .bind(format!("%{}%", like_escape(name)))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(e)
+    .await?)
+}
+
+/// How many policies [`list`] pages through.
+pub async fn count<'e>(e: impl Executor<'e, Database = Any>, project_id: i64, name: &str) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_policies WHERE project_id = $1 AND name LIKE $2 ESCAPE '\\'",
+    )
+    .bind(project_id)
+    .bind(format!("%{}%", like_escape(name)))
+    .fetch_one(e)
+    .await?)
+}
+
+/// Policy `id` of project `project_id`.
+pub async fn get<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+    id: i64,
+) -> DbResult<Option<PolicyRow>> {
+    Ok(sqlx::query_as(&format!("{POLICY} WHERE project_id = $1 AND id = $2"))
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(e)
+        .await?)
+}
+
+/// Stores a policy; returns its id.
+pub async fn insert<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+    f: &PolicyFields<'_>,
+    creator: &str,
+) -> DbResult<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO webhook_policies (project_id, name, description, enabled, event_types, targets, creator, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(project_id)
+    .bind(f.name)
+    .bind(f.description)
+    .bind(i64::from(f.enabled))
+    .bind(f.event_types)
+    .bind(f.targets)
+    .bind(creator)
+    .bind(now_ms())
+    .fetch_one(e)
+    .await?)
+}
+
+/// Changes policy `id`; returns whether it exists.
+pub async fn update<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+    id: i64,
+    f: &PolicyFields<'_>,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_policies SET name = $3, description = $4, enabled = $5, event_types = $6, targets = $7, \
+         updated_at = $8 WHERE project_id = $1 AND id = $2",
+    )
+    .bind(project_id)
+    .bind(id)
+    .bind(f.name)
+    .bind(f.description)
+    .bind(i64::from(f.enabled))
+    .bind(f.event_types)
+    .bind(f.targets)
+    .bind(now_ms())
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Deletes policy `id` with its deliveries; returns whether it existed.
+pub async fn delete<'e>(e: impl Executor<'e, Database = Any>, project_id: i64, id: i64) -> DbResult<bool> {
+    let done = sqlx::query("DELETE FROM webhook_policies WHERE project_id = $1 AND id = $2")
+        .bind(project_id)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Whether project `project_id` has an enabled policy for `event` (checked before building a
+/// payload, so projects without webhooks pay one indexed read).
+pub async fn subscribed<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+    event: &str,
+) -> DbResult<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM webhook_policies WHERE project_id = $1 AND enabled = 1 AND event_types LIKE $2 LIMIT 1",
+    )
+    .bind(project_id)
+    .bind(format!("%,{event},%"))
+    .fetch_optional(e)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Repository `repo_id`'s project, name, creation time and visibility, when the project has an
+/// enabled policy for `event`.
+pub async fn pull_target(
+    tx: &mut sqlx::AnyConnection,
+    repo_id: i64,
+    event: &str,
+) -> DbResult<Option<(i64, String, i64, bool)>> {
+    let row: Option<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT r.project_id, r.name, r.created_at, p.public FROM repositories r JOIN projects p ON p.id = r.project_id \
+         WHERE r.id = $1 AND EXISTS (SELECT 1 FROM webhook_policies w WHERE w.project_id = r.project_id \
+         AND w.enabled = 1 AND w.event_types LIKE $2)",
+    )
+    .bind(repo_id)
+    .bind(format!("%,{event},%"))
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|(p, n, c, public)| (p, n, c, public != 0)))
+}
+
+/// Records event `event` of project `project_id` (its Default payload `payload`) in transaction
+/// `tx`: an execution for each enabled policy subscribed to it and a task for each of the
+/// policy's targets, due now. Returns the number of tasks.
+pub async fn record(
+    tx: &mut sqlx::AnyConnection,
+    project_id: i64,
+    event: &str,
+    payload: &str,
+) -> DbResult<usize> {
+    let policies: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, targets FROM webhook_policies WHERE project_id = $1 AND enabled = 1 AND event_types LIKE $2 ORDER BY id",
+    )
+    .bind(project_id)
+    .bind(format!("%,{event},%"))
+    .fetch_all(&mut *tx)
+    .await?;
+    let now = now_ms();
+    let mut tasks = 0;
+    for (policy, targets) in policies {
+        let execution: i64 = sqlx::query_scalar(
+            "INSERT INTO webhook_executions (policy_id, event_type, payload, status, created_at) \
+             VALUES ($1, $2, $3, 'Running', $4) RETURNING id",
+        )
+        .bind(policy)
+        .bind(event)
+        .bind(payload)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let list: Vec<serde_json::Value> = serde_json::from_str(&targets).unwrap_or_default();
+        for target in list {
+            sqlx::query(
+                "INSERT INTO webhook_tasks (execution_id, target, status, next_attempt_at, created_at, updated_at) \
+                 VALUES ($1, $2, 'Pending', $3, $3, $3)",
+            )
+            .bind(execution)
+            .bind(target.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tasks += 1;
+        }
+    }
+    Ok(tasks)
+}
+
+/// A task a worker has claimed, with what it sends.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueTask {
+    /// Task id.
+    pub id: i64,
+    /// Its execution.
+    pub execution_id: i64,
+    /// Its policy.
+    pub policy_id: i64,
+    /// The policy's project.
+    pub project_id: i64,
+    /// The target (JSON, auth header sealed).
+    pub target: String,
+    /// The event type.
+    pub event_type: String,
+    /// The Default payload.
+    pub payload: String,
+    /// Attempts so far (this one not counted).
+    pub run_count: i64,
+    /// When the event happened, unix ms.
+    pub created_at: i64,
+}
+
+/// Claims up to `limit` tasks that are due, or whose claim by a stopped replica lapsed, for
+/// `holder` until `lease_until`. PostgreSQL replicas skip each other's claimed rows.
+pub async fn claim_due(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    holder: &str,
+    lease_until: i64,
+    limit: i64,
+) -> DbResult<Vec<DueTask>> {
+    let now = now_ms();
+    let skip = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let ids: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT id FROM webhook_tasks WHERE (status = 'Pending' AND next_attempt_at <= $1) \
+         OR (status = 'Running' AND lease_until < $1) ORDER BY id LIMIT $2{skip}"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = super::placeholders(4, ids.len());
+    let update = format!(
+        "UPDATE webhook_tasks SET status = 'Running', lease_holder = $1, lease_until = $2, \
+         started_at = COALESCE(started_at, $3), updated_at = $3 WHERE id IN ({list})"
+    );
+    let mut q = sqlx::query(&update).bind(holder).bind(lease_until).bind(now);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    q.execute(&mut *tx).await?;
+    let select = format!(
+        "SELECT t.id AS id, t.execution_id AS execution_id, e.policy_id AS policy_id, p.project_id AS project_id, \
+         t.target AS target, e.event_type AS event_type, e.payload AS payload, t.run_count AS run_count, \
+         e.created_at AS created_at FROM webhook_tasks t JOIN webhook_executions e ON e.id = t.execution_id \
+         JOIN webhook_policies p ON p.id = e.policy_id WHERE t.id IN ({}) ORDER BY t.id",
+        super::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query_as(&select);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(&mut *tx).await?)
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum Attempt {
+    /// Delivered.
+    Delivered,
+    /// Failed; tried again at `next` (unix ms).
+    Retry {
+        /// When.
+        next: i64,
+    },
+    /// Failed for good (the retention window is over).
+    GaveUp,
+}
+
+/// Records attempt `line` of task `id` (claimed by `holder`) and what follows it; then settles
+/// its execution's status. A holder whose claim lapsed (another replica took the task) writes
+/// nothing.
+pub async fn finish_attempt(
+    tx: &mut sqlx::AnyConnection,
+    id: i64,
+    holder: &str,
+    outcome: &Attempt,
+    message: &str,
+    line: &str,
+) -> DbResult<bool> {
+    let now = now_ms();
+    let (status, next, ended) = match outcome {
+        Attempt::Delivered => ("Success", now, Some(now)),
+        Attempt::Retry { next } => ("Pending", *next, None),
+        Attempt::GaveUp => ("Error", now, Some(now)),
+    };
+    let done = sqlx::query(
+        "UPDATE webhook_tasks SET status = $3, next_attempt_at = $4, ended_at = $5, run_count = run_count + 1, \
+         status_message = $6, log = log || $7, lease_holder = NULL, lease_until = NULL, updated_at = $8 \
+         WHERE id = $1 AND lease_holder = $2",
+    )
+    .bind(id)
+    .bind(holder)
+    .bind(status)
+    .bind(next)
+    .bind(ended)
+    .bind(message)
+    .bind(line)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE webhook_executions SET \
+         status = CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
+                                    AND t.status IN ('Pending', 'Running')) THEN 'Running' \
+                       WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
+                                    AND t.status = 'Error') THEN 'Error' ELSE 'Success' END, \
+         ended_at = CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
+                                      AND t.status IN ('Pending', 'Running')) THEN NULL ELSE $2 END \
+         WHERE id = (SELECT execution_id FROM webhook_tasks WHERE id = $1)",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(true)
+}
+
+/// When the next task is due (unix ms), if any is waiting.
+pub async fn next_due<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(CASE WHEN status = 'Pending' THEN next_attempt_at ELSE lease_until END) FROM webhook_tasks \
+         WHERE status IN ('Pending', 'Running')",
+    )
+    .fetch_one(e)
+    .await?)
+}
+
+/// An execution with its tasks' counts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExecutionRow {
+    /// Id.
+    pub id: i64,
+    /// Its policy.
+    pub policy_id: i64,
+    /// The event type.
+    pub event_type: String,
+    /// `Running`, `Success` or `Error`.
+    pub status: String,
+    /// When the event happened, unix ms.
+    pub created_at: i64,
+    /// When its last task ended.
+    pub ended_at: Option<i64>,
+    /// Tasks.
+    pub total: i64,
+    /// Delivered.
+    pub succeeded: i64,
+    /// Given up.
+    pub failed: i64,
+    /// Waiting for (another) attempt.
+    pub pending: i64,
+    /// Being sent.
+    pub running: i64,
+}
+
+const EXECUTION: &str = "SELECT e.id AS id, e.policy_id AS policy_id, e.event_type AS event_type, e.status AS status, \
+     e.created_at AS created_at, e.ended_at AS ended_at, \
+     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id) AS total, \
+     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Success') AS succeeded, \
+     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Error') AS failed, \
+     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Pending') AS pending, \
+     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Running') AS running \
+     FROM webhook_executions e";
+
+/// Executions of policy `policy_id`, newest first, one page.
+pub async fn executions<'e>(
+    e: impl Executor<'e, Database = Any>,
+    policy_id: i64,
+    offset: i64,
+    limit: i64,
+) -> DbResult<Vec<ExecutionRow>> {
+    Ok(sqlx::query_as(&format!("{EXECUTION} WHERE e.policy_id = $1 ORDER BY e.id DESC LIMIT $2 OFFSET $3"))
+        .bind(policy_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await?)
+}
+
+/// How many executions policy `policy_id` has.
+pub async fn count_executions<'e>(e: impl Executor<'e, Database = Any>, policy_id: i64) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM webhook_executions WHERE policy_id = $1")
+        .bind(policy_id)
+        .fetch_one(e)
+        .await?)
+}
+
+/// Execution `id` of policy `policy_id`.
+pub async fn execution<'e>(
+    e: impl Executor<'e, Database = Any>,
+    policy_id: i64,
+    id: i64,
+) -> DbResult<Option<ExecutionRow>> {
+    Ok(sqlx::query_as(&format!("{EXECUTION} WHERE e.policy_id = $1 AND e.id = $2"))
+        .bind(policy_id)
+        .bind(id)
+        .fetch_optional(e)
+        .await?)
+}
+
+/// A task of an execution.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskRow {
+    /// Id.
+    pub id: i64,
+    /// Its execution.
+    pub execution_id: i64,
+    /// The target (JSON, auth header sealed).
+    pub target: String,
+    /// `Pending`, `Running`, `Success` or `Error`.
+    pub status: String,
+    /// Attempts so far.
+    pub run_count: i64,
+    /// What the last attempt found.
+    pub status_message: String,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+    /// First attempt.
+    pub started_at: Option<i64>,
+    /// End.
+    pub ended_at: Option<i64>,
+}
+
+/// One delivery in a project's recent history.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecentRow {
+    /// Execution id.
+    pub id: i64,
+    /// Its policy.
+    pub policy_id: i64,
+    /// The policy's name.
+    pub policy: String,
+    /// The event type.
+    pub event_type: String,
+    /// The execution's status.
+    pub status: String,
+    /// When the event happened.
+    pub created_at: i64,
+    /// Attempts of its busiest task.
+    pub attempts: i64,
+    /// What the last attempt of a task found.
+    pub message: String,
+}
+
+/// The latest `limit` deliveries of project `project_id`'s policies, newest first.
+pub async fn recent<'e>(
+    e: impl Executor<'e, Database = Any>,
+    project_id: i64,
+    limit: i64,
+) -> DbResult<Vec<RecentRow>> {
+    Ok(sqlx::query_as(
+        "SELECT e.id AS id, p.id AS policy_id, p.name AS policy, e.event_type AS event_type, e.status AS status, \
+         e.created_at AS created_at, \
+         COALESCE((SELECT MAX(t.run_count) FROM webhook_tasks t WHERE t.execution_id = e.id), 0) AS attempts, \
+         COALESCE((SELECT t.status_message FROM webhook_tasks t WHERE t.execution_id = e.id ORDER BY t.updated_at DESC, t.id LIMIT 1), '') AS message \
+         FROM webhook_executions e JOIN webhook_policies p ON p.id = e.policy_id WHERE p.project_id = $1 \
+         ORDER BY e.id DESC LIMIT $2",
+    )
+    .bind(project_id)
+    .bind(limit)
+    .fetch_all(e)
+    .await?)
+}
+
+/// Tasks of execution `execution_id`.
+pub async fn tasks<'e>(e: impl Executor<'e, Database = Any>, execution_id: i64) -> DbResult<Vec<TaskRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, execution_id, target, status, run_count, status_message, created_at, updated_at, started_at, \
+         ended_at FROM webhook_tasks WHERE execution_id = $1 ORDER BY id",
+    )
+    .bind(execution_id)
+    .fetch_all(e)
+    .await?)
+}
+
+/// The attempt log of task `id` of execution `execution_id`.
+pub async fn task_log<'e>(
+    e: impl Executor<'e, Database = Any>,
+    execution_id: i64,
+    id: i64,
+) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT log FROM webhook_tasks WHERE execution_id = $1 AND id = $2")
+        .bind(execution_id)
+        .bind(id)
+        .fetch_optional(e)
+        .await?)
+}
+
+/// Deletes ended executions older than `before` (unix ms); returns how many.
+pub async fn prune<'e>(e: impl Executor<'e, Database = Any>, before: i64) -> DbResult<u64> {
+    Ok(sqlx::query("DELETE FROM webhook_executions WHERE ended_at IS NOT NULL AND created_at < $1")
+        .bind(before)
+        .execute(e)
+        .await?
+        .rows_affected())
+}
+
+/// Tasks per status across all policies (for the metrics and tests).
+pub async fn task_counts<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT status, COUNT(*) FROM webhook_tasks GROUP BY status").fetch_all(e).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
