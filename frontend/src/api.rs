@@ -224,6 +224,52 @@ pub async fn set_gc_schedule(
     Ok(())
 }
 
+/// Audit log retention on the admin page.
+#[server(prefix = "/ui", endpoint = "purge_page", input = GetUrl)]
+pub async fn purge_page() -> Result<PurgeView, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.purge(&who).await
+}
+
+#[cfg(feature = "ssr")]
+fn hours(text: &str) -> Result<i64, PortalError> {
+    text.trim().parse().map_err(|_| PortalError::Invalid(format!("{text:?} is not a number of hours.")))
+}
+
+/// Purges the audit log now (or counts, with `dry_run`).
+#[server(prefix = "/ui", endpoint = "run_purge")]
+pub async fn run_purge(
+    keep_hours: String,
+    operations: Option<String>,
+    dry_run: Option<String>,
+    csrf: Option<String>,
+) -> Result<i64, PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let id = portal
+        .run_purge(&who, hours(&keep_hours)?, operations.as_deref().unwrap_or(""), dry_run.is_some())
+        .await?;
+    leptos_axum::redirect("/admin/gc");
+    Ok(id)
+}
+
+/// Sets the audit log purge schedule.
+#[server(prefix = "/ui", endpoint = "set_purge_schedule")]
+pub async fn set_purge_schedule(
+    kind: ScheduleKind,
+    cron: Option<String>,
+    keep_hours: String,
+    operations: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let schedule = Schedule::new(kind, cron.as_deref().unwrap_or(""));
+    portal
+        .set_purge_schedule(&who, schedule, hours(&keep_hours)?, operations.as_deref().unwrap_or(""))
+        .await?;
+    leptos_axum::redirect("/admin/gc");
+    Ok(())
+}
+
 /// A project's Retention tab.
 #[server(prefix = "/ui", endpoint = "retention_page", input = GetUrl)]
 pub async fn retention_page(project: String, page: i64) -> Result<RetentionView, PortalError> {

@@ -157,6 +157,24 @@ pub trait Portal: Send + Sync {
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64>;
     /// Sets a project's storage limit in bytes (-1: none).
     async fn set_project_quota(&self, who: &Viewer, project: &str, limit: i64) -> PortalResult<()>;
+    /// Audit log retention: schedule and latest runs (system administrators).
+    async fn purge(&self, who: &Viewer) -> PortalResult<PurgeView>;
+    /// Purges (or counts) audit entries older than `keep_hours` of `operations` now.
+    async fn run_purge(
+        &self,
+        who: &Viewer,
+        keep_hours: i64,
+        operations: &str,
+        dry_run: bool,
+    ) -> PortalResult<i64>;
+    /// Sets the purge schedule.
+    async fn set_purge_schedule(
+        &self,
+        who: &Viewer,
+        schedule: Schedule,
+        keep_hours: i64,
+        operations: &str,
+    ) -> PortalResult<()>;
     /// A project's Webhooks tab.
     async fn webhooks(&self, who: &Viewer, project: &str) -> PortalResult<WebhooksView>;
     /// Adds a webhook policy.

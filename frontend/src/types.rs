@@ -1196,6 +1196,38 @@ pub struct ImmutableRuleView {
     pub disabled: bool,
 }
 
+/// An audit log purge in the admin page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeRunView {
+    /// Run id.
+    pub id: i64,
+    /// What started it.
+    pub trigger: Trigger,
+    /// Only counted.
+    pub dry_run: bool,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Entries deleted (or that would be).
+    pub purged: i64,
+    /// Start (RFC 3339).
+    pub created: String,
+}
+
+/// Audit log retention on the admin page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeView {
+    /// The schedule.
+    pub schedule: Schedule,
+    /// Its next run (RFC 3339).
+    pub next: Option<String>,
+    /// Hours of the log scheduled runs keep.
+    pub keep_hours: i64,
+    /// Operations scheduled runs purge (empty: all).
+    pub operations: String,
+    /// The latest runs, newest first.
+    pub runs: Vec<PurgeRunView>,
+}
+
 /// A webhook policy in the project's Webhooks tab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookPolicyView {

@@ -24,6 +24,7 @@ pub mod migrate;
 pub mod oci;
 pub mod portal;
 pub mod projects;
+pub mod purge;
 pub mod registry;
 pub mod replication;
 pub mod retention;

@@ -22,6 +22,7 @@ use crate::immutable::{ImmutableError, ImmutableRuleDoc};
 use crate::projects::members::UserRef;
 use crate::projects::robots::NewRobot;
 use crate::projects::{NewProject, ProjectError, ProjectRef};
+use crate::purge::{PurgeError, PurgeParams};
 use crate::replication::filter::ReplicationFilter;
 use crate::replication::{PolicySpec, ReplicationError};
 use crate::retention::RetentionError;
@@ -121,6 +122,17 @@ impl From<ImmutableError> for PortalError {
             ImmutableError::NotFound(_) => Self::NotFound(capitalized(&e.to_string())),
             ImmutableError::Invalid(m) | ImmutableError::Conflict(m) => Self::Invalid(sentence(&m)),
             ImmutableError::Db => Self::Internal,
+        }
+    }
+}
+
+impl From<PurgeError> for PortalError {
+    fn from(e: PurgeError) -> Self {
+        match e {
+            PurgeError::Invalid(m) => Self::Invalid(sentence(&m)),
+            PurgeError::Busy | PurgeError::NotRunning(_) => Self::Invalid(sentence(&e.to_string())),
+            PurgeError::NotFound(_) => Self::NotFound(capitalized(&e.to_string())),
+            PurgeError::Db(e) => internal(e),
         }
     }
 }
@@ -684,6 +696,63 @@ impl Portal for WharfPortal {
             schedule: schedule.map(|s| s.schedule).unwrap_or_default(),
             runs: page(runs, total, page_no),
         })
+    }
+
+    async fn purge(&self, who: &Viewer) -> PortalResult<PurgeView> {
+        require_admin(who)?;
+        let schedule = self.0.purge.schedule().await?;
+        let params: PurgeParams =
+            schedule.as_ref().and_then(|s| serde_json::from_str(&s.parameters).ok()).unwrap_or_default();
+        let (rows, _) = self.0.purge.history(0, 10).await?;
+        Ok(PurgeView {
+            next: schedule.as_ref().and_then(|s| s.next_run_at).map(rfc3339_ms),
+            schedule: schedule.map(|s| s.schedule).unwrap_or_default(),
+            keep_hours: params.audit_retention_hour,
+            operations: params.include_operations,
+            runs: rows
+                .into_iter()
+                .map(|r| PurgeRunView {
+                    id: r.id,
+                    trigger: r.trigger_kind,
+                    dry_run: serde_json::from_str::<PurgeParams>(&r.parameters).is_ok_and(|p| p.dry_run),
+                    status: r.status,
+                    purged: r.deleted,
+                    created: rfc3339_ms(r.created_at),
+                })
+                .collect(),
+        })
+    }
+
+    async fn run_purge(
+        &self,
+        who: &Viewer,
+        keep_hours: i64,
+        operations: &str,
+        dry_run: bool,
+    ) -> PortalResult<i64> {
+        require_admin(who)?;
+        let params = PurgeParams {
+            audit_retention_hour: keep_hours,
+            include_operations: operations.trim().to_owned(),
+            dry_run,
+        };
+        Ok(self.0.purge.start(Trigger::Manual, params).await?)
+    }
+
+    async fn set_purge_schedule(
+        &self,
+        who: &Viewer,
+        schedule: Schedule,
+        keep_hours: i64,
+        operations: &str,
+    ) -> PortalResult<()> {
+        require_admin(who)?;
+        let params = PurgeParams {
+            audit_retention_hour: keep_hours,
+            include_operations: operations.trim().to_owned(),
+            dry_run: false,
+        };
+        Ok(self.0.purge.set_schedule(&schedule, params).await?)
     }
 
     async fn run_gc(&self, who: &Viewer, dry_run: bool, delete_untagged: bool) -> PortalResult<i64> {

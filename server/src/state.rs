@@ -49,6 +49,8 @@ pub struct AppState {
     pub immutability: crate::immutable::Immutability,
     /// Webhook policies and deliveries.
     pub webhooks: crate::webhooks::Webhooks,
+    /// Audit log retention.
+    pub purge: crate::purge::PurgeService,
     /// Registry endpoints (proxy upstreams, replication peers).
     pub endpoints: crate::endpoints::Endpoints,
     /// Replication policies and executions.
@@ -121,6 +123,7 @@ impl AppState {
             Projects::new(db.clone(), auditor.clone()).with_default_quota(config.storage_per_project);
         let db_for_sessions = db.clone();
         let (db_for_rules, projects_for_rules) = (db.clone(), projects.clone());
+        let db_for_purge = db.clone();
         let secure = config.tls.is_some() || config.external_url.starts_with("https://");
         let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
         let holder = crate::jobs::holder_id();
@@ -158,6 +161,7 @@ impl AppState {
             retention,
             immutability: crate::immutable::Immutability::new(db_for_rules, projects_for_rules),
             webhooks,
+            purge: crate::purge::PurgeService::new(db_for_purge, &holder, config.job_lease),
             endpoints,
             replication,
             metrics: crate::metrics::Metrics::default(),
@@ -177,6 +181,7 @@ impl AppState {
             Arc::new(self.gc.clone()),
             Arc::new(self.retention.clone()),
             Arc::new(self.replication.clone()),
+            Arc::new(self.purge.clone()),
         ];
         let scheduler = scheduler::spawn(self.db.clone(), jobs);
         let health = self.endpoints.spawn_health_checks(crate::endpoints::HEALTH_EVERY);

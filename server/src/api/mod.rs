@@ -12,6 +12,7 @@ mod metadatas;
 pub mod openapi;
 pub mod pagination;
 mod projects;
+mod purge;
 mod quotas;
 mod registries;
 mod replication;
@@ -64,11 +65,17 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(health::get_health))
         .routes(routes!(system::system_info))
+        .routes(routes!(system::volumes))
+        .routes(routes!(system::statistics))
         .routes(routes!(openapi::get_openapi))
         .routes(routes!(system::search))
         .routes(routes!(audit::list_audit_logs))
         .routes(routes!(audit::list_project_logs))
         .routes(routes!(gc::list_runs))
+        .routes(routes!(purge::list_runs))
+        .routes(routes!(purge::get_schedule, purge::create_schedule, purge::update_schedule))
+        .routes(routes!(purge::get_run, purge::stop_run))
+        .routes(routes!(purge::get_log))
         .routes(routes!(gc::get_schedule, gc::create_schedule, gc::update_schedule))
         .routes(routes!(gc::get_run, gc::stop_run))
         .routes(routes!(gc::get_log))

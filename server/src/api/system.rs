@@ -86,3 +86,60 @@ pub async fn search(
     let projects: Vec<Project> = projects.into_iter().map(Project::from).collect();
     Ok(Json(json!({ "project": projects, "repository": repositories })))
 }
+
+/// `GET /api/v2.0/statistics`: Harbor's `Statistic`.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/statistics",
+    tag = "statistic",
+    summary = "Project, repository and storage totals (what the caller may see; totals for administrators)",
+    responses(
+        (status = 200, description = "Harbor's Statistic", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
+pub async fn statistics(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+) -> Result<Json<Value>, ApiError> {
+    let ((public_projects, private_projects, public_repos, private_repos), storage) =
+        app.projects.statistics(&who).await?;
+    let mut body = json!({
+        "private_project_count": private_projects,
+        "private_repo_count": private_repos,
+        "public_project_count": public_projects,
+        "public_repo_count": public_repos,
+    });
+    if let Some(bytes) = storage {
+        body["total_project_count"] = json!(public_projects + private_projects);
+        body["total_repo_count"] = json!(public_repos + private_repos);
+        body["total_storage_consumption"] = json!(bytes);
+    }
+    Ok(Json(body))
+}
+
+/// `GET /api/v2.0/systeminfo/volumes`: the blob store's free and total bytes (system
+/// administrators), or no entry when the store is a bucket.
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/systeminfo/volumes",
+    tag = "systeminfo",
+    summary = "Free and total bytes of the blob store's volume (system administrators)",
+    responses(
+        (status = 200, description = "{\"storage\": [{\"total\", \"free\"}]}; empty for S3", body = Object),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
+pub async fn volumes(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+) -> Result<Json<Value>, ApiError> {
+    match &who {
+        crate::auth::Identity::Anonymous => return Err(ApiError::Unauthorized),
+        w if !w.is_sysadmin() => return Err(ApiError::Forbidden),
+        _ => {}
+    }
+    let storage: Vec<Value> =
+        app.gc.volume().map(|(total, free)| json!({"total": total, "free": free})).into_iter().collect();
+    Ok(Json(json!({ "storage": storage })))
+}

@@ -14,6 +14,7 @@ pub mod manifests;
 pub mod members;
 pub mod metrics;
 pub mod projects;
+pub mod purge_runs;
 pub mod quotas;
 pub mod registries;
 pub mod replication;

@@ -324,6 +324,29 @@ pub async fn set_public<'e>(e: impl Executor<'e, Database = Any>, id: i64, publi
     Ok(())
 }
 
+/// Project and repository counts for `GET /statistics`: (public projects, private projects,
+/// public repositories, private repositories), over every project when `all`, else over the
+/// public ones and those user `user_id` is a member of.
+pub async fn statistics<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: i64,
+    all: bool,
+) -> DbResult<(i64, i64, i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN v.public = 1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN v.public = 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN v.public = 1 THEN v.repos ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN v.public = 0 THEN v.repos ELSE 0 END), 0) AS BIGINT) FROM \
+         (SELECT p.public AS public, (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repos \
+          FROM projects p WHERE $2 = 1 OR p.public = 1 OR EXISTS \
+          (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = $1)) v",
+    )
+    .bind(user_id)
+    .bind(i64::from(all))
+    .fetch_one(e)
+    .await?)
+}
+
 /// The name of project `id`.
 pub async fn name_of<'e>(e: impl Executor<'e, Database = Any>, id: i64) -> DbResult<Option<String>> {
     Ok(sqlx::query_scalar("SELECT name FROM projects WHERE id = $1").bind(id).fetch_optional(e).await?)

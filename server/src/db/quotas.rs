@@ -82,6 +82,13 @@ pub async fn usage_of<'e>(
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
 }
 
+/// The usage of every project together (the statistics' storage consumption).
+pub async fn total_used<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(used), 0) AS BIGINT) FROM project_quotas")
+        .fetch_one(e)
+        .await?)
+}
+
 /// Sets project `project_id`'s limit (-1: none); returns whether the project exists.
 pub async fn set_hard<'e>(
     e: impl Executor<'e, Database = Any>,

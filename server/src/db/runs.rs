@@ -14,6 +14,8 @@ pub enum RunTable {
     Retention,
     /// Replication executions.
     Replication,
+    /// Audit log purges.
+    Purge,
 }
 
 impl RunTable {
@@ -22,6 +24,7 @@ impl RunTable {
             Self::Gc => "gc_runs",
             Self::Retention => "retention_executions",
             Self::Replication => "replication_executions",
+            Self::Purge => "purge_runs",
         }
     }
 }

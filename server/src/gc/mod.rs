@@ -55,6 +55,11 @@ pub struct GcService {
 }
 
 impl GcService {
+    /// (total, free) bytes of the blob store's volume, where that can be known.
+    pub fn volume(&self) -> Option<(u64, u64)> {
+        self.collector.store.volume()
+    }
+
     /// The service for `collector`; `holder` names this process among replicas, whose runs
     /// hold a lease of `lease_ttl`.
     pub fn new(

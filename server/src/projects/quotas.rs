@@ -74,6 +74,22 @@ impl Projects {
         }
     }
 
+    /// Harbor's statistics for `who`: (public projects, private projects, public repositories,
+    /// private repositories) they may see, and for system administrators the storage all
+    /// projects' artifacts hold.
+    pub async fn statistics(
+        &self,
+        who: &Identity,
+    ) -> Result<((i64, i64, i64, i64), Option<i64>), ProjectError> {
+        if matches!(who, Identity::Anonymous) {
+            return Err(ProjectError::Unauthorized);
+        }
+        let all = who.is_sysadmin();
+        let counts = db::projects::statistics(self.db.reader(), who.user_id(), all).await?;
+        let storage = if all { Some(db::quotas::total_used(self.db.reader()).await?) } else { None };
+        Ok((counts, storage))
+    }
+
     /// Project `r`'s summary for whoever may see it: the project, its member count per role id
     /// and its quota.
     pub async fn summary(

@@ -109,6 +109,8 @@ pub struct BlobStore {
     copy_limit: u64,
     /// The store deletes many keys per request (S3's `DeleteObjects`).
     bulk_delete: bool,
+    /// The directory of a filesystem store (whose free space can be known).
+    root: Option<std::path::PathBuf>,
 }
 
 impl BlobStore {
@@ -134,7 +136,13 @@ impl BlobStore {
             let prefix = prefix.trim_matches('/');
             let store: Arc<dyn ObjectStore> =
                 if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
-            return Ok(Self { store, part_size: S3_PART_SIZE, copy_limit: S3_COPY_LIMIT, bulk_delete: true });
+            return Ok(Self {
+                store,
+                part_size: S3_PART_SIZE,
+                copy_limit: S3_COPY_LIMIT,
+                bulk_delete: true,
+                root: None,
+            });
         }
         let path = url.strip_prefix("file://").unwrap_or(url);
         if path.contains("://") {
@@ -144,7 +152,21 @@ impl BlobStore {
         }
         std::fs::create_dir_all(path)?;
         let fs = LocalFileSystem::new_with_prefix(path)?.with_automatic_cleanup(true).with_fsync(fsync);
-        Ok(Self { store: Arc::new(fs), part_size: LOCAL_PART_SIZE, copy_limit: u64::MAX, bulk_delete: false })
+        Ok(Self {
+            store: Arc::new(fs),
+            part_size: LOCAL_PART_SIZE,
+            copy_limit: u64::MAX,
+            bulk_delete: false,
+            root: Some(path.into()),
+        })
+    }
+
+    /// (total, free) bytes of the volume a filesystem store is on; `None` for a bucket, whose
+    /// size has no meaning.
+    pub fn volume(&self) -> Option<(u64, u64)> {
+        let root = self.root.as_ref()?;
+        let st = rustix::fs::statvfs(root).ok()?;
+        Some((st.f_blocks.saturating_mul(st.f_frsize), st.f_bavail.saturating_mul(st.f_frsize)))
     }
 
     /// Streams `body` into `key`, calling `observe` on every chunk in order (for hashing).

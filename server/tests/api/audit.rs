@@ -2,7 +2,7 @@
 //! people.
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use wharf::auth::Role;
 
 use crate::support::*;
@@ -124,4 +124,108 @@ async fn changes_made_through_the_api_are_logged_too() {
             "{want:?} missing from {got:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn audit_purges_keep_recent_entries_and_only_the_chosen_operations() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    app.push_image("team/app", "v1").await;
+    for _ in 0..3 {
+        app.admin(Method::GET, "/v2/team/app/manifests/v1").header("accept", OCI_MANIFEST).call().await;
+    }
+    app.state.auditor.flush().await;
+    // Age every entry by two days, then add a fresh one.
+    sqlx::query("UPDATE audit_logs SET op_time = op_time - 172800000")
+        .execute(app.state.db.writer())
+        .await
+        .expect("age");
+    app.push_image("team/app", "v2").await;
+    app.state.auditor.flush().await;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs")
+        .fetch_one(app.state.db.reader())
+        .await
+        .expect("count");
+    let old_pulls: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs WHERE operation = 'pull' AND op_time < $1")
+            .bind(wharf::db::now_ms() - 86_400_000)
+            .fetch_one(app.state.db.reader())
+            .await
+            .expect("count");
+    assert!(old_pulls >= 1, "the pulls were logged");
+
+    // A dry run counts; a run of pulls only deletes the old pulls.
+    let res = app
+        .admin(Method::POST, "/api/v2.0/system/purgeaudit/schedule")
+        .json(&json!({"schedule": {"type": "Manual"}, "parameters": {"audit_retention_hour": 24, "include_operations": "pull", "dry_run": true}}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+    let id = res.created_id();
+    let mut run = Value::Null;
+    for _ in 0..100 {
+        run = app.admin(Method::GET, &format!("/api/v2.0/system/purgeaudit/{id}")).call().await.json();
+        if run["job_status"] != "Running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(run["job_name"], "PURGE_AUDIT");
+    assert_eq!(run["job_status"], "Success");
+    assert_eq!(run["purged"], old_pulls);
+    let log = app.admin(Method::GET, &format!("/api/v2.0/system/purgeaudit/{id}/log")).call().await.text();
+    assert!(log.contains("dry run") && log.contains("would be deleted"), "{log}");
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs")
+        .fetch_one(app.state.db.reader())
+        .await
+        .expect("count");
+    assert_eq!(after, total, "a dry run deletes nothing");
+
+    let params = wharf::purge::PurgeParams {
+        audit_retention_hour: 24,
+        include_operations: "pull".into(),
+        dry_run: false,
+    };
+    let run = app.state.purge.run_now(wharf::vocab::Trigger::Manual, params).await.expect("purge");
+    assert_eq!(run.deleted, old_pulls);
+    let left: Vec<(String, i64)> = sqlx::query_as("SELECT operation, op_time FROM audit_logs")
+        .fetch_all(app.state.db.reader())
+        .await
+        .expect("rows");
+    assert_eq!(left.len() as i64, total - old_pulls);
+    assert!(left.iter().any(|(op, _)| op == "push"), "old pushes stay: {left:?}");
+
+    // Everything older than a day: only the fresh push stays.
+    let params = wharf::purge::PurgeParams {
+        audit_retention_hour: 24,
+        include_operations: String::new(),
+        dry_run: false,
+    };
+    app.state.purge.run_now(wharf::vocab::Trigger::Manual, params).await.expect("purge");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs")
+        .fetch_one(app.state.db.reader())
+        .await
+        .expect("count");
+    assert_eq!(left, 1);
+
+    // Schedules, Harbor's refusals, and the history.
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/system/purgeaudit/schedule")
+        .json(&json!({"schedule": {"type": "Daily"}, "parameters": {"audit_retention_hour": 720, "include_operations": "create,delete,pull"}}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let s: Value = app.admin(Method::GET, "/api/v2.0/system/purgeaudit/schedule").call().await.json();
+    assert_eq!(s["schedule"]["type"], "Daily");
+    assert!(s["job_parameters"].as_str().is_some_and(|p| p.contains("720")), "{s}");
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/system/purgeaudit/schedule")
+        .json(&json!({"schedule": {"type": "Daily"}, "parameters": {"audit_retention_hour": 0}}))
+        .call()
+        .await;
+    expect_error(res, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
+    let history = app.admin(Method::GET, "/api/v2.0/system/purgeaudit").call().await;
+    assert_eq!(header(&history, "x-total-count"), Some("3"));
+    let dev = app.as_member("team", wharf::auth::Role::Developer).await;
+    assert_eq!(dev.get("/api/v2.0/system/purgeaudit").await.status(), StatusCode::FORBIDDEN);
 }

@@ -102,6 +102,7 @@ struct Fixture {
     hook: i64,
     hook_execution: i64,
     hook_task: i64,
+    purge_id: i64,
     markers: Vec<String>,
 }
 
@@ -253,7 +254,14 @@ async fn fixture(app: &TestApp) -> Fixture {
         .fetch_one(app.state.db.reader())
         .await
         .expect("task");
+    let purge = wharf::purge::PurgeParams {
+        audit_retention_hour: 800_000,
+        include_operations: String::new(),
+        dry_run: true,
+    };
+    let purge_id = app.state.purge.run_now(wharf::vocab::Trigger::Manual, purge).await.expect("purge").id;
     Fixture {
+        purge_id,
         immutable_rule,
         hook,
         hook_execution,
@@ -710,6 +718,53 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             ),
             None,
         ),
+        ("GET", "/api/v2.0/statistics", SignedIn, "/api/v2.0/statistics".into(), None),
+        ("GET", "/api/v2.0/system/purgeaudit", Admin, "/api/v2.0/system/purgeaudit".into(), None),
+        (
+            "GET",
+            "/api/v2.0/system/purgeaudit/schedule",
+            Admin,
+            "/api/v2.0/system/purgeaudit/schedule".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/system/purgeaudit/schedule",
+            Admin,
+            "/api/v2.0/system/purgeaudit/schedule".into(),
+            Some(
+                json!({"schedule": {"type": "Manual"}, "parameters": {"audit_retention_hour": 800000, "dry_run": true}}),
+            ),
+        ),
+        (
+            "PUT",
+            "/api/v2.0/system/purgeaudit/schedule",
+            Admin,
+            "/api/v2.0/system/purgeaudit/schedule".into(),
+            Some(json!({"schedule": {"type": "None"}})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/system/purgeaudit/{purge_id}",
+            Admin,
+            format!("/api/v2.0/system/purgeaudit/{}", f.purge_id),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/system/purgeaudit/{purge_id}",
+            Admin,
+            format!("/api/v2.0/system/purgeaudit/{}", f.purge_id),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/system/purgeaudit/{purge_id}/log",
+            Admin,
+            format!("/api/v2.0/system/purgeaudit/{}/log", f.purge_id),
+            None,
+        ),
+        ("GET", "/api/v2.0/systeminfo/volumes", Admin, "/api/v2.0/systeminfo/volumes".into(), None),
         ("GET", "/api/v2.0/quotas", Admin, "/api/v2.0/quotas".into(), None),
         ("GET", "/api/v2.0/quotas/{id}", Admin, format!("/api/v2.0/quotas/{}", f.project_id), None),
         (
@@ -945,7 +1000,7 @@ fn server_fn_need(name: &str) -> Need {
         | "delete_retention_rule"
         | "set_retention_schedule"
         | "run_retention" => Project(Retention),
-        "set_project_quota" => Admin,
+        "set_project_quota" | "purge_page" | "run_purge" | "set_purge_schedule" => Admin,
         "webhooks_page" => Project(Delete),
         "add_webhook" | "switch_webhook" | "delete_webhook" => Project(ProjectAdmin),
         "immutable_rules_page" => Project(Read),
@@ -1003,6 +1058,8 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
         ("url", "http://127.0.0.1:9".into()),
         ("execution", f.replication_id.to_string()),
         ("limit", "-1".into()),
+        ("keep_hours", "800000".into()),
+        ("operations", "pull".into()),
         ("address", "http://127.0.0.1:9/walker".into()),
         ("format", "Default".into()),
         ("PUSH_ARTIFACT", "on".into()),

@@ -57,3 +57,48 @@ async fn search_and_catalog_show_only_readable_repositories() {
     let v: Value = res.json();
     assert_eq!(v["repositories"], serde_json::json!(["library/web-app"]));
 }
+
+#[tokio::test]
+async fn statistics_count_what_the_caller_may_see_and_volumes_show_the_disk() {
+    let app = TestApp::start().await;
+    app.create_project("open", true).await;
+    app.create_project("hidden", false).await;
+    app.create_project("mine", false).await;
+    app.push_image("open/a", "v1").await;
+    app.push_image("hidden/b", "v1").await;
+    app.push_image("mine/c", "v1").await;
+    app.push_image("mine/d", "v1").await;
+    let s: serde_json::Value = app.admin(reqwest::Method::GET, "/api/v2.0/statistics").call().await.json();
+    // `library` is public and empty.
+    assert_eq!(s["public_project_count"], 2, "{s}");
+    assert_eq!(s["private_project_count"], 2, "{s}");
+    assert_eq!(
+        (s["public_repo_count"].as_i64(), s["private_repo_count"].as_i64()),
+        (Some(1), Some(3)),
+        "{s}"
+    );
+    assert_eq!((s["total_project_count"].as_i64(), s["total_repo_count"].as_i64()), (Some(4), Some(4)));
+    assert!(s["total_storage_consumption"].as_i64().is_some_and(|b| b > 4 * 4096), "{s}");
+
+    let dev = app.as_member("mine", wharf::auth::Role::Developer).await;
+    let s: serde_json::Value = dev.get("/api/v2.0/statistics").await.json();
+    assert_eq!(
+        (s["private_project_count"].as_i64(), s["private_repo_count"].as_i64()),
+        (Some(1), Some(2)),
+        "{s}"
+    );
+    assert_eq!(s["public_repo_count"], 1);
+    assert!(s.get("total_storage_consumption").is_none(), "{s}");
+    assert_eq!(app.anonymous().get("/api/v2.0/statistics").await.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    assert_eq!(dev.get("/api/v2.0/systeminfo/volumes").await.status(), reqwest::StatusCode::FORBIDDEN);
+    let v: serde_json::Value =
+        app.admin(reqwest::Method::GET, "/api/v2.0/systeminfo/volumes").call().await.json();
+    if test_storage().is_none() {
+        let disk = &v["storage"][0];
+        let (total, free) = (disk["total"].as_u64().expect("total"), disk["free"].as_u64().expect("free"));
+        assert!(total > 0 && free > 0 && free <= total, "{v}");
+    } else {
+        assert_eq!(v["storage"], serde_json::json!([]), "a bucket has no size");
+    }
+}

@@ -547,6 +547,31 @@ async fn project_admins_add_webhooks_and_watch_deliveries_from_the_tab() {
     eventually(&b, "/projects/team/webhooks", "No webhooks").await;
 }
 
+#[tokio::test]
+async fn administrators_purge_the_audit_log_from_the_admin_page() {
+    let app = TestApp::start().await;
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let main = eventually(&admin, "/admin/gc", "Audit log retention").await;
+    assert!(main.contains("No purge has run yet."), "{main}");
+    let res = admin
+        .post("/ui/set_purge_schedule", &[("kind", "Daily"), ("keep_hours", "720"), ("operations", "pull")])
+        .await;
+    assert_eq!(header(&res, "location"), Some("/admin/gc"));
+    eventually(&admin, "/admin/gc", "keeping 720 hours of pull").await;
+    let res = admin.post("/ui/set_purge_schedule", &[("kind", "Daily"), ("keep_hours", "none")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    let res = admin.post("/ui/run_purge", &[("keep_hours", "1"), ("dry_run", "on")]).await;
+    assert_eq!(header(&res, "location"), Some("/admin/gc"));
+    let main = eventually(&admin, "/admin/gc", "status success").await;
+    assert!(main.contains("MANUAL (dry run)") && main.contains("/api/v2.0/system/purgeaudit/"), "{main}");
+    let mut user = Browser::new(&app);
+    app.create_user("plain", "Passw0rd!").await;
+    user.sign_in("plain", "Passw0rd!").await;
+    let res = user.post("/ui/run_purge", &[("keep_hours", "1")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+}
+
 /// Polls `path` until its main part contains `needle` (actions that finish in the background).
 async fn eventually(b: &Browser, path: &str, needle: &str) -> String {
     let mut main = String::new();
