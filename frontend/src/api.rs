@@ -351,6 +351,67 @@ pub async fn run_retention(
     Ok(id)
 }
 
+/// The labels a project's artifacts may carry.
+#[server(prefix = "/ui", endpoint = "project_labels", input = GetUrl)]
+pub async fn project_labels(project: String) -> Result<Vec<LabelChip>, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.project_labels(&who, &project).await
+}
+
+/// Creates a label (`global` for system administrators).
+#[server(prefix = "/ui", endpoint = "create_label")]
+pub async fn create_label(
+    project: String,
+    name: String,
+    color: Option<String>,
+    global: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal
+        .create_label(&who, &project, name.trim(), color.as_deref().unwrap_or("").trim(), global.is_some())
+        .await?;
+    leptos_axum::redirect(&tab_href(&project, "settings"));
+    Ok(())
+}
+
+/// Deletes a label.
+#[server(prefix = "/ui", endpoint = "delete_label")]
+pub async fn delete_label(project: String, id: i64, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.delete_label(&who, id).await?;
+    leptos_axum::redirect(&tab_href(&project, "settings"));
+    Ok(())
+}
+
+/// Puts a label on an artifact.
+#[server(prefix = "/ui", endpoint = "label_artifact")]
+pub async fn label_artifact(
+    repository: String,
+    digest: String,
+    label: i64,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.label_artifact(&who, &repository, &digest, label).await?;
+    leptos_axum::redirect(&crate::pages::artifact_href(&repository, &digest));
+    Ok(())
+}
+
+/// Takes a label off an artifact.
+#[server(prefix = "/ui", endpoint = "unlabel_artifact")]
+pub async fn unlabel_artifact(
+    repository: String,
+    digest: String,
+    label: i64,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.unlabel_artifact(&who, &repository, &digest, label).await?;
+    leptos_axum::redirect(&crate::pages::artifact_href(&repository, &digest));
+    Ok(())
+}
+
 /// Sets a project's storage limit (`10GiB`, `500MB`, bytes, or -1 for none).
 #[server(prefix = "/ui", endpoint = "set_project_quota")]
 pub async fn set_project_quota(

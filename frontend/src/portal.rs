@@ -155,6 +155,35 @@ pub trait Portal: Send + Sync {
     async fn delete_repository(&self, who: &Viewer, repository: &str) -> PortalResult<()>;
     /// Starts a run (or a dry run); returns the execution id.
     async fn run_retention(&self, who: &Viewer, project: &str, dry_run: bool) -> PortalResult<i64>;
+    /// The labels a project's artifacts may carry (global ones and its own).
+    async fn project_labels(&self, who: &Viewer, project: &str) -> PortalResult<Vec<LabelChip>>;
+    /// Creates a label of the project (or a global one, for system administrators).
+    async fn create_label(
+        &self,
+        who: &Viewer,
+        project: &str,
+        name: &str,
+        color: &str,
+        global: bool,
+    ) -> PortalResult<()>;
+    /// Deletes a label.
+    async fn delete_label(&self, who: &Viewer, id: i64) -> PortalResult<()>;
+    /// Puts a label on an artifact.
+    async fn label_artifact(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        digest: &str,
+        label: i64,
+    ) -> PortalResult<()>;
+    /// Takes a label off an artifact.
+    async fn unlabel_artifact(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        digest: &str,
+        label: i64,
+    ) -> PortalResult<()>;
     /// Sets a project's storage limit in bytes (-1: none).
     async fn set_project_quota(&self, who: &Viewer, project: &str, limit: i64) -> PortalResult<()>;
     /// Audit log retention: schedule and latest runs (system administrators).

@@ -1074,6 +1074,8 @@ pub struct ArtifactSummary {
     pub tags: Vec<String>,
     /// Those of `tags` an immutability rule protects.
     pub immutable_tags: Vec<String>,
+    /// Its labels.
+    pub labels: Vec<LabelChip>,
     /// What it is.
     pub kind: ArtifactKind,
     /// Size of the manifest and everything it references.
@@ -1135,6 +1137,33 @@ pub struct ArtifactView {
     pub can_delete: bool,
     /// The viewer may add tags.
     pub can_tag: bool,
+    /// The labels the artifact may carry (global and its project's), for the viewer to add.
+    pub usable_labels: Vec<LabelChip>,
+}
+
+/// A label as a coloured chip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelChip {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// `#rrggbb`, or empty.
+    pub color: String,
+    /// A global label (else the project's own).
+    pub global: bool,
+}
+
+impl LabelChip {
+    /// The chip's inline style: its colour, when it has one that is safe to put in a style.
+    pub fn style(&self) -> String {
+        let hex = self.color.strip_prefix('#').unwrap_or("");
+        if hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            format!("border-color: #{hex}; background: #{hex}22")
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// A garbage collection run in the admin page.

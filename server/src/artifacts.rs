@@ -35,6 +35,9 @@ pub enum BrowseError {
     /// The registry refused (e.g. an index still names the artifact).
     #[error("{0}")]
     Conflict(String),
+    /// It is there already (409).
+    #[error("{0}")]
+    Exists(String),
     /// The project's storage quota refused the write.
     #[error("{0}")]
     Quota(String),
@@ -208,6 +211,13 @@ impl Artifacts {
     ) -> Result<Vec<ArtifactWithTags>, BrowseError> {
         let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
         let mut tags = db::manifests::tags_of(self.db.reader(), &ids).await?;
+        let mut labels = db::labels::of_manifests(self.db.reader(), &ids).await?;
+        let mut rows = rows;
+        for row in &mut rows {
+            let (mine, rest): (Vec<_>, Vec<_>) = labels.drain(..).partition(|(m, _)| *m == row.id);
+            labels = rest;
+            row.labels = mine.into_iter().map(|(_, l)| l).collect();
+        }
         let rules = Protection::load(&self.db, r.project_id).await?;
         if !rules.is_empty() {
             let path = r.name.split_once('/').map_or(r.name.as_str(), |(_, p)| p);
@@ -226,20 +236,23 @@ impl Artifacts {
             .collect())
     }
 
-    /// Artifacts of repository `repo` in `sort` order, one page, with their tags, the total, and
-    /// the project (for the caller's further permissions).
+    /// Artifacts of repository `repo` in `sort` order (those carrying every one of `labels`),
+    /// one page, with their tags, the total, and the project (for the caller's further
+    /// permissions).
+    #[allow(clippy::too_many_arguments)]
     pub async fn list_artifacts(
         &self,
         who: &Identity,
         p: &ProjectRef,
         repo: &str,
         sort: ArtifactSort,
+        labels: &[i64],
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<ArtifactWithTags>, i64, ProjectRow), BrowseError> {
         let (project, r) = self.repository_in(who, p, repo, Action::Pull).await?;
-        let rows = db::manifests::list_artifacts(self.db.reader(), r.id, sort, offset, limit).await?;
-        let total = db::manifests::count_artifacts(self.db.reader(), r.id).await?;
+        let rows = db::manifests::list_artifacts(self.db.reader(), r.id, sort, labels, offset, limit).await?;
+        let total = db::manifests::count_artifacts(self.db.reader(), r.id, labels).await?;
         Ok((self.with_tags(&r, rows).await?, total, project))
     }
 
@@ -317,7 +330,7 @@ impl Artifacts {
         offset: i64,
         limit: i64,
     ) -> Result<ArtifactPage, BrowseError> {
-        let (rows, total, project) = self.list_artifacts(who, p, repo, sort, offset, limit).await?;
+        let (rows, total, project) = self.list_artifacts(who, p, repo, sort, &[], offset, limit).await?;
         let mut platforms = self.platforms(&rows).await?;
         let items = rows
             .into_iter()
@@ -403,6 +416,45 @@ impl Artifacts {
         let resource = format!("{}:{tag}", r.name);
         self.auditor.log(actor, Some(r.project_id), Operation::Create, ResourceType::Tag, resource);
         Ok(r)
+    }
+
+    /// Puts label `label_id` (global, or of the artifact's project) on artifact `reference`.
+    pub async fn add_label(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        reference: &str,
+        label_id: i64,
+    ) -> Result<(), BrowseError> {
+        let (r, (a, _)) = self.artifact(who, p, repo, reference, Action::Push).await?;
+        let label = db::labels::get(self.db.reader(), label_id)
+            .await?
+            .ok_or_else(|| BrowseError::NotFound(format!("label {label_id}")))?;
+        if label.project_id.is_some_and(|pid| pid != r.project_id) {
+            return Err(BrowseError::Invalid(format!("label {} belongs to another project", label.name)));
+        }
+        if !db::labels::attach(self.db.writer(), a.id, label_id).await? {
+            return Err(BrowseError::Exists(format!("the artifact has label {} already", label.name)));
+        }
+        Ok(())
+    }
+
+    /// Takes label `label_id` off artifact `reference`.
+    pub async fn remove_label(
+        &self,
+        who: &Identity,
+        p: &ProjectRef,
+        repo: &str,
+        reference: &str,
+        label_id: i64,
+    ) -> Result<(), BrowseError> {
+        let (_, (a, _)) = self.artifact(who, p, repo, reference, Action::Push).await?;
+        if db::labels::detach(self.db.writer(), a.id, label_id).await? {
+            Ok(())
+        } else {
+            Err(BrowseError::NotFound(format!("label {label_id} on artifact {reference}")))
+        }
     }
 
     /// Deletes tag `tag` of artifact `reference`; returns the repository.

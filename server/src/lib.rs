@@ -18,6 +18,7 @@ pub mod gc;
 pub mod identity;
 pub mod immutable;
 pub mod jobs;
+pub mod labels;
 pub mod limits;
 pub mod metrics;
 pub mod migrate;

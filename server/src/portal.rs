@@ -19,6 +19,7 @@ use crate::endpoints::{EndpointError, EndpointPatch, EndpointSpec};
 use crate::gc::GcServiceError;
 use crate::gc::collector::GcParams;
 use crate::immutable::{ImmutableError, ImmutableRuleDoc};
+use crate::labels::{LabelError, LabelSpec};
 use crate::projects::members::UserRef;
 use crate::projects::robots::NewRobot;
 use crate::projects::{NewProject, ProjectError, ProjectRef};
@@ -126,6 +127,17 @@ impl From<ImmutableError> for PortalError {
     }
 }
 
+impl From<LabelError> for PortalError {
+    fn from(e: LabelError) -> Self {
+        match e {
+            LabelError::Project(p) => p.into(),
+            LabelError::NotFound(_) => Self::NotFound(capitalized(&e.to_string())),
+            LabelError::Invalid(m) | LabelError::Conflict(m) => Self::Invalid(sentence(&m)),
+            LabelError::Db => Self::Internal,
+        }
+    }
+}
+
 impl From<PurgeError> for PortalError {
     fn from(e: PurgeError) -> Self {
         match e {
@@ -165,7 +177,10 @@ impl From<BrowseError> for PortalError {
         match e {
             BrowseError::Project(p) => p.into(),
             BrowseError::NotFound(what) => Self::NotFound(capitalized(&what)),
-            BrowseError::Invalid(m) | BrowseError::Conflict(m) | BrowseError::Quota(m) => Self::Invalid(m),
+            BrowseError::Invalid(m)
+            | BrowseError::Conflict(m)
+            | BrowseError::Quota(m)
+            | BrowseError::Exists(m) => Self::Invalid(m),
             BrowseError::Unavailable => Self::Unavailable,
             BrowseError::Internal => Self::Internal,
         }
@@ -264,12 +279,17 @@ fn summary((a, tags): ArtifactWithTags) -> ArtifactSummary {
         ),
         digest: a.digest,
         immutable_tags: tags.iter().filter(|t| t.immutable).map(|t| t.name.clone()).collect(),
+        labels: a.labels.iter().map(chip).collect(),
         tags: tags.into_iter().map(|t| t.name).collect(),
         size: a.total_size,
         pushed: rfc3339_ms(a.pushed_at),
         pulled: a.pulled_at.map(rfc3339_ms),
         platforms: Vec::new(),
     }
+}
+
+fn chip(l: &crate::db::labels::LabelRow) -> LabelChip {
+    LabelChip { id: l.id, name: l.name.clone(), color: l.color.clone(), global: l.project_id.is_none() }
 }
 
 fn referrer(r: ReferrerRow) -> ArtifactSummary {
@@ -282,6 +302,7 @@ fn referrer(r: ReferrerRow) -> ArtifactSummary {
         digest: r.digest,
         tags: Vec::new(),
         immutable_tags: Vec::new(),
+        labels: Vec::new(),
         size: r.size,
         pushed: String::new(),
         pulled: None,
@@ -647,6 +668,11 @@ impl Portal for WharfPortal {
             referrers: d.referrers.into_iter().map(referrer).collect(),
             can_delete: may(&id, &d.project, Action::Delete),
             can_tag: may(&id, &d.project, Action::Push),
+            usable_labels: if may(&id, &d.project, Action::Push) {
+                self.0.labels.usable(&id, &ProjectRef::Id(d.project.id)).await?.iter().map(chip).collect()
+            } else {
+                Vec::new()
+            },
             summary,
         })
     }
@@ -960,6 +986,58 @@ impl Portal for WharfPortal {
     async fn delete_immutable_rule(&self, who: &Viewer, project: &str, id: i64) -> PortalResult<()> {
         let p = ProjectRef::Name(project.to_owned());
         Ok(self.0.immutability.delete(&identity(who), &p, id).await?)
+    }
+
+    async fn project_labels(&self, who: &Viewer, project: &str) -> PortalResult<Vec<LabelChip>> {
+        let p = ProjectRef::Name(project.to_owned());
+        Ok(self.0.labels.usable(&identity(who), &p).await?.iter().map(chip).collect())
+    }
+
+    async fn create_label(
+        &self,
+        who: &Viewer,
+        project: &str,
+        name: &str,
+        color: &str,
+        global: bool,
+    ) -> PortalResult<()> {
+        let id = identity(who);
+        let p = self.0.projects.get(&id, &ProjectRef::Name(project.to_owned()), Action::ReadProject).await?;
+        let spec = LabelSpec {
+            name: name.to_owned(),
+            description: String::new(),
+            color: color.to_owned(),
+            scope: if global { "g" } else { "p" }.to_owned(),
+            project_id: (!global).then_some(p.id),
+        };
+        self.0.labels.create(&id, &spec).await?;
+        Ok(())
+    }
+
+    async fn delete_label(&self, who: &Viewer, id: i64) -> PortalResult<()> {
+        Ok(self.0.labels.delete(&identity(who), id).await?)
+    }
+
+    async fn label_artifact(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        digest: &str,
+        label: i64,
+    ) -> PortalResult<()> {
+        let (p, repo) = split_repo(repository)?;
+        Ok(self.0.artifacts.add_label(&identity(who), &p, repo, digest, label).await?)
+    }
+
+    async fn unlabel_artifact(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        digest: &str,
+        label: i64,
+    ) -> PortalResult<()> {
+        let (p, repo) = split_repo(repository)?;
+        Ok(self.0.artifacts.remove_label(&identity(who), &p, repo, digest, label).await?)
     }
 
     async fn set_project_quota(&self, who: &Viewer, project: &str, limit: i64) -> PortalResult<()> {

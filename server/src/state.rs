@@ -51,6 +51,8 @@ pub struct AppState {
     pub webhooks: crate::webhooks::Webhooks,
     /// Audit log retention.
     pub purge: crate::purge::PurgeService,
+    /// Labels.
+    pub labels: crate::labels::Labels,
     /// Registry endpoints (proxy upstreams, replication peers).
     pub endpoints: crate::endpoints::Endpoints,
     /// Replication policies and executions.
@@ -124,6 +126,7 @@ impl AppState {
         let db_for_sessions = db.clone();
         let (db_for_rules, projects_for_rules) = (db.clone(), projects.clone());
         let db_for_purge = db.clone();
+        let (db_for_labels, projects_for_labels) = (db.clone(), projects.clone());
         let secure = config.tls.is_some() || config.external_url.starts_with("https://");
         let collector = Collector::new(db.clone(), store.clone(), config.gc_grace, config.gc_upload_age);
         let holder = crate::jobs::holder_id();
@@ -161,6 +164,7 @@ impl AppState {
             retention,
             immutability: crate::immutable::Immutability::new(db_for_rules, projects_for_rules),
             webhooks,
+            labels: crate::labels::Labels::new(db_for_labels, projects_for_labels),
             purge: crate::purge::PurgeService::new(db_for_purge, &holder, config.job_lease),
             endpoints,
             replication,

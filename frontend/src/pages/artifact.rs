@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, repository_href};
-use crate::api::{AddTag, DeleteArtifact, DeleteTag, get_artifact};
+use crate::api::{AddTag, DeleteArtifact, DeleteTag, LabelArtifact, UnlabelArtifact, get_artifact};
 use crate::components::{CopyCommand, CsrfField, Failure, first_error, human_size, short_digest};
 
 /// `/artifacts/<repository>?ref=<tag or digest>`
@@ -19,9 +19,14 @@ pub fn ArtifactPage() -> impl IntoView {
     let delete_tag = ServerAction::<DeleteTag>::new();
     let add_tag = ServerAction::<AddTag>::new();
     let delete = ServerAction::<DeleteArtifact>::new();
-    // Reloaded after a tag changes (the action lands back on this same page).
+    let label = ServerAction::<LabelArtifact>::new();
+    let unlabel = ServerAction::<UnlabelArtifact>::new();
+    // Reloaded after a tag or label changes (the action lands back on this same page).
     let artifact = Resource::new_blocking(
-        move || (name(), reference(), delete_tag.version().get() + add_tag.version().get()),
+        move || {
+            let changes = delete_tag.version().get() + add_tag.version().get();
+            (name(), reference(), changes + label.version().get() + unlabel.version().get())
+        },
         |(n, r, _)| get_artifact(n, r),
     );
     view! {
@@ -88,6 +93,43 @@ pub fn ArtifactPage() -> impl IntoView {
                         </ActionForm>
                     })}
                     {move || first_error([delete_tag.value().get(), add_tag.value().get(), delete.value().get()])}
+
+                    <h2>"Labels"</h2>
+                    {a.summary.labels.is_empty().then(|| view! { <p class="empty">"No labels."</p> })}
+                    <ul class="tags">
+                        {a.summary.labels.clone().into_iter().map(|l| {
+                            let (repo, digest, id) = (repo.clone(), digest.clone(), l.id.to_string());
+                            let (style, name, aria) = (l.style(), l.name.clone(), format!("Remove label {}", l.name));
+                            view! {
+                                <li>
+                                    <span class="label" style=style>{name}</span>
+                                    {a.can_tag.then(move || view! {
+                                        <ActionForm action=unlabel attr:class="inline">
+                                            <CsrfField />
+                                            <input type="hidden" name="repository" value=repo />
+                                            <input type="hidden" name="digest" value=digest />
+                                            <input type="hidden" name="label" value=id />
+                                            <button type="submit" class="small" aria-label=aria>"×"</button>
+                                        </ActionForm>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    {let (repo, digest) = (repo.clone(), digest.clone());
+                     let addable: Vec<_> = a.usable_labels.iter().filter(|u| !a.summary.labels.iter().any(|l| l.id == u.id)).cloned().collect();
+                     (a.can_tag && !addable.is_empty()).then(move || view! {
+                        <ActionForm action=label attr:class="row">
+                            <CsrfField />
+                            <input type="hidden" name="repository" value=repo.clone() />
+                            <input type="hidden" name="digest" value=digest.clone() />
+                            <select name="label" aria-label="Label">
+                                {addable.into_iter().map(|l| view! { <option value=l.id.to_string()>{format!("{}{}", l.name, if l.global { " (global)" } else { "" })}</option> }).collect_view()}
+                            </select>
+                            <button type="submit">"Add label"</button>
+                        </ActionForm>
+                    })}
+                    {move || first_error([label.value().get(), unlabel.value().get()])}
 
                     {(!a.config.is_empty()).then(|| view! {
                         <h2>"Configuration"</h2>

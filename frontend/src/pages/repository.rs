@@ -88,6 +88,10 @@ pub fn RepositoryPage() -> impl IntoView {
                                             <td>{row.tags.into_iter().map(|t| {
                                                 let locked = row.immutable_tags.contains(&t);
                                                 view! { <span class="tag" class:immutable=locked title=locked.then_some("immutable: cannot be pushed over or deleted")>{locked.then_some("🔒 ")}{t}</span> }
+                                            }).collect_view()}
+                                            {row.labels.into_iter().map(|l| {
+                                                let style = l.style();
+                                                view! { <span class="label" style=style>{l.name}</span> }
                                             }).collect_view()}</td>
                                             <td>
                                                 {row.kind.to_string()}

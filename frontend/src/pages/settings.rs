@@ -1,9 +1,12 @@
-//! A project's settings (project admins): public or private; delete the project when empty.
+//! A project's settings (project admins): public or private, the storage quota, labels; delete
+//! the project when empty.
 
 use leptos::prelude::*;
 
 use super::project::{ProjectFrame, project_resource};
-use crate::api::{DeleteProject, SetProjectPublic, SetProjectQuota};
+use crate::api::{
+    CreateLabel, DeleteLabel, DeleteProject, SetProjectPublic, SetProjectQuota, project_labels,
+};
 use crate::components::{CsrfField, Failure, QuotaMeter};
 use crate::types::ProjectView;
 
@@ -11,12 +14,32 @@ use crate::types::ProjectView;
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let project = project_resource();
+    let params = leptos_router::hooks::use_params_map();
+    let create = ServerAction::<CreateLabel>::new();
+    let delete = ServerAction::<DeleteLabel>::new();
+    // Loaded with the project, in the page's one Suspense (nested ones do not render on the
+    // server).
+    let labels = Resource::new_blocking(
+        move || {
+            (
+                params.read().get("project").unwrap_or_default(),
+                create.version().get() + delete.version().get(),
+            )
+        },
+        |(n, _)| project_labels(n),
+    );
     view! {
         <ProjectFrame current="settings" project />
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let labels = labels.await;
                 match project.await {
-                    Ok(p) => view! { <Settings project=p /> }.into_any(),
+                    Ok(p) => view! {
+                        <Settings project=p.clone() />
+                        <LabelsCard project=p.name.clone() admin=p.can_set_quota labels create delete />
+                        <DeleteCard project=p />
+                    }
+                        .into_any(),
                     Err(_) => ().into_any(),
                 }
             })}
@@ -27,14 +50,11 @@ pub fn SettingsPage() -> impl IntoView {
 #[component]
 fn Settings(project: ProjectView) -> impl IntoView {
     let public = ServerAction::<SetProjectPublic>::new();
-    let delete = ServerAction::<DeleteProject>::new();
     let quota = ServerAction::<SetProjectQuota>::new();
     let for_quota = project.name.clone();
     let limit_text =
         if project.storage_limit < 0 { "-1".to_owned() } else { project.storage_limit.to_string() };
-    let name = project.name.clone();
-    let (for_public, for_delete) = (name.clone(), name.clone());
-    let empty = project.repo_count == 0;
+    let for_public = project.name.clone();
     view! {
         <section class="card">
             <h2>"Visibility"</h2>
@@ -62,6 +82,16 @@ fn Settings(project: ProjectView) -> impl IntoView {
             })}
             {move || quota.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
         </section>
+    }
+}
+
+#[component]
+fn DeleteCard(project: ProjectView) -> impl IntoView {
+    let delete = ServerAction::<DeleteProject>::new();
+    let name = project.name.clone();
+    let for_delete = name.clone();
+    let empty = project.repo_count == 0;
+    view! {
         <section class="card danger-zone">
             <h2>"Delete project"</h2>
             {if empty {
@@ -79,6 +109,61 @@ fn Settings(project: ProjectView) -> impl IntoView {
             } else {
                 view! { <p class="muted">{format!("The project still has {} repositories: delete them first.", project.repo_count)}</p> }.into_any()
             }}
+            {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
+        </section>
+    }
+}
+
+/// The project's labels (and the global ones) as chips; new ones added, project ones deleted.
+#[component]
+fn LabelsCard(
+    project: String,
+    admin: bool,
+    labels: Result<Vec<crate::types::LabelChip>, crate::types::PortalError>,
+    create: ServerAction<CreateLabel>,
+    delete: ServerAction<DeleteLabel>,
+) -> impl IntoView {
+    let p_new = project.clone();
+    view! {
+        <section class="card">
+            <h2>"Labels"</h2>
+            <p class="muted">"Put labels on artifacts to mark them (tested, released, …); listings filter on them."</p>
+            {match labels {
+                Err(e) => view! { <Failure error=e /> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="empty">"No labels yet."</p> }.into_any(),
+                Ok(list) => view! {
+                    <ul class="tags">
+                        {list.into_iter().map(|l| {
+                            let p = project.clone();
+                            let id = l.id.to_string();
+                            let (style, name, aria) = (l.style(), l.name.clone(), format!("Delete label {}", l.name));
+                            view! {
+                                <li>
+                                    <span class="label" style=style>{name}</span>
+                                    {l.global.then_some(view! { <span class="muted small">" global"</span> })}
+                                    {(!l.global || admin).then(move || view! {
+                                        <ActionForm action=delete attr:class="inline">
+                                            <CsrfField />
+                                            <input type="hidden" name="project" value=p />
+                                            <input type="hidden" name="id" value=id />
+                                            <button type="submit" class="small danger" aria-label=aria>"×"</button>
+                                        </ActionForm>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+            <ActionForm action=create attr:class="row">
+                <CsrfField />
+                <input type="hidden" name="project" value=p_new />
+                <input name="name" required placeholder="released" aria-label="Label name" />
+                <input name="color" type="color" value="#0b63ce" aria-label="Label color" />
+                {admin.then_some(view! { <label class="check"><input type="checkbox" name="global" />" global (every project)"</label> })}
+                <button type="submit">"Add label"</button>
+            </ActionForm>
+            {move || create.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
             {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <Failure error=e /> })}
         </section>
     }

@@ -7,6 +7,7 @@ pub mod error;
 mod gc;
 mod health;
 mod immutable;
+mod labels;
 mod members;
 mod metadatas;
 pub mod openapi;
@@ -98,6 +99,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::list_executions))
         .routes(routes!(webhooks::list_tasks))
         .routes(routes!(webhooks::task_log))
+        .routes(routes!(labels::list_labels, labels::create_label))
+        .routes(routes!(labels::get_label, labels::update_label, labels::delete_label))
+        .routes(routes!(labels::add_label))
+        .routes(routes!(labels::remove_label))
         .routes(routes!(immutable::list_rules, immutable::create_rule))
         .routes(routes!(immutable::update_rule, immutable::delete_rule))
         .routes(routes!(retention::create))

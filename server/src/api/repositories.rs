@@ -24,14 +24,33 @@ impl From<BrowseError> for ApiError {
             BrowseError::Invalid(m) => Self::BadRequest(m),
             BrowseError::Conflict(m) => Self::PreconditionFailed(m),
             BrowseError::Quota(m) => Self::Denied(m),
+            BrowseError::Exists(m) => Self::Conflict(m),
             BrowseError::Unavailable => Self::Unavailable,
             BrowseError::Internal => Self::Internal,
         }
     }
 }
 
+/// The label ids of Harbor's `q=labels=(1 2)` (or `labels=1`): an artifact must carry all.
+fn label_filter(q: Option<&str>) -> Result<Vec<i64>, ApiError> {
+    let Some(q) = q else { return Ok(Vec::new()) };
+    let Some(value) = q.split(',').find_map(|t| t.trim().strip_prefix("labels=")) else {
+        return Ok(Vec::new());
+    };
+    value
+        .trim_matches(|c| c == '(' || c == ')' || c == '{' || c == '}')
+        .split([' ', '+'])
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<i64>().map_err(|_| {
+                ApiError::BadRequest(format!("labels={value}: use label ids, as in labels=(1 2)"))
+            })
+        })
+        .collect()
+}
+
 /// Decodes `%XX` escapes once more (the path was decoded once already).
-fn decode_again(s: &str) -> String {
+pub(super) fn decode_again(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -155,7 +174,7 @@ pub async fn delete_repository(
         ("repository_name" = String, Path, description = "The repository's name within the project (URL-encode a '/' as %252F)"),
         ("page" = i64, Query, description = "Page number, from 1"),
         ("page_size" = i64, Query, description = "Items per page (at most 100)"),
-        ("q" = String, Query, description = "tags=x, digest=…"),
+        ("q" = String, Query, description = "labels=(1 2): artifacts carrying every one of these label ids"),
         ("sort" = String, Query, description = "-push_time, pull_time, size")
     ),
     responses(
@@ -181,9 +200,10 @@ pub async fn list_artifacts(
             ))
         })?,
     };
+    let labels = label_filter(param(&pairs, "q"))?;
     let (rows, total, _) = app
         .artifacts
-        .list_artifacts(&who, &p, &decode_again(&repo), sort, page.offset(), page.page_size)
+        .list_artifacts(&who, &p, &decode_again(&repo), sort, &labels, page.offset(), page.page_size)
         .await?;
     let body: Vec<Artifact> = rows.into_iter().map(Artifact::from).collect();
     let path = format!("/api/v2.0/projects/{project}/repositories/{repo}/artifacts");

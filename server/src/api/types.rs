@@ -331,10 +331,13 @@ pub struct Artifact {
     pub pull_time: Option<String>,
     /// Tags pointing at it.
     pub tags: Vec<ArtifactTag>,
+    /// Its labels.
+    pub labels: Vec<super::labels::Label>,
 }
 
 impl From<crate::artifacts::ArtifactWithTags> for Artifact {
-    fn from((a, tags): crate::artifacts::ArtifactWithTags) -> Self {
+    fn from((mut a, tags): crate::artifacts::ArtifactWithTags) -> Self {
+        let labels = std::mem::take(&mut a.labels).into_iter().map(super::labels::Label::from).collect();
         let kind =
             ArtifactKind::classify(&a.media_type, a.artifact_type.as_deref(), a.config_media_type.as_deref())
                 .harbor_type();
@@ -361,6 +364,7 @@ impl From<crate::artifacts::ArtifactWithTags> for Artifact {
                     immutable: t.immutable,
                 })
                 .collect(),
+            labels,
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum Action {
     ManageRetention,
     /// Manage tag immutability rules.
     ManageImmutability,
+    /// Create, change and delete the project's labels.
+    ManageLabels,
     /// See the project's webhook policies and their deliveries.
     ReadWebhooks,
     /// Create, change and delete webhook policies.
@@ -72,7 +74,9 @@ fn role_allows(role: Role, action: Action) -> bool {
         Pull | ReadProject => true,
         ListMembers => role != LimitedGuest,
         Push | ManageRetention => matches!(role, Developer | Maintainer | ProjectAdmin),
-        Delete | ManageImmutability | ReadWebhooks => matches!(role, Maintainer | ProjectAdmin),
+        Delete | ManageImmutability | ManageLabels | ReadWebhooks => {
+            matches!(role, Maintainer | ProjectAdmin)
+        }
         ReadLogs | ManageMembers | ManageRobots | ManageWebhooks | UpdateProject | DeleteProject => {
             role == ProjectAdmin
         }
@@ -111,6 +115,7 @@ mod tests {
             (Delete, [true, true, false, false, false]),
             (ManageImmutability, [true, true, false, false, false]),
             (ReadWebhooks, [true, true, false, false, false]),
+            (ManageLabels, [true, true, false, false, false]),
             (ManageWebhooks, [true, false, false, false, false]),
             (ManageMembers, [true, false, false, false, false]),
             (ManageRobots, [true, false, false, false, false]),

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod blobs;
 pub mod gc_runs;
 pub mod immutable;
+pub mod labels;
 pub mod leases;
 pub mod manifests;
 pub mod members;

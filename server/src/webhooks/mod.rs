@@ -516,16 +516,21 @@ impl Webhooks {
             db::webhooks::claim_due(&mut tx, self.db.backend(), &self.holder, lease_until, BATCH).await?;
         tx.commit().await?;
         let n = due.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        // Sent together; their outcomes recorded in one transaction, so a busy receiver costs
+        // the database one write per batch, not one per delivery (pushes share that writer).
         let sends = due.into_iter().map(|task| async move {
             let (outcome, message, line) = self.attempt(&task).await;
-            let mut tx = self.db.begin().await?;
-            db::webhooks::finish_attempt(&mut tx, task.id, &self.holder, &outcome, &message, &line).await?;
-            tx.commit().await?;
-            Ok::<(), DbError>(())
+            (task.id, outcome, message, line)
         });
-        for r in futures::future::join_all(sends).await {
-            r?;
+        let outcomes = futures::future::join_all(sends).await;
+        let mut tx = self.db.begin().await?;
+        for (id, outcome, message, line) in &outcomes {
+            db::webhooks::finish_attempt(&mut tx, *id, &self.holder, outcome, message, line).await?;
         }
+        tx.commit().await?;
         Ok(n)
     }
 

@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod harbor_compat;
 mod immutable;
+mod labels;
 mod matrix;
 mod members;
 mod metrics;

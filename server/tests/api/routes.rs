@@ -103,6 +103,7 @@ struct Fixture {
     hook_execution: i64,
     hook_task: i64,
     purge_id: i64,
+    label_id: i64,
     markers: Vec<String>,
 }
 
@@ -260,7 +261,15 @@ async fn fixture(app: &TestApp) -> Fixture {
         dry_run: true,
     };
     let purge_id = app.state.purge.run_now(wharf::vocab::Trigger::Manual, purge).await.expect("purge").id;
+    let res = app
+        .admin(Method::POST, "/api/v2.0/labels")
+        .json(&json!({"name": "label-91", "scope": "p", "project_id": project_id}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+    let label_id = res.created_id();
     Fixture {
+        label_id,
         purge_id,
         immutable_rule,
         hook,
@@ -278,6 +287,7 @@ async fn fixture(app: &TestApp) -> Fixture {
             "keep-91-".into(),
             "frozen-91-".into(),
             "hook-91".into(),
+            "label-91".into(),
             "hook-secret-91".into(),
             "insider-91".into(),
             "hush/vault".into(),
@@ -719,6 +729,49 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             None,
         ),
         ("GET", "/api/v2.0/statistics", SignedIn, "/api/v2.0/statistics".into(), None),
+        ("GET", "/api/v2.0/labels", SignedIn, "/api/v2.0/labels?scope=g".into(), None),
+        (
+            "POST",
+            "/api/v2.0/labels",
+            Admin,
+            "/api/v2.0/labels".into(),
+            Some(json!({"name": "walker-g", "scope": "g"})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/labels/{label_id}",
+            Project(Read),
+            format!("/api/v2.0/labels/{}", f.label_id),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/labels/{label_id}",
+            Project(Delete),
+            format!("/api/v2.0/labels/{}", f.label_id),
+            Some(json!({"name": "label-91"})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/labels/{label_id}",
+            Project(Delete),
+            format!("/api/v2.0/labels/{}", f.label_id),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/labels",
+            Project(Push),
+            format!("{art}/v1/labels"),
+            Some(json!({"id": f.label_id})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/labels/{label_id}",
+            Project(Push),
+            format!("{art}/v1/labels/{}", f.label_id),
+            None,
+        ),
         ("GET", "/api/v2.0/system/purgeaudit", Admin, "/api/v2.0/system/purgeaudit".into(), None),
         (
             "GET",
@@ -1002,6 +1055,9 @@ fn server_fn_need(name: &str) -> Need {
         | "run_retention" => Project(Retention),
         "set_project_quota" | "purge_page" | "run_purge" | "set_purge_schedule" => Admin,
         "webhooks_page" => Project(Delete),
+        "project_labels" => Project(Read),
+        "create_label" | "delete_label" => Project(Delete),
+        "label_artifact" | "unlabel_artifact" => Project(Push),
         "add_webhook" | "switch_webhook" | "delete_webhook" => Project(ProjectAdmin),
         "immutable_rules_page" => Project(Read),
         "add_immutable_rule" | "switch_immutable_rule" | "delete_immutable_rule" => Project(Delete),
@@ -1058,6 +1114,8 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
         ("url", "http://127.0.0.1:9".into()),
         ("execution", f.replication_id.to_string()),
         ("limit", "-1".into()),
+        ("label", f.label_id.to_string()),
+        ("color", "#00ff00".into()),
         ("keep_hours", "800000".into()),
         ("operations", "pull".into()),
         ("address", "http://127.0.0.1:9/walker".into()),

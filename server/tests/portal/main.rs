@@ -572,6 +572,57 @@ async fn administrators_purge_the_audit_log_from_the_admin_page() {
     assert!(header(&res, "location").expect("back").contains("__err"));
 }
 
+#[tokio::test]
+async fn labels_are_made_on_the_settings_tab_and_put_on_artifacts() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    let owner = app.create_user("owner", "Passw0rd!").await;
+    app.add_member("team", owner, wharf::auth::Role::ProjectAdmin).await;
+    let (digest, _, _) = app.push_image("team/app", "v1").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("owner", "Passw0rd!").await;
+    eventually(&b, "/projects/team/settings", "No labels yet.").await;
+    let res =
+        b.post("/ui/create_label", &[("project", "team"), ("name", "tested"), ("color", "#00aa00")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/settings"));
+    // A project admin cannot make global labels.
+    let res =
+        b.post("/ui/create_label", &[("project", "team"), ("name", "everywhere"), ("global", "on")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    let main = eventually(&b, "/projects/team/settings", ">tested<").await;
+    assert!(main.contains("border-color: #00aa00"), "{main}");
+    let labels: serde_json::Value = app
+        .admin(
+            Method::GET,
+            &format!("/api/v2.0/labels?scope=p&project_id={}", {
+                let p: serde_json::Value =
+                    app.admin(Method::GET, "/api/v2.0/projects/team").call().await.json();
+                p["project_id"].as_i64().expect("id")
+            }),
+        )
+        .call()
+        .await
+        .json();
+    let id = labels[0]["id"].as_i64().expect("label").to_string();
+    let res = b
+        .post("/ui/label_artifact", &[("repository", "team/app"), ("digest", &digest), ("label", &id)])
+        .await;
+    assert!(
+        header(&res, "location").expect("back").starts_with("/artifacts/team%2Fapp")
+            || header(&res, "location").expect("back").starts_with("/artifacts/")
+    );
+    let main = eventually(&b, "/repositories/team/app", ">tested<").await;
+    assert!(main.contains(r#"class="label""#), "{main}");
+    let (_, html) = b.get(&format!("/artifacts/team/app?ref={digest}")).await;
+    assert!(main_of(&html).contains("Remove label tested"), "{}", main_of(&html));
+    b.post("/ui/unlabel_artifact", &[("repository", "team/app"), ("digest", &digest), ("label", &id)]).await;
+    let (_, html) = b.get("/repositories/team/app").await;
+    assert!(!main_of(&html).contains(">tested<"));
+    let res = b.post("/ui/delete_label", &[("project", "team"), ("id", &id)]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/settings"));
+    eventually(&b, "/projects/team/settings", "No labels yet.").await;
+}
+
 /// Polls `path` until its main part contains `needle` (actions that finish in the background).
 async fn eventually(b: &Browser, path: &str, needle: &str) -> String {
     let mut main = String::new();

@@ -25,6 +25,9 @@ pub struct ArtifactRow {
     pub pushed_at: i64,
     /// Last pull time, unix ms.
     pub pulled_at: Option<i64>,
+    /// Its labels (filled by the domain; queries leave it empty).
+    #[sqlx(skip)]
+    pub labels: Vec<crate::db::labels::LabelRow>,
 }
 
 /// A tag of an artifact.
@@ -98,21 +101,48 @@ pub async fn list_artifacts<'e>(
     e: impl Executor<'e, Database = Any>,
     repo_id: i64,
     sort: ArtifactSort,
+    labels: &[i64],
     offset: i64,
     limit: i64,
 ) -> DbResult<Vec<ArtifactRow>> {
-    let sql =
-        format!("{ARTIFACT_SELECT} WHERE repository_id = $1 ORDER BY {} LIMIT $2 OFFSET $3", sort.order_by());
-    let rows = sqlx::query(&sql).bind(repo_id).bind(limit).bind(offset).fetch_all(e).await?;
+    let sql = format!(
+        "{ARTIFACT_SELECT} WHERE repository_id = $1{} ORDER BY {} LIMIT $2 OFFSET $3",
+        with_labels(4, labels),
+        sort.order_by()
+    );
+    let mut q = sqlx::query(&sql).bind(repo_id).bind(limit).bind(offset);
+    for l in labels {
+        q = q.bind(*l);
+    }
+    let rows = q.fetch_all(e).await?;
     rows.iter().map(artifact_from).collect()
 }
 
-/// How many artifacts a repository holds.
-pub async fn count_artifacts<'e>(e: impl Executor<'e, Database = Any>, repo_id: i64) -> DbResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM manifests WHERE repository_id = $1")
-        .bind(repo_id)
-        .fetch_one(e)
-        .await?)
+/// The condition that keeps artifacts carrying every one of `labels` (bound from `$first`).
+fn with_labels(first: usize, labels: &[i64]) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    format!(
+        " AND id IN (SELECT manifest_id FROM artifact_labels WHERE label_id IN ({}) GROUP BY manifest_id \
+         HAVING COUNT(*) = {})",
+        placeholders(first, labels.len()),
+        labels.len()
+    )
+}
+
+/// How many artifacts a repository holds (with every one of `labels`).
+pub async fn count_artifacts<'e>(
+    e: impl Executor<'e, Database = Any>,
+    repo_id: i64,
+    labels: &[i64],
+) -> DbResult<i64> {
+    let sql = format!("SELECT COUNT(*) FROM manifests WHERE repository_id = $1{}", with_labels(2, labels));
+    let mut q = sqlx::query_scalar(&sql).bind(repo_id);
+    for l in labels {
+        q = q.bind(*l);
+    }
+    Ok(q.fetch_one(e).await?)
 }
 
 /// One artifact by digest, or by the tag pointing at it.
