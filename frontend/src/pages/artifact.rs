@@ -96,7 +96,7 @@ pub fn ArtifactPage() -> impl IntoView {
 
                     <h2>"Labels"</h2>
                     {a.summary.labels.is_empty().then(|| view! { <p class="empty">"No labels."</p> })}
-                    <ul class="tags">
+                    <ul class="labels">
                         {a.summary.labels.clone().into_iter().map(|l| {
                             let (repo, digest, id) = (repo.clone(), digest.clone(), l.id.to_string());
                             let (style, name, aria) = (l.style(), l.name.clone(), format!("Remove label {}", l.name));

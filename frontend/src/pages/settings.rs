@@ -132,7 +132,7 @@ fn LabelsCard(
                 Err(e) => view! { <Failure error=e /> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="empty">"No labels yet."</p> }.into_any(),
                 Ok(list) => view! {
-                    <ul class="tags">
+                    <ul class="labels">
                         {list.into_iter().map(|l| {
                             let p = project.clone();
                             let id = l.id.to_string();
