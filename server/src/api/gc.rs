@@ -17,7 +17,8 @@ use crate::gc::{GcServiceError, Trigger};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
 
-fn admin_only(who: &Identity) -> Result<(), ApiError> {
+/// System administrators only (garbage collection, audit log purges).
+pub(super) fn admin_only(who: &Identity) -> Result<(), ApiError> {
     match who {
         Identity::User { sysadmin: true, .. } => Ok(()),
         Identity::User { .. } | Identity::Robot { .. } => Err(ApiError::Forbidden),
@@ -81,7 +82,7 @@ pub async fn create_schedule(
 }
 
 /// The schedule a request names (`Manual` is handled by the caller).
-fn requested(s: &ScheduleObj) -> Result<Schedule, ApiError> {
+pub(super) fn requested(s: &ScheduleObj) -> Result<Schedule, ApiError> {
     let kind = ScheduleKind::parse(&s.kind).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "schedule type {:?} is not one of Hourly, Daily, Weekly, Custom, None or Manual",

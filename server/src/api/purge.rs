@@ -6,26 +6,18 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use frontend::types::{Schedule, ScheduleKind, Trigger};
+use frontend::types::Trigger;
 use serde::{Deserialize, Serialize};
 
 use super::caller::{ApiCaller, ApiJson, ApiPath};
 use super::error::ApiError;
+use super::gc::{admin_only, requested};
 use super::projects::{page_of, query_pairs};
 use super::types::ScheduleObj;
-use crate::auth::Identity;
 use crate::db::purge_runs::PurgeRunRow;
 use crate::purge::{PurgeError, PurgeParams};
 use crate::state::AppState;
 use crate::time::rfc3339_ms;
-
-fn admin_only(who: &Identity) -> Result<(), ApiError> {
-    match who {
-        Identity::User { sysadmin: true, .. } => Ok(()),
-        Identity::User { .. } | Identity::Robot { .. } => Err(ApiError::Forbidden),
-        Identity::Anonymous => Err(ApiError::Unauthorized),
-    }
-}
 
 impl From<PurgeError> for ApiError {
     fn from(e: PurgeError) -> Self {
@@ -92,16 +84,6 @@ impl From<PurgeRunRow> for PurgeHistory {
             update_time: rfc3339_ms(r.updated_at),
         }
     }
-}
-
-fn requested(s: &ScheduleObj) -> Result<Schedule, ApiError> {
-    let kind = ScheduleKind::parse(&s.kind).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "schedule type {:?} is not one of Hourly, Daily, Weekly, Custom, None or Manual",
-            s.kind
-        ))
-    })?;
-    Ok(Schedule::new(kind, &s.cron))
 }
 
 /// `POST /api/v2.0/system/purgeaudit/schedule`: type `Manual` runs now.
