@@ -516,3 +516,57 @@ async fn an_admin_adds_a_replication_rule_runs_it_and_reads_its_task_log_in_chro
     c.goto(&format!("{base}/admin/replication")).await.expect("back");
     shot(&c, "13-replication").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_admin_protects_releases_and_adds_a_webhook_in_chromium() {
+    let wharf = Wharf::start().await;
+    let base = format!("http://{}", wharf.host);
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
+
+    // Immutability: the form's default rule (v* in every repository) added from the tab.
+    c.goto(&format!("{base}/projects/library")).await.expect("project");
+    c.find(Locator::LinkText("Immutability")).await.expect("tab").click().await.expect("click");
+    wait_for(&c, "form.rule-form", "immutability-tab").await;
+    hydrated(&c).await;
+    assert!(text_of(&c, "main").await.contains("No immutability rules"));
+    c.find(Locator::Css("form.rule-form button[type=submit]"))
+        .await
+        .expect("add")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//ol[@class='rules']//span[contains(text(), 'tags matching `v*`')]"))
+        .await
+        .expect("rule listed");
+    shot(&c, "14-immutability").await;
+
+    // Webhooks: a policy with its URL, listed with its events.
+    c.find(Locator::LinkText("Webhooks")).await.expect("tab").click().await.expect("click");
+    wait_for(&c, "form.rule-form", "webhooks-tab").await;
+    hydrated(&c).await;
+    c.find(Locator::Css("input[name=name]")).await.expect("name").send_keys("ci").await.expect("type");
+    c.find(Locator::Css("input[name=address]"))
+        .await
+        .expect("url")
+        .send_keys("http://127.0.0.1:9/hook")
+        .await
+        .expect("type");
+    c.find(Locator::Css("form.rule-form button[type=submit]"))
+        .await
+        .expect("add")
+        .click()
+        .await
+        .expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//table[@class='list']//code[text()='http://127.0.0.1:9/hook']"))
+        .await
+        .expect("policy listed");
+    let row = text_of(&c, "table.list tbody").await;
+    assert!(row.contains("ci") && row.contains("Artifact pushed") && row.contains("enabled"), "{row}");
+    shot(&c, "15-webhooks").await;
+}
