@@ -1,6 +1,6 @@
 //! SQL for webhook policies and their deliveries (`webhook_executions`, `webhook_tasks`).
 
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 use super::{Backend, DbResult, like_escape, now_ms};
 
@@ -365,16 +365,6 @@ pub async fn finish_attempt(
     Ok(true)
 }
 
-/// When the next task is due (unix ms), if any is waiting.
-pub async fn next_due<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT MIN(CASE WHEN status = 'Pending' THEN next_attempt_at ELSE lease_until END) FROM webhook_tasks \
-         WHERE status IN ('Pending', 'Running')",
-    )
-    .fetch_one(e)
-    .await?)
-}
-
 /// An execution with its tasks' counts.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExecutionRow {
@@ -544,10 +534,4 @@ pub async fn prune<'e>(e: impl Executor<'e, Database = Any>, before: i64) -> DbR
         .execute(e)
         .await?
         .rows_affected())
-}
-
-/// Tasks per status across all policies (for the metrics and tests).
-pub async fn task_counts<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<Vec<(String, i64)>> {
-    let rows = sqlx::query("SELECT status, COUNT(*) FROM webhook_tasks GROUP BY status").fetch_all(e).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }

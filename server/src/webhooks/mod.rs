@@ -482,8 +482,8 @@ impl Webhooks {
             .ok_or_else(|| WebhookError::NotFound(format!("task {tid}")))
     }
 
-    /// Sends what is due until the process ends: claims a batch, posts it, records each
-    /// attempt; between batches sleeps until the next task is due (at most [`IDLE_POLL`]).
+    /// Sends what is due until the process ends: claims a batch, posts it, records the
+    /// attempts; when nothing was due it waits [`IDLE_POLL`] before looking again.
     pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
