@@ -289,6 +289,7 @@ pub async fn save_retention_rule(
     tag_decoration: String,
     tag_pattern: String,
     untagged: Option<String>,
+    labels: Option<String>,
     csrf: Option<String>,
 ) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
@@ -304,6 +305,7 @@ pub async fn save_retention_rule(
         tag_excludes: tag_decoration == "excludes",
         tag_pattern: tag_pattern.trim().to_owned(),
         untagged: untagged.is_some(),
+        labels: labels.unwrap_or_default().trim().to_owned(),
     };
     portal.save_retention_rule(&who, &project, index, rule).await?;
     leptos_axum::redirect(&tab_href(&project, "retention"));
@@ -512,6 +514,7 @@ pub async fn add_immutable_rule(
     repo_pattern: String,
     tag_decoration: String,
     tag_pattern: String,
+    labels: Option<String>,
     csrf: Option<String>,
 ) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
@@ -520,6 +523,7 @@ pub async fn add_immutable_rule(
         repo_pattern: repo_pattern.trim().to_owned(),
         tag_excludes: tag_decoration == "excludes",
         tag_pattern: tag_pattern.trim().to_owned(),
+        labels: labels.unwrap_or_default().trim().to_owned(),
     };
     portal.add_immutable_rule(&who, &project, &rule).await?;
     leptos_axum::redirect(&tab_href(&project, "immutability"));
@@ -815,6 +819,7 @@ pub async fn create_replication_rule(
     flatten: Option<i64>,
     name_filter: Option<String>,
     tag_filter: Option<String>,
+    label_filter: Option<String>,
     trigger: Option<ReplicationTrigger>,
     cron: Option<String>,
     replicate_deletion: Option<String>,
@@ -829,6 +834,7 @@ pub async fn create_replication_rule(
         flatten: flatten.unwrap_or(1),
         name_filter: name_filter.unwrap_or_default().trim().to_owned(),
         tag_filter: tag_filter.unwrap_or_default().trim().to_owned(),
+        label_filter: label_filter.unwrap_or_default().trim().to_owned(),
         trigger: trigger.unwrap_or_default(),
         cron: cron.unwrap_or_default().trim().to_owned(),
         replicate_deletion: replicate_deletion.is_some(),

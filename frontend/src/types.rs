@@ -1025,6 +1025,8 @@ pub struct NewReplicationRule {
     pub name_filter: String,
     /// Tag filter (doublestar; empty: all).
     pub tag_filter: String,
+    /// Label names an artifact must carry, comma-separated (empty: any).
+    pub label_filter: String,
     /// When it runs.
     pub trigger: ReplicationTrigger,
     /// The cron of a scheduled rule.
@@ -1340,6 +1342,8 @@ pub struct NewImmutableRule {
     pub tag_excludes: bool,
     /// Tag pattern (doublestar).
     pub tag_pattern: String,
+    /// Label names the artifact must carry, comma-separated (empty: any).
+    pub labels: String,
 }
 
 /// One repository of a retention execution.
@@ -1408,6 +1412,8 @@ pub struct NewRetentionRule {
     pub tag_pattern: String,
     /// Untagged artifacts are considered.
     pub untagged: bool,
+    /// Label names the artifact must carry, comma-separated (empty: any).
+    pub labels: String,
 }
 
 /// A user in the administrators' list.

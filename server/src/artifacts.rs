@@ -221,8 +221,11 @@ impl Artifacts {
         let rules = Protection::load(&self.db, r.project_id).await?;
         if !rules.is_empty() {
             let path = r.name.split_once('/').map_or(r.name.as_str(), |(_, p)| p);
+            let labels: std::collections::HashMap<i64, Vec<&str>> =
+                rows.iter().map(|a| (a.id, a.labels.iter().map(|l| l.name.as_str()).collect())).collect();
             for t in &mut tags {
-                t.immutable = rules.protects(path, &t.name);
+                let mine = labels.get(&t.manifest_id).map(Vec::as_slice).unwrap_or_default();
+                t.immutable = rules.protects(path, &t.name, mine);
             }
         }
         Ok(rows

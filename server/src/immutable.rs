@@ -3,6 +3,10 @@
 //! anyone, until the rule is disabled or deleted. The registry reads the rules inside the
 //! transaction that writes or deletes the tag ([`crate::db::immutable::enabled_in`]), so the
 //! check and the write cannot be separated by a racing push or a rule change.
+//!
+//! A rule may also name labels (Harbor's `label` tag selector): a tag is then immutable while
+//! the artifact it names carries (or lacks) them, so labelling a build `release` freezes its
+//! tags. A tag that does not exist yet can always be created.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{Action, Identity};
 use crate::db::{self, Db};
 use crate::projects::{ProjectError, ProjectRef, Projects};
-use crate::retention::policy::{RepoSelector, SelectorDoc, TagSelector, selectors};
+use crate::retention::policy::{LabelSelector, Selection, SelectorDoc, label_selector, selectors};
 
 /// Harbor's limit on rules per project.
 pub const MAX_RULES: i64 = 15;
@@ -98,10 +102,12 @@ impl ImmutableRuleDoc {
         Self {
             action: action(),
             template: template(),
-            tag_selectors: vec![selector(
+            tag_selectors: std::iter::once(selector(
                 if form.tag_excludes { "excludes" } else { "matches" },
                 &form.tag_pattern,
-            )],
+            ))
+            .chain(label_selector(&form.labels))
+            .collect(),
             scope_selectors: [(
                 "repository".to_owned(),
                 vec![selector(
@@ -136,6 +142,12 @@ impl ImmutableRuleDoc {
         let words = |list: &[SelectorDoc], not: &str| {
             list.iter()
                 .map(|s| {
+                    if s.kind == "label" {
+                        let without = s.decoration == "withoutLabels";
+                        return LabelSelector::new(without, [s.pattern.as_str()])
+                            .map(|l| l.describe())
+                            .unwrap_or_default();
+                    }
                     let neg = if s.decoration == not { "not matching" } else { "matching" };
                     format!("{neg} `{}`", s.pattern)
                 })
@@ -154,7 +166,7 @@ impl ImmutableRuleDoc {
 /// A project's enabled rules, compiled.
 #[derive(Debug, Clone, Default)]
 pub struct Protection {
-    rules: Vec<(Vec<RepoSelector>, Vec<TagSelector>)>,
+    rules: Vec<Selection>,
 }
 
 impl Protection {
@@ -191,19 +203,32 @@ impl Protection {
         self.rules.is_empty()
     }
 
-    /// Whether tag `tag` of repository `path` (the name inside the project) is immutable.
-    pub fn protects(&self, path: &str, tag: &str) -> bool {
-        self.rules.iter().any(|(repos, tags)| {
-            repos.iter().all(|r| r.selects(path)) && tags.iter().all(|t| t.selects(std::iter::once(tag)))
-        })
+    /// Whether some rule looks at labels (callers then read the artifact's labels).
+    pub fn uses_labels(&self) -> bool {
+        self.rules.iter().any(|r| !r.labels.is_empty())
     }
 
-    /// The first of `tags` that is immutable in repository `path`.
-    pub fn first_protected<'a>(&self, path: &str, tags: &'a [String]) -> Option<&'a str> {
+    /// Whether tag `tag` of repository `path` (the name inside the project), naming an artifact
+    /// that carries `labels`, is immutable.
+    pub fn protects(&self, path: &str, tag: &str, labels: &[&str]) -> bool {
+        self.rules.iter().any(|r| r.repository(path) && r.artifact(&[tag], labels))
+    }
+
+    /// Whether tag `tag` of repository `path` is immutable for some labels of its artifact: the
+    /// write path takes the careful route only for these.
+    pub fn may_protect(&self, path: &str, tag: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.repository(path) && r.tags.iter().all(|t| t.selects(std::iter::once(tag))))
+    }
+
+    /// The first of `tags` (of one artifact carrying `labels`) that is immutable in repository
+    /// `path`.
+    pub fn first_protected<'a>(&self, path: &str, tags: &'a [String], labels: &[&str]) -> Option<&'a str> {
         if self.is_empty() {
             return None;
         }
-        tags.iter().map(String::as_str).find(|t| self.protects(path, t))
+        tags.iter().map(String::as_str).find(|t| self.protects(path, t, labels))
     }
 }
 
@@ -346,11 +371,12 @@ mod tests {
     #[test]
     fn protects_what_the_selectors_choose() {
         let p = Protection::compile(&[rule("app/**", "v*").stored().expect("valid")]);
-        assert!(p.protects("app/web", "v1.0"));
-        assert!(!p.protects("app/web", "latest"));
-        assert!(!p.protects("other", "v1.0"));
+        assert!(p.protects("app/web", "v1.0", &[]));
+        assert!(!p.protects("app/web", "latest", &[]));
+        assert!(!p.protects("other", "v1.0", &[]));
         let tags = vec!["latest".to_owned(), "v2".to_owned()];
-        assert_eq!(p.first_protected("app/x", &tags), Some("v2"));
+        assert_eq!(p.first_protected("app/x", &tags, &[]), Some("v2"));
+        assert!(!p.uses_labels());
         assert!(Protection::compile(&[]).is_empty());
     }
 
@@ -359,8 +385,25 @@ mod tests {
         let mut doc = rule("**", "{latest,dev}");
         doc.tag_selectors[0].decoration = "excludes".into();
         let p = Protection::compile(&[doc.stored().expect("valid")]);
-        assert!(p.protects("a", "1.0"));
-        assert!(!p.protects("a", "latest"));
+        assert!(p.protects("a", "1.0", &[]));
+        assert!(!p.protects("a", "latest", &[]));
+    }
+
+    #[test]
+    fn label_rules_protect_labelled_artifacts_only() {
+        let mut doc = rule("**", "**");
+        doc.tag_selectors.push(SelectorDoc {
+            kind: "label".into(),
+            decoration: "withLabels".into(),
+            pattern: "release".into(),
+            extras: String::new(),
+        });
+        let p = Protection::compile(&[doc.stored().expect("valid")]);
+        assert!(p.uses_labels());
+        assert!(p.may_protect("a", "v1"));
+        assert!(p.protects("a", "v1", &["release", "qa"]));
+        assert!(!p.protects("a", "v1", &["qa"]));
+        assert!(!p.protects("a", "v1", &[]));
     }
 
     #[test]

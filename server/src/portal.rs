@@ -467,7 +467,13 @@ impl Portal for WharfPortal {
                         .iter()
                         .map(|f| {
                             let ex = if f.decoration == "excludes" { " not" } else { "" };
-                            format!("{}{ex} {}", f.kind, f.value.as_str().unwrap_or("…"))
+                            let value = match &f.value {
+                                serde_json::Value::Array(a) => {
+                                    a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(",")
+                                }
+                                v => v.as_str().unwrap_or("…").to_owned(),
+                            };
+                            format!("{}{ex} {value}", f.kind)
                         })
                         .collect::<Vec<_>>()
                         .join(", "),
@@ -500,6 +506,7 @@ impl Portal for WharfPortal {
             filters: filter("name", &rule.name_filter)
                 .into_iter()
                 .chain(filter("tag", &rule.tag_filter))
+                .chain(filter("label", &rule.label_filter))
                 .collect(),
             replicate_deletion: rule.replicate_deletion,
             override_existing: true,

@@ -89,6 +89,7 @@ pub fn ImmutabilityPage() -> impl IntoView {
                                         </select>
                                         <input name="repo_pattern" value="**" aria-label="Repository pattern" />
                                     </label>
+                                    <label>"on artifacts labelled " <input name="labels" placeholder="e.g. release (empty: any)" aria-label="Labels" /></label>
                                     <button type="submit" class="primary">"Add rule"</button>
                                 </ActionForm>
                             }.into_any()

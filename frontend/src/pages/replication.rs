@@ -111,6 +111,7 @@ pub fn ReplicationPage() -> impl IntoView {
                                 <div class="row">
                                     <input name="name_filter" placeholder="Repositories, e.g. library/** (empty: all)" aria-label="Repository filter" />
                                     <input name="tag_filter" placeholder="Tags, e.g. v* (empty: all)" aria-label="Tag filter" />
+                                    <input name="label_filter" placeholder="Labels, e.g. release (empty: any)" aria-label="Label filter" />
                                 </div>
                                 <div class="row">
                                     <input name="dest_namespace" placeholder="Destination namespace (empty: same)" aria-label="Destination namespace" />

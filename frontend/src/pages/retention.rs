@@ -205,6 +205,7 @@ fn RuleForm(
                 </select>
                 <input name="tag_pattern" value=rule.tag_pattern aria-label="Tag pattern" />
             </label>
+            <label>"labelled " <input name="labels" value=rule.labels placeholder="e.g. release (empty: any)" aria-label="Labels" /></label>
             <label class="check"><input type="checkbox" name="untagged" checked=rule.untagged />" including untagged artifacts"</label>
             <button type="submit" class="primary">{submit}</button>
         </ActionForm>

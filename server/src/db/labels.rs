@@ -195,3 +195,27 @@ pub async fn of_manifests<'e>(
     }
     Ok(q.fetch_all(e).await?.into_iter().map(|r| (r.manifest_id, r.label)).collect())
 }
+
+/// The names of the labels on manifest `manifest_id` (what label selectors match).
+pub async fn names_of<'e>(e: impl Executor<'e, Database = Any>, manifest_id: i64) -> DbResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT l.name FROM artifact_labels a JOIN labels l ON l.id = a.label_id WHERE a.manifest_id = $1",
+    )
+    .bind(manifest_id)
+    .fetch_all(e)
+    .await?)
+}
+
+/// (tag, label name) for every label on an artifact a tag of repository `repo_id` names.
+pub async fn names_by_tag<'e>(
+    e: impl Executor<'e, Database = Any>,
+    repo_id: i64,
+) -> DbResult<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT t.name, l.name FROM tags t JOIN artifact_labels a ON a.manifest_id = t.manifest_id \
+         JOIN labels l ON l.id = a.label_id WHERE t.repository_id = $1",
+    )
+    .bind(repo_id)
+    .fetch_all(e)
+    .await?)
+}

@@ -1,5 +1,5 @@
 //! SQL for retention: `retention_policies`, `retention_executions`, `retention_tasks`, and
-//! the read of a project's artifacts the evaluator needs (three queries per project, however
+//! the read of a project's artifacts the evaluator needs (five queries per project, however
 //! many repositories and artifacts it has).
 
 use std::collections::HashMap;
@@ -37,6 +37,8 @@ pub struct Manifest {
     pub subject: Option<String>,
     /// Its tags.
     pub tags: Vec<Tag>,
+    /// The names of its labels.
+    pub labels: Vec<String>,
 }
 
 /// A repository with what retention weighs: its manifests, their tags and index children.
@@ -412,7 +414,16 @@ pub async fn load_project(
         {
             where_is.insert(id, (s, list.len()));
             let kind = ArtifactKind::classify(&media_type, artifact_type.as_deref(), config.as_deref());
-            list.push(Manifest { id, digest, kind, subject, pushed_at, pulled_at, tags: Vec::new() });
+            list.push(Manifest {
+                id,
+                digest,
+                kind,
+                subject,
+                pushed_at,
+                pulled_at,
+                tags: Vec::new(),
+                labels: Vec::new(),
+            });
         }
     }
     for row in sqlx::query(&tags_sql).bind(project_id).fetch_all(pool).await? {
@@ -420,6 +431,20 @@ pub async fn load_project(
             if let Some(&(s, i)) = where_is.get(&mid) {
                 out[s].2.manifests[i].tags.push(Tag { name, pushed_at, pulled_at });
             }
+        }
+    }
+    // Labelled artifacts are few; one flat query, no aggregation needed.
+    let labels = sqlx::query_as::<_, (i64, String)>(
+        "SELECT a.manifest_id, l.name FROM artifact_labels a JOIN labels l ON l.id = a.label_id \
+         JOIN manifests m ON m.id = a.manifest_id JOIN repositories r ON r.id = m.repository_id \
+         WHERE r.project_id = $1",
+    )
+    .bind(project_id)
+    .fetch_all(pool)
+    .await?;
+    for (mid, name) in labels {
+        if let Some(&(s, i)) = where_is.get(&mid) {
+            out[s].2.manifests[i].labels.push(name);
         }
     }
     for row in sqlx::query(&children_sql).bind(project_id).fetch_all(pool).await? {

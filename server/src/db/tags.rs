@@ -46,10 +46,19 @@ pub async fn create_or_get(
     if done.rows_affected() > 0 {
         return Ok(None);
     }
+    target(&mut *tx, repo_id, name).await
+}
+
+/// The manifest id tag `name` of the repository names.
+pub async fn target<'e>(
+    e: impl Executor<'e, Database = Any>,
+    repo_id: i64,
+    name: &str,
+) -> DbResult<Option<i64>> {
     Ok(sqlx::query_scalar("SELECT manifest_id FROM tags WHERE repository_id = $1 AND name = $2")
         .bind(repo_id)
         .bind(name)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(e)
         .await?)
 }
 

@@ -393,9 +393,15 @@ impl Registry {
             Reference::Tag(t) => {
                 let mut tx = self.db.begin().await?;
                 if let Some((rules, path)) = self.protection_in(&mut tx, repo).await?
-                    && rules.protects(&path, t.as_str())
+                    && rules.may_protect(&path, t.as_str())
                 {
-                    return Err(RegistryError::Immutable(path, t.to_string()));
+                    let labels = match db::tags::target(&mut *tx, repo.repository_id, t.as_str()).await? {
+                        Some(id) if rules.uses_labels() => db::labels::names_of(&mut *tx, id).await?,
+                        _ => Vec::new(),
+                    };
+                    if rules.protects(&path, t.as_str(), &strs(&labels)) {
+                        return Err(RegistryError::Immutable(path, t.to_string()));
+                    }
                 }
                 if db::tags::delete(&mut *tx, repo.repository_id, t.as_str()).await? {
                     tx.commit().await.map_err(db::DbError::from)?;
@@ -411,7 +417,12 @@ impl Registry {
                     .ok_or_else(|| RegistryError::ManifestUnknown(d.to_string()))?;
                 if let Some((rules, path)) = self.protection_in(&mut tx, repo).await? {
                     let tags = db::tags::of_manifest(&mut *tx, row.id).await?;
-                    if let Some(tag) = rules.first_protected(&path, &tags) {
+                    let labels = if rules.uses_labels() && !tags.is_empty() {
+                        db::labels::names_of(&mut *tx, row.id).await?
+                    } else {
+                        Vec::new()
+                    };
+                    if let Some(tag) = rules.first_protected(&path, &tags, &strs(&labels)) {
                         return Err(RegistryError::Immutable(path, tag.to_owned()));
                     }
                 }
@@ -530,10 +541,19 @@ impl Registry {
         id: i64,
     ) -> Result<(), RegistryError> {
         match protection {
-            Some((rules, path)) if rules.protects(path, tag) => {
+            Some((rules, path)) if rules.may_protect(path, tag) => {
                 match db::tags::create_or_get(tx, repo.repository_id, tag, id).await? {
                     Some(current) if current != id => {
-                        Err(RegistryError::Immutable(path.clone(), tag.to_owned()))
+                        // Whether the tag is frozen may depend on the labels of what it names now.
+                        let labels = if rules.uses_labels() {
+                            db::labels::names_of(&mut *tx, current).await?
+                        } else {
+                            Vec::new()
+                        };
+                        if rules.protects(path, tag, &strs(&labels)) {
+                            return Err(RegistryError::Immutable(path.clone(), tag.to_owned()));
+                        }
+                        Ok(db::tags::upsert(&mut *tx, repo.repository_id, tag, id).await?)
                     }
                     _ => Ok(()),
                 }
@@ -558,8 +578,17 @@ impl Registry {
         let mut tx = self.db.begin().await?;
         if let Some((rules, path)) = self.protection_in(&mut tx, repo).await? {
             let tags = db::tags::all_of(&mut *tx, repo.repository_id).await?;
-            if let Some(tag) = rules.first_protected(&path, &tags) {
-                return Err(RegistryError::Immutable(path, tag.to_owned()));
+            let labels = if rules.uses_labels() {
+                db::labels::names_by_tag(&mut *tx, repo.repository_id).await?
+            } else {
+                Vec::new()
+            };
+            for tag in &tags {
+                let mine: Vec<&str> =
+                    labels.iter().filter(|(t, _)| t == tag).map(|(_, l)| l.as_str()).collect();
+                if rules.protects(&path, tag, &mine) {
+                    return Err(RegistryError::Immutable(path, tag.clone()));
+                }
             }
         }
         db::repositories::delete(&mut tx, repo.repository_id).await?;
@@ -641,6 +670,11 @@ fn index_of(manifests: Vec<serde_json::Value>) -> serde_json::Value {
 /// The referrers of anything in a repository without content: none.
 pub fn empty_index() -> serde_json::Value {
     index_of(Vec::new())
+}
+
+/// Borrowed views of `names`, for the label selectors.
+fn strs(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
 }
 
 #[cfg(test)]

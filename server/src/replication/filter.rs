@@ -1,11 +1,13 @@
 //! Harbor's replication filters: `name` (repository, doublestar), `tag` (doublestar, `matches`
-//! or `excludes`), `label` (Wharf keeps no labels: an artifact carries none, so a `matches`
-//! filter selects nothing and an `excludes` one everything) and `resource` (`image` selects
-//! container images and their indexes, `artifact` everything).
+//! or `excludes`), `label` (`matches`: the artifact carries every label named; `excludes`: it
+//! carries none of them; labels of a remote registry's artifacts are not known, so on a
+//! pull-based policy they count as none) and `resource` (`image` selects container images and
+//! their indexes, `artifact` everything).
 
 use serde::{Deserialize, Serialize};
 
 use crate::retention::pattern::Pattern;
+use crate::retention::policy::LabelSelector;
 use frontend::types::ArtifactKind;
 
 /// One filter as Harbor's API writes it.
@@ -27,7 +29,7 @@ pub struct ReplicationFilter {
 pub struct Filters {
     names: Vec<(Pattern, bool)>,
     tags: Vec<(Pattern, bool)>,
-    labels: Vec<bool>,
+    labels: Vec<LabelSelector>,
     resource: Option<String>,
 }
 
@@ -56,15 +58,16 @@ impl Filters {
                     if item.kind == "name" { f.names.push((p, ex)) } else { f.tags.push((p, ex)) }
                 }
                 "label" => {
-                    let empty = match &item.value {
-                        serde_json::Value::Array(a) => a.is_empty(),
-                        serde_json::Value::String(s) => s.is_empty(),
-                        serde_json::Value::Null => true,
-                        _ => false,
+                    let names: Vec<&str> = match &item.value {
+                        serde_json::Value::Array(a) => a
+                            .iter()
+                            .map(|v| v.as_str().ok_or("label filter values must be label names"))
+                            .collect::<Result<_, _>>()?,
+                        serde_json::Value::String(s) => vec![s.as_str()],
+                        serde_json::Value::Null => Vec::new(),
+                        _ => return Err("label filter value must be a list of label names".into()),
                     };
-                    if !empty {
-                        f.labels.push(ex);
-                    }
+                    f.labels.extend(LabelSelector::new(ex, names));
                 }
                 "resource" => match text {
                     "" => {}
@@ -83,7 +86,17 @@ impl Filters {
 
     /// Whether repository `name` is selected.
     pub fn repository(&self, name: &str) -> bool {
-        self.names.iter().all(|(p, ex)| p.matches(name) != *ex) && self.labels.iter().all(|ex| *ex)
+        self.names.iter().all(|(p, ex)| p.matches(name) != *ex)
+    }
+
+    /// Whether a label filter is set (callers then read the artifact's labels).
+    pub fn filters_labels(&self) -> bool {
+        !self.labels.is_empty()
+    }
+
+    /// Whether an artifact carrying `labels` is selected.
+    pub fn labels(&self, labels: &[&str]) -> bool {
+        self.labels.iter().all(|s| s.selects(labels))
     }
 
     /// Whether tag `tag` is selected.
@@ -136,6 +149,29 @@ mod tests {
             decoration: "matches".into(),
         }])
         .expect("compile");
-        assert!(!labels.repository("library/nginx"), "no artifact carries a label");
+        assert!(labels.repository("library/nginx") && labels.filters_labels());
+        assert!(labels.labels(&["prod", "x"]) && !labels.labels(&["x"]) && !labels.labels(&[]));
+        let ex = Filters::compile(&[ReplicationFilter {
+            kind: "label".into(),
+            value: serde_json::json!(["prod", "qa"]),
+            decoration: "excludes".into(),
+        }])
+        .expect("compile");
+        assert!(ex.labels(&[]) && ex.labels(&["dev"]) && !ex.labels(&["qa"]));
+        let none = Filters::compile(&[ReplicationFilter {
+            kind: "label".into(),
+            value: serde_json::json!([]),
+            decoration: String::new(),
+        }])
+        .expect("compile");
+        assert!(!none.filters_labels());
+        assert!(
+            Filters::compile(&[ReplicationFilter {
+                kind: "label".into(),
+                value: serde_json::json!([1]),
+                decoration: String::new()
+            }])
+            .is_err()
+        );
     }
 }

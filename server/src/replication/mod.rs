@@ -637,7 +637,8 @@ impl ReplicationService {
             }
             Scope::Pushed(repo, digest, tags) => {
                 if filters.repository(repo) {
-                    let kind_ok = self.kind_selected(filters, repo, digest).await.map_err(e)?;
+                    let kind_ok = self.kind_selected(filters, repo, digest).await.map_err(e)?
+                        && self.labels_selected(filters, repo, digest).await.map_err(e)?;
                     for t in tags.iter().filter(|t| filters.tag(t)) {
                         if kind_ok {
                             items.push(Item {
@@ -670,7 +671,9 @@ impl ReplicationService {
                             else {
                                 continue;
                             };
-                            if !self.kind_selected(filters, repo, &m.digest).await.map_err(e)? {
+                            if !self.kind_selected(filters, repo, &m.digest).await.map_err(e)?
+                                || !self.labels_selected(filters, repo, &m.digest).await.map_err(e)?
+                            {
                                 continue;
                             }
                             items.push(Item {
@@ -686,6 +689,18 @@ impl ReplicationService {
             }
         }
         Ok(items)
+    }
+
+    async fn labels_selected(&self, filters: &Filters, repo: &str, digest: &str) -> Result<bool, DbError> {
+        if !filters.filters_labels() {
+            return Ok(true);
+        }
+        let Some(row) = db::repositories::by_name(self.db.reader(), repo).await? else { return Ok(false) };
+        let Some(m) = db::manifests::by_digest(self.db.reader(), row.id, digest).await? else {
+            return Ok(false);
+        };
+        let names = db::labels::names_of(self.db.reader(), m.id).await?;
+        Ok(filters.labels(&names.iter().map(String::as_str).collect::<Vec<_>>()))
     }
 
     async fn kind_selected(&self, filters: &Filters, repo: &str, digest: &str) -> Result<bool, DbError> {
@@ -722,6 +737,10 @@ impl ReplicationService {
                 return Err(format!(
                     "{repo} would land in {destination:?}, which names no project: set a destination namespace"
                 ));
+            }
+            // A remote artifact's labels are not known: they count as none.
+            if !filters.labels(&[]) {
+                continue;
             }
             for t in client.tags(&repo).await.map_err(|e| e.to_string())? {
                 if filters.tag(&t) {

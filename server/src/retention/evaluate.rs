@@ -59,12 +59,14 @@ struct Candidate<'a> {
     index: usize,
     id: i64,
     tags: Vec<&'a str>,
+    labels: Vec<&'a str>,
     pushed: i64,
     pulled: Option<i64>,
 }
 
 fn retained_by(rule: &Rule, candidates: &[Candidate<'_>], now: i64) -> Vec<usize> {
-    let mut chosen: Vec<&Candidate<'_>> = candidates.iter().filter(|c| rule.considers(&c.tags)).collect();
+    let mut chosen: Vec<&Candidate<'_>> =
+        candidates.iter().filter(|c| rule.considers(&c.tags, &c.labels)).collect();
     let top = |chosen: &mut Vec<&Candidate<'_>>, k: usize, key: &dyn Fn(&Candidate<'_>) -> i64| {
         chosen.sort_by(|a, b| key(b).cmp(&key(a)).then(b.id.cmp(&a.id)));
         chosen.truncate(k);
@@ -89,16 +91,16 @@ fn retained_by(rule: &Rule, candidates: &[Candidate<'_>], now: i64) -> Vec<usize
 /// Evaluates `policy` on `repo` at time `now`; `None` when no rule applies to the repository
 /// (it is then left untouched).
 pub fn evaluate(policy: &Policy, repo: &Repository, now: i64) -> Option<Outcome> {
-    evaluate_with(policy, repo, now, &|_| false)
+    evaluate_with(policy, repo, now, &|_, _| false)
 }
 
-/// As [`evaluate`], keeping every candidate with a tag `immutable` says is protected (Harbor
-/// skips those and logs them as immutable).
+/// As [`evaluate`], keeping every candidate with a tag `immutable` says is protected, given
+/// the tag and the artifact's labels (Harbor skips those and logs them as immutable).
 pub fn evaluate_with(
     policy: &Policy,
     repo: &Repository,
     now: i64,
-    immutable: &dyn Fn(&str) -> bool,
+    immutable: &dyn Fn(&str, &[&str]) -> bool,
 ) -> Option<Outcome> {
     let rules: Vec<&Rule> = policy.rules.iter().filter(|r| r.applies_to(&repo.name)).collect();
     if rules.is_empty() {
@@ -133,6 +135,7 @@ pub fn evaluate_with(
             index,
             id: m.id,
             tags: m.tags.iter().map(|t| t.name.as_str()).collect(),
+            labels: m.labels.iter().map(String::as_str).collect(),
             pushed: m.tags.iter().map(|t| t.pushed_at).fold(m.pushed_at, i64::max),
             pulled: m.tags.iter().filter_map(|t| t.pulled_at).chain(m.pulled_at).max(),
         })
@@ -145,8 +148,11 @@ pub fn evaluate_with(
             by_rule[i].get_or_insert(rule.number);
         }
     }
-    let protected: HashSet<usize> =
-        candidates.iter().filter(|c| c.tags.iter().any(|t| immutable(t))).map(|c| c.index).collect();
+    let protected: HashSet<usize> = candidates
+        .iter()
+        .filter(|c| c.tags.iter().any(|t| immutable(t, &c.labels)))
+        .map(|c| c.index)
+        .collect();
     // Keep what retained artifacts own, transitively.
     let mut keep: Vec<bool> =
         by_rule.iter().enumerate().map(|(i, r)| r.is_some() || protected.contains(&i)).collect();
@@ -213,7 +219,7 @@ pub fn evaluate_with(
 #[cfg(test)]
 mod tests {
     use super::super::policy::tests::rule;
-    use super::super::policy::{PolicyDoc, RuleDoc};
+    use super::super::policy::{PolicyDoc, RuleDoc, SelectorDoc};
     use super::*;
 
     const DAY: i64 = 24 * 60 * 60 * 1000;
@@ -233,6 +239,7 @@ mod tests {
                 .iter()
                 .map(|t| Tag { name: (*t).into(), pushed_at: pushed * DAY, pulled_at: None })
                 .collect(),
+            labels: Vec::new(),
         }
     }
 
@@ -318,6 +325,39 @@ mod tests {
         for (name, r, want) in table {
             assert_eq!(kept(vec![r], &repo()), Some(want), "{name}");
         }
+    }
+
+    #[test]
+    fn label_selectors_narrow_what_a_rule_considers() {
+        let mut r = repo();
+        r.manifests[0].labels = vec!["release".into(), "lts".into()];
+        r.manifests[5].labels = vec!["release".into()];
+        let with = |decoration: &str, names: &str| {
+            let mut doc = rule("always", None, ("repoMatches", "**"), ("matches", "**", ""));
+            doc.tag_selectors.push(SelectorDoc {
+                kind: "label".into(),
+                decoration: decoration.into(),
+                pattern: names.into(),
+                extras: String::new(),
+            });
+            doc
+        };
+        assert_eq!(kept(vec![with("withLabels", "release")], &r), Some(vec![1, 6]));
+        assert_eq!(kept(vec![with("withLabels", "release, lts")], &r), Some(vec![1]), "all named");
+        assert_eq!(kept(vec![with("withoutLabels", "release")], &r), Some(vec![2, 3, 4, 5, 7, 8, 9, 10]));
+        // Immutability sees the labels too: a rule protecting labelled artifacts keeps 6.
+        let policy = PolicyDoc {
+            rules: vec![rule("latestPushedK", Some(1), ("repoMatches", "**"), ("matches", "**", ""))],
+            ..Default::default()
+        }
+        .compile()
+        .expect("valid");
+        let out = evaluate_with(&policy, &r, NOW, &|_, labels| labels.contains(&"release")).expect("applies");
+        assert!(!out.delete.contains(&1) && !out.delete.contains(&6) && out.delete.contains(&2));
+        let bad = PolicyDoc { rules: vec![with("withSome", "x")], ..Default::default() };
+        assert!(bad.compile().expect_err("refused").to_string().contains("withLabels"));
+        let empty = PolicyDoc { rules: vec![with("withLabels", " , ")], ..Default::default() };
+        assert!(empty.compile().is_err());
     }
 
     #[test]

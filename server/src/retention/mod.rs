@@ -132,6 +132,7 @@ pub(crate) async fn install_proxy_default(
         tag_excludes: false,
         tag_pattern: "**".into(),
         untagged: true,
+        labels: String::new(),
     });
     let id = db::retention::insert_policy(&mut *tx, project_id, "{}").await?;
     let mut doc = PolicyDoc { rules: vec![rule], ..Default::default() };
@@ -538,9 +539,9 @@ impl RetentionService {
         for (repo_id, full_name, mut repo) in repos {
             repo.name = full_name.split_once('/').map_or(full_name.as_str(), |(_, r)| r).to_owned();
             let path = repo.name.clone();
-            let Some(outcome) =
-                evaluate::evaluate_with(policy, &repo, since, &|tag| protection.protects(&path, tag))
-            else {
+            let Some(outcome) = evaluate::evaluate_with(policy, &repo, since, &|tag, labels| {
+                protection.protects(&path, tag, labels)
+            }) else {
                 continue;
             };
             // Checked before each repository with work (a write each), not for the ones no rule
@@ -618,7 +619,13 @@ impl RetentionService {
             for &id in batch {
                 if !rules.is_empty() {
                     let tags = db::tags::of_manifest(&mut *tx, id).await?;
-                    if rules.first_protected(path, &tags).is_some() {
+                    let labels = if rules.uses_labels() && !tags.is_empty() {
+                        db::labels::names_of(&mut *tx, id).await?
+                    } else {
+                        Vec::new()
+                    };
+                    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+                    if rules.first_protected(path, &tags, &labels).is_some() {
                         kept.insert(id);
                         continue;
                     }

@@ -89,11 +89,13 @@ impl RuleDoc {
                 .map(|_| (template.to_owned(), serde_json::json!(form.count)))
                 .into_iter()
                 .collect(),
-            tag_selectors: vec![selector(
+            tag_selectors: std::iter::once(selector(
                 if form.tag_excludes { "excludes" } else { "matches" },
                 &form.tag_pattern,
                 serde_json::json!({ "untagged": form.untagged }).to_string(),
-            )],
+            ))
+            .chain(label_selector(&form.labels))
+            .collect(),
             scope_selectors: [(
                 "repository".to_owned(),
                 vec![selector(
@@ -113,7 +115,13 @@ impl RuleDoc {
     /// template, one selector of each kind).
     pub fn form(&self) -> Option<NewRetentionRule> {
         let template = RetentionTemplate::parse(&self.template)?;
-        let [tag] = self.tag_selectors.as_slice() else { return None };
+        let (tag, labels) = match self.tag_selectors.as_slice() {
+            [tag] => (tag, String::new()),
+            [tag, label] if label.kind == "label" && label.decoration == "withLabels" => {
+                (tag, label.pattern.clone())
+            }
+            _ => return None,
+        };
         let [repo] = self.scope_selectors.get("repository")?.as_slice() else { return None };
         let tag_excludes = tag.decoration == "excludes";
         let untagged = serde_json::from_str::<serde_json::Value>(&tag.extras)
@@ -128,19 +136,34 @@ impl RuleDoc {
             tag_excludes,
             tag_pattern: tag.pattern.clone(),
             untagged,
+            labels,
         })
     }
+}
+
+/// The `withLabels` selector the portal's forms write for `names` (comma-separated), if any.
+pub fn label_selector(names: &str) -> Option<SelectorDoc> {
+    let sel = LabelSelector::new(false, [names])?;
+    Some(SelectorDoc {
+        kind: "label".into(),
+        decoration: "withLabels".into(),
+        pattern: sel.names.join(","),
+        extras: String::new(),
+    })
 }
 
 /// Harbor's `RetentionSelector`.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct SelectorDoc {
-    /// Always `doublestar`.
+    /// `doublestar` (the default), or `label` for a tag selector that looks at the artifact's
+    /// labels.
     #[serde(default)]
     pub kind: String,
-    /// `matches`/`excludes` for tags, `repoMatches`/`repoExcludes` for repositories.
+    /// `matches`/`excludes` for tags, `repoMatches`/`repoExcludes` for repositories,
+    /// `withLabels`/`withoutLabels` for labels.
     pub decoration: String,
-    /// A doublestar pattern or a comma-separated list of them.
+    /// A doublestar pattern or a comma-separated list of them; for labels, label names
+    /// separated by commas.
     pub pattern: String,
     /// JSON in a string: `{"untagged": bool}` for tag selectors.
     #[serde(default)]
@@ -286,6 +309,70 @@ impl TagSelector {
     }
 }
 
+/// A label selector (Harbor's `label` kind): `withLabels` chooses the artifacts that carry
+/// every label named, `withoutLabels` those that carry none of them. Labels are matched by
+/// name, global and project labels alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelSelector {
+    /// `withoutLabels` rather than `withLabels`.
+    pub without: bool,
+    /// The label names.
+    pub names: Vec<String>,
+}
+
+impl LabelSelector {
+    /// A selector for `names` (comma-separated or one per item; blanks dropped); `None` when no
+    /// name is left.
+    pub fn new<'a>(without: bool, names: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        let mut list: Vec<String> = names
+            .into_iter()
+            .flat_map(|n| n.split(','))
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        list.sort();
+        list.dedup();
+        (!list.is_empty()).then_some(Self { without, names: list })
+    }
+
+    /// Whether an artifact carrying `labels` is chosen.
+    pub fn selects(&self, labels: &[&str]) -> bool {
+        let has = |n: &String| labels.contains(&n.as_str());
+        if self.without { !self.names.iter().any(has) } else { self.names.iter().all(has) }
+    }
+
+    /// The selector in plain words.
+    pub fn describe(&self) -> String {
+        let names = self.names.join("`, `");
+        if self.without { format!("without labels `{names}`") } else { format!("labelled `{names}`") }
+    }
+}
+
+/// A rule's compiled selectors: repositories, tags and labels (all must choose).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Which repositories.
+    pub repos: Vec<RepoSelector>,
+    /// Which tags.
+    pub tags: Vec<TagSelector>,
+    /// Which labels the artifact must (or must not) carry.
+    pub labels: Vec<LabelSelector>,
+}
+
+impl Selection {
+    /// Whether repository `name` is chosen.
+    pub fn repository(&self, name: &str) -> bool {
+        self.repos.iter().all(|s| s.selects(name))
+    }
+
+    /// Whether an artifact with `tags` and `labels` is chosen (repository aside).
+    pub fn artifact(&self, tags: &[&str], labels: &[&str]) -> bool {
+        self.tags.iter().all(|s| s.selects(tags.iter().copied()))
+            && self.labels.iter().all(|s| s.selects(labels))
+    }
+}
+
 /// A validated rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -293,32 +380,32 @@ pub struct Rule {
     pub number: usize,
     /// What it keeps.
     pub template: Template,
-    /// Which repositories it applies to (all must choose).
-    pub repos: Vec<RepoSelector>,
-    /// Which artifacts it considers (all must choose).
-    pub tags: Vec<TagSelector>,
+    /// Which repositories and artifacts it considers.
+    pub select: Selection,
 }
 
 impl Rule {
     /// Whether the rule applies to repository `name`.
     pub fn applies_to(&self, name: &str) -> bool {
-        self.repos.iter().all(|s| s.selects(name))
+        self.select.repository(name)
     }
 
-    /// Whether the rule considers an artifact with `tags`.
-    pub fn considers(&self, tags: &[&str]) -> bool {
-        self.tags.iter().all(|s| s.selects(tags.iter().copied()))
+    /// Whether the rule considers an artifact with `tags` and `labels`.
+    pub fn considers(&self, tags: &[&str], labels: &[&str]) -> bool {
+        self.select.artifact(tags, labels)
     }
 
     /// The rule in plain words, as the portal shows it.
     pub fn describe(&self) -> String {
         let repos = self
+            .select
             .repos
             .iter()
             .map(|s| format!("{} `{}`", if s.exclude { "not matching" } else { "matching" }, s.pattern))
             .collect::<Vec<_>>()
             .join(" and ");
         let tags = self
+            .select
             .tags
             .iter()
             .map(|s| {
@@ -326,6 +413,7 @@ impl Rule {
                 let untagged = if s.untagged { "including untagged" } else { "excluding untagged" };
                 format!("tags {how} `{}` ({untagged})", s.pattern)
             })
+            .chain(self.select.labels.iter().map(LabelSelector::describe))
             .collect::<Vec<_>>()
             .join(" and ");
         format!("retain {} in repositories {repos} with {tags}", self.template.describe())
@@ -396,7 +484,7 @@ pub fn selectors(
     number: usize,
     scope: &BTreeMap<String, Vec<SelectorDoc>>,
     tag_docs: &[SelectorDoc],
-) -> Result<(Vec<RepoSelector>, Vec<TagSelector>), PolicyError> {
+) -> Result<Selection, PolicyError> {
     if let Some(other) = scope.keys().find(|k| k.as_str() != "repository") {
         return Err(bad(number, format!("scope selector {other:?} is not supported (use repository)")));
     }
@@ -420,9 +508,28 @@ pub fn selectors(
             Ok(RepoSelector { exclude, pattern: pattern(number, s)? })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let (label_docs, tag_docs): (Vec<&SelectorDoc>, Vec<&SelectorDoc>) =
+        tag_docs.iter().partition(|s| s.kind == "label");
     if tag_docs.is_empty() {
         return Err(bad(number, "a tag selector is required"));
     }
+    let labels = label_docs
+        .iter()
+        .map(|s| {
+            let without = match s.decoration.as_str() {
+                "withLabels" => false,
+                "withoutLabels" => true,
+                d => {
+                    return Err(bad(
+                        number,
+                        format!("label decoration {d:?} (use withLabels or withoutLabels)"),
+                    ));
+                }
+            };
+            LabelSelector::new(without, [s.pattern.as_str()])
+                .ok_or_else(|| bad(number, "a label selector needs at least one label name"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let tags = tag_docs
         .iter()
         .map(|s| {
@@ -434,7 +541,7 @@ pub fn selectors(
             Ok(TagSelector { exclude, pattern: pattern(number, s)?, untagged: untagged(number, s, exclude)? })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((repos, tags))
+    Ok(Selection { repos, tags, labels })
 }
 
 fn compile_rule(number: usize, doc: &RuleDoc) -> Result<Rule, PolicyError> {
@@ -457,8 +564,8 @@ fn compile_rule(number: usize, doc: &RuleDoc) -> Result<Rule, PolicyError> {
             ));
         }
     };
-    let (repos, tags) = selectors(number, &doc.scope_selectors, &doc.tag_selectors)?;
-    Ok(Rule { number, template, repos, tags })
+    let select = selectors(number, &doc.scope_selectors, &doc.tag_selectors)?;
+    Ok(Rule { number, template, select })
 }
 
 impl PolicyDoc {
@@ -564,7 +671,7 @@ pub(crate) mod tests {
         let p = doc.compile().expect("valid");
         assert_eq!(p.rules.len(), 1);
         assert_eq!(p.rules[0].template, Template::LatestPushed(10));
-        assert!(!p.rules[0].tags[0].untagged);
+        assert!(!p.rules[0].select.tags[0].untagged);
         assert_eq!(doc.cron(), Some("0 0 0 * * *"));
         assert_eq!(doc.scope.reference, 3);
         assert_eq!(
@@ -579,8 +686,8 @@ pub(crate) mod tests {
         let e = rule("always", None, ("repoMatches", "**"), ("excludes", "x", ""));
         let doc = PolicyDoc { rules: vec![m, e], ..Default::default() };
         let p = doc.compile().expect("valid");
-        assert!(p.rules[0].tags[0].untagged);
-        assert!(!p.rules[1].tags[0].untagged);
+        assert!(p.rules[0].select.tags[0].untagged);
+        assert!(!p.rules[1].select.tags[0].untagged);
     }
 
     #[test]
@@ -642,11 +749,13 @@ pub(crate) mod tests {
             tag_excludes: false,
             tag_pattern: "v*".into(),
             untagged: false,
+            labels: "lts,release".into(),
         };
         let rule = RuleDoc::from_form(&form);
         assert_eq!(rule.template, "nDaysSinceLastPull");
         assert_eq!(rule.params.get("nDaysSinceLastPull"), Some(&serde_json::json!(7)));
         assert_eq!(rule.scope_selectors["repository"][0].decoration, "repoExcludes");
+        assert_eq!(rule.tag_selectors[1].kind, "label");
         assert_eq!(rule.form(), Some(form), "the edit form shows what was saved");
         let always = RuleDoc::from_form(&NewRetentionRule {
             template: RetentionTemplate::Always,

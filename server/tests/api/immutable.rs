@@ -35,15 +35,6 @@ async fn tag_digest(app: &TestApp, repo: &str, tag: &str) -> Option<String> {
     (res.status() == StatusCode::OK).then(|| header(&res, "docker-content-digest").unwrap_or("").to_owned())
 }
 
-/// A second image's manifest for `repo` (its blobs pushed), not yet tagged.
-async fn other_manifest(app: &TestApp, repo: &str) -> String {
-    let config = format!(r#"{{"architecture":"amd64","os":"linux","n":"{}"}}"#, rand_hex());
-    let layer = random_bytes(2048);
-    let cd = app.push_blob(repo, config.as_bytes()).await;
-    let ld = app.push_blob(repo, &layer).await;
-    image_manifest(&cd, config.len(), &[(&ld, layer.len())])
-}
-
 #[tokio::test]
 async fn rules_round_trip_in_harbors_shape_with_harbors_limits() {
     let app = TestApp::start().await;
@@ -137,7 +128,7 @@ async fn an_immutable_tag_is_never_moved_or_deleted_by_anyone_until_the_rule_is_
     let id = add_rule(&app, "team", &rule("app", "v*")).await;
 
     // Pushing another image over v1.0: Harbor's 412 and words; the old image stays.
-    let other = other_manifest(&app, "team/app").await;
+    let other = app.image_blobs("team/app").await.0;
     let res = app.put_manifest("team/app", "v1.0", OCI_MANIFEST, &other).await;
     assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
     let body: Value = res.json();
@@ -226,8 +217,8 @@ async fn two_pushes_racing_for_a_new_immutable_tag_cannot_both_win() {
     add_rule(&app, "team", &rule("**", "release-*")).await;
     for round in 0..5 {
         let tag = format!("release-{round}");
-        let a = other_manifest(&app, "team/app").await;
-        let b = other_manifest(&app, "team/app").await;
+        let a = app.image_blobs("team/app").await.0;
+        let b = app.image_blobs("team/app").await.0;
         let (ra, rb) = tokio::join!(
             app.put_manifest("team/app", &tag, OCI_MANIFEST, &a),
             app.put_manifest("team/app", &tag, OCI_MANIFEST, &b)

@@ -363,12 +363,18 @@ async fn developers_manage_retention_from_the_project_tab_without_scripts() {
     assert!(main.contains(r#"<input name="tag_pattern" value="v*""#), "{main}");
     let mut edit = rule.to_vec();
     edit.push(("index", "0"));
+    edit.push(("labels", "release"));
     edit[2] = ("count", "2");
     let res = dev.post("/ui/save_retention_rule", &edit).await;
     assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
     let (_, html) = dev.get("/projects/team/retention").await;
     let main = main_of(&html);
     assert!(main.contains("retain the 2 most recently pushed artifacts"), "{main}");
+    assert!(main.contains("and labelled `release`"), "{main}");
+    assert!(
+        main.contains(r#"<input name="labels" value="release""#),
+        "the edit form keeps the labels: {main}"
+    );
     assert!(!main.contains("retain the 1 most recently pushed artifacts"), "{main}");
     let res = dev.post("/ui/delete_retention_rule", &[("project", "team"), ("index", "0")]).await;
     assert_eq!(header(&res, "location"), Some("/projects/team/retention"));
@@ -448,6 +454,18 @@ async fn maintainers_manage_tag_immutability_and_listings_show_locked_tags() {
     let res = keeper.post("/ui/delete_immutable_rule", &[("project", "team"), ("id", &id)]).await;
     assert_eq!(header(&res, "location"), Some("/projects/team/immutability"));
     eventually(&keeper, "/projects/team/immutability", "No immutability rules").await;
+
+    // A rule on labels, from the same form: the page says so in words.
+    let mut labelled = form.to_vec();
+    labelled.push(("labels", " release "));
+    let res = keeper.post("/ui/add_immutable_rule", &labelled).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/immutability"));
+    eventually(
+        &keeper,
+        "/projects/team/immutability",
+        "tags matching `v*` and labelled `release` in repositories matching `**`",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -159,9 +159,9 @@ impl TestApp {
             .await
     }
 
-    /// Pushes a one-layer OCI image with random content under `tag`; returns the manifest
-    /// digest, the manifest text and the layer digest.
-    pub async fn push_image(&self, repo: &str, tag: &str) -> (String, String, String) {
+    /// A one-layer OCI image with random content: its blobs pushed to `repo`, its manifest
+    /// returned (not pushed) with the layer's digest.
+    pub async fn image_blobs(&self, repo: &str) -> (String, String) {
         let config = format!(
             r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"n":"{}"}}"#,
             rand_hex()
@@ -169,7 +169,13 @@ impl TestApp {
         let layer: Vec<u8> = (0..4096).map(|_| rand::random::<u8>()).collect();
         let cd = self.push_blob(repo, config.as_bytes()).await;
         let ld = self.push_blob(repo, &layer).await;
-        let manifest = image_manifest(&cd, config.len(), &[(&ld, layer.len())]);
+        (image_manifest(&cd, config.len(), &[(&ld, layer.len())]), ld)
+    }
+
+    /// Pushes a one-layer OCI image with random content under `tag`; returns the manifest
+    /// digest, the manifest text and the layer digest.
+    pub async fn push_image(&self, repo: &str, tag: &str) -> (String, String, String) {
+        let (manifest, ld) = self.image_blobs(repo).await;
         let res = self.put_manifest(repo, tag, OCI_MANIFEST, &manifest).await;
         assert_eq!(res.status(), StatusCode::CREATED, "push manifest");
         (sha256(manifest.as_bytes()), manifest, ld)
