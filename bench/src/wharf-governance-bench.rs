@@ -116,9 +116,10 @@ async fn push_round(
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
-/// A webhook receiver that answers every request 200 at once and counts them: plain HTTP/1.1
-/// over a socket, so the bench needs no server stack.
-async fn receiver() -> Result<(String, Arc<AtomicU64>)> {
+/// A webhook receiver that answers every request 200 and counts them: plain HTTP/1.1 over a
+/// socket, so the bench needs no server stack. While `gate` holds `false` it keeps requests
+/// waiting (a receiver that is slow to answer), so a backlog builds up.
+async fn receiver(gate: tokio::sync::watch::Receiver<bool>) -> Result<(String, Arc<AtomicU64>)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hook", listener.local_addr()?);
@@ -127,6 +128,7 @@ async fn receiver() -> Result<(String, Arc<AtomicU64>)> {
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
             let counted = counted.clone();
+            let mut gate = gate.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::with_capacity(8192);
                 let mut chunk = [0u8; 8192];
@@ -154,6 +156,9 @@ async fn receiver() -> Result<(String, Arc<AtomicU64>)> {
                         }
                     }
                     buf.drain(..head_end + length);
+                    if gate.wait_for(|open| *open).await.is_err() {
+                        return;
+                    }
                     counted.fetch_add(1, Ordering::Relaxed);
                     if s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.is_err() {
                         return;
@@ -222,7 +227,8 @@ async fn hot_paths() -> Result<()> {
         .send()
         .await?;
     ensure!(res.status() == reqwest::StatusCode::CREATED, "rule: {}", res.status());
-    let (hook, delivered) = receiver().await?;
+    let (gate, gate_rx) = tokio::sync::watch::channel(true);
+    let (hook, delivered) = receiver(gate_rx).await?;
     let policy = serde_json::json!({"name": "bench", "event_types": ["PUSH_ARTIFACT"],
         "targets": [{"type": "http", "address": hook, "payload_format": "Default"}]});
     let res = t
@@ -266,6 +272,45 @@ async fn hot_paths() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drained = drain_started.elapsed();
+    let received = delivered.load(Ordering::Relaxed);
+
+    // Delivery rate: a backlog of `pushes` events built while the receiver holds its answers,
+    // then drained; the limit is the same receiver posted to directly, with as many requests in
+    // flight as the sender sends at once (64), in the same run.
+    gate.send_replace(false);
+    let before = delivered.load(Ordering::Relaxed);
+    push_round(&t, "governed/app", "burst", pushes, connections, &blobs[1]).await?;
+    let started = Instant::now();
+    gate.send_replace(true);
+    while delivered.load(Ordering::Relaxed) < before + pushes {
+        ensure!(started.elapsed() < Duration::from_secs(300), "the backlog did not drain");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let delivery_rate = pushes as f64 / started.elapsed().as_secs_f64();
+    let payload = vec![b'x'; 700];
+    let raw_started = Instant::now();
+    let raw_before = delivered.load(Ordering::Relaxed);
+    let http = reqwest::Client::new();
+    let posts = (0..64u64).map(|i| {
+        let (http, hook, payload) = (http.clone(), hook.clone(), payload.clone());
+        async move {
+            for _ in (i..pushes).step_by(64) {
+                let res = http
+                    .post(&hook)
+                    .header("content-type", "application/json")
+                    .body(payload.clone())
+                    .send()
+                    .await?;
+                ensure!(res.status().is_success(), "raw post: {}", res.status());
+            }
+            anyhow::Ok(())
+        }
+    });
+    for r in futures::future::join_all(posts).await {
+        r?;
+    }
+    let raw_rate =
+        (delivered.load(Ordering::Relaxed) - raw_before) as f64 / raw_started.elapsed().as_secs_f64();
     let (pp, gp, pg, gg) = (best(&plain_push), best(&gov_push), best(&plain_get), best(&gov_get));
     println!("manifest push ({connections} connections, {pushes} per round, best of {rounds}):");
     println!("  plain    {pp:8.0} pushes/s");
@@ -277,11 +322,14 @@ async fn hot_paths() -> Result<()> {
         t.req(reqwest::Method::GET, "/api/v2.0/projects/governed/summary").send().await?.json().await?;
     println!("  governed project usage after the run: {} bytes", q["quota"]["used"]["storage"]);
     println!(
-        "webhook deliveries: {} received for {pushed} pushes; the {} still queued when the load ended drained in {:.2} s ({:.0} deliveries/s)",
-        delivered.load(Ordering::Relaxed),
+        "webhook deliveries: {received} received for {pushed} pushes; the {} still queued when the load ended drained in {:.2} s ({:.0} deliveries/s)",
         pushed.saturating_sub(backlog_at),
         drained.as_secs_f64(),
         pushed.saturating_sub(backlog_at) as f64 / drained.as_secs_f64().max(0.001)
+    );
+    println!(
+        "webhook delivery rate: a backlog of {pushes} events drained at {delivery_rate:.0}/s; the receiver posted to directly: {raw_rate:.0}/s; ratio {:.2}",
+        delivery_rate / raw_rate
     );
     println!("server peak RSS: {:.0} MiB", support::memory_mib(child.pid(), "VmHWM")?);
     Ok(())

@@ -1,14 +1,17 @@
 //! Tag immutability: Harbor's per-project rules (`/projects/{p}/immutabletagrules`). A tag an
 //! enabled rule matches cannot be moved to another manifest, deleted, or lose its artifact, by
-//! anyone, until the rule is disabled or deleted. The registry reads the rules inside the
-//! transaction that writes or deletes the tag ([`crate::db::immutable::enabled_in`]), so the
-//! check and the write cannot be separated by a racing push or a rule change.
+//! anyone, until the rule is disabled or deleted. The registry reads the rules' version inside
+//! the transaction that writes or deletes the tag, under the lock of the project's quota row
+//! that rule changes take too ([`crate::db::immutable::begin_change`]), so the check and the
+//! write cannot be separated by a racing push or a rule change; the compiled rules of that
+//! version come from memory ([`RulesCache`]).
 //!
 //! A rule may also name labels (Harbor's `label` tag selector): a tag is then immutable while
 //! the artifact it names carries (or lacks) them, so labelling a build `release` freezes its
 //! tags. A tag that does not exist yet can always be created.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -232,6 +235,59 @@ impl Protection {
     }
 }
 
+/// Each project's compiled rules at the version last read, so a push pays for reading and
+/// compiling them only after they change. Correct across replicas because the version is read
+/// under the project's row lock in the transaction that uses it: a stale entry has an older
+/// version and is replaced.
+#[derive(Clone, Default)]
+pub struct RulesCache(Arc<Mutex<HashMap<i64, Versioned>>>);
+
+/// Rules at a version.
+type Versioned = (i64, Arc<Protection>);
+
+/// Projects whose rules are kept; past it the cache starts again (a handful of projects have
+/// rules; this bounds memory, not hits).
+const CACHED_PROJECTS: usize = 4096;
+
+impl RulesCache {
+    /// Project `project_id`'s enabled rules as `lock` (read in `tx`) says they stand; `None`
+    /// when none is enabled.
+    pub async fn get(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        project_id: i64,
+        lock: &db::quotas::QuotaLock,
+    ) -> Result<Option<Arc<Protection>>, db::DbError> {
+        if !lock.rules {
+            return Ok(None);
+        }
+        if let Some((version, rules)) = self.0.lock().expect("rules cache").get(&project_id)
+            && *version == lock.rules_version
+        {
+            return Ok(Some(rules.clone()));
+        }
+        let rules = Arc::new(Protection::compile(&db::immutable::enabled_in(tx, project_id).await?));
+        let mut cache = self.0.lock().expect("rules cache");
+        if cache.len() >= CACHED_PROJECTS {
+            cache.clear();
+        }
+        cache.insert(project_id, (lock.rules_version, rules.clone()));
+        Ok(Some(rules))
+    }
+
+    /// Locks project `project_id`'s quota row in `tx` (a delete is about to change it) and
+    /// returns its enabled rules.
+    pub async fn locked(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        backend: db::Backend,
+        project_id: i64,
+    ) -> Result<Option<Arc<Protection>>, db::DbError> {
+        let lock = db::quotas::lock(tx, backend, project_id).await?;
+        self.get(tx, project_id, &lock).await
+    }
+}
+
 /// Why a rule change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ImmutableError {
@@ -293,7 +349,7 @@ impl Immutability {
         let p = self.projects.get(who, r, Action::ManageImmutability).await?;
         let stored = doc.stored()?;
         let mut tx = self.db.begin().await?;
-        db::immutable::lock_project(&mut tx, self.db.backend(), p.id).await?;
+        db::immutable::begin_change(&mut tx, p.id).await?;
         let rows = db::immutable::list(&mut *tx, p.id).await?;
         if rows.len() as i64 >= MAX_RULES {
             return Err(ImmutableError::Conflict(format!(
@@ -319,7 +375,7 @@ impl Immutability {
     ) -> Result<(), ImmutableError> {
         let p = self.projects.get(who, r, Action::ManageImmutability).await?;
         let mut tx = self.db.begin().await?;
-        db::immutable::lock_project(&mut tx, self.db.backend(), p.id).await?;
+        db::immutable::begin_change(&mut tx, p.id).await?;
         let rows = db::immutable::list(&mut *tx, p.id).await?;
         let current = rows.iter().find(|row| row.id == id).ok_or(ImmutableError::NotFound(id))?;
         // Harbor's portal switches a rule with a body that has only `id` and `disabled`; keep
@@ -341,7 +397,7 @@ impl Immutability {
     pub async fn delete(&self, who: &Identity, r: &ProjectRef, id: i64) -> Result<(), ImmutableError> {
         let p = self.projects.get(who, r, Action::ManageImmutability).await?;
         let mut tx = self.db.begin().await?;
-        db::immutable::lock_project(&mut tx, self.db.backend(), p.id).await?;
+        db::immutable::begin_change(&mut tx, p.id).await?;
         if !db::immutable::delete(&mut *tx, p.id, id).await? {
             return Err(ImmutableError::NotFound(id));
         }

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Executor};
 
-use super::{Backend, DbResult, now_ms};
+use super::{DbResult, now_ms};
 
 /// A stored rule: its selectors are Harbor's JSON, checked before they are written.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -32,15 +32,9 @@ pub async fn list<'e>(e: impl Executor<'e, Database = Any>, project_id: i64) -> 
 }
 
 /// The selectors of project `project_id`'s enabled rules, read inside a push's or a delete's
-/// transaction. On PostgreSQL the project row is share-locked, and rule changes lock it for
-/// update ([`lock_project`]): a rule saved while a push is committing waits for that commit, and
-/// a push committing after the rule's save sees it.
-pub async fn enabled_in(
-    tx: &mut sqlx::AnyConnection,
-    backend: Backend,
-    project_id: i64,
-) -> DbResult<Vec<String>> {
-    lock(tx, backend, project_id, "SHARE").await?;
+/// transaction after [`super::quotas::lock`] (which also says whether there are any, and their
+/// version).
+pub async fn enabled_in(tx: &mut sqlx::AnyConnection, project_id: i64) -> DbResult<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT selectors FROM immutable_rules WHERE project_id = $1 AND disabled = 0 ORDER BY id",
     )
@@ -49,20 +43,16 @@ pub async fn enabled_in(
     .await?)
 }
 
-async fn lock(tx: &mut sqlx::AnyConnection, backend: Backend, project_id: i64, mode: &str) -> DbResult<()> {
-    if backend == Backend::Postgres {
-        sqlx::query(&format!("SELECT id FROM projects WHERE id = $1 FOR {mode}"))
-            .bind(project_id)
-            .execute(&mut *tx)
-            .await?;
-    }
+/// Starts a change of project `project_id`'s rules: bumps their version on the row every push
+/// locks (`project_quotas`), which holds that row until the change commits. A push committing
+/// meanwhile waits for it and then reads the new rules; one that locked first commits under the
+/// old ones before the change can.
+pub async fn begin_change(tx: &mut sqlx::AnyConnection, project_id: i64) -> DbResult<()> {
+    sqlx::query("UPDATE project_quotas SET rules_version = rules_version + 1 WHERE project_id = $1")
+        .bind(project_id)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
-}
-
-/// Locks project `project_id` against pushes committing while its rules change (PostgreSQL;
-/// SQLite's single writer already orders them).
-pub async fn lock_project(tx: &mut sqlx::AnyConnection, backend: Backend, project_id: i64) -> DbResult<()> {
-    lock(tx, backend, project_id, "UPDATE").await
 }
 
 /// How many rules project `project_id` has.

@@ -104,36 +104,53 @@ pub async fn set_hard<'e>(
     Ok(done.rows_affected() > 0)
 }
 
-/// A project's quota as a write into it starts.
+/// A project's quota and governance as a write into it starts, read in one round trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuotaLock {
     /// Bytes used before the write.
     pub used: i64,
     /// The limit; -1: none.
     pub hard: i64,
-    /// Whether the project has an enabled webhook policy (read in the same round trip, so a
-    /// push into a project without webhooks pays nothing for them).
+    /// Whether the project has an enabled webhook policy (so a push into a project without
+    /// webhooks pays nothing for them).
     pub webhooks: bool,
+    /// The version of the project's immutability rules (see [`super::immutable::begin_change`]).
+    pub rules_version: i64,
+    /// Whether any immutability rule is enabled.
+    pub rules: bool,
+    /// Whether the project is public (what events say of its repositories).
+    pub public: bool,
 }
 
-/// The quota of project `project_id`, read at the start of a write that may add to it. On
-/// PostgreSQL the quota row is locked until the transaction ends: writes in one project queue
-/// here, so the usage read after them is exact and a limit cannot be overshot by racing pushes.
+/// The quota of project `project_id`, read at the start of a write that may add to it or
+/// delete from it. On PostgreSQL the quota row is locked until the transaction ends: writes in
+/// one project queue here, so the usage read after them is exact, a limit cannot be overshot by
+/// racing pushes, and a change of immutability rules (which updates the row) is ordered with
+/// them.
 pub async fn lock(tx: &mut sqlx::AnyConnection, backend: Backend, project_id: i64) -> DbResult<QuotaLock> {
     let lock = if backend == Backend::Postgres { " FOR UPDATE OF q" } else { "" };
     let row = sqlx::query(&format!(
         "SELECT q.used, q.hard, CASE WHEN EXISTS (SELECT 1 FROM webhook_policies w \
-         WHERE w.project_id = q.project_id AND w.enabled = 1) THEN 1 ELSE 0 END \
-         FROM project_quotas q WHERE q.project_id = $1{lock}"
+         WHERE w.project_id = q.project_id AND w.enabled = 1) THEN 1 ELSE 0 END, q.rules_version, \
+         CASE WHEN EXISTS (SELECT 1 FROM immutable_rules r WHERE r.project_id = q.project_id \
+         AND r.disabled = 0) THEN 1 ELSE 0 END, p.public \
+         FROM project_quotas q JOIN projects p ON p.id = q.project_id WHERE q.project_id = $1{lock}"
     ))
     .bind(project_id)
     .fetch_optional(&mut *tx)
     .await?;
     Ok(match row {
-        Some(r) => {
-            QuotaLock { used: r.try_get(0)?, hard: r.try_get(1)?, webhooks: r.try_get::<i64, _>(2)? == 1 }
+        Some(r) => QuotaLock {
+            used: r.try_get(0)?,
+            hard: r.try_get(1)?,
+            webhooks: r.try_get::<i64, _>(2)? == 1,
+            rules_version: r.try_get(3)?,
+            rules: r.try_get::<i64, _>(4)? == 1,
+            public: r.try_get::<i64, _>(5)? != 0,
+        },
+        None => {
+            QuotaLock { used: 0, hard: -1, webhooks: false, rules_version: 0, rules: false, public: false }
         }
-        None => QuotaLock { used: 0, hard: -1, webhooks: false },
     })
 }
 

@@ -185,49 +185,73 @@ pub async fn pull_target(
 }
 
 /// Records event `event` of project `project_id` (its Default payload `payload`) in transaction
-/// `tx`: an execution for each enabled policy subscribed to it and a task for each of the
-/// policy's targets, due now. Returns the number of tasks.
+/// `tx`: one row, which the sender turns into executions and tasks ([`fan_out`]).
 pub async fn record(
     tx: &mut sqlx::AnyConnection,
     project_id: i64,
     event: &str,
     payload: &str,
-) -> DbResult<usize> {
-    let policies: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, targets FROM webhook_policies WHERE project_id = $1 AND enabled = 1 AND event_types LIKE $2 ORDER BY id",
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO webhook_events (project_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(project_id)
-    .bind(format!("%,{event},%"))
-    .fetch_all(&mut *tx)
+    .bind(event)
+    .bind(payload)
+    .bind(now_ms())
+    .execute(&mut *tx)
     .await?;
-    let now = now_ms();
-    let mut tasks = 0;
-    for (policy, targets) in policies {
-        let execution: i64 = sqlx::query_scalar(
-            "INSERT INTO webhook_executions (policy_id, event_type, payload, status, created_at) \
-             VALUES ($1, $2, $3, 'Running', $4) RETURNING id",
-        )
-        .bind(policy)
-        .bind(event)
-        .bind(payload)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let list: Vec<serde_json::Value> = serde_json::from_str(&targets).unwrap_or_default();
-        for target in list {
-            sqlx::query(
-                "INSERT INTO webhook_tasks (execution_id, target, status, next_attempt_at, created_at, updated_at) \
-                 VALUES ($1, $2, 'Pending', $3, $3, $3)",
-            )
-            .bind(execution)
-            .bind(target.to_string())
-            .bind(now)
-            .execute(&mut *tx)
+    Ok(())
+}
+
+/// Turns up to `limit` recorded events into an execution for each enabled policy of their
+/// project subscribed to them and a task for each of the policy's targets, due now; the events
+/// go. Four statements however many events, policies and targets (the targets are expanded by
+/// the database's JSON functions). On PostgreSQL the events are claimed with `SKIP LOCKED`, so
+/// two replicas never expand one twice.
+pub async fn fan_out(tx: &mut sqlx::AnyConnection, backend: Backend, limit: i64) -> DbResult<usize> {
+    let skip = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let ids: Vec<i64> =
+        sqlx::query_scalar(&format!("SELECT id FROM webhook_events ORDER BY id LIMIT $1{skip}"))
+            .bind(limit)
+            .fetch_all(&mut *tx)
             .await?;
-            tasks += 1;
-        }
+    if ids.is_empty() {
+        return Ok(0);
     }
-    Ok(tasks)
+    let list = super::placeholders(2, ids.len());
+    let executions = format!(
+        "INSERT INTO webhook_executions (policy_id, event_type, payload, status, created_at, event_id) \
+         SELECT p.id, e.event_type, e.payload, 'Running', e.created_at, e.id FROM webhook_events e \
+         JOIN webhook_policies p ON p.project_id = e.project_id AND p.enabled = $1 \
+         AND p.event_types LIKE '%,' || e.event_type || ',%' WHERE e.id IN ({list}) ORDER BY e.id, p.id"
+    );
+    let mut q = sqlx::query(&executions).bind(1_i64);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    q.execute(&mut *tx).await?;
+    let (targets, target) = match backend {
+        Backend::Postgres => ("CROSS JOIN LATERAL jsonb_array_elements(p.targets::jsonb) j", "j.value::text"),
+        Backend::Sqlite => ("CROSS JOIN json_each(p.targets) j", "j.value"),
+    };
+    let tasks = format!(
+        "INSERT INTO webhook_tasks (execution_id, target, status, next_attempt_at, created_at, updated_at) \
+         SELECT x.id, {target}, 'Pending', $1, $1, $1 FROM webhook_executions x \
+         JOIN webhook_policies p ON p.id = x.policy_id {targets} WHERE x.event_id IN ({list}) ORDER BY x.id"
+    );
+    let mut q = sqlx::query(&tasks).bind(now_ms());
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    q.execute(&mut *tx).await?;
+    let delete = format!("DELETE FROM webhook_events WHERE id IN ({})", super::placeholders(1, ids.len()));
+    let mut q = sqlx::query(&delete);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    q.execute(&mut *tx).await?;
+    Ok(ids.len())
 }
 
 /// A task a worker has claimed, with what it sends.
@@ -313,56 +337,69 @@ pub enum Attempt {
     GaveUp,
 }
 
-/// Records attempt `line` of task `id` (claimed by `holder`) and what follows it; then settles
-/// its execution's status. A holder whose claim lapsed (another replica took the task) writes
-/// nothing.
-pub async fn finish_attempt(
-    tx: &mut sqlx::AnyConnection,
-    id: i64,
-    holder: &str,
-    outcome: &Attempt,
-    message: &str,
-    line: &str,
-) -> DbResult<bool> {
-    let now = now_ms();
-    let (status, next, ended) = match outcome {
-        Attempt::Delivered => ("Success", now, Some(now)),
-        Attempt::Retry { next } => ("Pending", *next, None),
-        Attempt::GaveUp => ("Error", now, Some(now)),
-    };
-    let done = sqlx::query(
-        "UPDATE webhook_tasks SET status = $3, next_attempt_at = $4, ended_at = $5, run_count = run_count + 1, \
-         status_message = $6, log = log || $7, lease_holder = NULL, lease_until = NULL, updated_at = $8 \
-         WHERE id = $1 AND lease_holder = $2",
-    )
-    .bind(id)
-    .bind(holder)
-    .bind(status)
-    .bind(next)
-    .bind(ended)
-    .bind(message)
-    .bind(line)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
+/// One attempt's record: the task, how it ended, its status message and log line.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The task.
+    pub id: i64,
+    /// How the attempt ended.
+    pub outcome: Attempt,
+    /// The status message.
+    pub message: String,
+    /// The log line.
+    pub line: String,
+}
+
+/// Records a round of attempts (tasks claimed by `holder`) and what follows each, then settles
+/// their executions' statuses: two statements however many tasks the round sent, since pushes
+/// wait for this writer. A holder whose claim on a task lapsed (another replica took it) writes
+/// nothing for that task.
+pub async fn finish_attempts(tx: &mut sqlx::AnyConnection, holder: &str, done: &[Finished]) -> DbResult<()> {
+    if done.is_empty() {
+        return Ok(());
     }
-    sqlx::query(
+    let now = now_ms();
+    // VALUES rows name their columns column1… on both databases.
+    let rows: Vec<String> = (0..done.len())
+        .map(|i| {
+            let b = 3 + i * 6;
+            format!("(${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5)
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE webhook_tasks SET status = v.column2, next_attempt_at = v.column3, ended_at = v.column4, \
+         run_count = run_count + 1, status_message = v.column5, log = log || v.column6, lease_holder = NULL, \
+         lease_until = NULL, updated_at = $2 FROM (VALUES {}) AS v \
+         WHERE webhook_tasks.id = v.column1 AND webhook_tasks.lease_holder = $1",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(holder).bind(now);
+    for f in done {
+        let (status, next, ended) = match f.outcome {
+            Attempt::Delivered => ("Success", now, Some(now)),
+            Attempt::Retry { next } => ("Pending", next, None),
+            Attempt::GaveUp => ("Error", now, Some(now)),
+        };
+        q = q.bind(f.id).bind(status).bind(next).bind(ended).bind(f.message.as_str()).bind(f.line.as_str());
+    }
+    q.execute(&mut *tx).await?;
+    let sql = format!(
         "UPDATE webhook_executions SET \
          status = CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
                                     AND t.status IN ('Pending', 'Running')) THEN 'Running' \
                        WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
                                     AND t.status = 'Error') THEN 'Error' ELSE 'Success' END, \
          ended_at = CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
-                                      AND t.status IN ('Pending', 'Running')) THEN NULL ELSE $2 END \
-         WHERE id = (SELECT execution_id FROM webhook_tasks WHERE id = $1)",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    Ok(true)
+                                      AND t.status IN ('Pending', 'Running')) THEN NULL ELSE $1 END \
+         WHERE id IN (SELECT execution_id FROM webhook_tasks WHERE id IN ({}))",
+        super::placeholders(2, done.len())
+    );
+    let mut q = sqlx::query(&sql).bind(now);
+    for f in done {
+        q = q.bind(f.id);
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// An execution with its tasks' counts.

@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use crate::audit::{Actor, Operation, ResourceType};
 use crate::auth::{Action, Caller};
 use crate::db::{self, manifests::NewManifest};
+use std::sync::Arc;
+
 use crate::immutable::Protection;
 use crate::oci::digester::digest_of;
 use crate::oci::manifest::{self, Manifest};
@@ -319,16 +321,21 @@ impl Registry {
         }
         // A proxy cache mirrors its upstream's tags; immutability governs what is pushed.
         let protection = if repo.proxy.is_none() && !tags.is_empty() {
-            self.protection_in(&mut tx, repo).await?
+            self.protection_in(&mut tx, repo, Some(&quota)).await?
         } else {
             None
         };
         for tag in &tags {
             self.write_tag(&mut tx, repo, protection.as_ref(), tag.as_str(), id).await?;
         }
-        // The triggers counted what this manifest adds; over the limit, nothing is kept.
+        // The triggers counted what this manifest adds; over the limit, nothing is kept. The
+        // count is read only when this push could cross the limit or the warning threshold:
+        // it adds at most its own bytes and its blobs'.
+        let threshold = hard.saturating_mul(i64::from(self.quota_warning)) / 100;
+        let at_most = before.saturating_add(total_size - kids.iter().map(|(_, _, s)| s).sum::<i64>());
+        let warn = quota.webhooks && before < threshold && at_most >= threshold;
         let mut used = before;
-        if hard >= 0 {
+        if hard >= 0 && (at_most > hard || warn) {
             used = db::quotas::used_in(&mut tx, repo.project_id).await?;
             if used > hard && used > before {
                 let details = crate::projects::quotas::overflow(used - before, before, hard);
@@ -346,7 +353,7 @@ impl Registry {
             && children_rule == Children::Required
             && let Some(operator) = operator
         {
-            let info = self.repo_info(&mut tx, repo).await?;
+            let info = self.repo_info(&mut tx, repo, Some(&quota)).await?;
             let names: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
             let push = events::artifact(
                 WebhookEvent::PushArtifact,
@@ -358,8 +365,7 @@ impl Registry {
             );
             db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::PushArtifact.as_str(), &push)
                 .await?;
-            let threshold = hard.saturating_mul(i64::from(self.quota_warning)) / 100;
-            if hard >= 0 && before < threshold && used >= threshold {
+            if hard >= 0 && warn && used >= threshold {
                 let details = crate::projects::quotas::warning(self.quota_warning, used, hard);
                 let warn =
                     events::quota(WebhookEvent::QuotaWarning, operator, &info, digest.as_str(), &details);
@@ -392,7 +398,7 @@ impl Registry {
         match reference {
             Reference::Tag(t) => {
                 let mut tx = self.db.begin().await?;
-                if let Some((rules, path)) = self.protection_in(&mut tx, repo).await?
+                if let Some((rules, path)) = self.protection_in(&mut tx, repo, None).await?
                     && rules.may_protect(&path, t.as_str())
                 {
                     let labels = match db::tags::target(&mut *tx, repo.repository_id, t.as_str()).await? {
@@ -415,7 +421,7 @@ impl Registry {
                 let row = db::manifests::by_digest(&mut *tx, repo.repository_id, d.as_str())
                     .await?
                     .ok_or_else(|| RegistryError::ManifestUnknown(d.to_string()))?;
-                if let Some((rules, path)) = self.protection_in(&mut tx, repo).await? {
+                if let Some((rules, path)) = self.protection_in(&mut tx, repo, None).await? {
                     let tags = db::tags::of_manifest(&mut *tx, row.id).await?;
                     let labels = if rules.uses_labels() && !tags.is_empty() {
                         db::labels::names_of(&mut *tx, row.id).await?
@@ -436,7 +442,7 @@ impl Registry {
                     )
                     .await?
                 {
-                    let info = self.repo_info(&mut tx, repo).await?;
+                    let info = self.repo_info(&mut tx, repo, None).await?;
                     let tags = db::tags::of_manifest(&mut *tx, row.id).await?;
                     Some(events::artifact(
                         WebhookEvent::DeleteArtifact,
@@ -486,22 +492,49 @@ impl Registry {
         }
     }
 
-    /// What an event says about repository `repo`, read in transaction `tx`.
+    /// What an event says about repository `repo`, read in transaction `tx` (the project's
+    /// visibility from `lock` when the write holds it).
     async fn repo_info(
         &self,
         tx: &mut sqlx::AnyConnection,
         repo: RepoCtx,
+        lock: Option<&db::quotas::QuotaLock>,
     ) -> Result<RepoInfo, RegistryError> {
+        if let Some(lock) = lock {
+            let (full_name, created_at) = self.repo_identity(tx, repo.repository_id).await?;
+            return Ok(RepoInfo { full_name: full_name.to_string(), created_at, public: lock.public });
+        }
         let (full_name, created_at, public) =
             db::repositories::event_info(tx, repo.repository_id).await?.ok_or(RegistryError::Internal)?;
         Ok(RepoInfo { full_name, created_at, public })
+    }
+
+    /// Repository `id`'s full name and creation time, which never change (a repository is not
+    /// renamed, and ids are not reused), so each replica reads them once.
+    async fn repo_identity(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        id: i64,
+    ) -> Result<(std::sync::Arc<str>, i64), RegistryError> {
+        if let Some(found) = self.names.lock().expect("names").get(&id) {
+            return Ok(found.clone());
+        }
+        let (name, created_at, _) =
+            db::repositories::event_info(tx, id).await?.ok_or(RegistryError::Internal)?;
+        let found: (std::sync::Arc<str>, i64) = (name.into(), created_at);
+        let mut names = self.names.lock().expect("names");
+        if names.len() >= 65_536 {
+            names.clear();
+        }
+        names.insert(id, found.clone());
+        Ok(found)
     }
 
     /// Reports a push refused for the quota (its own transaction: the push's was rolled back).
     async fn report_quota_exceeded(&self, repo: RepoCtx, operator: &str, digest: &Digest, details: &str) {
         let result: Result<(), RegistryError> = async {
             let mut tx = self.db.begin().await?;
-            let info = self.repo_info(&mut tx, repo).await?;
+            let info = self.repo_info(&mut tx, repo, None).await?;
             let event = events::quota(WebhookEvent::QuotaExceed, operator, &info, digest.as_str(), details);
             db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::QuotaExceed.as_str(), &event)
                 .await?;
@@ -515,19 +548,22 @@ impl Registry {
     }
 
     /// The project's enabled immutability rules and the repository's path inside the project,
-    /// read in transaction `tx` (`None`: no rule is enabled).
+    /// in transaction `tx` (`None`: no rule is enabled). `lock` is the project's quota row when
+    /// the write locked it already; otherwise it is locked here.
     async fn protection_in(
         &self,
         tx: &mut sqlx::AnyConnection,
         repo: RepoCtx,
-    ) -> Result<Option<(Protection, String)>, RegistryError> {
-        let stored = db::immutable::enabled_in(tx, self.db.backend(), repo.project_id).await?;
-        if stored.is_empty() {
-            return Ok(None);
-        }
-        let name = db::repositories::name_of(&mut *tx, repo.repository_id).await?.unwrap_or_default();
-        let path = name.split_once('/').map_or(name.as_str(), |(_, r)| r).to_owned();
-        Ok(Some((Protection::compile(&stored), path)))
+        lock: Option<&db::quotas::QuotaLock>,
+    ) -> Result<Option<(Arc<Protection>, String)>, RegistryError> {
+        let rules = match lock {
+            Some(lock) => self.rules.get(tx, repo.project_id, lock).await?,
+            None => self.rules.locked(tx, self.db.backend(), repo.project_id).await?,
+        };
+        let Some(rules) = rules else { return Ok(None) };
+        let (name, _) = self.repo_identity(tx, repo.repository_id).await?;
+        let path = name.split_once('/').map_or(&*name, |(_, r)| r).to_owned();
+        Ok(Some((rules, path)))
     }
 
     /// Points tag `tag` at manifest `id` in transaction `tx`; an immutable tag may be created,
@@ -536,7 +572,7 @@ impl Registry {
         &self,
         tx: &mut sqlx::AnyConnection,
         repo: RepoCtx,
-        protection: Option<&(Protection, String)>,
+        protection: Option<&(Arc<Protection>, String)>,
         tag: &str,
         id: i64,
     ) -> Result<(), RegistryError> {
@@ -566,7 +602,7 @@ impl Registry {
     /// writes), honouring immutability.
     pub(crate) async fn set_tag(&self, repo: RepoCtx, tag: &str, id: i64) -> Result<(), RegistryError> {
         let mut tx = self.db.begin().await?;
-        let protection = self.protection_in(&mut tx, repo).await?;
+        let protection = self.protection_in(&mut tx, repo, None).await?;
         self.write_tag(&mut tx, repo, protection.as_ref(), tag, id).await?;
         db::repositories::touch(&mut *tx, repo.repository_id).await?;
         tx.commit().await.map_err(db::DbError::from)?;
@@ -576,7 +612,7 @@ impl Registry {
     /// Deletes the repository with its artifacts and tags, unless one of its tags is immutable.
     pub(crate) async fn delete_repository(&self, repo: RepoCtx) -> Result<(), RegistryError> {
         let mut tx = self.db.begin().await?;
-        if let Some((rules, path)) = self.protection_in(&mut tx, repo).await? {
+        if let Some((rules, path)) = self.protection_in(&mut tx, repo, None).await? {
             let tags = db::tags::all_of(&mut *tx, repo.repository_id).await?;
             let labels = if rules.uses_labels() {
                 db::labels::names_by_tag(&mut *tx, repo.repository_id).await?

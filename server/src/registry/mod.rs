@@ -41,7 +41,14 @@ pub struct Registry {
     host: std::sync::Arc<str>,
     /// Percent of a project's limit at which a push reports `QUOTA_WARNING`.
     quota_warning: u8,
+    /// Compiled immutability rules by project and version.
+    rules: crate::immutable::RulesCache,
+    /// Repositories' full names and creation times by id (they never change).
+    names: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, RepoIdentity>>>,
 }
+
+/// A repository's full name and creation time.
+type RepoIdentity = (std::sync::Arc<str>, i64);
 
 /// Something that changed a repository's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +143,8 @@ impl Registry {
             events: tokio::sync::broadcast::channel(1024).0,
             host: std::sync::Arc::from(""),
             quota_warning: 85,
+            rules: Default::default(),
+            names: Default::default(),
         }
     }
 

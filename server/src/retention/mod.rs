@@ -99,6 +99,8 @@ pub struct RetentionService {
     lease_ttl: Duration,
     /// The registry host `TAG_RETENTION` events name.
     host: Arc<str>,
+    /// Compiled immutability rules, which deletes re-check.
+    rules: crate::immutable::RulesCache,
 }
 
 /// Harbor answers every retention request of an anonymous caller with 401.
@@ -151,7 +153,14 @@ impl RetentionService {
     /// The service over `db`; `holder` names this process among replicas, whose runs hold a
     /// per-project lease of `lease_ttl`.
     pub fn new(db: Db, projects: Projects, holder: &str, lease_ttl: Duration) -> Self {
-        Self { db, projects, holder: holder.into(), lease_ttl, host: Arc::from("") }
+        Self {
+            db,
+            projects,
+            holder: holder.into(),
+            lease_ttl,
+            host: Arc::from(""),
+            rules: Default::default(),
+        }
     }
 
     /// Names `host` in the `TAG_RETENTION` events it reports.
@@ -612,9 +621,7 @@ impl RetentionService {
         let mut kept = HashSet::new();
         for batch in ids.chunks(DELETE_BATCH) {
             let mut tx = self.db.begin().await?;
-            let rules = Protection::compile(
-                &db::immutable::enabled_in(&mut tx, self.db.backend(), project_id).await?,
-            );
+            let rules = self.rules.locked(&mut tx, self.db.backend(), project_id).await?.unwrap_or_default();
             let mut any = false;
             for &id in batch {
                 if !rules.is_empty() {

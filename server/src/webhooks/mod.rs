@@ -25,9 +25,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Longest an attempt may take (less when the job lease is short: see [`Webhooks::new`]).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Tasks one worker sends at once.
-const BATCH: i64 = 16;
+const BATCH: i64 = 64;
+/// Recorded events one round turns into tasks.
+const FAN_OUT: i64 = 1024;
 /// How often an idle worker looks for work.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// After a round that did not fill a batch, how long events may gather before the next: every
+/// round costs two write transactions, which pushes wait for on SQLite's single writer, so a
+/// steady stream of pushes is sent in a few large rounds a second rather than one per push.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// A target as stored: the auth header sealed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -491,6 +497,7 @@ impl Webhooks {
             loop {
                 match me.deliver_due().await {
                     Ok(0) => tokio::time::sleep(IDLE_POLL).await,
+                    Ok(n) if (n as i64) < BATCH => tokio::time::sleep(GATHER).await,
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "webhook delivery round failed");
@@ -512,6 +519,7 @@ impl Webhooks {
     pub async fn deliver_due(&self) -> Result<usize, DbError> {
         let lease_until = db::now_ms() + self.lease.as_millis() as i64;
         let mut tx = self.db.begin().await?;
+        db::webhooks::fan_out(&mut tx, self.db.backend(), FAN_OUT).await?;
         let due =
             db::webhooks::claim_due(&mut tx, self.db.backend(), &self.holder, lease_until, BATCH).await?;
         tx.commit().await?;
@@ -523,13 +531,11 @@ impl Webhooks {
         // the database one write per batch, not one per delivery (pushes share that writer).
         let sends = due.into_iter().map(|task| async move {
             let (outcome, message, line) = self.attempt(&task).await;
-            (task.id, outcome, message, line)
+            db::webhooks::Finished { id: task.id, outcome, message, line }
         });
         let outcomes = futures::future::join_all(sends).await;
         let mut tx = self.db.begin().await?;
-        for (id, outcome, message, line) in &outcomes {
-            db::webhooks::finish_attempt(&mut tx, *id, &self.holder, outcome, message, line).await?;
-        }
+        db::webhooks::finish_attempts(&mut tx, &self.holder, &outcomes).await?;
         tx.commit().await?;
         Ok(n)
     }

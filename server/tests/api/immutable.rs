@@ -280,3 +280,57 @@ async fn retention_keeps_artifacts_with_immutable_tags_and_says_why() {
     assert!(line.contains("RETAIN") && line.contains("immutable"), "{line}");
     assert!(log.lines().any(|l| l.starts_with(&mid) && l.contains("DEL")), "{log}");
 }
+
+#[tokio::test]
+async fn a_rule_changed_on_one_replica_binds_the_next_push_on_another() {
+    let a = TestApp::start().await;
+    let (db, store) = (a.state.config.database_url.clone(), a.state.config.storage_url.clone());
+    let b = TestApp::start_with(move |_, s| {
+        s.database_url = Some(db);
+        s.storage_url = Some(store);
+    })
+    .await;
+    a.create_project("team", false).await;
+    b.push_image("team/app", "v1").await;
+    let (v2, _, _) = b.push_image("team/app", "v2").await;
+    let id = add_rule(&a, "team", &rule("**", "v1")).await;
+    // B compiles and keeps the rules of this version; v2 is not protected yet.
+    let (other, _) = b.image_blobs("team/app").await;
+    expect_error(
+        b.put_manifest("team/app", "v1", OCI_MANIFEST, &other).await,
+        StatusCode::PRECONDITION_FAILED,
+        "PRECONDITION",
+    )
+    .await;
+    b.put_manifest("team/app", "v2", OCI_MANIFEST, &other).await.expect(StatusCode::CREATED);
+    b.put_manifest(
+        "team/app",
+        "v2",
+        OCI_MANIFEST,
+        &b.admin(Method::GET, &format!("/v2/team/app/manifests/{v2}"))
+            .header("accept", OCI_MANIFEST)
+            .call()
+            .await
+            .text(),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    // A widens the rule: B's very next push over v2 is refused, and its delete too.
+    a.admin(Method::PUT, &format!("/api/v2.0/projects/team/immutabletagrules/{id}"))
+        .json(&rule("**", "v*"))
+        .call()
+        .await
+        .expect(StatusCode::OK);
+    let res = b.put_manifest("team/app", "v2", OCI_MANIFEST, &other).await;
+    expect_error(res, StatusCode::PRECONDITION_FAILED, "PRECONDITION").await;
+    let res = b.admin(Method::DELETE, "/v2/team/app/manifests/v2").call().await;
+    expect_error(res, StatusCode::PRECONDITION_FAILED, "PRECONDITION").await;
+    assert_eq!(tag_digest(&b, "team/app", "v2").await.as_deref(), Some(v2.as_str()));
+    // A switches it off: B moves v2 at once.
+    a.admin(Method::PUT, &format!("/api/v2.0/projects/team/immutabletagrules/{id}"))
+        .json(&json!({"id": id, "disabled": true}))
+        .call()
+        .await
+        .expect(StatusCode::OK);
+    b.put_manifest("team/app", "v2", OCI_MANIFEST, &other).await.expect(StatusCode::CREATED);
+}

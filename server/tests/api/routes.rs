@@ -244,6 +244,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     )
     .await
     .expect("event");
+    wharf::db::webhooks::fan_out(&mut tx, app.state.db.backend(), 16).await.expect("fan out");
     tx.commit().await.expect("commit");
     let hook_execution: i64 = sqlx::query_scalar("SELECT id FROM webhook_executions WHERE policy_id = $1")
         .bind(hook)
