@@ -75,6 +75,22 @@ fn output_dir() -> PathBuf {
     dir
 }
 
+/// Builds a one-layer image of `layer` bytes with podman and pushes it as the admin to
+/// `library/app:1`; the returned podman keeps its storage alive.
+async fn push_app(wharf: &Wharf, layer: usize) -> Podman {
+    let p = Podman::new();
+    let ctx = p.dir().join("ctx");
+    build_context(&ctx, &[layer]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/app:1"]).arg(&ctx)).await;
+    let creds = format!("admin:{ADMIN_PASSWORD}");
+    run(p
+        .cmd()
+        .args(["push", "--tls-verify=false", "--creds", &creds, "localhost/app:1"])
+        .arg(wharf.image("library/app:1")))
+    .await;
+    p
+}
+
 async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(output_dir().join(format!("{name}.png")), png).expect("write screenshot");
@@ -442,16 +458,7 @@ async fn an_admin_adds_a_replication_rule_runs_it_and_reads_its_task_log_in_chro
     let upstream = wharf_e2e::Distribution::start().await;
     let wharf = Wharf::start().await;
     let base = format!("http://{}", wharf.host);
-    let p = Podman::new();
-    let ctx = p.dir().join("ctx");
-    build_context(&ctx, &[150_000]);
-    run(p.cmd().args(["build", "-q", "-t", "localhost/app:1"]).arg(&ctx)).await;
-    let creds = format!("admin:{ADMIN_PASSWORD}");
-    run(p
-        .cmd()
-        .args(["push", "--tls-verify=false", "--creds", &creds, "localhost/app:1"])
-        .arg(wharf.image("library/app:1")))
-    .await;
+    let _podman = push_app(&wharf, 150_000).await;
     let admin =
         wharf_e2e::client::Caller::new(reqwest::Client::new(), &base, Some(("admin", ADMIN_PASSWORD)));
     admin
@@ -569,4 +576,81 @@ async fn a_project_admin_protects_releases_and_adds_a_webhook_in_chromium() {
     let row = text_of(&c, "table.list tbody").await;
     assert!(row.contains("ci") && row.contains("Artifact pushed") && row.contains("enabled"), "{row}");
     shot(&c, "15-webhooks").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_a_quota_labels_an_artifact_and_purges_the_audit_log_in_chromium() {
+    let wharf = Wharf::start().await;
+    let base = format!("http://{}", wharf.host);
+    let _podman = push_app(&wharf, 200_000).await;
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
+
+    // Settings: a limit for the project, shown as a meter of what the pushed image holds.
+    c.goto(&format!("{base}/projects/library")).await.expect("project");
+    c.find(Locator::LinkText("Settings")).await.expect("tab").click().await.expect("click");
+    wait_for(&c, "input[name=limit]", "settings-tab").await;
+    hydrated(&c).await;
+    let limit = c.find(Locator::Css("input[name=limit]")).await.expect("limit");
+    limit.clear().await.expect("clear");
+    limit.send_keys("1GiB").await.expect("type");
+    c.find(Locator::XPath("//button[text()='Set limit']")).await.expect("set").click().await.expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//span[contains(@class,'quota')][contains(., 'of 1.0 GiB')]"))
+        .await
+        .expect("the meter shows the limit");
+    assert!(c.find(Locator::Css("span.quota meter")).await.is_ok(), "a meter, not only words");
+
+    // A label made on the same tab, then put on the artifact from its page.
+    c.find(Locator::Css("input[name=name]"))
+        .await
+        .expect("label name")
+        .send_keys("released")
+        .await
+        .expect("type");
+    c.find(Locator::XPath("//button[text()='Add label']")).await.expect("add").click().await.expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//ul[@class='labels']//span[@class='label'][text()='released']"))
+        .await
+        .expect("the label is listed");
+    shot(&c, "16-project-settings").await;
+    c.goto(&format!("{base}/repositories/library/app")).await.expect("repository");
+    wait_for(&c, "a.digest", "artifact-row").await;
+    c.find(Locator::Css("a.digest")).await.expect("artifact").click().await.expect("click");
+    wait_for(&c, "select[name=label]", "artifact-page").await;
+    hydrated(&c).await;
+    c.find(Locator::XPath("//button[text()='Add label']")).await.expect("add").click().await.expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//ul[@class='labels']//span[@class='label'][text()='released']"))
+        .await
+        .expect("the artifact carries the label");
+    c.goto(&format!("{base}/repositories/library/app")).await.expect("repository");
+    wait_for(&c, "span.label", "label-chip-in-list").await;
+    assert!(text_of(&c, "table.list").await.contains("released"));
+
+    // Audit purge from the garbage collection page: a run with its history row.
+    c.goto(&format!("{base}/admin/gc")).await.expect("gc page");
+    wait_for(&c, "input[name=keep_hours]", "purge-section").await;
+    hydrated(&c).await;
+    assert!(text_of(&c, "main").await.contains("No purge has run yet."));
+    c.find(Locator::XPath("//button[text()='Purge now']"))
+        .await
+        .expect("purge")
+        .click()
+        .await
+        .expect("click");
+    for _ in 0..50 {
+        if text_of(&c, "main").await.contains("Success") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.refresh().await.expect("reload");
+    }
+    let main = text_of(&c, "main").await;
+    assert!(main.contains("MANUAL") && main.contains("Success"), "{main}");
+    shot(&c, "17-audit-purge").await;
 }

@@ -144,8 +144,17 @@ pub type ProjectResource = Resource<Result<ProjectView, PortalError>>;
 
 /// Loads the project named in the path.
 pub fn project_resource() -> ProjectResource {
+    project_resource_after(Signal::derive(|| 0))
+}
+
+/// Loads the project named in the path again whenever `changes` moves (a tab whose forms change
+/// the project: once hydrated, a form's redirect to the same page does not reload it).
+pub fn project_resource_after(changes: Signal<usize>) -> ProjectResource {
     let params = use_params_map();
-    Resource::new_blocking(move || params.read().get("project").unwrap_or_default(), get_project)
+    Resource::new_blocking(
+        move || (params.read().get("project").unwrap_or_default(), changes.get()),
+        |(name, _)| get_project(name),
+    )
 }
 
 /// A project tab's header: the project's name and badge, then the tabs. The tab's content

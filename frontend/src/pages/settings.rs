@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::project::{ProjectFrame, project_resource};
+use super::project::{ProjectFrame, project_resource_after};
 use crate::api::{
     CreateLabel, DeleteLabel, DeleteProject, SetProjectPublic, SetProjectQuota, project_labels,
 };
@@ -13,7 +13,10 @@ use crate::types::ProjectView;
 /// `/projects/:project/settings`
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let project = project_resource();
+    let public = ServerAction::<SetProjectPublic>::new();
+    let quota = ServerAction::<SetProjectQuota>::new();
+    let project =
+        project_resource_after(Signal::derive(move || public.version().get() + quota.version().get()));
     let params = leptos_router::hooks::use_params_map();
     let create = ServerAction::<CreateLabel>::new();
     let delete = ServerAction::<DeleteLabel>::new();
@@ -35,7 +38,7 @@ pub fn SettingsPage() -> impl IntoView {
                 let labels = labels.await;
                 match project.await {
                     Ok(p) => view! {
-                        <Settings project=p.clone() />
+                        <Settings project=p.clone() public quota />
                         <LabelsCard project=p.name.clone() admin=p.can_set_quota labels create delete />
                         <DeleteCard project=p />
                     }
@@ -48,9 +51,11 @@ pub fn SettingsPage() -> impl IntoView {
 }
 
 #[component]
-fn Settings(project: ProjectView) -> impl IntoView {
-    let public = ServerAction::<SetProjectPublic>::new();
-    let quota = ServerAction::<SetProjectQuota>::new();
+fn Settings(
+    project: ProjectView,
+    public: ServerAction<SetProjectPublic>,
+    quota: ServerAction<SetProjectQuota>,
+) -> impl IntoView {
     let for_quota = project.name.clone();
     let limit_text =
         if project.storage_limit < 0 { "-1".to_owned() } else { project.storage_limit.to_string() };

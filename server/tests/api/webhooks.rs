@@ -147,6 +147,15 @@ async fn pushes_pulls_and_deletes_reach_a_real_receiver_in_both_formats() {
     )
     .await;
     let p2 = create(&app, "team", &policy("cloud", &cloud.url, &["PUSH_ARTIFACT"], "CloudEvents")).await;
+    // A Slack incoming webhook takes a JSON body with `text` (and answers 200 "ok").
+    let slack = Receiver::start().await;
+    create(
+        &app,
+        "team",
+        &json!({"name": "chat", "event_types": ["PUSH_ARTIFACT"],
+                "targets": [{"type": "slack", "address": slack.url}]}),
+    )
+    .await;
     let pid = project_id(&app, "team").await;
 
     let (digest, _, _) = app.push_image("team/app", "v1").await;
@@ -180,6 +189,14 @@ async fn pushes_pulls_and_deletes_reach_a_real_receiver_in_both_formats() {
     assert_eq!(ce.body["data"]["resources"][0]["digest"], digest.as_str());
     assert_eq!(ce.body["operator"], "admin");
     assert!(ce.body["id"].as_str().is_some_and(|id| id.starts_with("wharf-")));
+
+    let m = slack.wait_until(10, |r| !r.is_empty()).await;
+    assert_eq!(m[0].headers.get("content-type").map(String::as_str), Some("application/json"));
+    let fields: Vec<&String> = m[0].body.as_object().expect("an object").keys().collect();
+    assert_eq!(fields, vec!["text"], "Slack's message shape");
+    let text = m[0].body["text"].as_str().expect("text");
+    assert!(text.contains("event_type: PUSH_ARTIFACT") && text.contains("operator: admin"), "{text}");
+    assert!(text.contains(&digest) && text.contains("```"), "the event data as a code block: {text}");
 
     // A pull storm: forty pulls of one tag make a handful of events, not forty.
     for _ in 0..40 {
