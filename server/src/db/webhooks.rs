@@ -204,6 +204,40 @@ pub async fn record(
     Ok(())
 }
 
+/// Records event `event` as [`record`] does and marks repository `repo_id` changed, in one round
+/// trip: a push's last write. On SQLite every statement is a hop to the writer thread that all
+/// pushes share, so the event costs a push nothing beyond its own bytes; PostgreSQL runs the two
+/// as one statement (a data-modifying `WITH`).
+pub async fn record_and_touch(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    repo_id: i64,
+    project_id: i64,
+    event: &str,
+    payload: &str,
+) -> DbResult<()> {
+    let sql = match backend {
+        // sqlx runs each statement of the string in turn, binding `$n` by number.
+        Backend::Sqlite => {
+            "UPDATE repositories SET updated_at = $1 WHERE id = $2; \
+             INSERT INTO webhook_events (project_id, event_type, payload, created_at) VALUES ($3, $4, $5, $1)"
+        }
+        Backend::Postgres => {
+            "WITH touched AS (UPDATE repositories SET updated_at = $1 WHERE id = $2 RETURNING id) \
+             INSERT INTO webhook_events (project_id, event_type, payload, created_at) VALUES ($3, $4, $5, $1)"
+        }
+    };
+    sqlx::query(sql)
+        .bind(now_ms())
+        .bind(repo_id)
+        .bind(project_id)
+        .bind(event)
+        .bind(payload)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Turns up to `limit` recorded events into an execution for each enabled policy of their
 /// project subscribed to them and a task for each of the policy's targets, due now; the events
 /// go. Four statements however many events, policies and targets (the targets are expanded by
@@ -571,4 +605,34 @@ pub async fn prune<'e>(e: impl Executor<'e, Database = Any>, before: i64) -> DbR
         .execute(e)
         .await?
         .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_event_and_the_touch_land_together_in_one_round_trip() {
+        let (_dir, db) = crate::db::testing::sqlite().await;
+        let project = crate::db::projects::insert(db.writer(), "p", false, None).await.expect("project");
+        let repo = crate::db::repositories::ensure(db.writer(), project, "p/app").await.expect("repo");
+        sqlx::query("UPDATE repositories SET updated_at = 0").execute(db.writer()).await.expect("reset");
+        let mut tx = db.begin().await.expect("tx");
+        record_and_touch(&mut tx, db.backend(), repo, project, "PUSH_ARTIFACT", "{\"a\":1}")
+            .await
+            .expect("write");
+        tx.commit().await.expect("commit");
+        let (event_project, kind, payload): (i64, String, String) =
+            sqlx::query_as("SELECT project_id, event_type, payload FROM webhook_events")
+                .fetch_one(db.reader())
+                .await
+                .expect("event");
+        assert_eq!((event_project, kind.as_str(), payload.as_str()), (project, "PUSH_ARTIFACT", "{\"a\":1}"));
+        let updated: i64 = sqlx::query_scalar("SELECT updated_at FROM repositories WHERE id = $1")
+            .bind(repo)
+            .fetch_one(db.reader())
+            .await
+            .expect("repo");
+        assert!(updated > 0, "the repository was touched");
+    }
 }

@@ -349,6 +349,7 @@ impl Registry {
             }
         }
         // Reported in this transaction: the events exist exactly when the push does.
+        let mut touched = false;
         if quota.webhooks
             && children_rule == Children::Required
             && let Some(operator) = operator
@@ -363,8 +364,16 @@ impl Registry {
                 digest.as_str(),
                 &names,
             );
-            db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::PushArtifact.as_str(), &push)
-                .await?;
+            // The push's event and its last write in one round trip.
+            db::webhooks::record_and_touch(
+                &mut tx,
+                self.db.backend(),
+                repo.repository_id,
+                repo.project_id,
+                WebhookEvent::PushArtifact.as_str(),
+                &push,
+            )
+            .await?;
             if hard >= 0 && warn && used >= threshold {
                 let details = crate::projects::quotas::warning(self.quota_warning, used, hard);
                 let warn =
@@ -372,8 +381,11 @@ impl Registry {
                 db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::QuotaWarning.as_str(), &warn)
                     .await?;
             }
+            touched = true;
         }
-        db::repositories::touch(&mut *tx, repo.repository_id).await?;
+        if !touched {
+            db::repositories::touch(&mut *tx, repo.repository_id).await?;
+        }
         tx.commit().await.map_err(db::DbError::from)?;
         if children_rule == Children::Required {
             // Nobody listening is fine.
