@@ -26,15 +26,6 @@ async fn add_rule(app: &TestApp, project: &str, body: &Value) -> i64 {
     res.created_id()
 }
 
-async fn tag_digest(app: &TestApp, repo: &str, tag: &str) -> Option<String> {
-    let res = app
-        .admin(Method::HEAD, &format!("/v2/{repo}/manifests/{tag}"))
-        .header("accept", OCI_MANIFEST)
-        .call()
-        .await;
-    (res.status() == StatusCode::OK).then(|| header(&res, "docker-content-digest").unwrap_or("").to_owned())
-}
-
 #[tokio::test]
 async fn rules_round_trip_in_harbors_shape_with_harbors_limits() {
     let app = TestApp::start().await;
@@ -137,7 +128,7 @@ async fn an_immutable_tag_is_never_moved_or_deleted_by_anyone_until_the_rule_is_
         body["errors"][0]["message"],
         "Failed to process request due to 'app:v1.0' configured as immutable."
     );
-    assert_eq!(tag_digest(&app, "team/app", "v1.0").await.as_deref(), Some(first.as_str()));
+    assert_eq!(app.tag_digest("team/app", "v1.0").await.as_deref(), Some(first.as_str()));
     // The same image again changes nothing and is fine; a new matching tag may be created once;
     // a tag no rule matches still moves.
     let text = app
@@ -177,7 +168,7 @@ async fn an_immutable_tag_is_never_moved_or_deleted_by_anyone_until_the_rule_is_
         .call()
         .await;
     expect_error(res, StatusCode::PRECONDITION_FAILED, "PRECONDITION").await;
-    assert_eq!(tag_digest(&app, "team/app", "v1.0").await.as_deref(), Some(first.as_str()));
+    assert_eq!(app.tag_digest("team/app", "v1.0").await.as_deref(), Some(first.as_str()));
 
     // The listing says which tags are immutable.
     let list: Value = app
@@ -230,7 +221,7 @@ async fn two_pushes_racing_for_a_new_immutable_tag_cannot_both_win() {
         );
         let winner =
             if ra.status() == StatusCode::CREATED { sha256(a.as_bytes()) } else { sha256(b.as_bytes()) };
-        assert_eq!(tag_digest(&app, "team/app", &tag).await, Some(winner), "round {round}");
+        assert_eq!(app.tag_digest("team/app", &tag).await, Some(winner), "round {round}");
     }
 }
 
@@ -261,9 +252,9 @@ async fn retention_keeps_artifacts_with_immutable_tags_and_says_why() {
     let policy = res.created_id();
     // Runs to its end.
     let run = app.state.retention.run_now(policy, false).await.expect("run");
-    assert!(tag_digest(&app, "team/app", "v1").await.is_some(), "the immutable v1 stays");
-    assert!(tag_digest(&app, "team/app", "dev-2").await.is_some(), "the newest stays");
-    assert!(tag_digest(&app, "team/app", "dev-1").await.is_none(), "dev-1 goes");
+    assert!(app.tag_digest("team/app", "v1").await.is_some(), "the immutable v1 stays");
+    assert!(app.tag_digest("team/app", "dev-2").await.is_some(), "the newest stays");
+    assert!(app.tag_digest("team/app", "dev-1").await.is_none(), "dev-1 goes");
     let tasks: Value = app
         .admin(Method::GET, &format!("/api/v2.0/retentions/{policy}/executions/{}/tasks", run.id))
         .call()
@@ -325,7 +316,7 @@ async fn a_rule_changed_on_one_replica_binds_the_next_push_on_another() {
     expect_error(res, StatusCode::PRECONDITION_FAILED, "PRECONDITION").await;
     let res = b.admin(Method::DELETE, "/v2/team/app/manifests/v2").call().await;
     expect_error(res, StatusCode::PRECONDITION_FAILED, "PRECONDITION").await;
-    assert_eq!(tag_digest(&b, "team/app", "v2").await.as_deref(), Some(v2.as_str()));
+    assert_eq!(b.tag_digest("team/app", "v2").await.as_deref(), Some(v2.as_str()));
     // A switches it off: B moves v2 at once.
     a.admin(Method::PUT, &format!("/api/v2.0/projects/team/immutabletagrules/{id}"))
         .json(&json!({"id": id, "disabled": true}))

@@ -135,15 +135,6 @@ async fn attach(app: &TestApp, repo: &str, reference: &str, label: i64) {
     app.admin(Method::POST, &url).json(&json!({"id": label})).call().await.expect(StatusCode::OK);
 }
 
-async fn tag_digest(app: &TestApp, repo: &str, tag: &str) -> Option<String> {
-    let res = app
-        .admin(Method::HEAD, &format!("/v2/{repo}/manifests/{tag}"))
-        .header("accept", OCI_MANIFEST)
-        .call()
-        .await;
-    (res.status() == StatusCode::OK).then(|| header(&res, "docker-content-digest").unwrap_or("").to_owned())
-}
-
 fn with_labels(names: &str) -> Value {
     json!({"kind": "label", "decoration": "withLabels", "pattern": names})
 }
@@ -184,9 +175,9 @@ async fn labels_select_in_retention_immutability_and_replication() {
         .await;
     expect_error(bad, StatusCode::BAD_REQUEST, "BAD_REQUEST").await;
     app.state.retention.run_now(policy, false).await.expect("run");
-    assert_eq!(tag_digest(&app, "team/keep", "k2").await.as_deref(), Some(k2.as_str()));
-    assert_eq!(tag_digest(&app, "team/keep", "k1").await, None);
-    assert_eq!(tag_digest(&app, "team/keep", "k3").await, None);
+    assert_eq!(app.tag_digest("team/keep", "k2").await.as_deref(), Some(k2.as_str()));
+    assert_eq!(app.tag_digest("team/keep", "k1").await, None);
+    assert_eq!(app.tag_digest("team/keep", "k3").await, None);
 
     // Immutability: tags of artifacts labelled release are frozen; others move freely.
     let (d1, _, _) = app.push_image("team/app", "v1").await;
@@ -208,10 +199,10 @@ async fn labels_select_in_retention_immutability_and_replication() {
     expect_error(res, StatusCode::PRECONDITION_FAILED, "PRECONDITION").await;
     let res = app.admin(Method::DELETE, "/api/v2.0/projects/team/repositories/app").call().await;
     expect_error(res, StatusCode::PRECONDITION_FAILED, "PRECONDITION").await;
-    assert_eq!(tag_digest(&app, "team/app", "v1").await.as_deref(), Some(d1.as_str()));
+    assert_eq!(app.tag_digest("team/app", "v1").await.as_deref(), Some(d1.as_str()));
     assert_eq!(app.put_manifest("team/app", "v2", OCI_MANIFEST, &other).await.status(), StatusCode::CREATED);
     let other_digest = sha256(other.as_bytes());
-    assert_eq!(tag_digest(&app, "team/app", "v2").await.as_deref(), Some(other_digest.as_str()));
+    assert_eq!(app.tag_digest("team/app", "v2").await.as_deref(), Some(other_digest.as_str()));
     let art = "/api/v2.0/projects/team/repositories/app/artifacts";
     let list: Value = app
         .admin(Method::GET, &format!("{art}?with_tag=true&with_immutable_status=true"))
@@ -282,7 +273,7 @@ async fn labels_select_in_retention_immutability_and_replication() {
     }
     assert_eq!(status["status"], "Succeed", "{status}");
     assert_eq!(status["total"], 1, "only v1 (now d2, labelled) goes: {status}");
-    assert_eq!(tag_digest(&site_b, "team/app", "v1").await.as_deref(), Some(d2.as_str()));
-    assert_eq!(tag_digest(&site_b, "team/app", "v2").await, None, "unlabelled");
-    assert_eq!(tag_digest(&site_b, "team/keep", "k2").await, None, "labelled qa, not release");
+    assert_eq!(site_b.tag_digest("team/app", "v1").await.as_deref(), Some(d2.as_str()));
+    assert_eq!(site_b.tag_digest("team/app", "v2").await, None, "unlabelled");
+    assert_eq!(site_b.tag_digest("team/keep", "k2").await, None, "labelled qa, not release");
 }

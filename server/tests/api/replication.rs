@@ -33,17 +33,6 @@ async fn finished(app: &TestApp, id: i64) -> Value {
     panic!("execution {id} did not end");
 }
 
-async fn digest_at(app: &TestApp, repo: &str, tag: &str) -> Option<String> {
-    let res = app
-        .as_admin()
-        .request(Method::HEAD, &format!("/v2/{repo}/manifests/{tag}"))
-        .header("accept", OCI_MANIFEST)
-        .call()
-        .await;
-    (res.status() == StatusCode::OK)
-        .then(|| res.header_value("docker-content-digest").unwrap_or("").to_owned())
-}
-
 #[tokio::test]
 async fn push_based_manual_replication_copies_what_the_filters_select_once() {
     let site_b = TestApp::start().await;
@@ -109,8 +98,8 @@ async fn push_based_manual_replication_copies_what_the_filters_select_once() {
     assert_eq!(e["trigger"], "manual");
     assert_eq!((e["total"].as_i64(), e["succeed"].as_i64()), (Some(1), Some(1)), "{e}");
     // Flattened into the namespace (created there), same digest.
-    assert_eq!(digest_at(&site_b, "mirror/app", "1.0").await.as_deref(), Some(d1.as_str()));
-    assert_eq!(digest_at(&site_b, "mirror/app", "dev").await, None, "the tag filter left dev out");
+    assert_eq!(site_b.tag_digest("mirror/app", "1.0").await.as_deref(), Some(d1.as_str()));
+    assert_eq!(site_b.tag_digest("mirror/app", "dev").await, None, "the tag filter left dev out");
     let tasks: Vec<Value> = admin
         .get(&format!("/api/v2.0/replication/executions/{eid}/tasks"))
         .await
@@ -159,7 +148,7 @@ async fn event_based_replication_follows_pushes_and_deletions() {
     let (d, _, _) = app.push_image("lib/app", "v1").await;
     let mut there = None;
     for _ in 0..400 {
-        there = digest_at(&site_b, "lib/app", "v1").await;
+        there = site_b.tag_digest("lib/app", "v1").await;
         if there.is_some() {
             break;
         }
@@ -174,7 +163,7 @@ async fn event_based_replication_follows_pushes_and_deletions() {
         .await
         .expect(StatusCode::OK);
     for _ in 0..400 {
-        if digest_at(&site_b, "lib/app", &d).await.is_none() {
+        if site_b.tag_digest("lib/app", &d).await.is_none() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -202,7 +191,7 @@ async fn pull_based_scheduled_replication_copies_from_a_peer() {
     let pid = res.expect(StatusCode::CREATED).created_id();
     let mut there = None;
     for _ in 0..400 {
-        there = digest_at(&app, "pulled/app", "1").await;
+        there = app.tag_digest("pulled/app", "1").await;
         if there.is_some() {
             break;
         }

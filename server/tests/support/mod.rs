@@ -150,6 +150,17 @@ impl TestApp {
         digest
     }
 
+    /// The digest tag `tag` of `repo` names, as a client's HEAD sees it (`None`: no such tag).
+    pub async fn tag_digest(&self, repo: &str, tag: &str) -> Option<String> {
+        let res = self
+            .admin(Method::HEAD, &format!("/v2/{repo}/manifests/{tag}"))
+            .header("accept", OCI_MANIFEST)
+            .call()
+            .await;
+        (res.status() == StatusCode::OK)
+            .then(|| header(&res, "docker-content-digest").unwrap_or("").to_owned())
+    }
+
     /// Pushes a manifest of `media_type` under `reference`.
     pub async fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &str) -> Answer {
         self.admin(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
