@@ -14,6 +14,9 @@
 //! read of the same rows (the limit: a recount cannot be faster than reading what it counts).
 //!
 //! Settings: `WHARF_BENCH_PUSHES` per round (default 500), `WHARF_BENCH_ROUNDS` (default 3),
+//! `WHARF_BENCH_WEBHOOK` (`deliver`, the default; `hold`: events recorded but the receiver holds
+//! every delivery while pushes run; `none`: no webhook policy; the last two tell the costs of
+//! recording and of delivering apart, and skip the delivery figures),
 //! `WHARF_BENCH_CONNECTIONS` (default 16), `WHARF_BENCH_SECONDS` per GET round (default 4),
 //! `WHARF_DATABASE_URL` for part 2 on PostgreSQL (else SQLite in a temp dir).
 //! Run: `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-governance-bench`.
@@ -239,12 +242,21 @@ async fn hot_paths() -> Result<()> {
     let (hook, delivered) = receiver(gate_rx).await?;
     let policy = serde_json::json!({"name": "bench", "event_types": ["PUSH_ARTIFACT"],
         "targets": [{"type": "http", "address": hook, "payload_format": "Default"}]});
-    let res = t
-        .req(reqwest::Method::POST, "/api/v2.0/projects/governed/webhook/policies")
-        .json(&policy)
-        .send()
-        .await?;
-    ensure!(res.status() == reqwest::StatusCode::CREATED, "webhook policy: {}", res.status());
+    // What governance includes of webhooks, to tell their cost apart: `deliver` (the default),
+    // `hold` (events recorded, the receiver holding every delivery while pushes run) or `none`.
+    let webhooks = std::env::var("WHARF_BENCH_WEBHOOK").unwrap_or_else(|_| "deliver".into());
+    ensure!(
+        ["deliver", "hold", "none"].contains(&webhooks.as_str()),
+        "WHARF_BENCH_WEBHOOK: deliver, hold or none"
+    );
+    if webhooks != "none" {
+        let res = t
+            .req(reqwest::Method::POST, "/api/v2.0/projects/governed/webhook/policies")
+            .json(&policy)
+            .send()
+            .await?;
+        ensure!(res.status() == reqwest::StatusCode::CREATED, "webhook policy: {}", res.status());
+    }
 
     let pushes = env_u64("WHARF_BENCH_PUSHES", 500);
     let rounds = env_u64("WHARF_BENCH_ROUNDS", 3);
@@ -261,12 +273,42 @@ async fn hot_paths() -> Result<()> {
     }
     let (mut plain_push, mut gov_push, mut plain_get, mut gov_get) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    gate.send_replace(webhooks != "hold");
+    // CPU seconds used by the server and by this process (clients and receiver) in each kind
+    // of push round.
+    let (mut plain_cpu, mut gov_cpu) = ((0.0, 0.0), (0.0, 0.0));
+    let cpu = |pid: u32| -> Result<(f64, f64)> {
+        Ok((support::cpu_seconds(pid)?, support::cpu_seconds(std::process::id())?))
+    };
     for round in 0..rounds {
         let prefix = format!("r{round}");
+        let c0 = cpu(child.pid())?;
         plain_push.push(push_round(&t, "plain/app", &prefix, pushes, connections, &blobs[0]).await?);
+        let c1 = cpu(child.pid())?;
         gov_push.push(push_round(&t, "governed/app", &prefix, pushes, connections, &blobs[1]).await?);
+        let c2 = cpu(child.pid())?;
+        plain_cpu = (plain_cpu.0 + c1.0 - c0.0, plain_cpu.1 + c1.1 - c0.1);
+        gov_cpu = (gov_cpu.0 + c2.0 - c1.0, gov_cpu.1 + c2.1 - c1.1);
         plain_get.push(get_round(&t.base, "/v2/plain/app/manifests/v-r0-0", connections, secs).await?);
         gov_get.push(get_round(&t.base, "/v2/governed/app/manifests/v-r0-0", connections, secs).await?);
+    }
+    let (median, low, high) = paired(&gov_push, &plain_push);
+    let per = |c: f64| c * 1e6 / (pushes * rounds) as f64;
+    let each: Vec<String> = plain_push.iter().zip(&gov_push).map(|(p, g)| format!("{p:.0}/{g:.0}")).collect();
+    let push_report = format!(
+        "  paired rounds: median ratio {median:.3} (range {low:.3}–{high:.3} over {rounds} rounds)\n  \
+         rounds (plain/governed pushes/s): {}\n  CPU per push, server / bench process: plain {:.0} / {:.0} µs, \
+         governed {:.0} / {:.0} µs",
+        each.join(" "),
+        per(plain_cpu.0),
+        per(plain_cpu.1),
+        per(gov_cpu.0),
+        per(gov_cpu.1)
+    );
+    if webhooks != "deliver" {
+        println!("manifest push, webhooks {webhooks} ({connections} connections, {pushes} per round):");
+        println!("{push_report}");
+        return Ok(());
     }
     // Every governed push made an event: how fast the backlog left when the load ended drains.
     let pushed = pushes * rounds;
@@ -325,8 +367,7 @@ async fn hot_paths() -> Result<()> {
     println!("  governed {gp:8.0} pushes/s   ratio {:.3}", gp / pp);
     // The machine's noise moves single rounds by ±10 %; each round pairs the two projects
     // back to back, so the median of the paired ratios is the steadier figure.
-    let (median, low, high) = paired(&gov_push, &plain_push);
-    println!("  paired rounds: median ratio {median:.3} (range {low:.3}–{high:.3} over {rounds} rounds)");
+    println!("{push_report}");
     println!("manifest GET by tag ({connections} connections, {secs} s rounds, best of {rounds}):");
     println!("  plain    {pg:8.0} requests/s");
     println!("  governed {gg:8.0} requests/s ratio {:.3}", gg / pg);

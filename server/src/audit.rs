@@ -313,7 +313,7 @@ async fn report_pulls(
         let Some(digest) = db::manifests::digest_of(&mut *tx, manifest).await? else { continue };
         let tags: Vec<String> = tag.map(str::to_owned).into_iter().collect();
         let payload = events::artifact(WebhookEvent::PullArtifact, operator, &w.host, info, &digest, &tags);
-        db::webhooks::record(tx, *project, event, &payload).await?;
+        db::webhooks::record(tx, w.db.backend(), *project, event, &payload).await?;
     }
     Ok(())
 }

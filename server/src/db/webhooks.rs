@@ -185,29 +185,23 @@ pub async fn pull_target(
 }
 
 /// Records event `event` of project `project_id` (its Default payload `payload`) in transaction
-/// `tx`: one row, which the sender turns into executions and tasks ([`fan_out`]).
+/// `tx`: an execution for each enabled policy of the project subscribed to it and a task due now
+/// for each of the policy's targets (expanded by the database's JSON functions), in one round
+/// trip however many policies and targets. The event exists exactly when the change does; a
+/// project without a subscribed policy gets no rows.
 pub async fn record(
     tx: &mut sqlx::AnyConnection,
+    backend: Backend,
     project_id: i64,
     event: &str,
     payload: &str,
 ) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO webhook_events (project_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(project_id)
-    .bind(event)
-    .bind(payload)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    write_event(tx, backend, None, project_id, event, payload).await
 }
 
-/// Records event `event` as [`record`] does and marks repository `repo_id` changed, in one round
-/// trip: a push's last write. On SQLite every statement is a hop to the writer thread that all
-/// pushes share, so the event costs a push nothing beyond its own bytes; PostgreSQL runs the two
-/// as one statement (a data-modifying `WITH`).
+/// Records event `event` as [`record`] does and marks repository `repo_id` changed, in the same
+/// round trip: a push's last write. On SQLite every statement is a hop to the writer thread that
+/// all pushes share, so the event costs a push no extra hop.
 pub async fn record_and_touch(
     tx: &mut sqlx::AnyConnection,
     backend: Backend,
@@ -216,76 +210,54 @@ pub async fn record_and_touch(
     event: &str,
     payload: &str,
 ) -> DbResult<()> {
-    let sql = match backend {
-        // sqlx runs each statement of the string in turn, binding `$n` by number.
-        Backend::Sqlite => {
-            "UPDATE repositories SET updated_at = $1 WHERE id = $2; \
-             INSERT INTO webhook_events (project_id, event_type, payload, created_at) VALUES ($3, $4, $5, $1)"
-        }
-        Backend::Postgres => {
-            "WITH touched AS (UPDATE repositories SET updated_at = $1 WHERE id = $2 RETURNING id) \
-             INSERT INTO webhook_events (project_id, event_type, payload, created_at) VALUES ($3, $4, $5, $1)"
-        }
-    };
-    sqlx::query(sql)
-        .bind(now_ms())
-        .bind(repo_id)
-        .bind(project_id)
-        .bind(event)
-        .bind(payload)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    write_event(tx, backend, Some(repo_id), project_id, event, payload).await
 }
 
-/// Turns up to `limit` recorded events into an execution for each enabled policy of their
-/// project subscribed to them and a task for each of the policy's targets, due now; the events
-/// go. Four statements however many events, policies and targets (the targets are expanded by
-/// the database's JSON functions). On PostgreSQL the events are claimed with `SKIP LOCKED`, so
-/// two replicas never expand one twice.
-pub async fn fan_out(tx: &mut sqlx::AnyConnection, backend: Backend, limit: i64) -> DbResult<usize> {
-    let skip = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let ids: Vec<i64> =
-        sqlx::query_scalar(&format!("SELECT id FROM webhook_events ORDER BY id LIMIT $1{skip}"))
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let list = super::placeholders(2, ids.len());
-    let executions = format!(
-        "INSERT INTO webhook_executions (policy_id, event_type, payload, status, created_at, event_id) \
-         SELECT p.id, e.event_type, e.payload, 'Running', e.created_at, e.id FROM webhook_events e \
-         JOIN webhook_policies p ON p.project_id = e.project_id AND p.enabled = $1 \
-         AND p.event_types LIKE '%,' || e.event_type || ',%' WHERE e.id IN ({list}) ORDER BY e.id, p.id"
-    );
-    let mut q = sqlx::query(&executions).bind(1_i64);
-    for id in &ids {
-        q = q.bind(*id);
-    }
-    q.execute(&mut *tx).await?;
-    let (targets, target) = match backend {
-        Backend::Postgres => ("CROSS JOIN LATERAL jsonb_array_elements(p.targets::jsonb) j", "j.value::text"),
-        Backend::Sqlite => ("CROSS JOIN json_each(p.targets) j", "j.value"),
+async fn write_event(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    touch: Option<i64>,
+    project_id: i64,
+    event: &str,
+    payload: &str,
+) -> DbResult<()> {
+    // `$5` names this event's executions, so the tasks' insert finds exactly them: SQLite's
+    // `INSERT … SELECT` cannot hand ids to a second insert (`last_insert_rowid()` moves while the
+    // tasks are written), and a random 63-bit name costs no round trip.
+    const POLICIES: &str = "FROM webhook_policies WHERE project_id = $1 AND enabled = 1 \
+         AND event_types LIKE '%,' || $2 || ',%' ORDER BY id";
+    let sql = match backend {
+        // sqlx runs each statement of the string in turn, binding `$n` by number.
+        Backend::Sqlite => format!(
+            "{}INSERT INTO webhook_executions (policy_id, event_type, payload, created_at, event_id) \
+             SELECT id, $2, $3, $4, $5 {POLICIES}; \
+             INSERT INTO webhook_tasks (execution_id, target, status, next_attempt_at, created_at, updated_at) \
+             SELECT x.id, j.value, 'Pending', $4, $4, $4 FROM webhook_executions x \
+             JOIN webhook_policies p ON p.id = x.policy_id CROSS JOIN json_each(p.targets) j \
+             WHERE x.event_id = $5 ORDER BY x.id",
+            if touch.is_some() { "UPDATE repositories SET updated_at = $4 WHERE id = $6; " } else { "" }
+        ),
+        // One statement: the executions' ids come back from their insert.
+        Backend::Postgres => format!(
+            "WITH x AS (INSERT INTO webhook_executions (policy_id, event_type, payload, created_at, event_id) \
+             SELECT id, $2, $3, $4, $5 {POLICIES} RETURNING id, policy_id){} \
+             INSERT INTO webhook_tasks (execution_id, target, status, next_attempt_at, created_at, updated_at) \
+             SELECT x.id, j.value::text, 'Pending', $4, $4, $4 FROM x JOIN webhook_policies p ON p.id = x.policy_id \
+             CROSS JOIN LATERAL jsonb_array_elements(p.targets::jsonb) j ORDER BY x.id",
+            if touch.is_some() {
+                ", touched AS (UPDATE repositories SET updated_at = $4 WHERE id = $6 RETURNING id)"
+            } else {
+                ""
+            }
+        ),
     };
-    let tasks = format!(
-        "INSERT INTO webhook_tasks (execution_id, target, status, next_attempt_at, created_at, updated_at) \
-         SELECT x.id, {target}, 'Pending', $1, $1, $1 FROM webhook_executions x \
-         JOIN webhook_policies p ON p.id = x.policy_id {targets} WHERE x.event_id IN ({list}) ORDER BY x.id"
-    );
-    let mut q = sqlx::query(&tasks).bind(now_ms());
-    for id in &ids {
-        q = q.bind(*id);
+    let event_id = rand::random_range(1..i64::MAX);
+    let mut q = sqlx::query(&sql).bind(project_id).bind(event).bind(payload).bind(now_ms()).bind(event_id);
+    if let Some(repo_id) = touch {
+        q = q.bind(repo_id);
     }
     q.execute(&mut *tx).await?;
-    let delete = format!("DELETE FROM webhook_events WHERE id IN ({})", super::placeholders(1, ids.len()));
-    let mut q = sqlx::query(&delete);
-    for id in &ids {
-        q = q.bind(*id);
-    }
-    q.execute(&mut *tx).await?;
-    Ok(ids.len())
+    Ok(())
 }
 
 /// A task a worker has claimed, with what it sends.
@@ -384,9 +356,8 @@ pub struct Finished {
     pub line: String,
 }
 
-/// Records a round of attempts (tasks claimed by `holder`) and what follows each, then settles
-/// their executions' statuses: two statements however many tasks the round sent, since pushes
-/// wait for this writer. A holder whose claim on a task lapsed (another replica took it) writes
+/// Records a round of attempts (tasks claimed by `holder`) and what follows each: one statement
+/// however many tasks the round sent, since pushes wait for this writer. A holder whose claim on a task lapsed (another replica took it) writes
 /// nothing for that task.
 pub async fn finish_attempts(tx: &mut sqlx::AnyConnection, holder: &str, done: &[Finished]) -> DbResult<()> {
     if done.is_empty() {
@@ -415,22 +386,6 @@ pub async fn finish_attempts(tx: &mut sqlx::AnyConnection, holder: &str, done: &
             Attempt::GaveUp => ("Error", now, Some(now)),
         };
         q = q.bind(f.id).bind(status).bind(next).bind(ended).bind(f.message.as_str()).bind(f.line.as_str());
-    }
-    q.execute(&mut *tx).await?;
-    let sql = format!(
-        "UPDATE webhook_executions SET \
-         status = CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
-                                    AND t.status IN ('Pending', 'Running')) THEN 'Running' \
-                       WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
-                                    AND t.status = 'Error') THEN 'Error' ELSE 'Success' END, \
-         ended_at = CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = webhook_executions.id \
-                                      AND t.status IN ('Pending', 'Running')) THEN NULL ELSE $1 END \
-         WHERE id IN (SELECT execution_id FROM webhook_tasks WHERE id IN ({}))",
-        super::placeholders(2, done.len())
-    );
-    let mut q = sqlx::query(&sql).bind(now);
-    for f in done {
-        q = q.bind(f.id);
     }
     q.execute(&mut *tx).await?;
     Ok(())
@@ -463,14 +418,30 @@ pub struct ExecutionRow {
     pub running: i64,
 }
 
-const EXECUTION: &str = "SELECT e.id AS id, e.policy_id AS policy_id, e.event_type AS event_type, e.status AS status, \
-     e.created_at AS created_at, e.ended_at AS ended_at, \
+/// An execution's status, from its tasks: `Running` while one is pending or being sent, then
+/// `Error` if one was given up, else `Success`. Derived when read, so finishing a delivery
+/// writes only its task (the writer pushes share does one update per delivery, not two).
+macro_rules! execution_status {
+    () => {
+        "CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status IN ('Pending', 'Running')) \
+         THEN 'Running' WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Error') \
+         THEN 'Error' ELSE 'Success' END"
+    };
+}
+
+const EXECUTION: &str = concat!(
+    "SELECT e.id AS id, e.policy_id AS policy_id, e.event_type AS event_type, ",
+    execution_status!(),
+    " AS status, e.created_at AS created_at, \
+     CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status IN ('Pending', 'Running')) \
+     THEN NULL ELSE (SELECT MAX(t.ended_at) FROM webhook_tasks t WHERE t.execution_id = e.id) END AS ended_at, \
      (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id) AS total, \
      (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Success') AS succeeded, \
      (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Error') AS failed, \
      (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Pending') AS pending, \
      (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Running') AS running \
-     FROM webhook_executions e";
+     FROM webhook_executions e"
+);
 
 /// Executions of policy `policy_id`, newest first, one page.
 pub async fn executions<'e>(
@@ -560,14 +531,15 @@ pub async fn recent<'e>(
     project_id: i64,
     limit: i64,
 ) -> DbResult<Vec<RecentRow>> {
-    Ok(sqlx::query_as(
-        "SELECT e.id AS id, p.id AS policy_id, p.name AS policy, e.event_type AS event_type, e.status AS status, \
-         e.created_at AS created_at, \
+    Ok(sqlx::query_as(concat!(
+        "SELECT e.id AS id, p.id AS policy_id, p.name AS policy, e.event_type AS event_type, ",
+        execution_status!(),
+        " AS status, e.created_at AS created_at, \
          COALESCE((SELECT MAX(t.run_count) FROM webhook_tasks t WHERE t.execution_id = e.id), 0) AS attempts, \
          COALESCE((SELECT t.status_message FROM webhook_tasks t WHERE t.execution_id = e.id ORDER BY t.updated_at DESC, t.id LIMIT 1), '') AS message \
          FROM webhook_executions e JOIN webhook_policies p ON p.id = e.policy_id WHERE p.project_id = $1 \
          ORDER BY e.id DESC LIMIT $2",
-    )
+    ))
     .bind(project_id)
     .bind(limit)
     .fetch_all(e)
@@ -600,11 +572,14 @@ pub async fn task_log<'e>(
 
 /// Deletes ended executions older than `before` (unix ms); returns how many.
 pub async fn prune<'e>(e: impl Executor<'e, Database = Any>, before: i64) -> DbResult<u64> {
-    Ok(sqlx::query("DELETE FROM webhook_executions WHERE ended_at IS NOT NULL AND created_at < $1")
-        .bind(before)
-        .execute(e)
-        .await?
-        .rows_affected())
+    Ok(sqlx::query(
+        "DELETE FROM webhook_executions WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_tasks t \
+         WHERE t.execution_id = webhook_executions.id AND t.status IN ('Pending', 'Running'))",
+    )
+    .bind(before)
+    .execute(e)
+    .await?
+    .rows_affected())
 }
 
 #[cfg(test)]
@@ -615,24 +590,89 @@ mod tests {
     async fn the_event_and_the_touch_land_together_in_one_round_trip() {
         let (_dir, db) = crate::db::testing::sqlite().await;
         let project = crate::db::projects::insert(db.writer(), "p", false, None).await.expect("project");
+        let other = crate::db::projects::insert(db.writer(), "q", false, None).await.expect("project");
         let repo = crate::db::repositories::ensure(db.writer(), project, "p/app").await.expect("repo");
         sqlx::query("UPDATE repositories SET updated_at = 0").execute(db.writer()).await.expect("reset");
-        let mut tx = db.begin().await.expect("tx");
-        record_and_touch(&mut tx, db.backend(), repo, project, "PUSH_ARTIFACT", "{\"a\":1}")
+        // Two policies hear pushes (one with two targets); one is disabled, one hears deletes
+        // only, one belongs to another project.
+        for (project, name, enabled, events, targets) in [
+            (project, "a", 1, ",PUSH_ARTIFACT,", r#"[{"address":"http://a"},{"address":"http://b"}]"#),
+            (project, "b", 1, ",DELETE_ARTIFACT,PUSH_ARTIFACT,", r#"[{"address":"http://c"}]"#),
+            (project, "c", 0, ",PUSH_ARTIFACT,", r#"[{"address":"http://d"}]"#),
+            (project, "d", 1, ",DELETE_ARTIFACT,", r#"[{"address":"http://e"}]"#),
+            (other, "e", 1, ",PUSH_ARTIFACT,", r#"[{"address":"http://f"}]"#),
+        ] {
+            sqlx::query(
+                "INSERT INTO webhook_policies (project_id, name, enabled, event_types, targets, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 0, 0)",
+            )
+            .bind(project)
+            .bind(name)
+            .bind(enabled)
+            .bind(events)
+            .bind(targets)
+            .execute(db.writer())
             .await
-            .expect("write");
-        tx.commit().await.expect("commit");
-        let (event_project, kind, payload): (i64, String, String) =
-            sqlx::query_as("SELECT project_id, event_type, payload FROM webhook_events")
-                .fetch_one(db.reader())
+            .expect("policy");
+        }
+        for _ in 0..2 {
+            let mut tx = db.begin().await.expect("tx");
+            record_and_touch(&mut tx, db.backend(), repo, project, "PUSH_ARTIFACT", "{\"a\":1}")
                 .await
-                .expect("event");
-        assert_eq!((event_project, kind.as_str(), payload.as_str()), (project, "PUSH_ARTIFACT", "{\"a\":1}"));
+                .expect("write");
+            tx.commit().await.expect("commit");
+        }
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT p.name, x.payload, t.status, t.target FROM webhook_tasks t \
+             JOIN webhook_executions x ON x.id = t.execution_id JOIN webhook_policies p ON p.id = x.policy_id \
+             ORDER BY t.id",
+        )
+        .fetch_all(db.reader())
+        .await
+        .expect("tasks");
+        let targets: Vec<(&str, &str)> = rows.iter().map(|(p, _, _, t)| (p.as_str(), t.as_str())).collect();
+        let once = [
+            ("a", r#"{"address":"http://a"}"#),
+            ("a", r#"{"address":"http://b"}"#),
+            ("b", r#"{"address":"http://c"}"#),
+        ];
+        assert_eq!(
+            targets,
+            [once, once].concat(),
+            "each event: one task per target of each subscribed policy"
+        );
+        assert!(rows.iter().all(|(_, payload, status, _)| payload == "{\"a\":1}" && status == "Pending"));
         let updated: i64 = sqlx::query_scalar("SELECT updated_at FROM repositories WHERE id = $1")
             .bind(repo)
             .fetch_one(db.reader())
             .await
             .expect("repo");
         assert!(updated > 0, "the repository was touched");
+    }
+
+    #[tokio::test]
+    async fn events_queued_before_the_upgrade_become_tasks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+        let mut before = sqlx::migrate!("../migrations/sqlite");
+        before.migrations = before.migrations.iter().filter(|m| m.version <= 20).cloned().collect();
+        before.run(&pool).await.expect("migrations up to 0020");
+        for sql in [
+            "INSERT INTO projects (name, public, created_at, updated_at) VALUES ('p', 0, 0, 0)",
+            "INSERT INTO webhook_policies (project_id, name, event_types, targets, created_at, updated_at) \
+             VALUES (1, 'a', ',PUSH_ARTIFACT,', '[{\"address\":\"http://a\"},{\"address\":\"http://b\"}]', 0, 0)",
+            "INSERT INTO webhook_events (project_id, event_type, payload, created_at) VALUES (1, 'PUSH_ARTIFACT', '{}', 5)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+        let db = crate::db::Db::connect(&url).await.expect("upgrade");
+        let targets: Vec<String> = sqlx::query_scalar("SELECT target FROM webhook_tasks ORDER BY id")
+            .fetch_all(db.reader())
+            .await
+            .expect("tasks");
+        assert_eq!(targets, [r#"{"address":"http://a"}"#, r#"{"address":"http://b"}"#]);
     }
 }

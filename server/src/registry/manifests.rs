@@ -378,8 +378,14 @@ impl Registry {
                 let details = crate::projects::quotas::warning(self.quota_warning, used, hard);
                 let warn =
                     events::quota(WebhookEvent::QuotaWarning, operator, &info, digest.as_str(), &details);
-                db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::QuotaWarning.as_str(), &warn)
-                    .await?;
+                db::webhooks::record(
+                    &mut tx,
+                    self.db.backend(),
+                    repo.project_id,
+                    WebhookEvent::QuotaWarning.as_str(),
+                    &warn,
+                )
+                .await?;
             }
             touched = true;
         }
@@ -486,6 +492,7 @@ impl Registry {
                 if let Some(event) = event {
                     db::webhooks::record(
                         &mut tx,
+                        self.db.backend(),
                         repo.project_id,
                         WebhookEvent::DeleteArtifact.as_str(),
                         &event,
@@ -548,8 +555,14 @@ impl Registry {
             let mut tx = self.db.begin().await?;
             let info = self.repo_info(&mut tx, repo, None).await?;
             let event = events::quota(WebhookEvent::QuotaExceed, operator, &info, digest.as_str(), details);
-            db::webhooks::record(&mut tx, repo.project_id, WebhookEvent::QuotaExceed.as_str(), &event)
-                .await?;
+            db::webhooks::record(
+                &mut tx,
+                self.db.backend(),
+                repo.project_id,
+                WebhookEvent::QuotaExceed.as_str(),
+                &event,
+            )
+            .await?;
             tx.commit().await.map_err(db::DbError::from)?;
             Ok(())
         }

@@ -539,7 +539,7 @@ impl ReplicationService {
                 }),
             );
             let mut tx = self.db.begin().await?;
-            db::webhooks::record(&mut tx, row.id, event, &payload).await?;
+            db::webhooks::record(&mut tx, self.db.backend(), row.id, event, &payload).await?;
             tx.commit().await?;
         }
         Ok(())

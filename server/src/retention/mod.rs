@@ -527,7 +527,7 @@ impl RetentionService {
         summary.rules = doc["rules"].clone();
         let payload = events::retention(trigger.as_str(), &self.host, &project, row.id, summary);
         let mut tx = self.db.begin().await?;
-        db::webhooks::record(&mut tx, row.project_id, event, &payload).await?;
+        db::webhooks::record(&mut tx, self.db.backend(), row.project_id, event, &payload).await?;
         tx.commit().await?;
         Ok(())
     }

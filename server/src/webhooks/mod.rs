@@ -26,8 +26,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Tasks one worker sends at once.
 const BATCH: i64 = 64;
-/// Recorded events one round turns into tasks.
-const FAN_OUT: i64 = 1024;
 /// How often an idle worker looks for work.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// After a round that did not fill a batch, how long events may gather before the next: every
@@ -488,41 +486,86 @@ impl Webhooks {
             .ok_or_else(|| WebhookError::NotFound(format!("task {tid}")))
     }
 
-    /// Sends what is due until the process ends: claims a batch, posts it, records the
-    /// attempts; when nothing was due it waits [`IDLE_POLL`] before looking again.
+    /// Sends what is due until the returned task is aborted: claims a batch, posts it, records
+    /// the attempts; when nothing was due it waits [`IDLE_POLL`] before looking again.
+    ///
+    /// The posts run on a thread of their own at a lower scheduling priority (nice 10): a
+    /// delivery is an HTTP exchange, as dear in system calls and wake-ups as the push that made
+    /// it, and on a busy server it waits for idle CPU instead of taking it from registry
+    /// traffic; the backlog stays in the database and drains when the load eases. The database
+    /// work stays on the server's runtime (its connections belong to it).
     pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
-        tokio::spawn(async move {
-            let mut last_prune = tokio::time::Instant::now();
-            loop {
-                match me.deliver_due().await {
-                    Ok(0) => tokio::time::sleep(IDLE_POLL).await,
-                    Ok(n) if (n as i64) < BATCH => tokio::time::sleep(GATHER).await,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "webhook delivery round failed");
-                        tokio::time::sleep(IDLE_POLL).await;
-                    }
-                }
-                if last_prune.elapsed() > Duration::from_secs(3600) {
-                    last_prune = tokio::time::Instant::now();
-                    let before = db::now_ms() - 7 * self::day_ms();
-                    if let Err(e) = db::webhooks::prune(me.db.writer(), before).await {
-                        tracing::warn!(error = %e, "pruning webhook history failed");
-                    }
-                }
+        let server = tokio::runtime::Handle::current();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let started = std::thread::Builder::new().name("wharf-webhooks".into()).spawn(move || {
+            if let Err(e) = rustix::process::setpriority_process(None, 10) {
+                tracing::debug!(error = %e, "webhook deliveries keep the normal priority");
             }
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "the webhook delivery thread cannot start");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                tokio::select! {
+                    _ = stopped => {}
+                    _ = me.deliver_forever(&server) => {}
+                }
+            });
+        });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "the webhook delivery thread cannot start");
+        }
+        // Dropping `stop` (when this task is aborted) ends the thread's loop.
+        tokio::spawn(async move {
+            let _stop = stop;
+            std::future::pending::<()>().await
         })
     }
 
-    /// One round: claims what is due and sends it; returns how many were sent.
-    pub async fn deliver_due(&self) -> Result<usize, DbError> {
+    async fn deliver_forever(&self, server: &tokio::runtime::Handle) {
+        let mut last_prune = tokio::time::Instant::now();
+        loop {
+            match self.deliver_due(server).await {
+                Ok(0) => tokio::time::sleep(IDLE_POLL).await,
+                Ok(n) if (n as i64) < BATCH => tokio::time::sleep(GATHER).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook delivery round failed");
+                    tokio::time::sleep(IDLE_POLL).await;
+                }
+            }
+            if last_prune.elapsed() > Duration::from_secs(3600) {
+                last_prune = tokio::time::Instant::now();
+                let before = db::now_ms() - 7 * self::day_ms();
+                let db = self.db.clone();
+                let pruned =
+                    server.spawn(async move { db::webhooks::prune(db.writer(), before).await }).await;
+                if let Ok(Err(e)) = pruned {
+                    tracing::warn!(error = %e, "pruning webhook history failed");
+                }
+            }
+        }
+    }
+
+    /// One round: claims what is due (on the server's runtime) and sends it (on this thread);
+    /// returns how many were sent.
+    async fn deliver_due(&self, server: &tokio::runtime::Handle) -> Result<usize, String> {
+        let (db, holder) = (self.db.clone(), self.holder.clone());
         let lease_until = db::now_ms() + self.lease.as_millis() as i64;
-        let mut tx = self.db.begin().await?;
-        db::webhooks::fan_out(&mut tx, self.db.backend(), FAN_OUT).await?;
-        let due =
-            db::webhooks::claim_due(&mut tx, self.db.backend(), &self.holder, lease_until, BATCH).await?;
-        tx.commit().await?;
+        let due = server
+            .spawn(async move {
+                let mut tx = db.begin().await?;
+                let due = db::webhooks::claim_due(&mut tx, db.backend(), &holder, lease_until, BATCH).await?;
+                tx.commit().await?;
+                Ok::<_, DbError>(due)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         let n = due.len();
         if n == 0 {
             return Ok(0);
@@ -534,9 +577,17 @@ impl Webhooks {
             db::webhooks::Finished { id: task.id, outcome, message, line }
         });
         let outcomes = futures::future::join_all(sends).await;
-        let mut tx = self.db.begin().await?;
-        db::webhooks::finish_attempts(&mut tx, &self.holder, &outcomes).await?;
-        tx.commit().await?;
+        let (db, holder) = (self.db.clone(), self.holder.clone());
+        server
+            .spawn(async move {
+                let mut tx = db.begin().await?;
+                db::webhooks::finish_attempts(&mut tx, &holder, &outcomes).await?;
+                tx.commit().await?;
+                Ok::<_, DbError>(())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         Ok(n)
     }
 
@@ -571,15 +622,18 @@ impl Webhooks {
     async fn post(&self, task: &DueTask) -> Result<u16, String> {
         let target: StoredTarget = serde_json::from_str(&task.target)
             .map_err(|e| format!("the stored target is unreadable: {e}"))?;
-        let payload: serde_json::Value = serde_json::from_str(&task.payload)
-            .map_err(|e| format!("the stored event is unreadable: {e}"))?;
         let delivery = format!("wharf-{}", task.id);
+        let stored = || -> Result<serde_json::Value, String> {
+            serde_json::from_str(&task.payload).map_err(|e| format!("the stored event is unreadable: {e}"))
+        };
+        // The Default payload is sent as it was stored (Wharf wrote it as JSON); the other
+        // formats are built from it.
         let body = match (target.kind, target.payload_format) {
-            (NotifyType::Slack, _) => events::slack_message(&payload),
+            (NotifyType::Slack, _) => events::slack_message(&stored()?).to_string(),
             (NotifyType::Http, PayloadFormat::CloudEvents) => {
-                events::cloud_event(&payload, &delivery, task.project_id, task.policy_id)
+                events::cloud_event(&stored()?, &delivery, task.project_id, task.policy_id).to_string()
             }
-            (NotifyType::Http, PayloadFormat::Default) => payload,
+            (NotifyType::Http, PayloadFormat::Default) => task.payload.clone(),
         };
         let content_type = match (target.kind, target.payload_format) {
             (NotifyType::Http, PayloadFormat::CloudEvents) => "application/cloudevents+json",
@@ -591,7 +645,7 @@ impl Webhooks {
             .header("content-type", content_type)
             .header("x-wharf-delivery", &delivery)
             .header("x-wharf-event", task.event_type.as_str())
-            .body(body.to_string());
+            .body(body);
         if !target.auth_header.is_empty() {
             let header = self
                 .key

@@ -238,13 +238,13 @@ async fn fixture(app: &TestApp) -> Fixture {
     let mut tx = app.state.db.begin().await.expect("tx");
     wharf::db::webhooks::record(
         &mut tx,
+        app.state.db.backend(),
         project_id,
         "PUSH_ARTIFACT",
         r#"{"type":"PUSH_ARTIFACT","event_data":{}}"#,
     )
     .await
     .expect("event");
-    wharf::db::webhooks::fan_out(&mut tx, app.state.db.backend(), 16).await.expect("fan out");
     tx.commit().await.expect("commit");
     let hook_execution: i64 = sqlx::query_scalar("SELECT id FROM webhook_executions WHERE policy_id = $1")
         .bind(hook)
