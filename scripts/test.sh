@@ -12,7 +12,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 missing=()
 for pair in skopeo:skopeo podman:podman dockerd:docker.io docker:docker.io openssl:openssl tar:tar \
   curl:curl pg_ctlcluster:postgresql docker-compose:docker-compose chromium:chromium \
-  chromedriver:chromium-driver docker-registry:docker-registry nginx:nginx-light; do
+  chromedriver:chromium-driver docker-registry:docker-registry nginx:nginx-light slapd:slapd \
+  ldapadd:ldap-utils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

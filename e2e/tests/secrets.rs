@@ -1,6 +1,7 @@
 //! Secrets never reach the logs or API answers: the real binary runs with verbose logs (text and
 //! JSON) while clients log in with passwords, a robot's secret, a changed password, wrong
-//! guesses and a portal session; then its whole log is searched for every one of them and for
+//! guesses, configuration secrets (stored, fixed by the operator, tested against a directory)
+//! and a portal session; then its whole log is searched for every one of them and for
 //! the token signing key.
 
 use base64::Engine as _;
@@ -10,6 +11,9 @@ use wharf_e2e::{ADMIN_PASSWORD, Podman, WharfProcess, build_context, run, run_fa
 const USER_PASSWORD: &str = "Us3rPassw0rdXyz";
 const NEW_PASSWORD: &str = "N3wPassw0rdQrs";
 const WRONG_GUESS: &str = "Wr0ngGuessAbc";
+const LDAP_PASSWORD: &str = "LdapS3archPwXyz";
+/// A secret the operator fixes through `WHARF_CONFIGURATIONS`.
+const FIXED_SECRET: &str = "F1xedLdapS3cretUvw";
 
 async fn exercise(host: &str, p: &Podman, work: &std::path::Path) -> Vec<String> {
     let base = format!("http://{host}");
@@ -22,7 +26,35 @@ async fn exercise(host: &str, p: &Podman, work: &std::path::Path) -> Vec<String>
         USER_PASSWORD.to_owned(),
         NEW_PASSWORD.to_owned(),
         WRONG_GUESS.to_owned(),
+        LDAP_PASSWORD.to_owned(),
+        FIXED_SECRET.to_owned(),
     ];
+
+    // Configuration secrets: stored, tested against a directory that is not there, read back.
+    let res = admin(reqwest::Method::PUT, "/api/v2.0/configurations")
+        .json(&json!({"ldap_url": "ldap://127.0.0.1:9", "ldap_search_dn": "cn=manager,dc=x",
+            "ldap_search_password": LDAP_PASSWORD}))
+        .send()
+        .await
+        .expect("configurations");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let ping = admin(reqwest::Method::POST, "/api/v2.0/ldap/ping")
+        .json(&json!({"ldap_search_password": LDAP_PASSWORD}))
+        .send()
+        .await
+        .expect("ping");
+    let text = ping.text().await.expect("ping text");
+    assert!(text.contains("\"success\":false") && !text.contains(LDAP_PASSWORD), "{text}");
+    let text = admin(reqwest::Method::GET, "/api/v2.0/configurations")
+        .send()
+        .await
+        .expect("read")
+        .text()
+        .await
+        .expect("text");
+    for s in [LDAP_PASSWORD, FIXED_SECRET] {
+        assert!(!text.contains(s), "a configuration secret is answered: {text}");
+    }
 
     // A user, who changes their password; a project with a robot account.
     let res = admin(reqwest::Method::POST, "/api/v2.0/users")
@@ -163,6 +195,10 @@ async fn no_secret_reaches_the_logs_or_the_answers() {
             ("WHARF_DATA_DIR", data.display().to_string()),
             ("WHARF_LOG", "debug,wharf=trace".to_owned()),
             ("WHARF_LOG_FORMAT", format.to_owned()),
+            (
+                "WHARF_CONFIGURATIONS",
+                format!(r#"{{"oidc_name": "Corp", "oidc_client_secret": "{FIXED_SECRET}"}}"#),
+            ),
         ];
         let server = WharfProcess::start_logged(&env, &log).await;
         let p = Podman::new();

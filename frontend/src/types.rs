@@ -1536,3 +1536,34 @@ pub fn parse_size(text: &str) -> Result<i64, String> {
     }
     Ok(bytes.round() as i64)
 }
+
+/// How users other than the local `admin` sign in (Harbor's `auth_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum AuthMode {
+    /// Accounts and passwords in Wharf's database.
+    #[default]
+    #[serde(rename = "db_auth")]
+    Database,
+    /// The company directory: passwords checked by an LDAP bind, accounts made at first sign-in.
+    #[serde(rename = "ldap_auth")]
+    Ldap,
+    /// Single sign-on with an OpenID Connect provider; registry clients use a CLI secret.
+    #[serde(rename = "oidc_auth")]
+    Oidc,
+}
+
+impl AuthMode {
+    /// Harbor's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Database => "db_auth",
+            Self::Ldap => "ldap_auth",
+            Self::Oidc => "oidc_auth",
+        }
+    }
+
+    /// The mode Harbor's word names.
+    pub fn parse(word: &str) -> Option<Self> {
+        [Self::Database, Self::Ldap, Self::Oidc].into_iter().find(|m| m.as_str() == word)
+    }
+}

@@ -123,6 +123,11 @@ pub struct Settings {
     /// [default: 24h].
     #[arg(long, env = "WHARF_WEBHOOK_RETENTION", global = true)]
     pub webhook_retention: Option<HumanDuration>,
+    /// Configuration items fixed by the operator, as a JSON object of Harbor's
+    /// `/configurations` items (e.g. `{"auth_mode":"ldap_auth","ldap_url":"ldaps://dir"}`):
+    /// they win over what administrators set and cannot be changed through the API.
+    #[arg(long, env = "WHARF_CONFIGURATIONS", global = true, hide_env_values = true, value_parser = secret)]
+    pub configurations: Option<Secret>,
 }
 
 /// A size written as bytes or with a unit: `B`, `KB`, `MB`, `GB`, `TB` (powers of 1000) or
@@ -242,6 +247,8 @@ pub struct Config {
     pub quota_warning: u8,
     /// How long webhook deliveries are retried.
     pub webhook_retention: Duration,
+    /// Configuration items fixed by the operator (JSON; may hold secrets).
+    pub configurations: Option<Secret>,
 }
 
 /// A configuration error.
@@ -339,6 +346,7 @@ impl Config {
                 .webhook_retention
                 .or(file.webhook_retention)
                 .map_or(Duration::from_secs(24 * 3600), |d| d.0.max(Duration::from_secs(1))),
+            configurations: given.configurations.or(file.configurations),
         })
     }
 

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod configurations;
 pub mod db;
 pub mod endpoints;
 pub mod gc;

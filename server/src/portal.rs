@@ -323,6 +323,13 @@ impl Portal for WharfPortal {
                     "Too many failed sign-ins: wait a minute, then try again.".into(),
                 ));
             }
+            Err(AuthError::Directory(_)) => {
+                return Err(PortalError::Invalid(
+                    "The company directory cannot be reached to check your password: try again later, \
+                     or ask an administrator (the local admin account still signs in)."
+                        .into(),
+                ));
+            }
             Err(e) => return Err(internal(e)),
         };
         let Identity::User { id, .. } = who else {

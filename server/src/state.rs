@@ -61,6 +61,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Web portal sessions.
     pub sessions: crate::auth::session::UiSessions,
+    /// Run-time system configuration (authentication mode, LDAP, OIDC).
+    pub configurations: crate::configurations::Configurations,
     /// How the portal's pages are served.
     pub leptos: leptos::prelude::LeptosOptions,
 }
@@ -74,6 +76,9 @@ pub enum StartError {
     /// The blob store could not be opened.
     #[error("storage: {0}")]
     Storage(#[from] crate::storage::StorageError),
+    /// `WHARF_CONFIGURATIONS` is not a valid set of configuration items.
+    #[error("WHARF_CONFIGURATIONS: {0}")]
+    Configurations(#[from] crate::configurations::ConfigurationError),
     /// The first-start setup failed.
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] crate::bootstrap::BootstrapError),
@@ -133,7 +138,12 @@ impl AppState {
         let gc = GcService::new(db.clone(), collector, &holder, config.gc_workers, config.job_lease);
         let retention = RetentionService::new(db.clone(), projects.clone(), &holder, config.job_lease)
             .with_host(config.registry_host());
-        let auth = Arc::new(Authenticator::new(db.clone(), signer, auditor.clone()));
+        let configurations = crate::configurations::Configurations::new(
+            db.clone(),
+            key.clone(),
+            config.configurations.as_ref().map(|c| c.expose_secret()),
+        )?;
+        let auth = Arc::new(Authenticator::new(db.clone(), configurations.clone(), signer, auditor.clone()));
         let webhooks = crate::webhooks::Webhooks::new(
             db.clone(),
             projects.clone(),
@@ -170,6 +180,7 @@ impl AppState {
             replication,
             metrics: crate::metrics::Metrics::default(),
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
+            configurations,
             leptos: leptos::prelude::LeptosOptions::builder()
                 .output_name("wharf")
                 .site_pkg_dir("pkg")

@@ -70,6 +70,8 @@ impl From<crate::auth::AuthError> for ApiError {
         match e {
             InvalidCredentials | Malformed | Token(_) => Self::Unauthorized,
             Throttled => Self::TooManyRequests,
+            // Logged where it happened; the caller may retry when the directory is back.
+            Directory(_) => Self::Unavailable,
             other => {
                 tracing::error!(error = %other, "authentication failed");
                 Self::Internal

@@ -3,11 +3,13 @@
 
 mod audit;
 mod caller;
+mod configurations;
 pub mod error;
 mod gc;
 mod health;
 mod immutable;
 mod labels;
+mod ldap;
 mod members;
 mod metadatas;
 pub mod openapi;
@@ -66,6 +68,11 @@ fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(health::get_health))
         .routes(routes!(system::system_info))
+        .routes(routes!(configurations::get_configurations, configurations::update_configurations))
+        .routes(routes!(ldap::ping))
+        .routes(routes!(ldap::search_users))
+        .routes(routes!(ldap::import_users))
+        .routes(routes!(ldap::search_groups))
         .routes(routes!(system::volumes))
         .routes(routes!(system::statistics))
         .routes(routes!(openapi::get_openapi))

@@ -31,9 +31,11 @@ pub async fn system_info(State(app): State<AppState>, headers: HeaderMap) -> Jso
     let base = app.config.base_url(host);
     let registry = base.split_once("://").map_or(base.as_str(), |(_, h)| h).to_owned();
     let storage = if app.config.storage_url.starts_with("s3://") { "s3" } else { "filesystem" };
-    Json(json!({
+    let settings = app.configurations.current().await;
+    let mode = settings.as_ref().map(|s| s.auth_mode()).unwrap_or_default();
+    let mut info = json!({
         "harbor_version": format!("wharf-{}", env!("CARGO_PKG_VERSION")),
-        "auth_mode": "db_auth",
+        "auth_mode": mode.as_str(),
         "primary_auth_mode": false,
         "self_registration": false,
         "project_creation_restriction": "everyone",
@@ -43,7 +45,11 @@ pub async fn system_info(State(app): State<AppState>, headers: HeaderMap) -> Jso
         "external_url": base,
         "registry_url": registry,
         "registry_storage_provider_name": storage,
-    }))
+    });
+    if let (frontend::types::AuthMode::Oidc, Ok(s)) = (mode, &settings) {
+        info["oidc_provider_name"] = json!(s.text("oidc_name"));
+    }
+    Json(info)
 }
 
 /// `GET /api/v2.0/search?q=`: projects and repositories the caller may read, by name.

@@ -5,10 +5,16 @@ use std::net::IpAddr;
 use tokio::sync::OnceCell;
 
 use super::basic::{self, CredentialCache};
+use super::ldap::{Directory, DirectoryUser, LdapSettings};
 use super::throttle::{CheckQueue, CheckRate, LoginThrottle};
 use super::token::TokenSigner;
 use super::{AuthError, Caller, Identity, password};
+use crate::configurations::Configurations;
 use crate::db::{self, Db};
+use frontend::types::AuthMode;
+
+/// The account that always signs in with its own password, whatever the mode.
+pub const LOCAL_ADMIN: &str = "admin";
 
 /// The longest username there can be (Harbor's limit, in bytes).
 pub const MAX_USERNAME: usize = 255;
@@ -19,6 +25,8 @@ pub const MAX_SECRET: usize = 1024;
 /// tokens against the signing key.
 pub struct Authenticator {
     db: Db,
+    configurations: Configurations,
+    directory: Directory,
     auditor: crate::audit::Auditor,
     cache: CredentialCache,
     dummy: OnceCell<String>,
@@ -46,11 +54,18 @@ struct Account {
 }
 
 impl Authenticator {
-    /// An authenticator over `db`, verifying tokens with `signer` and recording sign-ins to
-    /// `auditor`.
-    pub fn new(db: Db, signer: TokenSigner, auditor: crate::audit::Auditor) -> Self {
+    /// An authenticator over `db`, verifying tokens with `signer`, asking the directory
+    /// `configurations` name when users sign in with it, and recording sign-ins to `auditor`.
+    pub fn new(
+        db: Db,
+        configurations: Configurations,
+        signer: TokenSigner,
+        auditor: crate::audit::Auditor,
+    ) -> Self {
         Self {
             db,
+            configurations,
+            directory: Directory::default(),
             auditor,
             cache: CredentialCache::default(),
             dummy: OnceCell::new(),
@@ -143,7 +158,65 @@ impl Authenticator {
         if username.starts_with("robot$") {
             return self.check(username, pass, client, || self.robot_account(username)).await;
         }
+        // The local admin always signs in with its own password, whatever the mode: a directory
+        // that is down or misconfigured never locks the administrator out.
+        if username != LOCAL_ADMIN && self.configurations.current().await?.auth_mode() == AuthMode::Ldap {
+            return self.check_directory(username, pass, client).await;
+        }
         self.check(username, pass, client, || self.user_account(username)).await
+    }
+
+    /// The directory directory and its settings (`/ldap/*`).
+    pub async fn directory(&self) -> Result<(Directory, LdapSettings), AuthError> {
+        let settings = LdapSettings::of(&*self.configurations.current().await?);
+        Ok((self.directory.clone(), settings))
+    }
+
+    /// Checks `secret` by binding to the directory as `name`: a success is remembered for a
+    /// minute like a password check (so a user the directory disables or deletes is refused
+    /// at most a minute later), and creates or refreshes their account.
+    async fn check_directory(&self, name: &str, secret: &str, client: IpAddr) -> Result<Identity, AuthError> {
+        let row = db::users::by_username(self.db.reader(), name).await?;
+        if let Some(r) = &row
+            && !r.disabled
+            && self.cache.matches(name, secret, &r.password_hash)
+        {
+            return Ok(Identity::User { id: r.id, name: r.username.clone(), sysadmin: r.sysadmin });
+        }
+        if row.as_ref().is_some_and(|r| r.disabled) {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let _turn = self.queue.turn(name).await;
+        if !self.throttle.allows(name, client) || !self.checks.take(client) {
+            return Err(AuthError::Throttled);
+        }
+        let settings = LdapSettings::of(&*self.configurations.current().await?);
+        let found = self.directory.authenticate(&settings, name, secret).await.map_err(|e| {
+            tracing::warn!(error = %e, "the directory could not check a sign-in");
+            self.checks.refund(client);
+            AuthError::Directory(e.to_string())
+        })?;
+        let Some(user) = found else {
+            self.throttle.failed(name, client);
+            return Err(AuthError::InvalidCredentials);
+        };
+        let row = self.onboard(&settings, &user).await?;
+        self.cache.put(name, secret, &row.password_hash);
+        self.throttle.succeeded(name, client);
+        self.checks.refund(client);
+        Ok(Identity::User { id: row.id, name: row.username, sysadmin: row.sysadmin })
+    }
+
+    /// Creates or refreshes the account of directory user `user` (an administrator when they
+    /// are in the admin group).
+    pub async fn onboard(
+        &self,
+        s: &LdapSettings,
+        user: &DirectoryUser,
+    ) -> Result<db::users::UserRow, AuthError> {
+        let admin = !s.group_admin_dn.is_empty()
+            && user.groups.iter().any(|g| g.eq_ignore_ascii_case(&s.group_admin_dn));
+        Ok(db::users::onboard(self.db.writer(), &user.username, &user.email, &user.realname, admin).await?)
     }
 
     async fn user_account(&self, name: &str) -> Result<Option<Account>, AuthError> {

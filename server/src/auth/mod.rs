@@ -4,6 +4,7 @@ pub mod access;
 pub mod authenticator;
 pub mod basic;
 pub mod client;
+pub mod ldap;
 pub mod password;
 pub mod session;
 pub mod throttle;
@@ -67,4 +68,11 @@ pub enum AuthError {
     /// Password hashing failed.
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// The company directory cannot be asked (down, misconfigured): nobody but the local admin
+    /// can sign in until it answers.
+    #[error("the directory cannot check credentials: {0}")]
+    Directory(String),
+    /// The configuration cannot be read.
+    #[error(transparent)]
+    Configuration(#[from] crate::configurations::ConfigurationError),
 }

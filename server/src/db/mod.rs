@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod blobs;
+pub mod configurations;
 pub mod gc_runs;
 pub mod immutable;
 pub mod labels;

@@ -195,3 +195,41 @@ pub async fn revoke_sign_ins(db: &super::Db, id: i64) -> DbResult<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Whether any user other than the local `admin` exists.
+pub async fn others_than_admin<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<bool> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username <> 'admin'").fetch_one(e).await?;
+    Ok(n > 0)
+}
+
+/// The password hash of accounts made by a directory sign-in: no password checks against it
+/// (it is not a PHC string), so only the directory can sign them in.
+pub const DIRECTORY_ACCOUNT: &str = "!directory";
+
+/// Creates or refreshes the account of a user the directory signed in: their e-mail address and
+/// name follow the directory's; `sysadmin` grants administration (an administrator's own grant
+/// is kept when it is false). Returns the row.
+pub async fn onboard<'e>(
+    e: impl Executor<'e, Database = Any>,
+    username: &str,
+    email: &str,
+    realname: &str,
+    sysadmin: bool,
+) -> DbResult<UserRow> {
+    let row = sqlx::query(&format!(
+        "INSERT INTO users (username, email, realname, password_hash, sysadmin, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (username) DO UPDATE SET email = excluded.email, \
+         realname = excluded.realname, sysadmin = CASE WHEN excluded.sysadmin = 1 THEN 1 ELSE users.sysadmin END, \
+         updated_at = excluded.updated_at RETURNING {COLUMNS}"
+    ))
+    .bind(username)
+    .bind(email)
+    .bind(realname)
+    .bind(DIRECTORY_ACCOUNT)
+    .bind(i64::from(sysadmin))
+    .bind(now_ms())
+    .fetch_one(e)
+    .await?;
+    from_row(&row)
+}

@@ -7,6 +7,7 @@ mod audit;
 mod harbor_compat;
 mod immutable;
 mod labels;
+mod ldap;
 mod matrix;
 mod members;
 mod metrics;

@@ -102,3 +102,67 @@ async fn statistics_count_what_the_caller_may_see_and_volumes_show_the_disk() {
         assert_eq!(v["storage"], serde_json::json!([]), "a bucket has no size");
     }
 }
+
+#[tokio::test]
+async fn configurations_in_harbors_shape_secrets_sealed_and_never_answered() {
+    let app = TestApp::start_with(|_, s| {
+        s.configurations = Some(wharf::config::Secret::from(r#"{"ldap_timeout": 7}"#.to_owned()));
+    })
+    .await;
+    let get = || app.admin(Method::GET, "/api/v2.0/configurations").call();
+    let v: Value = get().await.json();
+    assert_eq!(v["auth_mode"], serde_json::json!({"value": "db_auth", "editable": true}));
+    assert_eq!(v["ldap_uid"]["value"], "cn");
+    assert_eq!(
+        v["ldap_timeout"],
+        serde_json::json!({"value": 7, "editable": false}),
+        "fixed by the operator"
+    );
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&serde_json::json!({"ldap_url": "ldaps://dir.example:636", "ldap_search_password": "Dir-s3cret-77",
+            "ldap_scope": 1, "ldap_verify_cert": false}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    let text = get().await.text();
+    assert!(!text.contains("Dir-s3cret-77") && !text.contains("ldap_search_password"), "{text}");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        (&v["ldap_url"]["value"], &v["ldap_scope"]["value"], &v["ldap_verify_cert"]["value"]),
+        (&serde_json::json!("ldaps://dir.example:636"), &serde_json::json!(1), &serde_json::json!(false))
+    );
+    let stored: Vec<String> = sqlx::query_scalar("SELECT value FROM configurations")
+        .fetch_all(app.state.db.reader())
+        .await
+        .expect("rows");
+    assert!(stored.iter().all(|v| !v.contains("Dir-s3cret-77")), "sealed at rest");
+    for (body, why) in [
+        (serde_json::json!({"ldap_timeout": 9}), "fixed"),
+        (serde_json::json!({"ldap_scope": 5}), "range"),
+        (serde_json::json!({"made_up": true}), "unknown"),
+        (serde_json::json!({"auth_mode": "kerberos"}), "mode"),
+    ] {
+        let res = app.admin(Method::PUT, "/api/v2.0/configurations").json(&body).call().await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{why}");
+        let e: Value = res.json();
+        assert_eq!(e["errors"][0]["code"], "BAD_REQUEST", "{why}: Harbor's error body");
+    }
+    // Once another user exists, the accounts belong to the mode: it cannot change.
+    app.create_user("dev", "Passw0rd1").await;
+    let v: Value = get().await.json();
+    assert_eq!(v["auth_mode"]["editable"], false);
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&serde_json::json!({"auth_mode": "ldap_auth"}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let dev =
+        app.anon(Method::GET, "/api/v2.0/configurations").basic_auth("dev", Some("Passw0rd1")).call().await;
+    assert_eq!(dev.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.anon(Method::GET, "/api/v2.0/configurations").call().await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

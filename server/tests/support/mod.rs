@@ -12,6 +12,7 @@ use wharf::state::AppState;
 
 mod client;
 pub use client::*;
+pub mod ldap;
 pub mod receiver;
 
 /// The admin password every test server is started with.

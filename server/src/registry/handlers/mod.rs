@@ -72,6 +72,9 @@ pub(super) fn auth_error(e: crate::auth::AuthError) -> RegistryError {
     match e {
         InvalidCredentials | Malformed | Token(_) => RegistryError::Unauthorized,
         Throttled => RegistryError::TooManyRequests,
+        Directory(_) => RegistryError::Unavailable(
+            "the directory cannot be reached to check credentials; try again later".into(),
+        ),
         other => {
             tracing::error!(error = %other, "authentication failed");
             RegistryError::Internal

@@ -1,0 +1,116 @@
+//! Signing in with the company directory, against a real OpenLDAP server (`slapd`).
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::ldap::{self, Slapd};
+use crate::support::*;
+
+async fn ldap_app(slapd: &Slapd) -> TestApp {
+    let app = TestApp::start().await;
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&ldap::configuration(&slapd.url))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    app
+}
+
+#[tokio::test]
+async fn directory_users_sign_in_are_made_at_first_sign_in_and_groups_grant_admin() {
+    let slapd = Slapd::start();
+    let app = ldap_app(&slapd).await;
+    let v: Value = app.anon(Method::GET, "/api/v2.0/systeminfo").call().await.json();
+    assert_eq!(v["auth_mode"], "ldap_auth");
+
+    // The settings test: the stored ones work; a wrong password for the search DN says so.
+    let ok: Value = app.admin(Method::POST, "/api/v2.0/ldap/ping").call().await.json();
+    assert_eq!(ok["success"], true, "{ok}");
+    let bad: Value = app
+        .admin(Method::POST, "/api/v2.0/ldap/ping")
+        .json(&json!({"ldap_search_password": "wrong"}))
+        .call()
+        .await
+        .json();
+    assert_eq!(bad["success"], false);
+    assert!(bad["message"].as_str().is_some_and(|m| m.contains("search DN")), "{bad}");
+
+    // alice signs in with her directory password (API Basic, and the registry's /v2/).
+    let alice = app.caller("alice", &ldap::password("alice"));
+    let me: Value = alice.get("/api/v2.0/users/current").await.expect(StatusCode::OK).json();
+    assert_eq!((me["username"].as_str(), me["email"].as_str()), (Some("alice"), Some("alice@wharf.test")));
+    assert_eq!((me["realname"].as_str(), me["sysadmin_flag"].as_bool()), (Some("Alice Archer"), Some(false)));
+    let v2 = app.anon(Method::GET, "/v2/").basic_auth("alice", Some(ldap::password("alice"))).call().await;
+    assert_eq!(v2.status(), StatusCode::OK);
+    // A wrong password, a user outside the filter, and an unknown user are all refused alike.
+    for (user, pass) in
+        [("alice", "nope".to_owned()), ("dave", ldap::password("dave")), ("zed", "x".to_owned())]
+    {
+        let res = app.anon(Method::GET, "/api/v2.0/users/current").basic_auth(user, Some(pass)).call().await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{user}");
+    }
+    // carol is in the admin group.
+    let carol = app.caller("carol", &ldap::password("carol"));
+    let me: Value = carol.get("/api/v2.0/users/current").await.expect(StatusCode::OK).json();
+    assert_eq!(me["sysadmin_flag"], true);
+    // Directory accounts have no Wharf password: it cannot be changed here, nor used.
+    let users: Value = app.admin(Method::GET, "/api/v2.0/users?q=username%3D~ali").call().await.json();
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+
+    // Search and import.
+    let found: Value = app.admin(Method::GET, "/api/v2.0/ldap/users/search?username=bo").call().await.json();
+    assert_eq!(found, json!([{"username": "bob", "realname": "Bob Baker", "email": "bob@wharf.test"}]));
+    let groups: Value =
+        app.admin(Method::GET, "/api/v2.0/ldap/groups/search?groupname=dev").call().await.json();
+    assert_eq!(
+        groups,
+        json!([{"group_name": "developers", "group_type": 1, "ldap_group_dn": format!("cn=developers,ou=groups,{}", ldap::BASE)}])
+    );
+    let by_dn: Value = app
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v2.0/ldap/groups/search?groupdn=cn%3Dadmins%2Cou%3Dgroups%2C{}",
+                ldap::BASE.replace('=', "%3D").replace(',', "%2C")
+            ),
+        )
+        .call()
+        .await
+        .json();
+    assert_eq!(by_dn[0]["group_name"], "admins");
+    let res = app
+        .admin(Method::POST, "/api/v2.0/ldap/users/import")
+        .json(&json!({"ldap_uid_list": ["bob"]}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    let res = app
+        .admin(Method::POST, "/api/v2.0/ldap/users/import")
+        .json(&json!({"ldap_uid_list": ["nobody"]}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.json::<Value>()[0]["uid"], "nobody");
+    let bob: Value = app.admin(Method::GET, "/api/v2.0/users?q=username%3Dbob").call().await.json();
+    assert_eq!(bob[0]["email"], "bob@wharf.test", "imported before signing in");
+    // Non-administrators may not use the directory API.
+    alice.get("/api/v2.0/ldap/users/search?username=a").await.expect(StatusCode::FORBIDDEN);
+
+    // With the directory down: a clear 503 for directory users (no hang), the admin still in.
+    slapd.stop();
+    let started = std::time::Instant::now();
+    let res = app
+        .anon(Method::GET, "/api/v2.0/users/current")
+        .basic_auth("bob", Some(ldap::password("bob")))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{}", res.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    let v2 = app.anon(Method::GET, "/v2/").basic_auth("bob", Some(ldap::password("bob"))).call().await;
+    assert_eq!(v2.status(), StatusCode::SERVICE_UNAVAILABLE);
+    app.as_admin().get("/api/v2.0/users/current").await.expect(StatusCode::OK);
+    let down: Value = app.admin(Method::POST, "/api/v2.0/ldap/ping").call().await.json();
+    assert_eq!(down["success"], false);
+    assert!(down["message"].as_str().is_some_and(|m| m.contains("cannot be reached")), "{down}");
+}
