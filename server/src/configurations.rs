@@ -33,7 +33,8 @@ enum Kind {
 }
 
 /// Every item: its name (Harbor's), kind and default (as JSON). `ldap_start_tls` and
-/// `ldap_ca_cert` are Wharf's: Harbor takes StartTLS from the URL scheme it lacks.
+/// `ldap_ca_cert` (PEM certificates to trust) are Wharf's: Harbor has no StartTLS and trusts a
+/// private CA through the host's store.
 const ITEMS: &[(&str, Kind, &str)] = &[
     ("auth_mode", Kind::Text, r#""db_auth""#),
     ("ldap_url", Kind::Text, r#""""#),

@@ -106,6 +106,10 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 impl AppState {
     /// Opens the database and blob store named in `config` and runs the first-start setup.
     pub async fn init(config: Config) -> Result<Self, StartError> {
+        // The build holds more than one TLS provider (through its HTTP and LDAP clients), so
+        // rustls cannot pick one for clients that do not name theirs: ring, for all. Installed
+        // once per process; a later call changes nothing.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         if config.storage_url.starts_with(&*config.data_dir.to_string_lossy())
             || config.database_url.expose_secret().contains(&*config.data_dir.to_string_lossy())
         {

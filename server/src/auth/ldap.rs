@@ -37,6 +37,8 @@ pub struct LdapSettings {
     pub verify_cert: bool,
     /// Upgrade an `ldap://` connection with StartTLS.
     pub start_tls: bool,
+    /// PEM certificates to trust instead of the system's (a private CA).
+    pub ca_cert: String,
     /// Where groups are searched.
     pub group_base_dn: String,
     /// An extra filter groups must match.
@@ -65,6 +67,7 @@ impl LdapSettings {
             timeout: c.int("ldap_timeout"),
             verify_cert: c.flag("ldap_verify_cert"),
             start_tls: c.flag("ldap_start_tls"),
+            ca_cert: c.text("ldap_ca_cert").to_owned(),
             group_base_dn: c.text("ldap_group_base_dn").to_owned(),
             group_filter: c.text("ldap_group_search_filter").to_owned(),
             group_attribute: c.text("ldap_group_attribute_name").to_owned(),
@@ -77,6 +80,29 @@ impl LdapSettings {
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout.clamp(1, 300) as u64)
     }
+}
+
+/// A TLS client that trusts only the certificates in `pem` (none: the system's, as `ldap3`
+/// builds it), when certificates are verified at all.
+fn trusting(pem: &str, verify: bool) -> Result<Option<Arc<rustls::ClientConfig>>, LdapError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    if pem.trim().is_empty() || !verify {
+        return Ok(None);
+    }
+    let bad = |e: String| LdapError::Failed(format!("ldap_ca_cert: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        roots.add(cert.map_err(|e| bad(e.to_string()))?).map_err(|e| bad(e.to_string()))?;
+    }
+    // The provider is named: other crates in the build bring TLS providers of their own.
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Some(Arc::new(config)))
 }
 
 fn scope(n: i64) -> Scope {
@@ -145,10 +171,13 @@ impl Directory {
         if s.url.trim().is_empty() {
             return Err(LdapError::NotConfigured);
         }
-        let settings = LdapConnSettings::new()
+        let mut settings = LdapConnSettings::new()
             .set_conn_timeout(s.timeout())
             .set_starttls(s.start_tls && s.url.starts_with("ldap://"))
             .set_no_tls_verify(!s.verify_cert);
+        if let Some(config) = trusting(&s.ca_cert, s.verify_cert)? {
+            settings = settings.set_config(config);
+        }
         let opened = tokio::time::timeout(s.timeout(), LdapConnAsync::with_settings(settings, &s.url)).await;
         let (conn, ldap) = match opened {
             Ok(Ok(pair)) => pair,
@@ -362,6 +391,7 @@ mod tests {
             timeout: 2,
             verify_cert: true,
             start_tls: false,
+            ca_cert: String::new(),
             group_base_dn: String::new(),
             group_filter: String::new(),
             group_attribute: "cn".into(),

@@ -114,3 +114,39 @@ async fn directory_users_sign_in_are_made_at_first_sign_in_and_groups_grant_admi
     assert_eq!(down["success"], false);
     assert!(down["message"].as_str().is_some_and(|m| m.contains("cannot be reached")), "{down}");
 }
+
+#[tokio::test]
+async fn starttls_trusts_the_directorys_certificate_when_given_and_refuses_it_otherwise() {
+    let slapd = Slapd::start();
+    let app = ldap_app(&slapd).await;
+    let set = |extra: Value| {
+        let req = app.admin(Method::PUT, "/api/v2.0/configurations").json(&extra);
+        async move {
+            let res = req.call().await;
+            assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+        }
+    };
+    let status = |user: &'static str| {
+        let req =
+            app.anon(Method::GET, "/api/v2.0/users/current").basic_auth(user, Some(ldap::password(user)));
+        async move { req.call().await.status() }
+    };
+    // StartTLS with verification and a self-signed certificate nobody trusts: refused.
+    set(json!({"ldap_start_tls": true, "ldap_verify_cert": true})).await;
+    assert_eq!(status("bob").await, StatusCode::SERVICE_UNAVAILABLE);
+    let ping: Value = app.admin(Method::POST, "/api/v2.0/ldap/ping").call().await.json();
+    assert_eq!(ping["success"], false, "{ping}");
+    // Trusting the directory's certificate: signed in over TLS.
+    set(json!({"ldap_ca_cert": slapd.certificate()})).await;
+    let ping: Value = app.admin(Method::POST, "/api/v2.0/ldap/ping").call().await.json();
+    assert_eq!(ping["success"], true, "{ping}");
+    assert_eq!(status("alice").await, StatusCode::OK);
+    // Or skipping verification.
+    set(json!({"ldap_ca_cert": "", "ldap_verify_cert": false})).await;
+    assert_eq!(status("carol").await, StatusCode::OK);
+    // A certificate that is not PEM is a clear failure, not a crash.
+    set(json!({"ldap_ca_cert": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", "ldap_verify_cert": true}))
+        .await;
+    let ping: Value = app.admin(Method::POST, "/api/v2.0/ldap/ping").call().await.json();
+    assert!(ping["message"].as_str().is_some_and(|m| m.contains("ldap_ca_cert")), "{ping}");
+}

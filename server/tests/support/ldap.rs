@@ -1,6 +1,6 @@
 //! A real OpenLDAP server (`slapd`, Debian's) for one test: its own config, database and port
 //! in a temp dir, seeded with people and groups; stopped when dropped. StartTLS is offered with
-//! a self-signed certificate made by `openssl`.
+//! a certificate signed by a private CA, both made by `openssl`.
 //!
 //! Directory: `dc=wharf,dc=test`; people under `ou=people` (`alice`, `bob`, `carol`, and
 //! `dave`, whose `description` is `disabled`); groups under `ou=groups` (`developers`: alice
@@ -33,16 +33,49 @@ impl Slapd {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         std::fs::create_dir(d.join("db")).expect("db dir");
-        let ok = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(d.join("key.pem"))
-            .arg("-out")
-            .arg(d.join("cert.pem"))
-            .output()
-            .expect("openssl");
-        assert!(ok.status.success(), "openssl: {}", String::from_utf8_lossy(&ok.stderr));
+        // A private CA and a server certificate it signed, as a company directory has.
+        std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+            .expect("ext");
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl").current_dir(d).args(args).output().expect("openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        openssl(
+            &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Wharf Test CA"]
+                .iter()
+                .chain(&["-keyout", "ca.key", "-out", "ca.pem"])
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "server.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "cert.pem",
+        ]);
         let conf = format!(
             "include /etc/ldap/schema/core.schema\n\
              include /etc/ldap/schema/cosine.schema\n\
@@ -119,9 +152,9 @@ impl Slapd {
         assert!(out.status.success(), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
-    /// The server's certificate (PEM), for `ldap_ca_cert`.
+    /// The certificate of the CA that signed the server's (PEM), for `ldap_ca_cert`.
     pub fn certificate(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("cert.pem")).expect("cert")
+        std::fs::read_to_string(self.dir.path().join("ca.pem")).expect("cert")
     }
 
     /// Stops the server (a directory that is down).
