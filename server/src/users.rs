@@ -34,6 +34,9 @@ pub enum UserError {
     /// The old password is wrong.
     #[error("the old password is wrong")]
     WrongPassword,
+    /// Accounts and passwords belong to the directory in this authentication mode.
+    #[error("{0}")]
+    NotInThisMode(String),
     /// Too many wrong passwords from this address: wait.
     #[error("too many wrong passwords: wait a minute, then try again")]
     Throttled,
@@ -110,6 +113,14 @@ fn admin_only(who: &Identity) -> Result<(), UserError> {
 }
 
 impl Users {
+    /// Refuses, saying `why`, unless accounts and passwords are Wharf's own (`db_auth`).
+    async fn local_accounts(&self, why: &str) -> Result<(), UserError> {
+        match self.auth.mode().await? {
+            frontend::types::AuthMode::Database => Ok(()),
+            mode => Err(UserError::NotInThisMode(format!("not in {}: {why}", mode.as_str()))),
+        }
+    }
+
     /// User services over `db`; old passwords are checked by `auth`, under its throttle.
     pub fn new(db: Db, auth: std::sync::Arc<crate::auth::Authenticator>) -> Self {
         Self { db, auth }
@@ -131,6 +142,7 @@ impl Users {
     /// Creates a user (system administrators); returns the id.
     pub async fn create(&self, who: &Identity, req: NewUserReq) -> Result<i64, UserError> {
         admin_only(who)?;
+        self.local_accounts("users are made by their first sign-in or an LDAP import").await?;
         check_username(&req.username)?;
         check_password(req.password.expose_secret())?;
         let hash = password::hash(req.password.expose_secret().to_owned()).await?;
@@ -178,6 +190,9 @@ impl Users {
         client: std::net::IpAddr,
     ) -> Result<(), UserError> {
         let user = self.get(who, id).await?;
+        if user.username != crate::auth::authenticator::LOCAL_ADMIN {
+            self.local_accounts("passwords are changed in the directory").await?;
+        }
         let own = who.user_id() == id;
         if own {
             let old = old.ok_or(UserError::WrongPassword)?;

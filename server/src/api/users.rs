@@ -23,6 +23,7 @@ impl From<UserError> for ApiError {
             // Harbor answers a wrong old password with 400.
             UserError::WrongPassword => Self::BadRequest(e.to_string()),
             UserError::Throttled => Self::TooManyRequests,
+            UserError::NotInThisMode(m) => Self::Denied(m),
             UserError::Internal => Self::Internal,
         }
     }

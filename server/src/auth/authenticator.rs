@@ -166,7 +166,12 @@ impl Authenticator {
         self.check(username, pass, client, || self.user_account(username)).await
     }
 
-    /// The directory directory and its settings (`/ldap/*`).
+    /// How users other than the local admin sign in.
+    pub async fn mode(&self) -> Result<AuthMode, AuthError> {
+        Ok(self.configurations.current().await?.auth_mode())
+    }
+
+    /// The directory client and its settings (`/ldap/*`).
     pub async fn directory(&self) -> Result<(Directory, LdapSettings), AuthError> {
         let settings = LdapSettings::of(&*self.configurations.current().await?);
         Ok((self.directory.clone(), settings))

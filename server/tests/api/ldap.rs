@@ -54,9 +54,24 @@ async fn directory_users_sign_in_are_made_at_first_sign_in_and_groups_grant_admi
     let carol = app.caller("carol", &ldap::password("carol"));
     let me: Value = carol.get("/api/v2.0/users/current").await.expect(StatusCode::OK).json();
     assert_eq!(me["sysadmin_flag"], true);
-    // Directory accounts have no Wharf password: it cannot be changed here, nor used.
+    // Accounts and passwords belong to the directory: none made or changed here (the local
+    // admin's own password still changes).
     let users: Value = app.admin(Method::GET, "/api/v2.0/users?q=username%3D~ali").call().await.json();
     assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+    let res = app
+        .admin(Method::POST, "/api/v2.0/users")
+        .json(&json!({"username": "local", "email": "l@x.test", "realname": "L", "password": "Passw0rd1"}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "{}", res.text());
+    let res = app
+        .anon(Method::PUT, &format!("/api/v2.0/users/{}/password", me["user_id"]))
+        .basic_auth("carol", Some(ldap::password("carol")))
+        .json(&json!({"old_password": ldap::password("carol"), "new_password": "N3wPassw0rd"}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "{}", res.text());
+    assert!(res.text().contains("ldap_auth"), "{}", res.text());
 
     // Search and import.
     let found: Value = app.admin(Method::GET, "/api/v2.0/ldap/users/search?username=bo").call().await.json();
