@@ -67,8 +67,9 @@ const ITEMS: &[(&str, Kind, &str)] = &[
     ("oidc_extra_redirect_parms", Kind::Text, r#""{}""#),
 ];
 
-fn kind_of(name: &str) -> Option<Kind> {
-    ITEMS.iter().find(|(n, _, _)| *n == name).map(|(_, k, _)| *k)
+/// The item called `name`: its name as a `'static` and its kind.
+fn item(name: &str) -> Option<(&'static str, Kind)> {
+    ITEMS.iter().find(|(n, _, _)| *n == name).map(|(n, k, _)| (*n, *k))
 }
 
 /// Why a configuration call failed.
@@ -212,13 +213,12 @@ impl Configurations {
         };
         let mut items: Vec<(&str, String)> = Vec::with_capacity(given.len());
         for (name, value) in given {
-            let kind = check(name, value)?;
+            let (name, kind) = check(name, value)?;
             if self.fixed.contains_key(name) {
                 return Err(ConfigurationError::Invalid(format!(
                     "{name} is set by the server's configuration (WHARF_CONFIGURATIONS) and cannot be changed here"
                 )));
             }
-            let (name, _, _) = ITEMS.iter().find(|(n, _, _)| n == name).copied().unwrap_or(("", kind, ""));
             let stored = match (kind, value.as_str()) {
                 (Kind::Secret, Some(plain)) if !plain.is_empty() => Value::String(self.key.seal(plain)),
                 _ => value.clone(),
@@ -244,8 +244,8 @@ impl Configurations {
 }
 
 /// Checks that `value` suits item `name`; returns its kind.
-fn check(name: &str, value: &Value) -> Result<Kind, ConfigurationError> {
-    let kind = kind_of(name)
+fn check(name: &str, value: &Value) -> Result<(&'static str, Kind), ConfigurationError> {
+    let (name, kind) = item(name)
         .ok_or_else(|| ConfigurationError::Invalid(format!("unknown configuration item {name}")))?;
     let ok = match kind {
         Kind::Text | Kind::Secret => value.is_string(),
@@ -275,12 +275,12 @@ fn check(name: &str, value: &Value) -> Result<Kind, ConfigurationError> {
             let schemes: &[&str] =
                 if name == "ldap_url" { &["ldap://", "ldaps://"] } else { &["https://", "http://"] };
             if schemes.iter().any(|s| url.starts_with(s)) {
-                Ok(kind)
+                Ok((name, kind))
             } else {
                 Err(ConfigurationError::Invalid(format!("{name} must start with {}", schemes.join(" or "))))
             }
         }
-        _ => Ok(kind),
+        _ => Ok((name, kind)),
     }
 }
 
