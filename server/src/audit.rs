@@ -244,10 +244,16 @@ async fn write_loop(w: Writer, mut rx: mpsc::Receiver<Event>) {
             }
             next = tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten();
         }
-        if !batch.is_empty()
-            && let Err(e) = write(&w, &batch).await
-        {
-            tracing::error!(error = %e, events = batch.len(), "writing the audit log");
+        if !batch.is_empty() {
+            // A batch that lost a race (a deadlock with a push on PostgreSQL) is written again.
+            let mut tries = 0;
+            while let Err(e) = write(&w, &batch).await {
+                tries += 1;
+                if !e.is_transient() || tries == 3 {
+                    tracing::error!(error = %e, events = batch.len(), "writing the audit log");
+                    break;
+                }
+            }
         }
         batch.clear();
         for ack in acks {
@@ -260,7 +266,8 @@ async fn write(w: &Writer, events: &[Event]) -> Result<(), db::DbError> {
     let db = &w.db;
     let mut audits: Vec<AuditRow> = Vec::new();
     let mut seen_pulls = std::collections::HashSet::new();
-    let mut pulls: HashMap<(i64, i64, Option<&str>), i64> = HashMap::new();
+    // Ordered: replicas flushing at once then lock rows in the same order.
+    let mut pulls: std::collections::BTreeMap<(i64, i64, Option<&str>), i64> = Default::default();
     // One PULL_ARTIFACT event per artifact, tag and puller per batch: a pull storm makes a
     // handful of events, not one per pull.
     let mut pulled: std::collections::BTreeSet<(i64, i64, Option<&str>, &str)> = Default::default();

@@ -59,6 +59,10 @@ impl ApiError {
 
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
+        if e.is_transient() {
+            tracing::warn!(error = %e, "database conflict; the client may retry");
+            return Self::Unavailable;
+        }
         tracing::error!(error = %e, "database error");
         Self::Internal
     }

@@ -63,11 +63,6 @@ pub async fn record_pulls(
     pulls: i64,
     at: i64,
 ) -> DbResult<()> {
-    sqlx::query("UPDATE repositories SET pull_count = pull_count + $1 WHERE id = $2")
-        .bind(pulls)
-        .bind(repository_id)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query(
         "UPDATE manifests SET pulled_at = $1 WHERE id = $2 AND (pulled_at IS NULL OR pulled_at < $1)",
     )
@@ -85,6 +80,13 @@ pub async fn record_pulls(
         .execute(&mut *tx)
         .await?;
     }
+    // The repository last, the order a push writes in (manifest, tags, repository): the other
+    // order deadlocks with a push of the same manifest on PostgreSQL.
+    sqlx::query("UPDATE repositories SET pull_count = pull_count + $1 WHERE id = $2")
+        .bind(pulls)
+        .bind(repository_id)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -155,7 +155,9 @@ pub async fn linked_among(
     if digests.is_empty() {
         return Ok(Vec::new());
     }
-    let lock = if backend == Backend::Postgres { " FOR SHARE OF b" } else { "" };
+    // Rows are locked in digest order, the order every sweep locks them in: two transactions
+    // taking the same rows in different orders deadlock on PostgreSQL.
+    let lock = if backend == Backend::Postgres { " ORDER BY b.digest FOR SHARE OF b" } else { "" };
     let sql = format!(
         "SELECT b.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
          WHERE rb.repository_id = $1 AND b.status IN ('live', 'deleting') AND rb.digest IN ({}){lock}",
@@ -220,19 +222,36 @@ fn bind_all<'q>(
 /// `cutoff` as `deleting`. Returns how many were marked.
 pub async fn mark<'e>(
     e: impl Executor<'e, Database = Any>,
+    backend: Backend,
     digests: &[String],
     cutoff: i64,
 ) -> DbResult<u64> {
     if digests.is_empty() {
         return Ok(0);
     }
+    let (with, among) = locked_in_order(backend, 2, digests.len());
     let sql = format!(
-        "UPDATE blobs SET status = 'deleting' WHERE status IN ('live', 'deleting') AND touched_at < $1 \
-         AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.digest = blobs.digest) \
-         AND digest IN ({})",
-        placeholders(2, digests.len())
+        "{with} UPDATE blobs SET status = 'deleting' WHERE status IN ('live', 'deleting') AND touched_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.digest = blobs.digest) AND {among}"
     );
     Ok(bind_all(sqlx::query(&sql).bind(cutoff), digests).execute(e).await?.rows_affected())
+}
+
+/// The `WITH` prefix and the digest filter of an `UPDATE` of the blob rows `$first…`. On
+/// PostgreSQL the prefix locks them in digest order and the filter reads the locked rows, so the
+/// `UPDATE` only touches rows it already holds: a plain multi-row `UPDATE` locks in scan order,
+/// and a push holding some of the same rows `FOR SHARE` (in digest order) would deadlock with it.
+fn locked_in_order(backend: Backend, first: usize, n: usize) -> (String, String) {
+    let list = placeholders(first, n);
+    match backend {
+        Backend::Postgres => (
+            format!(
+                "WITH locked AS (SELECT digest FROM blobs WHERE digest IN ({list}) ORDER BY digest FOR NO KEY UPDATE)"
+            ),
+            "digest IN (SELECT digest FROM locked)".to_owned(),
+        ),
+        Backend::Sqlite => (String::new(), format!("digest IN ({list})")),
+    }
 }
 
 /// Sweep phase 2, inside a transaction: claims the still-`deleting`, still-unreferenced blobs of
@@ -296,14 +315,16 @@ pub async fn remove_purged(tx: &mut sqlx::AnyConnection, digests: &[String]) -> 
 
 /// Returns blobs a sweep marked but did not purge (a manifest referenced them meanwhile) to
 /// `live`.
-pub async fn settle<'e>(e: impl Executor<'e, Database = Any>, digests: &[String]) -> DbResult<()> {
+pub async fn settle<'e>(
+    e: impl Executor<'e, Database = Any>,
+    backend: Backend,
+    digests: &[String],
+) -> DbResult<()> {
     if digests.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "UPDATE blobs SET status = 'live' WHERE status = 'deleting' AND digest IN ({})",
-        placeholders(1, digests.len())
-    );
+    let (with, among) = locked_in_order(backend, 1, digests.len());
+    let sql = format!("{with} UPDATE blobs SET status = 'live' WHERE status = 'deleting' AND {among}");
     bind_all(sqlx::query(&sql), digests).execute(e).await?;
     Ok(())
 }

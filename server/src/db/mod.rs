@@ -58,6 +58,15 @@ impl DbError {
         matches!(self, Self::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
 
+    /// True when the transaction lost a race another one won (PostgreSQL's deadlock or
+    /// serialization failure; SQLite's busy): running it again may well succeed.
+    pub fn is_transient(&self) -> bool {
+        let Self::Sqlx(sqlx::Error::Database(e)) = self else { return false };
+        // SQLite's extended codes keep the primary code in the low byte (5 is SQLITE_BUSY).
+        matches!(e.code().as_deref(), Some("40P01" | "40001"))
+            || e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5)
+    }
+
     /// True when the failure is a foreign key violation.
     pub fn is_foreign_key_violation(&self) -> bool {
         matches!(self, Self::Sqlx(sqlx::Error::Database(e)) if e.is_foreign_key_violation())

@@ -305,13 +305,13 @@ impl Collector {
             let Some((last, _)) = candidates.last() else { return Ok(Outcome::Finished) };
             after = last.clone();
             let digests: Vec<String> = candidates.into_iter().map(|(d, _)| d).collect();
-            db::blobs::mark(self.db.writer(), &digests, cutoff).await?;
+            db::blobs::mark(self.db.writer(), self.db.backend(), &digests, cutoff).await?;
             let mut tx = self.db.begin().await?;
             let claimed = db::blobs::claim_for_purge(&mut tx, self.db.backend(), &digests, cutoff).await?;
             tx.commit().await?;
             let kept: Vec<String> =
                 digests.into_iter().filter(|d| !claimed.iter().any(|(c, _)| c == d)).collect();
-            db::blobs::settle(self.db.writer(), &kept).await?;
+            db::blobs::settle(self.db.writer(), self.db.backend(), &kept).await?;
             let done = self.purge(&claimed, workers, rep).await?;
             rep.log(format!("deleted {done} blobs up to {after}"));
             if rep.flush().await? {
@@ -378,13 +378,13 @@ impl Collector {
     /// keeps the blob or is refused. The caller holds the collection lease.
     pub async fn discard_unreferenced(&self, digests: &[String], workers: usize) -> Result<Purged, GcError> {
         let everything = i64::MAX;
-        db::blobs::mark(self.db.writer(), digests, everything).await?;
+        db::blobs::mark(self.db.writer(), self.db.backend(), digests, everything).await?;
         let mut tx = self.db.begin().await?;
         let claimed = db::blobs::claim_for_purge(&mut tx, self.db.backend(), digests, everything).await?;
         tx.commit().await?;
         let kept: Vec<String> =
             digests.iter().filter(|d| !claimed.iter().any(|(c, _)| c == *d)).cloned().collect();
-        db::blobs::settle(self.db.writer(), &kept).await?;
+        db::blobs::settle(self.db.writer(), self.db.backend(), &kept).await?;
         self.purge_claimed(&claimed, workers).await
     }
 

@@ -144,6 +144,11 @@ impl RegistryError {
 
 impl From<crate::db::DbError> for RegistryError {
     fn from(e: crate::db::DbError) -> Self {
+        if e.is_transient() {
+            // Clients retry a 503 with Retry-After; nothing was written.
+            tracing::warn!(error = %e, "database conflict; the client is asked to retry");
+            return Self::Unavailable("the database was busy with a conflicting change; retry".into());
+        }
         tracing::error!(error = %e, "database error");
         Self::Internal
     }

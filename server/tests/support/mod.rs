@@ -41,6 +41,14 @@ impl TestApp {
 
     /// Starts a server whose settings `adjust` may change, given the data dir.
     pub async fn start_with(adjust: impl FnOnce(&std::path::Path, &mut Settings)) -> Self {
+        // The server's warnings and errors go to the test's captured output, so a failing test
+        // shows why the server answered as it did (`WHARF_TEST_LOG` widens the filter).
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                std::env::var("WHARF_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            ))
+            .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
