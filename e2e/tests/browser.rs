@@ -313,9 +313,14 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
     .expect("guest");
     let project =
         wharf::db::projects::access(wharf.state.db.reader(), "web", "", 0).await.expect("q").expect("p");
-    wharf::db::members::add(wharf.state.db.writer(), project.project_id, guest, wharf::auth::Role::Guest)
-        .await
-        .expect("member");
+    wharf::db::members::add(
+        wharf.state.db.writer(),
+        project.project_id,
+        wharf::db::members::Entity::User(guest),
+        wharf::auth::Role::Guest,
+    )
+    .await
+    .expect("member");
     c.find(Locator::Css("form.inline button.link")).await.expect("sign out").click().await.expect("click");
     c.wait()
         .at_most(Duration::from_secs(10))

@@ -357,7 +357,14 @@ async fn podman_roles_developer_pushes_guest_may_not() {
             .await
             .expect("query")
             .expect("project");
-        wharf::db::members::add(w.state.db.writer(), p.project_id, id, role).await.expect("member");
+        wharf::db::members::add(
+            w.state.db.writer(),
+            p.project_id,
+            wharf::db::members::Entity::User(id),
+            role,
+        )
+        .await
+        .expect("member");
     }
     let p = Podman::new();
     let ctx = p.dir().join("ctx");

@@ -635,17 +635,18 @@ fn role_of(role_id: i64) -> Result<Role, PortalError> {
     Role::from_id(role_id).ok_or_else(|| PortalError::Invalid("Pick a role.".into()))
 }
 
-/// Adds a member.
+/// Adds a member: a user by name, or (`kind` "group") a user group by name or LDAP DN.
 #[server(prefix = "/ui", endpoint = "add_member")]
 pub async fn add_member(
     project: String,
-    username: String,
+    name: String,
+    kind: String,
     role_id: i64,
     csrf: Option<String>,
 ) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
     let role = role_of(role_id)?;
-    portal.add_member(&who, &project, username.trim(), role).await?;
+    portal.add_member(&who, &project, name.trim(), kind == "group", role).await?;
     leptos_axum::redirect(&tab_href(&project, "members"));
     Ok(())
 }

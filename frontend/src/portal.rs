@@ -126,7 +126,15 @@ pub trait Portal: Send + Sync {
     /// The members of a project.
     async fn members(&self, who: &Viewer, project: &str) -> PortalResult<Vec<MemberView>>;
     /// Adds user `username` to a project with `role`.
-    async fn add_member(&self, who: &Viewer, project: &str, username: &str, role: Role) -> PortalResult<()>;
+    /// Adds a user (by name) or, with `group`, a user group (by name or LDAP DN).
+    async fn add_member(
+        &self,
+        who: &Viewer,
+        project: &str,
+        name: &str,
+        group: bool,
+        role: Role,
+    ) -> PortalResult<()>;
     /// Changes a member's role.
     async fn set_member_role(&self, who: &Viewer, project: &str, member: i64, role: Role)
     -> PortalResult<()>;

@@ -95,6 +95,49 @@ impl Role {
     }
 }
 
+/// Where a user group comes from, with Harbor's `group_type` numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GroupType {
+    /// A directory group, known by its DN.
+    Ldap = 1,
+    /// A group named by an HTTP authentication proxy.
+    Http = 2,
+    /// A group named in the OIDC provider's groups claim.
+    Oidc = 3,
+}
+
+impl GroupType {
+    /// Every type, in Harbor's order.
+    pub const ALL: [Self; 3] = [Self::Ldap, Self::Http, Self::Oidc];
+
+    /// Harbor's `group_type`.
+    pub fn id(self) -> i64 {
+        self as i64
+    }
+
+    /// The type with Harbor's `group_type`.
+    pub fn from_id(id: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.id() == id)
+    }
+
+    /// What people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ldap => "LDAP",
+            Self::Http => "HTTP",
+            Self::Oidc => "OIDC",
+        }
+    }
+}
+
+impl TryFrom<i64> for GroupType {
+    type Error = UnknownWord;
+
+    fn try_from(id: i64) -> Result<Self, UnknownWord> {
+        Self::from_id(id).ok_or_else(|| UnknownWord(id.to_string()))
+    }
+}
+
 /// How a job is scheduled, as Harbor's schedule types name it (the form's choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ScheduleKind {
@@ -1449,8 +1492,10 @@ pub enum UserChange {
 pub struct MemberView {
     /// Membership id.
     pub id: i64,
-    /// Username.
-    pub username: String,
+    /// The user's or the group's name.
+    pub name: String,
+    /// The group's type, `None` for a user.
+    pub group: Option<GroupType>,
     /// Their role.
     pub role: Role,
 }

@@ -76,6 +76,11 @@ pub struct Settings {
     /// working on the portal with cargo-leptos' watch mode [default: the embedded ones].
     #[arg(long, env = "WHARF_SITE_DIR", global = true)]
     pub site_dir: Option<PathBuf>,
+    /// How long a verified password (or directory sign-in) is trusted before it is checked
+    /// again: a user disabled here or in the directory is refused within this window, at most
+    /// `60s` [default: 60s].
+    #[arg(long, env = "WHARF_CREDENTIAL_CACHE", global = true)]
+    pub credential_cache: Option<HumanDuration>,
     /// Lifetime of a background job's lease (renewed while the job runs): how long a job that
     /// a crashed process held blocks other replicas from starting it [default: 30s].
     #[arg(long, env = "WHARF_JOB_LEASE", global = true)]
@@ -223,6 +228,8 @@ pub struct Config {
     pub gc_upload_age: Duration,
     /// Default parallel deletes of a garbage collection.
     pub gc_workers: usize,
+    /// How long a verified credential is trusted.
+    pub credential_cache: Duration,
     /// Lifetime of job leases.
     pub job_lease: Duration,
     /// Limit on reading a request head (and on idle kept-alive connections).
@@ -314,6 +321,10 @@ impl Config {
                 .or(file.gc_upload_age)
                 .map_or(Duration::from_secs(24 * 3600), |d| d.0),
             gc_workers: given.gc_workers.or(file.gc_workers).unwrap_or(8).clamp(1, 64),
+            credential_cache: given
+                .credential_cache
+                .or(file.credential_cache)
+                .map_or(Duration::from_secs(60), |d| d.0.min(Duration::from_secs(60))),
             // Renewed every third of its life: below a second, renewals would be all it does.
             site_dir: given.site_dir.or(file.site_dir),
             job_lease: given

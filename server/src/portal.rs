@@ -20,7 +20,7 @@ use crate::gc::GcServiceError;
 use crate::gc::collector::GcParams;
 use crate::immutable::{ImmutableError, ImmutableRuleDoc};
 use crate::labels::{LabelError, LabelSpec};
-use crate::projects::members::UserRef;
+use crate::projects::members::{GroupRef, MemberRef, UserRef};
 use crate::projects::robots::NewRobot;
 use crate::projects::{NewProject, ProjectError, ProjectRef};
 use crate::purge::{PurgeError, PurgeParams};
@@ -92,6 +92,7 @@ impl From<ProjectError> for PortalError {
             )),
             ProjectError::NoSuchMember(m) => Self::NotFound(format!("Member {m}")),
             ProjectError::NoSuchUser(u) => Self::NotFound(format!("User {u}")),
+            ProjectError::NoSuchGroup(_) => Self::Invalid(sentence(&e.to_string())),
             ProjectError::NoSuchRobot(r) => Self::NotFound(format!("Robot {r}")),
             ProjectError::NotEmpty(p) => {
                 Self::Invalid(format!("Project {p} still has repositories: delete them first."))
@@ -166,6 +167,7 @@ impl From<UserError> for PortalError {
             UserError::Unauthorized => Self::Unauthorized,
             UserError::Forbidden => Self::Forbidden,
             UserError::NotFound(u) => Self::NotFound(format!("User {u}")),
+            UserError::Directory(_) => Self::Unavailable,
             UserError::Internal => Self::Internal,
             other => Self::Invalid(sentence(&other.to_string())),
         }
@@ -1112,12 +1114,33 @@ impl Portal for WharfPortal {
     async fn members(&self, who: &Viewer, project: &str) -> PortalResult<Vec<MemberView>> {
         let p = ProjectRef::Name(project.to_owned());
         let (rows, _) = self.0.projects.list_members(&identity(who), &p, "", 0, 1000).await?;
-        Ok(rows.into_iter().map(|m| MemberView { id: m.id, username: m.username, role: m.role }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|m| MemberView { id: m.id, name: m.entity_name, group: m.group_type.0, role: m.role })
+            .collect())
     }
 
-    async fn add_member(&self, who: &Viewer, project: &str, username: &str, role: Role) -> PortalResult<()> {
+    async fn add_member(
+        &self,
+        who: &Viewer,
+        project: &str,
+        name: &str,
+        group: bool,
+        role: Role,
+    ) -> PortalResult<()> {
         let p = ProjectRef::Name(project.to_owned());
-        self.0.projects.add_member(&identity(who), &p, &UserRef::Name(username.to_owned()), role).await?;
+        let member = if group {
+            // A DN names an LDAP group; anything else is a group's name.
+            let dn = name.contains('=');
+            MemberRef::Group(GroupRef {
+                name: if dn { String::new() } else { name.to_owned() },
+                ldap_group_dn: if dn { name.to_owned() } else { String::new() },
+                ..Default::default()
+            })
+        } else {
+            MemberRef::User(UserRef::Name(name.to_owned()))
+        };
+        self.0.projects.add_member(&identity(who), &p, &member, role).await?;
         Ok(())
     }
 

@@ -147,7 +147,13 @@ impl AppState {
             key.clone(),
             config.configurations.as_ref().map(|c| c.expose_secret()),
         )?;
-        let auth = Arc::new(Authenticator::new(db.clone(), configurations.clone(), signer, auditor.clone()));
+        let auth = Arc::new(Authenticator::new(
+            db.clone(),
+            configurations.clone(),
+            signer,
+            auditor.clone(),
+            config.credential_cache,
+        ));
         let webhooks = crate::webhooks::Webhooks::new(
             db.clone(),
             projects.clone(),

@@ -2,8 +2,10 @@
 //! administrators manage everyone; a user reads and changes their own profile and password.
 
 use crate::auth::{Identity, password};
+use crate::db::usergroups::UserGroupRow;
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, Db};
+use frontend::types::GroupType;
 use secrecy::{ExposeSecret, SecretString};
 
 /// A user-management failure.
@@ -40,6 +42,18 @@ pub enum UserError {
     /// Too many wrong passwords from this address: wait.
     #[error("too many wrong passwords: wait a minute, then try again")]
     Throttled,
+    /// No such user group.
+    #[error("user group {0} not found")]
+    GroupNotFound(i64),
+    /// A group of that type and name (or DN) exists.
+    #[error("user group {0} already exists")]
+    GroupExists(String),
+    /// A group request breaks the rules.
+    #[error("{0}")]
+    InvalidGroup(String),
+    /// The directory could not answer.
+    #[error("the LDAP directory could not be reached: {0}")]
+    Directory(String),
     /// A database or hashing failure.
     #[error("internal failure")]
     Internal,
@@ -58,6 +72,7 @@ impl From<crate::auth::AuthError> for UserError {
         match e {
             InvalidCredentials | Malformed => Self::WrongPassword,
             Throttled => Self::Throttled,
+            Directory(m) => Self::Directory(m),
             other => {
                 tracing::error!(error = %other, "password check");
                 Self::Internal
@@ -245,6 +260,131 @@ impl Users {
             db::users::set_profile(self.db.writer(), id, email, realname).await?;
         }
         Ok(())
+    }
+}
+
+/// A user group to create: an LDAP group by DN (its name from the directory when not given),
+/// an HTTP or OIDC group by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGroup {
+    /// The name.
+    pub name: String,
+    /// The type.
+    pub group_type: GroupType,
+    /// An LDAP group's DN.
+    pub ldap_group_dn: String,
+}
+
+impl Users {
+    /// User groups whose name contains `name` (and with DN `dn`), one page, and the total
+    /// (system administrators).
+    pub async fn list_groups(
+        &self,
+        who: &Identity,
+        name: &str,
+        dn: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<UserGroupRow>, i64), UserError> {
+        admin_only(who)?;
+        let rows = db::usergroups::list(self.db.reader(), name, dn, offset, limit).await?;
+        Ok((rows, db::usergroups::count(self.db.reader(), name, dn).await?))
+    }
+
+    /// User groups whose name contains `name`, one page, and the total: any signed-in user may
+    /// search (a project admin picks a group to add).
+    pub async fn search_groups(
+        &self,
+        who: &Identity,
+        name: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<UserGroupRow>, i64), UserError> {
+        match who {
+            Identity::User { .. } => {}
+            Identity::Robot { .. } => return Err(UserError::Forbidden),
+            Identity::Anonymous => return Err(UserError::Unauthorized),
+        }
+        let rows = db::usergroups::list(self.db.reader(), name, "", offset, limit).await?;
+        Ok((rows, db::usergroups::count(self.db.reader(), name, "").await?))
+    }
+
+    /// One user group (system administrators).
+    pub async fn group(&self, who: &Identity, id: i64) -> Result<UserGroupRow, UserError> {
+        admin_only(who)?;
+        db::usergroups::get(self.db.reader(), id).await?.ok_or(UserError::GroupNotFound(id))
+    }
+
+    /// Creates a user group; returns its id. In LDAP mode an LDAP group's DN must name a group
+    /// of the directory (as Harbor checks), which also gives its name when none is given.
+    pub async fn create_group(&self, who: &Identity, new: NewGroup) -> Result<i64, UserError> {
+        admin_only(who)?;
+        let NewGroup { mut name, group_type, ldap_group_dn: dn } = new;
+        let dn = dn.trim().to_owned();
+        name = name.trim().to_owned();
+        match group_type {
+            GroupType::Ldap => {
+                if dn.is_empty() {
+                    return Err(UserError::InvalidGroup("an LDAP group needs its ldap_group_dn".into()));
+                }
+                if self.auth.mode().await? == frontend::types::AuthMode::Ldap {
+                    let (directory, settings) = self.auth.directory().await?;
+                    let found = directory
+                        .groups(&settings, "", &dn)
+                        .await
+                        .map_err(|e| UserError::Directory(e.to_string()))?;
+                    let Some(g) = found.into_iter().next() else {
+                        return Err(UserError::InvalidGroup(format!("the directory has no group {dn}")));
+                    };
+                    if name.is_empty() {
+                        name = g.name;
+                    }
+                }
+                if name.is_empty() {
+                    return Err(UserError::InvalidGroup("a group needs a group_name".into()));
+                }
+            }
+            GroupType::Http | GroupType::Oidc => {
+                if name.is_empty() {
+                    return Err(UserError::InvalidGroup("a group needs a group_name".into()));
+                }
+                if !dn.is_empty() {
+                    return Err(UserError::InvalidGroup("only LDAP groups have an ldap_group_dn".into()));
+                }
+            }
+        }
+        match db::usergroups::insert(self.db.writer(), &name, group_type, &dn).await {
+            Ok(id) => Ok(id),
+            Err(e) if e.is_unique_violation() => {
+                Err(UserError::GroupExists(if dn.is_empty() { name } else { dn }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Renames user group `id` (system administrators).
+    pub async fn rename_group(&self, who: &Identity, id: i64, name: &str) -> Result<(), UserError> {
+        admin_only(who)?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(UserError::InvalidGroup("a group needs a group_name".into()));
+        }
+        match db::usergroups::rename(self.db.writer(), id, name).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(UserError::GroupNotFound(id)),
+            Err(e) if e.is_unique_violation() => Err(UserError::GroupExists(name.to_owned())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes user group `id` and its project memberships (system administrators).
+    pub async fn delete_group(&self, who: &Identity, id: i64) -> Result<(), UserError> {
+        admin_only(who)?;
+        if db::usergroups::delete(self.db.writer(), id).await? {
+            Ok(())
+        } else {
+            Err(UserError::GroupNotFound(id))
+        }
     }
 }
 

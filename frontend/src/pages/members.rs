@@ -1,4 +1,4 @@
-//! A project's members: add by username with a role, change a role, remove.
+//! A project's members, users and user groups: add one with a role, change a role, remove.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -49,7 +49,11 @@ pub fn MembersPage() -> impl IntoView {
                             <ActionForm action=add attr:class="row">
                                 <CsrfField />
                                 <input type="hidden" name="project" value=project />
-                                <input name="username" placeholder="Username" aria-label="Username" required />
+                                <select name="kind" aria-label="Member type">
+                                    <option value="user" selected>"User"</option>
+                                    <option value="group">"Group"</option>
+                                </select>
+                                <input name="name" placeholder="Username, group name or LDAP group DN" aria-label="Member name" required />
                                 <select name="role_id" aria-label="Role">{role_options(Role::Developer)}</select>
                                 <button type="submit" class="primary">"Add"</button>
                             </ActionForm>
@@ -57,17 +61,17 @@ pub fn MembersPage() -> impl IntoView {
                     }
                 });
                 if rows.is_empty() {
-                    return view! { {add_form} <p class="empty">"No members yet: add one by username."</p> }.into_any();
+                    return view! { {add_form} <p class="empty">"No members yet: add a user by username or a group by name or LDAP DN."</p> }.into_any();
                 }
                 view! {
                     {add_form}
                     <table class="list">
-                        <thead><tr><th>"Member"</th><th>"Role"</th>{can_manage.then(|| view! { <th>"Actions"</th> })}</tr></thead>
+                        <thead><tr><th>"Member"</th><th>"Type"</th><th>"Role"</th>{can_manage.then(|| view! { <th>"Actions"</th> })}</tr></thead>
                         <tbody>
                             {rows.into_iter().map(|m| {
                                 let actions = can_manage.then(|| {
                                     let (p1, p2) = (project.clone(), project.clone());
-                                    let (role_label, remove_label) = (format!("Role of {}", m.username), format!("Remove {}", m.username));
+                                    let (role_label, remove_label) = (format!("Role of {}", m.name), format!("Remove {}", m.name));
                                     view! {
                                         <td class="actions">
                                             <ActionForm action=set attr:class="inline">
@@ -86,7 +90,11 @@ pub fn MembersPage() -> impl IntoView {
                                         </td>
                                     }
                                 });
-                                view! { <tr><td>{m.username.clone()}</td><td>{m.role.label()}</td>{actions}</tr> }
+                                let kind = match m.group {
+                                    Some(t) => format!("{} group", t.label()),
+                                    None => "User".to_owned(),
+                                };
+                                view! { <tr><td>{m.name.clone()}</td><td>{kind}</td><td>{m.role.label()}</td>{actions}</tr> }
                             }).collect_view()}
                         </tbody>
                     </table>

@@ -202,17 +202,6 @@ pub async fn import_users(
     }
 }
 
-/// Harbor's `UserGroup` as an LDAP group search answers it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct LdapGroup {
-    /// The group's name.
-    pub group_name: String,
-    /// 1: LDAP.
-    pub group_type: i64,
-    /// Its DN.
-    pub ldap_group_dn: String,
-}
-
 /// `GET /ldap/groups/search?groupname=&groupdn=`: directory groups by name or DN.
 #[utoipa::path(
     get,
@@ -224,7 +213,7 @@ pub struct LdapGroup {
         ("groupdn" = Option<String>, Query, description = "A group's DN")
     ),
     responses(
-        (status = 200, description = "Matching groups", body = [LdapGroup]),
+        (status = 200, description = "Matching groups", body = [super::types::UserGroup]),
         (status = 400, description = "LDAP is not configured", body = super::error::Errors),
         (status = 503, description = "The directory cannot be reached", body = super::error::Errors),
         (status = "default", description = "Harbor's error body", body = super::error::Errors)
@@ -234,7 +223,7 @@ pub async fn search_groups(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Vec<LdapGroup>>, ApiError> {
+) -> Result<Json<Vec<super::types::UserGroup>>, ApiError> {
     admin_only(&who)?;
     let pairs = query_pairs(raw.as_deref());
     let (name, dn) = (param(&pairs, "groupname").unwrap_or(""), param(&pairs, "groupdn").unwrap_or(""));
@@ -243,7 +232,12 @@ pub async fn search_groups(
     Ok(Json(
         groups
             .into_iter()
-            .map(|g| LdapGroup { group_name: g.name, group_type: 1, ldap_group_dn: g.dn })
+            .map(|g| super::types::UserGroup {
+                id: 0,
+                group_name: g.name,
+                group_type: frontend::types::GroupType::Ldap.id(),
+                ldap_group_dn: g.dn,
+            })
             .collect(),
     ))
 }

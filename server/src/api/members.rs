@@ -10,8 +10,9 @@ use super::error::ApiError;
 use super::projects::{page_of, param, project_ref, query_pairs};
 use super::types::{ProjectMember, ProjectMemberReq};
 use crate::auth::Role;
-use crate::projects::members::UserRef;
+use crate::projects::members::{GroupRef, MemberRef, UserRef};
 use crate::state::AppState;
+use frontend::types::GroupType;
 
 fn role(id: i64) -> Result<Role, ApiError> {
     Role::from_id(id).ok_or_else(|| ApiError::BadRequest(format!("role_id {id} is not a role: use 1 to 5")))
@@ -51,7 +52,8 @@ pub async fn list_members(
         .into_response())
 }
 
-/// `POST …/members {"role_id": 2, "member_user": {"username": "dev"}}`
+/// `POST …/members {"role_id": 2, "member_user": {"username": "dev"}}` or `{"role_id": 2,
+/// "member_group": {"ldap_group_dn": "cn=devs,ou=groups,dc=example,dc=org"}}`
 #[utoipa::path(
     post,
     path = "/api/v2.0/projects/{project_name_or_id}/members",
@@ -73,16 +75,35 @@ pub async fn add_member(
     headers: HeaderMap,
     ApiJson(req): ApiJson<ProjectMemberReq>,
 ) -> Result<Response, ApiError> {
-    let user = match req.member_user {
-        Some(u) => match (u.username, u.user_id) {
+    let member = match (req.member_user, req.member_group) {
+        (Some(u), _) => MemberRef::User(match (u.username, u.user_id) {
             (Some(name), _) => UserRef::Name(name),
             (None, Some(id)) => UserRef::Id(id),
             (None, None) => return Err(ApiError::BadRequest("member_user needs username or user_id".into())),
-        },
-        None => return Err(ApiError::BadRequest("member_user is required".into())),
+        }),
+        (None, Some(g)) => {
+            let group_type = match g.group_type {
+                0 => None,
+                t => Some(GroupType::from_id(t).ok_or_else(|| {
+                    ApiError::BadRequest(format!("group_type {t}: use 1 (LDAP), 2 (HTTP) or 3 (OIDC)"))
+                })?),
+            };
+            if g.id <= 0 && g.group_name.is_empty() && g.ldap_group_dn.is_empty() {
+                return Err(ApiError::BadRequest(
+                    "member_group needs id, ldap_group_dn or group_name".into(),
+                ));
+            }
+            MemberRef::Group(GroupRef {
+                id: (g.id > 0).then_some(g.id),
+                name: g.group_name,
+                group_type,
+                ldap_group_dn: g.ldap_group_dn,
+            })
+        }
+        (None, None) => return Err(ApiError::BadRequest("member_user or member_group is required".into())),
     };
     let r = project_ref(&project, &headers);
-    let id = app.projects.add_member(&who, &r, &user, role(req.role_id)?).await?;
+    let id = app.projects.add_member(&who, &r, &member, role(req.role_id)?).await?;
     Ok(super::created(&format!("/api/v2.0/projects/{project}/members/{id}"), ()))
 }
 

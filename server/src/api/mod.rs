@@ -24,6 +24,7 @@ mod retention;
 mod robots;
 mod system;
 pub mod types;
+mod usergroups;
 mod users;
 mod webhooks;
 
@@ -139,6 +140,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(replication::task_log))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::current_user))
+        .routes(routes!(users::current_permissions))
+        .routes(routes!(usergroups::list_groups, usergroups::create_group))
+        .routes(routes!(usergroups::search_groups))
+        .routes(routes!(usergroups::get_group, usergroups::update_group, usergroups::delete_group))
         .routes(routes!(users::get_user, users::update_user))
         .routes(routes!(users::change_password))
         .routes(routes!(users::set_sysadmin))

@@ -22,6 +22,7 @@ impl From<ProjectError> for ApiError {
             ProjectError::NotFound(_)
             | ProjectError::NoSuchMember(_)
             | ProjectError::NoSuchUser(_)
+            | ProjectError::NoSuchGroup(_)
             | ProjectError::NoSuchRobot(_) => Self::NotFound(e.to_string()),
             ProjectError::Exists(_) | ProjectError::AlreadyMember(_) => Self::Conflict(e.to_string()),
             ProjectError::InvalidName(_)

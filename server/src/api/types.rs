@@ -124,11 +124,11 @@ pub struct ProjectMember {
     pub id: i64,
     /// The project.
     pub project_id: i64,
-    /// The user's name.
+    /// The user's or the group's name.
     pub entity_name: String,
-    /// `u` for a user.
+    /// `u` for a user, `g` for a user group.
     pub entity_type: &'static str,
-    /// The user's id.
+    /// The user's or the group's id.
     pub entity_id: i64,
     /// Harbor's role id.
     pub role_id: i64,
@@ -141,9 +141,9 @@ impl From<crate::db::members::MemberRow> for ProjectMember {
         Self {
             id: m.id,
             project_id: m.project_id,
-            entity_name: m.username,
-            entity_type: "u",
-            entity_id: m.user_id,
+            entity_name: m.entity_name,
+            entity_type: if m.group_type.0.is_some() { "g" } else { "u" },
+            entity_id: m.entity_id,
             role_id: m.role.id(),
             role_name: m.role.name(),
         }
@@ -166,6 +166,57 @@ pub struct ProjectMemberReq {
     pub role_id: i64,
     /// The user (create only).
     pub member_user: Option<MemberUser>,
+    /// The user group (create only): by `id`, by `ldap_group_dn`, or by `group_name` (and
+    /// `group_type`).
+    pub member_group: Option<UserGroup>,
+}
+
+/// A user group (Harbor's `UserGroup`).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, utoipa::ToSchema)]
+pub struct UserGroup {
+    /// Id.
+    #[serde(default)]
+    pub id: i64,
+    /// Name.
+    #[serde(default)]
+    pub group_name: String,
+    /// 1 LDAP, 2 HTTP, 3 OIDC.
+    #[serde(default)]
+    pub group_type: i64,
+    /// The DN of an LDAP group.
+    #[serde(default)]
+    pub ldap_group_dn: String,
+}
+
+impl From<crate::db::usergroups::UserGroupRow> for UserGroup {
+    fn from(g: crate::db::usergroups::UserGroupRow) -> Self {
+        Self {
+            id: g.id,
+            group_name: g.group_name,
+            group_type: g.group_type.id(),
+            ldap_group_dn: g.ldap_group_dn,
+        }
+    }
+}
+
+/// A user group as a search lists it (Harbor's `UserGroupSearchItem`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserGroupSearchItem {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub group_name: String,
+    /// 1 LDAP, 2 HTTP, 3 OIDC.
+    pub group_type: i64,
+}
+
+/// What the caller may do on a resource (Harbor's `Permission`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Permission {
+    /// The resource, relative to the scope or absolute (`/project/1/repository`).
+    pub resource: String,
+    /// The action.
+    pub action: &'static str,
 }
 
 /// A user (Harbor's `UserResp`, plus Wharf's `disabled`).

@@ -24,6 +24,10 @@ impl From<UserError> for ApiError {
             UserError::WrongPassword => Self::BadRequest(e.to_string()),
             UserError::Throttled => Self::TooManyRequests,
             UserError::NotInThisMode(m) => Self::Denied(m),
+            UserError::GroupNotFound(_) => Self::NotFound(e.to_string()),
+            UserError::GroupExists(_) => Self::Conflict(e.to_string()),
+            UserError::InvalidGroup(_) => Self::BadRequest(e.to_string()),
+            UserError::Directory(_) => Self::Unavailable,
             UserError::Internal => Self::Internal,
         }
     }
@@ -202,4 +206,109 @@ pub async fn set_sysadmin(
 ) -> Result<StatusCode, ApiError> {
     app.users.set_sysadmin(&who, id, req.sysadmin_flag).await?;
     Ok(StatusCode::OK)
+}
+
+/// What a system administrator may do outside projects, as Harbor's RBAC names it.
+const SYSTEM_PERMISSIONS: &[(&str, &str)] = &[
+    ("audit-log", "list"),
+    ("configuration", "read"),
+    ("configuration", "update"),
+    ("garbage-collection", "create"),
+    ("garbage-collection", "list"),
+    ("garbage-collection", "read"),
+    ("garbage-collection", "stop"),
+    ("ldap-user", "create"),
+    ("ldap-user", "list"),
+    ("project", "create"),
+    ("purge-audit", "create"),
+    ("registry", "create"),
+    ("registry", "delete"),
+    ("registry", "list"),
+    ("registry", "read"),
+    ("registry", "update"),
+    ("replication-policy", "create"),
+    ("replication-policy", "delete"),
+    ("replication-policy", "list"),
+    ("replication-policy", "read"),
+    ("replication-policy", "update"),
+    ("replication", "create"),
+    ("replication", "list"),
+    ("robot", "create"),
+    ("robot", "delete"),
+    ("robot", "list"),
+    ("robot", "read"),
+    ("robot", "update"),
+    ("user", "create"),
+    ("user", "delete"),
+    ("user", "list"),
+    ("user", "read"),
+    ("user", "update"),
+    ("user-group", "create"),
+    ("user-group", "delete"),
+    ("user-group", "list"),
+    ("user-group", "read"),
+    ("user-group", "update"),
+];
+
+/// `GET /api/v2.0/users/current/permissions?scope=/project/{id}&relative=true`
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/users/current/permissions",
+    tag = "user",
+    summary = "What the caller may do in a scope: /project/{id} (or a project name), or /system",
+    params(
+        ("scope" = Option<String>, Query, description = "/project/{id}, or /system (the default)"),
+        ("relative" = Option<bool>, Query, description = "Resources relative to the scope (repository) instead of absolute (/project/1/repository)")
+    ),
+    responses(
+        (status = 200, description = "The caller's permissions", body = [super::types::Permission]),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
+pub async fn current_permissions(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<super::types::Permission>>, ApiError> {
+    use crate::auth::Identity;
+    use crate::projects::ProjectRef;
+    if matches!(who, Identity::Anonymous) {
+        return Err(ApiError::Unauthorized);
+    }
+    let pairs = query_pairs(raw.as_deref());
+    let scope = param(&pairs, "scope").unwrap_or("").trim_end_matches('/');
+    let relative = param(&pairs, "relative") == Some("true");
+    let (prefix, granted): (String, Vec<(&str, &'static str)>) = match scope.strip_prefix("/project/") {
+        Some(project) => {
+            let r = match project.parse::<i64>() {
+                Ok(id) => ProjectRef::Id(id),
+                Err(_) => ProjectRef::Name(project.to_owned()),
+            };
+            let actions = app.projects.permissions(&who, &r).await?;
+            (
+                scope.to_owned(),
+                actions.into_iter().flat_map(|a| a.harbor_permissions().iter().copied()).collect(),
+            )
+        }
+        None if scope.is_empty() || scope == "/system" => {
+            let granted = match &who {
+                Identity::User { sysadmin: true, .. } => SYSTEM_PERMISSIONS.to_vec(),
+                Identity::User { .. } => vec![("project", "create")],
+                _ => Vec::new(),
+            };
+            ("/system".to_owned(), granted)
+        }
+        None => return Err(ApiError::BadRequest(format!("scope {scope:?}: use /project/{{id}} or /system"))),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    Ok(Json(
+        granted
+            .into_iter()
+            .filter(|p| seen.insert(*p))
+            .map(|(resource, action)| super::types::Permission {
+                resource: if relative { resource.to_owned() } else { format!("{prefix}/{resource}") },
+                action,
+            })
+            .collect(),
+    ))
 }

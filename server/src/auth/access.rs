@@ -64,6 +64,98 @@ impl Action {
 
     /// The actions a registry token can carry.
     pub const ALL: [Action; 3] = [Self::Pull, Self::Push, Self::Delete];
+
+    /// Every action on a project.
+    pub const PROJECT: [Action; 15] = [
+        Self::Pull,
+        Self::Push,
+        Self::Delete,
+        Self::ReadProject,
+        Self::ListMembers,
+        Self::ReadLogs,
+        Self::ManageRetention,
+        Self::ManageImmutability,
+        Self::ManageLabels,
+        Self::ReadWebhooks,
+        Self::ManageWebhooks,
+        Self::ManageMembers,
+        Self::ManageRobots,
+        Self::UpdateProject,
+        Self::DeleteProject,
+    ];
+
+    /// The (resource, action) pairs of Harbor's RBAC this action stands for, as
+    /// `/users/current/permissions` lists them (Harbor's portal shows and hides by these).
+    pub fn harbor_permissions(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Pull => &[
+                ("repository", "pull"),
+                ("repository", "list"),
+                ("repository", "read"),
+                ("artifact", "list"),
+                ("artifact", "read"),
+                ("tag", "list"),
+                ("accessory", "list"),
+                ("artifact-addition", "read"),
+            ],
+            Self::Push => &[
+                ("repository", "push"),
+                ("repository", "update"),
+                ("artifact", "create"),
+                ("tag", "create"),
+                ("artifact-label", "create"),
+                ("artifact-label", "delete"),
+            ],
+            Self::Delete => &[("repository", "delete"), ("artifact", "delete"), ("tag", "delete")],
+            Self::ReadProject => {
+                &[("project", "read"), ("metadata", "list"), ("metadata", "read"), ("quota", "read")]
+            }
+            Self::ListMembers => &[("member", "list"), ("member", "read")],
+            Self::ReadLogs => &[("log", "list")],
+            Self::ManageRetention => &[
+                ("tag-retention", "create"),
+                ("tag-retention", "read"),
+                ("tag-retention", "update"),
+                ("tag-retention", "delete"),
+                ("tag-retention", "list"),
+                ("tag-retention", "operate"),
+            ],
+            Self::ManageImmutability => &[
+                ("immutable-tag", "create"),
+                ("immutable-tag", "update"),
+                ("immutable-tag", "delete"),
+                ("immutable-tag", "list"),
+            ],
+            Self::ManageLabels => &[
+                ("label", "create"),
+                ("label", "read"),
+                ("label", "update"),
+                ("label", "delete"),
+                ("label", "list"),
+            ],
+            Self::ReadWebhooks => &[("notification-policy", "list"), ("notification-policy", "read")],
+            Self::ManageWebhooks => &[
+                ("notification-policy", "create"),
+                ("notification-policy", "update"),
+                ("notification-policy", "delete"),
+            ],
+            Self::ManageMembers => &[("member", "create"), ("member", "update"), ("member", "delete")],
+            Self::ManageRobots => &[
+                ("robot", "create"),
+                ("robot", "read"),
+                ("robot", "update"),
+                ("robot", "delete"),
+                ("robot", "list"),
+            ],
+            Self::UpdateProject => &[
+                ("project", "update"),
+                ("metadata", "create"),
+                ("metadata", "update"),
+                ("metadata", "delete"),
+            ],
+            Self::DeleteProject => &[("project", "delete")],
+        }
+    }
 }
 
 /// Harbor's matrix: whether `role` includes `action`.

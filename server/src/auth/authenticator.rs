@@ -11,7 +11,7 @@ use super::token::TokenSigner;
 use super::{AuthError, Caller, Identity, password};
 use crate::configurations::Configurations;
 use crate::db::{self, Db};
-use frontend::types::AuthMode;
+use frontend::types::{AuthMode, GroupType};
 
 /// The account that always signs in with its own password, whatever the mode.
 pub const LOCAL_ADMIN: &str = "admin";
@@ -56,18 +56,20 @@ struct Account {
 impl Authenticator {
     /// An authenticator over `db`, verifying tokens with `signer`, asking the directory
     /// `configurations` name when users sign in with it, and recording sign-ins to `auditor`.
+    /// Verified credentials are trusted for `cache_for`.
     pub fn new(
         db: Db,
         configurations: Configurations,
         signer: TokenSigner,
         auditor: crate::audit::Auditor,
+        cache_for: std::time::Duration,
     ) -> Self {
         Self {
             db,
             configurations,
             directory: Directory::default(),
             auditor,
-            cache: CredentialCache::default(),
+            cache: CredentialCache::new(cache_for),
             dummy: OnceCell::new(),
             signer,
             throttle: Default::default(),
@@ -221,7 +223,13 @@ impl Authenticator {
     ) -> Result<db::users::UserRow, AuthError> {
         let admin = !s.group_admin_dn.is_empty()
             && user.groups.iter().any(|g| g.eq_ignore_ascii_case(&s.group_admin_dn));
-        Ok(db::users::onboard(self.db.writer(), &user.username, &user.email, &user.realname, admin).await?)
+        // The account, its groups and its memberships as the directory says now, together.
+        let mut tx = self.db.begin().await?;
+        let row = db::users::onboard(&mut *tx, &user.username, &user.email, &user.realname, admin).await?;
+        let groups = db::usergroups::ensure(&mut tx, GroupType::Ldap, &s.groups_of(user)).await?;
+        db::usergroups::set_memberships(&mut tx, row.id, GroupType::Ldap, &groups).await?;
+        tx.commit().await.map_err(db::DbError::from)?;
+        Ok(row)
     }
 
     async fn user_account(&self, name: &str) -> Result<Option<Account>, AuthError> {

@@ -16,8 +16,6 @@ use sha2::{Digest, Sha256};
 
 use super::AuthError;
 
-/// How long a verified credential is trusted without re-checking the hash.
-const CACHE_TTL: Duration = Duration::from_secs(60);
 /// Entries kept at most; the cache is cleared when full.
 const CACHE_MAX: usize = 10_000;
 
@@ -40,6 +38,8 @@ pub fn parse(header: &str) -> Option<Result<(String, String), AuthError>> {
 pub struct CredentialCache {
     salt: [u8; 32],
     entries: Mutex<HashMap<Fingerprint, (Fingerprint, Instant)>>,
+    /// How long a verified credential is trusted without re-checking it.
+    ttl: Duration,
 }
 
 /// A SHA-256 fingerprint.
@@ -47,11 +47,16 @@ type Fingerprint = [u8; 32];
 
 impl Default for CredentialCache {
     fn default() -> Self {
-        Self { salt: rand::random(), entries: Mutex::new(HashMap::new()) }
+        Self::new(Duration::from_secs(60))
     }
 }
 
 impl CredentialCache {
+    /// A cache trusting verified credentials for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self { salt: rand::random(), entries: Mutex::new(HashMap::new()), ttl }
+    }
+
     fn key(&self, user: &str, password: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.salt);
@@ -81,7 +86,7 @@ impl CredentialCache {
             if entries.len() >= CACHE_MAX {
                 entries.clear();
             }
-            entries.insert(key, (Self::fingerprint(stored_hash), Instant::now() + CACHE_TTL));
+            entries.insert(key, (Self::fingerprint(stored_hash), Instant::now() + self.ttl));
         }
     }
 }

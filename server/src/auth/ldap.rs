@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use crate::configurations::Snapshot;
 
 /// The LDAP items of the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LdapSettings {
     /// `ldap://host:port` or `ldaps://host:port`.
     pub url: String,
@@ -54,6 +54,17 @@ pub struct LdapSettings {
 }
 
 impl LdapSettings {
+    /// The groups of `user` Wharf knows them by, as (name, DN): those under the group base DN
+    /// (all when it is empty), named by their DN's first value (`cn=developers,…`: developers).
+    pub fn groups_of(&self, user: &DirectoryUser) -> Vec<(String, String)> {
+        let base = self.group_base_dn.trim().to_lowercase();
+        user.groups
+            .iter()
+            .filter(|dn| base.is_empty() || dn.to_lowercase().ends_with(&base))
+            .filter_map(|dn| Some((first_value(dn)?, dn.clone())))
+            .collect()
+    }
+
     /// The settings in `c`.
     pub fn of(c: &Snapshot) -> Self {
         Self {
@@ -233,6 +244,9 @@ impl Directory {
         for attempt in 0..2 {
             let mut ldap = self.searcher(s).await?;
             match ldap.with_timeout(s.timeout()).search(base, scope(scope_n), filter, attrs.clone()).await {
+                // noSuchObject (32): the base itself is missing, e.g. a group DN that is not
+                // in the directory. That is an empty answer, not a failure.
+                Ok(result) if result.1.rc == 32 => return Ok(Vec::new()),
                 Ok(result) => {
                     let (entries, _) = result.success().map_err(|e| LdapError::Failed(e.to_string()))?;
                     return Ok(entries.into_iter().map(SearchEntry::construct).collect());
@@ -364,9 +378,47 @@ impl Directory {
     }
 }
 
+/// The value of a DN's first attribute (`cn=dev\,ops,ou=groups`: `dev,ops`), unescaped.
+fn first_value(dn: &str) -> Option<String> {
+    let (_, rest) = dn.split_once('=')?;
+    let mut value = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => value.push(chars.next()?),
+            ',' | '+' => break,
+            c => value.push(c),
+        }
+    }
+    let value = value.trim().to_owned();
+    (!value.is_empty()).then_some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_is_named_by_its_first_value_and_kept_under_the_base() {
+        assert_eq!(first_value("cn=developers,ou=groups,dc=example,dc=org").as_deref(), Some("developers"));
+        assert_eq!(first_value("cn=dev\\,ops,ou=groups").as_deref(), Some("dev,ops"));
+        assert_eq!(first_value("nonsense"), None);
+        let s = LdapSettings { group_base_dn: "ou=Groups,dc=example,dc=org".into(), ..Default::default() };
+        let user = DirectoryUser {
+            dn: "uid=a,ou=people,dc=example,dc=org".into(),
+            username: "a".into(),
+            email: String::new(),
+            realname: String::new(),
+            groups: vec![
+                "cn=devs,ou=groups,dc=example,dc=org".into(),
+                "cn=x,ou=other,dc=example,dc=org".into(),
+            ],
+        };
+        assert_eq!(
+            s.groups_of(&user),
+            [("devs".to_owned(), "cn=devs,ou=groups,dc=example,dc=org".to_owned())]
+        );
+    }
 
     #[test]
     fn filters_are_wrapped_once() {

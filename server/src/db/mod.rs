@@ -30,6 +30,7 @@ pub mod tags;
 pub mod transfer;
 pub mod ui_sessions;
 pub mod uploads;
+pub mod usergroups;
 pub mod users;
 pub mod webhooks;
 

@@ -1,5 +1,7 @@
 //! SQL for the `projects` table.
 
+use std::sync::LazyLock;
+
 use sqlx::{Any, Executor};
 
 use super::{DbResult, now_ms};
@@ -42,17 +44,15 @@ pub async fn access<'e>(
     repository: &str,
     user_id: i64,
 ) -> DbResult<Option<ProjectAccess>> {
-    let row = sqlx::query(
-        "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id, \
-         p.registry_id AS registry_id, p.is_group AS is_group FROM projects p \
-         LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 \
-         LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $3 WHERE p.name = $1",
-    )
-    .bind(project)
-    .bind(repository)
-    .bind(user_id)
-    .fetch_optional(e)
-    .await?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT p.id AS pid, p.public AS public, r.id AS rid, {} AS role_id, \
+             p.registry_id AS registry_id, p.is_group AS is_group FROM projects p \
+             LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 WHERE p.name = $1",
+            super::members::role_of("p.id", "$3")
+        )
+    });
+    let row = sqlx::query(&SQL).bind(project).bind(repository).bind(user_id).fetch_optional(e).await?;
     row.as_ref().map(access_from).transpose()
 }
 
@@ -79,9 +79,10 @@ pub async fn insert_if_missing<'e>(
 /// Ids of the projects user `user_id` (0: anonymous) may read: public ones and those they are a
 /// member of.
 pub async fn readable_ids<'e>(e: impl Executor<'e, Database = Any>, user_id: i64) -> DbResult<Vec<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM projects WHERE public <> 0 OR id IN (SELECT project_id FROM project_members WHERE user_id = $1)",
-    )
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT p.id FROM projects p WHERE p.public <> 0 OR {}",
+        super::members::is_member("p.id", "$1")
+    ))
     .bind(user_id)
     .fetch_all(e)
     .await?)
@@ -136,18 +137,28 @@ pub struct ProjectFilter {
     pub public: Option<bool>,
 }
 
-const PROJECT_SELECT: &str = "SELECT p.id AS id, p.name AS name, p.public AS public, p.owner_id AS owner_id, \
-     u.username AS owner_name, p.created_at AS created_at, p.updated_at AS updated_at, \
-     (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count, pm.role_id AS role_id, \
-     (SELECT rp.id FROM retention_policies rp WHERE rp.project_id = p.id) AS retention_id, \
-     p.registry_id AS registry_id, p.proxy_speed_kb AS proxy_speed_kb, \
-     (SELECT rg.name FROM registries rg WHERE rg.id = p.registry_id) AS registry_name, p.is_group AS is_group \
-     FROM projects p LEFT JOIN users u ON u.id = p.owner_id \
-     LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $1";
+/// Projects with their caller's role ($1 the user); [`PROJECT_WHERE`] filters them.
+static PROJECT_SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT p.id AS id, p.name AS name, p.public AS public, p.owner_id AS owner_id, \
+         u.username AS owner_name, p.created_at AS created_at, p.updated_at AS updated_at, \
+         (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count, {} AS role_id, \
+         (SELECT rp.id FROM retention_policies rp WHERE rp.project_id = p.id) AS retention_id, \
+         p.registry_id AS registry_id, p.proxy_speed_kb AS proxy_speed_kb, \
+         (SELECT rg.name FROM registries rg WHERE rg.id = p.registry_id) AS registry_name, p.is_group AS is_group \
+         FROM projects p LEFT JOIN users u ON u.id = p.owner_id",
+        super::members::role_of("p.id", "$1")
+    )
+});
 
-/// The filter of [`list`] and [`count`]; parameters $2..$5.
-const PROJECT_WHERE: &str = " WHERE ($2 <> 0 OR p.public <> 0 OR pm.role_id IS NOT NULL) \
-     AND ($3 = '' OR p.name LIKE $3 ESCAPE '\\') AND ($4 = '' OR p.name = $4) AND ($5 < 0 OR p.public = $5)";
+/// The filter of [`list`] and [`count`]; parameters $1..$5.
+static PROJECT_WHERE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        " WHERE ($2 <> 0 OR p.public <> 0 OR {}) \
+         AND ($3 = '' OR p.name LIKE $3 ESCAPE '\\') AND ($4 = '' OR p.name = $4) AND ($5 < 0 OR p.public = $5)",
+        super::members::is_member("p.id", "$1")
+    )
+});
 
 fn project_from(r: &sqlx::any::AnyRow) -> DbResult<ProjectRow> {
     Ok(<ProjectRow as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(r)?)
@@ -171,7 +182,7 @@ pub async fn list<'e>(
     limit: i64,
 ) -> DbResult<Vec<ProjectRow>> {
     let (all, contains, exact, public) = filter_args(f);
-    let sql = format!("{PROJECT_SELECT}{PROJECT_WHERE} ORDER BY p.name LIMIT $6 OFFSET $7");
+    let sql = format!("{}{} ORDER BY p.name LIMIT $6 OFFSET $7", *PROJECT_SELECT, *PROJECT_WHERE);
     let rows = sqlx::query(&sql)
         .bind(user_id)
         .bind(all)
@@ -192,9 +203,7 @@ pub async fn count<'e>(
     f: &ProjectFilter,
 ) -> DbResult<i64> {
     let (all, contains, exact, public) = filter_args(f);
-    let sql = format!(
-        "SELECT COUNT(*) FROM projects p LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $1{PROJECT_WHERE}"
-    );
+    let sql = format!("SELECT COUNT(*) FROM projects p{}", *PROJECT_WHERE);
     Ok(sqlx::query_scalar(&sql)
         .bind(user_id)
         .bind(all)
@@ -214,14 +223,14 @@ pub async fn find<'e>(
 ) -> DbResult<Option<ProjectRow>> {
     let row = match id {
         Some(id) => {
-            sqlx::query(&format!("{PROJECT_SELECT} WHERE p.id = $2"))
+            sqlx::query(&format!("{} WHERE p.id = $2", *PROJECT_SELECT))
                 .bind(user_id)
                 .bind(id)
                 .fetch_optional(e)
                 .await?
         }
         None => {
-            sqlx::query(&format!("{PROJECT_SELECT} WHERE p.name = $2"))
+            sqlx::query(&format!("{} WHERE p.name = $2", *PROJECT_SELECT))
                 .bind(user_id)
                 .bind(name)
                 .fetch_optional(e)
@@ -332,15 +341,15 @@ pub async fn statistics<'e>(
     user_id: i64,
     all: bool,
 ) -> DbResult<(i64, i64, i64, i64)> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "SELECT CAST(COALESCE(SUM(CASE WHEN v.public = 1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN v.public = 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN v.public = 1 THEN v.repos ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN v.public = 0 THEN v.repos ELSE 0 END), 0) AS BIGINT) FROM \
          (SELECT p.public AS public, (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repos \
-          FROM projects p WHERE $2 = 1 OR p.public = 1 OR EXISTS \
-          (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = $1)) v",
-    )
+          FROM projects p WHERE $2 = 1 OR p.public = 1 OR {}) v",
+        super::members::is_member("p.id", "$1")
+    ))
     .bind(user_id)
     .bind(i64::from(all))
     .fetch_one(e)

@@ -173,15 +173,17 @@ pub async fn search<'e>(
     limit: i64,
 ) -> DbResult<Vec<SearchHit>> {
     use sqlx::Row;
-    let sql = "SELECT r.id AS id, r.project_id AS project_id, r.name AS name, \
+    let sql = format!(
+        "SELECT r.id AS id, r.project_id AS project_id, r.name AS name, \
          (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id) AS artifact_count, \
          r.pull_count AS pull_count, r.created_at AS created_at, r.updated_at AS updated_at, \
          p.name AS project_name, p.public AS project_public \
          FROM repositories r JOIN projects p ON p.id = r.project_id \
-         WHERE r.name LIKE $1 ESCAPE '\\' AND ($2 <> 0 OR p.public <> 0 OR EXISTS \
-         (SELECT 1 FROM project_members pm WHERE pm.project_id = p.id AND pm.user_id = $3)) \
-         ORDER BY r.name LIMIT $4";
-    let rows = sqlx::query(sql)
+         WHERE r.name LIKE $1 ESCAPE '\\' AND ($2 <> 0 OR p.public <> 0 OR {}) \
+         ORDER BY r.name LIMIT $4",
+        super::members::is_member("p.id", "$3")
+    );
+    let rows = sqlx::query(&sql)
         .bind(format!("%{}%", super::like_escape(text)))
         .bind(i64::from(all))
         .bind(user_id)

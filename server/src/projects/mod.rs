@@ -43,6 +43,11 @@ pub enum ProjectError {
     /// No such user.
     #[error("user {0} not found")]
     NoSuchUser(String),
+    /// No such user group.
+    #[error(
+        "user group {0} not found: an administrator adds LDAP groups under Groups, and a group appears when one of its members signs in"
+    )]
+    NoSuchGroup(String),
     /// No such robot account.
     #[error("robot {0} not found")]
     NoSuchRobot(String),
@@ -200,6 +205,16 @@ impl Projects {
     }
 
     /// The project `r`, if `who` may perform `action` on it.
+    /// What `who` may do in project `r` (nothing when they cannot see it).
+    pub async fn permissions(&self, who: &Identity, r: &ProjectRef) -> Result<Vec<Action>, ProjectError> {
+        let row = match self.get(who, r, Action::ReadProject).await {
+            Ok(row) => row,
+            Err(ProjectError::NotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(Action::PROJECT.into_iter().filter(|a| allowed(who, row.id, row.public, row.role, *a)).collect())
+    }
+
     pub async fn get(
         &self,
         who: &Identity,
@@ -302,7 +317,7 @@ impl Projects {
             Err(e) if e.is_unique_violation() => return Err(ProjectError::Exists(name.to_owned())),
             Err(e) => return Err(e.into()),
         };
-        db::members::add(&mut *tx, id, *uid, Role::ProjectAdmin).await?;
+        db::members::add(&mut *tx, id, db::members::Entity::User(*uid), Role::ProjectAdmin).await?;
         if hard != -1 {
             db::quotas::set_hard(&mut *tx, id, hard).await?;
         }

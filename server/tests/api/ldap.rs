@@ -80,7 +80,7 @@ async fn directory_users_sign_in_are_made_at_first_sign_in_and_groups_grant_admi
         app.admin(Method::GET, "/api/v2.0/ldap/groups/search?groupname=dev").call().await.json();
     assert_eq!(
         groups,
-        json!([{"group_name": "developers", "group_type": 1, "ldap_group_dn": format!("cn=developers,ou=groups,{}", ldap::BASE)}])
+        json!([{"id": 0, "group_name": "developers", "group_type": 1, "ldap_group_dn": format!("cn=developers,ou=groups,{}", ldap::BASE)}])
     );
     let by_dn: Value = app
         .admin(
@@ -128,6 +128,82 @@ async fn directory_users_sign_in_are_made_at_first_sign_in_and_groups_grant_admi
     let down: Value = app.admin(Method::POST, "/api/v2.0/ldap/ping").call().await.json();
     assert_eq!(down["success"], false);
     assert!(down["message"].as_str().is_some_and(|m| m.contains("cannot be reached")), "{down}");
+}
+
+#[tokio::test]
+async fn directory_groups_grant_roles_and_the_directory_is_followed_at_the_next_check() {
+    let slapd = Slapd::start();
+    // A one-second credential window, so the test sees the directory's changes take effect.
+    let app = TestApp::start_with(|_, s| s.credential_cache = Some("1s".parse().expect("duration"))).await;
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&ldap::configuration(&slapd.url))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    let developers = format!("cn=developers,ou=groups,{}", ldap::BASE);
+
+    // An administrator imports the directory's group by DN; its name comes from the directory.
+    let res = app
+        .admin(Method::POST, "/api/v2.0/usergroups")
+        .json(&json!({"group_type": 1, "ldap_group_dn": developers}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+    let group: Value =
+        app.admin(Method::GET, &format!("/api/v2.0/usergroups/{}", res.created_id())).call().await.json();
+    assert_eq!((group["group_name"].clone(), group["group_type"].clone()), (json!("developers"), json!(1)));
+    let res = app
+        .admin(Method::POST, "/api/v2.0/usergroups")
+        .json(&json!({"group_type": 1, "ldap_group_dn": format!("cn=ghosts,ou=groups,{}", ldap::BASE)}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a DN the directory does not have");
+
+    // The group is a Developer of a private project: alice and bob, never signed in, push.
+    app.create_project("dev", false).await;
+    let res = app
+        .admin(Method::POST, "/api/v2.0/projects/dev/members")
+        .json(&json!({"role_id": 2, "member_group": {"ldap_group_dn": developers.to_uppercase()}}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+    let upload = |user: &'static str| {
+        let req =
+            app.anon(Method::POST, "/v2/dev/app/blobs/uploads/").basic_auth(user, Some(ldap::password(user)));
+        async move { req.call().await.status() }
+    };
+    assert_eq!(upload("alice").await, StatusCode::ACCEPTED);
+    assert_eq!(upload("bob").await, StatusCode::ACCEPTED);
+    assert_eq!(upload("carol").await, StatusCode::ACCEPTED, "carol is an administrator (admins)");
+    // The sign-in recorded the groups the directory named (under the group base DN).
+    let carol: Value = app.admin(Method::GET, "/api/v2.0/usergroups?group_name=admins").call().await.json();
+    assert_eq!(carol[0]["ldap_group_dn"], format!("cn=admins,ou=groups,{}", ldap::BASE), "{carol}");
+
+    // The directory takes alice out of the group and deletes bob. Within the window their
+    // verified sign-ins still hold; after it, alice is a stranger to the project and bob is
+    // refused outright.
+    slapd.modify(&format!(
+        "dn: {developers}\nchangetype: modify\ndelete: member\nmember: uid=alice,ou=people,{}\n",
+        ldap::BASE
+    ));
+    slapd.modify(&format!("dn: uid=bob,ou=people,{}\nchangetype: delete\n", ldap::BASE));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(upload("alice").await, StatusCode::FORBIDDEN);
+    assert_eq!(upload("bob").await, StatusCode::UNAUTHORIZED);
+    let res = app
+        .anon(Method::GET, "/api/v2.0/users/current")
+        .basic_auth("bob", Some(ldap::password("bob")))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Back in the group, alice pushes again at her next check.
+    slapd.modify(&format!(
+        "dn: {developers}\nchangetype: modify\nadd: member\nmember: uid=alice,ou=people,{}\n",
+        ldap::BASE
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(upload("alice").await, StatusCode::ACCEPTED);
 }
 
 #[tokio::test]

@@ -22,5 +22,6 @@ mod robots;
 mod routes;
 mod security;
 mod system;
+mod usergroups;
 mod users;
 mod webhooks;

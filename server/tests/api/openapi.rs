@@ -37,7 +37,8 @@ async fn every_documented_operation_is_routed_and_shaped_like_harbors() {
             .replace("{webhook_policy_id}", "1")
             .replace("{execution_id}", "1")
             .replace("{purge_id}", "1")
-            .replace("{label_id}", "1");
+            .replace("{label_id}", "1")
+            .replace("{group_id}", "1");
         assert!(!concrete.contains('{'), "a path parameter the test does not know: {path}");
         for (method, op) in ops.as_object().expect("operations") {
             if !["get", "put", "post", "delete", "patch", "head"].contains(&method.as_str()) {

@@ -104,6 +104,7 @@ struct Fixture {
     hook_task: i64,
     purge_id: i64,
     label_id: i64,
+    group_id: i64,
     markers: Vec<String>,
 }
 
@@ -269,8 +270,16 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
     let label_id = res.created_id();
+    let res = app
+        .admin(Method::POST, "/api/v2.0/usergroups")
+        .json(&json!({"group_name": "crew-91", "group_type": 2}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+    let group_id = res.created_id();
     Fixture {
         label_id,
+        group_id,
         purge_id,
         immutable_rule,
         hook,
@@ -967,6 +976,49 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             ),
         ),
         ("GET", "/api/v2.0/users/current", SignedIn, "/api/v2.0/users/current".into(), None),
+        (
+            "GET",
+            "/api/v2.0/users/current/permissions",
+            SignedIn,
+            format!("/api/v2.0/users/current/permissions?scope=/project/{}", f.project_id),
+            None,
+        ),
+        ("GET", "/api/v2.0/usergroups", Admin, "/api/v2.0/usergroups".into(), None),
+        (
+            "POST",
+            "/api/v2.0/usergroups",
+            Admin,
+            "/api/v2.0/usergroups".into(),
+            Some(json!({"group_name": "walker-made", "group_type": 3})),
+        ),
+        (
+            "GET",
+            "/api/v2.0/usergroups/search",
+            SignedIn,
+            "/api/v2.0/usergroups/search?groupname=c".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/usergroups/{group_id}",
+            Admin,
+            format!("/api/v2.0/usergroups/{}", f.group_id),
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v2.0/usergroups/{group_id}",
+            Admin,
+            format!("/api/v2.0/usergroups/{}", f.group_id),
+            Some(json!({"group_name": "crew-92"})),
+        ),
+        (
+            "DELETE",
+            "/api/v2.0/usergroups/{group_id}",
+            Admin,
+            format!("/api/v2.0/usergroups/{}", f.group_id),
+            None,
+        ),
         ("GET", "/api/v2.0/users/{user_id}", Admin, format!("/api/v2.0/users/{}", f.admin_id), None),
         (
             "PUT",

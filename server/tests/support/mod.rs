@@ -142,9 +142,14 @@ impl TestApp {
             .await
             .expect("query")
             .expect("project");
-        wharf::db::members::add(self.state.db.writer(), access.project_id, user_id, role)
-            .await
-            .expect("member");
+        wharf::db::members::add(
+            self.state.db.writer(),
+            access.project_id,
+            wharf::db::members::Entity::User(user_id),
+            role,
+        )
+        .await
+        .expect("member");
     }
 
     /// Uploads `data` to `repo` in one request; returns its digest.

@@ -88,20 +88,27 @@ pub async fn lookup<'e>(
     by_tag: bool,
     user_id: i64,
 ) -> DbResult<Option<ManifestLookup>> {
-    let join = if by_tag {
-        "LEFT JOIN tags t ON t.repository_id = r.id AND t.name = $3 LEFT JOIN manifests m ON m.id = t.manifest_id"
-    } else {
-        "LEFT JOIN manifests m ON m.repository_id = r.id AND m.digest = $3"
-    };
-    let sql = format!(
-        "SELECT p.id AS pid, p.public AS public, r.id AS rid, pm.role_id AS role_id, \
-         p.registry_id AS registry_id, p.is_group AS is_group, m.id AS id, \
-         m.digest AS digest, m.media_type AS media_type, m.content AS content FROM projects p \
-         LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 \
-         LEFT JOIN project_members pm ON pm.project_id = p.id AND pm.user_id = $4 {join} WHERE p.name = $1"
-    );
+    // Built once: this runs on every manifest pull.
+    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        let of = |join: &str| {
+            format!(
+                "SELECT p.id AS pid, p.public AS public, r.id AS rid, {} AS role_id, \
+                 p.registry_id AS registry_id, p.is_group AS is_group, m.id AS id, \
+                 m.digest AS digest, m.media_type AS media_type, m.content AS content FROM projects p \
+                 LEFT JOIN repositories r ON r.project_id = p.id AND r.name = $2 {join} WHERE p.name = $1",
+                super::members::role_of("p.id", "$4")
+            )
+        };
+        [
+            of("LEFT JOIN manifests m ON m.repository_id = r.id AND m.digest = $3"),
+            of(
+                "LEFT JOIN tags t ON t.repository_id = r.id AND t.name = $3 LEFT JOIN manifests m ON m.id = t.manifest_id",
+            ),
+        ]
+    });
+    let sql = &SQL[usize::from(by_tag)];
     let row =
-        sqlx::query(&sql).bind(project).bind(repo).bind(reference).bind(user_id).fetch_optional(e).await?;
+        sqlx::query(sql).bind(project).bind(repo).bind(reference).bind(user_id).fetch_optional(e).await?;
     row.map(|r| {
         let access = super::projects::access_from(&r)?;
         let manifest = match r.try_get::<Option<i64>, _>("id")? {
