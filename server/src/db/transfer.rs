@@ -1,7 +1,8 @@
 //! Copying every row from one database to another (SQLite ⇄ PostgreSQL) for `wharf migrate`.
 //!
 //! Tables are copied in foreign-key order with their ids, then PostgreSQL identity sequences are
-//! moved past the copied ids. Upload sessions are transient and not copied.
+//! moved past the copied ids. Upload sessions are transient and not copied; derived quota usage
+//! is rebuilt by the target's triggers.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -9,255 +10,86 @@ use sqlx::any::AnyRow;
 use super::{Backend, Db, DbResult};
 
 /// The type of a copied column, as stored through the `Any` driver.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Col {
     Int,
     Text,
     Bytes,
 }
 
-/// A copied table: its name, its columns, and whether `id` is an identity column.
-struct Table {
-    name: &'static str,
-    columns: &'static [(&'static str, Col)],
-    identity: bool,
+impl Col {
+    /// The type a column declared as `declared` (SQLite's or PostgreSQL's name) is copied as.
+    fn of(declared: &str) -> Self {
+        let d = declared.to_ascii_lowercase();
+        if d.contains("int") {
+            Self::Int
+        } else if d.contains("blob") || d.contains("bytea") {
+            Self::Bytes
+        } else {
+            Self::Text
+        }
+    }
 }
 
-/// Tables in foreign-key order.
-const TABLES: &[Table] = &[
-    Table {
-        name: "users",
-        columns: &[
-            ("id", Col::Int),
-            ("username", Col::Text),
-            ("email", Col::Text),
-            ("realname", Col::Text),
-            ("password_hash", Col::Text),
-            ("sysadmin", Col::Int),
-            ("disabled", Col::Int),
-            ("created_at", Col::Int),
-            ("updated_at", Col::Int),
-            ("token_generation", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "projects",
-        columns: &[
-            ("id", Col::Int),
-            ("name", Col::Text),
-            ("public", Col::Int),
-            ("owner_id", Col::Int),
-            ("created_at", Col::Int),
-            ("updated_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "repositories",
-        columns: &[
-            ("id", Col::Int),
-            ("project_id", Col::Int),
-            ("name", Col::Text),
-            ("pull_count", Col::Int),
-            ("created_at", Col::Int),
-            ("updated_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "blobs",
-        columns: &[
-            ("digest", Col::Text),
-            ("size", Col::Int),
-            ("created_at", Col::Int),
-            ("status", Col::Text),
-            ("touched_at", Col::Int),
-        ],
-        identity: false,
-    },
-    Table {
-        name: "repository_blobs",
-        columns: &[("repository_id", Col::Int), ("digest", Col::Text), ("created_at", Col::Int)],
-        identity: false,
-    },
-    Table {
-        name: "manifests",
-        columns: &[
-            ("id", Col::Int),
-            ("repository_id", Col::Int),
-            ("digest", Col::Text),
-            ("media_type", Col::Text),
-            ("artifact_type", Col::Text),
-            ("config_media_type", Col::Text),
-            ("subject_digest", Col::Text),
-            ("annotations", Col::Text),
-            ("size", Col::Int),
-            ("total_size", Col::Int),
-            ("content", Col::Bytes),
-            ("pushed_at", Col::Int),
-            ("pulled_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "manifest_blobs",
-        columns: &[("manifest_id", Col::Int), ("digest", Col::Text)],
-        identity: false,
-    },
-    Table {
-        name: "manifest_children",
-        columns: &[("parent_id", Col::Int), ("child_id", Col::Int)],
-        identity: false,
-    },
-    Table {
-        name: "tags",
-        columns: &[
-            ("repository_id", Col::Int),
-            ("name", Col::Text),
-            ("manifest_id", Col::Int),
-            ("pushed_at", Col::Int),
-            ("pulled_at", Col::Int),
-        ],
-        identity: false,
-    },
-    Table {
-        name: "project_members",
-        columns: &[
-            ("id", Col::Int),
-            ("project_id", Col::Int),
-            ("user_id", Col::Int),
-            ("role_id", Col::Int),
-            ("created_at", Col::Int),
-            ("updated_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "audit_logs",
-        columns: &[
-            ("id", Col::Int),
-            ("project_id", Col::Int),
-            ("username", Col::Text),
-            ("operation", Col::Text),
-            ("resource", Col::Text),
-            ("resource_type", Col::Text),
-            ("client_ip", Col::Text),
-            ("op_time", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "robots",
-        columns: &[
-            ("id", Col::Int),
-            ("name", Col::Text),
-            ("project_id", Col::Int),
-            ("description", Col::Text),
-            ("secret_hash", Col::Text),
-            ("can_pull", Col::Int),
-            ("can_push", Col::Int),
-            ("can_delete", Col::Int),
-            ("disabled", Col::Int),
-            ("expires_at", Col::Int),
-            ("created_at", Col::Int),
-            ("updated_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "robot_permissions",
-        columns: &[
-            ("robot_id", Col::Int),
-            ("project_id", Col::Int),
-            ("can_pull", Col::Int),
-            ("can_push", Col::Int),
-            ("can_delete", Col::Int),
-        ],
-        identity: false,
-    },
-    Table {
-        name: "gc_runs",
-        columns: &[
-            ("id", Col::Int),
-            ("trigger_kind", Col::Text),
-            ("dry_run", Col::Int),
-            ("delete_untagged", Col::Int),
-            ("workers", Col::Int),
-            ("status", Col::Text),
-            ("stop_requested", Col::Int),
-            ("blobs_deleted", Col::Int),
-            ("manifests_deleted", Col::Int),
-            ("uploads_purged", Col::Int),
-            ("bytes_freed", Col::Int),
-            ("log", Col::Text),
-            ("created_at", Col::Int),
-            ("started_at", Col::Int),
-            ("ended_at", Col::Int),
-            ("updated_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "schedules",
-        columns: &[
-            ("name", Col::Text),
-            ("kind", Col::Text),
-            ("cron", Col::Text),
-            ("parameters", Col::Text),
-            ("next_run_at", Col::Int),
-            ("created_at", Col::Int),
-            ("updated_at", Col::Int),
-        ],
-        identity: false,
-    },
-    Table {
-        name: "retention_policies",
-        columns: &[
-            ("id", Col::Int),
-            ("project_id", Col::Int),
-            ("policy", Col::Text),
-            ("created_at", Col::Int),
-            ("updated_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "retention_executions",
-        columns: &[
-            ("id", Col::Int),
-            ("policy_id", Col::Int),
-            ("trigger_kind", Col::Text),
-            ("dry_run", Col::Int),
-            ("status", Col::Text),
-            ("stop_requested", Col::Int),
-            ("created_at", Col::Int),
-            ("ended_at", Col::Int),
-            ("updated_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "retention_tasks",
-        columns: &[
-            ("id", Col::Int),
-            ("execution_id", Col::Int),
-            ("repository", Col::Text),
-            ("status", Col::Text),
-            ("total", Col::Int),
-            ("retained", Col::Int),
-            ("log", Col::Text),
-            ("started_at", Col::Int),
-            ("ended_at", Col::Int),
-        ],
-        identity: true,
-    },
-    Table {
-        name: "signing_keys",
-        columns: &[("id", Col::Text), ("secret", Col::Bytes), ("created_at", Col::Int)],
-        identity: false,
-    },
+/// Every table, in foreign-key order (a table after those it references). The columns are read
+/// from the source's schema, so a column a migration adds is copied without a change here; a
+/// table a migration adds must be listed here or in [`NOT_COPIED`] (a test checks).
+const TABLES: &[&str] = &[
+    "users",
+    "registries",
+    "projects",
+    "project_quotas",
+    "repositories",
+    "blobs",
+    "repository_blobs",
+    "manifests",
+    "manifest_blobs",
+    "manifest_children",
+    "manifest_pending_children",
+    "tags",
+    "usergroups",
+    "usergroup_users",
+    "project_members",
+    "project_group_members",
+    "audit_logs",
+    "robots",
+    "robot_permissions",
+    "gc_runs",
+    "purge_runs",
+    "schedules",
+    "retention_policies",
+    "retention_executions",
+    "retention_tasks",
+    "signing_keys",
+    "replication_policies",
+    "replication_executions",
+    "replication_tasks",
+    "immutable_rules",
+    "webhook_policies",
+    "webhook_executions",
+    "webhook_tasks",
+    "labels",
+    "artifact_labels",
+    "configurations",
 ];
+
+/// Tables not copied: upload sessions, leases and portal sessions are transient, and
+/// `project_blobs` (with `project_quotas.used`) is kept by the target's triggers as the
+/// manifests arrive.
+pub const NOT_COPIED: &[&str] = &["uploads", "upload_parts", "leases", "ui_sessions", "project_blobs"];
+
+/// The columns of `table` in `db`, with their types, in declaration order.
+async fn columns(db: &Db, table: &str) -> DbResult<Vec<(String, Col)>> {
+    let sql = match db.backend() {
+        Backend::Sqlite => "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
+        Backend::Postgres => {
+            "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+        }
+    };
+    let rows = sqlx::query(sql).bind(table).fetch_all(db.reader()).await?;
+    rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?, Col::of(&r.try_get::<String, _>(1)?)))).collect()
+}
 
 /// Rows copied per table, in copy order.
 pub type Counts = Vec<(&'static str, u64)>;
@@ -295,14 +127,20 @@ fn bind<'q>(
 pub async fn copy_rows(from: &Db, to: &Db) -> DbResult<Counts> {
     let mut counts = Vec::new();
     let mut tx = to.begin().await?;
-    for Table { name: table, columns: cols, identity } in TABLES {
-        let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    for table in TABLES {
+        let cols = columns(from, table).await?;
+        let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
         let select = format!("SELECT {} FROM {table}", names.join(", "));
-        let insert = format!(
+        let mut insert = format!(
             "INSERT INTO {table} ({}) VALUES ({})",
             names.join(", "),
             super::placeholders(1, names.len())
         );
+        if *table == "project_quotas" {
+            // The target made each project's row when the project arrived, and its usage
+            // follows the manifests: only the limit is the source's.
+            insert.push_str(" ON CONFLICT (project_id) DO UPDATE SET hard = excluded.hard");
+        }
         let rows = sqlx::query(&select).fetch_all(from.reader()).await?;
         for row in &rows {
             let mut q = sqlx::query(&insert);
@@ -311,7 +149,7 @@ pub async fn copy_rows(from: &Db, to: &Db) -> DbResult<Counts> {
             }
             q.execute(&mut *tx).await?;
         }
-        if *identity && to.backend() == Backend::Postgres {
+        if cols.iter().any(|(n, c)| n == "id" && *c == Col::Int) && to.backend() == Backend::Postgres {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
             ))
@@ -322,4 +160,39 @@ pub async fn copy_rows(from: &Db, to: &Db) -> DbResult<Counts> {
     }
     tx.commit().await?;
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every table of the schema is copied or deliberately not, and each comes after the tables
+    /// it references.
+    #[tokio::test]
+    async fn every_table_is_copied_in_foreign_key_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.expect("db");
+        let all: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name <> '_sqlx_migrations' ORDER BY name",
+        )
+        .fetch_all(db.reader())
+        .await
+        .expect("tables");
+        let mut listed: Vec<String> = TABLES.iter().chain(NOT_COPIED).map(|t| t.to_string()).collect();
+        listed.sort();
+        assert_eq!(all, listed, "a table is neither copied nor listed as not copied");
+        for (i, table) in TABLES.iter().enumerate() {
+            let refs: Vec<String> =
+                sqlx::query_scalar("SELECT DISTINCT \"table\" FROM pragma_foreign_key_list($1)")
+                    .bind(table)
+                    .fetch_all(db.reader())
+                    .await
+                    .expect("fks");
+            for r in refs.iter().filter(|r| r.as_str() != *table) {
+                assert!(TABLES[..i].contains(&r.as_str()), "{table} references {r}, copied later");
+            }
+            assert!(!columns(&db, table).await.expect("columns").is_empty(), "{table}");
+        }
+    }
 }

@@ -59,6 +59,42 @@ async fn migrate_moves_everything_and_the_target_serves_it() {
         src.admin(Method::POST, "/api/v2.0/robots").json(&robot).call().await.json();
     let secret = created["secret"].as_str().expect("secret").to_owned();
 
+    // Settings beyond images move too: a quota's limit (its usage is recounted), a user group
+    // and its membership, a label, a configuration item.
+    let team: serde_json::Value = src.admin(Method::GET, "/api/v2.0/projects/team").call().await.json();
+    let team_id = team["project_id"].as_i64().expect("id");
+    src.admin(Method::PUT, &format!("/api/v2.0/quotas/{team_id}"))
+        .json(&serde_json::json!({"hard": {"storage": 123_456_789}}))
+        .call()
+        .await
+        .expect(StatusCode::OK);
+    src.admin(Method::POST, "/api/v2.0/usergroups")
+        .json(&serde_json::json!({"group_name": "crew", "group_type": 2}))
+        .call()
+        .await
+        .expect(StatusCode::CREATED);
+    src.admin(Method::POST, "/api/v2.0/projects/team/members")
+        .json(&serde_json::json!({"role_id": 2, "member_group": {"group_name": "crew"}}))
+        .call()
+        .await
+        .expect(StatusCode::CREATED);
+    src.admin(Method::POST, "/api/v2.0/labels")
+        .json(&serde_json::json!({"name": "moved", "scope": "g"}))
+        .call()
+        .await
+        .expect(StatusCode::CREATED);
+    src.admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&serde_json::json!({"ldap_base_dn": "dc=moved"}))
+        .call()
+        .await
+        .expect(StatusCode::OK);
+    let settings = [
+        format!("/api/v2.0/quotas/{team_id}"),
+        "/api/v2.0/usergroups".to_owned(),
+        "/api/v2.0/projects/team/members".to_owned(),
+        "/api/v2.0/labels?scope=g".to_owned(),
+    ];
+
     let dir = tempfile::tempdir().expect("tempdir");
     let (db_url, store_url) = target(dir.path()).await;
     let to_db = Db::connect(&db_url).await.expect("target db");
@@ -88,6 +124,18 @@ async fn migrate_moves_everything_and_the_target_serves_it() {
         assert_eq!(a.0, StatusCode::OK, "{path}");
         assert_eq!(a, b, "{path} differs after migration");
     }
+    for path in &settings {
+        let (a, b) = (body(&src, path).await, body(&dst, path).await);
+        assert_eq!(a.0, StatusCode::OK, "{path}");
+        let (a, b): (serde_json::Value, serde_json::Value) =
+            (serde_json::from_slice(&a.1).expect("json"), serde_json::from_slice(&b.1).expect("json"));
+        assert_eq!(a, b, "{path} differs after migration");
+    }
+    let quota: serde_json::Value = dst.admin(Method::GET, &settings[0]).call().await.json();
+    assert_eq!(quota["hard"]["storage"], 123_456_789);
+    assert!(quota["used"]["storage"].as_i64().is_some_and(|u| u > 0), "{quota}");
+    let conf: serde_json::Value = dst.admin(Method::GET, "/api/v2.0/configurations").call().await.json();
+    assert_eq!(conf["ldap_base_dn"]["value"], "dc=moved");
     // The signing key moved too: a token of the old server works on the new one.
     let res = dst
         .anon(Method::GET, "/v2/library/app/manifests/v1")
