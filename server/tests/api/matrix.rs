@@ -62,6 +62,29 @@ fn robot_may(g: RobotPermissions, act: Act, public: bool) -> bool {
     }
 }
 
+/// Users whose role comes (also) through a user group: (name, own role, their group's role,
+/// the role Harbor gives them: the strongest).
+const VIA_GROUPS: [(&str, Option<Role>, Role, Role); 3] = [
+    ("grouped-dev", None, Role::Developer, Role::Developer),
+    ("guest-in-maintainers", Some(Role::Guest), Role::Maintainer, Role::Maintainer),
+    ("admin-in-guests", Some(Role::ProjectAdmin), Role::Guest, Role::ProjectAdmin),
+];
+
+/// Gives the `VIA_GROUPS` users their own memberships and their groups' in `project`.
+async fn grant_via_groups(app: &TestApp, project: &str) {
+    for (name, own, group_role, _) in VIA_GROUPS {
+        if let Some(role) = own {
+            app.add_member(project, user_id(app, name).await, role).await;
+        }
+        let res = app
+            .admin(Method::POST, &format!("/api/v2.0/projects/{project}/members"))
+            .json(&json!({"role_id": group_role.id(), "member_group": {"group_name": format!("team-of-{name}"), "group_type": 2}}))
+            .call()
+            .await;
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED, "{}", res.text());
+    }
+}
+
 /// A caller's credentials, if any.
 type Creds = Option<(String, String)>;
 /// Which actions a caller should be allowed.
@@ -100,19 +123,44 @@ async fn every_caller_times_every_action_on_public_and_private_projects() {
     for name in ["outsider", "lguest", "guest", "dev", "maint", "padmin", "disabled", "spare"] {
         app.create_user(name, "Passw0rd1").await;
     }
+    // Each grouped user is in their own HTTP group (as their sign-in would record).
+    let mut callers = callers;
+    for (name, _, _, strongest) in VIA_GROUPS {
+        let id = app.create_user(name, "Passw0rd1").await;
+        let res = app
+            .admin(Method::POST, "/api/v2.0/usergroups")
+            .json(&json!({"group_name": format!("team-of-{name}"), "group_type": 2}))
+            .call()
+            .await;
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED, "{}", res.text());
+        let mut tx = app.state.db.begin().await.expect("tx");
+        wharf::db::usergroups::set_memberships(
+            &mut tx,
+            id,
+            wharf::vocab::GroupType::Http,
+            &[res.created_id()],
+        )
+        .await
+        .expect("group");
+        tx.commit().await.expect("commit");
+        callers.push(Caller::User(name, Some(strongest)));
+    }
     let mut secrets = std::collections::HashMap::new();
     let mut counter = 0;
     for (project, public) in [("pub", true), ("priv", false)] {
         app.create_project(project, public).await;
         app.push_image(&format!("{project}/app"), "v1").await;
         for c in &callers {
-            if let Caller::User(name, Some(role)) = c {
+            if let Caller::User(name, Some(role)) = c
+                && !VIA_GROUPS.iter().any(|v| v.0 == *name)
+            {
                 let id = user_id(&app, name).await;
                 app.add_member(project, id, *role).await;
             }
         }
         let disabled = user_id(&app, "disabled").await;
         app.add_member(project, disabled, Role::ProjectAdmin).await;
+        grant_via_groups(&app, project).await;
         for (name, grants) in [
             ("puller", g(true, false, false)),
             ("pusher", g(true, true, false)),
@@ -244,6 +292,7 @@ async fn prepare(
                 let id = user_id(app, user).await;
                 app.add_member(&name, id, role).await;
             }
+            grant_via_groups(app, &name).await;
             (Method::DELETE, format!("/api/v2.0/projects/{name}"), None)
         }
     }

@@ -18,6 +18,8 @@ use wharf::registry::route::Route;
 use crate::support::*;
 
 const PASSWORD: &str = "Walk3r-pass";
+/// The walker's caller whose role comes through a user group.
+const GROUP_DEVELOPER: &str = "group-developer";
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -1255,6 +1257,8 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
         ("developer", Role::Developer),
         ("maintainer", Role::Maintainer),
         ("project-admin", Role::ProjectAdmin),
+        // A Developer only through a user group's membership.
+        (GROUP_DEVELOPER, Role::Developer),
     ] {
         callers.push(Caller {
             name,
@@ -1270,8 +1274,25 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
             continue;
         }
         let id = app.create_user(c.name, PASSWORD).await;
-        if let Some(role) = c.role {
-            app.add_member("hush", id, role).await;
+        match c.role {
+            Some(role) if c.name == GROUP_DEVELOPER => {
+                let res = app
+                    .admin(Method::POST, "/api/v2.0/projects/hush/members")
+                    .json(&json!({"role_id": role.id(), "member_group": {"group_name": "devs-91", "group_type": 3}}))
+                    .call()
+                    .await;
+                assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text());
+                let group: Value =
+                    app.admin(Method::GET, "/api/v2.0/usergroups?group_name=devs-91").call().await.json();
+                let mut tx = app.state.db.begin().await.expect("tx");
+                let g = group[0]["id"].as_i64().expect("group");
+                wharf::db::usergroups::set_memberships(&mut tx, id, wharf::vocab::GroupType::Oidc, &[g])
+                    .await
+                    .expect("membership");
+                tx.commit().await.expect("commit");
+            }
+            Some(role) => app.add_member("hush", id, role).await,
+            None => {}
         }
         let res = app
             .anon(Method::POST, "/ui/sign_in")
