@@ -203,6 +203,26 @@ impl Configurations {
         Ok(Value::Object(out))
     }
 
+    /// The items in force with `changes` (Harbor's `Configurations` object) applied, without
+    /// storing anything: what a "Test" button tries. Fixed items keep their value; an empty
+    /// secret keeps the stored one.
+    pub async fn preview(&self, changes: &Value) -> Result<Snapshot, ConfigurationError> {
+        let mut snapshot = (*self.current().await?).clone();
+        let Value::Object(given) = changes else {
+            return Err(ConfigurationError::Invalid(
+                "the body must be a JSON object of configuration items".into(),
+            ));
+        };
+        for (name, value) in given {
+            let (name, kind) = check(name, value)?;
+            if self.fixed.contains_key(name) || (kind == Kind::Secret && value.as_str() == Some("")) {
+                continue;
+            }
+            snapshot.values.insert(name, value.clone());
+        }
+        Ok(snapshot)
+    }
+
     /// Applies Harbor's `Configurations` object `body`: only the items it names change; an
     /// unknown, mistyped or fixed item refuses the whole update.
     pub async fn update(&self, body: &Value) -> Result<(), ConfigurationError> {
@@ -243,6 +263,26 @@ impl Configurations {
     }
 }
 
+/// Item `name`'s value from an HTML form's text: numbers parsed, a checkbox's "on" true and an
+/// absent checkbox false, text as given (trimmed, but for certificates and secrets).
+pub fn from_form(name: &str, raw: Option<&str>) -> Result<Value, ConfigurationError> {
+    let (name, kind) = item(name)
+        .ok_or_else(|| ConfigurationError::Invalid(format!("unknown configuration item {name}")))?;
+    Ok(match kind {
+        Kind::Bool => Value::Bool(raw.is_some_and(|v| matches!(v, "on" | "true" | "1"))),
+        Kind::Int => {
+            let raw = raw.unwrap_or("").trim();
+            Value::from(
+                raw.parse::<i64>()
+                    .map_err(|_| ConfigurationError::Invalid(format!("{name} must be a whole number")))?,
+            )
+        }
+        Kind::Secret => Value::String(raw.unwrap_or("").to_owned()),
+        Kind::Text if name == "ldap_ca_cert" => Value::String(raw.unwrap_or("").to_owned()),
+        Kind::Text => Value::String(raw.unwrap_or("").trim().to_owned()),
+    })
+}
+
 /// Checks that `value` suits item `name`; returns its kind.
 fn check(name: &str, value: &Value) -> Result<(&'static str, Kind), ConfigurationError> {
     let (name, kind) = item(name)
@@ -266,6 +306,25 @@ fn check(name: &str, value: &Value) -> Result<(&'static str, Kind), Configuratio
         }
         "ldap_scope" | "ldap_group_search_scope" if !(0..=2).contains(&value.as_i64().unwrap_or(-1)) => {
             Err(ConfigurationError::Invalid(format!("{name} must be 0 (base), 1 (one level) or 2 (subtree)")))
+        }
+        "ldap_ca_cert" if !value.as_str().unwrap_or("").trim().is_empty() => {
+            use rustls::pki_types::CertificateDer;
+            use rustls::pki_types::pem::PemObject;
+            let pem = value.as_str().unwrap_or("");
+            let invalid = |e: String| {
+                ConfigurationError::Invalid(format!("ldap_ca_cert is not a valid certificate: {e}"))
+            };
+            // Each certificate parsed as the TLS client will parse it.
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                roots.add(cert.map_err(|e| invalid(e.to_string()))?).map_err(|e| invalid(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(ConfigurationError::Invalid(
+                    "ldap_ca_cert holds no certificate: paste PEM (-----BEGIN CERTIFICATE-----)".into(),
+                ));
+            }
+            Ok((name, kind))
         }
         "ldap_timeout" if !(1..=300).contains(&value.as_i64().unwrap_or(0)) => {
             Err(ConfigurationError::Invalid("ldap_timeout must be 1 to 300 seconds".into()))

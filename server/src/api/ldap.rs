@@ -6,6 +6,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::caller::{ApiCaller, ApiJson};
 use super::error::ApiError;
@@ -86,19 +87,24 @@ pub async fn ping(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid LdapConf: {e}")))?
     };
-    let (directory, stored) = app.auth.directory().await?;
-    let settings = LdapSettings {
-        url: given.ldap_url.unwrap_or(stored.url.clone()),
-        search_dn: given.ldap_search_dn.unwrap_or(stored.search_dn.clone()),
-        search_password: given.ldap_search_password.unwrap_or(stored.search_password.clone()),
-        base_dn: given.ldap_base_dn.unwrap_or(stored.base_dn.clone()),
-        filter: given.ldap_filter.unwrap_or(stored.filter.clone()),
-        uid: given.ldap_uid.unwrap_or(stored.uid.clone()),
-        scope: given.ldap_scope.unwrap_or(stored.scope),
-        timeout: given.ldap_connection_timeout.unwrap_or(stored.timeout),
-        verify_cert: given.ldap_verify_cert.unwrap_or(stored.verify_cert),
-        ..stored
+    // LdapConf's fields are configuration items (but for the timeout's name).
+    let mut changes = serde_json::Map::new();
+    let mut put = |name: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            changes.insert(name.to_owned(), v);
+        }
     };
+    put("ldap_url", given.ldap_url.map(Value::from));
+    put("ldap_search_dn", given.ldap_search_dn.map(Value::from));
+    put("ldap_search_password", given.ldap_search_password.map(Value::from));
+    put("ldap_base_dn", given.ldap_base_dn.map(Value::from));
+    put("ldap_filter", given.ldap_filter.map(Value::from));
+    put("ldap_uid", given.ldap_uid.map(Value::from));
+    put("ldap_scope", given.ldap_scope.map(Value::from));
+    put("ldap_timeout", given.ldap_connection_timeout.map(Value::from));
+    put("ldap_verify_cert", given.ldap_verify_cert.map(Value::from));
+    let settings = LdapSettings::of(&app.configurations.preview(&Value::Object(changes)).await?);
+    let (directory, _) = app.auth.directory().await?;
     Ok(Json(match directory.ping(&settings).await {
         Ok(()) => LdapPingResult { success: true, message: "connected and bound as the search DN".into() },
         Err(e) => LdapPingResult { success: false, message: e.to_string() },

@@ -235,9 +235,15 @@ async fn starttls_trusts_the_directorys_certificate_when_given_and_refuses_it_ot
     // Or skipping verification.
     set(json!({"ldap_ca_cert": "", "ldap_verify_cert": false})).await;
     assert_eq!(status("carol").await, StatusCode::OK);
-    // A certificate that is not PEM is a clear failure, not a crash.
-    set(json!({"ldap_ca_cert": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", "ldap_verify_cert": true}))
-        .await;
-    let ping: Value = app.admin(Method::POST, "/api/v2.0/ldap/ping").call().await.json();
-    assert!(ping["message"].as_str().is_some_and(|m| m.contains("ldap_ca_cert")), "{ping}");
+    // A certificate that is not PEM is refused when set, with the reason; nothing changes.
+    for bad in ["-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", "just text"] {
+        let res = app
+            .admin(Method::PUT, "/api/v2.0/configurations")
+            .json(&json!({"ldap_ca_cert": bad, "ldap_verify_cert": true}))
+            .call()
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.text().contains("ldap_ca_cert"), "{}", res.text());
+    }
+    assert_eq!(status("bob").await, StatusCode::OK, "the settings in force are unchanged");
 }
