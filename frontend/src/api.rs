@@ -617,6 +617,57 @@ pub async fn change_user(
     Ok(())
 }
 
+/// The authentication settings (system administrators).
+#[server(prefix = "/ui", endpoint = "auth_settings", input = GetUrl)]
+pub async fn auth_settings() -> Result<AuthSettingsView, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.auth_settings(&who).await
+}
+
+/// Saves the authentication settings, or (`intent` "test") tries the LDAP connection with them.
+#[server(prefix = "/ui", endpoint = "save_auth_settings")]
+pub async fn save_auth_settings(
+    items: Option<std::collections::HashMap<String, String>>,
+    intent: String,
+    csrf: Option<String>,
+) -> Result<String, PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.save_auth_settings(&who, items.unwrap_or_default(), intent == "test").await
+}
+
+/// User groups (system administrators).
+#[server(prefix = "/ui", endpoint = "list_groups", input = GetUrl)]
+pub async fn list_groups(q: String, page: i64) -> Result<Page<GroupView>, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.groups(&who, &q, page).await
+}
+
+/// Adds a user group: `group_type` is Harbor's number; LDAP groups by `dn`.
+#[server(prefix = "/ui", endpoint = "add_group")]
+pub async fn add_group(
+    group_type: i64,
+    name: Option<String>,
+    dn: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let t =
+        GroupType::from_id(group_type).ok_or_else(|| PortalError::Invalid("Pick a group type.".into()))?;
+    let (name, dn) = (name.unwrap_or_default(), dn.unwrap_or_default());
+    portal.add_group(&who, t, name.trim(), dn.trim()).await?;
+    leptos_axum::redirect("/admin/groups");
+    Ok(())
+}
+
+/// Deletes a user group and its project memberships.
+#[server(prefix = "/ui", endpoint = "delete_group")]
+pub async fn delete_group(id: i64, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.delete_group(&who, id).await?;
+    leptos_axum::redirect("/admin/groups");
+    Ok(())
+}
+
 /// A project's members.
 #[server(prefix = "/ui", endpoint = "list_members", input = GetUrl)]
 pub async fn list_members(project: String) -> Result<Vec<MemberView>, PortalError> {

@@ -9,9 +9,9 @@ use leptos_router::{SsrMode, path};
 
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{
-    AccountPage, ArtifactPage, GcPage, ImmutabilityPage, LoginPage, LogsPage, MembersPage, NotFound,
-    ProjectPage, ProjectsPage, RegistriesPage, ReplicationPage, ReplicationRunPage, RepositoryPage,
-    RetentionPage, RobotsPage, SettingsPage, UsersPage, WebhooksPage,
+    AccountPage, ArtifactPage, AuthSettingsPage, GcPage, GroupsPage, ImmutabilityPage, LoginPage, LogsPage,
+    MembersPage, NotFound, ProjectPage, ProjectsPage, RegistriesPage, ReplicationPage, ReplicationRunPage,
+    RepositoryPage, RetentionPage, RobotsPage, SettingsPage, UsersPage, WebhooksPage,
 };
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
@@ -127,6 +127,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/projects/:project/settings") view=SettingsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/admin/groups") view=GroupsPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/admin/auth") view=AuthSettingsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::PartiallyBlocked />
@@ -166,6 +168,8 @@ fn NavBar() -> impl IntoView {
                                 view! {
                                     {v.sysadmin.then(|| view! {
                                         <a href="/admin/users">"Users"</a>
+                                        <a href="/admin/groups">"Groups"</a>
+                                        <a href="/admin/auth">"Authentication"</a>
                                         <a href="/admin/registries">"Registries"</a>
                                         <a href="/admin/replication">"Replication"</a>
                                         <a href="/admin/gc">"Garbage collection"</a>

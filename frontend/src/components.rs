@@ -198,6 +198,15 @@ pub fn encode(s: &str) -> String {
     out
 }
 
+/// What a test or a save answered: a confirmation, or the error.
+pub fn outcome(result: Option<Result<String, PortalError>>) -> impl IntoView {
+    match result {
+        Some(Ok(m)) => view! { <p class="ok" role="status">{m}</p> }.into_any(),
+        Some(Err(e)) => view! { <Failure error=e /> }.into_any(),
+        None => ().into_any(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,6 +123,23 @@ pub trait Portal: Send + Sync {
     ) -> PortalResult<()>;
     /// Changes a user (system administrators).
     async fn change_user(&self, who: &Viewer, id: i64, change: UserChange) -> PortalResult<()>;
+    /// The authentication settings (system administrators).
+    async fn auth_settings(&self, who: &Viewer) -> PortalResult<AuthSettingsView>;
+    /// Saves the authentication settings a form sent (item name to text; an absent checkbox is
+    /// off), or with `test` only tries the LDAP connection with them: the answer says what
+    /// happened.
+    async fn save_auth_settings(
+        &self,
+        who: &Viewer,
+        items: std::collections::HashMap<String, String>,
+        test: bool,
+    ) -> PortalResult<String>;
+    /// User groups whose name contains `q` (system administrators).
+    async fn groups(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<GroupView>>;
+    /// Adds a user group: an LDAP group by DN (checked against the directory), else by name.
+    async fn add_group(&self, who: &Viewer, group_type: GroupType, name: &str, dn: &str) -> PortalResult<()>;
+    /// Deletes a user group and its memberships.
+    async fn delete_group(&self, who: &Viewer, id: i64) -> PortalResult<()>;
     /// The members of a project.
     async fn members(&self, who: &Viewer, project: &str) -> PortalResult<Vec<MemberView>>;
     /// Adds user `username` to a project with `role`.

@@ -1459,6 +1459,82 @@ pub struct NewRetentionRule {
     pub labels: String,
 }
 
+/// How the authentication settings page asks for an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SettingInput {
+    /// One line of text.
+    Text,
+    /// A password: never shown, empty keeps the stored one.
+    Secret,
+    /// A checkbox.
+    Flag,
+    /// Base, one level or subtree (0, 1, 2).
+    Scope,
+    /// A number.
+    Number,
+    /// Several lines (PEM certificates).
+    Multiline,
+}
+
+/// The LDAP items the authentication settings page edits (Harbor's configuration names), with
+/// what people read and how each is entered, in the page's order.
+pub const LDAP_SETTINGS: [(&str, &str, SettingInput); 16] = [
+    ("ldap_url", "Server URL (ldap:// or ldaps://)", SettingInput::Text),
+    ("ldap_start_tls", "Upgrade ldap:// with StartTLS", SettingInput::Flag),
+    ("ldap_verify_cert", "Verify the server's certificate", SettingInput::Flag),
+    ("ldap_ca_cert", "CA certificates to trust (PEM; empty: the system's)", SettingInput::Multiline),
+    ("ldap_search_dn", "Search DN", SettingInput::Text),
+    ("ldap_search_password", "Search password", SettingInput::Secret),
+    ("ldap_base_dn", "Users' base DN", SettingInput::Text),
+    ("ldap_filter", "User filter", SettingInput::Text),
+    ("ldap_uid", "Username attribute (uid, sAMAccountName)", SettingInput::Text),
+    ("ldap_scope", "User search scope", SettingInput::Scope),
+    ("ldap_timeout", "Timeout (seconds)", SettingInput::Number),
+    ("ldap_group_base_dn", "Groups' base DN", SettingInput::Text),
+    ("ldap_group_search_filter", "Group filter", SettingInput::Text),
+    ("ldap_group_attribute_name", "Group name attribute", SettingInput::Text),
+    ("ldap_group_membership_attribute", "Membership attribute (memberOf)", SettingInput::Text),
+    ("ldap_group_admin_dn", "Administrators' group DN", SettingInput::Text),
+];
+
+/// One configuration item as the authentication settings page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingView {
+    /// Harbor's item name.
+    pub name: String,
+    /// Its value as text ("true"/"false" for flags; empty for a secret).
+    pub value: String,
+    /// False when the operator fixed it (`WHARF_CONFIGURATIONS`).
+    pub editable: bool,
+}
+
+/// The authentication settings (system administrators).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthSettingsView {
+    /// How users sign in now.
+    pub mode: AuthMode,
+    /// False once users other than admin exist (accounts belong to the mode that made them) or
+    /// when the operator fixed it.
+    pub mode_editable: bool,
+    /// The LDAP items, in [`LDAP_SETTINGS`] order.
+    pub ldap: Vec<SettingView>,
+    /// Whether a search password is stored.
+    pub search_password_set: bool,
+}
+
+/// A user group in the administrators' list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Where it comes from.
+    pub group_type: GroupType,
+    /// An LDAP group's DN.
+    pub ldap_group_dn: String,
+}
+
 /// A user in the administrators' list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
@@ -1607,8 +1683,20 @@ impl AuthMode {
         }
     }
 
+    /// Every mode, in the order a picker shows them.
+    pub const ALL: [Self; 3] = [Self::Database, Self::Ldap, Self::Oidc];
+
     /// The mode Harbor's word names.
     pub fn parse(word: &str) -> Option<Self> {
-        [Self::Database, Self::Ldap, Self::Oidc].into_iter().find(|m| m.as_str() == word)
+        Self::ALL.into_iter().find(|m| m.as_str() == word)
+    }
+
+    /// What people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Database => "Wharf accounts (database)",
+            Self::Ldap => "The company directory (LDAP)",
+            Self::Oidc => "Single sign-on (OIDC)",
+        }
     }
 }

@@ -239,6 +239,15 @@ fn replication_run(e: crate::db::replication::ExecutionRow, rule: String) -> Rep
     }
 }
 
+impl From<crate::configurations::ConfigurationError> for PortalError {
+    fn from(e: crate::configurations::ConfigurationError) -> Self {
+        match e {
+            crate::configurations::ConfigurationError::Invalid(m) => Self::Invalid(sentence(&m)),
+            other => internal(other),
+        }
+    }
+}
+
 impl From<crate::db::DbError> for PortalError {
     fn from(e: crate::db::DbError) -> Self {
         internal(e)
@@ -1109,6 +1118,91 @@ impl Portal for WharfPortal {
             UserChange::Password(p) => self.0.users.change_password(&me, id, None, &p, client_ip()).await?,
         }
         Ok(())
+    }
+
+    async fn auth_settings(&self, who: &Viewer) -> PortalResult<AuthSettingsView> {
+        require_admin(who)?;
+        let answer = self.0.configurations.answer().await?;
+        let current = self.0.configurations.current().await?;
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let ldap = LDAP_SETTINGS
+            .iter()
+            .map(|(name, _, _)| SettingView {
+                name: (*name).to_owned(),
+                value: answer.get(*name).map(|i| text(&i["value"])).unwrap_or_default(),
+                // Secrets are not in the answer; the operator may have fixed them all the same.
+                editable: answer.get(*name).is_none_or(|i| i["editable"] != false),
+            })
+            .collect();
+        Ok(AuthSettingsView {
+            mode: current.auth_mode(),
+            mode_editable: answer["auth_mode"]["editable"] == true,
+            ldap,
+            search_password_set: !current.text("ldap_search_password").is_empty(),
+        })
+    }
+
+    async fn save_auth_settings(
+        &self,
+        who: &Viewer,
+        items: std::collections::HashMap<String, String>,
+        test: bool,
+    ) -> PortalResult<String> {
+        require_admin(who)?;
+        let answer = self.0.configurations.answer().await?;
+        let editable = |name: &str| answer.get(name).is_none_or(|i| i["editable"] != false);
+        let mut changes = serde_json::Map::new();
+        for (name, _, _) in LDAP_SETTINGS.iter().filter(|(n, _, _)| editable(n)) {
+            let value = crate::configurations::from_form(name, items.get(*name).map(String::as_str))?;
+            // An empty password field keeps the stored password.
+            if value.as_str() != Some("") || *name != "ldap_search_password" {
+                changes.insert((*name).to_owned(), value);
+            }
+        }
+        if let Some(mode) = items.get("auth_mode").filter(|_| editable("auth_mode")) {
+            changes.insert("auth_mode".into(), serde_json::Value::String(mode.clone()));
+        }
+        let changes = serde_json::Value::Object(changes);
+        if test {
+            let settings =
+                crate::auth::ldap::LdapSettings::of(&self.0.configurations.preview(&changes).await?);
+            let (directory, _) = self.0.auth.directory().await.map_err(internal)?;
+            return match directory.ping(&settings).await {
+                Ok(()) => Ok("Connected to the directory and signed in as the search DN.".into()),
+                Err(e) => Err(PortalError::Invalid(sentence(&format!("The test failed: {e}")))),
+            };
+        }
+        self.0.configurations.update(&changes).await?;
+        Ok("Saved.".into())
+    }
+
+    async fn groups(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<GroupView>> {
+        let (rows, total) =
+            self.0.users.list_groups(&identity(who), q.trim(), "", offset(page_no), PAGE_SIZE).await?;
+        let items = rows
+            .into_iter()
+            .map(|g| GroupView {
+                id: g.id,
+                name: g.group_name,
+                group_type: g.group_type,
+                ldap_group_dn: g.ldap_group_dn,
+            })
+            .collect();
+        Ok(page(items, total, page_no))
+    }
+
+    async fn add_group(&self, who: &Viewer, group_type: GroupType, name: &str, dn: &str) -> PortalResult<()> {
+        let new = crate::users::NewGroup { name: name.to_owned(), group_type, ldap_group_dn: dn.to_owned() };
+        self.0.users.create_group(&identity(who), new).await?;
+        Ok(())
+    }
+
+    async fn delete_group(&self, who: &Viewer, id: i64) -> PortalResult<()> {
+        Ok(self.0.users.delete_group(&identity(who), id).await?)
     }
 
     async fn members(&self, who: &Viewer, project: &str) -> PortalResult<Vec<MemberView>> {

@@ -2,7 +2,9 @@
 
 mod account;
 mod artifact;
+mod auth;
 mod gc;
+mod groups;
 mod immutability;
 mod login;
 mod logs;
@@ -20,7 +22,9 @@ mod webhooks;
 
 pub use account::AccountPage;
 pub use artifact::ArtifactPage;
+pub use auth::AuthSettingsPage;
 pub use gc::GcPage;
+pub use groups::GroupsPage;
 pub use immutability::ImmutabilityPage;
 use leptos::prelude::*;
 pub use login::LoginPage;

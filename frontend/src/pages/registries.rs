@@ -8,17 +8,8 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{DeleteEndpoint, SaveEndpoint, TestEndpoint, list_endpoints};
-use crate::components::{CsrfField, Failure, Pager, encode, first_error};
-use crate::types::{EndpointHealth, PortalError, RegistryKind};
-
-/// What a test or a save answered: a confirmation, or the error.
-fn outcome(result: Option<Result<String, PortalError>>) -> impl IntoView {
-    match result {
-        Some(Ok(m)) => view! { <p class="ok" role="status">{m}</p> }.into_any(),
-        Some(Err(e)) => view! { <Failure error=e /> }.into_any(),
-        None => ().into_any(),
-    }
-}
+use crate::components::{CsrfField, Failure, Pager, encode, first_error, outcome};
+use crate::types::{EndpointHealth, RegistryKind};
 
 fn health_badge(h: EndpointHealth) -> impl IntoView {
     let class = match h {

@@ -1144,6 +1144,7 @@ fn server_fn_need(name: &str) -> Need {
         | "change_robot" | "project_logs" | "set_project_public" | "delete_project" => Project(ProjectAdmin),
         "gc_page" | "run_gc" | "set_gc_schedule" | "list_users" | "create_user" | "change_user" => Admin,
         "list_endpoints" | "save_endpoint" | "test_endpoint" | "delete_endpoint" => Admin,
+        "auth_settings" | "save_auth_settings" | "list_groups" | "add_group" | "delete_group" => Admin,
         "replication_page"
         | "create_replication_rule"
         | "run_replication"
@@ -1201,6 +1202,10 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
         ("format", "Default".into()),
         ("PUSH_ARTIFACT", "on".into()),
         ("endpoint", f.registry_id.to_string()),
+        ("group_type", "2".into()),
+        ("dn", String::new()),
+        ("intent", "save".into()),
+        ("items[ldap_uid]", "uid".into()),
     ]
 }
 
@@ -1224,6 +1229,8 @@ async fn state_of(app: &TestApp) -> Vec<i64> {
         "registries",
         "replication_policies",
         "replication_executions",
+        "configurations",
+        "usergroups",
     ] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(app.state.db.reader())

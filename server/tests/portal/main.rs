@@ -746,11 +746,42 @@ async fn project_admins_manage_members_robots_settings_and_read_the_logs() {
     }
 
     // Members: add by username, change the role, remove.
-    let res =
-        b.post("/ui/add_member", &[("project", "team"), ("username", "nobody"), ("role_id", "2")]).await;
+    let res = b
+        .post(
+            "/ui/add_member",
+            &[("project", "team"), ("kind", "user"), ("name", "nobody"), ("role_id", "2")],
+        )
+        .await;
     assert!(header(&res, "location").expect("back").contains("__err"));
-    let res = b.post("/ui/add_member", &[("project", "team"), ("username", "dev"), ("role_id", "2")]).await;
+    let res = b
+        .post("/ui/add_member", &[("project", "team"), ("kind", "user"), ("name", "dev"), ("role_id", "2")])
+        .await;
     assert_eq!(header(&res, "location"), Some("/projects/team/members"));
+    // A group, by name: unknown LDAP groups are refused with the way to get them; an HTTP group
+    // an administrator made is added and listed with its type.
+    let res = b
+        .post(
+            "/ui/add_member",
+            &[
+                ("project", "team"),
+                ("kind", "group"),
+                ("name", "cn=ghosts,dc=example,dc=org"),
+                ("role_id", "3"),
+            ],
+        )
+        .await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    app.admin(Method::POST, "/api/v2.0/usergroups")
+        .json(&serde_json::json!({"group_name": "crew", "group_type": 2}))
+        .call()
+        .await
+        .expect(StatusCode::CREATED);
+    let res = b
+        .post("/ui/add_member", &[("project", "team"), ("kind", "group"), ("name", "crew"), ("role_id", "3")])
+        .await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/members"));
+    let main = eventually(&b, "/projects/team/members", "HTTP group").await;
+    assert!(main.contains("<td>crew</td>"), "{main}");
     let main = eventually(&b, "/projects/team/members", "<td>Developer</td>").await;
     let member = main
         .split(r#"name="member" value=""#)
@@ -957,4 +988,113 @@ async fn the_member_form_reveals_no_users_or_private_projects_to_outsiders() {
     }
     assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
     assert!(!answers[0].1.contains("victim") && !answers[0].1.contains("made-up"), "{answers:?}");
+}
+
+/// Posts the authentication settings form.
+async fn save_auth(b: &Browser, form: Vec<(String, String)>) -> Answer {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    b.post("/ui/save_auth_settings", &pairs).await
+}
+
+#[tokio::test]
+async fn administrators_set_up_ldap_with_a_test_first_and_manage_groups() {
+    let slapd = support::ldap::Slapd::start();
+    let app = TestApp::start().await;
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let (status, html) = b.get("/admin/auth").await;
+    assert_eq!(status, StatusCode::OK);
+    let main = main_of(&html);
+    assert!(main.contains("Test connection") && main.contains(r#"name="items[ldap_url]""#), "{main}");
+    assert!(main.contains("Wharf accounts (database)"), "{main}");
+
+    let conf = support::ldap::configuration(&slapd.url);
+    let text = |k: &str| conf[k].as_str().map(str::to_owned).unwrap_or_else(|| conf[k].to_string());
+    let mut form: Vec<(String, String)> = [
+        "ldap_url",
+        "ldap_search_dn",
+        "ldap_base_dn",
+        "ldap_filter",
+        "ldap_uid",
+        "ldap_scope",
+        "ldap_timeout",
+        "ldap_group_base_dn",
+        "ldap_group_search_filter",
+        "ldap_group_attribute_name",
+        "ldap_group_admin_dn",
+        "ldap_group_membership_attribute",
+    ]
+    .into_iter()
+    .map(|k| (format!("items[{k}]"), text(k)))
+    .collect();
+    form.push(("items[ldap_verify_cert]".into(), "on".into()));
+    let send = |form: &Vec<(String, String)>, extra: &[(&'static str, &'static str)]| {
+        let mut all: Vec<(String, String)> = form.clone();
+        all.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        save_auth(&b, all)
+    };
+    // Test with a wrong password: the page says why, and nothing is stored.
+    let res = send(&form, &[("items[ldap_search_password]", "wrong"), ("intent", "test")]).await;
+    let back = header(&res, "location").expect("back").to_owned();
+    let err = back.split("__err=").nth(1).expect("an error").replace("%3D", "=");
+    let err = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, err).expect("base64");
+    let err = String::from_utf8_lossy(&err);
+    assert!(err.contains("The test failed") && err.contains("search DN"), "{err}");
+    let v: serde_json::Value = app.admin(Method::GET, "/api/v2.0/configurations").call().await.json();
+    assert_eq!(v["ldap_url"]["value"], "", "a test stores nothing");
+    // The right password tests well; saved with the mode, directory users sign in.
+    let res =
+        send(&form, &[("items[ldap_search_password]", support::ldap::MANAGER_PASSWORD), ("intent", "test")])
+            .await;
+    assert!(!header(&res, "location").unwrap_or("").contains("__err"), "{:?}", header(&res, "location"));
+    let res = send(
+        &form,
+        &[
+            ("items[ldap_search_password]", support::ldap::MANAGER_PASSWORD),
+            ("items[auth_mode]", "ldap_auth"),
+            ("intent", "save"),
+        ],
+    )
+    .await;
+    assert!(!header(&res, "location").unwrap_or("").contains("__err"), "{:?}", header(&res, "location"));
+    let v: serde_json::Value = app.admin(Method::GET, "/api/v2.0/configurations").call().await.json();
+    assert_eq!(
+        (v["auth_mode"]["value"].clone(), v["ldap_url"]["value"].clone()),
+        (serde_json::json!("ldap_auth"), serde_json::json!(slapd.url))
+    );
+    assert!(!v.to_string().contains(support::ldap::MANAGER_PASSWORD), "the password is never answered");
+    let mut alice = Browser::new(&app);
+    alice.sign_in("alice", &support::ldap::password("alice")).await;
+    // Saved again with the password field empty: the stored password is kept.
+    let res = send(&form, &[("intent", "save")]).await;
+    assert!(!header(&res, "location").unwrap_or("").contains("__err"));
+    let (_, html) = b.get("/admin/auth").await;
+    let main = main_of(&html);
+    assert!(main.contains("stored: leave empty to keep it"), "{main}");
+    assert!(main.contains("The mode can change only while admin is the only user"), "{main}");
+    let res = send(&form, &[("intent", "test")]).await;
+    assert!(!header(&res, "location").unwrap_or("").contains("__err"), "the kept password still binds");
+
+    // Groups: alice's sign-in brought hers; one more by DN; delete it.
+    let main = eventually(&b, "/admin/groups", "developers").await;
+    assert!(main.contains("LDAP"), "{main}");
+    let admins = format!("cn=admins,ou=groups,{}", support::ldap::BASE);
+    let res = b.post("/ui/add_group", &[("group_type", "1"), ("dn", &admins), ("name", "")]).await;
+    assert_eq!(header(&res, "location"), Some("/admin/groups"));
+    let main = eventually(&b, "/admin/groups", "<td>admins</td>").await;
+    let id = main
+        .split("<td>admins</td>")
+        .nth(1)
+        .and_then(|s| s.split(r#"name="id" value=""#).nth(1))
+        .and_then(|s| s.split('"').next())
+        .expect("group id")
+        .to_owned();
+    let res = b.post("/ui/add_group", &[("group_type", "1"), ("dn", "cn=nope,dc=x"), ("name", "")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    b.post("/ui/delete_group", &[("id", &id)]).await;
+    let (_, html) = b.get("/admin/groups").await;
+    assert!(!main_of(&html).contains("<td>admins</td>"));
+    // Not for other users.
+    let (_, html) = alice.get("/admin/auth").await;
+    assert!(main_of(&html).contains("You are not allowed to do this."), "{}", main_of(&html));
 }
