@@ -316,9 +316,34 @@ impl Authenticator {
         };
         match db::users::by_username(self.db.reader(), &name).await? {
             Some(r) if !r.disabled && r.token_generation == claims.generation => {
+                if r.password_hash == db::users::DIRECTORY_ACCOUNT && r.username != LOCAL_ADMIN {
+                    return self.still_in_directory(r).await;
+                }
                 Ok(Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin })
             }
             _ => Err(AuthError::InvalidCredentials),
         }
+    }
+
+    /// A directory account redeeming a refresh token: there is no password to bind with, so the
+    /// search DN looks the user up (at most once per credential window). One the directory
+    /// removed or filters out is refused as a bind would refuse them; their groups and
+    /// administrator flag follow the directory as at a sign-in.
+    async fn still_in_directory(&self, row: db::users::UserRow) -> Result<Identity, AuthError> {
+        if !self.cache.found_recently(&row.username, &row.password_hash) {
+            if self.mode().await? != AuthMode::Ldap {
+                return Err(AuthError::InvalidCredentials);
+            }
+            let settings = LdapSettings::of(&*self.configurations.current().await?);
+            let found = self.directory.user(&settings, &row.username).await.map_err(|e| {
+                tracing::warn!(error = %e, "the directory could not check a refresh token");
+                AuthError::Directory(e.to_string())
+            })?;
+            let Some(user) = found else { return Err(AuthError::InvalidCredentials) };
+            let row = self.onboard(&settings, &user).await?;
+            self.cache.found(&row.username, &row.password_hash);
+            return Ok(Identity::User { id: row.id, name: row.username, sysadmin: row.sysadmin });
+        }
+        Ok(Identity::User { id: row.id, name: row.username, sysadmin: row.sysadmin })
     }
 }

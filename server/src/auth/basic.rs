@@ -58,8 +58,15 @@ impl CredentialCache {
     }
 
     fn key(&self, user: &str, password: &str) -> [u8; 32] {
+        self.key_in(b'p', user, password)
+    }
+
+    /// The key of (`user`, `password`) in `domain`: a password check and a directory lookup of
+    /// the same user never share an entry.
+    fn key_in(&self, domain: u8, user: &str, password: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.salt);
+        h.update([domain]);
         h.update((user.len() as u64).to_le_bytes());
         h.update(user.as_bytes());
         h.update(password.as_bytes());
@@ -79,15 +86,33 @@ impl CredentialCache {
             .is_some_and(|(fp, exp)| *exp > Instant::now() && *fp == Self::fingerprint(stored_hash))
     }
 
-    /// Remembers credentials verified against `stored_hash`.
-    pub fn put(&self, user: &str, password: &str, stored_hash: &str) {
-        let key = self.key(user, password);
+    /// Whether directory user `user` (account hash `stored_hash`) was found in the directory
+    /// recently (a refresh token's check, which has no password to bind with).
+    pub fn found_recently(&self, user: &str, stored_hash: &str) -> bool {
+        let key = self.key_in(b'd', user, "");
+        let Ok(entries) = self.entries.lock() else { return false };
+        entries
+            .get(&key)
+            .is_some_and(|(fp, exp)| *exp > Instant::now() && *fp == Self::fingerprint(stored_hash))
+    }
+
+    /// Remembers that directory user `user` was found.
+    pub fn found(&self, user: &str, stored_hash: &str) {
+        self.insert(self.key_in(b'd', user, ""), stored_hash);
+    }
+
+    fn insert(&self, key: Fingerprint, stored_hash: &str) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CACHE_MAX {
                 entries.clear();
             }
             entries.insert(key, (Self::fingerprint(stored_hash), Instant::now() + self.ttl));
         }
+    }
+
+    /// Remembers credentials verified against `stored_hash`.
+    pub fn put(&self, user: &str, password: &str, stored_hash: &str) {
+        self.insert(self.key(user, password), stored_hash);
     }
 }
 

@@ -180,6 +180,30 @@ async fn directory_groups_grant_roles_and_the_directory_is_followed_at_the_next_
     let carol: Value = app.admin(Method::GET, "/api/v2.0/usergroups?group_name=admins").call().await.json();
     assert_eq!(carol[0]["ldap_group_dn"], format!("cn=admins,ou=groups,{}", ldap::BASE), "{carol}");
 
+    // A refresh token (what `docker login` keeps instead of the password) works while bob is in
+    // the directory.
+    let token = |form: Vec<(&'static str, String)>| {
+        let req = app.anon(Method::POST, "/service/token").form(&form);
+        async move { req.call().await }
+    };
+    let res = token(vec![
+        ("grant_type", "password".into()),
+        ("username", "bob".into()),
+        ("password", ldap::password("bob")),
+        ("service", "wharf".into()),
+        ("access_type", "offline".into()),
+    ])
+    .await;
+    let refresh = res.json::<Value>()["refresh_token"].as_str().expect("refresh token").to_owned();
+    let redeem = || {
+        token(vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", refresh.clone()),
+            ("service", "wharf".into()),
+        ])
+    };
+    assert_eq!(redeem().await.status(), StatusCode::OK);
+
     // The directory takes alice out of the group and deletes bob. Within the window their
     // verified sign-ins still hold; after it, alice is a stranger to the project and bob is
     // refused outright.
@@ -197,6 +221,7 @@ async fn directory_groups_grant_roles_and_the_directory_is_followed_at_the_next_
         .call()
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(redeem().await.status(), StatusCode::UNAUTHORIZED, "his refresh token ends with him");
     // Back in the group, alice pushes again at her next check.
     slapd.modify(&format!(
         "dn: {developers}\nchangetype: modify\nadd: member\nmember: uid=alice,ou=people,{}\n",
