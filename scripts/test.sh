@@ -13,7 +13,7 @@ missing=()
 for pair in skopeo:skopeo podman:podman dockerd:docker.io docker:docker.io openssl:openssl tar:tar \
   curl:curl pg_ctlcluster:postgresql docker-compose:docker-compose chromium:chromium \
   chromedriver:chromium-driver docker-registry:docker-registry nginx:nginx-light slapd:slapd \
-  ldapadd:ldap-utils; do
+  ldapadd:ldap-utils node:nodejs npm:npm; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -30,6 +30,14 @@ if ! command -v moto_server >/dev/null 2>&1; then
   echo "installing: moto[server] (PyPI)"
   python3 -m pip install -q --disable-pip-version-check 'moto[server]'
   hash -r
+fi
+
+# The OpenID Provider the OIDC tests sign in through: oidc-provider from the npm registry, at
+# the versions the lock file pins, run with Node.js.
+if [ ! -d e2e/oidc/node_modules ] || [ e2e/oidc/package-lock.json -nt e2e/oidc/node_modules ]; then
+  echo "installing: the test OpenID Provider (npm)"
+  npm ci --prefix e2e/oidc --no-audit --no-fund --loglevel=error
+  touch e2e/oidc/node_modules
 fi
 
 # The portal's browser bundle is built into the binary by the server's build script; it needs

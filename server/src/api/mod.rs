@@ -12,6 +12,7 @@ mod labels;
 mod ldap;
 mod members;
 mod metadatas;
+mod oidc;
 pub mod openapi;
 pub mod pagination;
 mod projects;
@@ -141,6 +142,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::current_user))
         .routes(routes!(users::current_permissions))
+        .routes(routes!(oidc::ping))
         .routes(routes!(usergroups::list_groups, usergroups::create_group))
         .routes(routes!(usergroups::search_groups))
         .routes(routes!(usergroups::get_group, usergroups::update_group, usergroups::delete_group))

@@ -27,6 +27,7 @@ pub struct Authenticator {
     db: Db,
     configurations: Configurations,
     directory: Directory,
+    oidc: super::oidc::Oidc,
     auditor: crate::audit::Auditor,
     cache: CredentialCache,
     dummy: OnceCell<String>,
@@ -68,6 +69,7 @@ impl Authenticator {
             db,
             configurations,
             directory: Directory::default(),
+            oidc: super::oidc::Oidc::default(),
             auditor,
             cache: CredentialCache::new(cache_for),
             dummy: OnceCell::new(),
@@ -171,6 +173,11 @@ impl Authenticator {
     /// How users other than the local admin sign in.
     pub async fn mode(&self) -> Result<AuthMode, AuthError> {
         Ok(self.configurations.current().await?.auth_mode())
+    }
+
+    /// The OpenID Connect client.
+    pub fn oidc(&self) -> &super::oidc::Oidc {
+        &self.oidc
     }
 
     /// The directory client and its settings (`/ldap/*`).

@@ -5,6 +5,7 @@ pub mod authenticator;
 pub mod basic;
 pub mod client;
 pub mod ldap;
+pub mod oidc;
 pub mod password;
 pub mod session;
 pub mod throttle;

@@ -11,6 +11,7 @@ mod ldap;
 mod matrix;
 mod members;
 mod metrics;
+mod oidc;
 mod openapi;
 mod projects;
 mod quotas;

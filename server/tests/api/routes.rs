@@ -985,6 +985,13 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             format!("/api/v2.0/users/current/permissions?scope=/project/{}", f.project_id),
             None,
         ),
+        (
+            "POST",
+            "/api/v2.0/system/oidc/ping",
+            Admin,
+            "/api/v2.0/system/oidc/ping".into(),
+            Some(json!({"url": "http://127.0.0.1:9"})),
+        ),
         ("GET", "/api/v2.0/usergroups", Admin, "/api/v2.0/usergroups".into(), None),
         (
             "POST",

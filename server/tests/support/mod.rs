@@ -13,6 +13,7 @@ use wharf::state::AppState;
 mod client;
 pub use client::*;
 pub mod ldap;
+pub mod oidc;
 pub mod receiver;
 
 /// The admin password every test server is started with.
