@@ -24,6 +24,7 @@ pub mod limits;
 pub mod metrics;
 pub mod migrate;
 pub mod oci;
+pub mod oidc_sign_in;
 pub mod portal;
 pub mod projects;
 pub mod purge;

@@ -63,6 +63,8 @@ pub struct AppState {
     pub sessions: crate::auth::session::UiSessions,
     /// Run-time system configuration (authentication mode, LDAP, OIDC).
     pub configurations: crate::configurations::Configurations,
+    /// The key secrets at rest (and the OIDC sign-in cookie) are sealed with.
+    pub seal_key: Arc<SealKey>,
     /// How the portal's pages are served.
     pub leptos: leptos::prelude::LeptosOptions,
 }
@@ -157,7 +159,7 @@ impl AppState {
         let webhooks = crate::webhooks::Webhooks::new(
             db.clone(),
             projects.clone(),
-            key,
+            key.clone(),
             &holder,
             config.job_lease,
             config.webhook_retention,
@@ -191,6 +193,7 @@ impl AppState {
             metrics: crate::metrics::Metrics::default(),
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
             configurations,
+            seal_key: key,
             leptos: leptos::prelude::LeptosOptions::builder()
                 .output_name("wharf")
                 .site_pkg_dir("pkg")

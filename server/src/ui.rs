@@ -83,6 +83,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .leptos_routes_with_context(state, routes, pages, shell)
         .fallback(not_found)
         .route("/ui/{*fn_name}", axum::routing::post(server_fns.clone()).get(server_fns))
+        .route("/c/oidc/login", axum::routing::get(crate::oidc_sign_in::login))
+        .route("/c/oidc/callback", axum::routing::get(crate::oidc_sign_in::callback))
         .layer(middleware::from_fn(viewer_layer))
         .layer(state.sessions.layer())
         // A page or server function that cannot finish answers 503 instead of holding the

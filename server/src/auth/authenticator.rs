@@ -175,6 +175,52 @@ impl Authenticator {
         Ok(self.configurations.current().await?.auth_mode())
     }
 
+    /// The account of provider user `user` after an OIDC sign-in: the one tied to them, or,
+    /// with automatic onboarding, a new one under their username (refused when a local account
+    /// has that name). Their groups and administrator flag follow the provider's claims;
+    /// `sealed_refresh` is kept for later checks.
+    pub async fn oidc_account(
+        &self,
+        s: &super::oidc::OidcSettings,
+        user: &super::oidc::ProviderUser,
+        sealed_refresh: &str,
+    ) -> Result<db::users::UserRow, AuthError> {
+        let admin = !s.admin_group.is_empty() && user.groups.iter().any(|g| g == &s.admin_group);
+        let mut tx = self.db.begin().await?;
+        let id = match db::oidc::user_of(&mut *tx, &user.subject).await? {
+            Some(id) => id,
+            None if !s.auto_onboard => {
+                return Err(AuthError::Directory(
+                    "this provider user has no Wharf account and automatic onboarding is off".into(),
+                ));
+            }
+            None => {
+                if user.username == LOCAL_ADMIN
+                    || db::users::by_username(&mut *tx, &user.username).await?.is_some()
+                {
+                    return Err(AuthError::Directory(format!(
+                        "the username {} is taken by another account",
+                        user.username
+                    )));
+                }
+                db::users::onboard(&mut *tx, &user.username, &user.email, &user.realname, admin).await?.id
+            }
+        };
+        db::oidc::link(&mut *tx, id, &user.subject, sealed_refresh).await?;
+        let groups: Vec<(String, String)> = user.groups.iter().map(|g| (g.clone(), String::new())).collect();
+        let ids = db::usergroups::ensure(&mut tx, GroupType::Oidc, &groups).await?;
+        db::usergroups::set_memberships(&mut tx, id, GroupType::Oidc, &ids).await?;
+        if admin {
+            db::users::set_sysadmin(&mut *tx, id, true).await?;
+        }
+        let row = db::users::by_id(&mut *tx, id).await?.ok_or(AuthError::InvalidCredentials)?;
+        tx.commit().await.map_err(db::DbError::from)?;
+        if row.disabled {
+            return Err(AuthError::InvalidCredentials);
+        }
+        Ok(row)
+    }
+
     /// The OpenID Connect client.
     pub fn oidc(&self) -> &super::oidc::Oidc {
         &self.oidc

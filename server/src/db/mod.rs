@@ -15,6 +15,7 @@ pub mod leases;
 pub mod manifests;
 pub mod members;
 pub mod metrics;
+pub mod oidc;
 pub mod projects;
 pub mod purge_runs;
 pub mod quotas;

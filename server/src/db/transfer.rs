@@ -49,6 +49,7 @@ const TABLES: &[&str] = &[
     "tags",
     "usergroups",
     "usergroup_users",
+    "oidc_users",
     "project_members",
     "project_group_members",
     "audit_logs",

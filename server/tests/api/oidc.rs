@@ -32,3 +32,170 @@ async fn the_ping_finds_a_provider_and_explains_what_is_not_one() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+/// A browser without scripts across Wharf and the provider: cookies of both (one host, so one
+/// jar), redirects followed by hand, the provider's login and consent forms filled in.
+struct Browser {
+    client: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { client, cookies: Vec::new() }
+    }
+
+    fn jar(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> (StatusCode, String, String) {
+        let mut req = self.client.request(method, url).header("cookie", self.jar());
+        if let Some(f) = form {
+            req = req.form(f);
+        }
+        let res = req.send().await.expect("request");
+        for v in res.headers().get_all("set-cookie") {
+            let pair = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
+            if let Some((k, val)) = pair.split_once('=') {
+                self.cookies.retain(|(n, _)| n != k);
+                if !val.is_empty() {
+                    self.cookies.push((k.to_owned(), val.to_owned()));
+                }
+            }
+        }
+        let status = res.status();
+        let location = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+        let body = res.text().await.unwrap_or_default();
+        (status, location, body)
+    }
+
+    /// Follows redirects and the provider's forms (signing in as `user`) from `url`; returns the
+    /// first answer that is neither, and the URL it came from.
+    async fn sign_in_at(&mut self, url: &str, user: &str) -> (StatusCode, String, String) {
+        let mut url = url.to_owned();
+        let mut form: Option<Vec<(&str, &str)>> = None;
+        for _ in 0..20 {
+            let method = if form.is_some() { Method::POST } else { Method::GET };
+            let (status, location, body) = self.send(method, &url, form.as_deref()).await;
+            form = None;
+            if status.is_redirection() {
+                url = absolute(&url, &location);
+                continue;
+            }
+            // The provider's own pages: its login form, then its consent form.
+            if let Some(action) = body.split("action=\"").nth(1).and_then(|a| a.split('"').next()) {
+                if body.contains(r#"name="prompt" value="login""#) {
+                    url = absolute(&url, action);
+                    form = Some(vec![("prompt", "login"), ("login", user), ("password", "any-password")]);
+                    continue;
+                }
+                if body.contains(r#"name="prompt" value="consent""#) {
+                    url = absolute(&url, action);
+                    form = Some(vec![("prompt", "consent")]);
+                    continue;
+                }
+            }
+            return (status, url, body);
+        }
+        panic!("too many steps signing in");
+    }
+}
+
+/// `location` resolved against `base`.
+fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http") {
+        return location.to_owned();
+    }
+    let origin: String = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+    format!("{origin}{location}")
+}
+
+async fn oidc_app(provider_for: impl FnOnce(&str) -> Provider) -> (TestApp, Provider) {
+    let app = TestApp::start().await;
+    let provider = provider_for(&format!("{}/c/oidc/callback", app.base));
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&json!({
+            "auth_mode": "oidc_auth",
+            "oidc_name": "Test OP",
+            "oidc_endpoint": provider.issuer,
+            "oidc_client_id": "wharf",
+            "oidc_client_secret": crate::support::oidc::CLIENT_SECRET,
+            "oidc_scope": "openid,profile,email,groups,offline_access",
+            "oidc_groups_claim": "groups",
+            "oidc_admin_group": "wharf-admins",
+            "oidc_auto_onboard": true,
+        }))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    (app, provider)
+}
+
+#[tokio::test]
+async fn users_sign_in_through_the_providers_pages_and_are_onboarded_with_their_groups() {
+    let (app, mut provider) = oidc_app(Provider::start).await;
+    let mut b = Browser::new();
+    let (status, url, body) =
+        b.sign_in_at(&format!("{}/c/oidc/login?next=/projects", app.base), "alice").await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    assert_eq!(url, format!("{}/projects", app.base), "{}", &body[..body.len().min(3000)]);
+    assert_eq!(url, format!("{}/projects", app.base));
+    let alice =
+        wharf::db::users::by_username(app.state.db.reader(), "alice").await.expect("q").expect("onboarded");
+    assert_eq!(
+        (alice.email.as_str(), alice.realname.as_str(), alice.sysadmin),
+        ("alice@wharf.test", "Alice Archer", false)
+    );
+    let groups = wharf::db::usergroups::of_user(app.state.db.reader(), alice.id).await.expect("groups");
+    assert_eq!(groups.iter().map(|g| g.group_name.as_str()).collect::<Vec<_>>(), ["developers"]);
+    // The sign-in page offers the provider, keeping where the user was going.
+    let (_, _, page) =
+        Browser::new().send(Method::GET, &format!("{}/login?next=/projects/x", app.base), None).await;
+    assert!(
+        page.contains("Test OP</a>") && page.contains(r#"href="/c/oidc/login?next=/projects/x""#),
+        "{page}"
+    );
+    // The portal knows her: her name is in the page.
+    let (_, _, page) = b.send(Method::GET, &format!("{}/projects", app.base), None).await;
+    assert!(page.contains("alice"), "signed in");
+    // carol is in the provider's admin group: an administrator of Wharf.
+    let mut c = Browser::new();
+    c.sign_in_at(&format!("{}/c/oidc/login", app.base), "carol").await;
+    let carol =
+        wharf::db::users::by_username(app.state.db.reader(), "carol").await.expect("q").expect("onboarded");
+    assert!(carol.sysadmin);
+
+    // A callback that did not start here, or with another state, is refused.
+    let mut stranger = Browser::new();
+    let (status, _, body) =
+        stranger.send(Method::GET, &format!("{}/c/oidc/callback?code=x&state=y", app.base), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, location, _) = stranger.send(Method::GET, &format!("{}/c/oidc/login", app.base), None).await;
+    assert!(
+        location.contains("code_challenge=") && location.contains("nonce="),
+        "PKCE and nonce: {location}"
+    );
+    let (status, _, _) =
+        stranger.send(Method::GET, &format!("{}/c/oidc/callback?code=x&state=forged", app.base), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Not an open redirect: `next` stays on this site.
+    let mut d = Browser::new();
+    let (_, url, _) = d.sign_in_at(&format!("{}/c/oidc/login?next=//evil.example/x", app.base), "bob").await;
+    assert_eq!(url, format!("{}/projects", app.base));
+
+    // The provider rotates its signing key: the next sign-in's ID token, signed with a key
+    // Wharf has not seen, is still checked and accepted.
+    provider.rotate_key("key-2");
+    let mut e = Browser::new();
+    let (status, url, _) = e.sign_in_at(&format!("{}/c/oidc/login", app.base), "bob").await;
+    assert_eq!((status, url), (StatusCode::OK, format!("{}/projects", app.base)));
+}

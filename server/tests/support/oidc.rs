@@ -32,6 +32,12 @@ impl Provider {
         p
     }
 
+    /// Restarts the provider signing with a new key `kid` (its sessions end).
+    pub fn rotate_key(&mut self, kid: &str) {
+        self.stop();
+        self.spawn(kid);
+    }
+
     fn spawn(&mut self, kid: &str) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../e2e/oidc/provider.mjs");
         let child = Command::new("node")
