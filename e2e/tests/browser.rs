@@ -134,6 +134,10 @@ async fn sign_in(c: &Client, base: &str, user: &str, password: &str) {
     c.find(Locator::Css("input[name=password]")).await.expect("pw").send_keys(password).await.expect("type");
     c.find(Locator::Css("form button[type=submit]")).await.expect("button").click().await.expect("click");
     c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(".who")).await.expect("signed in");
+    // The navigation to the projects page must have finished: a click made while it is still
+    // under way is overtaken by it.
+    wait_for_url(c, &format!("{base}/projects"), "signed-in").await;
+    wait_for(c, "main table.list, main .empty", "projects-after-sign-in").await;
 }
 
 async fn text_of(c: &Client, css: &str) -> String {

@@ -617,13 +617,6 @@ pub async fn change_user(
     Ok(())
 }
 
-/// The single sign-on provider's name in OIDC mode (the sign-in page's button).
-#[server(prefix = "/ui", endpoint = "single_sign_on", input = GetUrl)]
-pub async fn single_sign_on() -> Result<Option<String>, PortalError> {
-    let (portal, _) = ctx::portal()?;
-    portal.single_sign_on().await
-}
-
 /// The authentication settings (system administrators).
 #[server(prefix = "/ui", endpoint = "auth_settings", input = GetUrl)]
 pub async fn auth_settings() -> Result<AuthSettingsView, PortalError> {

@@ -123,9 +123,6 @@ pub trait Portal: Send + Sync {
     ) -> PortalResult<()>;
     /// Changes a user (system administrators).
     async fn change_user(&self, who: &Viewer, id: i64, change: UserChange) -> PortalResult<()>;
-    /// The single sign-on provider's name when users sign in with one (OIDC mode), for the
-    /// sign-in page; anyone may ask.
-    async fn single_sign_on(&self) -> PortalResult<Option<String>>;
     /// The authentication settings (system administrators).
     async fn auth_settings(&self, who: &Viewer) -> PortalResult<AuthSettingsView>;
     /// Saves the authentication settings a form sent (item name to text; an absent checkbox is

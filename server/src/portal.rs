@@ -1120,14 +1120,6 @@ impl Portal for WharfPortal {
         Ok(())
     }
 
-    async fn single_sign_on(&self) -> PortalResult<Option<String>> {
-        let current = self.0.configurations.current().await?;
-        Ok((current.auth_mode() == AuthMode::Oidc).then(|| {
-            let name = current.text("oidc_name");
-            if name.is_empty() { "single sign-on".to_owned() } else { name.to_owned() }
-        }))
-    }
-
     async fn auth_settings(&self, who: &Viewer) -> PortalResult<AuthSettingsView> {
         require_admin(who)?;
         let answer = self.0.configurations.answer().await?;

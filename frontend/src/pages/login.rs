@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{SignIn, single_sign_on};
-use crate::components::{CsrfField, Failure, encode};
+use crate::api::SignIn;
+use crate::components::{CsrfField, Failure};
 
 /// The sign-in form; `?next=` names where to go afterwards.
 #[component]
@@ -13,22 +13,10 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/projects".into());
-    let provider = Resource::new_blocking(|| (), |_| single_sign_on());
     view! {
         <Title text="Sign in · Wharf" />
         <section class="card narrow">
             <h1>"Sign in"</h1>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let Ok(Some(name)) = provider.await else { return ().into_any() };
-                    let href = format!("/c/oidc/login?next={}", encode(&next()));
-                    view! {
-                        <a class="button primary sso" href=href>"Sign in with "{name}</a>
-                        <p class="muted">"Or with a local account (the administrator):"</p>
-                    }
-                        .into_any()
-                })}
-            </Suspense>
             <ActionForm action>
                 <CsrfField />
                 <input type="hidden" name="next" value=next />

@@ -157,13 +157,6 @@ async fn users_sign_in_through_the_providers_pages_and_are_onboarded_with_their_
     );
     let groups = wharf::db::usergroups::of_user(app.state.db.reader(), alice.id).await.expect("groups");
     assert_eq!(groups.iter().map(|g| g.group_name.as_str()).collect::<Vec<_>>(), ["developers"]);
-    // The sign-in page offers the provider, keeping where the user was going.
-    let (_, _, page) =
-        Browser::new().send(Method::GET, &format!("{}/login?next=/projects/x", app.base), None).await;
-    assert!(
-        page.contains("Test OP</a>") && page.contains(r#"href="/c/oidc/login?next=/projects/x""#),
-        "{page}"
-    );
     // The portal knows her: her name is in the page.
     let (_, _, page) = b.send(Method::GET, &format!("{}/projects", app.base), None).await;
     assert!(page.contains("alice"), "signed in");

@@ -1152,7 +1152,6 @@ fn server_fn_need(name: &str) -> Need {
         "gc_page" | "run_gc" | "set_gc_schedule" | "list_users" | "create_user" | "change_user" => Admin,
         "list_endpoints" | "save_endpoint" | "test_endpoint" | "delete_endpoint" => Admin,
         "auth_settings" | "save_auth_settings" | "list_groups" | "add_group" | "delete_group" => Admin,
-        "single_sign_on" => Open,
         "replication_page"
         | "create_replication_rule"
         | "run_replication"
