@@ -190,7 +190,7 @@ impl Authenticator {
         let id = match db::oidc::user_of(&mut *tx, &user.subject).await? {
             Some(id) => id,
             None if !s.auto_onboard => {
-                return Err(AuthError::Directory(
+                return Err(AuthError::Refused(
                     "this provider user has no Wharf account and automatic onboarding is off".into(),
                 ));
             }
@@ -198,7 +198,7 @@ impl Authenticator {
                 if user.username == LOCAL_ADMIN
                     || db::users::by_username(&mut *tx, &user.username).await?.is_some()
                 {
-                    return Err(AuthError::Directory(format!(
+                    return Err(AuthError::Refused(format!(
                         "the username {} is taken by another account",
                         user.username
                     )));

@@ -73,6 +73,9 @@ pub enum AuthError {
     /// can sign in until it answers.
     #[error("the directory cannot check credentials: {0}")]
     Directory(String),
+    /// The identity is genuine but has no usable account here (the reason says why).
+    #[error("{0}")]
+    Refused(String),
     /// The configuration cannot be read.
     #[error(transparent)]
     Configuration(#[from] crate::configurations::ConfigurationError),

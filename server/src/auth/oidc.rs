@@ -211,13 +211,14 @@ impl Oidc {
         code: &str,
     ) -> Result<ProviderUser, OidcError> {
         let fail = |detail: String| OidcError::Provider { url: s.endpoint.clone(), detail };
-        let meta = self.discover(&s.endpoint, s.verify_cert).await?;
-        let client = CoreClient::from_provider_metadata(
-            meta,
-            ClientId::new(s.client_id.clone()),
-            Some(ClientSecret::new(s.client_secret.clone())),
-        )
-        .set_redirect_uri(
+        let client_of = |meta| {
+            CoreClient::from_provider_metadata(
+                meta,
+                ClientId::new(s.client_id.clone()),
+                Some(ClientSecret::new(s.client_secret.clone())),
+            )
+        };
+        let client = client_of(self.discover(&s.endpoint, s.verify_cert).await?).set_redirect_uri(
             RedirectUrl::new(redirect.to_owned()).map_err(|_| OidcError::BadUrl(redirect.to_owned()))?,
         );
         let http_client = self.client(s.verify_cert).clone();
@@ -238,12 +239,7 @@ impl Oidc {
             Ok(c) => c.clone(),
             Err(_) => {
                 // Perhaps a key the provider rotated in since its keys were read: read them again.
-                let fresh = self.discover(&s.endpoint, s.verify_cert).await?;
-                let again = CoreClient::from_provider_metadata(
-                    fresh,
-                    ClientId::new(s.client_id.clone()),
-                    Some(ClientSecret::new(s.client_secret.clone())),
-                );
+                let again = client_of(self.discover(&s.endpoint, s.verify_cert).await?);
                 id_token
                     .claims(&again.id_token_verifier(), &nonce)
                     .map_err(|e| fail(format!("the ID token was refused: {}", error_chain(&e))))?
