@@ -124,8 +124,7 @@ pub async fn callback(
             return failure(StatusCode::UNAUTHORIZED, &e.to_string());
         }
     };
-    let sealed_refresh = user.refresh_token.as_deref().map(|t| app.seal_key.seal(t)).unwrap_or_default();
-    let row = match app.auth.oidc_account(&s, &user, &sealed_refresh).await {
+    let row = match app.auth.oidc_account(&s, &user).await {
         Ok(r) => r,
         Err(e) => return failure(StatusCode::FORBIDDEN, &e.to_string()),
     };

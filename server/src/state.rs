@@ -155,6 +155,7 @@ impl AppState {
             signer,
             auditor.clone(),
             config.credential_cache,
+            key.clone(),
         ));
         let webhooks = crate::webhooks::Webhooks::new(
             db.clone(),

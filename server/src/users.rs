@@ -54,6 +54,9 @@ pub enum UserError {
     /// The directory could not answer.
     #[error("the LDAP directory could not be reached: {0}")]
     Directory(String),
+    /// Not possible in the current state of the configuration (the reason says why).
+    #[error("{0}")]
+    Precondition(String),
     /// A database or hashing failure.
     #[error("internal failure")]
     Internal,
@@ -70,7 +73,7 @@ impl From<crate::auth::AuthError> for UserError {
     fn from(e: crate::auth::AuthError) -> Self {
         use crate::auth::AuthError::*;
         match e {
-            InvalidCredentials | Malformed => Self::WrongPassword,
+            InvalidCredentials | Malformed | Refused(_) => Self::WrongPassword,
             Throttled => Self::Throttled,
             Directory(m) => Self::Directory(m),
             other => {
@@ -218,6 +221,42 @@ impl Users {
         db::users::set_password_hash(self.db.writer(), id, &hash).await?;
         db::users::revoke_sign_ins(&self.db, id).await?;
         Ok(())
+    }
+
+    /// User `id`'s tie to the OIDC provider, if it has one, with the CLI secret when the caller
+    /// is that user (nobody else reads it, administrators included).
+    pub async fn oidc_meta(
+        &self,
+        who: &Identity,
+        id: i64,
+    ) -> Result<Option<(db::oidc::OidcUserRow, Option<String>)>, UserError> {
+        self.get(who, id).await?;
+        let own = who.user_id() == id;
+        Ok(self.auth.cli_secret(id).await?.map(|(tie, secret)| (tie, own.then_some(secret))))
+    }
+
+    /// Sets OIDC user `id`'s CLI secret (the user or an administrator; Harbor's password rule
+    /// applies): the old one stops working at once.
+    pub async fn set_cli_secret(&self, who: &Identity, id: i64, secret: &str) -> Result<(), UserError> {
+        let user = self.get(who, id).await?;
+        if who.user_id() != id && !who.is_sysadmin() {
+            return Err(UserError::Forbidden);
+        }
+        if self.auth.mode().await? != frontend::types::AuthMode::Oidc {
+            return Err(UserError::Precondition("the auth mode has to be oidc_auth".into()));
+        }
+        check_password(secret)?;
+        if !self.auth.set_cli_secret(id, secret).await? {
+            return Err(UserError::NotFound(format!("{} (an OIDC user)", user.username)));
+        }
+        Ok(())
+    }
+
+    /// Gives OIDC user `id` a new random CLI secret and returns it (the portal's "Regenerate").
+    pub async fn regenerate_cli_secret(&self, who: &Identity, id: i64) -> Result<String, UserError> {
+        let secret = crate::auth::password::random_secret();
+        self.set_cli_secret(who, id, &secret).await?;
+        Ok(secret)
     }
 
     /// Makes user `id` a system administrator or not (system administrators, not on themselves).

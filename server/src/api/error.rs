@@ -72,7 +72,7 @@ impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         use crate::auth::AuthError::*;
         match e {
-            InvalidCredentials | Malformed | Token(_) => Self::Unauthorized,
+            InvalidCredentials | Malformed | Token(_) | Refused(_) => Self::Unauthorized,
             Throttled => Self::TooManyRequests,
             // Logged where it happened; the caller may retry when the directory is back.
             Directory(_) => Self::Unavailable,

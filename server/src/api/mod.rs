@@ -149,6 +149,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(users::get_user, users::update_user))
         .routes(routes!(users::change_password))
         .routes(routes!(users::set_sysadmin))
+        .routes(routes!(users::set_cli_secret))
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::get_member, members::update_member, members::delete_member))
 }

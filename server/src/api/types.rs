@@ -242,6 +242,47 @@ pub struct User {
     pub admin_role_in_auth: bool,
     /// Disabled accounts cannot sign in.
     pub disabled: bool,
+    /// The account's tie to the OIDC provider (OIDC users only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc_user_meta: Option<OidcUserInfo>,
+}
+
+/// An OIDC user's tie to the provider (Harbor's `OIDCUserInfo`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OidcUserInfo {
+    /// The record's id (the user's).
+    pub id: i64,
+    /// The user.
+    pub user_id: i64,
+    /// The provider's subject and issuer (`<issuer>|<sub>`).
+    pub subiss: String,
+    /// The CLI secret: to its owner only, empty for anyone else.
+    pub secret: String,
+    /// RFC 3339.
+    pub creation_time: String,
+    /// RFC 3339.
+    pub update_time: String,
+}
+
+impl OidcUserInfo {
+    /// The tie `row`, with `secret` when the caller may see it.
+    pub fn of(row: crate::db::oidc::OidcUserRow, secret: Option<String>) -> Self {
+        Self {
+            id: row.user_id,
+            user_id: row.user_id,
+            subiss: row.subject,
+            secret: secret.unwrap_or_default(),
+            creation_time: rfc3339_ms(row.created_at),
+            update_time: rfc3339_ms(row.updated_at),
+        }
+    }
+}
+
+/// `PUT /users/{user_id}/cli_secret` body (Harbor's `OIDCCliSecretReq`).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct CliSecretReq {
+    /// The new secret (Harbor's password rule).
+    pub secret: String,
 }
 
 impl From<crate::db::users::UserRow> for User {
@@ -257,6 +298,7 @@ impl From<crate::db::users::UserRow> for User {
             sysadmin_flag: u.sysadmin,
             admin_role_in_auth: false,
             disabled: u.disabled,
+            oidc_user_meta: None,
         }
     }
 }

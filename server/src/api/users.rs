@@ -28,6 +28,7 @@ impl From<UserError> for ApiError {
             UserError::GroupExists(_) => Self::Conflict(e.to_string()),
             UserError::InvalidGroup(_) => Self::BadRequest(e.to_string()),
             UserError::Directory(_) => Self::Unavailable,
+            UserError::Precondition(m) => Self::PreconditionFailed(m),
             UserError::Internal => Self::Internal,
         }
     }
@@ -107,7 +108,47 @@ pub async fn current_user(
     State(app): State<AppState>,
     ApiCaller(who): ApiCaller,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(app.users.current(&who).await?.into()))
+    let user = app.users.current(&who).await?;
+    with_oidc_meta(&app, &who, user).await
+}
+
+/// `user` as answered, with its tie to the OIDC provider (and, for its owner, the CLI secret).
+async fn with_oidc_meta(
+    app: &AppState,
+    who: &crate::auth::Identity,
+    user: crate::db::users::UserRow,
+) -> Result<Json<User>, ApiError> {
+    let meta = app.users.oidc_meta(who, user.id).await?;
+    let mut out = User::from(user);
+    out.oidc_user_meta = meta.map(|(tie, secret)| super::types::OidcUserInfo::of(tie, secret));
+    Ok(Json(out))
+}
+
+/// `PUT /api/v2.0/users/{user_id}/cli_secret {"secret"}`
+#[utoipa::path(
+    put,
+    path = "/api/v2.0/users/{user_id}/cli_secret",
+    tag = "user",
+    summary = "Set an OIDC user's CLI secret (the password for docker login and the API)",
+    params(
+        ("user_id" = i64, Path)
+    ),
+    request_body = super::types::CliSecretReq,
+    responses(
+        (status = 200, description = "Set; the old secret stops working"),
+        (status = 400, description = "The secret breaks the password rule", body = super::error::Errors),
+        (status = 412, description = "The auth mode is not oidc_auth", body = super::error::Errors),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
+)]
+pub async fn set_cli_secret(
+    State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<super::types::CliSecretReq>,
+) -> Result<StatusCode, ApiError> {
+    app.users.set_cli_secret(&who, id, &req.secret).await?;
+    Ok(StatusCode::OK)
 }
 
 /// `GET /api/v2.0/users/{user_id}`
@@ -129,7 +170,8 @@ pub async fn get_user(
     ApiCaller(who): ApiCaller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(app.users.get(&who, id).await?.into()))
+    let user = app.users.get(&who, id).await?;
+    with_oidc_meta(&app, &who, user).await
 }
 
 /// `PUT /api/v2.0/users/{user_id} {"email","realname","disabled"}`

@@ -28,6 +28,8 @@ pub struct Authenticator {
     configurations: Configurations,
     directory: Directory,
     oidc: super::oidc::Oidc,
+    /// Seals what must be read back (CLI secrets, the provider's refresh tokens).
+    seal: std::sync::Arc<crate::endpoints::seal::SealKey>,
     auditor: crate::audit::Auditor,
     cache: CredentialCache,
     dummy: OnceCell<String>,
@@ -64,12 +66,14 @@ impl Authenticator {
         signer: TokenSigner,
         auditor: crate::audit::Auditor,
         cache_for: std::time::Duration,
+        seal: std::sync::Arc<crate::endpoints::seal::SealKey>,
     ) -> Self {
         Self {
             db,
             configurations,
             directory: Directory::default(),
             oidc: super::oidc::Oidc::default(),
+            seal,
             auditor,
             cache: CredentialCache::new(cache_for),
             dummy: OnceCell::new(),
@@ -163,9 +167,13 @@ impl Authenticator {
             return self.check(username, pass, client, || self.robot_account(username)).await;
         }
         // The local admin always signs in with its own password, whatever the mode: a directory
-        // that is down or misconfigured never locks the administrator out.
-        if username != LOCAL_ADMIN && self.configurations.current().await?.auth_mode() == AuthMode::Ldap {
-            return self.check_directory(username, pass, client).await;
+        // or provider that is down or misconfigured never locks the administrator out.
+        if username != LOCAL_ADMIN {
+            match self.configurations.current().await?.auth_mode() {
+                AuthMode::Ldap => return self.check_directory(username, pass, client).await,
+                AuthMode::Oidc => return self.check_cli_secret(username, pass, client).await,
+                AuthMode::Database => {}
+            }
         }
         self.check(username, pass, client, || self.user_account(username)).await
     }
@@ -177,14 +185,15 @@ impl Authenticator {
 
     /// The account of provider user `user` after an OIDC sign-in: the one tied to them, or,
     /// with automatic onboarding, a new one under their username (refused when a local account
-    /// has that name). Their groups and administrator flag follow the provider's claims;
-    /// `sealed_refresh` is kept for later checks.
+    /// has that name) with a new CLI secret. Their groups and administrator flag follow the
+    /// provider's claims; the refresh token is kept (sealed) for the CLI secret's checks.
     pub async fn oidc_account(
         &self,
         s: &super::oidc::OidcSettings,
         user: &super::oidc::ProviderUser,
-        sealed_refresh: &str,
     ) -> Result<db::users::UserRow, AuthError> {
+        let sealed_refresh = user.refresh_token.as_deref().map(|t| self.seal.seal(t)).unwrap_or_default();
+        let sealed_secret = self.seal.seal(&password::random_secret());
         let admin = !s.admin_group.is_empty() && user.groups.iter().any(|g| g == &s.admin_group);
         let mut tx = self.db.begin().await?;
         let id = match db::oidc::user_of(&mut *tx, &user.subject).await? {
@@ -206,7 +215,7 @@ impl Authenticator {
                 db::users::onboard(&mut *tx, &user.username, &user.email, &user.realname, admin).await?.id
             }
         };
-        db::oidc::link(&mut *tx, id, &user.subject, sealed_refresh).await?;
+        db::oidc::link(&mut *tx, id, &user.subject, &sealed_secret, &sealed_refresh, user.expires).await?;
         let groups: Vec<(String, String)> = user.groups.iter().map(|g| (g.clone(), String::new())).collect();
         let ids = db::usergroups::ensure(&mut tx, GroupType::Oidc, &groups).await?;
         db::usergroups::set_memberships(&mut tx, id, GroupType::Oidc, &ids).await?;
@@ -230,6 +239,119 @@ impl Authenticator {
     pub async fn directory(&self) -> Result<(Directory, LdapSettings), AuthError> {
         let settings = LdapSettings::of(&*self.configurations.current().await?);
         Ok((self.directory.clone(), settings))
+    }
+
+    /// Checks an OIDC user's CLI secret (the password registry clients and scripts use in OIDC
+    /// mode, as in Harbor), then that their session at the provider still stands.
+    async fn check_cli_secret(
+        &self,
+        name: &str,
+        secret: &str,
+        client: IpAddr,
+    ) -> Result<Identity, AuthError> {
+        let row = db::users::by_username(self.db.reader(), name).await?;
+        let tie = match &row {
+            Some(r) if !r.disabled => db::oidc::of_user(self.db.reader(), r.id).await?,
+            _ => None,
+        };
+        if !self.throttle.allows(name, client) {
+            return Err(AuthError::Throttled);
+        }
+        // Sealed, not hashed: its owner reads it again on their profile page. Compared in
+        // constant time.
+        let genuine = tie.as_ref().is_some_and(|t| {
+            self.seal.open(&t.secret).is_ok_and(|plain| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(plain.as_bytes(), secret.as_bytes()))
+            })
+        });
+        let (Some(row), true) = (row, genuine) else {
+            self.throttle.failed(name, client);
+            return Err(AuthError::InvalidCredentials);
+        };
+        self.provider_session(row.id, name).await?;
+        self.throttle.succeeded(name, client);
+        Ok(Identity::User { id: row.id, name: row.username, sysadmin: row.sysadmin })
+    }
+
+    /// Whether OIDC account `user_id`'s session at the provider still stands: trusted until the
+    /// tokens of its last sign-in or refresh expire, then asked with the refresh token (one
+    /// replica asks; the others trust it for the moment the asking takes). A provider that
+    /// refuses the refresh ends the session until the user signs in to the portal again; the
+    /// groups of a refreshed ID token replace the user's OIDC groups.
+    async fn provider_session(&self, user_id: i64, name: &str) -> Result<(), AuthError> {
+        const ASKING: i64 = 30;
+        let gone = || {
+            AuthError::Refused(
+                "the session at the OIDC provider has ended: sign in to the portal again to use the CLI secret"
+                    .into(),
+            )
+        };
+        let now = db::now_ms() / 1000;
+        let fresh = |t: &db::oidc::OidcUserRow| t.token_expires > now;
+        match db::oidc::of_user(self.db.reader(), user_id).await? {
+            Some(t) if fresh(&t) => return Ok(()),
+            None => return Err(AuthError::InvalidCredentials),
+            Some(_) => {}
+        }
+        let _turn = self.queue.turn(name).await;
+        // Read again from the writer: the check this one waited for may have refreshed already.
+        let Some(tie) = db::oidc::of_user(self.db.writer(), user_id).await? else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        if fresh(&tie) {
+            return Ok(());
+        }
+        if tie.refresh_token.is_empty() {
+            return Err(gone());
+        }
+        if !db::oidc::claim_refresh(self.db.writer(), user_id, tie.token_expires, now + ASKING).await? {
+            return Ok(());
+        }
+        let settings = super::oidc::OidcSettings::of(&*self.configurations.current().await?);
+        let refresh_token = self.seal.open(&tie.refresh_token).map_err(|_| gone())?;
+        match self.oidc.refresh(&settings, &refresh_token).await {
+            Err(e) => {
+                // Let the next check ask again.
+                db::oidc::set_tokens(self.db.writer(), user_id, &tie.refresh_token, tie.token_expires)
+                    .await?;
+                tracing::warn!(error = %e, "the OIDC provider could not check a CLI sign-in");
+                Err(AuthError::Directory(e.to_string()))
+            }
+            Ok(super::oidc::Refresh::Gone(why)) => {
+                db::oidc::set_tokens(self.db.writer(), user_id, "", 0).await?;
+                tracing::info!(user = name, reason = %why, "the OIDC provider ended a session");
+                Err(gone())
+            }
+            Ok(super::oidc::Refresh::Alive { refresh_token: rotated, expires, groups }) => {
+                let sealed = rotated.as_deref().map(|t| self.seal.seal(t)).unwrap_or(tie.refresh_token);
+                let mut tx = self.db.begin().await?;
+                db::oidc::set_tokens(&mut *tx, user_id, &sealed, expires).await?;
+                if let Some(groups) = groups {
+                    let groups: Vec<(String, String)> =
+                        groups.into_iter().map(|g| (g, String::new())).collect();
+                    let ids = db::usergroups::ensure(&mut tx, GroupType::Oidc, &groups).await?;
+                    db::usergroups::set_memberships(&mut tx, user_id, GroupType::Oidc, &ids).await?;
+                }
+                tx.commit().await.map_err(db::DbError::from)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The CLI secret of OIDC account `user_id` (for its owner), or `None` when it has none.
+    pub async fn cli_secret(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<(db::oidc::OidcUserRow, String)>, AuthError> {
+        let Some(tie) = db::oidc::of_user(self.db.reader(), user_id).await? else { return Ok(None) };
+        let plain = self.seal.open(&tie.secret).unwrap_or_default();
+        Ok(Some((tie, plain)))
+    }
+
+    /// Replaces OIDC account `user_id`'s CLI secret with `secret`; false when it has no tie to a
+    /// provider.
+    pub async fn set_cli_secret(&self, user_id: i64, secret: &str) -> Result<bool, AuthError> {
+        Ok(db::oidc::set_secret(self.db.writer(), user_id, &self.seal.seal(secret)).await?)
     }
 
     /// Checks `secret` by binding to the directory as `name`: a success is remembered for a
@@ -370,6 +492,10 @@ impl Authenticator {
         match db::users::by_username(self.db.reader(), &name).await? {
             Some(r) if !r.disabled && r.token_generation == claims.generation => {
                 if r.password_hash == db::users::DIRECTORY_ACCOUNT && r.username != LOCAL_ADMIN {
+                    if self.mode().await? == AuthMode::Oidc {
+                        self.provider_session(r.id, &r.username).await?;
+                        return Ok(Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin });
+                    }
                     return self.still_in_directory(r).await;
                 }
                 Ok(Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin })

@@ -6,13 +6,20 @@
 //! client is Wharf's own reqwest, handed to it as a closure (the crate's reqwest feature pins
 //! another major version).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreProviderMetadata,
+};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AsyncHttpClient, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse,
+    IssuerUrl, Nonce, NonceVerifier, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RefreshToken, RequestTokenError, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +105,8 @@ pub struct ProviderUser {
     pub groups: Vec<String>,
     /// The refresh token, when the provider gave one.
     pub refresh_token: Option<String>,
+    /// When the tokens of this sign-in expire (unix seconds).
+    pub expires: i64,
 }
 
 /// A failure to reach or understand the provider.
@@ -121,7 +130,17 @@ pub enum OidcError {
 pub struct Oidc {
     verifying: reqwest::Client,
     trusting: reqwest::Client,
+    /// Discovery documents (with the provider's keys) by issuer URL and certificate checking,
+    /// and when each was read: a sign-in costs no discovery round trips while they are fresh.
+    discovered: Arc<Mutex<Discovered>>,
 }
+
+/// Discovery documents by issuer URL and certificate checking, with when each was read.
+type Discovered = HashMap<(String, bool), (Instant, CoreProviderMetadata)>;
+
+/// How long a discovery document is used before it is read again. A key the provider rotates in
+/// meanwhile is found at once: an ID token that fails the check makes Wharf read it again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(300);
 
 impl Default for Oidc {
     fn default() -> Self {
@@ -135,32 +154,71 @@ impl Default for Oidc {
                 .build()
                 .unwrap_or_default()
         };
-        Self { verifying: build(true), trusting: build(false) }
+        Self { verifying: build(true), trusting: build(false), discovered: Default::default() }
     }
 }
 
+/// The outcome of asking the provider to refresh a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// The session stands: a new refresh token when the provider rotated it, when the new tokens
+    /// expire (unix seconds), and the groups claim of the new ID token, when one came.
+    Alive {
+        /// The new refresh token, if the provider sent one.
+        refresh_token: Option<String>,
+        /// Unix seconds.
+        expires: i64,
+        /// The groups claim, when the provider sent a new ID token.
+        groups: Option<Vec<String>>,
+    },
+    /// The provider refused the refresh token: the user signed out, was disabled, or the session
+    /// was revoked.
+    Gone(String),
+}
+
 impl Oidc {
-    fn client(&self, verify_cert: bool) -> &reqwest::Client {
-        if verify_cert { &self.verifying } else { &self.trusting }
+    fn client(&self, verify_cert: bool) -> Http {
+        Http(if verify_cert { self.verifying.clone() } else { self.trusting.clone() })
     }
 
-    /// The provider at issuer `url`: its discovery document (whose issuer must be `url`) and its
-    /// signing keys.
+    /// The provider at issuer `url`, read now: its discovery document (whose issuer must be
+    /// `url`) and its signing keys.
     pub async fn discover(&self, url: &str, verify_cert: bool) -> Result<CoreProviderMetadata, OidcError> {
         let issuer = IssuerUrl::new(url.trim_end_matches('/').to_owned())
             .map_err(|_| OidcError::BadUrl(url.to_owned()))?;
-        let client = self.client(verify_cert).clone();
-        let http = move |req: HttpRequest| {
-            let client = client.clone();
-            async move { send(&client, req).await }
-        };
-        CoreProviderMetadata::discover_async(issuer, &http)
+        let meta = CoreProviderMetadata::discover_async(issuer, &self.client(verify_cert))
             .await
-            .map_err(|e| OidcError::Provider { url: url.to_owned(), detail: error_chain(&e) })
+            .map_err(|e| OidcError::Provider { url: url.to_owned(), detail: error_chain(&e) })?;
+        self.discovered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((url.to_owned(), verify_cert), (Instant::now(), meta.clone()));
+        Ok(meta)
     }
-}
 
-impl Oidc {
+    /// The provider at issuer `url` as read within [`DISCOVERY_TTL`], or read now.
+    async fn metadata(&self, url: &str, verify_cert: bool) -> Result<CoreProviderMetadata, OidcError> {
+        let cached = self
+            .discovered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(url.to_owned(), verify_cert))
+            .filter(|(at, _)| at.elapsed() < DISCOVERY_TTL)
+            .map(|(_, meta)| meta.clone());
+        match cached {
+            Some(meta) => Ok(meta),
+            None => self.discover(url, verify_cert).await,
+        }
+    }
+
+    fn client_of(s: &OidcSettings, meta: CoreProviderMetadata) -> ProviderClient {
+        CoreClient::from_provider_metadata(
+            meta,
+            ClientId::new(s.client_id.clone()),
+            Some(ClientSecret::new(s.client_secret.clone())),
+        )
+    }
+
     /// Where to send the browser to sign in at the provider (`redirect` is Wharf's callback),
     /// and the sign-in to remember until it comes back.
     pub async fn begin(
@@ -169,13 +227,7 @@ impl Oidc {
         redirect: &str,
         next: &str,
     ) -> Result<(String, Pending), OidcError> {
-        let meta = self.discover(&s.endpoint, s.verify_cert).await?;
-        let client = CoreClient::from_provider_metadata(
-            meta,
-            ClientId::new(s.client_id.clone()),
-            Some(ClientSecret::new(s.client_secret.clone())),
-        )
-        .set_redirect_uri(
+        let client = Self::client_of(s, self.metadata(&s.endpoint, s.verify_cert).await?).set_redirect_uri(
             RedirectUrl::new(redirect.to_owned()).map_err(|_| OidcError::BadUrl(redirect.to_owned()))?,
         );
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -200,9 +252,42 @@ impl Oidc {
         Ok((url.to_string(), pending))
     }
 
+    /// The claims of `id_token` once checked — signature against the provider's keys, issuer,
+    /// audience, expiry and `nonce` — with the raw payload for the claims the configuration
+    /// names. A key the provider rotated in is found by discovering it again.
+    async fn checked<N: Fn(Option<&Nonce>) -> Result<(), String>>(
+        &self,
+        s: &OidcSettings,
+        client: &ProviderClient,
+        id_token: &CoreIdToken,
+        nonce: N,
+    ) -> Result<(CoreIdTokenClaims, serde_json::Value), OidcError> {
+        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            Ok(c) => c.clone(),
+            Err(_) => {
+                let again = Self::client_of(s, self.discover(&s.endpoint, s.verify_cert).await?);
+                id_token
+                    .claims(&again.id_token_verifier(), &nonce)
+                    .map_err(|e| OidcError::Provider {
+                        url: s.endpoint.clone(),
+                        detail: format!("the ID token was refused: {}", error_chain(&e)),
+                    })?
+                    .clone()
+            }
+        };
+        // The checked token's own payload.
+        let raw = id_token
+            .to_string()
+            .split('.')
+            .nth(1)
+            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Ok((claims, raw))
+    }
+
     /// Finishes sign-in `pending` with the provider's `code`: the code is exchanged (with the
-    /// PKCE verifier) and the ID token checked — signature against the provider's keys, issuer,
-    /// audience, expiry and nonce. A key the provider rotated in is found by discovering it again.
+    /// PKCE verifier) and the ID token checked (see [`Self::checked`]).
     pub async fn finish(
         &self,
         s: &OidcSettings,
@@ -211,49 +296,19 @@ impl Oidc {
         code: &str,
     ) -> Result<ProviderUser, OidcError> {
         let fail = |detail: String| OidcError::Provider { url: s.endpoint.clone(), detail };
-        let client_of = |meta| {
-            CoreClient::from_provider_metadata(
-                meta,
-                ClientId::new(s.client_id.clone()),
-                Some(ClientSecret::new(s.client_secret.clone())),
-            )
-        };
-        let client = client_of(self.discover(&s.endpoint, s.verify_cert).await?).set_redirect_uri(
+        let client = Self::client_of(s, self.metadata(&s.endpoint, s.verify_cert).await?).set_redirect_uri(
             RedirectUrl::new(redirect.to_owned()).map_err(|_| OidcError::BadUrl(redirect.to_owned()))?,
         );
-        let http_client = self.client(s.verify_cert).clone();
-        let http = move |req: HttpRequest| {
-            let client = http_client.clone();
-            async move { send(&client, req).await }
-        };
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| fail(error_chain(&e)))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.clone()))
-            .request_async(&http)
+            .request_async(&self.client(s.verify_cert))
             .await
             .map_err(|e| fail(format!("the code exchange failed: {}", error_chain(&e))))?;
         let id_token = tokens.id_token().ok_or_else(|| fail("the provider sent no ID token".into()))?;
-        let nonce = Nonce::new(pending.nonce.clone());
-        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
-            Ok(c) => c.clone(),
-            Err(_) => {
-                // Perhaps a key the provider rotated in since its keys were read: read them again.
-                let again = client_of(self.discover(&s.endpoint, s.verify_cert).await?);
-                id_token
-                    .claims(&again.id_token_verifier(), &nonce)
-                    .map_err(|e| fail(format!("the ID token was refused: {}", error_chain(&e))))?
-                    .clone()
-            }
-        };
-        // The checked token's own payload, for the claims the configuration names.
-        let raw: serde_json::Value = id_token
-            .to_string()
-            .split('.')
-            .nth(1)
-            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let expected = Nonce::new(pending.nonce.clone());
+        let (claims, raw) = self.checked(s, &client, id_token, |n| (&expected).verify(n)).await?;
         let text = |name: &str| raw.get(name).and_then(|v| v.as_str()).unwrap_or("").to_owned();
         let username = if s.user_claim.is_empty() {
             Some(text("preferred_username")).filter(|u| !u.is_empty()).unwrap_or_else(|| text("name"))
@@ -266,23 +321,90 @@ impl Oidc {
                 if s.user_claim.is_empty() { "preferred_username or name" } else { s.user_claim.as_str() }
             )));
         }
-        let groups = match raw.get(&s.groups_claim) {
-            Some(serde_json::Value::Array(a)) => {
-                a.iter().filter_map(|g| g.as_str().map(String::from)).collect()
-            }
-            Some(serde_json::Value::String(g)) => vec![g.clone()],
-            _ => Vec::new(),
-        };
         Ok(ProviderUser {
             subject: format!("{}|{}", claims.issuer().as_str(), claims.subject().as_str()),
             realname: Some(text("name")).filter(|n| !n.is_empty()).unwrap_or_else(|| username.clone()),
             email: text("email"),
             username,
-            groups,
+            groups: groups_in(&raw, &s.groups_claim),
             refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+            expires: expiry(claims.expiration().timestamp(), tokens.expires_in()),
+        })
+    }
+
+    /// Asks the provider whether the session behind `refresh_token` still stands (the refresh
+    /// grant). An error is a provider that cannot be asked; a refusal is [`Refresh::Gone`].
+    pub async fn refresh(&self, s: &OidcSettings, refresh_token: &str) -> Result<Refresh, OidcError> {
+        let fail = |detail: String| OidcError::Provider { url: s.endpoint.clone(), detail };
+        let client = Self::client_of(s, self.metadata(&s.endpoint, s.verify_cert).await?);
+        let token = RefreshToken::new(refresh_token.to_owned());
+        let answer = client
+            .exchange_refresh_token(&token)
+            .map_err(|e| fail(error_chain(&e)))?
+            .request_async(&self.client(s.verify_cert))
+            .await;
+        let tokens = match answer {
+            Ok(t) => t,
+            Err(RequestTokenError::ServerResponse(e)) => return Ok(Refresh::Gone(e.to_string())),
+            Err(e) => return Err(fail(format!("the refresh failed: {}", error_chain(&e)))),
+        };
+        let (expires, groups) = match tokens.id_token() {
+            // A refreshed ID token carries no nonce (OpenID Connect Core 12.2).
+            Some(id_token) => {
+                let (claims, raw) = self.checked(s, &client, id_token, |_| Ok(())).await?;
+                (
+                    expiry(claims.expiration().timestamp(), tokens.expires_in()),
+                    Some(groups_in(&raw, &s.groups_claim)),
+                )
+            }
+            None => (expiry(i64::MAX, tokens.expires_in()), None),
+        };
+        Ok(Refresh::Alive {
+            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+            expires,
+            groups,
         })
     }
 }
+
+/// The values of claim `name` in an ID token's payload (a list, or one string).
+fn groups_in(raw: &serde_json::Value, name: &str) -> Vec<String> {
+    match raw.get(name) {
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|g| g.as_str().map(String::from)).collect(),
+        Some(serde_json::Value::String(g)) => vec![g.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// When a sign-in's tokens expire (unix seconds): the ID token's expiry, or the access token's
+/// when that comes first. A provider that says neither is asked again in an hour.
+fn expiry(id_token_exp: i64, expires_in: Option<Duration>) -> i64 {
+    let now = crate::db::now_ms() / 1000;
+    let access = expires_in.map_or(now + 3600, |d| now + d.as_secs() as i64);
+    id_token_exp.min(access)
+}
+
+/// The `openidconnect` crate's HTTP client: Wharf's own reqwest (the crate's reqwest feature
+/// pins another major version), redirects off.
+struct Http(reqwest::Client);
+
+impl<'c> AsyncHttpClient<'c> for Http {
+    type Error = reqwest::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, reqwest::Error>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(send(&self.0, request))
+    }
+}
+
+type ProviderClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
 
 /// One request of the `openidconnect` crate, sent with reqwest.
 async fn send(client: &reqwest::Client, req: HttpRequest) -> Result<HttpResponse, reqwest::Error> {

@@ -107,6 +107,13 @@ pub async fn dummy_hash() -> Result<String, AuthError> {
     hash(uuid::Uuid::new_v4().to_string()).await
 }
 
+/// A random secret that meets Harbor's password rule (robot secrets, CLI secrets).
+pub fn random_secret() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let body: String = (0..32).map(|_| CHARS[rand::random_range(0..CHARS.len())] as char).collect();
+    format!("{body}Aa1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,11 +47,8 @@ fn check_new(name: &str, duration_days: i64) -> Result<(), ProjectError> {
     Ok(())
 }
 
-/// A random secret that meets Harbor's password rule.
 fn new_secret() -> SecretString {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let body: String = (0..32).map(|_| CHARS[rand::random_range(0..CHARS.len())] as char).collect();
-    SecretString::from(format!("{body}Aa1"))
+    SecretString::from(crate::auth::password::random_secret())
 }
 
 impl Projects {

@@ -192,3 +192,147 @@ async fn users_sign_in_through_the_providers_pages_and_are_onboarded_with_their_
     let (status, url, _) = e.sign_in_at(&format!("{}/c/oidc/login", app.base), "bob").await;
     assert_eq!((status, url), (StatusCode::OK, format!("{}/projects", app.base)));
 }
+
+/// The id and CLI secret of the user signed in in `b`, from `/users/current`.
+async fn cli_secret_of(b: &mut Browser, app: &TestApp) -> (i64, String) {
+    let (status, _, body) = b.send(Method::GET, &format!("{}/api/v2.0/users/current", app.base), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let secret = v["oidc_user_meta"]["secret"].as_str().expect("an OIDC user has a CLI secret").to_owned();
+    (v["user_id"].as_i64().expect("id"), secret)
+}
+
+#[tokio::test]
+async fn the_cli_secret_signs_registry_clients_and_scripts_in_and_only_its_owner_reads_it() {
+    let (app, _provider) = oidc_app(Provider::start).await;
+    let mut b = Browser::new();
+    b.sign_in_at(&format!("{}/c/oidc/login", app.base), "alice").await;
+    let (alice, secret) = cli_secret_of(&mut b, &app).await;
+    assert!(wharf::users::check_password(&secret).is_ok(), "meets the password rule");
+    let as_alice = |method: Method, path: &str, secret: &str| {
+        app.anon(method, path).basic_auth("alice", Some(secret.to_owned()))
+    };
+    let res = as_alice(Method::GET, "/api/v2.0/users/current", &secret).call().await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    let me: serde_json::Value = res.json();
+    assert_eq!(me["oidc_user_meta"]["secret"], secret.as_str());
+    assert!(me["oidc_user_meta"]["subiss"].as_str().expect("subiss").ends_with("|alice"));
+    // The registry: what `docker login` does first.
+    assert_eq!(as_alice(Method::GET, "/v2/", &secret).call().await.status(), StatusCode::OK);
+    assert_eq!(
+        as_alice(Method::GET, "/v2/", "Wrong-secret-1").call().await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // An administrator sees the tie, never the secret.
+    let v: serde_json::Value =
+        app.admin(Method::GET, &format!("/api/v2.0/users/{alice}")).call().await.json();
+    assert_eq!(v["oidc_user_meta"]["secret"], "");
+    assert!(!v.to_string().contains(&secret));
+
+    // Alice replaces it: Harbor's password rule applies; the old one stops at once.
+    let path = format!("/api/v2.0/users/{alice}/cli_secret");
+    let res = as_alice(Method::PUT, &path, &secret).json(&json!({"secret": "short"})).call().await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{}", res.text());
+    let res = as_alice(Method::PUT, &path, &secret).json(&json!({"secret": "N3w-cli-secret"})).call().await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    assert_eq!(as_alice(Method::GET, "/v2/", &secret).call().await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(as_alice(Method::GET, "/v2/", "N3w-cli-secret").call().await.status(), StatusCode::OK);
+
+    // Bob may neither read nor set hers.
+    let mut c = Browser::new();
+    c.sign_in_at(&format!("{}/c/oidc/login", app.base), "bob").await;
+    let (_, bobs) = cli_secret_of(&mut c, &app).await;
+    let bob = |method: Method, p: &str| app.anon(method, p).basic_auth("bob", Some(bobs.clone()));
+    let res = bob(Method::PUT, &path).json(&json!({"secret": "B0bs-own-choice"})).call().await;
+    assert!(matches!(res.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", res.status());
+    let res = bob(Method::GET, &format!("/api/v2.0/users/{alice}")).call().await;
+    assert!(!res.text().contains("N3w-cli-secret"));
+
+    // Disabled, the secret no longer works.
+    let res = app
+        .admin(Method::PUT, &format!("/api/v2.0/users/{alice}"))
+        .json(&json!({"disabled": true}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    assert_eq!(
+        as_alice(Method::GET, "/v2/", "N3w-cli-secret").call().await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn there_are_no_cli_secrets_outside_oidc_mode() {
+    let app = TestApp::start().await;
+    let id = app.create_user("dora", "Passw0rd1").await;
+    let res = app
+        .admin(Method::PUT, &format!("/api/v2.0/users/{id}/cli_secret"))
+        .json(&json!({"secret": "Cli-secret-1"}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED, "{}", res.text());
+    let v: serde_json::Value = app.admin(Method::GET, &format!("/api/v2.0/users/{id}")).call().await.json();
+    assert!(v.get("oidc_user_meta").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn the_cli_secret_lasts_as_long_as_the_providers_session_and_groups_follow_the_provider() {
+    // Tokens live 2 s: every check a few seconds apart asks the provider with the refresh token.
+    let (app, provider) = oidc_app(|r| Provider::start_with_ttl(r, 2)).await;
+    let login = format!("{}/c/oidc/login", app.base);
+    let mut b = Browser::new();
+    b.sign_in_at(&login, "alice").await;
+    let (alice, secret) = cli_secret_of(&mut b, &app).await;
+    let ask = || app.anon(Method::GET, "/v2/").basic_auth("alice", Some(secret.clone())).call();
+    assert_eq!(ask().await.status(), StatusCode::OK);
+    let groups = || async {
+        let gs = wharf::db::usergroups::of_user(app.state.db.reader(), alice).await.expect("groups");
+        gs.into_iter().map(|g| g.group_name).collect::<Vec<_>>()
+    };
+    assert_eq!(groups().await, ["developers"]);
+    // The provider moves her to another team: the next refresh brings the new groups.
+    provider.set_groups("alice", &["ops", "qa"]).await;
+    for _ in 0..2 {
+        // Twice: the second refresh uses the token the first one rotated in.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        assert_eq!(ask().await.status(), StatusCode::OK, "the session stands");
+    }
+    assert_eq!(groups().await, ["ops", "qa"]);
+    // The provider ends her sessions: once the tokens expire, the secret is refused.
+    provider.end_sessions("alice").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(ask().await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(ask().await.status(), StatusCode::UNAUTHORIZED, "and stays refused");
+    // Signing in to the portal again opens a new session: the same secret works again, and the
+    // sign-in itself brings the groups the provider names now.
+    provider.set_groups("alice", &["developers"]).await;
+    let mut again = Browser::new();
+    let (status, url, _) = again.sign_in_at(&login, "alice").await;
+    assert_eq!((status, url), (StatusCode::OK, format!("{}/projects", app.base)));
+    assert_eq!(ask().await.status(), StatusCode::OK);
+    assert_eq!(groups().await, ["developers"]);
+}
+
+#[tokio::test]
+async fn tampered_expired_misaddressed_or_foreign_id_tokens_are_refused() {
+    let (app, provider) = oidc_app(Provider::start).await;
+    let login = format!("{}/c/oidc/login", app.base);
+    for mode in ["tampered", "expired", "wrong-audience", "foreign-key"] {
+        provider.id_tokens(mode).await;
+        let mut b = Browser::new();
+        let (status, url, body) = b.sign_in_at(&login, "bob").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{mode}: {url}: {body}");
+        assert!(body.contains("ID token was refused"), "{mode}: {body}");
+        let bob = wharf::db::users::by_username(app.state.db.reader(), "bob").await.expect("q");
+        assert!(bob.is_none(), "{mode}: no account");
+        let (status, _, _) = b.send(Method::GET, &format!("{}/api/v2.0/users/current", app.base), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{mode}: no session");
+    }
+    provider.id_tokens("genuine").await;
+    let mut b = Browser::new();
+    let (status, url, _) = b.sign_in_at(&login, "bob").await;
+    assert_eq!((status, url), (StatusCode::OK, format!("{}/projects", app.base)));
+    let bob = wharf::db::users::by_username(app.state.db.reader(), "bob").await.expect("q").expect("bob");
+    assert!(!bob.sysadmin, "the tampered admin group never took");
+}

@@ -1051,6 +1051,13 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             Some(json!({"sysadmin_flag": false})),
         ),
         (
+            "PUT",
+            "/api/v2.0/users/{user_id}/cli_secret",
+            Admin,
+            format!("/api/v2.0/users/{}/cli_secret", f.admin_id),
+            Some(json!({"secret": "Cli-secret-92"})),
+        ),
+        (
             "GET",
             "/api/v2.0/projects/{project_name_or_id}/members",
             Project(ListMembers),

@@ -70,7 +70,7 @@ impl Req {
 pub(super) fn auth_error(e: crate::auth::AuthError) -> RegistryError {
     use crate::auth::AuthError::*;
     match e {
-        InvalidCredentials | Malformed | Token(_) => RegistryError::Unauthorized,
+        InvalidCredentials | Malformed | Token(_) | Refused(_) => RegistryError::Unauthorized,
         Throttled => RegistryError::TooManyRequests,
         Directory(_) => RegistryError::Unavailable(
             "the directory cannot be reached to check credentials; try again later".into(),
