@@ -575,6 +575,30 @@ pub async fn change_password(
     Ok(())
 }
 
+/// The viewer's account page.
+#[server(prefix = "/ui", endpoint = "account", input = GetUrl)]
+pub async fn account() -> Result<AccountView, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.account(&who).await
+}
+
+/// Gives the viewer (an OIDC user) a new CLI secret; the old one stops working.
+#[server(prefix = "/ui", endpoint = "regenerate_cli_secret")]
+pub async fn regenerate_cli_secret(csrf: Option<String>) -> Result<String, PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.regenerate_cli_secret(&who).await
+}
+
+/// Makes the account of the OIDC sign-in under way in this browser under `username` (when the
+/// provider's users are not onboarded automatically) and goes on where the sign-in was headed.
+#[server(prefix = "/ui", endpoint = "oidc_onboard")]
+pub async fn oidc_onboard(username: String, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, _) = ctx::acting(csrf.as_deref())?;
+    let next = portal.oidc_onboard(username.trim()).await?;
+    leptos_axum::redirect(&crate::components::local_path(Some(&next)));
+    Ok(())
+}
+
 /// Users (system administrators).
 #[server(prefix = "/ui", endpoint = "list_users", input = GetUrl)]
 pub async fn list_users(q: String, page: i64) -> Result<Page<UserSummary>, PortalError> {
@@ -624,7 +648,8 @@ pub async fn auth_settings() -> Result<AuthSettingsView, PortalError> {
     portal.auth_settings(&who).await
 }
 
-/// Saves the authentication settings, or (`intent` "test") tries the LDAP connection with them.
+/// Saves the authentication settings, or (`intent`, see [`SettingsIntent`]) tries the LDAP
+/// connection or finds the OIDC provider with them.
 #[server(prefix = "/ui", endpoint = "save_auth_settings")]
 pub async fn save_auth_settings(
     items: Option<std::collections::HashMap<String, String>>,
@@ -632,7 +657,8 @@ pub async fn save_auth_settings(
     csrf: Option<String>,
 ) -> Result<String, PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
-    portal.save_auth_settings(&who, items.unwrap_or_default(), intent == "test").await
+    let intent = SettingsIntent::of(&intent).ok_or_else(|| PortalError::Invalid("Unknown action.".into()))?;
+    portal.save_auth_settings(&who, items.unwrap_or_default(), intent).await
 }
 
 /// User groups (system administrators).

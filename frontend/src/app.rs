@@ -10,8 +10,8 @@ use leptos_router::{SsrMode, path};
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{
     AccountPage, ArtifactPage, AuthSettingsPage, GcPage, GroupsPage, ImmutabilityPage, LoginPage, LogsPage,
-    MembersPage, NotFound, ProjectPage, ProjectsPage, RegistriesPage, ReplicationPage, ReplicationRunPage,
-    RepositoryPage, RetentionPage, RobotsPage, SettingsPage, UsersPage, WebhooksPage,
+    MembersPage, NotFound, OidcOnboardPage, ProjectPage, ProjectsPage, RegistriesPage, ReplicationPage,
+    ReplicationRunPage, RepositoryPage, RetentionPage, RobotsPage, SettingsPage, UsersPage, WebhooksPage,
 };
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
@@ -111,11 +111,28 @@ pub fn App() -> impl IntoView {
         // (often built from a name in the URL) is escaped here, once, on the server.
         <Title formatter=escape_on_server text="Wharf" />
         <Router>
-            <NavBar />
+            <Shell />
+        </Router>
+    }
+}
+
+/// Who is looking, looked up again on every navigation (signing in or out navigates): one
+/// lookup the navigation bar and the pages share.
+#[derive(Clone, Copy)]
+pub struct ViewerResource(pub Resource<Result<crate::types::Viewer, crate::types::PortalError>>);
+
+#[component]
+fn Shell() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let viewer = Resource::new_blocking(move || location.pathname.get(), |_| current_viewer());
+    provide_context(ViewerResource(viewer));
+    view! {
+            <NavBar viewer />
             <main>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/oidc-onboard") view=OidcOnboardPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/projects/:project/retention") view=RetentionPage ssr=SsrMode::PartiallyBlocked />
@@ -137,15 +154,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/replication/:execution") view=ReplicationRunPage ssr=SsrMode::PartiallyBlocked />
                 </Routes>
             </main>
-        </Router>
     }
 }
 
 #[component]
-fn NavBar() -> impl IntoView {
-    // Looked up again on every navigation: signing in or out navigates, and the bar follows.
-    let location = leptos_router::hooks::use_location();
-    let viewer = Resource::new_blocking(move || location.pathname.get(), |_| current_viewer());
+fn NavBar(viewer: Resource<Result<crate::types::Viewer, crate::types::PortalError>>) -> impl IntoView {
     // Signing in or out through a hydrated form changes the viewer without a page load: the
     // forms' token follows.
     if let Some(CsrfToken(token)) = use_context::<CsrfToken>() {
@@ -182,6 +195,10 @@ fn NavBar() -> impl IntoView {
                                 }
                                     .into_any()
                             }
+                            Ok(v) if !v.sso.is_empty() => view! {
+                                <a href="/c/oidc/login" rel="external">{format!("Sign in with {}", v.sso)}</a>
+                            }
+                                .into_any(),
                             _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
                         }
                     })}

@@ -126,14 +126,21 @@ pub trait Portal: Send + Sync {
     /// The authentication settings (system administrators).
     async fn auth_settings(&self, who: &Viewer) -> PortalResult<AuthSettingsView>;
     /// Saves the authentication settings a form sent (item name to text; an absent checkbox is
-    /// off), or with `test` only tries the LDAP connection with them: the answer says what
-    /// happened.
+    /// off), or only tries the LDAP connection or finds the OIDC provider with them, as `intent`
+    /// says: the answer says what happened.
     async fn save_auth_settings(
         &self,
         who: &Viewer,
         items: std::collections::HashMap<String, String>,
-        test: bool,
+        intent: SettingsIntent,
     ) -> PortalResult<String>;
+    /// The viewer's account page.
+    async fn account(&self, who: &Viewer) -> PortalResult<AccountView>;
+    /// Gives the viewer (an OIDC user) a new CLI secret and returns it.
+    async fn regenerate_cli_secret(&self, who: &Viewer) -> PortalResult<String>;
+    /// Makes the account of the OIDC sign-in this browser is in the middle of under `username`
+    /// (automatic onboarding off), signs it in, and returns where to go.
+    async fn oidc_onboard(&self, username: &str) -> PortalResult<String>;
     /// User groups whose name contains `q` (system administrators).
     async fn groups(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<GroupView>>;
     /// Adds a user group: an LDAP group by DN (checked against the directory), else by name.

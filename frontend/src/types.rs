@@ -861,6 +861,9 @@ pub struct Viewer {
     pub sysadmin: bool,
     /// The anti-forgery token the viewer's forms carry back; empty when anonymous.
     pub csrf: String,
+    /// The single sign-on provider's name when users sign in with one (OIDC mode; the sign-in
+    /// page's button), else empty.
+    pub sso: String,
 }
 
 impl Viewer {
@@ -1497,6 +1500,64 @@ pub const LDAP_SETTINGS: [(&str, &str, SettingInput); 16] = [
     ("ldap_group_admin_dn", "Administrators' group DN", SettingInput::Text),
 ];
 
+/// The OIDC items the authentication settings page edits, as [`LDAP_SETTINGS`].
+pub const OIDC_SETTINGS: [(&str, &str, SettingInput); 10] = [
+    ("oidc_name", "Provider name (the sign-in button says \"Sign in with\" it)", SettingInput::Text),
+    ("oidc_endpoint", "Issuer URL", SettingInput::Text),
+    ("oidc_client_id", "Client ID", SettingInput::Text),
+    ("oidc_client_secret", "Client secret", SettingInput::Secret),
+    ("oidc_scope", "Scopes, comma-separated (offline_access keeps CLI secrets working)", SettingInput::Text),
+    ("oidc_user_claim", "Username claim (empty: preferred_username, then name)", SettingInput::Text),
+    ("oidc_groups_claim", "Groups claim", SettingInput::Text),
+    ("oidc_admin_group", "Administrators' group", SettingInput::Text),
+    ("oidc_verify_cert", "Verify the provider's certificate", SettingInput::Flag),
+    (
+        "oidc_auto_onboard",
+        "Make accounts at the first sign-in without asking for a username",
+        SettingInput::Flag,
+    ),
+];
+
+/// What the authentication settings form was sent for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SettingsIntent {
+    /// Save the settings.
+    Save,
+    /// Try the LDAP settings as typed (nothing is saved).
+    TestLdap,
+    /// Find the OIDC provider the settings as typed name (nothing is saved).
+    TestOidc,
+}
+
+impl SettingsIntent {
+    /// The form's button value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Save => "save",
+            Self::TestLdap => "test-ldap",
+            Self::TestOidc => "test-oidc",
+        }
+    }
+
+    /// The intent a button value names.
+    pub fn of(value: &str) -> Option<Self> {
+        [Self::Save, Self::TestLdap, Self::TestOidc].into_iter().find(|i| i.as_str() == value)
+    }
+}
+
+/// The signed-in user's account page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// Username.
+    pub username: String,
+    /// Whether the password is Wharf's to change (a database account, or the local admin).
+    pub local_password: bool,
+    /// An OIDC user's CLI secret (the password for docker login and the API).
+    pub cli_secret: Option<String>,
+    /// The registry's host, for the `docker login` command.
+    pub registry: String,
+}
+
 /// One configuration item as the authentication settings page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingView {
@@ -1520,6 +1581,12 @@ pub struct AuthSettingsView {
     pub ldap: Vec<SettingView>,
     /// Whether a search password is stored.
     pub search_password_set: bool,
+    /// The OIDC items, in [`OIDC_SETTINGS`] order.
+    pub oidc: Vec<SettingView>,
+    /// Whether a client secret is stored.
+    pub client_secret_set: bool,
+    /// The redirect URI to register with the provider.
+    pub redirect_uri: String,
 }
 
 /// A user group in the administrators' list.

@@ -6,14 +6,28 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::auth::oidc::{OidcSettings, Pending};
+use crate::auth::oidc::{OidcSettings, Pending, ProviderUser};
 use crate::state::AppState;
 use frontend::types::AuthMode;
 
 const COOKIE: &str = "wharf_oidc";
+/// A new provider user choosing a username: who the provider said they are, sealed. Sent only
+/// to the portal's server functions.
+const ONBOARD_COOKIE: &str = "wharf_oidc_onboard";
+/// How long a new user has to choose a username.
+const ONBOARD_FOR: i64 = 600;
+
+/// A sign-in waiting for its user to choose a username.
+#[derive(Debug, Serialize, Deserialize)]
+struct Onboarding {
+    user: ProviderUser,
+    next: String,
+    /// Unix seconds.
+    expires: i64,
+}
 
 /// `/c/oidc/login?next=`
 #[derive(Debug, Deserialize)]
@@ -42,9 +56,61 @@ fn local(next: Option<&str>) -> String {
     }
 }
 
-fn callback_url(app: &AppState, headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+/// The callback to register with the provider, for a request that named `host`.
+pub fn redirect_uri(app: &AppState, host: Option<&str>) -> String {
     format!("{}/c/oidc/callback", app.config.base_url(host))
+}
+
+fn callback_url(app: &AppState, headers: &HeaderMap) -> String {
+    redirect_uri(app, headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+}
+
+/// The value of cookie `name` that `open` accepts.
+fn cookie<T>(headers: &HeaderMap, name: &str, open: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let prefix = format!("{name}=");
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(&prefix))
+        .find_map(open)
+}
+
+/// Finishes the sign-in of a new provider user who chose `username` on the onboarding page:
+/// their account is made and returned with where the sign-in was headed. The caller signs the
+/// session in and clears the cookie ([`ONBOARD_CLEARED`]).
+pub async fn onboard(
+    app: &AppState,
+    headers: &HeaderMap,
+    username: &str,
+) -> Result<(crate::db::users::UserRow, String), String> {
+    let s = settings(app).await.map_err(|_| "Single sign-on is not enabled here.".to_owned())?;
+    let now = crate::db::now_ms() / 1000;
+    let pending: Onboarding = cookie(headers, ONBOARD_COOKIE, |sealed| {
+        app.seal_key.open(sealed).ok().and_then(|json| serde_json::from_str(&json).ok())
+    })
+    .filter(|o: &Onboarding| o.expires >= now)
+    .ok_or_else(|| {
+        "No single sign-on is waiting for a username in this browser: sign in again.".to_owned()
+    })?;
+    match app.auth.oidc_account(&s, &pending.user, Some(username)).await {
+        Ok(Some(row)) => Ok((row, pending.next)),
+        Ok(None) => Err("Choose a username.".into()),
+        Err(crate::auth::AuthError::Refused(why)) => Err(format!("{}.", capitalized(&why))),
+        Err(e) => {
+            tracing::error!(error = %e, "OIDC onboarding");
+            Err("The account could not be made; try again.".into())
+        }
+    }
+}
+
+/// The `Set-Cookie` that clears the onboarding cookie.
+pub const ONBOARD_CLEARED: &str = "wharf_oidc_onboard=; Path=/ui; HttpOnly; SameSite=Lax; Max-Age=0";
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 async fn settings(app: &AppState) -> Result<OidcSettings, Response> {
@@ -98,14 +164,9 @@ pub async fn callback(
             &format!("{error}: {}", q.error_description.unwrap_or_default()),
         );
     }
-    let pending: Option<Pending> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_owned))
-        .find_map(|sealed| app.seal_key.open(&sealed).ok())
-        .and_then(|json| serde_json::from_str(&json).ok());
+    let pending: Option<Pending> = cookie(&headers, COOKIE, |sealed| {
+        app.seal_key.open(sealed).ok().and_then(|json| serde_json::from_str(&json).ok())
+    });
     let Some(pending) = pending else {
         return failure(StatusCode::BAD_REQUEST, "no sign-in was started from this browser: start again");
     };
@@ -124,8 +185,9 @@ pub async fn callback(
             return failure(StatusCode::UNAUTHORIZED, &e.to_string());
         }
     };
-    let row = match app.auth.oidc_account(&s, &user).await {
-        Ok(r) => r,
+    let row = match app.auth.oidc_account(&s, &user, None).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return to_onboarding(&app, user, pending.next),
         Err(e) => return failure(StatusCode::FORBIDDEN, &e.to_string()),
     };
     if let Err(e) = app.sessions.sign_in(&session, row.id).await {
@@ -137,5 +199,25 @@ pub async fn callback(
         header::SET_COOKIE,
         HeaderValue::from_static("wharf_oidc=; Path=/c/oidc; HttpOnly; SameSite=Lax; Max-Age=0"),
     );
+    res
+}
+
+/// Sends a new provider user (automatic onboarding off) to choose a username, keeping who the
+/// provider said they are in a sealed cookie.
+fn to_onboarding(app: &AppState, user: ProviderUser, next: String) -> Response {
+    let location = format!("/oidc-onboard?username={}", frontend::components::encode(&user.username));
+    let expires = crate::db::now_ms() / 1000 + ONBOARD_FOR;
+    let sealed =
+        app.seal_key.seal(&serde_json::to_string(&Onboarding { user, next, expires }).unwrap_or_default());
+    let mut res = (StatusCode::FOUND, [(header::LOCATION, location)]).into_response();
+    let cookies = [
+        format!("{ONBOARD_COOKIE}={sealed}; Path=/ui; HttpOnly; SameSite=Lax; Max-Age={ONBOARD_FOR}"),
+        "wharf_oidc=; Path=/c/oidc; HttpOnly; SameSite=Lax; Max-Age=0".to_owned(),
+    ];
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
     res
 }

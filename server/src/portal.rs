@@ -1129,20 +1129,28 @@ impl Portal for WharfPortal {
             serde_json::Value::Null => String::new(),
             other => other.to_string(),
         };
-        let ldap = LDAP_SETTINGS
-            .iter()
-            .map(|(name, _, _)| SettingView {
-                name: (*name).to_owned(),
-                value: answer.get(*name).map(|i| text(&i["value"])).unwrap_or_default(),
-                // Secrets are not in the answer; the operator may have fixed them all the same.
-                editable: answer.get(*name).is_none_or(|i| i["editable"] != false),
-            })
-            .collect();
+        let views = |items: &[(&str, &str, frontend::types::SettingInput)]| {
+            items
+                .iter()
+                .map(|(name, _, _)| SettingView {
+                    name: (*name).to_owned(),
+                    value: answer.get(*name).map(|i| text(&i["value"])).unwrap_or_default(),
+                    // Secrets are not in the answer; the operator may have fixed them all the same.
+                    editable: answer.get(*name).is_none_or(|i| i["editable"] != false),
+                })
+                .collect()
+        };
+        let host = leptos::prelude::use_context::<axum::http::request::Parts>().and_then(|p| {
+            p.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(String::from)
+        });
         Ok(AuthSettingsView {
             mode: current.auth_mode(),
             mode_editable: answer["auth_mode"]["editable"] == true,
-            ldap,
+            ldap: views(&LDAP_SETTINGS),
             search_password_set: !current.text("ldap_search_password").is_empty(),
+            oidc: views(&OIDC_SETTINGS),
+            client_secret_set: !current.text("oidc_client_secret").is_empty(),
+            redirect_uri: crate::oidc_sign_in::redirect_uri(&self.0, host.as_deref()),
         })
     }
 
@@ -1150,16 +1158,29 @@ impl Portal for WharfPortal {
         &self,
         who: &Viewer,
         items: std::collections::HashMap<String, String>,
-        test: bool,
+        intent: SettingsIntent,
     ) -> PortalResult<String> {
         require_admin(who)?;
         let answer = self.0.configurations.answer().await?;
         let editable = |name: &str| answer.get(name).is_none_or(|i| i["editable"] != false);
         let mut changes = serde_json::Map::new();
-        for (name, _, _) in LDAP_SETTINGS.iter().filter(|(n, _, _)| editable(n)) {
-            let value = crate::configurations::from_form(name, items.get(*name).map(String::as_str))?;
+        use frontend::types::SettingInput;
+        // A section the form did not send is left as it is; in one it sent, an absent checkbox
+        // is off (browsers send only checked ones).
+        let sent = |section: &[(&str, &str, SettingInput)]| {
+            section.iter().any(|(n, _, i)| *i != SettingInput::Flag && items.contains_key(*n))
+        };
+        let sections = [&LDAP_SETTINGS[..], &OIDC_SETTINGS[..]];
+        for (name, _, input) in
+            sections.into_iter().filter(|s| sent(s)).flatten().filter(|(n, _, _)| editable(n))
+        {
+            let raw = items.get(*name).map(String::as_str);
+            if raw.is_none() && *input != SettingInput::Flag {
+                continue;
+            }
+            let value = crate::configurations::from_form(name, raw)?;
             // An empty password field keeps the stored password.
-            if value.as_str() != Some("") || *name != "ldap_search_password" {
+            if value.as_str() != Some("") || *input != SettingInput::Secret {
                 changes.insert((*name).to_owned(), value);
             }
         }
@@ -1167,17 +1188,66 @@ impl Portal for WharfPortal {
             changes.insert("auth_mode".into(), serde_json::Value::String(mode.clone()));
         }
         let changes = serde_json::Value::Object(changes);
-        if test {
-            let settings =
-                crate::auth::ldap::LdapSettings::of(&self.0.configurations.preview(&changes).await?);
-            let (directory, _) = self.0.auth.directory().await.map_err(internal)?;
-            return match directory.ping(&settings).await {
-                Ok(()) => Ok("Connected to the directory and signed in as the search DN.".into()),
-                Err(e) => Err(PortalError::Invalid(sentence(&format!("The test failed: {e}")))),
-            };
+        match intent {
+            SettingsIntent::TestLdap => {
+                let settings =
+                    crate::auth::ldap::LdapSettings::of(&self.0.configurations.preview(&changes).await?);
+                let (directory, _) = self.0.auth.directory().await.map_err(internal)?;
+                match directory.ping(&settings).await {
+                    Ok(()) => Ok("Connected to the directory and signed in as the search DN.".into()),
+                    Err(e) => Err(PortalError::Invalid(sentence(&format!("The test failed: {e}")))),
+                }
+            }
+            SettingsIntent::TestOidc => {
+                let settings =
+                    crate::auth::oidc::OidcSettings::of(&self.0.configurations.preview(&changes).await?);
+                match self.0.auth.oidc().discover(&settings.endpoint, settings.verify_cert).await {
+                    Ok(_) => {
+                        Ok("Found the provider: its discovery document and signing keys are readable.".into())
+                    }
+                    Err(e) => Err(PortalError::Invalid(sentence(&format!("The test failed: {e}")))),
+                }
+            }
+            SettingsIntent::Save => {
+                self.0.configurations.update(&changes).await?;
+                Ok("Saved.".into())
+            }
         }
-        self.0.configurations.update(&changes).await?;
-        Ok("Saved.".into())
+    }
+
+    async fn account(&self, who: &Viewer) -> PortalResult<AccountView> {
+        let me = identity(who);
+        let user = self.0.users.current(&me).await?;
+        let cli_secret = self.0.users.oidc_meta(&me, user.id).await?.and_then(|(_, secret)| secret);
+        let local_password = user.username == crate::auth::authenticator::LOCAL_ADMIN
+            || user.password_hash != crate::db::users::DIRECTORY_ACCOUNT;
+        Ok(AccountView {
+            username: user.username,
+            local_password,
+            cli_secret,
+            registry: self.0.config.registry_host().to_owned(),
+        })
+    }
+
+    async fn regenerate_cli_secret(&self, who: &Viewer) -> PortalResult<String> {
+        Ok(self.0.users.regenerate_cli_secret(&identity(who), who.id).await?)
+    }
+
+    async fn oidc_onboard(&self, username: &str) -> PortalResult<String> {
+        crate::users::check_username(username).map_err(|e| PortalError::Invalid(sentence(&e.to_string())))?;
+        let parts = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .ok_or_else(|| internal("no request"))?;
+        let (row, next) = crate::oidc_sign_in::onboard(&self.0, &parts.headers, username)
+            .await
+            .map_err(PortalError::Invalid)?;
+        self.0.sessions.sign_in(&session()?, row.id).await.map_err(internal)?;
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.append_header(
+                axum::http::header::SET_COOKIE,
+                axum::http::HeaderValue::from_static(crate::oidc_sign_in::ONBOARD_CLEARED),
+            );
+        }
+        Ok(next)
     }
 
     async fn groups(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<GroupView>> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRef, Request};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -85,7 +85,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/{*fn_name}", axum::routing::post(server_fns.clone()).get(server_fns))
         .route("/c/oidc/login", axum::routing::get(crate::oidc_sign_in::login))
         .route("/c/oidc/callback", axum::routing::get(crate::oidc_sign_in::callback))
-        .layer(middleware::from_fn(viewer_layer))
+        .layer(middleware::from_fn_with_state(state.clone(), viewer_layer))
         .layer(state.sessions.layer())
         // A page or server function that cannot finish answers 503 instead of holding the
         // connection.
@@ -123,7 +123,7 @@ const CSRF_HEADER: &str = "x-csrf-token";
 /// refuses cross-site server-function calls: a post must come from Wharf's own origin and, from
 /// a signed-in viewer, carry the session's anti-forgery token, so that even markup injected
 /// into a page could not act for the viewer.
-async fn viewer_layer(req: Request<Body>, next: Next) -> Response {
+async fn viewer_layer(State(app): State<AppState>, req: Request<Body>, next: Next) -> Response {
     let is_post = req.method() == Method::POST && req.uri().path().starts_with(SERVER_FN_PREFIX);
     if is_post && !same_origin(req.headers()) {
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
@@ -139,6 +139,7 @@ async fn viewer_layer(req: Request<Body>, next: Next) -> Response {
             name: u.username,
             sysadmin: u.sysadmin,
             csrf: session.and_then(|s| s.id()).map(|id| csrf_token(&id)).unwrap_or_default(),
+            sso: String::new(),
         },
         Ok(None) => Viewer::default(),
         Err(e) => {
@@ -146,6 +147,14 @@ async fn viewer_layer(req: Request<Body>, next: Next) -> Response {
             Viewer::default()
         }
     };
+    let mut viewer = viewer;
+    if !viewer.signed_in()
+        && let Ok(c) = app.configurations.current().await
+        && c.auth_mode() == frontend::types::AuthMode::Oidc
+    {
+        viewer.sso =
+            Some(c.text("oidc_name")).filter(|n| !n.is_empty()).unwrap_or("single sign-on").to_owned();
+    }
     let mut req = if is_post && viewer.signed_in() {
         match with_token_checked(req, &viewer.csrf).await {
             Ok(req) => req,

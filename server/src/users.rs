@@ -94,7 +94,8 @@ pub fn check_password(p: &str) -> Result<(), UserError> {
     if ok { Ok(()) } else { Err(UserError::WeakPassword) }
 }
 
-fn check_username(name: &str) -> Result<(), UserError> {
+/// Checks a new username against Harbor's rules.
+pub fn check_username(name: &str) -> Result<(), UserError> {
     let ok = !name.is_empty()
         && name.len() <= 255
         && !name.starts_with("robot$")

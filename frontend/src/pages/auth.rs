@@ -1,14 +1,14 @@
-//! Authentication (system administrators): how users sign in, and the LDAP settings, with a
-//! "Test connection" that tries the settings as typed before anything is saved.
+//! Authentication (system administrators): how users sign in, and the LDAP and OIDC settings,
+//! with "Test" buttons that try the settings as typed before anything is saved.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{SaveAuthSettings, auth_settings};
-use crate::components::{CsrfField, Failure, outcome};
-use crate::types::{AuthMode, LDAP_SETTINGS, SettingInput, SettingView};
+use crate::components::{CopyCommand, CsrfField, Failure, outcome};
+use crate::types::{AuthMode, LDAP_SETTINGS, OIDC_SETTINGS, SettingInput, SettingView, SettingsIntent};
 
-/// One LDAP item's input, named `items[<item>]` (the server function's map).
+/// One item's input, named `items[<item>]` (the server function's map).
 fn field(item: SettingView, label: &'static str, input: SettingInput, password_set: bool) -> impl IntoView {
     let name = format!("items[{}]", item.name);
     let disabled = !item.editable;
@@ -77,6 +77,13 @@ pub fn AuthSettingsPage() -> impl IntoView {
                     .zip(LDAP_SETTINGS)
                     .map(|(item, (_, label, input))| field(item, label, input, password_set))
                     .collect_view();
+                let secret_set = s.client_secret_set;
+                let oidc_fields = s
+                    .oidc
+                    .into_iter()
+                    .zip(OIDC_SETTINGS)
+                    .map(|(item, (_, label, input))| field(item, label, input, secret_set))
+                    .collect_view();
                 view! {
                     <ActionForm action=save attr:class="settings">
                         <CsrfField />
@@ -92,10 +99,23 @@ pub fn AuthSettingsPage() -> impl IntoView {
                         <section class="card form-grid">
                             <h2>"LDAP"</h2>
                             {fields}
+                            <div class="row">
+                                <button type="submit" name="intent" value=SettingsIntent::TestLdap.as_str()>"Test LDAP connection"</button>
+                            </div>
+                        </section>
+                        <section class="card form-grid">
+                            <h2>"OIDC (single sign-on)"</h2>
+                            <div class="wide">
+                                <p class="muted">"Register Wharf with the provider as a confidential client with this redirect URI:"</p>
+                                <CopyCommand text=s.redirect_uri.clone() />
+                            </div>
+                            {oidc_fields}
+                            <div class="row">
+                                <button type="submit" name="intent" value=SettingsIntent::TestOidc.as_str()>"Test OIDC provider"</button>
+                            </div>
                         </section>
                         <div class="row">
-                            <button type="submit" name="intent" value="test">"Test connection"</button>
-                            <button type="submit" name="intent" value="save" class="primary">"Save"</button>
+                            <button type="submit" name="intent" value=SettingsIntent::Save.as_str() class="primary">"Save"</button>
                         </div>
                     </ActionForm>
                 }

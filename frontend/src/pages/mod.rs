@@ -27,7 +27,7 @@ pub use gc::GcPage;
 pub use groups::GroupsPage;
 pub use immutability::ImmutabilityPage;
 use leptos::prelude::*;
-pub use login::LoginPage;
+pub use login::{LoginPage, OidcOnboardPage};
 pub use logs::LogsPage;
 pub use members::MembersPage;
 pub use project::ProjectPage;

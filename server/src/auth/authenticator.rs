@@ -183,36 +183,35 @@ impl Authenticator {
         Ok(self.configurations.current().await?.auth_mode())
     }
 
-    /// The account of provider user `user` after an OIDC sign-in: the one tied to them, or,
-    /// with automatic onboarding, a new one under their username (refused when a local account
-    /// has that name) with a new CLI secret. Their groups and administrator flag follow the
+    /// The account of provider user `user` after an OIDC sign-in: the one tied to them, or a new
+    /// one (with a new CLI secret) under the username they `chose` on the onboarding page or,
+    /// with automatic onboarding, their claimed one — refused when another account has that
+    /// name; `None` when they must choose first. Their groups and administrator flag follow the
     /// provider's claims; the refresh token is kept (sealed) for the CLI secret's checks.
     pub async fn oidc_account(
         &self,
         s: &super::oidc::OidcSettings,
         user: &super::oidc::ProviderUser,
-    ) -> Result<db::users::UserRow, AuthError> {
+        chose: Option<&str>,
+    ) -> Result<Option<db::users::UserRow>, AuthError> {
         let sealed_refresh = user.refresh_token.as_deref().map(|t| self.seal.seal(t)).unwrap_or_default();
         let sealed_secret = self.seal.seal(&password::random_secret());
         let admin = !s.admin_group.is_empty() && user.groups.iter().any(|g| g == &s.admin_group);
         let mut tx = self.db.begin().await?;
         let id = match db::oidc::user_of(&mut *tx, &user.subject).await? {
             Some(id) => id,
-            None if !s.auto_onboard => {
-                return Err(AuthError::Refused(
-                    "this provider user has no Wharf account and automatic onboarding is off".into(),
-                ));
-            }
             None => {
-                if user.username == LOCAL_ADMIN
-                    || db::users::by_username(&mut *tx, &user.username).await?.is_some()
-                {
+                let username = match chose {
+                    Some(name) => name,
+                    None if s.auto_onboard => user.username.as_str(),
+                    None => return Ok(None),
+                };
+                if username == LOCAL_ADMIN || db::users::by_username(&mut *tx, username).await?.is_some() {
                     return Err(AuthError::Refused(format!(
-                        "the username {} is taken by another account",
-                        user.username
+                        "the username {username} is taken by another account"
                     )));
                 }
-                db::users::onboard(&mut *tx, &user.username, &user.email, &user.realname, admin).await?.id
+                db::users::onboard(&mut *tx, username, &user.email, &user.realname, admin).await?.id
             }
         };
         db::oidc::link(&mut *tx, id, &user.subject, &sealed_secret, &sealed_refresh, user.expires).await?;
@@ -227,7 +226,7 @@ impl Authenticator {
         if row.disabled {
             return Err(AuthError::InvalidCredentials);
         }
-        Ok(row)
+        Ok(Some(row))
     }
 
     /// The OpenID Connect client.

@@ -90,8 +90,9 @@ pub struct Pending {
     pub expires: i64,
 }
 
-/// Who the provider says signed in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who the provider says signed in (kept sealed in the browser while a new user chooses a
+/// username).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderUser {
     /// `<issuer>|<sub>`: what ties the account to the provider's user.
     pub subject: String,

@@ -38,13 +38,15 @@ async fn the_ping_finds_a_provider_and_explains_what_is_not_one() {
 struct Browser {
     client: reqwest::Client,
     cookies: Vec<(String, String)>,
+    /// The last page fetched (the `Referer` of the next request).
+    page: String,
 }
 
 impl Browser {
     fn new() -> Self {
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { client, cookies: Vec::new() }
+        Self { client, cookies: Vec::new(), page: String::new() }
     }
 
     fn jar(&self) -> String {
@@ -57,7 +59,19 @@ impl Browser {
         url: &str,
         form: Option<&[(&str, &str)]>,
     ) -> (StatusCode, String, String) {
-        let mut req = self.client.request(method, url).header("cookie", self.jar());
+        // A browser names the page's origin on posts (the portal refuses cross-site ones).
+        let origin: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        let mut req =
+            self.client.request(method.clone(), url).header("cookie", self.jar()).header("origin", origin);
+        if !self.page.is_empty() {
+            req = req.header("referer", &self.page);
+        }
+        if method == Method::POST {
+            req = req.header("accept", "text/html");
+        }
+        if method == Method::GET {
+            self.page = url.to_owned();
+        }
         if let Some(f) = form {
             req = req.form(f);
         }
@@ -169,6 +183,7 @@ async fn users_sign_in_through_the_providers_pages_and_are_onboarded_with_their_
 
     // A callback that did not start here, or with another state, is refused.
     let mut stranger = Browser::new();
+    stranger.send(Method::GET, &format!("{}/oidc-onboard?username=mallory", app.base), None).await;
     let (status, _, body) =
         stranger.send(Method::GET, &format!("{}/c/oidc/callback?code=x&state=y", app.base), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -335,4 +350,57 @@ async fn tampered_expired_misaddressed_or_foreign_id_tokens_are_refused() {
     assert_eq!((status, url), (StatusCode::OK, format!("{}/projects", app.base)));
     let bob = wharf::db::users::by_username(app.state.db.reader(), "bob").await.expect("q").expect("bob");
     assert!(!bob.sysadmin, "the tampered admin group never took");
+}
+
+#[tokio::test]
+async fn without_automatic_onboarding_a_new_user_chooses_a_username_first() {
+    let (app, _provider) = oidc_app(Provider::start).await;
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&json!({"oidc_auto_onboard": false}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut b = Browser::new();
+    let (status, url, body) =
+        b.sign_in_at(&format!("{}/c/oidc/login?next=/projects/team", app.base), "alice").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(url, format!("{}/oidc-onboard?username=alice", app.base));
+    assert!(body.contains("Choose the username") && body.contains(r#"value="alice""#), "{body}");
+    assert!(wharf::db::users::by_username(app.state.db.reader(), "alice").await.expect("q").is_none());
+    let onboard = format!("{}/ui/oidc_onboard", app.base);
+
+    // Taken and invalid names are refused, and the page says why.
+    for (name, why) in [("admin", "taken"), ("robot$x", "Invalid username")] {
+        let (status, location, _) = b.send(Method::POST, &onboard, Some(&[("username", name)])).await;
+        assert!(status.is_redirection() && location.contains("__err="), "{name}: {status} {location}");
+        let err = location.split("__err=").nth(1).expect("error").replace("%3D", "=");
+        let err = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, err).expect("base64");
+        assert!(String::from_utf8_lossy(&err).contains(why), "{name}: {}", String::from_utf8_lossy(&err));
+    }
+    // A free name makes the account, signs the browser in and goes on where the sign-in was headed.
+    let (status, location, _) = b.send(Method::POST, &onboard, Some(&[("username", "alice-archer")])).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(location, "/projects/team");
+    let (_, secret) = cli_secret_of(&mut b, &app).await;
+    let me: serde_json::Value = app
+        .anon(Method::GET, "/api/v2.0/users/current")
+        .basic_auth("alice-archer", Some(secret))
+        .call()
+        .await
+        .json();
+    assert_eq!(
+        (me["username"].as_str(), me["email"].as_str()),
+        (Some("alice-archer"), Some("alice@wharf.test"))
+    );
+    assert!(!b.jar().contains("wharf_oidc_onboard"), "the pending sign-in is gone: {}", b.jar());
+    // Her next sign-in finds the account; a browser without a pending sign-in cannot onboard.
+    let mut again = Browser::new();
+    let (status, url, _) = again.sign_in_at(&format!("{}/c/oidc/login", app.base), "alice").await;
+    assert_eq!((status, url), (StatusCode::OK, format!("{}/projects", app.base)));
+    let mut stranger = Browser::new();
+    stranger.send(Method::GET, &format!("{}/oidc-onboard?username=mallory", app.base), None).await;
+    let (_, location, _) = stranger.send(Method::POST, &onboard, Some(&[("username", "mallory")])).await;
+    assert!(location.contains("__err="), "{location}");
+    assert!(wharf::db::users::by_username(app.state.db.reader(), "mallory").await.expect("q").is_none());
 }

@@ -1135,8 +1135,8 @@ fn server_fn_need(name: &str) -> Need {
     use Act::*;
     use Need::*;
     match name {
-        "current_viewer" | "sign_in" | "sign_out" | "list_projects" => Open,
-        "create_project" | "change_password" => SignedIn,
+        "current_viewer" | "sign_in" | "sign_out" | "list_projects" | "oidc_onboard" => Open,
+        "create_project" | "change_password" | "account" | "regenerate_cli_secret" => SignedIn,
         "get_project" | "list_repositories" | "list_artifacts" | "get_artifact" => Project(Read),
         "list_members" => Project(ListMembers),
         "add_tag" => Project(Push),

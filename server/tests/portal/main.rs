@@ -1005,7 +1005,7 @@ async fn administrators_set_up_ldap_with_a_test_first_and_manage_groups() {
     let (status, html) = b.get("/admin/auth").await;
     assert_eq!(status, StatusCode::OK);
     let main = main_of(&html);
-    assert!(main.contains("Test connection") && main.contains(r#"name="items[ldap_url]""#), "{main}");
+    assert!(main.contains("Test LDAP connection") && main.contains(r#"name="items[ldap_url]""#), "{main}");
     assert!(main.contains("Wharf accounts (database)"), "{main}");
 
     let conf = support::ldap::configuration(&slapd.url);
@@ -1034,7 +1034,7 @@ async fn administrators_set_up_ldap_with_a_test_first_and_manage_groups() {
         save_auth(&b, all)
     };
     // Test with a wrong password: the page says why, and nothing is stored.
-    let res = send(&form, &[("items[ldap_search_password]", "wrong"), ("intent", "test")]).await;
+    let res = send(&form, &[("items[ldap_search_password]", "wrong"), ("intent", "test-ldap")]).await;
     let back = header(&res, "location").expect("back").to_owned();
     let err = back.split("__err=").nth(1).expect("an error").replace("%3D", "=");
     let err = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, err).expect("base64");
@@ -1043,9 +1043,11 @@ async fn administrators_set_up_ldap_with_a_test_first_and_manage_groups() {
     let v: serde_json::Value = app.admin(Method::GET, "/api/v2.0/configurations").call().await.json();
     assert_eq!(v["ldap_url"]["value"], "", "a test stores nothing");
     // The right password tests well; saved with the mode, directory users sign in.
-    let res =
-        send(&form, &[("items[ldap_search_password]", support::ldap::MANAGER_PASSWORD), ("intent", "test")])
-            .await;
+    let res = send(
+        &form,
+        &[("items[ldap_search_password]", support::ldap::MANAGER_PASSWORD), ("intent", "test-ldap")],
+    )
+    .await;
     assert!(!header(&res, "location").unwrap_or("").contains("__err"), "{:?}", header(&res, "location"));
     let res = send(
         &form,
@@ -1072,7 +1074,7 @@ async fn administrators_set_up_ldap_with_a_test_first_and_manage_groups() {
     let main = main_of(&html);
     assert!(main.contains("stored: leave empty to keep it"), "{main}");
     assert!(main.contains("The mode can change only while admin is the only user"), "{main}");
-    let res = send(&form, &[("intent", "test")]).await;
+    let res = send(&form, &[("intent", "test-ldap")]).await;
     assert!(!header(&res, "location").unwrap_or("").contains("__err"), "the kept password still binds");
 
     // Groups: alice's sign-in brought hers; one more by DN; delete it.
@@ -1097,4 +1099,77 @@ async fn administrators_set_up_ldap_with_a_test_first_and_manage_groups() {
     // Not for other users.
     let (_, html) = alice.get("/admin/auth").await;
     assert!(main_of(&html).contains("You are not allowed to do this."), "{}", main_of(&html));
+}
+
+/// The error a server function's redirect carries back to the page, if any.
+fn error_in(res: &Answer) -> Option<String> {
+    let back = header(res, "location")?;
+    let err = back.split("__err=").nth(1)?.replace("%3D", "=");
+    let err = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, err).ok()?;
+    Some(String::from_utf8_lossy(&err).into_owned())
+}
+
+#[tokio::test]
+async fn administrators_set_up_single_sign_on_with_a_test_first_and_the_sign_in_page_offers_it() {
+    let app = TestApp::start().await;
+    let provider = support::oidc::Provider::start(&format!("{}/c/oidc/callback", app.base));
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", ADMIN_PASSWORD).await;
+    let (status, html) = b.get("/admin/auth").await;
+    assert_eq!(status, StatusCode::OK);
+    let main = main_of(&html);
+    assert!(main.contains("Test OIDC provider") && main.contains(r#"name="items[oidc_endpoint]""#), "{main}");
+    assert!(main.contains(&format!("{}/c/oidc/callback", app.base)), "the redirect URI to register: {main}");
+    let form = |endpoint: &str, secret: &str, extra: &[(&str, &str)]| {
+        [
+            ("items[oidc_name]", "Test OP"),
+            ("items[oidc_endpoint]", endpoint),
+            ("items[oidc_client_id]", "wharf"),
+            ("items[oidc_client_secret]", secret),
+            ("items[oidc_scope]", "openid,profile,email,groups,offline_access"),
+            ("items[oidc_groups_claim]", "groups"),
+            ("items[oidc_verify_cert]", "on"),
+            ("items[oidc_auto_onboard]", "on"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect::<Vec<_>>()
+    };
+    let secret = support::oidc::CLIENT_SECRET;
+    // Wharf itself is no provider: the test says so, and nothing is stored.
+    let res = save_auth(&b, form(&app.base, secret, &[("intent", "test-oidc")])).await;
+    let err = error_in(&res).expect("an error");
+    assert!(err.contains("The test failed") && err.contains("OIDC"), "{err}");
+    let v: serde_json::Value = app.admin(Method::GET, "/api/v2.0/configurations").call().await.json();
+    assert_eq!(v["oidc_endpoint"]["value"], "", "a test stores nothing");
+    // The real provider tests well; saved with the mode, the sign-in page offers it.
+    let res = save_auth(&b, form(&provider.issuer, secret, &[("intent", "test-oidc")])).await;
+    assert_eq!(error_in(&res), None);
+    let res = save_auth(
+        &b,
+        form(&provider.issuer, secret, &[("items[auth_mode]", "oidc_auth"), ("intent", "save")]),
+    )
+    .await;
+    assert_eq!(error_in(&res), None);
+    let v: serde_json::Value = app.admin(Method::GET, "/api/v2.0/configurations").call().await.json();
+    assert_eq!(
+        (v["auth_mode"]["value"].as_str(), v["oidc_endpoint"]["value"].as_str()),
+        (Some("oidc_auth"), Some(provider.issuer.as_str()))
+    );
+    assert!(!v.to_string().contains(secret), "the client secret is never answered");
+    // Saved again with the secret field left empty, the stored secret stays.
+    let res = save_auth(&b, form(&provider.issuer, "", &[("intent", "save")])).await;
+    assert_eq!(error_in(&res), None);
+    let current = app.state.configurations.current().await.expect("configuration");
+    assert_eq!(current.text("oidc_client_secret"), secret);
+    // Anyone arriving sees the button; it leads to the provider.
+    let anon = Browser::new(&app);
+    let (status, html) = anon.get("/login?next=/projects/x").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Sign in with Test OP"), "{}", main_of(&html));
+    assert!(html.contains("/c/oidc/login?next=/projects/x"), "{}", main_of(&html));
+    // An unknown action is refused rather than taken for a save.
+    let res = save_auth(&b, form("http://elsewhere.example", secret, &[("intent", "test")])).await;
+    assert!(error_in(&res).is_some_and(|e| e.contains("Unknown action")), "{:?}", error_in(&res));
 }
