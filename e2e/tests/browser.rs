@@ -11,7 +11,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use wharf_e2e::{ADMIN_PASSWORD, Podman, Wharf, build_context, run, tool};
+use wharf_e2e::{ADMIN_PASSWORD, Podman, Wharf, build_context, run, run_fails, tool};
+
+#[path = "../../server/tests/support/oidc.rs"]
+#[allow(dead_code, reason = "the shared fixture has helpers this test does not use")]
+mod oidc;
 
 /// chromedriver on a free port; killed when dropped.
 struct Driver {
@@ -662,4 +666,140 @@ async fn an_admin_sets_a_quota_labels_an_artifact_and_purges_the_audit_log_in_ch
     let main = text_of(&c, "main").await;
     assert!(main.contains("MANUAL") && main.contains("Success"), "{main}");
     shot(&c, "17-audit-purge").await;
+}
+
+/// An admin call to Wharf's API; its status.
+async fn admin_api(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .expect("API call")
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sign_on_through_the_providers_pages_then_podman_and_skopeo_with_the_cli_secret() {
+    let wharf = Wharf::start().await;
+    let base = format!("http://{}", wharf.host);
+    let provider = oidc::Provider::start(&format!("{base}/c/oidc/callback"));
+    let configured = admin_api(
+        &base,
+        reqwest::Method::PUT,
+        "/api/v2.0/configurations",
+        serde_json::json!({
+            "auth_mode": "oidc_auth", "oidc_name": "Test OP", "oidc_endpoint": provider.issuer,
+            "oidc_client_id": "wharf", "oidc_client_secret": oidc::CLIENT_SECRET,
+            "oidc_scope": "openid,profile,email,groups,offline_access", "oidc_groups_claim": "groups",
+            "oidc_auto_onboard": true,
+        }),
+    )
+    .await;
+    assert_eq!(configured, reqwest::StatusCode::OK);
+    // The provider's "developers" group are Developers of project team.
+    wharf.create_project("team", false).await;
+    let added = admin_api(
+        &base,
+        reqwest::Method::POST,
+        "/api/v2.0/projects/team/members",
+        serde_json::json!({"role_id": 2, "member_group": {"group_name": "developers", "group_type": 3}}),
+    )
+    .await;
+    assert_eq!(added, reqwest::StatusCode::CREATED);
+
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    c.goto(&format!("{base}/login")).await.expect("login page");
+    hydrated(&c).await;
+    shot(&c, "sso-01-sign-in").await;
+    c.find(Locator::Css("a.sso")).await.expect("the provider's button").click().await.expect("click");
+    // The provider's own pages: its login form, then its consent form.
+    wait_for(&c, "input[name=login]", "provider-login").await;
+    assert!(c.current_url().await.expect("url").as_str().starts_with(&provider.issuer));
+    shot(&c, "sso-02-provider-login").await;
+    c.find(Locator::Css("input[name=login]")).await.expect("login").send_keys("alice").await.expect("type");
+    c.find(Locator::Css("input[name=password]")).await.expect("pw").send_keys("any").await.expect("type");
+    c.find(Locator::Css("button[type=submit]")).await.expect("sign-in").click().await.expect("click");
+    wait_for(&c, "form:has(input[name=prompt][value=consent]) button[type=submit], .who", "provider-consent")
+        .await;
+    if let Ok(consent) =
+        c.find(Locator::Css("form:has(input[name=prompt][value=consent]) button[type=submit]")).await
+    {
+        shot(&c, "sso-03-provider-consent").await;
+        consent.click().await.expect("consent");
+    }
+    wait_for_url(&c, &format!("{base}/projects"), "back-from-the-provider").await;
+    wait_for(&c, ".who", "signed-in-with-sso").await;
+    assert_eq!(text_of(&c, ".who").await, "alice");
+    shot(&c, "sso-04-signed-in").await;
+
+    // Her account page: the CLI secret, hidden until asked for, and the login command.
+    c.find(Locator::Css(".who")).await.expect("account link").click().await.expect("click");
+    wait_for(&c, ".cli-secret summary", "account-page").await;
+    hydrated(&c).await;
+    let main = text_of(&c, "main").await;
+    assert!(main.contains(&format!("docker login {} -u alice", wharf.host)), "{main}");
+    assert!(!main.contains("Change password"), "an OIDC user has no Wharf password: {main}");
+    c.find(Locator::Css(".cli-secret summary")).await.expect("show").click().await.expect("click");
+    let secret = text_of(&c, ".cli-secret details code").await;
+    assert_eq!(secret.len(), 35, "{secret}");
+    shot(&c, "sso-05-cli-secret").await;
+
+    // podman logs in with it and pushes through her group's role; a wrong secret is refused.
+    let p = Podman::new();
+    let ctx = p.dir().join("ctx");
+    build_context(&ctx, &[200_000]);
+    run(p.cmd().args(["build", "-q", "-t", "localhost/sso:1"]).arg(&ctx)).await;
+    run_fails(p.cmd().args([
+        "login",
+        "--tls-verify=false",
+        "-u",
+        "alice",
+        "-p",
+        "Wrong-secret-1",
+        &wharf.host,
+    ]))
+    .await;
+    run(p.cmd().args(["login", "--tls-verify=false", "-u", "alice", "-p", &secret, &wharf.host])).await;
+    run(p.cmd().args(["push", "--tls-verify=false", "localhost/sso:1"]).arg(wharf.image("team/sso:1"))).await;
+    // skopeo reads it back with the same secret.
+    tool("skopeo");
+    let creds = format!("alice:{secret}");
+    let raw = run(tokio::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--creds", &creds])
+        .arg(format!("docker://{}", wharf.image("team/sso:1"))))
+    .await;
+    assert!(raw.contains("schemaVersion"), "{raw}");
+
+    // Regenerated on the page, the old secret stops working for skopeo and the new one works.
+    c.find(Locator::Css(".cli-secret form button[type=submit]"))
+        .await
+        .expect("regenerate")
+        .click()
+        .await
+        .expect("click");
+    wait_for(&c, ".cli-secret .ok", "regenerated").await;
+    if c.find(Locator::Css(".cli-secret details[open]")).await.is_err() {
+        c.find(Locator::Css(".cli-secret summary")).await.expect("show").click().await.expect("click");
+    }
+    let fresh = text_of(&c, ".cli-secret details code").await;
+    assert!(fresh.len() == 35 && fresh != secret, "{fresh}");
+    shot(&c, "sso-06-regenerated").await;
+    run_fails(
+        tokio::process::Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false", "--creds", &creds])
+            .arg(format!("docker://{}", wharf.image("team/sso:1"))),
+    )
+    .await;
+    run(tokio::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--creds", &format!("alice:{fresh}")])
+        .arg(format!("docker://{}", wharf.image("team/sso:1"))))
+    .await;
 }

@@ -2,11 +2,16 @@
 //! JSON) while clients log in with passwords, a robot's secret, a changed password, wrong
 //! guesses, configuration secrets (stored, fixed by the operator, tested against a directory)
 //! and a portal session; then its whole log is searched for every one of them and for
-//! the token signing key.
+//! the token signing key. A second server runs single sign-on the same way: the OIDC client
+//! secret, sign-ins through a real provider, and CLI secrets used, replaced and guessed.
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use wharf_e2e::{ADMIN_PASSWORD, Podman, WharfProcess, build_context, run, run_fails, tool};
+
+#[path = "../../server/tests/support/oidc.rs"]
+#[allow(dead_code, reason = "the shared fixture has helpers this test does not use")]
+mod oidc;
 
 const USER_PASSWORD: &str = "Us3rPassw0rdXyz";
 const NEW_PASSWORD: &str = "N3wPassw0rdQrs";
@@ -222,5 +227,66 @@ async fn no_secret_reaches_the_logs_or_the_answers() {
         }
         // Not even a hash.
         assert!(!text.contains("$argon2"), "a password hash is in the {format} log");
+    }
+}
+
+/// Single sign-on against `host`: configured with a client secret, alice signs in through the
+/// provider, uses her CLI secret with podman and replaces it; a guess fails. Returns the secrets.
+async fn exercise_oidc(host: &str, provider: &oidc::Provider, p: &Podman) -> Vec<String> {
+    let base = format!("http://{host}");
+    let c = reqwest::Client::new();
+    let res = c
+        .put(format!("{base}/api/v2.0/configurations"))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .json(&json!({"auth_mode": "oidc_auth", "oidc_endpoint": provider.issuer, "oidc_client_id": "wharf",
+            "oidc_client_secret": oidc::CLIENT_SECRET, "oidc_scope": "openid,profile,offline_access",
+            "oidc_auto_onboard": true}))
+        .send()
+        .await
+        .expect("configurations");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let mut b = oidc::Browser::new();
+    let (status, url, _) = b.sign_in_at(&format!("{base}/c/oidc/login"), "alice").await;
+    assert_eq!((status, url), (reqwest::StatusCode::OK, format!("{base}/projects")));
+    let (_, _, body) = b.send(reqwest::Method::GET, &format!("{base}/api/v2.0/users/current"), None).await;
+    let me: Value = serde_json::from_str(&body).expect("json");
+    let secret = me["oidc_user_meta"]["secret"].as_str().expect("CLI secret").to_owned();
+    let user_id = me["user_id"].as_i64().expect("id");
+    run(p.cmd().args(["login", "--tls-verify=false", "-u", "alice", "-p", &secret, host])).await;
+    run_fails(p.cmd().args(["login", "--tls-verify=false", "-u", "alice", "-p", WRONG_GUESS, host])).await;
+    let replaced = "Repl4cedCliSecretAbc";
+    let res = c
+        .put(format!("{base}/api/v2.0/users/{user_id}/cli_secret"))
+        .basic_auth("alice", Some(&secret))
+        .json(&json!({"secret": replaced}))
+        .send()
+        .await
+        .expect("cli_secret");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    run(p.cmd().args(["login", "--tls-verify=false", "-u", "alice", "-p", replaced, host])).await;
+    let mut secrets = vec![oidc::CLIENT_SECRET.to_owned(), secret, replaced.to_owned()];
+    secrets.extend(b.jar().split("; ").filter_map(|c| c.split_once('=')).map(|(_, v)| v.to_owned()));
+    secrets
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_single_sign_on_secret_reaches_the_logs() {
+    tool("podman");
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("wharf.log");
+    let env = [
+        ("WHARF_DATA_DIR", dir.path().join("data").display().to_string()),
+        ("WHARF_LOG", "debug,wharf=trace".to_owned()),
+    ];
+    let server = WharfProcess::start_logged(&env, &log).await;
+    let provider = oidc::Provider::start(&format!("http://{}/c/oidc/callback", server.host));
+    let p = Podman::new();
+    let secrets = exercise_oidc(&server.host, &provider, &p).await;
+    server.kill();
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("/c/oidc/callback"), "the sign-in is in the log");
+    assert!(!text.contains("code="), "the provider's authorization code is not logged");
+    for s in secrets.iter().filter(|s| s.len() >= 16) {
+        assert!(!text.contains(s.as_str()), "a secret ({} chars) is in the log", s.len());
     }
 }

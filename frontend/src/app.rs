@@ -195,10 +195,6 @@ fn NavBar(viewer: Resource<Result<crate::types::Viewer, crate::types::PortalErro
                                 }
                                     .into_any()
                             }
-                            Ok(v) if !v.sso.is_empty() => view! {
-                                <a href="/c/oidc/login" rel="external">{format!("Sign in with {}", v.sso)}</a>
-                            }
-                                .into_any(),
                             _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
                         }
                     })}

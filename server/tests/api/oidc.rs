@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::oidc::Provider;
+use crate::support::oidc::{Browser, Provider};
 use crate::support::*;
 
 #[tokio::test]
@@ -31,105 +31,6 @@ async fn the_ping_finds_a_provider_and_explains_what_is_not_one() {
         .call()
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-}
-
-/// A browser without scripts across Wharf and the provider: cookies of both (one host, so one
-/// jar), redirects followed by hand, the provider's login and consent forms filled in.
-struct Browser {
-    client: reqwest::Client,
-    cookies: Vec<(String, String)>,
-    /// The last page fetched (the `Referer` of the next request).
-    page: String,
-}
-
-impl Browser {
-    fn new() -> Self {
-        let client =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { client, cookies: Vec::new(), page: String::new() }
-    }
-
-    fn jar(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn send(
-        &mut self,
-        method: Method,
-        url: &str,
-        form: Option<&[(&str, &str)]>,
-    ) -> (StatusCode, String, String) {
-        // A browser names the page's origin on posts (the portal refuses cross-site ones).
-        let origin: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
-        let mut req =
-            self.client.request(method.clone(), url).header("cookie", self.jar()).header("origin", origin);
-        if !self.page.is_empty() {
-            req = req.header("referer", &self.page);
-        }
-        if method == Method::POST {
-            req = req.header("accept", "text/html");
-        }
-        if method == Method::GET {
-            self.page = url.to_owned();
-        }
-        if let Some(f) = form {
-            req = req.form(f);
-        }
-        let res = req.send().await.expect("request");
-        for v in res.headers().get_all("set-cookie") {
-            let pair = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
-            if let Some((k, val)) = pair.split_once('=') {
-                self.cookies.retain(|(n, _)| n != k);
-                if !val.is_empty() {
-                    self.cookies.push((k.to_owned(), val.to_owned()));
-                }
-            }
-        }
-        let status = res.status();
-        let location = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
-        let body = res.text().await.unwrap_or_default();
-        (status, location, body)
-    }
-
-    /// Follows redirects and the provider's forms (signing in as `user`) from `url`; returns the
-    /// first answer that is neither, and the URL it came from.
-    async fn sign_in_at(&mut self, url: &str, user: &str) -> (StatusCode, String, String) {
-        let mut url = url.to_owned();
-        let mut form: Option<Vec<(&str, &str)>> = None;
-        for _ in 0..20 {
-            let method = if form.is_some() { Method::POST } else { Method::GET };
-            let (status, location, body) = self.send(method, &url, form.as_deref()).await;
-            form = None;
-            if status.is_redirection() {
-                url = absolute(&url, &location);
-                continue;
-            }
-            // The provider's own pages: its login form, then its consent form.
-            if let Some(action) = body.split("action=\"").nth(1).and_then(|a| a.split('"').next()) {
-                if body.contains(r#"name="prompt" value="login""#) {
-                    url = absolute(&url, action);
-                    form = Some(vec![("prompt", "login"), ("login", user), ("password", "any-password")]);
-                    continue;
-                }
-                if body.contains(r#"name="prompt" value="consent""#) {
-                    url = absolute(&url, action);
-                    form = Some(vec![("prompt", "consent")]);
-                    continue;
-                }
-            }
-            return (status, url, body);
-        }
-        panic!("too many steps signing in");
-    }
-}
-
-/// `location` resolved against `base`.
-fn absolute(base: &str, location: &str) -> String {
-    if location.starts_with("http") {
-        return location.to_owned();
-    }
-    let origin: String = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
-    format!("{origin}{location}")
 }
 
 async fn oidc_app(provider_for: impl FnOnce(&str) -> Provider) -> (TestApp, Provider) {
@@ -301,6 +202,30 @@ async fn the_cli_secret_lasts_as_long_as_the_providers_session_and_groups_follow
     let (alice, secret) = cli_secret_of(&mut b, &app).await;
     let ask = || app.anon(Method::GET, "/v2/").basic_auth("alice", Some(secret.clone())).call();
     assert_eq!(ask().await.status(), StatusCode::OK);
+    // docker keeps a refresh token from its login: redeeming it follows the same session.
+    let token = |form: Vec<(&'static str, String)>| {
+        let req = app.anon(Method::POST, "/service/token").form(&form);
+        async move { req.call().await }
+    };
+    let res = token(vec![
+        ("grant_type", "password".into()),
+        ("username", "alice".into()),
+        ("password", secret.clone()),
+        ("service", "wharf".into()),
+        ("access_type", "offline".into()),
+    ])
+    .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    let refresh =
+        res.json::<serde_json::Value>()["refresh_token"].as_str().expect("refresh token").to_owned();
+    let redeem = || {
+        token(vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", refresh.clone()),
+            ("service", "wharf".into()),
+        ])
+    };
+    assert_eq!(redeem().await.status(), StatusCode::OK);
     let groups = || async {
         let gs = wharf::db::usergroups::of_user(app.state.db.reader(), alice).await.expect("groups");
         gs.into_iter().map(|g| g.group_name).collect::<Vec<_>>()
@@ -319,6 +244,7 @@ async fn the_cli_secret_lasts_as_long_as_the_providers_session_and_groups_follow
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(ask().await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(ask().await.status(), StatusCode::UNAUTHORIZED, "and stays refused");
+    assert_eq!(redeem().await.status(), StatusCode::UNAUTHORIZED, "docker's refresh token too");
     // Signing in to the portal again opens a new session: the same secret works again, and the
     // sign-in itself brings the groups the provider names now.
     provider.set_groups("alice", &["developers"]).await;

@@ -5,6 +5,8 @@
 
 use std::process::{Child, Command, Stdio};
 
+use reqwest::{Method, StatusCode};
+
 /// The client secret of the provider's `wharf` client.
 pub const CLIENT_SECRET: &str = "wharf-client-secret";
 
@@ -104,5 +106,113 @@ impl Provider {
 impl Drop for Provider {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A browser without scripts across Wharf and the provider: cookies of both (one host, so one
+/// jar), redirects followed by hand, the provider's login and consent forms filled in.
+pub struct Browser {
+    client: reqwest::Client,
+    cookies: Vec<(String, String)>,
+    /// The last page fetched (the `Referer` of the next request).
+    page: String,
+}
+
+impl Browser {
+    /// A browser with no cookies.
+    pub fn new() -> Self {
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { client, cookies: Vec::new(), page: String::new() }
+    }
+
+    /// The cookies, as a `Cookie` header.
+    pub fn jar(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// One request (`form` posted when given); the status, `Location` and body.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> (StatusCode, String, String) {
+        // A browser names the page's origin on posts (the portal refuses cross-site ones).
+        let origin: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        let mut req =
+            self.client.request(method.clone(), url).header("cookie", self.jar()).header("origin", origin);
+        if !self.page.is_empty() {
+            req = req.header("referer", &self.page);
+        }
+        if method == Method::POST {
+            req = req.header("accept", "text/html");
+        }
+        if method == Method::GET {
+            self.page = url.to_owned();
+        }
+        if let Some(f) = form {
+            req = req.form(f);
+        }
+        let res = req.send().await.expect("request");
+        for v in res.headers().get_all("set-cookie") {
+            let pair = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
+            if let Some((k, val)) = pair.split_once('=') {
+                self.cookies.retain(|(n, _)| n != k);
+                if !val.is_empty() {
+                    self.cookies.push((k.to_owned(), val.to_owned()));
+                }
+            }
+        }
+        let status = res.status();
+        let location = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+        let body = res.text().await.unwrap_or_default();
+        (status, location, body)
+    }
+
+    /// Follows redirects and the provider's forms (signing in as `user`) from `url`; returns the
+    /// first answer that is neither, and the URL it came from.
+    pub async fn sign_in_at(&mut self, url: &str, user: &str) -> (StatusCode, String, String) {
+        let mut url = url.to_owned();
+        let mut form: Option<Vec<(&str, &str)>> = None;
+        for _ in 0..20 {
+            let method = if form.is_some() { Method::POST } else { Method::GET };
+            let (status, location, body) = self.send(method, &url, form.as_deref()).await;
+            form = None;
+            if status.is_redirection() {
+                url = absolute(&url, &location);
+                continue;
+            }
+            // The provider's own pages: its login form, then its consent form.
+            if let Some(action) = body.split("action=\"").nth(1).and_then(|a| a.split('"').next()) {
+                if body.contains(r#"name="prompt" value="login""#) {
+                    url = absolute(&url, action);
+                    form = Some(vec![("prompt", "login"), ("login", user), ("password", "any-password")]);
+                    continue;
+                }
+                if body.contains(r#"name="prompt" value="consent""#) {
+                    url = absolute(&url, action);
+                    form = Some(vec![("prompt", "consent")]);
+                    continue;
+                }
+            }
+            return (status, url, body);
+        }
+        panic!("too many steps signing in");
+    }
+}
+
+/// `location` resolved against `base`.
+fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http") {
+        return location.to_owned();
+    }
+    let origin: String = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+    format!("{origin}{location}")
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
     }
 }
