@@ -214,23 +214,156 @@ async fn every_caller_times_every_action_on_public_and_private_projects() {
             };
             for act in ACTS {
                 counter += 1;
-                let (method, path, body) = prepare(&app, project, public, act, counter).await;
-                let mut req = app.anon(method.clone(), &path);
-                if let Some((u, p)) = &creds {
-                    req = req.basic_auth(u, Some(p));
-                }
-                if let Some(b) = body {
-                    req = req.json(&b);
-                }
-                let status = req.call().await.status();
-                let ok = status.is_success();
-                if ok != expected(act) {
-                    failures.push(format!("{caller:?} {act:?} on {project}: {method} {path} -> {status}"));
+                if let Some(f) = attempt(&app, project, public, act, counter, &creds, expected(act)).await {
+                    failures.push(format!("{caller:?} {f}"));
                 }
             }
         }
     }
     assert!(failures.is_empty(), "{} of {counter} checks failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Tries `act` on `project` with `creds`; a description of the answer when it is not what
+/// `allowed` says.
+async fn attempt(
+    app: &TestApp,
+    project: &str,
+    public: bool,
+    act: Act,
+    n: usize,
+    creds: &Creds,
+    allowed: bool,
+) -> Option<String> {
+    let (method, path, body) = prepare(app, project, public, act, n).await;
+    let mut req = app.anon(method.clone(), &path);
+    if let Some((u, p)) = creds {
+        req = req.basic_auth(u, Some(p));
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let status = req.call().await.status();
+    (status.is_success() != allowed).then(|| format!("{act:?} on {project}: {method} {path} -> {status}"))
+}
+
+/// How the users of [`external_users_times_every_action`] sign in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum External {
+    Ldap,
+    Oidc,
+}
+
+/// Directory (LDAP) and single sign-on (OIDC, with CLI secrets) users against the same matrix:
+/// roles through their directory or provider groups, their own memberships, and the admin group.
+async fn external_users_times_every_action(mode: External) {
+    let app = TestApp::start().await;
+    let mut slapd = None;
+    let mut provider = None;
+    let mut creds = std::collections::HashMap::new();
+    let developers = match mode {
+        External::Ldap => {
+            let s = crate::support::ldap::Slapd::start();
+            let mut conf = crate::support::ldap::configuration(&s.url);
+            conf["auth_mode"] = json!("ldap_auth");
+            let res = app.admin(Method::PUT, "/api/v2.0/configurations").json(&conf).call().await;
+            assert_eq!(res.status(), reqwest::StatusCode::OK, "{}", res.text());
+            for name in ["alice", "bob", "carol", "dave"] {
+                creds.insert(name, crate::support::ldap::password(name));
+                // Accounts are made at the first sign-in, which records their groups.
+                app.anon(Method::GET, "/api/v2.0/users/current")
+                    .basic_auth(name, Some(crate::support::ldap::password(name)))
+                    .call()
+                    .await;
+            }
+            slapd = Some(s);
+            json!({"ldap_group_dn": format!("cn=developers,ou=groups,{}", crate::support::ldap::BASE)})
+        }
+        External::Oidc => {
+            let p = crate::support::oidc::Provider::start(&format!("{}/c/oidc/callback", app.base));
+            let res = app
+                .admin(Method::PUT, "/api/v2.0/configurations")
+                .json(&json!({"auth_mode": "oidc_auth", "oidc_endpoint": p.issuer, "oidc_client_id": "wharf",
+                    "oidc_client_secret": crate::support::oidc::CLIENT_SECRET,
+                    "oidc_scope": "openid,profile,groups,offline_access", "oidc_groups_claim": "groups",
+                    "oidc_admin_group": "wharf-admins", "oidc_auto_onboard": true}))
+                .call()
+                .await;
+            assert_eq!(res.status(), reqwest::StatusCode::OK, "{}", res.text());
+            for name in ["alice", "bob", "carol"] {
+                let mut b = crate::support::oidc::Browser::new();
+                b.sign_in_at(&format!("{}/c/oidc/login", app.base), name).await;
+                let (_, _, body) =
+                    b.send(Method::GET, &format!("{}/api/v2.0/users/current", app.base), None).await;
+                let me: serde_json::Value = serde_json::from_str(&body).expect("json");
+                creds.insert(name, me["oidc_user_meta"]["secret"].as_str().expect("secret").to_owned());
+            }
+            provider = Some(p);
+            json!({"group_name": "developers", "group_type": 3})
+        }
+    };
+    // The local accounts `prepare` gives roles to (they cannot sign in in these modes).
+    for name in ["lguest", "guest", "dev", "maint", "padmin", "disabled"] {
+        app.create_user(name, "Passw0rd1").await;
+    }
+    for (name, ..) in VIA_GROUPS {
+        app.create_user(name, "Passw0rd1").await;
+    }
+    for (project, public) in [("pub", true), ("priv", false)] {
+        app.create_project(project, public).await;
+        app.push_image(&format!("{project}/app"), "v1").await;
+        let res = app
+            .admin(Method::POST, &format!("/api/v2.0/projects/{project}/members"))
+            .json(&json!({"role_id": Role::Developer.id(), "member_group": developers}))
+            .call()
+            .await;
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED, "{}", res.text());
+    }
+    // bob is also a Maintainer of priv himself.
+    app.add_member("priv", user_id(&app, "bob").await, Role::Maintainer).await;
+    // What Harbor gives each: alice a Developer through the group; bob the stronger of his own
+    // role and the group's (in LDAP he is in developers, in OIDC in ops); carol administers.
+    let role_of = |name: &str, public: bool| -> Option<Option<Role>> {
+        match (name, public, mode) {
+            ("alice", _, _) => Some(Some(Role::Developer)),
+            ("bob", false, _) => Some(Some(Role::Maintainer)),
+            ("bob", true, External::Ldap) => Some(Some(Role::Developer)),
+            ("bob", true, External::Oidc) => Some(None),
+            // An administrator: everything.
+            ("carol", ..) => None,
+            _ => Some(None),
+        }
+    };
+    let mut failures = Vec::new();
+    let mut counter = 0;
+    for (project, public) in [("pub", true), ("priv", false)] {
+        for (name, secret) in &creds {
+            let c: Creds = Some(((*name).to_owned(), secret.clone()));
+            for act in ACTS {
+                counter += 1;
+                let allowed = match (*name, role_of(name, public)) {
+                    // dave is filtered out by the directory: refused outright.
+                    ("dave", _) => false,
+                    (_, None) => true,
+                    (_, Some(role)) => role_may(role, act, public),
+                };
+                if let Some(f) = attempt(&app, project, public, act, counter, &c, allowed).await {
+                    failures.push(format!("{mode:?} {name} {f}"));
+                }
+            }
+        }
+    }
+    drop((slapd, provider));
+    assert!(failures.is_empty(), "{} of {counter} checks failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn directory_users_times_every_action() {
+    external_users_times_every_action(External::Ldap).await;
+}
+
+#[tokio::test]
+async fn single_sign_on_users_times_every_action() {
+    external_users_times_every_action(External::Oidc).await;
 }
 
 async fn user_id(app: &TestApp, name: &str) -> i64 {
