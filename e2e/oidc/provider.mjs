@@ -20,7 +20,7 @@ import { generateKeyPair, exportJWK, SignJWT, decodeJwt } from 'jose';
 const port = Number(process.env.OIDC_PORT);
 const issuer = `http://127.0.0.1:${port}`;
 
-// Users and their groups (the groups claim).
+// Users and their groups (the groups claim); any other login is a user in no group.
 const users = {
   alice: { name: 'Alice Archer', groups: ['developers'] },
   bob: { name: 'Bob Baker', groups: ['ops'] },
@@ -44,8 +44,8 @@ const provider = new Provider(issuer, {
     },
   ],
   async findAccount(ctx, id) {
-    const user = users[id];
-    if (!user) return undefined;
+    // Any other login is a user without groups (tests sign in users of their own).
+    const user = users[id] ?? { name: id, groups: [] };
     return {
       accountId: id,
       async claims() {

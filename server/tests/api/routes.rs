@@ -61,6 +61,8 @@ struct Caller {
     admin: bool,
     cookie: Option<String>,
     csrf: Option<String>,
+    /// What the caller sends as its password (an OIDC user's CLI secret).
+    secret: String,
 }
 
 impl Caller {
@@ -79,7 +81,7 @@ impl Caller {
 
     fn request(&self, app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
         let req = app.anon(method, path);
-        if self.signed_in { req.basic_auth(self.name, Some(PASSWORD)) } else { req }
+        if self.signed_in { req.basic_auth(self.name, Some(&self.secret)) } else { req }
     }
 }
 
@@ -1223,6 +1225,17 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Signs `name` in to the portal with the walker's password; the session cookie.
+async fn sign_in(app: &TestApp, name: &str) -> String {
+    let res = app
+        .anon(Method::POST, "/ui/sign_in")
+        .header("origin", &app.base)
+        .form(&[("username", name), ("password", PASSWORD), ("next", "/projects")])
+        .call()
+        .await;
+    header(&res, "set-cookie").expect("cookie").split(';').next().expect("pair").to_owned()
+}
+
 /// A fingerprint of everything a refused call must not change.
 async fn state_of(app: &TestApp) -> Vec<i64> {
     let mut out = Vec::new();
@@ -1264,14 +1277,83 @@ fn mutating(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD)
 }
 
+/// How the walker's users sign in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Accounts {
+    /// Wharf's own accounts and passwords.
+    Database,
+    /// Directory users (a real slapd), signing in with their directory passwords.
+    Ldap,
+    /// Single sign-on users (a real OpenID Provider): the portal through the provider's pages,
+    /// everything else with their CLI secrets.
+    Oidc,
+}
+
 #[tokio::test]
 async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
+    walk(Accounts::Database).await;
+}
+
+#[tokio::test]
+async fn every_route_refuses_directory_users_whom_it_should() {
+    walk(Accounts::Ldap).await;
+}
+
+#[tokio::test]
+async fn every_route_refuses_single_sign_on_users_whom_it_should() {
+    walk(Accounts::Oidc).await;
+}
+
+async fn walk(accounts: Accounts) {
     let app = TestApp::start().await;
+    // The mode changes only while admin is the only user: before the fixture's users.
+    let caller_names =
+        ["outsider", "limited-guest", "guest", "developer", "maintainer", "project-admin", GROUP_DEVELOPER];
+    let mut _slapd = None;
+    let mut _provider = None;
+    match accounts {
+        Accounts::Database => {}
+        Accounts::Ldap => {
+            let slapd = crate::support::ldap::Slapd::start();
+            for name in caller_names {
+                slapd.modify(&format!(
+                    "dn: uid={name},ou=people,{base}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: {name}\n\
+                     cn: {name}\nsn: {name}\nuserPassword: {PASSWORD}\n",
+                    base = crate::support::ldap::BASE
+                ));
+            }
+            let res = app
+                .admin(Method::PUT, "/api/v2.0/configurations")
+                .json(&crate::support::ldap::configuration(&slapd.url))
+                .call()
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+            _slapd = Some(slapd);
+        }
+        Accounts::Oidc => {
+            let provider = crate::support::oidc::Provider::start(&format!("{}/c/oidc/callback", app.base));
+            let res = app
+                .admin(Method::PUT, "/api/v2.0/configurations")
+                .json(&json!({"auth_mode": "oidc_auth", "oidc_endpoint": provider.issuer,
+                    "oidc_client_id": "wharf", "oidc_client_secret": crate::support::oidc::CLIENT_SECRET,
+                    "oidc_scope": "openid,profile,offline_access", "oidc_auto_onboard": true}))
+                .call()
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+            _provider = Some(provider);
+        }
+    }
     let f = fixture(&app).await;
-    let mut callers = vec![
-        Caller { name: "anonymous", role: None, signed_in: false, admin: false, cookie: None, csrf: None },
-        Caller { name: "outsider", role: None, signed_in: true, admin: false, cookie: None, csrf: None },
-    ];
+    let caller = |name, role, signed_in| Caller {
+        name,
+        role,
+        signed_in,
+        admin: false,
+        cookie: None,
+        csrf: None,
+        secret: PASSWORD.to_owned(),
+    };
+    let mut callers = vec![caller("anonymous", None, false), caller("outsider", None, true)];
     for (name, role) in [
         ("limited-guest", Role::LimitedGuest),
         ("guest", Role::Guest),
@@ -1281,20 +1363,37 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
         // A Developer only through a user group's membership.
         (GROUP_DEVELOPER, Role::Developer),
     ] {
-        callers.push(Caller {
-            name,
-            role: Some(role),
-            signed_in: true,
-            admin: false,
-            cookie: None,
-            csrf: None,
-        });
+        callers.push(caller(name, Some(role), true));
     }
     for c in &mut callers {
         if !c.signed_in {
             continue;
         }
-        let id = app.create_user(c.name, PASSWORD).await;
+        // An account, and a portal session for it.
+        let cookie = match accounts {
+            Accounts::Database => {
+                app.create_user(c.name, PASSWORD).await;
+                sign_in(&app, c.name).await
+            }
+            // Directory accounts are made by their first sign-in.
+            Accounts::Ldap => sign_in(&app, c.name).await,
+            Accounts::Oidc => {
+                let mut b = crate::support::oidc::Browser::new();
+                let (status, url, _) = b.sign_in_at(&format!("{}/c/oidc/login", app.base), c.name).await;
+                assert_eq!((status, url), (StatusCode::OK, format!("{}/projects", app.base)), "{}", c.name);
+                let (_, _, body) =
+                    b.send(Method::GET, &format!("{}/api/v2.0/users/current", app.base), None).await;
+                let me: Value = serde_json::from_str(&body).expect("json");
+                c.secret = me["oidc_user_meta"]["secret"].as_str().expect("CLI secret").to_owned();
+                let jar = b.jar();
+                jar.split("; ").find(|p| p.starts_with("wharf_session=")).expect("session").to_owned()
+            }
+        };
+        let id = wharf::db::users::by_username(app.state.db.reader(), c.name)
+            .await
+            .expect("q")
+            .expect("account")
+            .id;
         match c.role {
             Some(role) if c.name == GROUP_DEVELOPER => {
                 let res = app
@@ -1315,13 +1414,6 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
             Some(role) => app.add_member("hush", id, role).await,
             None => {}
         }
-        let res = app
-            .anon(Method::POST, "/ui/sign_in")
-            .header("origin", &app.base)
-            .form(&[("username", c.name), ("password", PASSWORD), ("next", "/projects")])
-            .call()
-            .await;
-        let cookie = header(&res, "set-cookie").expect("cookie").split(';').next().expect("pair").to_owned();
         c.csrf = Some(app.csrf_token(&cookie).await);
         c.cookie = Some(cookie);
     }
@@ -1458,7 +1550,7 @@ async fn every_route_refuses_whom_it_should_and_leaks_nothing() {
     }
     assert_eq!(state_of(&app).await, before, "a refused call changed something");
     eprintln!(
-        "route walker: {} callers, {checked} checks, {token_refusals} posts without a token",
+        "route walker ({accounts:?}): {} callers, {checked} checks, {token_refusals} posts without a token",
         callers.len()
     );
     assert!(token_refusals > 100, "posts without a token were tried: {token_refusals}");
