@@ -38,6 +38,8 @@ const provider = new Provider(issuer, {
       client_id: 'wharf',
       client_secret: 'wharf-client-secret',
       redirect_uris: [process.env.OIDC_REDIRECT_URI],
+      // Signing out comes back to Wharf's sign-in page.
+      post_logout_redirect_uris: [process.env.OIDC_REDIRECT_URI.replace('/c/oidc/callback', '/login')],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',

@@ -802,4 +802,21 @@ async fn single_sign_on_through_the_providers_pages_then_podman_and_skopeo_with_
         .args(["inspect", "--raw", "--tls-verify=false", "--creds", &format!("alice:{fresh}")])
         .arg(format!("docker://{}", wharf.image("team/sso:1"))))
     .await;
+
+    // Signing out, configured to sign out at the provider too: its confirmation, then back to
+    // Wharf's sign-in page.
+    let on = admin_api(
+        &base,
+        reqwest::Method::PUT,
+        "/api/v2.0/configurations",
+        serde_json::json!({"oidc_logout": true}),
+    )
+    .await;
+    assert_eq!(on, reqwest::StatusCode::OK);
+    c.find(Locator::Css("form.inline button.link")).await.expect("sign out").click().await.expect("click");
+    wait_for(&c, "button[name=logout][value=yes]", "provider-sign-out").await;
+    shot(&c, "sso-07-provider-sign-out").await;
+    c.find(Locator::Css("button[name=logout][value=yes]")).await.expect("yes").click().await.expect("click");
+    wait_for_url(&c, &format!("{base}/login"), "back-after-sign-out").await;
+    wait_for(&c, "a.sso", "sign-in-page-after-sign-out").await;
 }

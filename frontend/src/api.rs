@@ -70,9 +70,9 @@ pub async fn sign_in(
 /// Ends the session (server-side) and goes to the sign-in page.
 #[server(prefix = "/ui", endpoint = "sign_out")]
 pub async fn sign_out(csrf: Option<String>) -> Result<(), PortalError> {
-    let (portal, _) = ctx::acting(csrf.as_deref())?;
-    portal.sign_out().await;
-    leptos_axum::redirect("/login");
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    let next = portal.sign_out(&who).await;
+    leptos_axum::redirect(next.as_deref().unwrap_or("/login"));
     Ok(())
 }
 

@@ -11,8 +11,9 @@ use crate::types::*;
 pub trait Portal: Send + Sync {
     /// Checks credentials and signs the request's session in (a fresh id every time).
     async fn sign_in(&self, username: &str, password: &str) -> PortalResult<()>;
-    /// Ends the request's session, server-side.
-    async fn sign_out(&self);
+    /// Ends the request's session, server-side; where to go next when it is not the sign-in
+    /// page (the provider's sign-out, for a single sign-on user when so configured).
+    async fn sign_out(&self, who: &Viewer) -> Option<String>;
     /// Projects the viewer may see whose name contains `q`.
     async fn projects(&self, who: &Viewer, q: &str, page: i64) -> PortalResult<Page<ProjectSummary>>;
     /// Creates a project; with `proxy_of`, a proxy cache of that endpoint; with `group_of`, a

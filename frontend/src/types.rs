@@ -1501,7 +1501,7 @@ pub const LDAP_SETTINGS: [(&str, &str, SettingInput); 16] = [
 ];
 
 /// The OIDC items the authentication settings page edits, as [`LDAP_SETTINGS`].
-pub const OIDC_SETTINGS: [(&str, &str, SettingInput); 10] = [
+pub const OIDC_SETTINGS: [(&str, &str, SettingInput); 11] = [
     ("oidc_name", "Provider name (the sign-in button says \"Sign in with\" it)", SettingInput::Text),
     ("oidc_endpoint", "Issuer URL", SettingInput::Text),
     ("oidc_client_id", "Client ID", SettingInput::Text),
@@ -1516,6 +1516,7 @@ pub const OIDC_SETTINGS: [(&str, &str, SettingInput); 10] = [
         "Make accounts at the first sign-in without asking for a username",
         SettingInput::Flag,
     ),
+    ("oidc_logout", "Signing out of Wharf signs out at the provider too", SettingInput::Flag),
 ];
 
 /// What the authentication settings form was sent for.

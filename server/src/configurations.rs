@@ -64,6 +64,7 @@ const ITEMS: &[(&str, Kind, &str)] = &[
     ("oidc_user_claim", Kind::Text, r#""""#),
     ("oidc_verify_cert", Kind::Bool, "true"),
     ("oidc_auto_onboard", Kind::Bool, "false"),
+    ("oidc_logout", Kind::Bool, "false"),
     ("oidc_extra_redirect_parms", Kind::Text, r#""{}""#),
 ];
 

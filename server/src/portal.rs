@@ -63,6 +63,32 @@ fn session() -> PortalResult<tower_sessions::Session> {
         .ok_or_else(|| internal("no session layer on a portal request"))
 }
 
+impl WharfPortal {
+    /// The provider's sign-out page for single sign-on user `who` when `oidc_logout` is on,
+    /// coming back to the sign-in page. A provider that cannot be asked only costs the extra
+    /// step: Wharf's own session has ended already.
+    async fn provider_sign_out(&self, who: &Viewer) -> Option<String> {
+        let current = self.0.configurations.current().await.ok()?;
+        if current.auth_mode() != AuthMode::Oidc || !current.flag("oidc_logout") {
+            return None;
+        }
+        // Only users who came through the provider (not the local admin).
+        self.0.auth.cli_secret(who.id).await.ok().flatten()?;
+        let settings = crate::auth::oidc::OidcSettings::of(&current);
+        let host = leptos::prelude::use_context::<axum::http::request::Parts>().and_then(|p| {
+            p.headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(String::from)
+        });
+        let back = format!("{}/login", self.0.config.base_url(host.as_deref()));
+        match self.0.auth.oidc().end_session_url(&settings, &back).await {
+            Ok(url) => url,
+            Err(e) => {
+                tracing::warn!(error = %e, "the provider's sign-out page could not be found");
+                None
+            }
+        }
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> PortalError {
     tracing::error!(error = %e, "portal call failed");
     PortalError::Internal
@@ -349,11 +375,12 @@ impl Portal for WharfPortal {
         self.0.sessions.sign_in(&session()?, id).await.map_err(internal)
     }
 
-    async fn sign_out(&self) {
-        let Ok(session) = session() else { return };
+    async fn sign_out(&self, who: &Viewer) -> Option<String> {
+        let session = session().ok()?;
         if let Err(e) = UiSessions::sign_out(&session).await {
             tracing::error!(error = %e, "could not end a session");
         }
+        self.provider_sign_out(who).await
     }
 
     async fn projects(&self, who: &Viewer, q: &str, page_no: i64) -> PortalResult<Page<ProjectSummary>> {

@@ -48,6 +48,8 @@ pub struct OidcSettings {
     pub verify_cert: bool,
     /// Make accounts at first sign-in without asking for a username.
     pub auto_onboard: bool,
+    /// Signing out of Wharf signs out at the provider too.
+    pub logout: bool,
 }
 
 impl OidcSettings {
@@ -70,6 +72,7 @@ impl OidcSettings {
             admin_group: c.text("oidc_admin_group").to_owned(),
             verify_cert: c.flag("oidc_verify_cert"),
             auto_onboard: c.flag("oidc_auto_onboard"),
+            logout: c.flag("oidc_logout"),
         }
     }
 }
@@ -365,6 +368,32 @@ impl Oidc {
             expires,
             groups,
         })
+    }
+}
+
+impl Oidc {
+    /// Where to send the browser to sign out at the provider (OpenID Connect RP-Initiated
+    /// Logout), coming back to `back`; `None` when the provider has no such endpoint.
+    pub async fn end_session_url(&self, s: &OidcSettings, back: &str) -> Result<Option<String>, OidcError> {
+        // The crate's core metadata leaves this field out: read it from the discovery document.
+        let fail = |detail: String| OidcError::Provider { url: s.endpoint.clone(), detail };
+        let doc: serde_json::Value = self
+            .client(s.verify_cert)
+            .0
+            .get(format!("{}/.well-known/openid-configuration", s.endpoint))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| fail(error_chain(&e)))?
+            .json()
+            .await
+            .map_err(|e| fail(error_chain(&e)))?;
+        let Some(end) = doc.get("end_session_endpoint").and_then(|e| e.as_str()) else { return Ok(None) };
+        let mut url = reqwest::Url::parse(end).map_err(|_| OidcError::BadUrl(end.to_owned()))?;
+        url.query_pairs_mut()
+            .append_pair("client_id", &s.client_id)
+            .append_pair("post_logout_redirect_uri", back);
+        Ok(Some(url.to_string()))
     }
 }
 

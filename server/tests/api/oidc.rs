@@ -330,3 +330,65 @@ async fn without_automatic_onboarding_a_new_user_chooses_a_username_first() {
     assert!(location.contains("__err="), "{location}");
     assert!(wharf::db::users::by_username(app.state.db.reader(), "mallory").await.expect("q").is_none());
 }
+
+/// Signs the portal session of `b` out, as the bar's button does.
+async fn sign_out(app: &TestApp, b: &mut Browser) -> (StatusCode, String, String) {
+    let cookie = b.jar().split("; ").find(|c| c.starts_with("wharf_session=")).expect("session").to_owned();
+    let csrf = app.csrf_token(&cookie).await;
+    b.send(Method::POST, &format!("{}/ui/sign_out", app.base), Some(&[("csrf", csrf.as_str())])).await
+}
+
+#[tokio::test]
+async fn signing_out_signs_out_at_the_provider_when_configured() {
+    let (app, _provider) = oidc_app(Provider::start).await;
+    let login = format!("{}/c/oidc/login", app.base);
+    // Off (the default): signing out of Wharf leaves the provider's session alone.
+    let mut b = Browser::new();
+    b.sign_in_at(&login, "alice").await;
+    let (status, location, _) = sign_out(&app, &mut b).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(location, "/login");
+    let (status, _, _) = b.send(Method::GET, &format!("{}/api/v2.0/users/current", app.base), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "Wharf's session ended");
+
+    // On: the browser goes on to the provider's sign-out, and comes back to the sign-in page.
+    let res =
+        app.admin(Method::PUT, "/api/v2.0/configurations").json(&json!({"oidc_logout": true})).call().await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut b = Browser::new();
+    b.sign_in_at(&login, "alice").await;
+    let (_, location, _) = sign_out(&app, &mut b).await;
+    assert!(location.starts_with(&_provider.issuer) && location.contains("client_id=wharf"), "{location}");
+    let back_to = reqwest::Url::parse(&location)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "post_logout_redirect_uri")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(back_to, Some(format!("{}/login", app.base)));
+    let (status, _, page) = b.send(Method::GET, &location, None).await;
+    assert_eq!(status, StatusCode::OK, "the provider asks to confirm: {page}");
+    // Its confirmation form: every hidden field, and "yes".
+    let action = page.split("action=\"").nth(1).and_then(|a| a.split('"').next()).expect("form").to_owned();
+    let xsrf = page
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .expect("xsrf")
+        .to_owned();
+    let url = if action.starts_with("http") { action } else { format!("{}{action}", _provider.issuer) };
+    let (status, back, _) =
+        b.send(Method::POST, &url, Some(&[("xsrf", xsrf.as_str()), ("logout", "yes")])).await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(back, format!("{}/login", app.base));
+    // The provider's session is gone too: the next sign-in asks for the user again (with it,
+    // the provider would send the browser straight back signed in).
+    let mut url = login.clone();
+    let page = loop {
+        let (status, location, page) = b.send(Method::GET, &url, None).await;
+        if !status.is_redirection() {
+            break page;
+        }
+        url = if location.starts_with("http") { location } else { format!("{}{location}", _provider.issuer) };
+    };
+    assert!(page.contains(r#"name="prompt" value="login""#), "{page}");
+}
