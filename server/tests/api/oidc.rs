@@ -392,3 +392,28 @@ async fn signing_out_signs_out_at_the_provider_when_configured() {
     };
     assert!(page.contains(r#"name="prompt" value="login""#), "{page}");
 }
+
+#[tokio::test]
+async fn a_provider_that_is_down_gives_a_clear_error_and_never_locks_out_the_admin() {
+    let (app, provider) = oidc_app(|r| Provider::start_with_ttl(r, 1)).await;
+    let mut b = Browser::new();
+    b.sign_in_at(&format!("{}/c/oidc/login", app.base), "alice").await;
+    let (_, secret) = cli_secret_of(&mut b, &app).await;
+    let ask = || app.anon(Method::GET, "/v2/").basic_auth("alice", Some(secret.clone())).call();
+    assert_eq!(ask().await.status(), StatusCode::OK);
+    drop(provider);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The session must be checked now and cannot be: 503, at once, with the OCI error body.
+    let started = std::time::Instant::now();
+    let res = ask().await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{}", res.text());
+    assert!(res.text().contains("UNAVAILABLE"), "{}", res.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "no hang: {:?}", started.elapsed());
+    let res = app.admin(Method::GET, "/api/v2.0/users/current").call().await;
+    assert_eq!(res.status(), StatusCode::OK, "the local admin still signs in");
+    // The portal's sign-in still sends browsers to the provider (its address is known), where
+    // the browser meets the outage itself.
+    let (status, location, _) =
+        Browser::new().send(Method::GET, &format!("{}/c/oidc/login", app.base), None).await;
+    assert!(status.is_redirection() && location.starts_with("http://127.0.0.1:"), "{status} {location}");
+}

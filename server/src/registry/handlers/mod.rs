@@ -73,7 +73,7 @@ pub(super) fn auth_error(e: crate::auth::AuthError) -> RegistryError {
         InvalidCredentials | Malformed | Token(_) | Refused(_) => RegistryError::Unauthorized,
         Throttled => RegistryError::TooManyRequests,
         Directory(_) => RegistryError::Unavailable(
-            "the directory cannot be reached to check credentials; try again later".into(),
+            "the directory or OIDC provider cannot be reached to check credentials; try again later".into(),
         ),
         other => {
             tracing::error!(error = %other, "authentication failed");
