@@ -78,7 +78,7 @@ fn cookie<T>(headers: &HeaderMap, name: &str, open: impl Fn(&str) -> Option<T>) 
 }
 
 /// Finishes the sign-in of a new provider user who chose `username` on the onboarding page:
-/// their account is made and returned with where the sign-in was headed. The caller signs the
+/// their account is made and returned with where the sign-in was headed; else why not. The caller signs the
 /// session in and clears the cookie ([`ONBOARD_CLEARED`]).
 pub async fn onboard(
     app: &AppState,
@@ -97,7 +97,7 @@ pub async fn onboard(
     match app.auth.oidc_account(&s, &pending.user, Some(username)).await {
         Ok(Some(row)) => Ok((row, pending.next)),
         Ok(None) => Err("Choose a username.".into()),
-        Err(crate::auth::AuthError::Refused(why)) => Err(format!("{}.", capitalized(&why))),
+        Err(crate::auth::AuthError::Refused(why)) => Err(why),
         Err(e) => {
             tracing::error!(error = %e, "OIDC onboarding");
             Err("The account could not be made; try again.".into())
@@ -107,11 +107,6 @@ pub async fn onboard(
 
 /// The `Set-Cookie` that clears the onboarding cookie.
 pub const ONBOARD_CLEARED: &str = "wharf_oidc_onboard=; Path=/ui; HttpOnly; SameSite=Lax; Max-Age=0";
-
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
-}
 
 async fn settings(app: &AppState) -> Result<OidcSettings, Response> {
     let current = app.configurations.current().await.map_err(|e| {
