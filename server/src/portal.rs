@@ -1266,7 +1266,7 @@ impl Portal for WharfPortal {
             .ok_or_else(|| internal("no request"))?;
         let (row, next) = crate::oidc_sign_in::onboard(&self.0, &parts.headers, username)
             .await
-            .map_err(PortalError::Invalid)?;
+            .map_err(|m| PortalError::Invalid(sentence(&m)))?;
         self.0.sessions.sign_in(&session()?, row.id).await.map_err(internal)?;
         if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             res.append_header(
