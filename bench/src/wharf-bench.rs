@@ -2,8 +2,9 @@
 //!
 //! Prints: monolithic push throughput of a random blob (default 1 GiB) and its ratio to
 //! `openssl dgst -sha256` of the same file (the hashing limit); chunked push (16 MiB chunks);
-//! pull throughput; manifest `GET` by tag at 64 concurrent connections; and the server's peak
-//! RSS. Run it with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-bench` (see the README).
+//! pull throughput; manifest `GET` by tag at 64 concurrent connections; the server's RSS idle
+//! and at its peak; and the time from starting the server on the existing data dir to its first
+//! answer. Run it with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-bench` (see the README).
 //!
 //! Settings (environment): `WHARF_BENCH_BLOB_MIB` (default 1024), `WHARF_BENCH_SECONDS` for the
 //! manifest load (default 10), `WHARF_BENCH_CONNECTIONS` (default 64), `WHARF_BIN` (default: the
@@ -56,6 +57,11 @@ impl Server {
         }
         let child = WharfChild::start(&dir.join("data"), PASSWORD)?;
         Ok(Self { pid: Some(child.pid()), base: child.base.clone(), _child: Some(child) })
+    }
+
+    /// Resident set size of the server process now, in MiB (`None`: unknown process).
+    fn rss_mib(&self) -> Result<Option<f64>> {
+        self.pid.map(|pid| memory_mib(pid, "VmRSS")).transpose()
     }
 
     /// Peak resident set size of the server process so far, in MiB (`None`: unknown process).
@@ -366,6 +372,9 @@ async fn main() -> Result<()> {
     let server = Server::start(tmp.path())?;
     let c = client();
     wait_ready(&c, &server.base).await?;
+    // Idle: started and answered once, nothing else yet.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle = server.rss_mib()?;
 
     settle();
     let (base, file, d) = (server.base.clone(), blob.clone(), digest.clone());
@@ -383,6 +392,9 @@ async fn main() -> Result<()> {
     let path = push_small_image(&c, &server.base).await?;
     let (rps, failed) = manifest_load(&server.base, &path, connections, secs).await?;
     let rss_end = server.peak_rss_mib()?;
+    let started_own = server._child.is_some();
+    drop(server);
+    let start = if started_own { Some(start_to_first_answer(&tmp.path().join("data"))?) } else { None };
 
     let mono_gbps = gbps(size, mono);
     let fsync = std::env::var("WHARF_STORAGE_FSYNC").unwrap_or_else(|_| "true".into());
@@ -399,11 +411,49 @@ async fn main() -> Result<()> {
     println!("chunked push 16MiB: {:.2} GB/s ({:.2} s)", gbps(size, chunked), chunked.as_secs_f64());
     println!("pull:               {:.2} GB/s ({:.2} s)", gbps(size, pulled), pulled.as_secs_f64());
     println!("manifest GET by tag: {rps:.0} requests/s ({failed} failed)");
-    match (rss_after_push, rss_end) {
-        (Some(a), Some(b)) => {
-            println!("server peak RSS: {a:.1} MiB after the monolithic push, {b:.1} MiB at the end")
-        }
-        _ => println!("server peak RSS: unknown (set WHARF_BENCH_TARGET_PID)"),
+    match (rss_idle, rss_after_push, rss_end) {
+        (Some(i), Some(a), Some(b)) => println!(
+            "server RSS: {i:.1} MiB idle; peak {a:.1} MiB after the monolithic push, {b:.1} MiB at the end"
+        ),
+        _ => println!("server RSS: unknown (set WHARF_BENCH_TARGET_PID)"),
+    }
+    if let Some((median, all)) = start {
+        let all: Vec<String> = all.iter().map(|d| format!("{:.1}", d.as_secs_f64() * 1e3)).collect();
+        println!(
+            "start to first answer on the existing data dir: {:.1} ms (median of {}: {} ms)",
+            median.as_secs_f64() * 1e3,
+            all.len(),
+            all.join(", ")
+        );
     }
     Ok(())
+}
+
+/// Starts the server on `data` (which holds everything the run pushed) five times, timing each
+/// from the spawn to the first byte of its answer to `GET /v2/`; the median and every time.
+fn start_to_first_answer(data: &Path) -> Result<(Duration, Vec<Duration>)> {
+    use std::io::{Read, Write};
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let child = WharfChild::start(data, PASSWORD)?;
+        let addr = child.base.trim_start_matches("http://").to_owned();
+        let answered = loop {
+            ensure!(t.elapsed() < Duration::from_secs(10), "the server did not answer");
+            let Ok(mut conn) = std::net::TcpStream::connect(&addr) else {
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            };
+            conn.write_all(b"GET /v2/ HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")?;
+            let mut first = [0u8; 1];
+            if conn.read(&mut first)? == 1 {
+                break t.elapsed();
+            }
+        };
+        times.push(answered);
+        drop(child);
+    }
+    let mut sorted = times.clone();
+    sorted.sort();
+    Ok((sorted[sorted.len() / 2], times))
 }

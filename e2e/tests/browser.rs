@@ -17,7 +17,9 @@ use wharf_e2e::{ADMIN_PASSWORD, Podman, Wharf, build_context, run, run_fails, to
 #[allow(dead_code, reason = "the shared fixture has helpers this test does not use")]
 mod oidc;
 
-/// chromedriver on a free port; killed when dropped.
+/// chromedriver on a free port; killed when dropped, with the browsers it started: Chromium
+/// outlives a killed chromedriver, so chromedriver runs in a process group of its own and the
+/// whole group is killed.
 struct Driver {
     child: tokio::process::Child,
     port: u16,
@@ -32,6 +34,7 @@ impl Driver {
             std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
         let child = tokio::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -69,6 +72,9 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status().ok();
+        }
         self.child.start_kill().ok();
     }
 }
