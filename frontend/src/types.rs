@@ -1501,7 +1501,7 @@ pub const LDAP_SETTINGS: [(&str, &str, SettingInput); 16] = [
 ];
 
 /// The OIDC items the authentication settings page edits, as [`LDAP_SETTINGS`].
-pub const OIDC_SETTINGS: [(&str, &str, SettingInput); 11] = [
+pub const OIDC_SETTINGS: [(&str, &str, SettingInput); 12] = [
     ("oidc_name", "Provider name (the sign-in button says \"Sign in with\" it)", SettingInput::Text),
     ("oidc_endpoint", "Issuer URL", SettingInput::Text),
     ("oidc_client_id", "Client ID", SettingInput::Text),
@@ -1517,6 +1517,11 @@ pub const OIDC_SETTINGS: [(&str, &str, SettingInput); 11] = [
         SettingInput::Flag,
     ),
     ("oidc_logout", "Signing out of Wharf signs out at the provider too", SettingInput::Flag),
+    (
+        "oidc_extra_redirect_parms",
+        "Extra authorization parameters (JSON object of strings, as {\"access_type\": \"offline\"})",
+        SettingInput::Text,
+    ),
 ];
 
 /// What the authentication settings form was sent for.

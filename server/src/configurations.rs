@@ -330,6 +330,16 @@ fn check(name: &str, value: &Value) -> Result<(&'static str, Kind), Configuratio
         "ldap_timeout" if !(1..=300).contains(&value.as_i64().unwrap_or(0)) => {
             Err(ConfigurationError::Invalid("ldap_timeout must be 1 to 300 seconds".into()))
         }
+        "oidc_extra_redirect_parms" => {
+            let text = value.as_str().unwrap_or("");
+            match serde_json::from_str::<serde_json::Map<String, Value>>(if text.is_empty() { "{}" } else { text }) {
+                Ok(map) if map.values().all(Value::is_string) => Ok((name, kind)),
+                _ => Err(ConfigurationError::Invalid(
+                    "oidc_extra_redirect_parms must be a JSON object of strings, as {\"access_type\": \"offline\"}"
+                        .into(),
+                )),
+            }
+        }
         "ldap_url" | "oidc_endpoint" if !value.as_str().unwrap_or("").is_empty() => {
             let url = value.as_str().unwrap_or("");
             let schemes: &[&str] =

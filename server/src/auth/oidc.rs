@@ -50,6 +50,9 @@ pub struct OidcSettings {
     pub auto_onboard: bool,
     /// Signing out of Wharf signs out at the provider too.
     pub logout: bool,
+    /// Parameters added to the authorization request (`oidc_extra_redirect_parms`, a JSON object
+    /// of strings: Google's `access_type=offline`, a `prompt`, an identity provider hint).
+    pub extra_params: Vec<(String, String)>,
 }
 
 impl OidcSettings {
@@ -73,6 +76,14 @@ impl OidcSettings {
             verify_cert: c.flag("oidc_verify_cert"),
             auto_onboard: c.flag("oidc_auto_onboard"),
             logout: c.flag("oidc_logout"),
+            // Checked when stored: an object of strings.
+            extra_params: serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
+                c.text("oidc_extra_redirect_parms"),
+            )
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+            .collect(),
         }
     }
 }
@@ -244,6 +255,9 @@ impl Oidc {
             .set_pkce_challenge(challenge);
         for scope in s.scopes.iter().filter(|s| s.as_str() != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        for (name, value) in &s.extra_params {
+            request = request.add_extra_param(name.clone(), value.clone());
         }
         let (url, state, nonce) = request.url();
         let pending = Pending {

@@ -96,6 +96,22 @@ async fn users_sign_in_through_the_providers_pages_and_are_onboarded_with_their_
     let (status, _, _) =
         stranger.send(Method::GET, &format!("{}/c/oidc/callback?code=x&state=forged", app.base), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Extra parameters for the provider's authorization request (Harbor's item); not JSON of
+    // strings is refused when stored.
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&json!({"oidc_extra_redirect_parms": r#"{"access_type": "offline", "ui_locales": "de"}"#}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text());
+    let (_, location, _) = stranger.send(Method::GET, &format!("{}/c/oidc/login", app.base), None).await;
+    assert!(location.contains("access_type=offline") && location.contains("ui_locales=de"), "{location}");
+    let res = app
+        .admin(Method::PUT, "/api/v2.0/configurations")
+        .json(&json!({"oidc_extra_redirect_parms": r#"{"max_age": 5}"#}))
+        .call()
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{}", res.text());
     // Not an open redirect: `next` stays on this site.
     let mut d = Browser::new();
     let (_, url, _) = d.sign_in_at(&format!("{}/c/oidc/login?next=//evil.example/x", app.base), "bob").await;
