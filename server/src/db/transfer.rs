@@ -139,8 +139,11 @@ pub async fn copy_rows(from: &Db, to: &Db) -> DbResult<Counts> {
         );
         if *table == "project_quotas" {
             // The target made each project's row when the project arrived, and its usage
-            // follows the manifests: only the limit is the source's.
-            insert.push_str(" ON CONFLICT (project_id) DO UPDATE SET hard = excluded.hard");
+            // follows the manifests: the limit and its times are the source's.
+            insert.push_str(
+                " ON CONFLICT (project_id) DO UPDATE SET hard = excluded.hard, \
+                 created_at = excluded.created_at, updated_at = excluded.updated_at",
+            );
         }
         let rows = sqlx::query(&select).fetch_all(from.reader()).await?;
         for row in &rows {

@@ -63,6 +63,8 @@ async fn migrate_moves_everything_and_the_target_serves_it() {
     // and its membership, a label, a configuration item.
     let team: serde_json::Value = src.admin(Method::GET, "/api/v2.0/projects/team").call().await.json();
     let team_id = team["project_id"].as_i64().expect("id");
+    // A second later than the project, so the limit's own update time must move with it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     src.admin(Method::PUT, &format!("/api/v2.0/quotas/{team_id}"))
         .json(&serde_json::json!({"hard": {"storage": 123_456_789}}))
         .call()
