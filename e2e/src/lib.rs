@@ -89,6 +89,23 @@ impl Wharf {
         format!("{}/{repo_tag}", self.host)
     }
 
+    /// An administrator's call to this server's API with a JSON body; the answer's status.
+    pub async fn admin_api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .request(method, format!("http://{}{path}", self.host))
+            .basic_auth("admin", Some(ADMIN_PASSWORD))
+            .json(&body)
+            .send()
+            .await
+            .expect("API call")
+            .status()
+    }
+
     /// Creates a project directly in the database.
     pub async fn create_project(&self, name: &str, public: bool) {
         wharf::db::projects::insert_if_missing(self.state.db.writer(), name, public, None).await.unwrap();

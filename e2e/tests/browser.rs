@@ -674,50 +674,33 @@ async fn an_admin_sets_a_quota_labels_an_artifact_and_purges_the_audit_log_in_ch
     shot(&c, "17-audit-purge").await;
 }
 
-/// An admin call to Wharf's API; its status.
-async fn admin_api(
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: serde_json::Value,
-) -> reqwest::StatusCode {
-    reqwest::Client::new()
-        .request(method, format!("{base}{path}"))
-        .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .json(&body)
-        .send()
-        .await
-        .expect("API call")
-        .status()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_sign_on_through_the_providers_pages_then_podman_and_skopeo_with_the_cli_secret() {
     let wharf = Wharf::start().await;
     let base = format!("http://{}", wharf.host);
     let provider = oidc::Provider::start(&format!("{base}/c/oidc/callback"));
-    let configured = admin_api(
-        &base,
-        reqwest::Method::PUT,
-        "/api/v2.0/configurations",
-        serde_json::json!({
-            "auth_mode": "oidc_auth", "oidc_name": "Test OP", "oidc_endpoint": provider.issuer,
-            "oidc_client_id": "wharf", "oidc_client_secret": oidc::CLIENT_SECRET,
-            "oidc_scope": "openid,profile,email,groups,offline_access", "oidc_groups_claim": "groups",
-            "oidc_auto_onboard": true,
-        }),
-    )
-    .await;
+    let configured = wharf
+        .admin_api(
+            reqwest::Method::PUT,
+            "/api/v2.0/configurations",
+            serde_json::json!({
+                "auth_mode": "oidc_auth", "oidc_name": "Test OP", "oidc_endpoint": provider.issuer,
+                "oidc_client_id": "wharf", "oidc_client_secret": oidc::CLIENT_SECRET,
+                "oidc_scope": "openid,profile,email,groups,offline_access", "oidc_groups_claim": "groups",
+                "oidc_auto_onboard": true,
+            }),
+        )
+        .await;
     assert_eq!(configured, reqwest::StatusCode::OK);
     // The provider's "developers" group are Developers of project team.
     wharf.create_project("team", false).await;
-    let added = admin_api(
-        &base,
-        reqwest::Method::POST,
-        "/api/v2.0/projects/team/members",
-        serde_json::json!({"role_id": 2, "member_group": {"group_name": "developers", "group_type": 3}}),
-    )
-    .await;
+    let added = wharf
+        .admin_api(
+            reqwest::Method::POST,
+            "/api/v2.0/projects/team/members",
+            serde_json::json!({"role_id": 2, "member_group": {"group_name": "developers", "group_type": 3}}),
+        )
+        .await;
     assert_eq!(added, reqwest::StatusCode::CREATED);
 
     let driver = Driver::start().await;
@@ -811,13 +794,9 @@ async fn single_sign_on_through_the_providers_pages_then_podman_and_skopeo_with_
 
     // Signing out, configured to sign out at the provider too: its confirmation, then back to
     // Wharf's sign-in page.
-    let on = admin_api(
-        &base,
-        reqwest::Method::PUT,
-        "/api/v2.0/configurations",
-        serde_json::json!({"oidc_logout": true}),
-    )
-    .await;
+    let on = wharf
+        .admin_api(reqwest::Method::PUT, "/api/v2.0/configurations", serde_json::json!({"oidc_logout": true}))
+        .await;
     assert_eq!(on, reqwest::StatusCode::OK);
     c.find(Locator::Css("form.inline button.link")).await.expect("sign out").click().await.expect("click");
     wait_for(&c, "button[name=logout][value=yes]", "provider-sign-out").await;

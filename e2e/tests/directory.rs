@@ -10,51 +10,40 @@ use wharf_e2e::*;
 #[allow(dead_code, reason = "the shared fixture has helpers this test does not use")]
 mod ldap;
 
-async fn api(w: &Wharf, method: reqwest::Method, path: &str, body: serde_json::Value) -> reqwest::StatusCode {
-    reqwest::Client::new()
-        .request(method, format!("http://{}{path}", w.host))
-        .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .json(&body)
-        .send()
-        .await
-        .expect("API call")
-        .status()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_users_log_in_with_docker_and_podman_and_groups_grant_the_push() {
     let slapd = ldap::Slapd::start();
     // A one-second credential window, so the directory's change shows within the test.
     let w = Wharf::start_with_settings(|s| s.credential_cache = Some("1s".parse().expect("duration"))).await;
     let put =
-        api(&w, reqwest::Method::PUT, "/api/v2.0/configurations", ldap::configuration(&slapd.url)).await;
+        w.admin_api(reqwest::Method::PUT, "/api/v2.0/configurations", ldap::configuration(&slapd.url)).await;
     assert_eq!(put, reqwest::StatusCode::OK);
     w.create_project("team", false).await;
     let developers = format!("cn=developers,ou=groups,{}", ldap::BASE);
-    let added = api(
-        &w,
-        reqwest::Method::POST,
-        "/api/v2.0/projects/team/members",
-        serde_json::json!({"role_id": 2, "member_group": {"ldap_group_dn": developers}}),
-    )
-    .await;
+    let added = w
+        .admin_api(
+            reqwest::Method::POST,
+            "/api/v2.0/projects/team/members",
+            serde_json::json!({"role_id": 2, "member_group": {"ldap_group_dn": developers}}),
+        )
+        .await;
     // The group is unknown until imported or seen at a sign-in: import it first.
     assert_eq!(added, reqwest::StatusCode::NOT_FOUND);
-    let imported = api(
-        &w,
-        reqwest::Method::POST,
-        "/api/v2.0/usergroups",
-        serde_json::json!({"group_type": 1, "ldap_group_dn": developers}),
-    )
-    .await;
+    let imported = w
+        .admin_api(
+            reqwest::Method::POST,
+            "/api/v2.0/usergroups",
+            serde_json::json!({"group_type": 1, "ldap_group_dn": developers}),
+        )
+        .await;
     assert_eq!(imported, reqwest::StatusCode::CREATED);
-    let added = api(
-        &w,
-        reqwest::Method::POST,
-        "/api/v2.0/projects/team/members",
-        serde_json::json!({"role_id": 2, "member_group": {"ldap_group_dn": developers}}),
-    )
-    .await;
+    let added = w
+        .admin_api(
+            reqwest::Method::POST,
+            "/api/v2.0/projects/team/members",
+            serde_json::json!({"role_id": 2, "member_group": {"ldap_group_dn": developers}}),
+        )
+        .await;
     assert_eq!(added, reqwest::StatusCode::CREATED);
 
     // docker: alice logs in with her directory password and pushes through her group's role.

@@ -17,17 +17,6 @@ fn skopeo() -> Command {
     Command::new("skopeo")
 }
 
-async fn api_post(w: &Wharf, path: &str, body: serde_json::Value) -> reqwest::StatusCode {
-    reqwest::Client::new()
-        .post(format!("http://{}{path}", w.host))
-        .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .json(&body)
-        .send()
-        .await
-        .expect("API call")
-        .status()
-}
-
 async fn digest_of(creds: &str, image: &str) -> String {
     run(skopeo().args(["inspect", "--tls-verify=false", "--creds", creds, "--format", "{{.Digest}}", image]))
         .await
@@ -54,7 +43,7 @@ async fn immutable_tags_refuse_podman_pushes_over_them_and_skopeo_deletes() {
         "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
     });
     assert_eq!(
-        api_post(&w, "/api/v2.0/projects/library/immutabletagrules", rule).await,
+        w.admin_api(reqwest::Method::POST, "/api/v2.0/projects/library/immutabletagrules", rule).await,
         reqwest::StatusCode::CREATED
     );
 
