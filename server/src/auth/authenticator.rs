@@ -263,11 +263,11 @@ impl Authenticator {
                 bool::from(subtle::ConstantTimeEq::ct_eq(plain.as_bytes(), secret.as_bytes()))
             })
         });
-        let (Some(row), true) = (row, genuine) else {
+        let (Some(row), Some(tie), true) = (row, tie, genuine) else {
             self.throttle.failed(name, client);
             return Err(AuthError::InvalidCredentials);
         };
-        self.provider_session(row.id, name).await?;
+        self.provider_session(Some(&tie), row.id, name).await?;
         self.throttle.succeeded(name, client);
         Ok(Identity::User { id: row.id, name: row.username, sysadmin: row.sysadmin })
     }
@@ -276,8 +276,14 @@ impl Authenticator {
     /// tokens of its last sign-in or refresh expire, then asked with the refresh token (one
     /// replica asks; the others trust it for the moment the asking takes). A provider that
     /// refuses the refresh ends the session until the user signs in to the portal again; the
-    /// groups of a refreshed ID token replace the user's OIDC groups.
-    async fn provider_session(&self, user_id: i64, name: &str) -> Result<(), AuthError> {
+    /// groups of a refreshed ID token replace the user's OIDC groups. `read` is the account's
+    /// tie when the caller has just read it.
+    async fn provider_session(
+        &self,
+        read: Option<&db::oidc::OidcUserRow>,
+        user_id: i64,
+        name: &str,
+    ) -> Result<(), AuthError> {
         const ASKING: i64 = 30;
         let gone = || {
             AuthError::Refused(
@@ -287,10 +293,15 @@ impl Authenticator {
         };
         let now = db::now_ms() / 1000;
         let fresh = |t: &db::oidc::OidcUserRow| t.token_expires > now;
-        match db::oidc::of_user(self.db.reader(), user_id).await? {
-            Some(t) if fresh(&t) => return Ok(()),
-            None => return Err(AuthError::InvalidCredentials),
-            Some(_) => {}
+        let fresh_now = match read {
+            Some(t) => fresh(t),
+            None => match db::oidc::of_user(self.db.reader(), user_id).await? {
+                Some(t) => fresh(&t),
+                None => return Err(AuthError::InvalidCredentials),
+            },
+        };
+        if fresh_now {
+            return Ok(());
         }
         let _turn = self.queue.turn(name).await;
         // Read again from the writer: the check this one waited for may have refreshed already.
@@ -492,7 +503,7 @@ impl Authenticator {
             Some(r) if !r.disabled && r.token_generation == claims.generation => {
                 if r.password_hash == db::users::DIRECTORY_ACCOUNT && r.username != LOCAL_ADMIN {
                     if self.mode().await? == AuthMode::Oidc {
-                        self.provider_session(r.id, &r.username).await?;
+                        self.provider_session(None, r.id, &r.username).await?;
                         return Ok(Identity::User { id: r.id, name: r.username, sysadmin: r.sysadmin });
                     }
                     return self.still_in_directory(r).await;
