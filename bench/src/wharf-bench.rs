@@ -2,7 +2,8 @@
 //!
 //! Prints: monolithic push throughput of a random blob (default 1 GiB) and its ratio to
 //! `openssl dgst -sha256` of the same file (the hashing limit); chunked push (16 MiB chunks);
-//! pull throughput; manifest `GET` by tag at 64 concurrent connections; the server's RSS idle
+//! pull throughput; manifest `GET` by tag at 64 concurrent connections, with its limit (the same
+//! server answering `GET /v2/` without credentials, no database) and the ratio; the server's RSS idle
 //! and at its peak; and the time from starting the server on the existing data dir to its first
 //! answer. Run it with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-bench` (see the README).
 //!
@@ -299,8 +300,15 @@ async fn push_small_image(c: &Client<HttpConnector, BoxBody>, base: &str) -> Res
     Ok("/v2/library/bench/manifests/latest".into())
 }
 
-/// Anonymous manifest GETs by tag from `connections` keep-alive connections for `secs`.
-async fn manifest_load(base: &str, path: &str, connections: u64, secs: u64) -> Result<(f64, u64)> {
+/// Anonymous GETs of `path` from `connections` keep-alive connections for `secs`: requests per
+/// second answered `expected`, and how many were answered otherwise.
+async fn load(
+    base: &str,
+    path: &str,
+    expected: StatusCode,
+    connections: u64,
+    secs: u64,
+) -> Result<(f64, u64)> {
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -324,7 +332,7 @@ async fn manifest_load(base: &str, path: &str, connections: u64, secs: u64) -> R
                     .header("accept", "application/vnd.oci.image.manifest.v1+json")
                     .body(Empty::new())?;
                 let res = sender.send_request(req).await?;
-                let good = res.status() == StatusCode::OK;
+                let good = res.status() == expected;
                 res.into_body().collect().await?;
                 if good { &ok } else { &failed }.fetch_add(1, Ordering::Relaxed);
             }
@@ -390,7 +398,10 @@ async fn main() -> Result<()> {
     pull(&server.base, "library/mono", &digest, size).await?;
     let pulled = pull(&server.base, "library/mono", &digest, size).await?;
     let path = push_small_image(&c, &server.base).await?;
-    let (rps, failed) = manifest_load(&server.base, &path, connections, secs).await?;
+    // The limit for manifest reads: the same server answering `/v2/` without a credential (a
+    // 401 with its challenge; no database), from the same client, in the same run.
+    let (ping_rps, _) = load(&server.base, "/v2/", StatusCode::UNAUTHORIZED, connections, secs).await?;
+    let (rps, failed) = load(&server.base, &path, StatusCode::OK, connections, secs).await?;
     let rss_end = server.peak_rss_mib()?;
     let started_own = server._child.is_some();
     drop(server);
@@ -410,7 +421,11 @@ async fn main() -> Result<()> {
     );
     println!("chunked push 16MiB: {:.2} GB/s ({:.2} s)", gbps(size, chunked), chunked.as_secs_f64());
     println!("pull:               {:.2} GB/s ({:.2} s)", gbps(size, pulled), pulled.as_secs_f64());
-    println!("manifest GET by tag: {rps:.0} requests/s ({failed} failed)");
+    println!("GET /v2/ (401, the limit): {ping_rps:.0} requests/s");
+    println!(
+        "manifest GET by tag: {rps:.0} requests/s ({:.2} of the limit; {failed} failed)",
+        rps / ping_rps
+    );
     match (rss_idle, rss_after_push, rss_end) {
         (Some(i), Some(a), Some(b)) => println!(
             "server RSS: {i:.1} MiB idle; peak {a:.1} MiB after the monolithic push, {b:.1} MiB at the end"

@@ -180,13 +180,23 @@ async fn an_upstream_killed_mid_blob_caches_nothing_and_the_next_pull_completes(
     let mut cmd = skopeo();
     cmd.args(["copy", "--retry-times", "0", "--src-tls-verify=false", &source, &dest]);
     let pull = tokio::spawn(async move { run_fails(&mut cmd).await });
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Cut it off once the layer is on its way: a fixed wait was flaky on a loaded machine.
+    let spool = w.dir.path().join("proxy-spool");
+    let spooled = || {
+        std::fs::read_dir(&spool)
+            .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum::<u64>())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while spooled() < 4 << 20 {
+        assert!(std::time::Instant::now() < deadline, "the layer never started to arrive");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     upstream.stop();
     let err = pull.await.expect("test");
     assert!(!err.is_empty());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!has_blob(&w, &layers[0]).await, "nothing of the broken transfer is cached");
-    let spool = w.dir.path().join("proxy-spool");
     let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "the spool is cleaned up");
 

@@ -59,6 +59,8 @@ struct Inner {
     stored: [Gauge; 6],
     runs: [Family<StatusLabel, Gauge>; 2],
     run_seconds: [Family<StatusLabel, Gauge<f64, AtomicU64>>; 2],
+    /// Manifest pulls answered from memory, and read from the database.
+    pull_cache: [Counter; 2],
 }
 
 /// This process's metrics.
@@ -121,7 +123,35 @@ impl Default for Metrics {
                 secs.clone(),
             );
         }
-        Self(Arc::new(Inner { registry, requests, latency, pushed, pulled, stored, runs, run_seconds }))
+        let pull_cache: [Counter; 2] = Default::default();
+        registry.register(
+            "wharf_manifest_pulls_from_memory",
+            "Manifest pulls whose database read was answered from memory (nothing had changed).",
+            pull_cache[0].clone(),
+        );
+        registry.register(
+            "wharf_manifest_pulls_read",
+            "Manifest pulls that read the database.",
+            pull_cache[1].clone(),
+        );
+        Self(Arc::new(Inner {
+            registry,
+            requests,
+            latency,
+            pushed,
+            pulled,
+            stored,
+            runs,
+            run_seconds,
+            pull_cache,
+        }))
+    }
+}
+
+impl Metrics {
+    /// The counters of manifest pulls answered from memory and read from the database.
+    pub fn pull_cache_counters(&self) -> [Counter; 2] {
+        self.0.pull_cache.clone()
     }
 }
 

@@ -20,9 +20,21 @@ use crate::retention::RetentionService;
 use crate::storage::BlobStore;
 use crate::users::Users;
 
-/// Everything a request handler may use.
+/// Everything a request handler may use: one shared [`Services`], so the clone every request
+/// makes (axum's `State`, the registry's request) is one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+pub struct Services {
     /// Registry services.
     pub registry: Registry,
     /// Credential checks.
@@ -128,7 +140,9 @@ impl AppState {
         };
         let key = Arc::new(key);
         let endpoints = Endpoints::new(db.clone(), key.clone());
+        let metrics = crate::metrics::Metrics::default();
         let registry = Registry::new(db.clone(), store.clone(), config.gc_grace, auditor.clone())
+            .with_metrics(&metrics)
             .with_max_uploads(config.max_uploads)
             .with_notices(config.registry_host(), config.quota_warning)
             .with_proxy(endpoints.clone(), config.data_dir.join("proxy-spool"));
@@ -174,7 +188,7 @@ impl AppState {
             config.job_lease,
         )
         .with_host(config.registry_host());
-        Ok(Self {
+        Ok(Self(Arc::new(Services {
             registry: registry.clone(),
             auth: auth.clone(),
             projects: projects.clone(),
@@ -191,7 +205,7 @@ impl AppState {
             purge: crate::purge::PurgeService::new(db_for_purge, &holder, config.job_lease),
             endpoints,
             replication,
-            metrics: crate::metrics::Metrics::default(),
+            metrics,
             sessions: crate::auth::session::UiSessions::new(db_for_sessions, secure),
             configurations,
             seal_key: key,
@@ -200,7 +214,7 @@ impl AppState {
                 .site_pkg_dir("pkg")
                 .build(),
             config: Arc::new(config),
-        })
+        })))
     }
 
     /// Starts the background jobs every serving replica runs (the cron scheduler); they stop
@@ -216,10 +230,13 @@ impl AppState {
         let health = self.endpoints.spawn_health_checks(crate::endpoints::HEALTH_EVERY);
         let watch = self.replication.spawn_watch();
         let deliveries = self.webhooks.spawn_worker();
+        // Until it runs, the pull cache stays out of use.
+        let changes = self.db.spawn_change_watch();
         tokio::spawn(async move {
-            // Aborting this task drops the health checks, the replication watch and the webhook
-            // worker with it.
-            let _guards = (AbortOnDrop(health), AbortOnDrop(watch), AbortOnDrop(deliveries));
+            // Aborting this task drops the health checks, the replication watch, the webhook
+            // worker and the database's change watch with it.
+            let _guards =
+                (AbortOnDrop(health), AbortOnDrop(watch), AbortOnDrop(deliveries), AbortOnDrop(changes));
             scheduler.await.ok();
         })
     }

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod blobs;
+pub mod changes;
 pub mod configurations;
 pub mod gc_runs;
 pub mod immutable;
@@ -35,6 +36,7 @@ pub mod usergroups;
 pub mod users;
 pub mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -139,12 +141,14 @@ pub enum Backend {
     Postgres,
 }
 
-/// The database: a read pool and a write pool (the same pool on PostgreSQL).
+/// The database: a read-only pool and a write pool, and the generation of its changes.
 #[derive(Clone, Debug)]
 pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    changes: changes::Changes,
+    url: Arc<secrecy::SecretString>,
 }
 
 /// The current time in unix milliseconds, the unit of every stored time.
@@ -156,34 +160,68 @@ impl Db {
     /// Connects to `url` and runs the migrations.
     pub async fn connect(url: &str) -> DbResult<Self> {
         install_default_drivers();
+        let generation = changes::Generation::default();
+        // The write pool moves the change generation after every use and on every new
+        // connection (see `changes`); the read pool cannot write, so nothing bypasses that.
+        let write_opts = |opts: AnyPoolOptions, setup: &'static str| {
+            let (opened, released) = (generation.clone(), generation.clone());
+            opts.after_connect(move |conn, _| {
+                let opened = opened.clone();
+                Box::pin(async move {
+                    conn.execute(setup).await?;
+                    opened.bump();
+                    Ok(())
+                })
+            })
+            .after_release(move |_, _| {
+                released.bump();
+                Box::pin(async { Ok(true) })
+            })
+        };
+        let read_opts = |opts: AnyPoolOptions, setup: &'static str, read_only: &'static str| {
+            opts.after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(setup).await?;
+                    conn.execute(read_only).await?;
+                    Ok(())
+                })
+            })
+        };
         let db = if url.starts_with("sqlite:") {
             create_private(url);
+            const SETUP: &str = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
+                 PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;";
             let sqlite_opts = |max: u32| {
                 AnyPoolOptions::new()
                     .max_connections(max)
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
-                                 PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
             };
-            let write = sqlite_opts(1).connect(url).await?;
-            let read = sqlite_opts(8).connect(url).await?;
-            Self { read, write, backend: Backend::Sqlite }
+            let write = write_opts(sqlite_opts(1), SETUP).connect(url).await?;
+            let read = read_opts(sqlite_opts(8), SETUP, "PRAGMA query_only=ON").connect(url).await?;
+            Self {
+                changes: changes::Changes::new(generation, write.clone()),
+                read,
+                write,
+                backend: Backend::Sqlite,
+                url: Arc::new(url.into()),
+            }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
-                .await?;
-            Self { read: pool.clone(), write: pool, backend: Backend::Postgres }
+            let pg_opts = |max: u32| {
+                AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30))
+            };
+            let write = write_opts(pg_opts(8), "SELECT 1").connect(url).await?;
+            let read =
+                read_opts(pg_opts(8), "SELECT 1", "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    .connect(url)
+                    .await?;
+            Self {
+                changes: changes::Changes::new(generation, write.clone()),
+                read,
+                write,
+                backend: Backend::Postgres,
+                url: Arc::new(url.into()),
+            }
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
@@ -204,7 +242,19 @@ impl Db {
         self.backend
     }
 
-    /// The pool for reads that need not see the caller's own open transaction.
+    /// The generation of the database's changes, for caches of what it holds.
+    pub fn changes(&self) -> &changes::Changes {
+        &self.changes
+    }
+
+    /// Starts watching other processes' commits (every serving replica does; see
+    /// [`changes`]); stops when the returned task is aborted.
+    pub fn spawn_change_watch(&self) -> tokio::task::JoinHandle<()> {
+        use secrecy::ExposeSecret as _;
+        self.changes.spawn_watch(self.url.expose_secret().to_owned(), self.backend)
+    }
+
+    /// The read-only pool, for reads that need not see the caller's own open transaction.
     pub fn reader(&self) -> &AnyPool {
         &self.read
     }

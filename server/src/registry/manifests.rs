@@ -89,17 +89,17 @@ impl Registry {
             Reference::Tag(t) => (t.as_str(), true),
             Reference::Digest(d) => (d.as_str(), false),
         };
-        let found = db::manifests::lookup(
-            self.db.reader(),
-            name.project(),
-            name.as_str(),
-            text,
-            by_tag,
-            caller.identity.user_id(),
-        )
-        .await?;
-        let (access, manifest) = match found {
-            Some(f) => (Some(f.access), f.manifest),
+        let user_id = caller.identity.user_id();
+        let key = super::pull_cache::Key::new(name.project(), name.as_str(), text, by_tag, user_id);
+        let found = self
+            .pulls
+            .get_or_read(
+                key,
+                db::manifests::lookup(self.db.reader(), name.project(), name.as_str(), text, by_tag, user_id),
+            )
+            .await?;
+        let (access, manifest) = match found.as_deref() {
+            Some(f) => (Some(f.access.clone()), f.manifest.clone()),
             None => (None, None),
         };
         let access = super::decide(caller, name, Action::Pull, access)?;

@@ -12,6 +12,7 @@ pub mod group;
 pub mod handlers;
 pub mod manifests;
 pub mod proxy;
+pub mod pull_cache;
 pub mod route;
 pub mod uploads;
 
@@ -45,6 +46,8 @@ pub struct Registry {
     rules: crate::immutable::RulesCache,
     /// Repositories' full names and creation times by id (they never change).
     names: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, RepoIdentity>>>,
+    /// Manifest pulls' database reads while nothing changed.
+    pulls: pull_cache::PullCache,
 }
 
 /// A repository's full name and creation time.
@@ -122,6 +125,12 @@ pub struct RepoCtx {
 impl Registry {
     /// The registry over `db` and `store`, recording to `auditor`; `gc_grace` is the
     /// collector's grace window, which HEADs keep restarting for blobs in use.
+    /// Counts manifest pulls answered from memory and read from the database in `metrics`.
+    pub fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.pulls = self.pulls.with_counters(metrics.pull_cache_counters());
+        self
+    }
+
     pub fn new(
         db: Db,
         store: BlobStore,
@@ -132,6 +141,7 @@ impl Registry {
         // rarely enough that HEADs do not write on every request: at most once a minute.
         let touch_every_ms = (gc_grace.as_millis() as i64 / 4).min(60_000);
         Self {
+            pulls: pull_cache::PullCache::new(db.changes().clone()),
             db,
             store,
             hashes: Default::default(),

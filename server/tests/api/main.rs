@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod caching;
 mod harbor_compat;
 mod immutable;
 mod labels;
