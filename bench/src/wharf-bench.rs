@@ -348,6 +348,20 @@ async fn load(
     Ok((ok.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64(), failed.load(Ordering::Relaxed)))
 }
 
+/// The server's counts of manifest pulls answered from memory and read from the database
+/// (`/metrics`).
+async fn pull_cache_counts(c: &Client<HttpConnector, BoxBody>, base: &str) -> Result<(u64, u64)> {
+    let res = send(c, Method::GET, &format!("{base}/metrics"), empty(), &[]).await?;
+    let text = String::from_utf8(res.into_body().collect().await?.to_bytes().to_vec())?;
+    let count = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+            .context("the counter is missing")
+    };
+    Ok((count("wharf_manifest_pulls_from_memory_total ")?, count("wharf_manifest_pulls_read_total ")?))
+}
+
 /// Flushes every dirty page so one phase's writeback does not slow the next one down.
 fn settle() {
     Command::new("sync").status().ok();
@@ -402,6 +416,7 @@ async fn main() -> Result<()> {
     // 401 with its challenge; no database), from the same client, in the same run.
     let (ping_rps, _) = load(&server.base, "/v2/", StatusCode::UNAUTHORIZED, connections, secs).await?;
     let (rps, failed) = load(&server.base, &path, StatusCode::OK, connections, secs).await?;
+    let from_memory = pull_cache_counts(&c, &server.base).await.ok();
     let rss_end = server.peak_rss_mib()?;
     let started_own = server._child.is_some();
     drop(server);
@@ -426,6 +441,9 @@ async fn main() -> Result<()> {
         "manifest GET by tag: {rps:.0} requests/s ({:.2} of the limit; {failed} failed)",
         rps / ping_rps
     );
+    if let Some((memory, read)) = from_memory {
+        println!("  answered from memory: {memory} pulls, read from the database: {read}");
+    }
     match (rss_idle, rss_after_push, rss_end) {
         (Some(i), Some(a), Some(b)) => println!(
             "server RSS: {i:.1} MiB idle; peak {a:.1} MiB after the monolithic push, {b:.1} MiB at the end"
