@@ -20,6 +20,7 @@ pub mod identity;
 pub mod immutable;
 pub mod jobs;
 pub mod labels;
+pub mod lazy_client;
 pub mod limits;
 pub mod metrics;
 pub mod migrate;

@@ -143,8 +143,8 @@ pub enum OidcError {
 /// Talks to OpenID Providers.
 #[derive(Clone)]
 pub struct Oidc {
-    verifying: reqwest::Client,
-    trusting: reqwest::Client,
+    verifying: crate::lazy_client::LazyClient,
+    trusting: crate::lazy_client::LazyClient,
     /// Discovery documents (with the provider's keys) by issuer URL and certificate checking,
     /// and when each was read: a sign-in costs no discovery round trips while they are fresh.
     discovered: Arc<Mutex<Discovered>>,
@@ -162,12 +162,14 @@ impl Default for Oidc {
         // No redirects: a provider's endpoints are where its discovery document says (and a
         // redirect is a way to make the server fetch elsewhere).
         let build = |verify: bool| {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(10))
-                .danger_accept_invalid_certs(!verify)
-                .build()
-                .unwrap_or_default()
+            crate::lazy_client::LazyClient::new(move || {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(Duration::from_secs(10))
+                    .danger_accept_invalid_certs(!verify)
+                    .build()
+                    .unwrap_or_default()
+            })
         };
         Self { verifying: build(true), trusting: build(false), discovered: Default::default() }
     }
@@ -193,7 +195,7 @@ pub enum Refresh {
 
 impl Oidc {
     fn client(&self, verify_cert: bool) -> Http {
-        Http(if verify_cert { self.verifying.clone() } else { self.trusting.clone() })
+        Http(if verify_cert { self.verifying.get().clone() } else { self.trusting.get().clone() })
     }
 
     /// The provider at issuer `url`, read now: its discovery document (whose issuer must be

@@ -194,8 +194,8 @@ pub struct Webhooks {
     holder: String,
     retention: Duration,
     lease: Duration,
-    http: reqwest::Client,
-    insecure: reqwest::Client,
+    http: crate::lazy_client::LazyClient,
+    insecure: crate::lazy_client::LazyClient,
 }
 
 impl Webhooks {
@@ -213,13 +213,15 @@ impl Webhooks {
     ) -> Self {
         let timeout = REQUEST_TIMEOUT.min(lease / 2);
         let client = |insecure: bool| {
-            reqwest::Client::builder()
-                .timeout(timeout)
-                .danger_accept_invalid_certs(insecure)
-                // A receiver redirecting elsewhere is not followed with the payload.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default()
+            crate::lazy_client::LazyClient::new(move || {
+                reqwest::Client::builder()
+                    .timeout(timeout)
+                    .danger_accept_invalid_certs(insecure)
+                    // A receiver redirecting elsewhere is not followed with the payload.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap_or_default()
+            })
         };
         Self {
             db,
@@ -639,7 +641,7 @@ impl Webhooks {
             (NotifyType::Http, PayloadFormat::CloudEvents) => "application/cloudevents+json",
             _ => "application/json",
         };
-        let client = if target.skip_cert_verify { &self.insecure } else { &self.http };
+        let client = if target.skip_cert_verify { self.insecure.get() } else { self.http.get() };
         let mut req = client
             .post(&target.address)
             .header("content-type", content_type)
