@@ -188,6 +188,10 @@ impl Podman {
         c.arg("--root").arg(r.join("root")).arg("--runroot").arg(r.join("run"));
         c.args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]);
         c.env("REGISTRY_AUTH_FILE", r.join("auth.json"));
+        // Without an entry in its own file podman falls back to docker's `config.json`: the
+        // user's one may hold the admin's password for a port an earlier test's server had,
+        // and an "anonymous" push then signs in.
+        c.env("DOCKER_CONFIG", r.join("docker"));
         c
     }
 
