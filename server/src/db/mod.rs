@@ -187,7 +187,7 @@ impl Db {
                 })
             })
         };
-        let db = if url.starts_with("sqlite:") {
+        let (read, write, backend) = if url.starts_with("sqlite:") {
             create_private(url);
             const SETUP: &str = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
                  PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;";
@@ -199,13 +199,7 @@ impl Db {
             };
             let write = write_opts(sqlite_opts(1), SETUP).connect(url).await?;
             let read = read_opts(sqlite_opts(8), SETUP, "PRAGMA query_only=ON").connect(url).await?;
-            Self {
-                changes: changes::Changes::new(generation, write.clone()),
-                read,
-                write,
-                backend: Backend::Sqlite,
-                url: Arc::new(url.into()),
-            }
+            (read, write, Backend::Sqlite)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pg_opts = |max: u32| {
                 AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30))
@@ -215,16 +209,12 @@ impl Db {
                 read_opts(pg_opts(8), "SELECT 1", "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
                     .connect(url)
                     .await?;
-            Self {
-                changes: changes::Changes::new(generation, write.clone()),
-                read,
-                write,
-                backend: Backend::Postgres,
-                url: Arc::new(url.into()),
-            }
+            (read, write, Backend::Postgres)
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
+        let changes = changes::Changes::new(generation, write.clone());
+        let db = Self { read, write, backend, changes, url: Arc::new(url.into()) };
         db.migrate().await?;
         Ok(db)
     }
