@@ -5,7 +5,8 @@
 //! pull throughput; manifest `GET` by tag at 64 concurrent connections, with its limit (the same
 //! server answering `GET /v2/` without credentials, no database) and the ratio; the server's RSS idle
 //! and at its peak; and the time from starting the server on the existing data dir to its first
-//! answer. Run it with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-bench` (see the README).
+//! answer; then the same phases against Debian's `docker-registry` (Distribution, the reference
+//! registry) started by the bench when it is installed, side by side. Run it with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-bench` (see the README).
 //!
 //! Settings (environment): `WHARF_BENCH_BLOB_MIB` (default 1024), `WHARF_BENCH_SECONDS` for the
 //! manifest load (default 10), `WHARF_BENCH_CONNECTIONS` (default 64), `WHARF_BIN` (default: the
@@ -42,22 +43,71 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// The registry under test: a `wharf` this bench started, or an external one
-/// (`WHARF_BENCH_TARGET`, with `WHARF_BENCH_TARGET_PID` for its memory) to compare against.
+/// (`WHARF_BENCH_TARGET`, with `WHARF_BENCH_TARGET_PID` for its memory) to compare against, or
+/// the reference (Distribution) this bench started.
 struct Server {
     /// Kept for its `Drop`, which stops the server.
     _child: Option<WharfChild>,
+    _reference: Option<KillOnDrop>,
     pid: Option<u32>,
     base: String,
+}
+
+/// A child process stopped when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
 }
 
 impl Server {
     fn start(dir: &Path) -> Result<Self> {
         if let Ok(base) = std::env::var("WHARF_BENCH_TARGET") {
             let pid = std::env::var("WHARF_BENCH_TARGET_PID").ok().and_then(|p| p.parse().ok());
-            return Ok(Self { _child: None, pid, base: base.trim_end_matches('/').to_owned() });
+            return Ok(Self {
+                _child: None,
+                _reference: None,
+                pid,
+                base: base.trim_end_matches('/').to_owned(),
+            });
         }
         let child = WharfChild::start(&dir.join("data"), PASSWORD)?;
-        Ok(Self { pid: Some(child.pid()), base: child.base.clone(), _child: Some(child) })
+        Ok(Self { pid: Some(child.pid()), base: child.base.clone(), _child: Some(child), _reference: None })
+    }
+
+    /// Debian's `docker-registry` (Distribution) on its own directory under `dir`, open to
+    /// anonymous pushes; `None` when it is not installed.
+    fn distribution(dir: &Path) -> Result<Option<Self>> {
+        let Ok(bin) = which("docker-registry") else { return Ok(None) };
+        let root = dir.join("distribution");
+        std::fs::create_dir_all(&root)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let config = root.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  \
+                 delete: {{enabled: true}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+                root.join("data").display()
+            ),
+        )?;
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting docker-registry")?;
+        let pid = Some(child.id());
+        Ok(Some(Self {
+            _child: None,
+            _reference: Some(KillOnDrop(child)),
+            pid,
+            base: format!("http://127.0.0.1:{port}"),
+        }))
     }
 
     /// Resident set size of the server process now, in MiB (`None`: unknown process).
@@ -69,6 +119,16 @@ impl Server {
     fn peak_rss_mib(&self) -> Result<Option<f64>> {
         self.pid.map(|pid| memory_mib(pid, "VmHWM")).transpose()
     }
+}
+
+/// `name` found on `PATH`.
+fn which(name: &str) -> Result<std::path::PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| format!("{name} is not on PATH"))
 }
 
 fn client() -> Client<HttpConnector, BoxBody> {
@@ -392,64 +452,44 @@ async fn main() -> Result<()> {
     let hash_limit = openssl_gbps(&blob, size)?;
 
     let server = Server::start(tmp.path())?;
-    let c = client();
-    wait_ready(&c, &server.base).await?;
-    // Idle: started and answered once, nothing else yet.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_idle = server.rss_mib()?;
-
-    settle();
-    let (base, file, d) = (server.base.clone(), blob.clone(), digest.clone());
-    let mono = tokio::task::spawn_blocking(move || push_monolithic(&base, "library/mono", &file, size, &d))
-        .await??;
-    let rss_after_push = server.peak_rss_mib()?;
-    settle();
-    let (base, file, d) = (server.base.clone(), blob.clone(), digest.clone());
-    let chunked = tokio::task::spawn_blocking(move || {
-        push_chunked(&base, "library/chunked", &file, size, &d, 16 * MIB)
-    })
-    .await??;
-    pull(&server.base, "library/mono", &digest, size).await?;
-    let pulled = pull(&server.base, "library/mono", &digest, size).await?;
-    let path = push_small_image(&c, &server.base).await?;
-    // The limit for manifest reads: the same server answering `/v2/` without a credential (a
-    // 401 with its challenge; no database), from the same client, in the same run.
-    let (ping_rps, _) = load(&server.base, "/v2/", StatusCode::UNAUTHORIZED, connections, secs).await?;
-    let (rps, failed) = load(&server.base, &path, StatusCode::OK, connections, secs).await?;
-    let from_memory = pull_cache_counts(&c, &server.base).await.ok();
-    let rss_end = server.peak_rss_mib()?;
+    let wharf = measure(&server, &blob, &digest, size, connections, secs).await?;
     let started_own = server._child.is_some();
     drop(server);
     let start = if started_own { Some(start_to_first_answer(&tmp.path().join("data"))?) } else { None };
+    // The reference registry on the same machine, same file, same client, same run.
+    let reference = match (started_own, Server::distribution(tmp.path())?) {
+        (true, Some(d)) => Some(measure(&d, &blob, &digest, size, connections, secs).await?),
+        _ => None,
+    };
 
-    let mono_gbps = gbps(size, mono);
     let fsync = std::env::var("WHARF_STORAGE_FSYNC").unwrap_or_else(|_| "true".into());
     let target = std::env::var("WHARF_BENCH_TARGET")
         .map(|t| format!("external registry {t}"))
         .unwrap_or_else(|_| format!("wharf, storage fsync {fsync}"));
     println!("wharf-bench: {target}; blob {mib} MiB, {connections} connections, {secs} s manifest load");
     println!("hashing limit (openssl dgst -sha256): {hash_limit:.2} GB/s");
+    let of_limits = |d: Duration| {
+        let rate = gbps(size, d);
+        format!("{rate:.2} GB/s ({:.2} of the hashing limit; {:.2} s)", rate / hash_limit, d.as_secs_f64())
+    };
+    println!("monolithic push:    {}", of_limits(wharf.mono));
+    println!("chunked push 16MiB: {}", of_limits(wharf.chunked));
     println!(
-        "monolithic push:    {mono_gbps:.2} GB/s ({:.2} of the hashing limit, {:.2} s)",
-        mono_gbps / hash_limit,
-        mono.as_secs_f64()
+        "pull:               {:.2} GB/s ({:.2} s)",
+        gbps(size, wharf.pulled),
+        wharf.pulled.as_secs_f64()
     );
-    println!("chunked push 16MiB: {:.2} GB/s ({:.2} s)", gbps(size, chunked), chunked.as_secs_f64());
-    println!("pull:               {:.2} GB/s ({:.2} s)", gbps(size, pulled), pulled.as_secs_f64());
-    println!("GET /v2/ (401, the limit): {ping_rps:.0} requests/s");
+    println!("GET /v2/ (the limit): {:.0} requests/s", wharf.ping_rps);
     println!(
-        "manifest GET by tag: {rps:.0} requests/s ({:.2} of the limit; {failed} failed)",
-        rps / ping_rps
+        "manifest GET by tag: {:.0} requests/s ({:.2} of the limit; {} failed)",
+        wharf.rps,
+        wharf.rps / wharf.ping_rps,
+        wharf.failed
     );
-    if let Some((memory, read)) = from_memory {
+    if let Some((memory, read)) = wharf.from_memory {
         println!("  answered from memory: {memory} pulls, read from the database: {read}");
     }
-    match (rss_idle, rss_after_push, rss_end) {
-        (Some(i), Some(a), Some(b)) => println!(
-            "server RSS: {i:.1} MiB idle; peak {a:.1} MiB after the monolithic push, {b:.1} MiB at the end"
-        ),
-        _ => println!("server RSS: unknown (set WHARF_BENCH_TARGET_PID)"),
-    }
+    println!("server RSS: {}", wharf.rss());
     if let Some((median, all)) = start {
         let all: Vec<String> = all.iter().map(|d| format!("{:.1}", d.as_secs_f64() * 1e3)).collect();
         println!(
@@ -459,7 +499,113 @@ async fn main() -> Result<()> {
             all.join(", ")
         );
     }
+    match reference {
+        Some(r) => {
+            println!("reference, same run: Distribution (Debian docker-registry; it does not fsync)");
+            println!(
+                "  monolithic push:    {} — Wharf {:.2}x",
+                of_limits(r.mono),
+                r.mono.as_secs_f64() / wharf.mono.as_secs_f64()
+            );
+            println!(
+                "  chunked push 16MiB: {} — Wharf {:.2}x",
+                of_limits(r.chunked),
+                r.chunked.as_secs_f64() / wharf.chunked.as_secs_f64()
+            );
+            println!(
+                "  pull:               {:.2} GB/s — Wharf {:.2}x",
+                gbps(size, r.pulled),
+                r.pulled.as_secs_f64() / wharf.pulled.as_secs_f64()
+            );
+            println!(
+                "  manifest GET by tag: {:.0} requests/s ({} failed; its GET /v2/: {:.0}/s) — Wharf {:.2}x",
+                r.rps,
+                r.failed,
+                r.ping_rps,
+                wharf.rps / r.rps
+            );
+            println!("  RSS: {}", r.rss());
+        }
+        None if started_own => {
+            println!("reference: docker-registry is not installed (apt-get install docker-registry)")
+        }
+        None => {}
+    }
     Ok(())
+}
+
+/// One registry's figures.
+struct Figures {
+    mono: Duration,
+    chunked: Duration,
+    pulled: Duration,
+    /// `GET /v2/` without credentials: the server's own limit for a request.
+    ping_rps: f64,
+    rps: f64,
+    failed: u64,
+    from_memory: Option<(u64, u64)>,
+    rss: [Option<f64>; 3],
+}
+
+impl Figures {
+    fn rss(&self) -> String {
+        match self.rss {
+            [Some(i), Some(a), Some(b)] => {
+                format!("{i:.1} MiB idle; peak {a:.1} MiB after the monolithic push, {b:.1} MiB at the end")
+            }
+            _ => "unknown (set WHARF_BENCH_TARGET_PID)".into(),
+        }
+    }
+}
+
+/// Runs every phase against `server`: pushes of `blob`, pulls, and the manifest load.
+async fn measure(
+    server: &Server,
+    blob: &Path,
+    digest: &str,
+    size: u64,
+    connections: u64,
+    secs: u64,
+) -> Result<Figures> {
+    let c = client();
+    wait_ready(&c, &server.base).await?;
+    // Idle: started and answered once, nothing else yet.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle = server.rss_mib()?;
+
+    settle();
+    let (base, file, d) = (server.base.clone(), blob.to_owned(), digest.to_owned());
+    let mono = tokio::task::spawn_blocking(move || push_monolithic(&base, "library/mono", &file, size, &d))
+        .await??;
+    let rss_after_push = server.peak_rss_mib()?;
+    settle();
+    let (base, file, d) = (server.base.clone(), blob.to_owned(), digest.to_owned());
+    let chunked = tokio::task::spawn_blocking(move || {
+        push_chunked(&base, "library/chunked", &file, size, &d, 16 * MIB)
+    })
+    .await??;
+    pull(&server.base, "library/mono", digest, size).await?;
+    let pulled = pull(&server.base, "library/mono", digest, size).await?;
+    let path = push_small_image(&c, &server.base).await?;
+    // The limit for manifest reads: the same server answering `/v2/` without a credential
+    // (Wharf: a 401 with its challenge, no database; an open registry: 200), from the same
+    // client, in the same run.
+    let anonymous = Request::get(format!("{}/v2/", server.base)).body(empty())?;
+    let ping = c.request(anonymous).await?.status();
+    let (ping_rps, _) = load(&server.base, "/v2/", ping, connections, secs).await?;
+    let (rps, failed) = load(&server.base, &path, StatusCode::OK, connections, secs).await?;
+    let from_memory = pull_cache_counts(&c, &server.base).await.ok();
+    let rss_end = server.peak_rss_mib()?;
+    Ok(Figures {
+        mono,
+        chunked,
+        pulled,
+        ping_rps,
+        rps,
+        failed,
+        from_memory,
+        rss: [rss_idle, rss_after_push, rss_end],
+    })
 }
 
 /// Starts the server on `data` (which holds everything the run pushed) five times, timing each

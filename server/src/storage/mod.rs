@@ -58,11 +58,17 @@ pub enum StorageError {
 impl StorageError {
     /// Whether the store is out of space (or over quota): a full disk, not a passing failure.
     pub fn is_full(&self) -> bool {
+        let full = |io: &std::io::Error| {
+            io.kind() == std::io::ErrorKind::StorageFull || matches!(io.raw_os_error(), Some(28 | 122))
+        };
+        // `Io` is transparent: its `source()` skips the I/O error itself.
+        if let Self::Io(io) = self {
+            return full(io);
+        }
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
         while let Some(e) = source {
             if let Some(io) = e.downcast_ref::<std::io::Error>()
-                && (io.kind() == std::io::ErrorKind::StorageFull
-                    || matches!(io.raw_os_error(), Some(28 | 122)))
+                && full(io)
             {
                 return true;
             }
@@ -454,9 +460,12 @@ mod tests {
 
     /// The backends to test, each with a fresh root; the guard keeps a temp dir alive.
     fn backends() -> Vec<(Option<tempfile::TempDir>, BlobStore)> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let local = BlobStore::open(dir.path().to_str().expect("utf8"), false).expect("open local");
-        let mut all = vec![(Some(dir), local)];
+        let mut all = Vec::new();
+        for fsync in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let local = BlobStore::open(dir.path().to_str().expect("utf8"), fsync).expect("open local");
+            all.push((Some(dir), local));
+        }
         if let Some(bucket) = std::env::var("WHARF_TEST_S3").ok().filter(|b| !b.is_empty()) {
             let url = format!("{}/{}", bucket.trim_end_matches('/'), uuid::Uuid::new_v4().simple());
             all.push((None, BlobStore::open(&url, false).expect("open s3")));
@@ -553,6 +562,63 @@ mod tests {
             assert!(matches!(r, Err(StorageError::Body(_))));
             assert!(matches!(s.size(&k).await, Err(StorageError::NotFound(_))));
         }
+    }
+
+    #[tokio::test]
+    async fn many_small_chunks_arrive_whole_and_in_order() {
+        for (_guard, s) in backends() {
+            // More chunks than one batched write takes, and a size no batch divides.
+            let data: Vec<u8> = (0..3_000_001u32).map(|i| (i.wrapping_mul(7) % 255) as u8).collect();
+            let k = StorageKey::UploadPart { upload: "u5".into(), part: "0".into() };
+            let n = s.write_stream(&k, chunks(&data, 1000), |_| {}).await.expect("write");
+            assert_eq!(n as usize, data.len());
+            assert_eq!(read_all(&s, &k, None).await, data);
+        }
+    }
+
+    /// A request dropped mid-body (a client gone, a cancelled handler) leaves neither the object
+    /// nor a staging file, and a write in progress is never listed.
+    #[tokio::test]
+    async fn a_dropped_write_leaves_nothing_and_is_never_listed() {
+        for (guard, s) in backends() {
+            let k = StorageKey::UploadPart { upload: "u6".into(), part: "0".into() };
+            let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, std::io::Error>>();
+            tx.unbounded_send(Ok(Bytes::from(vec![7u8; 9_000_000]))).expect("send");
+            let mut write = Box::pin(s.write_stream(&k, rx, |_| {}));
+            let waited = tokio::time::timeout(std::time::Duration::from_millis(300), &mut write).await;
+            assert!(waited.is_err(), "the body never ends, so the write cannot");
+            let nothing = || async {
+                assert!(s.list(&StorageKey::UploadArea).await.expect("list").is_empty());
+                assert!(matches!(s.size(&k).await, Err(StorageError::NotFound(_))));
+            };
+            nothing().await;
+            drop(write);
+            nothing().await;
+            if let Some(dir) = guard {
+                let left: Vec<_> = walk(dir.path());
+                assert!(left.iter().all(|p| !p.contains('#')), "staging files left: {left:?}");
+            }
+        }
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_full_disk_is_told_apart() {
+        let full = StorageError::Io(std::io::Error::from_raw_os_error(28));
+        assert!(full.is_full());
+        assert!(!StorageError::Io(std::io::Error::other("flaky")).is_full());
     }
 
     #[test]

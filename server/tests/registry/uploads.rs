@@ -309,3 +309,52 @@ async fn an_account_may_keep_only_so_many_upload_sessions_open() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(start("admin", ADMIN_PASSWORD).await.status(), StatusCode::ACCEPTED);
 }
+
+/// A refused or cut-off chunk leaves nothing behind, so the blob is exactly the accepted chunks;
+/// and a chunk for an upload that has completed is refused without touching the blob.
+#[tokio::test]
+async fn refused_bytes_never_reach_the_blob_and_late_chunks_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start().await;
+    let loc = start(&app, "library/once").await;
+    let (a, b) = (random_bytes(300_000), random_bytes(200_000));
+    let res = app.admin(Method::PATCH, &loc).header("content-range", "0-299999").body(a.clone()).call().await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    // Announces 100 bytes, sends 10: refused after its bytes reached the file.
+    let res = app
+        .admin(Method::PATCH, &loc)
+        .header("content-range", "300000-300099")
+        .body(vec![9u8; 10])
+        .call()
+        .await;
+    expect_error(res, StatusCode::BAD_REQUEST, "SIZE_INVALID").await;
+    // Cut off mid-body.
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let auth = base64_basic("admin", ADMIN_PASSWORD);
+    let req = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Length: 100000\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    s.write_all(&[8u8; 50_000]).await.expect("write");
+    s.shutdown().await.expect("shutdown");
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut Vec::new())).await;
+    let res = app.admin(Method::GET, &loc).call().await;
+    assert_eq!(header(&res, "range"), Some("0-299999"), "only the accepted chunk counts");
+
+    let res =
+        app.admin(Method::PATCH, &loc).header("content-range", "300000-499999").body(b.clone()).call().await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let files = upload_files(&app).await;
+    assert_eq!(files.len(), 2, "one object per accepted chunk, nothing of the refused ones: {files:?}");
+    let whole = [a, b].concat();
+    let d = sha256(&whole);
+    let res = app.admin(Method::PUT, &format!("{loc}?digest={d}")).call().await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(get_blob(&app, "library/once", &d).await, whole);
+    assert!(upload_files(&app).await.is_empty(), "the upload's data is gone once it is a blob");
+
+    let res = app.admin(Method::PATCH, &loc).body("late").call().await;
+    expect_error(res, StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN").await;
+    assert_eq!(get_blob(&app, "library/once", &d).await, whole, "a late chunk never reaches the blob");
+    assert!(upload_files(&app).await.is_empty());
+}
