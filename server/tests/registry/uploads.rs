@@ -262,22 +262,26 @@ async fn racing_chunks_at_the_same_offset_never_mix() {
 
 #[tokio::test]
 async fn a_truncated_body_appends_nothing() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::start().await;
     let loc = start(&app, "library/trunc").await;
+    cut_off_patch(&app, &loc, 5000).await;
+    let res = app.admin(Method::GET, &loc).call().await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&res, "range"), Some("0-0"), "a half-sent chunk must not count");
+}
+
+/// A `PATCH` to `loc` announcing 100,000 bytes whose client sends `sent` and goes away.
+async fn cut_off_patch(app: &TestApp, loc: &str, sent: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
     let auth = base64_basic("admin", ADMIN_PASSWORD);
     let req = format!(
         "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Length: 100000\r\n\r\n"
     );
     s.write_all(req.as_bytes()).await.expect("write");
-    s.write_all(&[7u8; 5000]).await.expect("write");
+    s.write_all(&vec![7u8; sent]).await.expect("write");
     s.shutdown().await.expect("shutdown");
-    let mut sink = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut sink)).await;
-    let res = app.admin(Method::GET, &loc).call().await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(header(&res, "range"), Some("0-0"), "a half-sent chunk must not count");
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut Vec::new())).await;
 }
 
 fn base64_basic(user: &str, pass: &str) -> String {
@@ -314,7 +318,6 @@ async fn an_account_may_keep_only_so_many_upload_sessions_open() {
 /// and a chunk for an upload that has completed is refused without touching the blob.
 #[tokio::test]
 async fn refused_bytes_never_reach_the_blob_and_late_chunks_are_refused() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::start().await;
     let loc = start(&app, "library/once").await;
     let (a, b) = (random_bytes(300_000), random_bytes(200_000));
@@ -328,16 +331,7 @@ async fn refused_bytes_never_reach_the_blob_and_late_chunks_are_refused() {
         .call()
         .await;
     expect_error(res, StatusCode::BAD_REQUEST, "SIZE_INVALID").await;
-    // Cut off mid-body.
-    let mut s = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
-    let auth = base64_basic("admin", ADMIN_PASSWORD);
-    let req = format!(
-        "PATCH {loc} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Length: 100000\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    s.write_all(&[8u8; 50_000]).await.expect("write");
-    s.shutdown().await.expect("shutdown");
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut Vec::new())).await;
+    cut_off_patch(&app, &loc, 50_000).await;
     let res = app.admin(Method::GET, &loc).call().await;
     assert_eq!(header(&res, "range"), Some("0-299999"), "only the accepted chunk counts");
 
