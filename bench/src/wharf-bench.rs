@@ -457,9 +457,10 @@ async fn main() -> Result<()> {
     drop(server);
     let start = if started_own { Some(start_to_first_answer(&tmp.path().join("data"))?) } else { None };
     // The reference registry on the same machine, same file, same client, same run.
-    let reference = match (started_own, Server::distribution(tmp.path())?) {
-        (true, Some(d)) => Some(measure(&d, &blob, &digest, size, connections, secs).await?),
-        _ => None,
+    let distribution = if started_own { Server::distribution(tmp.path())? } else { None };
+    let reference = match distribution {
+        Some(d) => Some(measure(&d, &blob, &digest, size, connections, secs).await?),
+        None => None,
     };
 
     let fsync = std::env::var("WHARF_STORAGE_FSYNC").unwrap_or_else(|_| "true".into());
