@@ -323,7 +323,7 @@ async fn refused_bytes_never_reach_the_blob_and_late_chunks_are_refused() {
     let (a, b) = (random_bytes(300_000), random_bytes(200_000));
     let res = app.admin(Method::PATCH, &loc).header("content-range", "0-299999").body(a.clone()).call().await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    // Announces 100 bytes, sends 10: refused after its bytes reached the file.
+    // Announces 100 bytes, sends 10: refused once its bytes were received and stored.
     let res = app
         .admin(Method::PATCH, &loc)
         .header("content-range", "300000-300099")
