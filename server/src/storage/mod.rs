@@ -567,7 +567,7 @@ mod tests {
     #[tokio::test]
     async fn many_small_chunks_arrive_whole_and_in_order() {
         for (_guard, s) in backends() {
-            // More chunks than one batched write takes, and a size no batch divides.
+            // Thousands of chunks per part of the streaming write, and a size no part size divides.
             let data: Vec<u8> = (0..3_000_001u32).map(|i| (i.wrapping_mul(7) % 255) as u8).collect();
             let k = StorageKey::UploadPart { upload: "u5".into(), part: "0".into() };
             let n = s.write_stream(&k, chunks(&data, 1000), |_| {}).await.expect("write");
