@@ -148,6 +148,38 @@ pub async fn get_artifact(repository: String, reference: String) -> Result<Artif
     portal.artifact(&who, &repository, &reference).await
 }
 
+/// One page of one layer's files.
+#[server(prefix = "/ui", endpoint = "layer_files", input = GetUrl)]
+pub async fn list_layer_files(
+    repository: String,
+    reference: String,
+    layer: String,
+    q: String,
+    page: i64,
+) -> Result<LayerFiles, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.layer_files(&who, &repository, &reference, &layer, &q, page).await
+}
+
+/// One directory of an image's merged filesystem.
+#[server(prefix = "/ui", endpoint = "filesystem", input = GetUrl)]
+pub async fn filesystem(
+    repository: String,
+    reference: String,
+    path: String,
+    page: i64,
+) -> Result<TreeListing, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.filesystem(&who, &repository, &reference, &path, page).await
+}
+
+/// Two images of a repository compared.
+#[server(prefix = "/ui", endpoint = "compare", input = GetUrl)]
+pub async fn compare(repository: String, reference: String, with: String) -> Result<Comparison, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.compare(&who, &repository, &reference, &with).await
+}
+
 /// Deletes a tag, then shows the artifact again.
 #[server(prefix = "/ui", endpoint = "delete_tag")]
 pub async fn delete_tag(

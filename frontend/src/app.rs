@@ -9,9 +9,10 @@ use leptos_router::{SsrMode, path};
 
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{
-    AccountPage, ArtifactPage, AuthSettingsPage, GcPage, GroupsPage, ImmutabilityPage, LoginPage, LogsPage,
-    MembersPage, NotFound, OidcOnboardPage, ProjectPage, ProjectsPage, RegistriesPage, ReplicationPage,
-    ReplicationRunPage, RepositoryPage, RetentionPage, RobotsPage, SettingsPage, UsersPage, WebhooksPage,
+    AccountPage, ArtifactPage, AuthSettingsPage, ComparePage, FilesystemPage, GcPage, GroupsPage,
+    ImmutabilityPage, LayerPage, LoginPage, LogsPage, MembersPage, NotFound, OidcOnboardPage, ProjectPage,
+    ProjectsPage, RegistriesPage, ReplicationPage, ReplicationRunPage, RepositoryPage, RetentionPage,
+    RobotsPage, SettingsPage, UsersPage, WebhooksPage,
 };
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
@@ -148,6 +149,9 @@ fn Shell() -> impl IntoView {
                     <Route path=path!("/admin/auth") view=AuthSettingsPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/layers/*name") view=LayerPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/filesystem/*name") view=FilesystemPage ssr=SsrMode::PartiallyBlocked />
+                    <Route path=path!("/compare/*name") view=ComparePage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/registries") view=RegistriesPage ssr=SsrMode::PartiallyBlocked />
                     <Route path=path!("/admin/replication") view=ReplicationPage ssr=SsrMode::PartiallyBlocked />

@@ -142,6 +142,35 @@ pub fn QuotaMeter(used: i64, limit: i64) -> impl IntoView {
     .into_any()
 }
 
+/// A file's kind and permission bits as `ls -l` shows them (`drwxr-xr-x`); nothing for a
+/// deletion.
+pub fn file_mode(kind: crate::types::FileKind, mode: u32) -> String {
+    use crate::types::FileKind;
+    let first = match kind {
+        FileKind::Dir => 'd',
+        FileKind::Symlink => 'l',
+        FileKind::Hardlink | FileKind::File => '-',
+        FileKind::Device => 'c',
+        FileKind::Fifo => 'p',
+        FileKind::Whiteout | FileKind::Opaque => return String::new(),
+    };
+    let mut out = String::with_capacity(10);
+    out.push(first);
+    for (shift, special, set, unset) in [(6, 0o4000, 's', 'S'), (3, 0o2000, 's', 'S'), (0, 0o1000, 't', 'T')]
+    {
+        let bits = (mode >> shift) & 0o7;
+        out.push(if bits & 4 != 0 { 'r' } else { '-' });
+        out.push(if bits & 2 != 0 { 'w' } else { '-' });
+        out.push(match (bits & 1 != 0, mode & special != 0) {
+            (true, true) => set,
+            (false, true) => unset,
+            (true, false) => 'x',
+            (false, false) => '-',
+        });
+    }
+    out
+}
+
 /// Bytes as B, KiB, MiB, GiB or TiB.
 pub fn human_size(bytes: i64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -210,6 +239,17 @@ pub fn outcome(result: Option<Result<String, PortalError>>) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_read_as_ls_shows_them() {
+        use crate::types::FileKind;
+        assert_eq!(file_mode(FileKind::Dir, 0o755), "drwxr-xr-x");
+        assert_eq!(file_mode(FileKind::File, 0o4755), "-rwsr-xr-x");
+        assert_eq!(file_mode(FileKind::Dir, 0o1777), "drwxrwxrwt");
+        assert_eq!(file_mode(FileKind::Symlink, 0o777), "lrwxrwxrwx");
+        assert_eq!(file_mode(FileKind::File, 0o2644), "-rw-r-Sr--");
+        assert_eq!(file_mode(FileKind::Whiteout, 0), "");
+    }
 
     #[test]
     fn sizes_and_digests_read_well() {

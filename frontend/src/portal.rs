@@ -71,6 +71,33 @@ pub trait Portal: Send + Sync {
     ) -> PortalResult<ArtifactList>;
     /// One artifact by tag or digest.
     async fn artifact(&self, who: &Viewer, repository: &str, reference: &str) -> PortalResult<ArtifactView>;
+    /// One page of one layer's entries (those whose path contains `q`).
+    async fn layer_files(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        reference: &str,
+        layer: &str,
+        q: &str,
+        page: i64,
+    ) -> PortalResult<LayerFiles>;
+    /// One directory of an image's merged filesystem.
+    async fn filesystem(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        reference: &str,
+        path: &str,
+        page: i64,
+    ) -> PortalResult<TreeListing>;
+    /// Two images of a repository compared.
+    async fn compare(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        reference: &str,
+        with: &str,
+    ) -> PortalResult<Comparison>;
     /// Deletes a tag.
     async fn delete_tag(&self, who: &Viewer, repository: &str, tag: &str) -> PortalResult<()>;
     /// Adds a tag to an artifact.

@@ -1138,13 +1138,246 @@ pub struct ArtifactSummary {
 
 /// A layer (or other blob) an artifact references.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LayerView {
     /// Digest.
     pub digest: String,
     /// Media type.
     pub media_type: String,
-    /// Size in bytes.
+    /// Size in bytes (compressed, as stored).
     pub size: i64,
+    /// The build step (history entry) that made it, when the image records one.
+    pub created_by: Option<String>,
+}
+
+/// What an entry of a layer (or of an image's merged filesystem) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (`target` is where it points).
+    Symlink,
+    /// A hard link (`target` is the path it shares content with).
+    Hardlink,
+    /// A character or block device.
+    Device,
+    /// A named pipe.
+    Fifo,
+    /// A whiteout: the layer deletes `path` (and everything under it) from the layers below.
+    Whiteout,
+    /// An opaque directory: the layer hides everything the layers below put in `path`.
+    Opaque,
+}
+
+impl FileKind {
+    /// How a listing shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Dir => "directory",
+            Self::Symlink => "symlink",
+            Self::Hardlink => "hard link",
+            Self::Device => "device",
+            Self::Fifo => "pipe",
+            Self::Whiteout => "deleted",
+            Self::Opaque => "emptied",
+        }
+    }
+
+    /// Whether it removes something rather than adding it.
+    pub fn is_deletion(self) -> bool {
+        matches!(self, Self::Whiteout | Self::Opaque)
+    }
+}
+
+/// One entry of a layer, as its tar archive records it (whiteouts already turned into the path
+/// they delete).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LayerFile {
+    /// Path inside the image, `/`-rooted.
+    pub path: String,
+    /// What it is.
+    pub kind: FileKind,
+    /// Size of a regular file's content, else 0.
+    pub size: u64,
+    /// Unix permission bits (`0o755`).
+    pub mode: u32,
+    /// A link's target.
+    pub target: Option<String>,
+}
+
+/// A page of one layer's entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LayerFiles {
+    /// The image's repository.
+    pub repository: String,
+    /// The image's digest.
+    pub artifact: String,
+    /// The layer: digest, media type, size and the build step that made it.
+    pub layer: LayerView,
+    /// Its 1-based position in the image, bottom first.
+    pub index: usize,
+    /// Layers in the image.
+    pub layer_count: usize,
+    /// Entries in the layer (as far as it was read).
+    pub entries: u64,
+    /// Bytes of file content in the layer, unpacked.
+    pub unpacked_size: u64,
+    /// The layer has more entries than Wharf lists; `entries` counts the listed ones.
+    pub truncated: bool,
+    /// This page's entries, in archive order.
+    pub files: Vec<LayerFile>,
+    /// Entries matching the filter, across all pages.
+    pub total: i64,
+    /// 1-based page number.
+    pub page: i64,
+    /// Entries per page.
+    pub page_size: i64,
+}
+
+/// An entry of an image's merged filesystem: what a container sees after all layers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TreeEntry {
+    /// Its name in its directory.
+    pub name: String,
+    /// Its path, `/`-rooted.
+    pub path: String,
+    /// What it is (`whiteout` for something an upper layer removed).
+    pub kind: FileKind,
+    /// A file's size; a directory's is everything beneath it; a removed entry's is what it
+    /// held before removal.
+    pub size: u64,
+    /// Regular files beneath a directory (1 for a file).
+    pub files: u64,
+    /// Unix permission bits.
+    pub mode: u32,
+    /// A link's target.
+    pub target: Option<String>,
+    /// The 1-based layer that last wrote it (or removed it).
+    pub layer: usize,
+}
+
+/// One directory of an image's merged filesystem, its entries largest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TreeListing {
+    /// The image's repository.
+    pub repository: String,
+    /// The image's digest.
+    pub artifact: String,
+    /// The directory, `/`-rooted.
+    pub path: String,
+    /// The directory itself (size and files beneath it).
+    pub dir: TreeEntry,
+    /// The image's layers, bottom first (entries name them by position).
+    pub layers: Vec<LayerView>,
+    /// Some layer has more entries than Wharf lists: the view may be incomplete.
+    pub truncated: bool,
+    /// This page of the directory's entries, largest first; removed entries last.
+    pub entries: Vec<TreeEntry>,
+    /// The largest files beneath the directory, largest first.
+    pub largest: Vec<TreeEntry>,
+    /// Entries in the directory, across all pages.
+    pub total: i64,
+    /// 1-based page number.
+    pub page: i64,
+    /// Entries per page.
+    pub page_size: i64,
+}
+
+/// How a path differs between two images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Only in the second image.
+    Added,
+    /// Only in the first image.
+    Removed,
+    /// In both, with a different kind, size, mode, link target or content.
+    Changed,
+}
+
+impl ChangeKind {
+    /// How a comparison shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Removed => "removed",
+            Self::Changed => "changed",
+        }
+    }
+}
+
+/// A file that differs between two images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FileChange {
+    /// Its path, `/`-rooted.
+    pub path: String,
+    /// Added, removed or changed.
+    pub change: ChangeKind,
+    /// Its size in the first image.
+    pub before: Option<u64>,
+    /// Its size in the second image.
+    pub after: Option<u64>,
+}
+
+/// A configuration field that differs between two images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ConfigChange {
+    /// The field (`Entrypoint`, `Env PATH`, `Label version`, `Exposed port 80/tcp`, …).
+    pub field: String,
+    /// Its value in the first image.
+    pub before: Option<String>,
+    /// Its value in the second image.
+    pub after: Option<String>,
+}
+
+/// Two images of a repository compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Comparison {
+    /// The repository.
+    pub repository: String,
+    /// The first image's digest.
+    pub base: String,
+    /// The second image's digest.
+    pub other: String,
+    /// The first image's tags.
+    pub base_tags: Vec<String>,
+    /// The second image's tags.
+    pub other_tags: Vec<String>,
+    /// The first image's size (manifest and everything it references).
+    pub base_size: i64,
+    /// The second image's size.
+    pub other_size: i64,
+    /// Layers both share.
+    pub shared_layers: Vec<LayerView>,
+    /// Layers only the first has.
+    pub base_layers: Vec<LayerView>,
+    /// Layers only the second has.
+    pub other_layers: Vec<LayerView>,
+    /// Files only the second has.
+    pub added: u64,
+    /// Files only the first has.
+    pub removed: u64,
+    /// Files in both that differ.
+    pub changed: u64,
+    /// The differing files, by path; at most a few thousand (see `files_truncated`).
+    pub files: Vec<FileChange>,
+    /// More files differ than `files` holds.
+    pub files_truncated: bool,
+    /// Configuration fields that differ.
+    pub config: Vec<ConfigChange>,
 }
 
 /// One platform of an index.

@@ -18,6 +18,7 @@ pub mod endpoints;
 pub mod gc;
 pub mod identity;
 pub mod immutable;
+pub mod inspect;
 pub mod jobs;
 pub mod labels;
 pub mod lazy_client;

@@ -685,7 +685,7 @@ impl Portal for WharfPortal {
         let d = self.0.artifacts.details(&id, &p, repo, reference).await?;
         let manifest: serde_json::Value = serde_json::from_slice(&d.content).unwrap_or_default();
         let descriptors = d.manifest.as_ref();
-        let layers = descriptors.map_or(&[][..], |m| m.layers());
+        let layers = crate::inspect::layer_views(&d);
         let children = descriptors.map_or(&[][..], |m| m.children());
         let media_type = d.artifact.0.media_type.clone();
         let summary = summary(d.artifact);
@@ -701,14 +701,7 @@ impl Portal for WharfPortal {
             manifest: serde_json::to_string_pretty(&manifest).unwrap_or_default(),
             config: d.config.as_ref().map(|c| c.fields()).unwrap_or_default(),
             history: d.config.as_ref().map(|c| c.history_lines()).unwrap_or_default(),
-            layers: layers
-                .iter()
-                .map(|l| LayerView {
-                    digest: l.digest.to_string(),
-                    media_type: l.media_type.clone(),
-                    size: l.size,
-                })
-                .collect(),
+            layers,
             platforms: children
                 .iter()
                 .map(|c| PlatformView {
@@ -727,6 +720,55 @@ impl Portal for WharfPortal {
             },
             summary,
         })
+    }
+
+    async fn layer_files(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        reference: &str,
+        layer: &str,
+        q: &str,
+        page_no: i64,
+    ) -> PortalResult<LayerFiles> {
+        let (p, repo) = split_repo(repository)?;
+        const FILES_PER_PAGE: i64 = 200;
+        Ok(self
+            .0
+            .inspector
+            .layer_files(&identity(who), &p, repo, reference, layer, q, page_no, FILES_PER_PAGE)
+            .await?)
+    }
+
+    async fn filesystem(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        reference: &str,
+        path: &str,
+        page_no: i64,
+    ) -> PortalResult<TreeListing> {
+        let (p, repo) = split_repo(repository)?;
+        const ENTRIES_PER_PAGE: i64 = 200;
+        Ok(self
+            .0
+            .inspector
+            .tree(&identity(who), &p, repo, reference, path, page_no, ENTRIES_PER_PAGE)
+            .await?)
+    }
+
+    async fn compare(
+        &self,
+        who: &Viewer,
+        repository: &str,
+        reference: &str,
+        with: &str,
+    ) -> PortalResult<Comparison> {
+        let (p, repo) = split_repo(repository)?;
+        if with.trim().is_empty() {
+            return Err(PortalError::Invalid("Name a tag or digest to compare with.".into()));
+        }
+        Ok(self.0.inspector.compare(&identity(who), &p, repo, reference, with.trim()).await?)
     }
 
     async fn delete_tag(&self, who: &Viewer, repository: &str, tag: &str) -> PortalResult<()> {

@@ -45,6 +45,8 @@ pub struct Services {
     pub users: Users,
     /// Repository, artifact and tag browsing.
     pub artifacts: Artifacts,
+    /// Looking inside images (layer files, merged filesystem, comparison).
+    pub inspector: crate::inspect::Inspector,
     /// The database.
     pub db: Db,
     /// The blob store.
@@ -188,12 +190,14 @@ impl AppState {
             config.job_lease,
         )
         .with_host(config.registry_host());
+        let artifacts = Artifacts::new(db.clone(), projects.clone(), registry.clone(), auditor.clone());
         Ok(Self(Arc::new(Services {
             registry: registry.clone(),
             auth: auth.clone(),
-            projects: projects.clone(),
+            projects,
             users: Users::new(db.clone(), auth),
-            artifacts: Artifacts::new(db.clone(), projects, registry.clone(), auditor.clone()),
+            inspector: crate::inspect::Inspector::new(artifacts.clone(), store.clone()),
+            artifacts,
             db,
             store,
             auditor,

@@ -5,9 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::{artifact_href, repository_href};
+use super::{artifact_href, filesystem_href, layer_href, repository_href};
 use crate::api::{AddTag, DeleteArtifact, DeleteTag, LabelArtifact, UnlabelArtifact, get_artifact};
-use crate::components::{CopyCommand, CsrfField, Failure, first_error, human_size, short_digest};
+use crate::components::{CopyCommand, CsrfField, Failure, encode, first_error, human_size, short_digest};
 
 /// `/artifacts/<repository>?ref=<tag or digest>`
 #[component]
@@ -137,21 +137,47 @@ pub fn ArtifactPage() -> impl IntoView {
                             {a.config.iter().map(|(k, v)| view! { <dt>{k.clone()}</dt><dd><code>{v.clone()}</code></dd> }).collect_view()}
                         </dl>
                     })}
-                    {(!a.layers.is_empty()).then(|| view! {
-                        <h2>"Layers"</h2>
-                        <table class="list layers">
-                            <thead><tr><th>"#"</th><th>"Digest"</th><th>"Media type"</th><th>"Size"</th></tr></thead>
-                            <tbody>
-                                {a.layers.iter().enumerate().map(|(i, l)| view! {
-                                    <tr>
-                                        <td class="num">{i + 1}</td>
-                                        <td class="digest" title=l.digest.clone()>{short_digest(&l.digest)}</td>
-                                        <td>{l.media_type.clone()}</td>
-                                        <td class="num">{human_size(l.size)}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                    {(!a.layers.is_empty()).then(|| {
+                        let (repo, digest) = (repo.clone(), digest.clone());
+                        let browsable = a.layers.iter().all(|l| l.media_type.contains("tar"));
+                        view! {
+                            <h2>"Layers"</h2>
+                            {browsable.then(|| view! {
+                                <p class="row">
+                                    <a class="button" href=filesystem_href(&repo, &digest, "/")>"Browse the filesystem"</a>
+                                    <span class="muted">"what a container sees, largest first, with the layer each file came from"</span>
+                                </p>
+                            })}
+                            <table class="list layers">
+                                <thead><tr><th>"#"</th><th>"Digest"</th><th>"Build step"</th><th class="num">"Size"</th><th>"Media type"</th></tr></thead>
+                                <tbody>
+                                    {a.layers.iter().enumerate().map(|(i, l)| {
+                                        let files = l.media_type.contains("tar").then(|| layer_href(&repo, &digest, &l.digest));
+                                        view! {
+                                            <tr>
+                                                <td class="num">{i + 1}</td>
+                                                <td class="digest" title=l.digest.clone()>
+                                                    {match files {
+                                                        Some(href) => view! { <a href=href aria-label=format!("Files of layer {}", i + 1)>{short_digest(&l.digest)}</a> }.into_any(),
+                                                        None => view! { <span>{short_digest(&l.digest)}</span> }.into_any(),
+                                                    }}
+                                                </td>
+                                                <td>{l.created_by.clone().map(|s| view! { <code class="step">{s}</code> })}</td>
+                                                <td class="num">{human_size(l.size)}</td>
+                                                <td class="small">{l.media_type.clone()}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            {browsable.then(|| view! {
+                                <form method="get" action=format!("/compare/{}", encode(&repo)) class="row compare-form">
+                                    <input type="hidden" name="ref" value=digest.clone() />
+                                    <input name="with" required placeholder="another tag or digest" aria-label="Compare with (tag or digest)" />
+                                    <button type="submit">"Compare"</button>
+                                </form>
+                            })}
+                        }
                     })}
                     {(!a.platforms.is_empty()).then(|| view! {
                         <h2>"Platforms"</h2>

@@ -6,6 +6,7 @@ mod auth;
 mod gc;
 mod groups;
 mod immutability;
+mod inspect;
 mod login;
 mod logs;
 mod members;
@@ -26,6 +27,7 @@ pub use auth::AuthSettingsPage;
 pub use gc::GcPage;
 pub use groups::GroupsPage;
 pub use immutability::ImmutabilityPage;
+pub use inspect::{ComparePage, FilesystemPage, LayerPage};
 use leptos::prelude::*;
 pub use login::{LoginPage, OidcOnboardPage};
 pub use logs::LogsPage;
@@ -51,6 +53,21 @@ pub fn repository_href(name: &str) -> String {
 /// The page of an artifact of repository `name` by tag or digest.
 pub fn artifact_href(name: &str, reference: &str) -> String {
     format!("/artifacts/{}?ref={}", encode(name), encode(reference))
+}
+
+/// The file list of layer `layer` of image `reference` in repository `name`.
+pub fn layer_href(name: &str, reference: &str, layer: &str) -> String {
+    format!("/layers/{}?ref={}&layer={}", encode(name), encode(reference), encode(layer))
+}
+
+/// Directory `path` of the merged filesystem of image `reference` in repository `name`.
+pub fn filesystem_href(name: &str, reference: &str, path: &str) -> String {
+    format!("/filesystem/{}?ref={}&path={}", encode(name), encode(reference), encode(path))
+}
+
+/// Images `a` and `b` of repository `name` compared.
+pub fn compare_href(name: &str, a: &str, b: &str) -> String {
+    format!("/compare/{}?ref={}&with={}", encode(name), encode(a), encode(b))
 }
 
 /// A page number from the query string (1 when absent or bad).

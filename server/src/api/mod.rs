@@ -8,6 +8,7 @@ pub mod error;
 mod gc;
 mod health;
 mod immutable;
+mod inspect;
 mod labels;
 mod ldap;
 mod members;
@@ -97,6 +98,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(repositories::get_repository, repositories::delete_repository))
         .routes(routes!(repositories::list_artifacts, repositories::copy_artifact))
         .routes(routes!(repositories::get_artifact, repositories::delete_artifact))
+        .routes(routes!(inspect::list_layers))
+        .routes(routes!(inspect::layer_files))
+        .routes(routes!(inspect::filesystem))
+        .routes(routes!(inspect::compare))
         .routes(routes!(repositories::list_tags, repositories::add_tag))
         .routes(routes!(repositories::delete_tag))
         .routes(routes!(quotas::list_quotas))

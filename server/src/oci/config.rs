@@ -64,6 +64,10 @@ pub struct HistoryEntry {
     /// A comment, when there is no command.
     #[serde(default)]
     pub comment: Option<String>,
+    /// The step made no layer (`ENV`, `CMD`, …): the manifest's layers line up with the other
+    /// steps only.
+    #[serde(default)]
+    pub empty_layer: bool,
 }
 
 impl ImageConfig {
@@ -100,6 +104,17 @@ impl ImageConfig {
             .into_iter()
             .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k.to_owned(), v)))
             .collect()
+    }
+
+    /// The build step that made each of `layers` layers, bottom first: the history entries that
+    /// made a layer, in order (`None` where the history is shorter than the layer list).
+    pub fn layer_steps(&self, layers: usize) -> Vec<Option<String>> {
+        let mut steps = self
+            .history
+            .iter()
+            .filter(|h| !h.empty_layer)
+            .map(|h| h.created_by.clone().or_else(|| h.comment.clone()).filter(|s| !s.is_empty()));
+        (0..layers).map(|_| steps.next().flatten()).collect()
     }
 
     /// The build steps as lines (commands, else comments), empty ones left out.
@@ -141,5 +156,17 @@ mod tests {
         assert_eq!(ImageConfig::parse(b"{}").map(|c| c.fields().len()), Some(0));
         assert!(ImageConfig::parse(b"not json").is_none());
         assert!(ImageConfig::parse(br#"{"config":{"Env":"not a list"}}"#).is_none());
+    }
+
+    #[test]
+    fn layers_line_up_with_the_steps_that_made_them() {
+        let c = ImageConfig::parse(
+            br#"{"history":[{"created_by":"ADD rootfs.tar /"},{"created_by":"ENV A=1","empty_layer":true},
+            {"created_by":"RUN make"},{"comment":"","empty_layer":false}]}"#,
+        )
+        .expect("config");
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(c.layer_steps(4), vec![some("ADD rootfs.tar /"), some("RUN make"), None, None]);
+        assert_eq!(c.layer_steps(1), vec![some("ADD rootfs.tar /")]);
     }
 }

@@ -7,6 +7,7 @@ mod audit;
 mod caching;
 mod harbor_compat;
 mod immutable;
+mod inspect;
 mod labels;
 mod ldap;
 mod matrix;

@@ -119,7 +119,11 @@ async fn json_of(res: Answer) -> Value {
 
 async fn fixture(app: &TestApp) -> Fixture {
     app.create_project("hush", false).await;
-    let (digest, _, layer) = app.push_image("hush/vault", "v1").await;
+    // A real filesystem layer, so looking inside answers whoever may pull.
+    let config = r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let tar = tar_gz(&[("vault/quiet", b"walker")]);
+    let (digest, layers) = app.push_layers("hush/vault", "v1", config, &[(tar, LAYER_GZIP)]).await;
+    let layer = layers[0].clone();
     let res = app
         .admin(Method::POST, &format!("/api/v2.0/projects/hush/repositories/vault/artifacts/{digest}/tags"))
         .json(&json!({"name": "quiet-tag-91"}))
@@ -501,6 +505,34 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
             "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
             Project(Delete),
             format!("{art}/{d}"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/layers",
+            Project(Read),
+            format!("{art}/v1/layers"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/layers/{digest}/files",
+            Project(Read),
+            format!("{art}/v1/layers/{}/files", f.layer),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/filesystem",
+            Project(Read),
+            format!("{art}/v1/filesystem"),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/compare",
+            Project(Read),
+            format!("{art}/v1/compare?with={d}"),
             None,
         ),
         (
@@ -1140,6 +1172,7 @@ fn server_fn_need(name: &str) -> Need {
         "current_viewer" | "sign_in" | "sign_out" | "list_projects" | "oidc_onboard" => Open,
         "create_project" | "change_password" | "account" | "regenerate_cli_secret" => SignedIn,
         "get_project" | "list_repositories" | "list_artifacts" | "get_artifact" => Project(Read),
+        "layer_files" | "filesystem" | "compare" => Project(Read),
         "list_members" => Project(ListMembers),
         "add_tag" => Project(Push),
         "delete_tag" | "delete_artifact" | "delete_repository" => Project(Delete),
@@ -1178,6 +1211,9 @@ fn superset_form(f: &Fixture) -> Vec<(&'static str, String)> {
         ("name", "hush".into()),
         ("repository", "hush/vault".into()),
         ("reference", f.digest.clone()),
+        ("layer", f.layer.clone()),
+        ("path", "/".into()),
+        ("with", f.digest.clone()),
         ("digest", f.digest.clone()),
         ("tag", "v1".into()),
         ("q", String::new()),

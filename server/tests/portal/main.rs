@@ -243,6 +243,75 @@ async fn a_user_creates_a_project_pushes_and_browses_down_to_the_layers() {
 }
 
 #[tokio::test]
+async fn a_layer_the_merged_filesystem_and_a_comparison_read_without_scripts() {
+    let app = TestApp::start().await;
+    let config = |mode: &str| {
+        format!(
+            r#"{{"architecture":"amd64","os":"linux","config":{{"Env":["MODE={mode}"]}},"rootfs":{{"type":"layers","diff_ids":[]}},
+            "history":[{{"created_by":"ADD base /"}},{{"created_by":"RUN rm /app/secret"}}]}}"#
+        )
+    };
+    let base = tar_gz(&[("app/secret", b"pw"), ("app/big.bin", &[1u8; 3000]), ("app/conf", b"one")]);
+    let upper = tar_zst(&[("app/.wh.secret", b""), ("app/new", b"hello")]);
+    let (v1, layers) = app
+        .push_layers("library/app", "v1", &config("one"), &[(base.clone(), LAYER_GZIP), (upper, LAYER_ZSTD)])
+        .await;
+    app.push_layers(
+        "library/app",
+        "v2",
+        &config("two"),
+        &[(base, LAYER_GZIP), (tar_gz(&[("app/conf", b"two")]), LAYER_GZIP)],
+    )
+    .await;
+    let b = Browser::new(&app);
+
+    // The artifact page lines each layer up with its build step and links inside.
+    let (_, html) = b.get("/artifacts/library/app?ref=v1").await;
+    let main = main_of(&html);
+    assert!(main.contains("RUN rm /app/secret"), "{main}");
+    assert!(
+        main.contains("Browse the filesystem") && main.contains("/filesystem/library/app?ref="),
+        "{main}"
+    );
+    assert!(main.contains(&format!("/layers/library/app?ref={v1}&amp;layer={}", layers[1])), "{main}");
+    assert!(main.contains("action=\"/compare/library/app\""), "{main}");
+
+    // One layer: its whiteout shown as a deletion, the filter as a plain GET form.
+    let (status, html) = b.get(&format!("/layers/library/app?ref=v1&layer={}", layers[1])).await;
+    assert_eq!(status, StatusCode::OK);
+    let main = main_of(&html);
+    assert!(main.contains("Layer 2 of 2") && main.contains("RUN rm /app/secret"), "{main}");
+    assert!(main.contains("/app/secret") && main.contains("deleted") && main.contains("/app/new"), "{main}");
+    let (_, html) = b.get(&format!("/layers/library/app?ref=v1&layer={}&q=NEW", layers[1])).await;
+    let main = main_of(&html);
+    assert!(main.contains("<code>/app/new</code>") && !main.contains("<code>/app/secret</code>"), "{main}");
+
+    // The merged filesystem: largest first, the deleted file struck through with its layer.
+    let (_, html) = b.get("/filesystem/library/app?ref=v1&path=/app").await;
+    let main = main_of(&html);
+    let (big, new) = (main.find("big.bin").expect("big"), main.find(">new<").expect("new"));
+    assert!(big < new, "largest first: {main}");
+    assert!(main.contains("removed in layer 2"), "{main}");
+    assert!(main.contains("-rw-r--r--"), "modes as ls shows them: {main}");
+    assert!(main.contains("Largest files here"), "{main}");
+
+    // Two tags compared.
+    let (_, html) = b.get("/compare/library/app?ref=v1&with=v2").await;
+    let main = main_of(&html);
+    assert!(main.contains("/app/conf") && main.contains("changed"), "{main}");
+    assert!(main.contains("Env MODE") && main.contains("two"), "{main}");
+    assert!(main.contains("1 layers shared"), "{main}");
+
+    // A private project's insides stay private to anonymous viewers.
+    app.create_project("hush", false).await;
+    let (_, secret) = app
+        .push_layers("hush/vault", "v1", &config("x"), &[(tar_gz(&[("plans.txt", b"x")]), LAYER_GZIP)])
+        .await;
+    let (_, html) = b.get(&format!("/layers/hush/vault?ref=v1&layer={}", secret[0])).await;
+    assert!(!main_of(&html).contains("plans.txt"));
+}
+
+#[tokio::test]
 async fn administrators_run_and_schedule_garbage_collection_from_the_page() {
     let app = TestApp::start().await;
     app.create_user("dev", "Passw0rd!").await;

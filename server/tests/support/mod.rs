@@ -198,6 +198,34 @@ impl TestApp {
         (image_manifest(&cd, config.len(), &[(&ld, layer.len())]), ld)
     }
 
+    /// Pushes an OCI image of real filesystem layers (each a compressed tar and its media type)
+    /// with `config` under `tag`; returns the manifest digest and the layer digests.
+    pub async fn push_layers(
+        &self,
+        repo: &str,
+        tag: &str,
+        config: &str,
+        layers: &[(Vec<u8>, &str)],
+    ) -> (String, Vec<String>) {
+        let cd = self.push_blob(repo, config.as_bytes()).await;
+        let mut descriptors = Vec::new();
+        let mut digests = Vec::new();
+        for (bytes, media_type) in layers {
+            let d = self.push_blob(repo, bytes).await;
+            descriptors
+                .push(format!(r#"{{"mediaType":"{media_type}","digest":"{d}","size":{}}}"#, bytes.len()));
+            digests.push(d);
+        }
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[{}]}}"#,
+            config.len(),
+            descriptors.join(",")
+        );
+        let res = self.put_manifest(repo, tag, OCI_MANIFEST, &manifest).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "push manifest: {}", res.text());
+        (sha256(manifest.as_bytes()), digests)
+    }
+
     /// Pushes a one-layer OCI image with random content under `tag`; returns the manifest
     /// digest, the manifest text and the layer digest.
     pub async fn push_image(&self, repo: &str, tag: &str) -> (String, String, String) {
@@ -276,6 +304,42 @@ pub fn image_manifest(config: &str, config_size: usize, layers: &[(&str, usize)]
         r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":{config_size}}},"layers":[{}]}}"#,
         layers.join(",")
     )
+}
+
+/// OCI media type of a gzip-compressed layer.
+pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// OCI media type of a zstd-compressed layer.
+pub const LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+/// A tar archive of `files` (path and content; a path ending in `/` is a directory).
+pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        if path.ends_with('/') {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+        } else {
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(0o644);
+        }
+        header.set_size(content.len() as u64);
+        builder.append_data(&mut header, path, *content).expect("tar entry");
+    }
+    builder.into_inner().expect("tar")
+}
+
+/// A gzip-compressed tar of `files`.
+pub fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar_of(files)).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// A zstd-compressed tar of `files`.
+pub fn tar_zst(files: &[(&str, &[u8])]) -> Vec<u8> {
+    zstd::encode_all(&tar_of(files)[..], 3).expect("zstd")
 }
 
 /// Asserts a response's status and OCI error code (and that the body is the spec's JSON).
