@@ -16,6 +16,9 @@ for pair in skopeo:skopeo podman:podman dockerd:docker.io docker:docker.io opens
   ldapadd:ldap-utils node:nodejs npm:npm; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# A statically linked shell for images built FROM scratch that run a command (the layer
+# browser's tests delete a file in an upper layer); a dynamic busybox cannot run there.
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

@@ -167,6 +167,33 @@ pub fn build_context(dir: &Path, layers: &[usize]) {
     std::fs::write(dir.join("Containerfile"), file).unwrap();
 }
 
+/// Builds `local` (a `localhost/…` name) with podman: a static busybox, an `/app` directory
+/// (`secret`, `config` holding `mode`, a 200 KiB `data.bin`), a `RUN` that deletes
+/// `/app/secret` in a layer of its own, and `ENV MODE=<mode>`. Three layers, one of them a
+/// whiteout, built from scratch without any registry.
+pub async fn build_layered_image(p: &Podman, local: &str, mode: &str) {
+    let ctx = p.dir().join(format!("layered-{mode}"));
+    std::fs::create_dir_all(ctx.join("app")).unwrap();
+    // Debian's busybox-static (scripts/test.sh installs it): a dynamic one cannot run in scratch.
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|b| std::path::Path::new(b).is_file())
+        .expect("busybox-static is not installed: run scripts/test.sh");
+    std::fs::copy(busybox, ctx.join("busybox")).unwrap();
+    std::fs::write(ctx.join("app/secret"), "password=hunter2\n").unwrap();
+    std::fs::write(ctx.join("app/config"), format!("mode={mode}\n")).unwrap();
+    std::fs::write(ctx.join("app/data.bin"), vec![7u8; 200 * 1024]).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY app /app/\nRUN [\"/bin/busybox\", \"rm\", \"/app/secret\"]\n\
+             ENV MODE={mode}\nLABEL org.opencontainers.image.title=layered\n"
+        ),
+    )
+    .unwrap();
+    run(p.cmd().args(["build", "-q", "--isolation", "chroot", "-t", local]).arg(&ctx)).await;
+}
+
 /// A daemonless podman with its own storage in a temp dir.
 pub struct Podman {
     root: tempfile::TempDir,
