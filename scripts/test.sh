@@ -43,6 +43,13 @@ if [ ! -d e2e/oidc/node_modules ] || [ e2e/oidc/package-lock.json -nt e2e/oidc/n
   touch e2e/oidc/node_modules
 fi
 
+# axe-core, which the browser tests inject into every page to check its accessibility.
+if [ ! -d e2e/axe/node_modules ] || [ e2e/axe/package-lock.json -nt e2e/axe/node_modules ]; then
+  echo "installing: axe-core (npm)"
+  npm ci --prefix e2e/axe --no-audit --no-fund --loglevel=error
+  touch e2e/axe/node_modules
+fi
+
 # The portal's browser bundle is built into the binary by the server's build script; it needs
 # the wasm target (the build script would add it too, but say so up front).
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use wharf_e2e::{ADMIN_PASSWORD, Podman, Wharf, build_context, run, run_fails, tool};
+use wharf_e2e::{ADMIN_PASSWORD, Podman, Wharf, build_context, build_layered_image, run, run_fails, tool};
 
 #[path = "../../server/tests/support/oidc.rs"]
 #[allow(dead_code, reason = "the shared fixture has helpers this test does not use")]
@@ -101,9 +101,48 @@ async fn push_app(wharf: &Wharf, layer: usize) -> Podman {
     p
 }
 
-async fn shot(c: &Client, name: &str) {
+/// Saves a screenshot of a page that is not one of Wharf's (the OpenID Provider's, a raw
+/// refusal): nothing of ours to check for accessibility.
+async fn shot_foreign(c: &Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(output_dir().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+/// Saves a screenshot of the page as `<name>.png`, after checking the page's accessibility
+/// (every page a test shows is checked).
+async fn shot(c: &Client, name: &str) {
+    if !name.starts_with("failed-") {
+        accessible(c, name).await;
+    }
+    shot_foreign(c, name).await;
+}
+
+/// Runs axe-core (from the npm registry; `scripts/test.sh` installs it) in the page and fails
+/// on any serious or critical violation, naming the rule and the elements.
+async fn accessible(c: &Client, what: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("axe/node_modules/axe-core/axe.min.js");
+    let axe = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!("{} is missing: run scripts/test.sh (it installs axe-core)", path.display())
+    });
+    // WebDriver's scripts are not subject to the page's Content-Security-Policy.
+    c.execute(&format!("{axe}\n;window.axe = axe;"), vec![]).await.expect("inject axe-core");
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations\
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')\
+               .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))\
+             .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let violations: Vec<String> = serde_json::from_value(found).expect("violations");
+    if !violations.is_empty() {
+        let html = c.source().await.unwrap_or_default();
+        std::fs::write(output_dir().join(format!("failed-axe-{what}.html")), &html).ok();
+    }
+    assert!(violations.is_empty(), "{what}: accessibility violations: {violations:#?}");
 }
 
 /// Waits for `css`; on a timeout saves the page (PNG and HTML) as `failed-<what>` and fails.
@@ -209,7 +248,7 @@ async fn sign_in_create_push_browse_copy_and_delete_in_chromium() {
     let kib: Vec<f64> = layers
         .lines()
         .filter_map(|l| {
-            l.strip_suffix(" KiB").and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok())
+            l.split_once(" KiB").and_then(|(l, _)| l.rsplit([' ', '\t']).next()).and_then(|n| n.parse().ok())
         })
         .collect();
     assert!(
@@ -395,7 +434,7 @@ async fn injected_markup_and_forms_cannot_act_for_a_signed_in_admin() {
     let row =
         wharf::db::users::by_username(wharf.state.db.reader(), "mallory").await.expect("q").expect("user");
     assert!(!row.sysadmin, "the forged form made mallory an administrator");
-    shot(&c, "09-forged-form-refused").await;
+    shot_foreign(&c, "09-forged-form-refused").await;
     c.close().await.expect("close");
 }
 
@@ -491,7 +530,7 @@ async fn an_admin_adds_a_replication_rule_runs_it_and_reads_its_task_log_in_chro
     let driver = Driver::start().await;
     let c = driver.browser().await;
     sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
-    c.find(Locator::LinkText("Replication")).await.expect("nav link").click().await.expect("click");
+    c.find(Locator::LinkText("Replications")).await.expect("nav link").click().await.expect("click");
     wait_for_url(&c, &format!("{base}/admin/replication"), "replication-page").await;
     hydrated(&c).await;
     assert!(text_of(&c, "main").await.contains("No replication rules yet."));
@@ -535,7 +574,7 @@ async fn an_admin_adds_a_replication_rule_runs_it_and_reads_its_task_log_in_chro
     assert!(text_of(&c, "h1").await.contains("Succeed"), "{}", text_of(&c, "main").await);
     let tasks = text_of(&c, "table.list").await;
     assert!(tasks.contains("library/app:1") && tasks.contains("copy"), "{tasks}");
-    c.find(Locator::Css("details summary")).await.expect("log").click().await.expect("open");
+    c.find(Locator::Css("main details summary")).await.expect("log").click().await.expect("open");
     let log = text_of(&c, "pre.log").await;
     assert!(log.contains("manifest") && log.contains("put as library/app:1"), "{log}");
     shot(&c, "12-replication-run").await;
@@ -712,7 +751,7 @@ async fn single_sign_on_through_the_providers_pages_then_podman_and_skopeo_with_
     // The provider's own pages: its login form, then its consent form.
     wait_for(&c, "input[name=login]", "provider-login").await;
     assert!(c.current_url().await.expect("url").as_str().starts_with(&provider.issuer));
-    shot(&c, "sso-02-provider-login").await;
+    shot_foreign(&c, "sso-02-provider-login").await;
     c.find(Locator::Css("input[name=login]")).await.expect("login").send_keys("alice").await.expect("type");
     c.find(Locator::Css("input[name=password]")).await.expect("pw").send_keys("any").await.expect("type");
     c.find(Locator::Css("button[type=submit]")).await.expect("sign-in").click().await.expect("click");
@@ -721,7 +760,7 @@ async fn single_sign_on_through_the_providers_pages_then_podman_and_skopeo_with_
     if let Ok(consent) =
         c.find(Locator::Css("form:has(input[name=prompt][value=consent]) button[type=submit]")).await
     {
-        shot(&c, "sso-03-provider-consent").await;
+        shot_foreign(&c, "sso-03-provider-consent").await;
         consent.click().await.expect("consent");
     }
     wait_for_url(&c, &format!("{base}/projects"), "back-from-the-provider").await;
@@ -800,8 +839,133 @@ async fn single_sign_on_through_the_providers_pages_then_podman_and_skopeo_with_
     assert_eq!(on, reqwest::StatusCode::OK);
     c.find(Locator::Css("form.inline button.link")).await.expect("sign out").click().await.expect("click");
     wait_for(&c, "button[name=logout][value=yes]", "provider-sign-out").await;
-    shot(&c, "sso-07-provider-sign-out").await;
+    shot_foreign(&c, "sso-07-provider-sign-out").await;
     c.find(Locator::Css("button[name=logout][value=yes]")).await.expect("yes").click().await.expect("click");
     wait_for_url(&c, &format!("{base}/login"), "back-after-sign-out").await;
     wait_for(&c, "a.sso", "sign-in-page-after-sign-out").await;
+}
+
+/// The left navigation and the header's search, then inside an image podman built: its merged
+/// filesystem (a file deleted by a `RUN rm` shows as removed), one layer's files, and two tags
+/// compared. The phone layout keeps the navigation behind its switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn navigation_search_and_a_look_inside_an_image_in_chromium() {
+    let wharf = Wharf::start().await;
+    let base = format!("http://{}", wharf.host);
+    let p = Podman::new();
+    let creds = format!("admin:{ADMIN_PASSWORD}");
+    build_layered_image(&p, "localhost/layered:one", "one").await;
+    build_layered_image(&p, "localhost/layered:two", "two").await;
+    for (local, tag) in [("localhost/layered:one", "v1"), ("localhost/layered:two", "v2")] {
+        run(p
+            .cmd()
+            .args(["push", "--tls-verify=false", "--creds", &creds, local])
+            .arg(wharf.image(&format!("library/layered:{tag}"))))
+        .await;
+    }
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
+    hydrated(&c).await;
+    let nav = text_of(&c, "nav.side").await;
+    for entry in ["Projects", "Logs", "ADMINISTRATION", "Users", "Registries", "Garbage collection"] {
+        assert!(nav.contains(entry), "{entry} in {nav}");
+    }
+    shot(&c, "22-navigation").await;
+
+    // The header's search answers as the viewer types (no Enter), by tag.
+    c.find(Locator::Css("header input[type=search]"))
+        .await
+        .expect("search")
+        .send_keys("v2")
+        .await
+        .expect("type");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//main//a[text()='library/layered:v2']"))
+        .await
+        .expect("a result while typing");
+    assert!(c.current_url().await.expect("url").as_str().ends_with("/search?q=v2"));
+    shot(&c, "23-search").await;
+
+    // The artifact page lines layers up with their steps; the filesystem opens from there.
+    c.find(Locator::XPath("//main//a[text()='library/layered:v2']"))
+        .await
+        .expect("hit")
+        .click()
+        .await
+        .expect("click");
+    wait_for(&c, "table.layers", "artifact-layers").await;
+    let layers = text_of(&c, "table.layers").await;
+    assert!(layers.contains("/app/secret") && layers.contains("COPY"), "{layers}");
+    c.goto(&format!("{base}/artifacts/library/layered?ref=v1")).await.expect("v1");
+    wait_for(&c, "table.layers", "artifact-v1").await;
+    c.find(Locator::LinkText("Browse the filesystem")).await.expect("browse").click().await.expect("click");
+    wait_for(&c, "table.tree", "filesystem-root").await;
+    let root = text_of(&c, "main").await;
+    assert!(root.contains("Largest files here") && root.contains("/bin/busybox"), "{root}");
+    shot(&c, "24-filesystem").await;
+    c.find(Locator::LinkText("app/")).await.expect("app dir").click().await.expect("click");
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//tr[contains(@class,'removed')]//span[text()='secret']"))
+        .await
+        .expect("the deleted file, struck through");
+    let app = text_of(&c, "table.tree").await;
+    assert!(app.contains("removed in layer 3") && app.contains("data.bin"), "{app}");
+    shot(&c, "25-filesystem-removed").await;
+
+    // The layer that deleted it, from the legend.
+    let legend = c.find_all(Locator::Css("ol.layers-legend a")).await.expect("legend");
+    assert_eq!(legend.len(), 3);
+    legend[2].clone().click().await.expect("click");
+    wait_for(&c, "table.files", "layer-files").await;
+    let files = text_of(&c, "main").await;
+    assert!(
+        files.contains("Layer 3 of 3") && files.contains("/app/secret") && files.contains("deleted"),
+        "{files}"
+    );
+    shot(&c, "26-layer").await;
+
+    // Compare v1 with v2 from the artifact page's form.
+    c.goto(&format!("{base}/artifacts/library/layered?ref=v1")).await.expect("v1");
+    wait_for(&c, "form.compare-form", "compare-form").await;
+    c.find(Locator::Css("form.compare-form input[name=with]"))
+        .await
+        .expect("with")
+        .send_keys("v2")
+        .await
+        .expect("type");
+    c.find(Locator::Css("form.compare-form button")).await.expect("compare").click().await.expect("click");
+    wait_for(&c, "table.file-changes", "comparison").await;
+    let diff = text_of(&c, "main").await;
+    assert!(
+        diff.contains("/app/config") && diff.contains("Env MODE") && diff.contains("1 changed"),
+        "{diff}"
+    );
+    shot(&c, "27-compare").await;
+
+    // The project's summary and the administrators' dashboard chart what just happened.
+    c.goto(&format!("{base}/projects/library/summary")).await.expect("summary");
+    wait_for(&c, "figure.chart svg", "summary-charts").await;
+    let summary = text_of(&c, "main").await;
+    assert!(summary.contains("Pushes") && summary.contains("2 in all"), "{summary}");
+    shot(&c, "30-project-summary").await;
+    c.find(Locator::LinkText("Dashboard")).await.expect("dashboard").click().await.expect("click");
+    wait_for(&c, "figure.chart svg", "dashboard-charts").await;
+    shot(&c, "31-dashboard").await;
+
+    // The admin's log, then a phone: the navigation opens from its switch.
+    c.find(Locator::LinkText("Logs")).await.expect("logs").click().await.expect("click");
+    wait_for(&c, "main table.list", "logs").await;
+    shot(&c, "28-logs").await;
+    c.set_window_size(390, 844).await.expect("phone size");
+    c.goto(&format!("{base}/projects")).await.expect("projects");
+    wait_for(&c, "main table.list", "phone-projects").await;
+    let side = c.find(Locator::Css("nav.side")).await.expect("nav");
+    assert!(!side.is_displayed().await.expect("displayed"), "hidden on a phone until asked for");
+    c.find(Locator::Css("label.nav-button")).await.expect("switch").click().await.expect("click");
+    assert!(side.is_displayed().await.expect("displayed"), "the switch opens it");
+    shot(&c, "29-phone-navigation").await;
+    c.close().await.expect("close");
 }

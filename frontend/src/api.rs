@@ -148,6 +148,34 @@ pub async fn get_artifact(repository: String, reference: String) -> Result<Artif
     portal.artifact(&who, &repository, &reference).await
 }
 
+/// A project's summary tab.
+#[server(prefix = "/ui", endpoint = "project_dashboard", input = GetUrl)]
+pub async fn get_project_dashboard(project: String) -> Result<ProjectDashboard, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.project_dashboard(&who, &project).await
+}
+
+/// The administrators' dashboard.
+#[server(prefix = "/ui", endpoint = "registry_dashboard", input = GetUrl)]
+pub async fn get_registry_dashboard() -> Result<RegistryDashboard, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.registry_dashboard(&who).await
+}
+
+/// The whole registry's audit log.
+#[server(prefix = "/ui", endpoint = "audit_logs", input = GetUrl)]
+pub async fn audit_logs(page: i64) -> Result<Page<LogEntry>, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.audit_logs(&who, page).await
+}
+
+/// The header's search.
+#[server(prefix = "/ui", endpoint = "search", input = GetUrl)]
+pub async fn search(q: String) -> Result<SearchResults, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.search(&who, &q).await
+}
+
 /// One page of one layer's files.
 #[server(prefix = "/ui", endpoint = "layer_files", input = GetUrl)]
 pub async fn list_layer_files(

@@ -4,15 +4,16 @@ use leptos::prelude::*;
 
 use crate::components::{CsrfField, CsrfToken};
 use leptos_meta::{MetaTags, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{
-    AccountPage, ArtifactPage, AuthSettingsPage, ComparePage, FilesystemPage, GcPage, GroupsPage,
-    ImmutabilityPage, LayerPage, LoginPage, LogsPage, MembersPage, NotFound, OidcOnboardPage, ProjectPage,
-    ProjectsPage, RegistriesPage, ReplicationPage, ReplicationRunPage, RepositoryPage, RetentionPage,
-    RobotsPage, SettingsPage, UsersPage, WebhooksPage,
+    AccountPage, ArtifactPage, AuditLogsPage, AuthSettingsPage, ComparePage, DashboardPage, FilesystemPage,
+    GcPage, GroupsPage, ImmutabilityPage, LayerPage, LoginPage, LogsPage, MembersPage, NotFound,
+    OidcOnboardPage, ProjectPage, ProjectsPage, RegistriesPage, ReplicationPage, ReplicationRunPage,
+    RepositoryPage, RetentionPage, RobotsPage, SearchPage, SettingsPage, SummaryPage, UsersPage,
+    WebhooksPage,
 };
 
 /// The Content-Security-Policy of a page: only Wharf's own scripts, styles and wasm, plus the
@@ -128,41 +129,52 @@ fn Shell() -> impl IntoView {
     let viewer = Resource::new_blocking(move || location.pathname.get(), |_| current_viewer());
     provide_context(ViewerResource(viewer));
     view! {
-            <NavBar viewer />
-            <main>
-                <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/oidc-onboard") view=OidcOnboardPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects/:project/retention") view=RetentionPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects/:project/immutability") view=ImmutabilityPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects/:project/webhooks") view=WebhooksPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects/:project/members") view=MembersPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects/:project/robots") view=RobotsPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects/:project/logs") view=LogsPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/projects/:project/settings") view=SettingsPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/admin/groups") view=GroupsPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/admin/auth") view=AuthSettingsPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/layers/*name") view=LayerPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/filesystem/*name") view=FilesystemPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/compare/*name") view=ComparePage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/admin/registries") view=RegistriesPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/admin/replication") view=ReplicationPage ssr=SsrMode::PartiallyBlocked />
-                    <Route path=path!("/admin/replication/:execution") view=ReplicationRunPage ssr=SsrMode::PartiallyBlocked />
-                </Routes>
-            </main>
+            // The navigation's show/hide switch: a checkbox, so it works without scripts and
+            // from the keyboard (it is focusable; its label is the ☰ button).
+            <input type="checkbox" id="nav-toggle" class="nav-toggle sr-only" aria-label="Show or hide the navigation" />
+            <TopBar viewer />
+            <div class="layout">
+                <SideNav viewer />
+                <main>
+                    <Routes fallback=|| view! { <NotFound /> }>
+                        <Route path=path!("/") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/oidc-onboard") view=OidcOnboardPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/search") view=SearchPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/logs") view=AuditLogsPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects") view=ProjectsPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project") view=ProjectPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project/summary") view=SummaryPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project/retention") view=RetentionPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project/immutability") view=ImmutabilityPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project/webhooks") view=WebhooksPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project/members") view=MembersPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project/robots") view=RobotsPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project/logs") view=LogsPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/projects/:project/settings") view=SettingsPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin") view=DashboardPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin/groups") view=GroupsPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin/auth") view=AuthSettingsPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/repositories/*name") view=RepositoryPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/artifacts/*name") view=ArtifactPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/layers/*name") view=LayerPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/filesystem/*name") view=FilesystemPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/compare/*name") view=ComparePage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin/gc") view=GcPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin/registries") view=RegistriesPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin/replication") view=ReplicationPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin/replication/:execution") view=ReplicationRunPage ssr=SsrMode::PartiallyBlocked />
+                    </Routes>
+                </main>
+            </div>
     }
 }
 
+/// The bar across the top: the navigation switch, the name, the search box and who is signed in.
 #[component]
-fn NavBar(viewer: Resource<Result<crate::types::Viewer, crate::types::PortalError>>) -> impl IntoView {
+fn TopBar(viewer: Resource<Result<crate::types::Viewer, crate::types::PortalError>>) -> impl IntoView {
     // Signing in or out through a hydrated form changes the viewer without a page load: the
     // forms' token follows.
     if let Some(CsrfToken(token)) = use_context::<CsrfToken>() {
@@ -174,23 +186,16 @@ fn NavBar(viewer: Resource<Result<crate::types::Viewer, crate::types::PortalErro
     }
     let sign_out = ServerAction::<SignOut>::new();
     view! {
-        <header class="nav">
+        <header class="top">
+            <label for="nav-toggle" class="nav-button" title="Show or hide the navigation" aria-hidden="true">"☰"</label>
             <a class="brand" href="/projects">"Wharf"</a>
-            <nav>
-                <a href="/projects">"Projects"</a>
+            <SearchBox />
+            <div class="account">
                 <Suspense>
                     {move || Suspend::new(async move {
                         match viewer.await {
                             Ok(v) if v.signed_in() => {
                                 view! {
-                                    {v.sysadmin.then(|| view! {
-                                        <a href="/admin/users">"Users"</a>
-                                        <a href="/admin/groups">"Groups"</a>
-                                        <a href="/admin/auth">"Authentication"</a>
-                                        <a href="/admin/registries">"Registries"</a>
-                                        <a href="/admin/replication">"Replication"</a>
-                                        <a href="/admin/gc">"Garbage collection"</a>
-                                    })}
                                     <a class="who" href="/account" title="Account">{v.name.clone()}</a>
                                     <ActionForm action=sign_out attr:class="inline">
                                         <CsrfField />
@@ -203,7 +208,66 @@ fn NavBar(viewer: Resource<Result<crate::types::Viewer, crate::types::PortalErro
                         }
                     })}
                 </Suspense>
-            </nav>
+            </div>
         </header>
+    }
+}
+
+/// The header's search box: a GET form to `/search`; once hydrated, the results follow the
+/// typing.
+#[component]
+fn SearchBox() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let query = leptos_router::hooks::use_query_map();
+    let navigate = leptos_router::hooks::use_navigate();
+    let current = move || {
+        if location.pathname.get() == "/search" {
+            query.read().get("q").unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let on_input = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        // Typing on the results page replaces its history entry instead of adding one per key.
+        let replace = location.pathname.get_untracked() == "/search";
+        let options = leptos_router::NavigateOptions { replace, ..Default::default() };
+        navigate(&format!("/search?q={}", crate::components::encode(&text)), options);
+    };
+    view! {
+        <form method="get" action="/search" role="search" class="top-search">
+            <input type="search" name="q" prop:value=current value=current autocomplete="off"
+                placeholder="Search projects, repositories, tags, digests" aria-label="Search" on:input=on_input />
+        </form>
+    }
+}
+
+/// The navigation down the left: projects for everyone; the log and an administration section
+/// for system administrators, with an entry for each feature that has a page.
+#[component]
+fn SideNav(viewer: Resource<Result<crate::types::Viewer, crate::types::PortalError>>) -> impl IntoView {
+    view! {
+        <nav class="side" aria-label="Main">
+            <A href="/projects">"Projects"</A>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let admin = matches!(viewer.await, Ok(v) if v.sysadmin);
+                    admin.then(|| view! {
+                        <A href="/logs">"Logs"</A>
+                        <details class="admin" open>
+                            <summary>"Administration"</summary>
+                            <A href="/admin" exact=true>"Dashboard"</A>
+                            <A href="/admin/users">"Users"</A>
+                            <A href="/admin/groups">"Groups"</A>
+                            <A href="/admin/registries">"Registries"</A>
+                            <A href="/admin/replication">"Replications"</A>
+                            <A href="/admin/auth">"Configuration"</A>
+                            <A href="/admin/gc">"Garbage collection"</A>
+                            <a href="/admin/gc#audit">"Audit purge"</a>
+                        </details>
+                    })
+                })}
+            </Suspense>
+        </nav>
     }
 }

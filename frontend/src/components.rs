@@ -142,6 +142,85 @@ pub fn QuotaMeter(used: i64, limit: i64) -> impl IntoView {
     .into_any()
 }
 
+/// Seconds since the epoch of a UTC time as the server writes it (`2026-12-01T05:20:50Z`, with
+/// or without fractions); `None` for anything else.
+pub fn epoch_seconds(rfc3339: &str) -> Option<i64> {
+    let b = rfc3339.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    if !rfc3339.ends_with('Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| rfc3339.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm): exact for the proleptic calendar.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// How long ago `seconds` is, as people say it ("just now", "5 minutes ago", "yesterday").
+pub fn ago(seconds: i64) -> String {
+    let plural =
+        |n: i64, unit: &str| if n == 1 { format!("1 {unit} ago") } else { format!("{n} {unit}s ago") };
+    match seconds {
+        s if s < 45 => "just now".into(),
+        s if s < 90 => "a minute ago".into(),
+        s if s < 3_600 => plural((s + 30) / 60, "minute"),
+        s if s < 86_400 => plural((s + 1_800) / 3_600, "hour"),
+        s if s < 2 * 86_400 => "yesterday".into(),
+        s if s < 30 * 86_400 => plural(s / 86_400, "day"),
+        s if s < 365 * 86_400 => plural(s / (30 * 86_400), "month"),
+        s => plural(s / (365 * 86_400), "year"),
+    }
+}
+
+/// Now, in seconds since the epoch (the browser's clock once hydrated).
+pub fn now_seconds() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        (js_sys::Date::now() / 1000.0) as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
+/// A time as people read it: "3 hours ago", the exact time on hover (UTC from the server, the
+/// viewer's own time zone once the page is hydrated) and machine-readable in `datetime`.
+/// Anything that is not a time (`never`) is shown as it is.
+#[component]
+pub fn When(#[prop(into)] at: String) -> impl IntoView {
+    let Some(secs) = epoch_seconds(&at) else {
+        return view! { <span>{at}</span> }.into_any();
+    };
+    let text = RwSignal::new(ago(now_seconds() - secs));
+    let exact = RwSignal::new(format!("{} UTC", at.trim_end_matches('Z').replacen('T', " ", 1)));
+    // In the browser: the same sentence from its own clock, and the exact time in its zone.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(secs as f64 * 1000.0));
+            exact.set(String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)));
+            text.set(ago(now_seconds() - secs));
+        }
+    });
+    view! { <time datetime=at.clone() title=move || exact.get()>{move || text.get()}</time> }.into_any()
+}
+
 /// A file's kind and permission bits as `ls -l` shows them (`drwxr-xr-x`); nothing for a
 /// deletion.
 pub fn file_mode(kind: crate::types::FileKind, mode: u32) -> String {
@@ -239,6 +318,24 @@ pub fn outcome(result: Option<Result<String, PortalError>>) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(epoch_seconds("2026-11-18T11:06:40Z"), Some(1_795_000_000));
+        assert_eq!(epoch_seconds("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(epoch_seconds("2026-11-18T11:06:40.123Z"), Some(1_795_000_000));
+        assert_eq!(epoch_seconds("never"), None);
+        assert_eq!(epoch_seconds("2026-13-18T11:06:40Z"), None);
+        assert_eq!(ago(10), "just now");
+        assert_eq!(ago(60), "a minute ago");
+        assert_eq!(ago(5 * 60), "5 minutes ago");
+        assert_eq!(ago(3 * 3600 + 100), "3 hours ago");
+        assert_eq!(ago(86_400 + 5), "yesterday");
+        assert_eq!(ago(4 * 86_400), "4 days ago");
+        assert_eq!(ago(65 * 86_400), "2 months ago");
+        assert_eq!(ago(800 * 86_400), "2 years ago");
+    }
 
     #[test]
     fn modes_read_as_ls_shows_them() {

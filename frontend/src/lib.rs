@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod charts;
 pub mod components;
 pub mod pages;
 #[cfg(feature = "ssr")]

@@ -71,6 +71,14 @@ pub trait Portal: Send + Sync {
     ) -> PortalResult<ArtifactList>;
     /// One artifact by tag or digest.
     async fn artifact(&self, who: &Viewer, repository: &str, reference: &str) -> PortalResult<ArtifactView>;
+    /// A project's summary tab.
+    async fn project_dashboard(&self, who: &Viewer, project: &str) -> PortalResult<ProjectDashboard>;
+    /// The administrators' dashboard.
+    async fn registry_dashboard(&self, who: &Viewer) -> PortalResult<RegistryDashboard>;
+    /// The whole registry's audit log (system administrators), newest first.
+    async fn audit_logs(&self, who: &Viewer, page: i64) -> PortalResult<Page<LogEntry>>;
+    /// Projects, repositories and artifacts matching `q` that the viewer may see.
+    async fn search(&self, who: &Viewer, q: &str) -> PortalResult<SearchResults>;
     /// One page of one layer's entries (those whose path contains `q`).
     async fn layer_files(
         &self,

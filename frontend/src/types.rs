@@ -873,6 +873,99 @@ impl Viewer {
     }
 }
 
+/// One day's figure of a chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayValue {
+    /// The day, `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// The figure.
+    pub value: i64,
+}
+
+/// The last 30 days, day by day, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Artifacts pushed.
+    pub pushes: Vec<DayValue>,
+    /// Artifacts pulled.
+    pub pulls: Vec<DayValue>,
+    /// Size of the artifacts stored now that had been pushed by the end of each day.
+    pub stored: Vec<DayValue>,
+}
+
+/// A project's summary tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectDashboard {
+    /// Repositories.
+    pub repositories: i64,
+    /// Artifacts.
+    pub artifacts: i64,
+    /// Members per role, strongest first (roles without members left out).
+    pub members: Vec<(Role, i64)>,
+    /// Bytes its artifacts hold (each blob once).
+    pub storage_used: i64,
+    /// Its limit; -1: none.
+    pub storage_limit: i64,
+    /// Pushes, pulls and storage over the last 30 days.
+    pub activity: Activity,
+}
+
+/// A garbage collection's outcome, for the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcFreed {
+    /// When it ran (RFC 3339).
+    pub at: String,
+    /// Bytes it freed.
+    pub bytes: i64,
+    /// Blobs it deleted.
+    pub blobs: i64,
+}
+
+/// The administrators' dashboard: the whole registry at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryDashboard {
+    /// Projects.
+    pub projects: i64,
+    /// Repositories.
+    pub repositories: i64,
+    /// Artifacts.
+    pub artifacts: i64,
+    /// Bytes all projects' artifacts hold.
+    pub storage_used: i64,
+    /// Free and total bytes of the blob store, where they can be known.
+    pub volume: Option<(u64, u64)>,
+    /// Pushes, pulls and storage over the last 30 days.
+    pub activity: Activity,
+    /// The latest collections (not dry runs), oldest first.
+    pub gc: Vec<GcFreed>,
+}
+
+/// An artifact found by the header's search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactMatch {
+    /// Its repository's full name.
+    pub repository: String,
+    /// Its digest.
+    pub digest: String,
+    /// The tag that matched, when a tag did.
+    pub tag: Option<String>,
+    /// Push time (RFC 3339).
+    pub pushed: String,
+}
+
+/// What the header's search found, among what the viewer may see.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    /// The text searched for.
+    pub query: String,
+    /// Projects whose name contains it.
+    pub projects: Vec<ProjectSummary>,
+    /// Repositories whose name contains it.
+    pub repositories: Vec<RepositorySummary>,
+    /// Artifacts whose digest starts with it or with a tag containing it.
+    pub artifacts: Vec<ArtifactMatch>,
+}
+
 /// A page of a listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {

@@ -157,6 +157,29 @@ impl Artifacts {
         Ok(db::repositories::search(self.db.reader(), who.user_id(), all, text, limit).await?)
     }
 
+    /// At most `limit` artifacts, newest first, among those `who` may pull, whose digest starts
+    /// with `text` (with or without `sha256:`, at least 4 hex digits) or with a tag containing it.
+    pub async fn search_artifacts(
+        &self,
+        who: &Identity,
+        text: &str,
+        limit: i64,
+    ) -> Result<Vec<db::repositories::ArtifactHit>, BrowseError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hex = text.strip_prefix("sha256:").unwrap_or(text).to_ascii_lowercase();
+        let prefix = if hex.len() >= 4 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            format!("sha256:{hex}")
+        } else {
+            String::new()
+        };
+        let all = matches!(who, Identity::User { sysadmin: true, .. });
+        Ok(db::repositories::search_artifacts(self.db.reader(), who.user_id(), all, &prefix, text, limit)
+            .await?)
+    }
+
     /// Repository `repo` (the path inside the project) of project `p`, if `who` may `action`.
     pub async fn repository(
         &self,

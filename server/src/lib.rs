@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod configurations;
+pub mod dashboard;
 pub mod db;
 pub mod endpoints;
 pub mod gc;

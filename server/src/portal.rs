@@ -40,6 +40,17 @@ const PAGE_SIZE: i64 = 20;
 #[derive(Clone)]
 pub struct WharfPortal(pub AppState);
 
+/// An audit log row as the log pages show it.
+fn log_entry(r: crate::db::audit::AuditRow) -> LogEntry {
+    LogEntry {
+        username: r.username,
+        operation: r.operation,
+        resource: r.resource,
+        client_ip: r.client_ip,
+        time: rfc3339_ms(r.op_time),
+    }
+}
+
 fn identity(v: &Viewer) -> Identity {
     if v.signed_in() {
         Identity::User { id: v.id, name: v.name.clone(), sysadmin: v.sysadmin }
@@ -720,6 +731,43 @@ impl Portal for WharfPortal {
             },
             summary,
         })
+    }
+
+    async fn search(&self, who: &Viewer, q: &str) -> PortalResult<SearchResults> {
+        const HITS: i64 = 10;
+        let q = q.trim();
+        if q.is_empty() {
+            return Ok(SearchResults::default());
+        }
+        let id = identity(who);
+        let projects = self.projects(who, q, 1).await?.items.into_iter().take(HITS as usize).collect();
+        let repositories = self
+            .0
+            .artifacts
+            .search(&id, q, HITS)
+            .await?
+            .into_iter()
+            .map(|h| RepositorySummary {
+                name: h.repository.name,
+                artifact_count: h.repository.artifact_count,
+                pull_count: h.repository.pull_count,
+                updated: rfc3339_ms(h.repository.updated_at),
+            })
+            .collect();
+        let artifacts = self
+            .0
+            .artifacts
+            .search_artifacts(&id, q, HITS)
+            .await?
+            .into_iter()
+            .map(|h| ArtifactMatch {
+                repository: h.repository,
+                digest: h.digest,
+                tag: h.tag,
+                pushed: rfc3339_ms(h.pushed_at),
+            })
+            .collect();
+        Ok(SearchResults { query: q.to_owned(), projects, repositories, artifacts })
     }
 
     async fn layer_files(
@@ -1446,17 +1494,24 @@ impl Portal for WharfPortal {
         let p = ProjectRef::Name(project.to_owned());
         let (rows, total) =
             self.0.projects.logs(&identity(who), &p, "", "", offset(page_no), PAGE_SIZE).await?;
-        let items = rows
-            .into_iter()
-            .map(|r| LogEntry {
-                username: r.username,
-                operation: r.operation,
-                resource: r.resource,
-                client_ip: r.client_ip,
-                time: rfc3339_ms(r.op_time),
-            })
-            .collect();
-        Ok(page(items, total, page_no))
+        Ok(page(rows.into_iter().map(log_entry).collect(), total, page_no))
+    }
+
+    async fn project_dashboard(&self, who: &Viewer, project: &str) -> PortalResult<ProjectDashboard> {
+        Ok(self.0.dashboards.project(&identity(who), &ProjectRef::Name(project.to_owned())).await?)
+    }
+
+    async fn registry_dashboard(&self, who: &Viewer) -> PortalResult<RegistryDashboard> {
+        Ok(self.0.dashboards.registry(&identity(who)).await?)
+    }
+
+    async fn audit_logs(&self, who: &Viewer, page_no: i64) -> PortalResult<Page<LogEntry>> {
+        let id = identity(who);
+        match self.0.auditor.system_log(&id, "", "", offset(page_no), PAGE_SIZE).await.map_err(internal)? {
+            Some((rows, total)) => Ok(page(rows.into_iter().map(log_entry).collect(), total, page_no)),
+            None if matches!(id, Identity::Anonymous) => Err(PortalError::Unauthorized),
+            None => Err(PortalError::Forbidden),
+        }
     }
 
     async fn set_project_public(&self, who: &Viewer, project: &str, public: bool) -> PortalResult<()> {

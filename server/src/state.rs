@@ -45,6 +45,8 @@ pub struct Services {
     pub users: Users,
     /// Repository, artifact and tag browsing.
     pub artifacts: Artifacts,
+    /// Project summaries and the administrators' dashboard.
+    pub dashboards: crate::dashboard::Dashboards,
     /// Looking inside images (layer files, merged filesystem, comparison).
     pub inspector: crate::inspect::Inspector,
     /// The database.
@@ -194,10 +196,11 @@ impl AppState {
         Ok(Self(Arc::new(Services {
             registry: registry.clone(),
             auth: auth.clone(),
-            projects,
             users: Users::new(db.clone(), auth),
             inspector: crate::inspect::Inspector::new(artifacts.clone(), store.clone()),
+            dashboards: crate::dashboard::Dashboards::new(db.clone(), projects.clone(), store.clone()),
             artifacts,
+            projects,
             db,
             store,
             auditor,

@@ -7,7 +7,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, filesystem_href, layer_href, repository_href};
 use crate::api::{AddTag, DeleteArtifact, DeleteTag, LabelArtifact, UnlabelArtifact, get_artifact};
-use crate::components::{CopyCommand, CsrfField, Failure, encode, first_error, human_size, short_digest};
+use crate::components::{
+    CopyCommand, CsrfField, Failure, When, encode, first_error, human_size, short_digest,
+};
 
 /// `/artifacts/<repository>?ref=<tag or digest>`
 #[component]
@@ -48,7 +50,7 @@ pub fn ArtifactPage() -> impl IntoView {
                         <a href=repository_href(&repo)>{repo.clone()}</a>
                     </p>
                     <h1 class="digest" title=digest.clone()>{format!("{repo}@{}", short_digest(&digest))}</h1>
-                    <p class="muted">{format!("{} · {} · pushed {}", a.summary.kind, human_size(a.summary.size), a.summary.pushed)}</p>
+                    <p class="muted">{format!("{} · {} · pushed ", a.summary.kind, human_size(a.summary.size))}<When at=a.summary.pushed.clone() /></p>
 
                     <h2>"Pull"</h2>
                     {tag_pulls.into_iter().map(|t| view! { <CopyCommand text=format!("docker pull {t}") /> }).collect_view()}
@@ -158,7 +160,7 @@ pub fn ArtifactPage() -> impl IntoView {
                                                 <td class="num">{i + 1}</td>
                                                 <td class="digest" title=l.digest.clone()>
                                                     {match files {
-                                                        Some(href) => view! { <a href=href aria-label=format!("Files of layer {}", i + 1)>{short_digest(&l.digest)}</a> }.into_any(),
+                                                        Some(href) => view! { <a href=href title=format!("Files of layer {}", i + 1)>{short_digest(&l.digest)}</a> }.into_any(),
                                                         None => view! { <span>{short_digest(&l.digest)}</span> }.into_any(),
                                                     }}
                                                 </td>

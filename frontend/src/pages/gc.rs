@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{RunGc, RunPurge, SetGcSchedule, SetPurgeSchedule, gc_page, purge_page};
-use crate::components::{CsrfField, Failure, Pager, first_error, human_size};
+use crate::components::{CsrfField, Failure, Pager, When, first_error, human_size};
 use crate::types::{Schedule, ScheduleKind};
 
 /// `/admin/gc?page=`
@@ -88,7 +88,7 @@ fn GcSection(
                                             <td class="num">{r.manifests}</td>
                                             <td class="num">{r.blobs}</td>
                                             <td class="num">{human_size(r.bytes)}</td>
-                                            <td><time>{r.created}</time></td>
+                                            <td><When at=r.created /></td>
                                             <td class="num">{r.took_ms.map(|ms| format!("{:.1} s", ms as f64 / 1000.0)).unwrap_or_else(|| "running".into())}</td>
                                             <td><a href=format!("/api/v2.0/system/gc/{}/log", r.id)>"log"</a></td>
                                         </tr>
@@ -164,7 +164,7 @@ fn PurgeSection() -> impl IntoView {
                                             <td>{r.trigger.as_str()}{r.dry_run.then_some(" (dry run)")}</td>
                                             <td><span class=format!("status {}", r.status.as_str().to_lowercase())>{r.status.as_str()}</span></td>
                                             <td class="num">{r.purged}</td>
-                                            <td><time>{r.created}</time></td>
+                                            <td><When at=r.created /></td>
                                             <td><a href=format!("/api/v2.0/system/purgeaudit/{}/log", r.id)>"log"</a></td>
                                         </tr>
                                     }).collect_view()}

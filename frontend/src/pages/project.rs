@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{page_param, repository_href};
 use crate::api::{get_project, list_repositories};
-use crate::components::{CopyCommand, Failure, Pager, QuotaMeter, encode};
+use crate::components::{CopyCommand, Failure, Pager, QuotaMeter, When, encode};
 use crate::types::{PortalError, ProjectView};
 
 /// `/projects/:project?q=&page=`
@@ -87,7 +87,7 @@ pub fn ProjectPage() -> impl IntoView {
                                                 <td><a href=repository_href(&row.name)>{row.name.clone()}</a></td>
                                                 <td class="num">{row.artifact_count}</td>
                                                 <td class="num">{row.pull_count}</td>
-                                                <td><time>{row.updated}</time></td>
+                                                <td><When at=row.updated /></td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
@@ -113,6 +113,7 @@ pub fn ProjectTabs(
 ) -> impl IntoView {
     let p = project.name.clone();
     let tabs = [
+        ("summary", "Summary", "/summary".to_owned(), true),
         ("repositories", "Repositories", String::new(), true),
         ("members", "Members", "/members".to_owned(), project.can_list_members),
         ("robots", "Robot accounts", "/robots".to_owned(), project.can_admin),

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{CreateProject, current_viewer, list_endpoints, list_projects};
-use crate::components::{CsrfField, Failure, Pager, encode, human_size};
+use crate::components::{CsrfField, Failure, Pager, When, encode, human_size};
 
 /// `/projects?q=&page=`
 #[component]
@@ -64,7 +64,7 @@ pub fn ProjectsPage() -> impl IntoView {
                                             <td class="num">{row.repo_count}</td>
                                             <td class="num">{human_size(row.storage)}{(row.storage_limit >= 0).then(|| format!(" of {}", human_size(row.storage_limit)))}</td>
                                             <td>{row.role.map_or("—", |r| r.label())}</td>
-                                            <td><time>{row.created}</time></td>
+                                            <td><When at=row.created /></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

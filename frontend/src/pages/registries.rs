@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{DeleteEndpoint, SaveEndpoint, TestEndpoint, list_endpoints};
-use crate::components::{CsrfField, Failure, Pager, encode, first_error, outcome};
+use crate::components::{CsrfField, Failure, Pager, When, encode, first_error, outcome};
 use crate::types::{EndpointHealth, RegistryKind};
 
 fn health_badge(h: EndpointHealth) -> impl IntoView {
@@ -106,7 +106,7 @@ pub fn RegistriesPage() -> impl IntoView {
                                         <td><code>{e.url.clone()}</code>{e.insecure.then(|| view! { " " <span class="badge private">"TLS unchecked"</span> })}</td>
                                         <td>{e.kind.label()}</td>
                                         <td>{if e.access_key.is_empty() { "anonymous".to_owned() } else { e.access_key.clone() }}</td>
-                                        <td><time>{e.checked.clone().unwrap_or_else(|| "never".into())}</time></td>
+                                        <td><When at=e.checked.clone().unwrap_or_else(|| "never".into()) /></td>
                                         <td class="actions">
                                             <ActionForm action=test attr:class="inline">
                                                 <CsrfField />

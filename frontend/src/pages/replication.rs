@@ -10,7 +10,7 @@ use crate::api::{
     CreateReplicationRule, DeleteReplicationRule, RunReplication, StopReplication, replication_execution,
     replication_page,
 };
-use crate::components::{CsrfField, Failure, Pager, first_error, human_size};
+use crate::components::{CsrfField, Failure, Pager, When, first_error, human_size};
 use crate::types::{ReplicationTrigger, RunStatus};
 
 fn status_badge(s: RunStatus) -> impl IntoView {
@@ -150,7 +150,7 @@ pub fn ReplicationPage() -> impl IntoView {
                                         <td>{status_badge(e.status)}</td>
                                         <td>{e.trigger.label()}</td>
                                         <td class="num">{if e.failed > 0 { format!("{} ({} failed)", e.total, e.failed) } else { e.total.to_string() }}</td>
-                                        <td><time>{e.started.clone()}</time></td>
+                                        <td><When at=e.started.clone() /></td>
                                         <td>{e.text.clone()}</td>
                                     </tr>
                                 }).collect_view()}

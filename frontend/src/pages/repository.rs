@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, page_param, repository_href};
 use crate::api::{DeleteRepository, list_artifacts};
-use crate::components::{CsrfField, Failure, Pager, encode, human_size, short_digest};
+use crate::components::{CsrfField, Failure, Pager, When, encode, human_size, short_digest};
 
 /// `/repositories/<name>?page=`
 #[component]
@@ -98,8 +98,8 @@ pub fn RepositoryPage() -> impl IntoView {
                                                 {(!row.platforms.is_empty()).then(|| view! { <span class="muted small">" (" {row.platforms.join(", ")} ")"</span> })}
                                             </td>
                                             <td class="num">{human_size(row.size)}</td>
-                                            <td><time>{row.pushed}</time></td>
-                                            <td><time>{row.pulled.unwrap_or_else(|| "never".into())}</time></td>
+                                            <td><When at=row.pushed /></td>
+                                            <td><When at=row.pulled.unwrap_or_else(|| "never".into()) /></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

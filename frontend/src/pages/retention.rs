@@ -9,7 +9,7 @@ use super::project::{ProjectFrame, project_resource};
 use crate::api::{
     DeleteRetentionRule, RunRetention, SaveRetentionRule, SetRetentionSchedule, retention_page,
 };
-use crate::components::{CsrfField, Failure, Pager, first_error};
+use crate::components::{CsrfField, Failure, Pager, When, first_error};
 use crate::types::{NewRetentionRule, RetentionTemplate, ScheduleKind};
 
 /// `/projects/:project/retention?page=`
@@ -121,7 +121,7 @@ pub fn RetentionPage() -> impl IntoView {
                                             <td class="num">{e.id}</td>
                                             <td>{e.trigger.as_str()}{e.dry_run.then_some(" (dry run)")}</td>
                                             <td><span class=format!("status {}", e.status.as_str().to_lowercase())>{e.status.as_str()}</span></td>
-                                            <td><time>{e.started}</time></td>
+                                            <td><When at=e.started /></td>
                                             <td class="num">{e.took_ms.map(|ms| format!("{:.1} s", ms as f64 / 1000.0)).unwrap_or_else(|| "running".into())}</td>
                                             <td>
                                                 {if e.tasks.is_empty() { view! { <span class="muted">"no repository in scope"</span> }.into_any() } else {

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::page_param;
 use crate::api::{ChangeUser, CreateUser, list_users};
-use crate::components::{CsrfField, Failure, Pager, encode, first_error};
+use crate::components::{CsrfField, Failure, Pager, When, encode, first_error};
 
 /// `/admin/users?q=&page=`
 #[component]
@@ -74,7 +74,7 @@ pub fn UsersPage() -> impl IntoView {
                                         <td>{u.email.clone()}</td>
                                         <td>{if u.sysadmin { "administrator" } else { "user" }}</td>
                                         <td>{if u.disabled { view! { <span class="badge private">"disabled"</span> }.into_any() } else { view! { <span class="badge public">"active"</span> }.into_any() }}</td>
-                                        <td><time>{u.created.clone()}</time></td>
+                                        <td><When at=u.created.clone() /></td>
                                         <td class="actions">
                                             {if u.disabled { button("enable", "Enable", "small") } else { button("disable", "Disable", "small danger") }}
                                             {if u.sysadmin { button("unadmin", "Revoke admin", "small") } else { button("admin", "Make admin", "small") }}

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::project::{ProjectFrame, project_resource};
 use crate::api::{AddWebhook, DeleteWebhook, SwitchWebhook, webhooks_page};
-use crate::components::{CsrfField, Failure};
+use crate::components::{CsrfField, Failure, When};
 use crate::types::{NotifyType, PayloadFormat, WebhookEvent};
 
 /// `/projects/:project/webhooks`
@@ -122,7 +122,7 @@ pub fn WebhooksPage() -> impl IntoView {
                                 <tbody>
                                     {v.deliveries.into_iter().map(|d| view! {
                                         <tr>
-                                            <td><time>{d.at}</time></td>
+                                            <td><When at=d.at /></td>
                                             <td>{d.event}</td>
                                             <td>{d.policy}</td>
                                             <td><span class=format!("status {}", d.status.to_lowercase())>{if d.status == "Running" { "retrying".to_owned() } else { d.status.clone() }}</span></td>

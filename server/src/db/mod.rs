@@ -5,6 +5,7 @@
 //! 0/1 integers. SQLite gets a single-connection write pool (no SQLITE_BUSY between writers) and a
 //! separate read pool; on PostgreSQL both are the same pool.
 
+pub mod activity;
 pub mod audit;
 pub mod blobs;
 pub mod changes;

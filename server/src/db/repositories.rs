@@ -200,3 +200,62 @@ pub async fn search<'e>(
         })
         .collect()
 }
+
+/// An artifact found by search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactHit {
+    /// Its repository's full name.
+    pub repository: String,
+    /// Its digest.
+    pub digest: String,
+    /// A tag of it that matched (the first by name), if a tag matched.
+    pub tag: Option<String>,
+    /// When it was pushed (ms since the epoch).
+    pub pushed_at: i64,
+}
+
+/// Artifacts whose digest starts with `digest_prefix` (a full `sha256:` prefix, or empty for
+/// none) or that carry a tag containing `text`, in projects user `user_id` may read (`all` for
+/// system administrators), newest first, at most `limit`.
+pub async fn search_artifacts<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: i64,
+    all: bool,
+    digest_prefix: &str,
+    text: &str,
+    limit: i64,
+) -> DbResult<Vec<ArtifactHit>> {
+    use sqlx::Row;
+    let sql = format!(
+        "SELECT r.name AS repository, mf.digest AS digest, mf.pushed_at AS pushed_at, \
+         (SELECT MIN(t2.name) FROM tags t2 WHERE t2.manifest_id = mf.id AND t2.name LIKE $2 ESCAPE '\\') AS tag \
+         FROM manifests mf JOIN repositories r ON r.id = mf.repository_id JOIN projects p ON p.id = r.project_id \
+         WHERE (mf.digest LIKE $1 OR EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = mf.id AND t.name LIKE $2 ESCAPE '\\')) \
+         AND ($3 <> 0 OR p.public <> 0 OR {}) \
+         ORDER BY mf.pushed_at DESC, mf.id DESC LIMIT $5",
+        super::members::is_member("p.id", "$4")
+    );
+    let digest_pattern = if digest_prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}%", super::like_escape(digest_prefix))
+    };
+    let rows = sqlx::query(&sql)
+        .bind(digest_pattern)
+        .bind(format!("%{}%", super::like_escape(text)))
+        .bind(i64::from(all))
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(e)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ArtifactHit {
+                repository: r.try_get("repository")?,
+                digest: r.try_get("digest")?,
+                tag: r.try_get("tag")?,
+                pushed_at: r.try_get("pushed_at")?,
+            })
+        })
+        .collect()
+}

@@ -268,7 +268,10 @@ impl Tree {
                 let p = if path.is_empty() { c.name.to_string() } else { format!("{path}/{}", c.name) };
                 match c.kind {
                     FileKind::Dir => stack.push((p, c)),
-                    FileKind::File if best.len() < n || best.peek().is_some_and(|m| m.0.0 < c.size) => {
+                    // Empty files are not where the size went.
+                    FileKind::File
+                        if c.size > 0 && (best.len() < n || best.peek().is_some_and(|m| m.0.0 < c.size)) =>
+                    {
                         best.push(std::cmp::Reverse((c.size, p.clone())));
                         found.insert(p, c);
                         if best.len() > n

@@ -1169,10 +1169,12 @@ fn server_fn_need(name: &str) -> Need {
     use Act::*;
     use Need::*;
     match name {
-        "current_viewer" | "sign_in" | "sign_out" | "list_projects" | "oidc_onboard" => Open,
+        "current_viewer" | "sign_in" | "sign_out" | "list_projects" | "oidc_onboard" | "search" => Open,
+        "audit_logs" => Admin,
         "create_project" | "change_password" | "account" | "regenerate_cli_secret" => SignedIn,
         "get_project" | "list_repositories" | "list_artifacts" | "get_artifact" => Project(Read),
-        "layer_files" | "filesystem" | "compare" => Project(Read),
+        "layer_files" | "filesystem" | "compare" | "project_dashboard" => Project(Read),
+        "registry_dashboard" => Admin,
         "list_members" => Project(ListMembers),
         "add_tag" => Project(Push),
         "delete_tag" | "delete_artifact" | "delete_repository" => Project(Delete),

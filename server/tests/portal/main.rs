@@ -312,6 +312,113 @@ async fn a_layer_the_merged_filesystem_and_a_comparison_read_without_scripts() {
 }
 
 #[tokio::test]
+async fn the_header_searches_what_the_viewer_may_see_and_the_left_navigation_fits_the_viewer() {
+    let app = TestApp::start().await;
+    app.create_project("hush", false).await;
+    let (public, _, _) = app.push_image("library/findme", "release-7").await;
+    let (private, _, _) = app.push_image("hush/findme-too", "release-8").await;
+    let short = |d: &str| d["sha256:".len().."sha256:".len() + 12].to_owned();
+
+    let anon = Browser::new(&app);
+    let (_, html) = anon.get("/search?q=findme").await;
+    let main = main_of(&html);
+    assert!(main.contains("library/findme") && !main.contains("hush"), "{main}");
+    // By tag, and by the start of a digest (with or without sha256:).
+    let (_, html) = anon.get("/search?q=release").await;
+    assert!(main_of(&html).contains("library/findme:release-7") && !main_of(&html).contains("release-8"));
+    let (_, html) = anon.get(&format!("/search?q={}", &short(&public)[..8])).await;
+    assert!(main_of(&html).contains(&format!("/artifacts/library/findme?ref={public}")), "{html}");
+    let (_, html) = anon.get(&format!("/search?q=sha256:{}", &short(&private)[..8])).await;
+    assert!(main_of(&html).contains("Nothing you can see matches"), "{html}");
+    // The box is a plain GET form; anonymous viewers get no administration entries.
+    assert!(html.contains(r#"action="/search""#) && html.contains(r#"role="search""#));
+    assert!(html.contains(r#"<nav aria-label="Main" class="side">"#) && !html.contains("Administration"));
+    let (_, html) = anon.get("/logs").await;
+    assert!(main_of(&html).contains("Sign in to see this."), "{html}");
+
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let (_, html) = admin.get("/search?q=release").await;
+    let main = main_of(&html);
+    assert!(
+        main.contains("library/findme:release-7") && main.contains("hush/findme-too:release-8"),
+        "{main}"
+    );
+    // Times read as people say them, the exact time kept for machines and on hover.
+    assert!(main.contains("just now") && main.contains("datetime=\"20"), "{main}");
+    assert!(html.contains("Administration") && html.contains(r#"href="/admin/gc#audit""#));
+    let (_, html) = admin.get("/projects").await;
+    assert!(
+        html.contains(r#"<a href="/projects" aria-current="page">Projects</a>"#),
+        "the current entry is marked"
+    );
+    app.state.auditor.flush().await;
+    let (_, html) = admin.get("/logs").await;
+    let main = main_of(&html);
+    assert!(main.contains("<h1>Logs</h1>") && main.contains("findme"), "pushes are in the log: {main}");
+}
+
+#[tokio::test]
+async fn a_project_summary_and_the_dashboard_chart_real_pushes_and_pulls() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    let dev = app.create_user("dev", "Passw0rd!").await;
+    app.add_member("team", dev, wharf::auth::Role::Developer).await;
+    let guest = app.create_user("guest", "Passw0rd!").await;
+    app.add_member("team", guest, wharf::auth::Role::Guest).await;
+    app.push_image("team/app", "v1").await;
+    app.push_image("team/app", "v2").await;
+    app.push_image("team/other", "v1").await;
+    // Three different pulls (identical pulls in one audit batch are one entry).
+    for path in ["/v2/team/app/manifests/v1", "/v2/team/app/manifests/v2", "/v2/team/other/manifests/v1"] {
+        let res = app.admin(Method::GET, path).header("accept", OCI_MANIFEST).call().await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    app.state.auditor.flush().await;
+
+    let mut b = Browser::new(&app);
+    b.sign_in("dev", "Passw0rd!").await;
+    let (status, html) = b.get("/projects/team/summary").await;
+    assert_eq!(status, StatusCode::OK);
+    let main = main_of(&html);
+    assert!(main.contains(r#"aria-current="page""#) && main.contains(">Summary<"), "the tab: {main}");
+    let figure = |label: &str| {
+        let at = main
+            .find(&format!(r#"<span class="stat-label">{label}</span>"#))
+            .unwrap_or_else(|| panic!("{label}: {main}"));
+        let value = &main[..at];
+        value[value.rfind(r#"<span class="stat-value">"#).expect("value") + 25..]
+            .trim_end_matches("</span>")
+            .to_owned()
+    };
+    assert_eq!(figure("repositories"), "2");
+    assert_eq!(figure("artifacts"), "3");
+    assert_eq!(figure("members"), "2");
+    assert!(
+        main.contains("<strong>1</strong> Developer") && main.contains("<strong>1</strong> Guest"),
+        "{main}"
+    );
+    // Charts are SVG pictures with a text alternative and a table of the same figures.
+    assert!(
+        main.contains(r#"role="img" aria-label="Pushes: 3 in all, at most 3 a day, over the last 30 days""#),
+        "{main}"
+    );
+    assert!(main.contains(r#"aria-label="Pulls: 3 in all"#), "{main}");
+    assert!(main.matches(r#"class="bar""#).count() >= 60, "a bar per day");
+    assert!(main.contains("Pushes as a table"));
+    // Only a system administrator sees the dashboard.
+    let (_, html) = b.get("/admin").await;
+    assert!(main_of(&html).contains("You are not allowed to do this."), "{html}");
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let (_, html) = admin.get("/admin").await;
+    let main = main_of(&html);
+    assert!(main.contains("<h1>Dashboard</h1>") && main.contains("Pushes: 3 in all"), "{main}");
+    assert!(main.contains("No collection has deleted anything yet."), "{main}");
+    assert!(main.contains("Blob store volume"), "the local store's volume: {main}");
+}
+
+#[tokio::test]
 async fn administrators_run_and_schedule_garbage_collection_from_the_page() {
     let app = TestApp::start().await;
     app.create_user("dev", "Passw0rd!").await;
