@@ -117,6 +117,20 @@ pub fn CsrfField() -> impl IntoView {
     view! { <input type="hidden" name=CSRF_FIELD value=move || token.map(|t| t.get()).unwrap_or_default() /> }
 }
 
+/// A label as a chip: its name after a dot of its colour. The colour is an SVG `fill`
+/// attribute: the page's Content-Security-Policy refuses inline styles.
+#[component]
+pub fn Label(label: crate::types::LabelChip) -> impl IntoView {
+    let dot = label.swatch().map(|c| {
+        view! {
+            <svg class="swatch" width="10" height="10" viewBox="0 0 10 10" aria-hidden="true">
+                <circle cx="5" cy="5" r="5" fill=c />
+            </svg>
+        }
+    });
+    view! { <span class="label">{dot}{label.name}</span> }
+}
+
 /// A project's storage use against its limit: a bar and "used of limit (n %)", or the use
 /// alone when there is no limit.
 #[component]

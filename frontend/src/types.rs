@@ -1529,14 +1529,10 @@ pub struct LabelChip {
 }
 
 impl LabelChip {
-    /// The chip's inline style: its colour, when it has one that is safe to put in a style.
-    pub fn style(&self) -> String {
+    /// The chip's colour, `#rrggbb`, when it has a well-formed one.
+    pub fn swatch(&self) -> Option<String> {
         let hex = self.color.strip_prefix('#').unwrap_or("");
-        if hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            format!("border-color: #{hex}; background: #{hex}22")
-        } else {
-            String::new()
-        }
+        (hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| format!("#{hex}"))
     }
 }
 

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::{artifact_href, filesystem_href, layer_href, repository_href};
 use crate::api::{AddTag, DeleteArtifact, DeleteTag, LabelArtifact, UnlabelArtifact, get_artifact};
 use crate::components::{
-    CopyCommand, CsrfField, Failure, When, encode, first_error, human_size, short_digest,
+    CopyCommand, CsrfField, Failure, Label, When, encode, first_error, human_size, short_digest,
 };
 
 /// `/artifacts/<repository>?ref=<tag or digest>`
@@ -101,10 +101,10 @@ pub fn ArtifactPage() -> impl IntoView {
                     <ul class="labels">
                         {a.summary.labels.clone().into_iter().map(|l| {
                             let (repo, digest, id) = (repo.clone(), digest.clone(), l.id.to_string());
-                            let (style, name, aria) = (l.style(), l.name.clone(), format!("Remove label {}", l.name));
+                            let (chip, aria) = (l.clone(), format!("Remove label {}", l.name));
                             view! {
                                 <li>
-                                    <span class="label" style=style>{name}</span>
+                                    <Label label=chip />
                                     {a.can_tag.then(move || view! {
                                         <ActionForm action=unlabel attr:class="inline">
                                             <CsrfField />

@@ -6,7 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{artifact_href, page_param, repository_href};
 use crate::api::{DeleteRepository, list_artifacts};
-use crate::components::{CsrfField, Failure, Pager, When, encode, human_size, short_digest};
+use crate::components::{CsrfField, Failure, Label, Pager, When, encode, human_size, short_digest};
 
 /// `/repositories/<name>?page=`
 #[component]
@@ -90,8 +90,7 @@ pub fn RepositoryPage() -> impl IntoView {
                                                 view! { <span class="tag" class:immutable=locked title=locked.then_some("immutable: cannot be pushed over or deleted")>{locked.then_some("🔒 ")}{t}</span> }
                                             }).collect_view()}
                                             {row.labels.into_iter().map(|l| {
-                                                let style = l.style();
-                                                view! { <span class="label" style=style>{l.name}</span> }
+                                                view! { <Label label=l /> }
                                             }).collect_view()}</td>
                                             <td>
                                                 {row.kind.to_string()}

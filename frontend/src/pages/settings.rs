@@ -7,7 +7,7 @@ use super::project::{ProjectFrame, project_resource_after};
 use crate::api::{
     CreateLabel, DeleteLabel, DeleteProject, SetProjectPublic, SetProjectQuota, project_labels,
 };
-use crate::components::{CsrfField, Failure, QuotaMeter};
+use crate::components::{CsrfField, Failure, Label, QuotaMeter};
 use crate::types::ProjectView;
 
 /// `/projects/:project/settings`
@@ -141,10 +141,10 @@ fn LabelsCard(
                         {list.into_iter().map(|l| {
                             let p = project.clone();
                             let id = l.id.to_string();
-                            let (style, name, aria) = (l.style(), l.name.clone(), format!("Delete label {}", l.name));
+                            let (chip, aria) = (l.clone(), format!("Delete label {}", l.name));
                             view! {
                                 <li>
-                                    <span class="label" style=style>{name}</span>
+                                    <Label label=chip />
                                     {l.global.then_some(view! { <span class="muted small">" global"</span> })}
                                     {(!l.global || admin).then(move || view! {
                                         <ActionForm action=delete attr:class="inline">

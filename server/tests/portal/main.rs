@@ -784,7 +784,7 @@ async fn labels_are_made_on_the_settings_tab_and_put_on_artifacts() {
         b.post("/ui/create_label", &[("project", "team"), ("name", "everywhere"), ("global", "on")]).await;
     assert!(header(&res, "location").expect("back").contains("__err"));
     let main = eventually(&b, "/projects/team/settings", ">tested<").await;
-    assert!(main.contains("border-color: #00aa00"), "{main}");
+    assert!(main.contains(r##"fill="#00aa00""##), "the label's colour: {main}");
     let labels: serde_json::Value = app
         .admin(
             Method::GET,
