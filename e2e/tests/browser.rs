@@ -954,6 +954,9 @@ async fn navigation_search_and_a_look_inside_an_image_in_chromium() {
     c.find(Locator::LinkText("Dashboard")).await.expect("dashboard").click().await.expect("click");
     wait_for(&c, "figure.chart svg", "dashboard-charts").await;
     shot(&c, "31-dashboard").await;
+    c.find(Locator::LinkText("Quotas")).await.expect("quotas").click().await.expect("click");
+    wait_for(&c, "main table.list meter, main table.list .quota", "quotas").await;
+    shot(&c, "32-quotas").await;
 
     // The admin's log, then a phone: the navigation opens from its switch.
     c.find(Locator::LinkText("Logs")).await.expect("logs").click().await.expect("click");

@@ -479,13 +479,26 @@ pub async fn unlabel_artifact(
 pub async fn set_project_quota(
     project: String,
     limit: String,
+    back: Option<String>,
     csrf: Option<String>,
 ) -> Result<(), PortalError> {
     let (portal, who) = ctx::acting(csrf.as_deref())?;
     let bytes = parse_size(&limit).map_err(PortalError::Invalid)?;
     portal.set_project_quota(&who, &project, bytes).await?;
-    leptos_axum::redirect(&tab_href(&project, "settings"));
+    // From the Quotas page, back to it; else to the project's settings.
+    if back.as_deref() == Some("quotas") {
+        leptos_axum::redirect("/admin/quotas");
+    } else {
+        leptos_axum::redirect(&tab_href(&project, "settings"));
+    }
     Ok(())
+}
+
+/// Every project's quota.
+#[server(prefix = "/ui", endpoint = "list_quotas", input = GetUrl)]
+pub async fn list_quotas(page: i64) -> Result<Page<QuotaView>, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.quotas(&who, page).await
 }
 
 /// A project's Webhooks tab.

@@ -71,6 +71,8 @@ pub trait Portal: Send + Sync {
     ) -> PortalResult<ArtifactList>;
     /// One artifact by tag or digest.
     async fn artifact(&self, who: &Viewer, repository: &str, reference: &str) -> PortalResult<ArtifactView>;
+    /// Every project's storage quota (system administrators), by project name.
+    async fn quotas(&self, who: &Viewer, page: i64) -> PortalResult<Page<QuotaView>>;
     /// A project's summary tab.
     async fn project_dashboard(&self, who: &Viewer, project: &str) -> PortalResult<ProjectDashboard>;
     /// The administrators' dashboard.

@@ -873,6 +873,17 @@ impl Viewer {
     }
 }
 
+/// A project's storage quota, as the administrators' Quotas page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaView {
+    /// The project.
+    pub project: String,
+    /// Bytes its artifacts hold (each blob once).
+    pub used: i64,
+    /// Its limit; -1: none.
+    pub hard: i64,
+}
+
 /// One day's figure of a chart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayValue {

@@ -1497,6 +1497,15 @@ impl Portal for WharfPortal {
         Ok(page(rows.into_iter().map(log_entry).collect(), total, page_no))
     }
 
+    async fn quotas(&self, who: &Viewer, page_no: i64) -> PortalResult<Page<QuotaView>> {
+        let (rows, total) = self.0.projects.quotas(&identity(who), None, offset(page_no), PAGE_SIZE).await?;
+        let items = rows
+            .into_iter()
+            .map(|q| QuotaView { project: q.project_name, used: q.used, hard: q.hard })
+            .collect();
+        Ok(page(items, total, page_no))
+    }
+
     async fn project_dashboard(&self, who: &Viewer, project: &str) -> PortalResult<ProjectDashboard> {
         Ok(self.0.dashboards.project(&identity(who), &ProjectRef::Name(project.to_owned())).await?)
     }

@@ -1174,7 +1174,7 @@ fn server_fn_need(name: &str) -> Need {
         "create_project" | "change_password" | "account" | "regenerate_cli_secret" => SignedIn,
         "get_project" | "list_repositories" | "list_artifacts" | "get_artifact" => Project(Read),
         "layer_files" | "filesystem" | "compare" | "project_dashboard" => Project(Read),
-        "registry_dashboard" => Admin,
+        "registry_dashboard" | "list_quotas" => Admin,
         "list_members" => Project(ListMembers),
         "add_tag" => Project(Push),
         "delete_tag" | "delete_artifact" | "delete_repository" => Project(Delete),

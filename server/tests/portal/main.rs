@@ -419,6 +419,35 @@ async fn a_project_summary_and_the_dashboard_chart_real_pushes_and_pulls() {
 }
 
 #[tokio::test]
+async fn administrators_see_and_set_every_projects_quota_on_one_page() {
+    let app = TestApp::start().await;
+    app.create_project("team", false).await;
+    app.push_image("team/app", "v1").await;
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let (_, html) = admin.get("/admin/quotas").await;
+    let main = main_of(&html);
+    assert!(main.contains(r#"href="/projects/team/summary""#) && main.contains("used, no limit"), "{main}");
+    let res = admin
+        .post("/ui/set_project_quota", &[("project", "team"), ("limit", "1GiB"), ("back", "quotas")])
+        .await;
+    assert_eq!(header(&res, "location"), Some("/admin/quotas"));
+    let (_, html) = admin.get("/admin/quotas").await;
+    assert!(main_of(&html).contains("of 1.0 GiB"), "{html}");
+    let q: serde_json::Value = app.admin(Method::GET, "/api/v2.0/quotas?reference_id=2").call().await.json();
+    assert!(q.to_string().contains("1073741824"), "{q}");
+
+    app.create_user("dev", "Passw0rd!").await;
+    let mut dev = Browser::new(&app);
+    dev.sign_in("dev", "Passw0rd!").await;
+    let (_, html) = dev.get("/admin/quotas").await;
+    assert!(
+        main_of(&html).contains("You are not allowed to do this.") && !html.contains("team/summary"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
 async fn administrators_run_and_schedule_garbage_collection_from_the_page() {
     let app = TestApp::start().await;
     app.create_user("dev", "Passw0rd!").await;
