@@ -863,6 +863,12 @@ async fn navigation_search_and_a_look_inside_an_image_in_chromium() {
             .arg(wharf.image(&format!("library/layered:{tag}"))))
         .await;
     }
+    // And pulled back once, so the summary has pulls to chart.
+    run(p
+        .cmd()
+        .args(["pull", "--tls-verify=false", "--creds", &creds])
+        .arg(wharf.image("library/layered:v1")))
+    .await;
     let driver = Driver::start().await;
     let c = driver.browser().await;
     sign_in(&c, &base, "admin", ADMIN_PASSWORD).await;
@@ -886,6 +892,12 @@ async fn navigation_search_and_a_look_inside_an_image_in_chromium() {
         .await
         .expect("a result while typing");
     assert!(c.current_url().await.expect("url").as_str().ends_with("/search?q=v2"));
+    // Times read as people say them; once hydrated the exact time on hover is the browser's
+    // own (the server wrote UTC).
+    let when = c.find(Locator::Css("main time")).await.expect("a time");
+    assert_eq!(when.text().await.expect("text"), "just now");
+    let exact = when.attr("title").await.expect("title").unwrap_or_default();
+    assert!(!exact.is_empty() && !exact.ends_with(" UTC"), "the viewer's zone: {exact}");
     shot(&c, "23-search").await;
 
     // The artifact page lines layers up with their steps; the filesystem opens from there.
@@ -950,10 +962,15 @@ async fn navigation_search_and_a_look_inside_an_image_in_chromium() {
     wait_for(&c, "figure.chart svg", "summary-charts").await;
     let summary = text_of(&c, "main").await;
     assert!(summary.contains("Pushes") && summary.contains("2 in all"), "{summary}");
+    let pulls = text_of(&c, "figure.chart:nth-child(2) figcaption").await;
+    assert!(pulls.starts_with("Pulls") && !pulls.contains("Pulls 0 in all"), "{pulls}");
     shot(&c, "30-project-summary").await;
     c.find(Locator::LinkText("Dashboard")).await.expect("dashboard").click().await.expect("click");
     wait_for(&c, "figure.chart svg", "dashboard-charts").await;
     shot(&c, "31-dashboard").await;
+    c.find(Locator::LinkText("Labels")).await.expect("labels").click().await.expect("click");
+    wait_for(&c, "main form.row input[name=name]", "labels").await;
+    shot(&c, "33-labels").await;
     c.find(Locator::LinkText("Quotas")).await.expect("quotas").click().await.expect("click");
     wait_for(&c, "main table.list meter, main table.list .quota", "quotas").await;
     shot(&c, "32-quotas").await;

@@ -63,14 +63,31 @@ async fn killed_collections_leave_consistent_state_and_the_next_run_finishes() {
     let images = push_images(&server.host).await;
     let (referenced, _) = check(&data).await;
 
+    // How long one whole sweep of this much garbage takes on this machine, so the kills below
+    // land inside it however fast the machine is (a fixed range once let most sweeps finish).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    data.add_garbage(1500).await;
+    let t = std::time::Instant::now();
+    let status = tokio::process::Command::new(wharf_binary())
+        .arg("gc")
+        .envs(data.env())
+        .env("WHARF_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("wharf gc");
+    assert!(status.success());
+    let sweep = t.elapsed().as_millis() as u64;
+    assert_eq!(check(&data).await, (referenced, referenced), "a whole sweep leaves only what is referenced");
+
     // `wharf gc` on the live data dir, killed at a random moment of each sweep.
-    let mut kill_points = Vec::new();
+    let mut kill_points = vec![format!("a whole sweep took {sweep} ms")];
     let mut interrupted = 0;
     for round in 0..12 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         data.add_garbage(1500).await;
         let before = check(&data).await.0;
-        let delay = Duration::from_millis(20 + rand::random::<u64>() % 400);
+        let delay = Duration::from_millis(20 + sweep / 10 + rand::random::<u64>() % (sweep * 8 / 10).max(1));
         let mut gc = tokio::process::Command::new(wharf_binary())
             .arg("gc")
             .envs(data.env())

@@ -494,6 +494,35 @@ pub async fn set_project_quota(
     Ok(())
 }
 
+/// The global labels.
+#[server(prefix = "/ui", endpoint = "global_labels", input = GetUrl)]
+pub async fn global_labels() -> Result<Vec<LabelChip>, PortalError> {
+    let (portal, who) = ctx::portal()?;
+    portal.global_labels(&who).await
+}
+
+/// Creates a global label, then shows the labels again.
+#[server(prefix = "/ui", endpoint = "create_global_label")]
+pub async fn create_global_label(
+    name: String,
+    color: Option<String>,
+    csrf: Option<String>,
+) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.create_global_label(&who, name.trim(), color.as_deref().unwrap_or("").trim()).await?;
+    leptos_axum::redirect("/admin/labels");
+    Ok(())
+}
+
+/// Deletes a global label, then shows the labels again.
+#[server(prefix = "/ui", endpoint = "delete_global_label")]
+pub async fn delete_global_label(id: i64, csrf: Option<String>) -> Result<(), PortalError> {
+    let (portal, who) = ctx::acting(csrf.as_deref())?;
+    portal.delete_global_label(&who, id).await?;
+    leptos_axum::redirect("/admin/labels");
+    Ok(())
+}
+
 /// Every project's quota.
 #[server(prefix = "/ui", endpoint = "list_quotas", input = GetUrl)]
 pub async fn list_quotas(page: i64) -> Result<Page<QuotaView>, PortalError> {

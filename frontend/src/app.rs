@@ -10,7 +10,7 @@ use leptos_router::{SsrMode, path};
 use crate::api::{SignOut, current_viewer};
 use crate::pages::{
     AccountPage, ArtifactPage, AuditLogsPage, AuthSettingsPage, ComparePage, DashboardPage, FilesystemPage,
-    GcPage, GroupsPage, ImmutabilityPage, LayerPage, LoginPage, LogsPage, MembersPage, NotFound,
+    GcPage, GroupsPage, ImmutabilityPage, LabelsPage, LayerPage, LoginPage, LogsPage, MembersPage, NotFound,
     OidcOnboardPage, ProjectPage, ProjectsPage, QuotasPage, RegistriesPage, ReplicationPage,
     ReplicationRunPage, RepositoryPage, RetentionPage, RobotsPage, SearchPage, SettingsPage, SummaryPage,
     UsersPage, WebhooksPage,
@@ -154,6 +154,7 @@ fn Shell() -> impl IntoView {
                         <Route path=path!("/projects/:project/settings") view=SettingsPage ssr=SsrMode::PartiallyBlocked />
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::PartiallyBlocked />
                         <Route path=path!("/admin") view=DashboardPage ssr=SsrMode::PartiallyBlocked />
+                        <Route path=path!("/admin/labels") view=LabelsPage ssr=SsrMode::PartiallyBlocked />
                         <Route path=path!("/admin/quotas") view=QuotasPage ssr=SsrMode::PartiallyBlocked />
                         <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::PartiallyBlocked />
                         <Route path=path!("/admin/groups") view=GroupsPage ssr=SsrMode::PartiallyBlocked />
@@ -262,6 +263,7 @@ fn SideNav(viewer: Resource<Result<crate::types::Viewer, crate::types::PortalErr
                             <A href="/admin/groups">"Groups"</A>
                             <A href="/admin/registries">"Registries"</A>
                             <A href="/admin/replication">"Replications"</A>
+                            <A href="/admin/labels">"Labels"</A>
                             <A href="/admin/quotas">"Quotas"</A>
                             <A href="/admin/auth">"Configuration"</A>
                             <A href="/admin/gc">"Garbage collection"</A>

@@ -71,6 +71,12 @@ pub trait Portal: Send + Sync {
     ) -> PortalResult<ArtifactList>;
     /// One artifact by tag or digest.
     async fn artifact(&self, who: &Viewer, repository: &str, reference: &str) -> PortalResult<ArtifactView>;
+    /// The global labels (any signed-in viewer may list them).
+    async fn global_labels(&self, who: &Viewer) -> PortalResult<Vec<LabelChip>>;
+    /// Deletes global label `id` (system administrators); a project's label is not one.
+    async fn delete_global_label(&self, who: &Viewer, id: i64) -> PortalResult<()>;
+    /// Creates a global label (system administrators).
+    async fn create_global_label(&self, who: &Viewer, name: &str, color: &str) -> PortalResult<()>;
     /// Every project's storage quota (system administrators), by project name.
     async fn quotas(&self, who: &Viewer, page: i64) -> PortalResult<Page<QuotaView>>;
     /// A project's summary tab.

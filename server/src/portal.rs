@@ -1156,6 +1156,34 @@ impl Portal for WharfPortal {
         Ok(())
     }
 
+    async fn global_labels(&self, who: &Viewer) -> PortalResult<Vec<LabelChip>> {
+        const MOST: i64 = 500;
+        let (rows, _) = self.0.labels.list(&identity(who), "g", None, "", 0, MOST).await?;
+        Ok(rows.iter().map(chip).collect())
+    }
+
+    async fn delete_global_label(&self, who: &Viewer, id: i64) -> PortalResult<()> {
+        let caller = identity(who);
+        // This page's form names global labels only: a project's label keeps to its project's
+        // Settings tab (and the project's own rules for who may delete it).
+        if self.0.labels.get(&caller, id).await?.project_id.is_some() {
+            return Err(PortalError::NotFound(format!("Global label {id}")));
+        }
+        Ok(self.0.labels.delete(&caller, id).await?)
+    }
+
+    async fn create_global_label(&self, who: &Viewer, name: &str, color: &str) -> PortalResult<()> {
+        let spec = LabelSpec {
+            name: name.to_owned(),
+            description: String::new(),
+            color: color.to_owned(),
+            scope: "g".to_owned(),
+            project_id: None,
+        };
+        self.0.labels.create(&identity(who), &spec).await?;
+        Ok(())
+    }
+
     async fn delete_label(&self, who: &Viewer, id: i64) -> PortalResult<()> {
         Ok(self.0.labels.delete(&identity(who), id).await?)
     }

@@ -448,6 +448,50 @@ async fn administrators_see_and_set_every_projects_quota_on_one_page() {
 }
 
 #[tokio::test]
+async fn administrators_manage_global_labels_on_their_page() {
+    let app = TestApp::start().await;
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    let (_, html) = admin.get("/admin/labels").await;
+    assert!(main_of(&html).contains("No global labels yet"), "{html}");
+    let res = admin.post("/ui/create_global_label", &[("name", "released"), ("color", "#00aa00")]).await;
+    assert_eq!(header(&res, "location"), Some("/admin/labels"));
+    let (_, html) = admin.get("/admin/labels").await;
+    let main = main_of(&html);
+    assert!(main.contains(">released<") && main.contains(r##"fill="#00aa00""##), "{main}");
+    let labels: serde_json::Value = app.admin(Method::GET, "/api/v2.0/labels?scope=g").call().await.json();
+    assert_eq!(labels[0]["name"], "released", "{labels}");
+    let id = labels[0]["id"].as_i64().expect("id").to_string();
+
+    // Anyone else is refused, and the label stays.
+    app.create_user("dev", "Passw0rd!").await;
+    let mut dev = Browser::new(&app);
+    dev.sign_in("dev", "Passw0rd!").await;
+    let res = dev.post("/ui/create_global_label", &[("name", "mine")]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    let res = dev.post("/ui/delete_global_label", &[("id", &id)]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+
+    // A project's label is not a global one, even for an administrator on this page.
+    app.create_project("team", false).await;
+    let res = admin.post("/ui/create_label", &[("project", "team"), ("name", "own")]).await;
+    assert_eq!(header(&res, "location"), Some("/projects/team/settings"));
+    let own: serde_json::Value =
+        app.admin(Method::GET, "/api/v2.0/labels?scope=p&project_id=2").call().await.json();
+    let own_id = own[0]["id"].as_i64().expect("project label").to_string();
+    let res = admin.post("/ui/delete_global_label", &[("id", &own_id)]).await;
+    assert!(header(&res, "location").expect("back").contains("__err"));
+    let own: serde_json::Value =
+        app.admin(Method::GET, "/api/v2.0/labels?scope=p&project_id=2").call().await.json();
+    assert_eq!(own[0]["name"], "own", "still there: {own}");
+
+    let res = admin.post("/ui/delete_global_label", &[("id", &id)]).await;
+    assert_eq!(header(&res, "location"), Some("/admin/labels"));
+    let (_, html) = admin.get("/admin/labels").await;
+    assert!(main_of(&html).contains("No global labels yet"), "{html}");
+}
+
+#[tokio::test]
 async fn administrators_run_and_schedule_garbage_collection_from_the_page() {
     let app = TestApp::start().await;
     app.create_user("dev", "Passw0rd!").await;
