@@ -6,12 +6,17 @@
 //! server answering `GET /v2/` without credentials, no database) and the ratio; the server's RSS idle
 //! and at its peak; and the time from starting the server on the existing data dir to its first
 //! answer; then the same phases against Debian's `docker-registry` (Distribution, the reference
-//! registry) started by the bench when it is installed, side by side. Run it with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-bench` (see the README).
+//! registry) started by the bench when it is installed, side by side; then the same phases against
+//! Wharf on PostgreSQL and S3 (`moto_server`, both on this machine), with the limits of that
+//! object store alone and each phase's database round trips and S3 requests counted. Run it with `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-bench` (see the README).
 //!
 //! Settings (environment): `WHARF_BENCH_BLOB_MIB` (default 1024), `WHARF_BENCH_SECONDS` for the
 //! manifest load (default 10), `WHARF_BENCH_CONNECTIONS` (default 64), `WHARF_BIN` (default: the
 //! `wharf` next to this binary), `WHARF_BENCH_DIR` (default: a temp dir), and
-//! `WHARF_DATABASE_URL` / `WHARF_STORAGE_URL` passed through to the server.
+//! `WHARF_DATABASE_URL` / `WHARF_STORAGE_URL` passed through to the server (the first run);
+//! for the scale-out run `WHARF_BENCH_PG_SOCKET` (default `/var/run/postgresql/.s.PGSQL.5432`,
+//! peer authentication as the bench's user), `WHARF_BENCH_S3_BLOB_MIB` (default 256), and
+//! `WHARF_BENCH_SCALE_OUT=0` to skip it.
 
 use std::path::Path;
 use std::process::Command;
@@ -30,6 +35,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
+use sqlx::Connection as _;
 use support::{WharfChild, memory_mib};
 use tokio::io::AsyncWriteExt;
 
@@ -290,12 +296,17 @@ fn push_chunked(
 /// Pulls a blob over a raw HTTP/1.1 connection into one reused buffer, so the client costs as
 /// little as curl does and the figure is the server's.
 async fn pull(base: &str, repo: &str, digest: &str, size: u64) -> Result<Duration> {
+    get_body(base, &format!("/v2/{repo}/blobs/{digest}"), size).await
+}
+
+/// `GET path`, its body of `size` bytes read as [`pull`] does.
+async fn get_body(base: &str, path: &str, size: u64) -> Result<Duration> {
     use tokio::io::AsyncReadExt;
     let authority = base.trim_start_matches("http://");
     let t = Instant::now();
     let mut stream = tokio::net::TcpStream::connect(authority).await?;
     let request = format!(
-        "GET /v2/{repo}/blobs/{digest} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
         auth()
     );
     stream.write_all(request.as_bytes()).await?;
@@ -361,14 +372,14 @@ async fn push_small_image(c: &Client<HttpConnector, BoxBody>, base: &str) -> Res
 }
 
 /// Anonymous GETs of `path` from `connections` keep-alive connections for `secs`: requests per
-/// second answered `expected`, and how many were answered otherwise.
+/// second answered `expected`, how many were, and how many were answered otherwise.
 async fn load(
     base: &str,
     path: &str,
     expected: StatusCode,
     connections: u64,
     secs: u64,
-) -> Result<(f64, u64)> {
+) -> Result<(f64, u64, u64)> {
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -405,7 +416,8 @@ async fn load(
     for task in tasks {
         task.await??;
     }
-    Ok((ok.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64(), failed.load(Ordering::Relaxed)))
+    let ok = ok.load(Ordering::Relaxed);
+    Ok((ok as f64 / t.elapsed().as_secs_f64(), ok, failed.load(Ordering::Relaxed)))
 }
 
 /// The server's counts of manifest pulls answered from memory and read from the database
@@ -452,15 +464,21 @@ async fn main() -> Result<()> {
     let hash_limit = openssl_gbps(&blob, size)?;
 
     let server = Server::start(tmp.path())?;
-    let wharf = measure(&server, &blob, &digest, size, connections, secs).await?;
+    let wharf = measure(&server, &blob, &digest, size, connections, secs, None).await?;
     let started_own = server._child.is_some();
     drop(server);
-    let start = if started_own { Some(start_to_first_answer(&tmp.path().join("data"))?) } else { None };
+    let start = if started_own { Some(start_to_first_answer(&tmp.path().join("data"), &[])?) } else { None };
     // The reference registry on the same machine, same file, same client, same run.
     let distribution = if started_own { Server::distribution(tmp.path())? } else { None };
     let reference = match distribution {
-        Some(d) => Some(measure(&d, &blob, &digest, size, connections, secs).await?),
+        Some(d) => Some(measure(&d, &blob, &digest, size, connections, secs, None).await?),
         None => None,
+    };
+    // The scale-out shape, unless the server under test is someone else's or it is turned off.
+    let scale_out = if started_own && std::env::var("WHARF_BENCH_SCALE_OUT").as_deref() != Ok("0") {
+        Some(scale_out(tmp.path(), connections, secs).await?)
+    } else {
+        None
     };
 
     let fsync = std::env::var("WHARF_STORAGE_FSYNC").unwrap_or_else(|_| "true".into());
@@ -532,7 +550,81 @@ async fn main() -> Result<()> {
         }
         None => {}
     }
+    match scale_out {
+        Some(Ok(report)) => print!("{report}"),
+        Some(Err(why)) => println!("scale-out: skipped, {why}"),
+        None => {}
+    }
     Ok(())
+}
+
+/// The same phases against Wharf on PostgreSQL and S3 (`moto_server`), with a blob of
+/// `WHARF_BENCH_S3_BLOB_MIB` (default 256: moto keeps objects in memory, in Python), the limits
+/// of that object store alone, and the database round trips and S3 requests of each phase.
+async fn scale_out(dir: &Path, connections: u64, secs: u64) -> Result<Result<String, String>> {
+    use std::fmt::Write as _;
+    let dir = dir.join("scale-out");
+    std::fs::create_dir_all(&dir)?;
+    let shape = match ScaleOut::start(&dir).await? {
+        Ok(shape) => shape,
+        Err(why) => return Ok(Err(why)),
+    };
+    let mib = env_u64("WHARF_BENCH_S3_BLOB_MIB", 256);
+    let size = mib * MIB;
+    let blob = dir.join("blob");
+    eprintln!("scale-out: writing a {mib} MiB random blob…");
+    let digest = random_file(&blob, mib).await?;
+    openssl_gbps(&blob, size)?;
+    let hash_limit = openssl_gbps(&blob, size)?;
+    let (put, got) = shape.limits(&blob, size).await?;
+
+    let child = WharfChild::start_with(&dir.join("data"), PASSWORD, &shape.env)?;
+    let server =
+        Server { pid: Some(child.pid()), base: child.base.clone(), _child: Some(child), _reference: None };
+    let counter = || shape.counts();
+    let f = measure(&server, &blob, &digest, size, connections, secs, Some(&counter)).await?;
+    drop(server);
+    let (start, _) = start_to_first_answer(&dir.join("data"), &shape.env)?;
+    shape.drop_database().await?;
+
+    let mut out = String::new();
+    let (put_rate, get_rate) = (gbps(size, put), gbps(size, got));
+    let push_limit = put_rate.min(hash_limit);
+    writeln!(
+        out,
+        "scale-out, same run: Wharf on PostgreSQL (through a relay that counts round trips) and S3 \
+         (moto_server: Python, objects in memory); blob {mib} MiB"
+    )?;
+    writeln!(
+        out,
+        "  limits: hashing {hash_limit:.2} GB/s; moto alone, same file and client: PUT {put_rate:.2} GB/s, GET {get_rate:.2} GB/s"
+    )?;
+    let push = |d: Duration| {
+        let rate = gbps(size, d);
+        format!("{rate:.2} GB/s ({:.2} of the push limit; {:.2} s)", rate / push_limit, d.as_secs_f64())
+    };
+    writeln!(out, "  monolithic push:    {}", push(f.mono))?;
+    writeln!(out, "  chunked push 16MiB: {}", push(f.chunked))?;
+    let pull = gbps(size, f.pulled);
+    writeln!(out, "  pull:               {pull:.2} GB/s ({:.2} of moto's GET)", pull / get_rate)?;
+    writeln!(out, "  GET /v2/ (the limit): {:.0} requests/s", f.ping_rps)?;
+    writeln!(
+        out,
+        "  manifest GET by tag: {:.0} requests/s ({:.2} of the limit; {} failed)",
+        f.rps,
+        f.rps / f.ping_rps,
+        f.failed
+    )?;
+    if let Some((memory, read)) = f.from_memory {
+        writeln!(out, "    answered from memory: {memory} pulls, read from the database: {read}")?;
+    }
+    writeln!(out, "  server RSS: {}", f.rss())?;
+    writeln!(out, "  start to first answer: {:.1} ms (median of 5)", start.as_secs_f64() * 1e3)?;
+    writeln!(out, "  behind each phase:")?;
+    for phase in &f.traffic {
+        writeln!(out, "    {}", phase.describe())?;
+    }
+    Ok(Ok(out))
 }
 
 /// One registry's figures.
@@ -546,6 +638,31 @@ struct Figures {
     failed: u64,
     from_memory: Option<(u64, u64)>,
     rss: [Option<f64>; 3],
+    /// What each phase cost in database round trips and object store requests (when counted).
+    traffic: Vec<Phase>,
+}
+
+/// A phase's requests to the registry and the traffic they caused behind it.
+struct Phase {
+    name: &'static str,
+    requests: u64,
+    /// Database round trips and object store requests.
+    counts: [u64; 2],
+}
+
+impl Phase {
+    fn describe(&self) -> String {
+        let per = |n: u64| n as f64 / self.requests.max(1) as f64;
+        format!(
+            "{:<36} {:>7} requests: {:>6} DB round trips ({:.3} a request), {:>4} S3 requests ({:.3} a request)",
+            self.name,
+            self.requests,
+            self.counts[0],
+            per(self.counts[0]),
+            self.counts[1],
+            per(self.counts[1])
+        )
+    }
 }
 
 impl Figures {
@@ -559,7 +676,11 @@ impl Figures {
     }
 }
 
-/// Runs every phase against `server`: pushes of `blob`, pulls, and the manifest load.
+/// Reads the traffic behind a server: database round trips and object store requests so far.
+type Counter<'a> = Option<&'a (dyn Fn() -> [u64; 2] + Sync)>;
+
+/// Runs every phase against `server`: pushes of `blob`, pulls, and the manifest load; with a
+/// `counter`, what each phase cost behind the server.
 async fn measure(
     server: &Server,
     blob: &Path,
@@ -567,34 +688,55 @@ async fn measure(
     size: u64,
     connections: u64,
     secs: u64,
+    counter: Counter<'_>,
 ) -> Result<Figures> {
     let c = client();
     wait_ready(&c, &server.base).await?;
+    let mut traffic = Vec::new();
+    let mut last = [0u64; 2];
+    // Counts since the previous phase; the object store's log is written after its answer, so
+    // give it a moment.
+    let mut phase = async |name: &'static str, requests: u64| {
+        if let Some(count) = counter {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = count();
+            traffic.push(Phase { name, requests, counts: [now[0] - last[0], now[1] - last[1]] });
+            last = now;
+        }
+    };
+    phase("start", 0).await;
     // Idle: started and answered once, nothing else yet.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_idle = server.rss_mib()?;
+    phase("idle, 1 s (background work)", 0).await;
 
     settle();
     let (base, file, d) = (server.base.clone(), blob.to_owned(), digest.to_owned());
     let mono = tokio::task::spawn_blocking(move || push_monolithic(&base, "library/mono", &file, size, &d))
         .await??;
     let rss_after_push = server.peak_rss_mib()?;
+    phase("monolithic push (POST, PUT)", 2).await;
     settle();
     let (base, file, d) = (server.base.clone(), blob.to_owned(), digest.to_owned());
     let chunked = tokio::task::spawn_blocking(move || {
         push_chunked(&base, "library/chunked", &file, size, &d, 16 * MIB)
     })
     .await??;
+    phase("chunked push (POST, PATCHes, PUT)", 2 + size.div_ceil(16 * MIB)).await;
     pull(&server.base, "library/mono", digest, size).await?;
     let pulled = pull(&server.base, "library/mono", digest, size).await?;
+    phase("blob pulls", 2).await;
     let path = push_small_image(&c, &server.base).await?;
+    phase("small image push (2 blobs, manifest)", 5).await;
     // The limit for manifest reads: the same server answering `/v2/` without a credential
     // (Wharf: a 401 with its challenge, no database; an open registry: 200), from the same
     // client, in the same run.
     let anonymous = Request::get(format!("{}/v2/", server.base)).body(empty())?;
     let ping = c.request(anonymous).await?.status();
-    let (ping_rps, _) = load(&server.base, "/v2/", ping, connections, secs).await?;
-    let (rps, failed) = load(&server.base, &path, StatusCode::OK, connections, secs).await?;
+    let (ping_rps, pings, _) = load(&server.base, "/v2/", ping, connections, secs).await?;
+    phase("GET /v2/ load", pings).await;
+    let (rps, gets, failed) = load(&server.base, &path, StatusCode::OK, connections, secs).await?;
+    phase("manifest GET by tag load", gets).await;
     let from_memory = pull_cache_counts(&c, &server.base).await.ok();
     let rss_end = server.peak_rss_mib()?;
     Ok(Figures {
@@ -606,17 +748,122 @@ async fn measure(
         failed,
         from_memory,
         rss: [rss_idle, rss_after_push, rss_end],
+        traffic,
     })
+}
+
+/// Wharf in its scale-out shape: PostgreSQL through a relay that counts round trips, and S3
+/// served by `moto_server` whose request log is counted. Dropped: Wharf first, then the
+/// database is removed.
+struct ScaleOut {
+    trips: support::RoundTrips,
+    _moto: KillOnDrop,
+    moto_log: std::path::PathBuf,
+    moto_base: String,
+    admin_url: String,
+    database: String,
+    env: Vec<(String, String)>,
+}
+
+impl ScaleOut {
+    /// `None` (and why) when PostgreSQL's socket or `moto_server` is missing.
+    async fn start(dir: &Path) -> Result<Result<Self, String>> {
+        let socket = std::path::PathBuf::from(
+            std::env::var("WHARF_BENCH_PG_SOCKET")
+                .unwrap_or_else(|_| "/var/run/postgresql/.s.PGSQL.5432".into()),
+        );
+        if !socket.exists() {
+            return Ok(Err(format!("no PostgreSQL socket at {} (WHARF_BENCH_PG_SOCKET)", socket.display())));
+        }
+        let Ok(moto) = which("moto_server") else {
+            return Ok(Err("moto_server is not installed (pip install 'moto[server]')".into()));
+        };
+        let user = String::from_utf8(Command::new("id").arg("-un").output()?.stdout)?.trim().to_owned();
+        let socket_dir = socket.parent().context("socket dir")?.display().to_string();
+        let admin_url = format!("postgres://{user}@localhost/postgres?host={socket_dir}");
+        let database = format!("wharf_bench_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {database}")).execute(&mut admin).await?;
+        sqlx::query(&format!("CREATE DATABASE {database}")).execute(&mut admin).await?;
+        admin.close().await?;
+        let trips = support::RoundTrips::start(socket).await?;
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let moto_log = dir.join("moto.log");
+        let child = Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&moto_log)?)
+            .spawn()
+            .context("starting moto_server")?;
+        let moto = KillOnDrop(child);
+        let moto_base = format!("http://127.0.0.1:{port}");
+        let c = client();
+        let mut created = false;
+        for _ in 0..200 {
+            if let Ok(r) = send(&c, Method::PUT, &format!("{moto_base}/wharf-bench"), empty(), &[]).await {
+                ensure!(r.status().is_success(), "creating the bucket: {}", r.status());
+                created = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        ensure!(created, "moto_server did not answer");
+        let env = [
+            (
+                "WHARF_DATABASE_URL",
+                format!("postgres://{user}@127.0.0.1:{}/{database}?sslmode=disable", trips.port),
+            ),
+            ("WHARF_STORAGE_URL", "s3://wharf-bench".into()),
+            ("AWS_ENDPOINT", moto_base.clone()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "bench".into()),
+            ("AWS_SECRET_ACCESS_KEY", "bench".into()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .to_vec();
+        Ok(Ok(Self { trips, _moto: moto, moto_log, moto_base, admin_url, database, env }))
+    }
+
+    /// Database round trips and object store requests so far.
+    fn counts(&self) -> [u64; 2] {
+        let log = std::fs::read_to_string(&self.moto_log).unwrap_or_default();
+        [self.trips.count(), log.lines().filter(|l| l.contains(" HTTP/1.1\" ")).count() as u64]
+    }
+
+    /// The object store alone: a `PUT` of `file` and a `GET` of it back, from the same client.
+    async fn limits(&self, file: &Path, size: u64) -> Result<(Duration, Duration)> {
+        let (base, path) = (self.moto_base.clone(), file.to_owned());
+        let put = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let (status, _) = raw_request(&base, "PUT", "/wharf-bench/limit", Some((&path, 0, size)))?;
+            ensure!(status == 200, "PUT to moto: {status}");
+            anyhow::Ok(t.elapsed())
+        })
+        .await??;
+        let got = get_body(&self.moto_base, "/wharf-bench/limit", size).await?;
+        Ok((put, got))
+    }
+
+    /// Removes the bench's database (once the server using it has stopped).
+    async fn drop_database(&self) -> Result<()> {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database))
+            .execute(&mut admin)
+            .await?;
+        Ok(())
+    }
 }
 
 /// Starts the server on `data` (which holds everything the run pushed) five times, timing each
 /// from the spawn to the first byte of its answer to `GET /v2/`; the median and every time.
-fn start_to_first_answer(data: &Path) -> Result<(Duration, Vec<Duration>)> {
+fn start_to_first_answer(data: &Path, env: &[(String, String)]) -> Result<(Duration, Vec<Duration>)> {
     use std::io::{Read, Write};
     let mut times = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let child = WharfChild::start(data, PASSWORD)?;
+        let child = WharfChild::start_with(data, PASSWORD, env)?;
         let addr = child.base.trim_start_matches("http://").to_owned();
         let answered = loop {
             ensure!(t.elapsed() < Duration::from_secs(10), "the server did not answer");

@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection as _, Executor, Transaction};
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +152,9 @@ pub struct Db {
     url: Arc<secrecy::SecretString>,
 }
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on its next use.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// The current time in unix milliseconds, the unit of every stored time.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -192,18 +195,37 @@ impl Db {
             create_private(url);
             const SETUP: &str = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; \
                  PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;";
+            // An SQLite connection is a file in this process: it cannot be dropped by a peer, so
+            // nothing is tested before use (sqlx would otherwise ping each one as it leaves the
+            // pool: a hop to its thread and back, on the one writer every push shares).
             let sqlite_opts = |max: u32| {
                 AnyPoolOptions::new()
                     .max_connections(max)
                     .min_connections(1)
+                    .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
             };
             let write = write_opts(sqlite_opts(1), SETUP).connect(url).await?;
             let read = read_opts(sqlite_opts(8), SETUP, "PRAGMA query_only=ON").connect(url).await?;
             (read, write, Backend::Sqlite)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            // A connection used in the last second is taken as alive (HikariCP's bypass window);
+            // one idle longer is pinged first, so a server restart or a dropped idle connection
+            // is noticed before a query runs on it. sqlx's default pings before every use: a
+            // round trip for each statement run outside a transaction.
             let pg_opts = |max: u32| {
-                AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30))
+                AnyPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_IDLE_AFTER {
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
             };
             let write = write_opts(pg_opts(8), "SELECT 1").connect(url).await?;
             let read =

@@ -283,6 +283,19 @@ pub struct DueTask {
     pub created_at: i64,
 }
 
+/// Whether any task is due now (pending and due, or running on a lapsed lease): one read, so an
+/// idle sender does not take the write lock (SQLite) or open a transaction to find nothing.
+pub async fn any_due<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<bool> {
+    let due: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM webhook_tasks WHERE (status = 'Pending' AND next_attempt_at <= $1) \
+         OR (status = 'Running' AND lease_until < $1) LIMIT 1",
+    )
+    .bind(now_ms())
+    .fetch_optional(e)
+    .await?;
+    Ok(due.is_some())
+}
+
 /// Claims up to `limit` tasks that are due, or whose claim by a stopped replica lapsed, for
 /// `holder` until `lease_until`. PostgreSQL replicas skip each other's claimed rows.
 pub async fn claim_due(
@@ -674,5 +687,44 @@ mod tests {
             .await
             .expect("tasks");
         assert_eq!(targets, [r#"{"address":"http://a"}"#, r#"{"address":"http://b"}"#]);
+    }
+
+    #[tokio::test]
+    async fn a_task_is_due_when_pending_and_due_or_its_lease_lapsed() {
+        let (_dir, db) = crate::db::testing::sqlite().await;
+        let project = crate::db::projects::insert(db.writer(), "p", false, None).await.expect("project");
+        sqlx::query(
+            "INSERT INTO webhook_policies (project_id, name, event_types, targets, created_at, updated_at) \
+             VALUES ($1, 'a', ',PUSH_ARTIFACT,', '[{\"address\":\"http://a\"}]', 0, 0)",
+        )
+        .bind(project)
+        .execute(db.writer())
+        .await
+        .expect("policy");
+        assert!(!any_due(db.reader()).await.expect("read"), "no task at all");
+        let mut tx = db.begin().await.expect("tx");
+        record(&mut tx, db.backend(), project, "PUSH_ARTIFACT", "{}").await.expect("record");
+        tx.commit().await.expect("commit");
+        assert!(any_due(db.reader()).await.expect("read"), "a pending task due now");
+        let later = now_ms() + 60_000;
+        for (status, attempt, lease, due) in [
+            ("Pending", later, 0, false),
+            ("Running", 0, later, false),
+            ("Running", 0, 1, true),
+            ("Success", 0, 1, false),
+        ] {
+            sqlx::query("UPDATE webhook_tasks SET status = $1, next_attempt_at = $2, lease_until = $3")
+                .bind(status)
+                .bind(attempt)
+                .bind(lease)
+                .execute(db.writer())
+                .await
+                .expect("update");
+            assert_eq!(
+                any_due(db.reader()).await.expect("read"),
+                due,
+                "{status}, next {attempt}, lease {lease}"
+            );
+        }
     }
 }

@@ -560,6 +560,9 @@ impl Webhooks {
         let lease_until = db::now_ms() + self.lease.as_millis() as i64;
         let due = server
             .spawn(async move {
+                if !db::webhooks::any_due(db.reader()).await? {
+                    return Ok(Vec::new());
+                }
                 let mut tx = db.begin().await?;
                 let due = db::webhooks::claim_due(&mut tx, db.backend(), &holder, lease_until, BATCH).await?;
                 tx.commit().await?;

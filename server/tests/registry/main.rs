@@ -11,6 +11,7 @@ mod gc;
 mod listing;
 mod manifests;
 mod migrate;
+mod pool;
 mod schema;
 mod timeouts;
 mod tokens;
