@@ -283,16 +283,17 @@ pub struct DueTask {
     pub created_at: i64,
 }
 
+/// A task due at `$1`: pending and due, or running on a lease that lapsed (its replica stopped).
+const DUE: &str =
+    "((status = 'Pending' AND next_attempt_at <= $1) OR (status = 'Running' AND lease_until < $1))";
+
 /// Whether any task is due now (pending and due, or running on a lapsed lease): one read, so an
 /// idle sender does not take the write lock (SQLite) or open a transaction to find nothing.
 pub async fn any_due<'e>(e: impl Executor<'e, Database = Any>) -> DbResult<bool> {
-    let due: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM webhook_tasks WHERE (status = 'Pending' AND next_attempt_at <= $1) \
-         OR (status = 'Running' AND lease_until < $1) LIMIT 1",
-    )
-    .bind(now_ms())
-    .fetch_optional(e)
-    .await?;
+    let due: Option<i64> = sqlx::query_scalar(&format!("SELECT 1 FROM webhook_tasks WHERE {DUE} LIMIT 1"))
+        .bind(now_ms())
+        .fetch_optional(e)
+        .await?;
     Ok(due.is_some())
 }
 
@@ -307,14 +308,12 @@ pub async fn claim_due(
 ) -> DbResult<Vec<DueTask>> {
     let now = now_ms();
     let skip = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let ids: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT id FROM webhook_tasks WHERE (status = 'Pending' AND next_attempt_at <= $1) \
-         OR (status = 'Running' AND lease_until < $1) ORDER BY id LIMIT $2{skip}"
-    ))
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
+    let ids: Vec<i64> =
+        sqlx::query_scalar(&format!("SELECT id FROM webhook_tasks WHERE {DUE} ORDER BY id LIMIT $2{skip}"))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
