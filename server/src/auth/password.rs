@@ -5,16 +5,17 @@ use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString, rand_core::OsRng};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 
 use super::AuthError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The hashing threads, one per core. Each argon2 run allocates 19 MiB; on the blocking pool
-/// every new thread's allocator arena kept such a block after its run, and a ten-minute soak
-/// grew the process to 1.2 GB. A fixed set of threads bounds that memory to one block each,
-/// reused, and bounds how many hashes compete for the cores.
+/// The hashing threads, one per core. Each argon2 run allocates 19 MiB, returned when it ends
+/// (see `return_large_blocks` in main); a fixed set of threads bounds how many such blocks
+/// exist at once, and how many hashes compete for the cores. (On the blocking pool, before the
+/// allocator was told to return large blocks, each new thread's arena kept one: a ten-minute
+/// soak grew the process to 1.2 GB.)
 fn hashers() -> &'static Sender<Job> {
     static POOL: OnceLock<Sender<Job>> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -67,38 +68,16 @@ pub async fn hash(password: String) -> Result<String, AuthError> {
 
 /// Checks `password` against a PHC string in constant time.
 pub async fn verify(password: String, phc: String) -> Result<bool, AuthError> {
-    on_hasher(move || BLOCKS.with(|blocks| verify_with(password.as_bytes(), &phc, &mut blocks.borrow_mut())))
-        .await?
-}
-
-thread_local! {
-    /// Argon2's working memory on this hashing thread, kept between checks. Allocating and
-    /// freeing 19 MiB per check grew the process by that much per check (the allocator did not
-    /// reuse the block), about 20 MB a minute under a steady load.
-    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn verify_with(password: &[u8], phc: &str, blocks: &mut Vec<argon2::Block>) -> Result<bool, AuthError> {
-    let bad = |e: &dyn std::fmt::Display| AuthError::Hash(e.to_string());
-    let parsed = PasswordHash::new(phc).map_err(|e| bad(&e))?;
-    let algorithm = argon2::Algorithm::try_from(parsed.algorithm).map_err(|e| bad(&e))?;
-    let version =
-        parsed.version.map(argon2::Version::try_from).transpose().map_err(|e| bad(&e))?.unwrap_or_default();
-    let params = argon2::Params::try_from(&parsed).map_err(|e| bad(&e))?;
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        return Err(AuthError::Hash("the stored hash has no salt or output".into()));
-    };
-    let mut salt_buf = [0u8; 64];
-    let salt = salt.decode_b64(&mut salt_buf).map_err(|e| bad(&e))?;
-    if blocks.len() < params.block_count() {
-        blocks.resize(params.block_count(), argon2::Block::new());
-    }
-    let mut out = vec![0u8; expected.len()];
-    Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..])
-        .map_err(|e| bad(&e))?;
-    // `Output`'s comparison is constant-time.
-    Ok(argon2::password_hash::Output::new(&out).map_err(|e| bad(&e))? == expected)
+    on_hasher(move || {
+        let parsed = PasswordHash::new(&phc).map_err(|e| AuthError::Hash(e.to_string()))?;
+        // The parameters are the stored hash's, not the default's.
+        match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::Password) => Ok(false),
+            Err(e) => Err(AuthError::Hash(e.to_string())),
+        }
+    })
+    .await?
 }
 
 /// A hash of a random password, verified against when the user does not exist so an unknown user
