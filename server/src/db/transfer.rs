@@ -67,7 +67,6 @@ const TABLES: &[&str] = &[
     "replication_tasks",
     "immutable_rules",
     "webhook_policies",
-    "webhook_executions",
     "webhook_tasks",
     "labels",
     "artifact_labels",

@@ -1,4 +1,5 @@
-//! SQL for webhook policies and their deliveries (`webhook_executions`, `webhook_tasks`).
+//! SQL for webhook policies and their deliveries (`webhook_tasks`: one row per event and target;
+//! an execution is the tasks sharing `execution_id`).
 
 use sqlx::{Any, Executor};
 
@@ -221,38 +222,39 @@ async fn write_event(
     event: &str,
     payload: &str,
 ) -> DbResult<()> {
-    // `$5` names this event's executions, so the tasks' insert finds exactly them: SQLite's
-    // `INSERT … SELECT` cannot hand ids to a second insert (`last_insert_rowid()` moves while the
-    // tasks are written), and a random 63-bit name costs no round trip.
-    const POLICIES: &str = "FROM webhook_policies WHERE project_id = $1 AND enabled = 1 \
-         AND event_types LIKE '%,' || $2 || ',%' ORDER BY id";
+    // One row per target of each subscribed policy; a policy's rows share the execution id, its
+    // first row's id. SQLite: ids follow the table's sequence (the write lock is held, so no one
+    // else takes them); PostgreSQL: ids come from the sequence, so replicas never collide.
+    const TARGETS: &str = "FROM webhook_policies p CROSS JOIN {targets} \
+         WHERE p.project_id = $1 AND p.enabled = 1 AND p.event_types LIKE '%,' || $2 || ',%'";
+    const COLUMNS: &str = "INSERT INTO webhook_tasks (id, execution_id, policy_id, event_type, payload, target, \
+         status, next_attempt_at, created_at, updated_at)";
     let sql = match backend {
         // sqlx runs each statement of the string in turn, binding `$n` by number.
         Backend::Sqlite => format!(
-            "{}INSERT INTO webhook_executions (policy_id, event_type, payload, created_at, event_id) \
-             SELECT id, $2, $3, $4, $5 {POLICIES}; \
-             INSERT INTO webhook_tasks (execution_id, target, status, next_attempt_at, created_at, updated_at) \
-             SELECT x.id, j.value, 'Pending', $4, $4, $4 FROM webhook_executions x \
-             JOIN webhook_policies p ON p.id = x.policy_id CROSS JOIN json_each(p.targets) j \
-             WHERE x.event_id = $5 ORDER BY x.id",
-            if touch.is_some() { "UPDATE repositories SET updated_at = $4 WHERE id = $6; " } else { "" }
+            "{}{COLUMNS} WITH b(b) AS MATERIALIZED \
+             (SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'webhook_tasks'), 0)), \
+             r AS (SELECT p.id AS policy_id, j.value AS target, row_number() OVER (ORDER BY p.id, j.key) AS n {}) \
+             SELECT b + n, b + MIN(n) OVER (PARTITION BY policy_id), policy_id, $2, $3, target, 'Pending', $4, $4, $4 \
+             FROM r, b",
+            if touch.is_some() { "UPDATE repositories SET updated_at = $4 WHERE id = $5; " } else { "" },
+            TARGETS.replace("{targets}", "json_each(p.targets) j")
         ),
-        // One statement: the executions' ids come back from their insert.
+        // One statement.
         Backend::Postgres => format!(
-            "WITH x AS (INSERT INTO webhook_executions (policy_id, event_type, payload, created_at, event_id) \
-             SELECT id, $2, $3, $4, $5 {POLICIES} RETURNING id, policy_id){} \
-             INSERT INTO webhook_tasks (execution_id, target, status, next_attempt_at, created_at, updated_at) \
-             SELECT x.id, j.value::text, 'Pending', $4, $4, $4 FROM x JOIN webhook_policies p ON p.id = x.policy_id \
-             CROSS JOIN LATERAL jsonb_array_elements(p.targets::jsonb) j ORDER BY x.id",
+            "WITH r AS (SELECT p.id AS policy_id, j.value::text AS target, \
+             nextval(pg_get_serial_sequence('webhook_tasks', 'id')) AS id {}){} \
+             {COLUMNS} SELECT id, MIN(id) OVER (PARTITION BY policy_id), policy_id, $2, $3, target, 'Pending', \
+             $4, $4, $4 FROM r",
+            TARGETS.replace("{targets}", "LATERAL jsonb_array_elements(p.targets::jsonb) j"),
             if touch.is_some() {
-                ", touched AS (UPDATE repositories SET updated_at = $4 WHERE id = $6 RETURNING id)"
+                ", touched AS (UPDATE repositories SET updated_at = $4 WHERE id = $5 RETURNING id)"
             } else {
                 ""
             }
         ),
     };
-    let event_id = rand::random_range(1..i64::MAX);
-    let mut q = sqlx::query(&sql).bind(project_id).bind(event).bind(payload).bind(now_ms()).bind(event_id);
+    let mut q = sqlx::query(&sql).bind(project_id).bind(event).bind(payload).bind(now_ms());
     if let Some(repo_id) = touch {
         q = q.bind(repo_id);
     }
@@ -328,10 +330,10 @@ pub async fn claim_due(
     }
     q.execute(&mut *tx).await?;
     let select = format!(
-        "SELECT t.id AS id, t.execution_id AS execution_id, e.policy_id AS policy_id, p.project_id AS project_id, \
-         t.target AS target, e.event_type AS event_type, e.payload AS payload, t.run_count AS run_count, \
-         e.created_at AS created_at FROM webhook_tasks t JOIN webhook_executions e ON e.id = t.execution_id \
-         JOIN webhook_policies p ON p.id = e.policy_id WHERE t.id IN ({}) ORDER BY t.id",
+        "SELECT t.id AS id, t.execution_id AS execution_id, t.policy_id AS policy_id, p.project_id AS project_id, \
+         t.target AS target, t.event_type AS event_type, t.payload AS payload, t.run_count AS run_count, \
+         t.created_at AS created_at FROM webhook_tasks t JOIN webhook_policies p ON p.id = t.policy_id \
+         WHERE t.id IN ({}) ORDER BY t.id",
         super::placeholders(1, ids.len())
     );
     let mut q = sqlx::query_as(&select);
@@ -430,30 +432,30 @@ pub struct ExecutionRow {
     pub running: i64,
 }
 
-/// An execution's status, from its tasks: `Running` while one is pending or being sent, then
-/// `Error` if one was given up, else `Success`. Derived when read, so finishing a delivery
-/// writes only its task (the writer pushes share does one update per delivery, not two).
+/// An execution's status, from its tasks (grouped by `execution_id`): `Running` while one is
+/// pending or being sent, then `Error` if one was given up, else `Success`. Derived when read,
+/// so finishing a delivery writes only its task.
 macro_rules! execution_status {
     () => {
-        "CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status IN ('Pending', 'Running')) \
-         THEN 'Running' WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Error') \
-         THEN 'Error' ELSE 'Success' END"
+        "CASE WHEN SUM(CASE WHEN t.status IN ('Pending', 'Running') THEN 1 ELSE 0 END) > 0 THEN 'Running' \
+         WHEN SUM(CASE WHEN t.status = 'Error' THEN 1 ELSE 0 END) > 0 THEN 'Error' ELSE 'Success' END"
     };
 }
 
+/// Executions as groups of tasks; the caller adds `WHERE`, then [`EXECUTION_GROUP`].
 const EXECUTION: &str = concat!(
-    "SELECT e.id AS id, e.policy_id AS policy_id, e.event_type AS event_type, ",
+    "SELECT t.execution_id AS id, t.policy_id AS policy_id, MIN(t.event_type) AS event_type, ",
     execution_status!(),
-    " AS status, e.created_at AS created_at, \
-     CASE WHEN EXISTS (SELECT 1 FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status IN ('Pending', 'Running')) \
-     THEN NULL ELSE (SELECT MAX(t.ended_at) FROM webhook_tasks t WHERE t.execution_id = e.id) END AS ended_at, \
-     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id) AS total, \
-     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Success') AS succeeded, \
-     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Error') AS failed, \
-     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Pending') AS pending, \
-     (SELECT COUNT(*) FROM webhook_tasks t WHERE t.execution_id = e.id AND t.status = 'Running') AS running \
-     FROM webhook_executions e"
+    " AS status, MIN(t.created_at) AS created_at, \
+     CASE WHEN SUM(CASE WHEN t.status IN ('Pending', 'Running') THEN 1 ELSE 0 END) > 0 THEN NULL \
+     ELSE MAX(t.ended_at) END AS ended_at, COUNT(*) AS total, \
+     SUM(CASE WHEN t.status = 'Success' THEN 1 ELSE 0 END) AS succeeded, \
+     SUM(CASE WHEN t.status = 'Error' THEN 1 ELSE 0 END) AS failed, \
+     SUM(CASE WHEN t.status = 'Pending' THEN 1 ELSE 0 END) AS pending, \
+     SUM(CASE WHEN t.status = 'Running' THEN 1 ELSE 0 END) AS running \
+     FROM webhook_tasks t"
 );
+const EXECUTION_GROUP: &str = " GROUP BY t.policy_id, t.execution_id";
 
 /// Executions of policy `policy_id`, newest first, one page.
 pub async fn executions<'e>(
@@ -462,17 +464,19 @@ pub async fn executions<'e>(
     offset: i64,
     limit: i64,
 ) -> DbResult<Vec<ExecutionRow>> {
-    Ok(sqlx::query_as(&format!("{EXECUTION} WHERE e.policy_id = $1 ORDER BY e.id DESC LIMIT $2 OFFSET $3"))
-        .bind(policy_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(e)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "{EXECUTION} WHERE t.policy_id = $1{EXECUTION_GROUP} ORDER BY t.execution_id DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(policy_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(e)
+    .await?)
 }
 
 /// How many executions policy `policy_id` has.
 pub async fn count_executions<'e>(e: impl Executor<'e, Database = Any>, policy_id: i64) -> DbResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM webhook_executions WHERE policy_id = $1")
+    Ok(sqlx::query_scalar("SELECT COUNT(DISTINCT execution_id) FROM webhook_tasks WHERE policy_id = $1")
         .bind(policy_id)
         .fetch_one(e)
         .await?)
@@ -484,11 +488,13 @@ pub async fn execution<'e>(
     policy_id: i64,
     id: i64,
 ) -> DbResult<Option<ExecutionRow>> {
-    Ok(sqlx::query_as(&format!("{EXECUTION} WHERE e.policy_id = $1 AND e.id = $2"))
-        .bind(policy_id)
-        .bind(id)
-        .fetch_optional(e)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "{EXECUTION} WHERE t.policy_id = $1 AND t.execution_id = $2{EXECUTION_GROUP}"
+    ))
+    .bind(policy_id)
+    .bind(id)
+    .fetch_optional(e)
+    .await?)
 }
 
 /// A task of an execution.
@@ -544,13 +550,14 @@ pub async fn recent<'e>(
     limit: i64,
 ) -> DbResult<Vec<RecentRow>> {
     Ok(sqlx::query_as(concat!(
-        "SELECT e.id AS id, p.id AS policy_id, p.name AS policy, e.event_type AS event_type, ",
+        "SELECT t.execution_id AS id, t.policy_id AS policy_id, MIN(p.name) AS policy, \
+         MIN(t.event_type) AS event_type, ",
         execution_status!(),
-        " AS status, e.created_at AS created_at, \
-         COALESCE((SELECT MAX(t.run_count) FROM webhook_tasks t WHERE t.execution_id = e.id), 0) AS attempts, \
-         COALESCE((SELECT t.status_message FROM webhook_tasks t WHERE t.execution_id = e.id ORDER BY t.updated_at DESC, t.id LIMIT 1), '') AS message \
-         FROM webhook_executions e JOIN webhook_policies p ON p.id = e.policy_id WHERE p.project_id = $1 \
-         ORDER BY e.id DESC LIMIT $2",
+        " AS status, MIN(t.created_at) AS created_at, MAX(t.run_count) AS attempts, \
+         COALESCE((SELECT s.status_message FROM webhook_tasks s WHERE s.policy_id = t.policy_id \
+         AND s.execution_id = t.execution_id ORDER BY s.updated_at DESC, s.id LIMIT 1), '') AS message \
+         FROM webhook_tasks t JOIN webhook_policies p ON p.id = t.policy_id WHERE p.project_id = $1 \
+         GROUP BY t.policy_id, t.execution_id ORDER BY t.execution_id DESC LIMIT $2",
     ))
     .bind(project_id)
     .bind(limit)
@@ -558,12 +565,17 @@ pub async fn recent<'e>(
     .await?)
 }
 
-/// Tasks of execution `execution_id`.
-pub async fn tasks<'e>(e: impl Executor<'e, Database = Any>, execution_id: i64) -> DbResult<Vec<TaskRow>> {
+/// Tasks of execution `execution_id` of policy `policy_id`.
+pub async fn tasks<'e>(
+    e: impl Executor<'e, Database = Any>,
+    policy_id: i64,
+    execution_id: i64,
+) -> DbResult<Vec<TaskRow>> {
     Ok(sqlx::query_as(
         "SELECT id, execution_id, target, status, run_count, status_message, created_at, updated_at, started_at, \
-         ended_at FROM webhook_tasks WHERE execution_id = $1 ORDER BY id",
+         ended_at FROM webhook_tasks WHERE policy_id = $1 AND execution_id = $2 ORDER BY id",
     )
+    .bind(policy_id)
     .bind(execution_id)
     .fetch_all(e)
     .await?)
@@ -582,11 +594,12 @@ pub async fn task_log<'e>(
         .await?)
 }
 
-/// Deletes ended executions older than `before` (unix ms); returns how many.
+/// Deletes the tasks of ended executions older than `before` (unix ms); returns how many.
 pub async fn prune<'e>(e: impl Executor<'e, Database = Any>, before: i64) -> DbResult<u64> {
+    // Executions with a task still open are few (the due index finds them): kept whole.
     Ok(sqlx::query(
-        "DELETE FROM webhook_executions WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_tasks t \
-         WHERE t.execution_id = webhook_executions.id AND t.status IN ('Pending', 'Running'))",
+        "DELETE FROM webhook_tasks WHERE created_at < $1 AND execution_id NOT IN \
+         (SELECT execution_id FROM webhook_tasks WHERE status IN ('Pending', 'Running'))",
     )
     .bind(before)
     .execute(e)
@@ -635,13 +648,20 @@ mod tests {
             tx.commit().await.expect("commit");
         }
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT p.name, x.payload, t.status, t.target FROM webhook_tasks t \
-             JOIN webhook_executions x ON x.id = t.execution_id JOIN webhook_policies p ON p.id = x.policy_id \
-             ORDER BY t.id",
+            "SELECT p.name, t.payload, t.status, t.target FROM webhook_tasks t \
+             JOIN webhook_policies p ON p.id = t.policy_id ORDER BY t.id",
         )
         .fetch_all(db.reader())
         .await
         .expect("tasks");
+        // Each (event, policy) is one execution, named by its first task.
+        let ids: Vec<(i64, i64)> = sqlx::query_as("SELECT id, execution_id FROM webhook_tasks ORDER BY id")
+            .fetch_all(db.reader())
+            .await
+            .expect("ids");
+        let executions: Vec<i64> = ids.iter().map(|(_, e)| *e).collect();
+        let first = ids[0].0;
+        assert_eq!(executions, [first, first, first + 2, first + 3, first + 3, first + 5], "{ids:?}");
         let targets: Vec<(&str, &str)> = rows.iter().map(|(p, _, _, t)| (p.as_str(), t.as_str())).collect();
         let once = [
             ("a", r#"{"address":"http://a"}"#),

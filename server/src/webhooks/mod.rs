@@ -456,7 +456,7 @@ impl Webhooks {
         eid: i64,
     ) -> Result<Vec<(TaskRow, Target)>, WebhookError> {
         let e = self.execution(who, r, id, eid).await?;
-        let rows = db::webhooks::tasks(self.db.reader(), e.id).await?;
+        let rows = db::webhooks::tasks(self.db.reader(), e.policy_id, e.id).await?;
         Ok(rows
             .into_iter()
             .map(|t| {

@@ -255,16 +255,12 @@ async fn fixture(app: &TestApp) -> Fixture {
     .await
     .expect("event");
     tx.commit().await.expect("commit");
-    let hook_execution: i64 = sqlx::query_scalar("SELECT id FROM webhook_executions WHERE policy_id = $1")
-        .bind(hook)
-        .fetch_one(app.state.db.reader())
-        .await
-        .expect("execution");
-    let hook_task: i64 = sqlx::query_scalar("SELECT id FROM webhook_tasks WHERE execution_id = $1")
-        .bind(hook_execution)
-        .fetch_one(app.state.db.reader())
-        .await
-        .expect("task");
+    let (hook_execution, hook_task): (i64, i64) =
+        sqlx::query_as("SELECT execution_id, id FROM webhook_tasks WHERE policy_id = $1")
+            .bind(hook)
+            .fetch_one(app.state.db.reader())
+            .await
+            .expect("task");
     let purge = wharf::purge::PurgeParams {
         audit_retention_hour: 800_000,
         include_operations: String::new(),
