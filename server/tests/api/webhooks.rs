@@ -157,6 +157,7 @@ async fn pushes_pulls_and_deletes_reach_a_real_receiver_in_both_formats() {
     )
     .await;
     let pid = project_id(&app, "team").await;
+    plain.answer_len(32 << 10);
 
     let (digest, _, _) = app.push_image("team/app", "v1").await;
     let got = plain.wait_until(10, |r| r.iter().any(|x| event_type(x) == "PUSH_ARTIFACT")).await;
@@ -221,6 +222,10 @@ async fn pushes_pulls_and_deletes_reach_a_real_receiver_in_both_formats() {
     let del = got.iter().find(|x| event_type(x) == "DELETE_ARTIFACT").expect("delete");
     assert_eq!(del.body["event_data"]["resources"][0]["tag"], "v1");
     assert_eq!(cloud.received().len(), 1, "the CloudEvents policy subscribed to pushes only");
+    // A receiver answering a page of text: reading it to the end lets the sender reuse its
+    // connection.
+    let (sent, opened) = (plain.received().len() as u64, plain.connections());
+    assert!(opened < sent, "{sent} deliveries over {opened} connections");
 
     // The history: one execution per event, a task per target, each attempt in its log.
     let execs: Value = app

@@ -28,6 +28,8 @@ pub struct Receiver {
     log: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
     delay_ms: Arc<AtomicU64>,
+    connections: Arc<AtomicU64>,
+    answer_len: Arc<AtomicU64>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -42,6 +44,8 @@ impl Receiver {
             log: Arc::default(),
             status: Arc::new(AtomicU16::new(200)),
             delay_ms: Arc::default(),
+            connections: Arc::default(),
+            answer_len: Arc::new(AtomicU64::new(2)),
             task: None,
         };
         r.serve(listener);
@@ -50,16 +54,20 @@ impl Receiver {
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
         let (log, status, delay) = (self.log.clone(), self.status.clone(), self.delay_ms.clone());
+        let (accepted, answer_len) = (self.connections.clone(), self.answer_len.clone());
         self.task = Some(tokio::spawn(async move {
             // Connections live in this set: aborting the accept task drops them all.
             let mut connections = tokio::task::JoinSet::new();
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let (log, status, delay) = (log.clone(), status.clone(), delay.clone());
+                let answer_len = answer_len.clone();
                 connections.spawn(async move {
                     let service =
                         hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                             let (log, status, delay) = (log.clone(), status.clone(), delay.clone());
+                            let len = answer_len.load(Ordering::SeqCst) as usize;
                             async move {
                                 let headers = req
                                     .headers()
@@ -77,7 +85,8 @@ impl Receiver {
                                 let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
                                 log.lock().expect("log").push(Received { headers, body });
                                 let code = status.load(Ordering::SeqCst);
-                                let mut res = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
+                                let mut res =
+                                    hyper::Response::new(Full::new(Bytes::from("ok".repeat(len / 2))));
                                 *res.status_mut() =
                                     hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::OK);
                                 Ok::<_, std::convert::Infallible>(res)
@@ -95,6 +104,11 @@ impl Receiver {
     /// Answers `code` from now on.
     pub fn answer(&self, code: u16) {
         self.status.store(code, Ordering::SeqCst);
+    }
+
+    /// Answers a body of `len` bytes from now on ("ok" by default, as Slack does).
+    pub fn answer_len(&self, len: u64) {
+        self.answer_len.store(len, Ordering::SeqCst);
     }
 
     /// Holds each request `ms` before recording and answering it.
@@ -119,6 +133,11 @@ impl Receiver {
             }
         };
         self.serve(listener);
+    }
+
+    /// How many connections senders opened so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// Everything received so far.
