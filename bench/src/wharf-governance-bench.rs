@@ -13,11 +13,11 @@
 //! triggers as they are inserted; then `fsck`'s recount of that project, timed against a plain
 //! read of the same rows (the limit: a recount cannot be faster than reading what it counts).
 //!
-//! Settings: `WHARF_BENCH_PUSHES` per round (default 500), `WHARF_BENCH_ROUNDS` (default 3),
+//! Settings: `WHARF_BENCH_PUSHES` per round (default 1000), `WHARF_BENCH_ROUNDS` (default 8),
 //! `WHARF_BENCH_WEBHOOK` (`deliver`, the default; `hold`: events recorded but the receiver holds
 //! every delivery while pushes run; `none`: no webhook policy; the last two tell the costs of
 //! recording and of delivering apart, and skip the delivery figures),
-//! `WHARF_BENCH_CONNECTIONS` (default 16), `WHARF_BENCH_SECONDS` per GET round (default 4),
+//! `WHARF_BENCH_CONNECTIONS` (default 16), `WHARF_BENCH_SECONDS` per GET round (default 2),
 //! `WHARF_DATABASE_URL` for part 2 on PostgreSQL (else SQLite in a temp dir).
 //! Run: `cargo build --release -p wharf && cargo run --release -p wharf-bench --bin wharf-governance-bench`.
 
@@ -258,10 +258,10 @@ async fn hot_paths() -> Result<()> {
         ensure!(res.status() == reqwest::StatusCode::CREATED, "webhook policy: {}", res.status());
     }
 
-    let pushes = env_u64("WHARF_BENCH_PUSHES", 500);
-    let rounds = env_u64("WHARF_BENCH_ROUNDS", 3);
+    let pushes = env_u64("WHARF_BENCH_PUSHES", 1000);
+    let rounds = env_u64("WHARF_BENCH_ROUNDS", 8);
     let connections = env_u64("WHARF_BENCH_CONNECTIONS", 16);
-    let secs = env_u64("WHARF_BENCH_SECONDS", 4);
+    let secs = env_u64("WHARF_BENCH_SECONDS", 2);
     let mut blobs = Vec::new();
     for project in ["plain", "governed"] {
         let repo = format!("{project}/app");
@@ -305,12 +305,14 @@ async fn hot_paths() -> Result<()> {
     let push_report = format!(
         "  paired rounds: median ratio {median:.3} (range {low:.3}–{high:.3} over {rounds} rounds)\n  \
          rounds (plain/governed pushes/s): {}\n  CPU per push, server / bench process: plain {:.0} / {:.0} µs, \
-         governed {:.0} / {:.0} µs",
+         governed {:.0} / {:.0} µs\n  server CPU per push, governed / plain: {:.3} (what governance adds to a push's \
+         work; steadier than throughput, which swings with the machine)",
         each.join(" "),
         per(plain_cpu.0),
         per(plain_cpu.1),
         per(gov_cpu.0),
-        per(gov_cpu.1)
+        per(gov_cpu.1),
+        gov_cpu.0 / plain_cpu.0
     );
     if webhooks != "deliver" {
         println!("manifest push, webhooks {webhooks} ({connections} connections, {pushes} per round):");
