@@ -709,6 +709,112 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn delivery_history_survives_the_move_to_one_task_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+        let mut before = sqlx::migrate!("../migrations/sqlite");
+        before.migrations = before.migrations.iter().filter(|m| m.version <= 27).cloned().collect();
+        before.run(&pool).await.expect("migrations up to 0027");
+        // Execution 1: delivered to two targets (tasks 1, 2). Execution 2: one task, still due.
+        // Task 4 was pruned, so the old sequence (4) is ahead of the highest id (3).
+        for sql in [
+            "INSERT INTO projects (name, public, created_at, updated_at) VALUES ('p', 0, 0, 0)",
+            "INSERT INTO webhook_policies (project_id, name, event_types, targets, created_at, updated_at) \
+             VALUES (1, 'a', ',PUSH_ARTIFACT,DELETE_ARTIFACT,', '[{\"address\":\"http://a\"}]', 0, 0)",
+            "INSERT INTO webhook_executions (id, policy_id, event_type, payload, created_at, event_id) \
+             VALUES (1, 1, 'PUSH_ARTIFACT', '{\"n\":1}', 10, 7), (2, 1, 'DELETE_ARTIFACT', '{\"n\":2}', 20, 8)",
+            "INSERT INTO webhook_tasks (id, execution_id, target, status, run_count, next_attempt_at, status_message, \
+             log, created_at, updated_at, ended_at) VALUES \
+             (1, 1, 't1', 'Success', 1, 10, 'delivered: HTTP 200', 'attempt 1\n', 10, 11, 11), \
+             (2, 1, 't2', 'Success', 2, 10, 'delivered: HTTP 204', 'attempt 1\nattempt 2\n', 10, 12, 12), \
+             (3, 2, 't1', 'Pending', 1, 25, 'the receiver answered HTTP 500', 'attempt 1\n', 20, 21, NULL), \
+             (4, 2, 't9', 'Success', 1, 20, '', '', 20, 21, 21)",
+            "DELETE FROM webhook_tasks WHERE id = 4",
+        ] {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+        let db = crate::db::Db::connect(&url).await.expect("upgrade");
+
+        type Carried = (i64, i64, i64, String, String, String, String, i64, String, String, i64, Option<i64>);
+        let rows: Vec<Carried> = sqlx::query_as(
+            "SELECT id, execution_id, policy_id, event_type, payload, target, status, run_count, status_message, \
+             log, created_at, ended_at FROM webhook_tasks ORDER BY id",
+        )
+        .fetch_all(db.reader())
+        .await
+        .expect("tasks");
+        let s = |v: &str| v.to_owned();
+        assert_eq!(
+            rows,
+            [
+                (
+                    1,
+                    1,
+                    1,
+                    s("PUSH_ARTIFACT"),
+                    s("{\"n\":1}"),
+                    s("t1"),
+                    s("Success"),
+                    1,
+                    s("delivered: HTTP 200"),
+                    s("attempt 1\n"),
+                    10,
+                    Some(11)
+                ),
+                (
+                    2,
+                    1,
+                    1,
+                    s("PUSH_ARTIFACT"),
+                    s("{\"n\":1}"),
+                    s("t2"),
+                    s("Success"),
+                    2,
+                    s("delivered: HTTP 204"),
+                    s("attempt 1\nattempt 2\n"),
+                    10,
+                    Some(12)
+                ),
+                (
+                    3,
+                    3,
+                    1,
+                    s("DELETE_ARTIFACT"),
+                    s("{\"n\":2}"),
+                    s("t1"),
+                    s("Pending"),
+                    1,
+                    s("the receiver answered HTTP 500"),
+                    s("attempt 1\n"),
+                    20,
+                    None
+                ),
+            ],
+            "every task keeps its history and gains its execution's policy, event and payload"
+        );
+        // A new event takes ids after the old ones and is an execution of its own.
+        let mut tx = db.begin().await.expect("tx");
+        record(&mut tx, db.backend(), 1, "PUSH_ARTIFACT", "{}").await.expect("record");
+        tx.commit().await.expect("commit");
+        let executions = executions(db.reader(), 1, 0, 10).await.expect("executions");
+        let seen: Vec<(i64, &str, &str, i64, i64)> = executions
+            .iter()
+            .map(|e| (e.id, e.event_type.as_str(), e.status.as_str(), e.total, e.succeeded))
+            .collect();
+        assert!(seen[0].0 > 3, "{seen:?}");
+        assert_eq!(
+            seen[1..],
+            [(3, "DELETE_ARTIFACT", "Running", 1, 0), (1, "PUSH_ARTIFACT", "Success", 2, 2)],
+            "the old executions, newest first"
+        );
+        assert_eq!((seen[0].1, seen[0].2, seen[0].3), ("PUSH_ARTIFACT", "Running", 1));
+        assert_eq!(count_executions(db.reader(), 1).await.expect("count"), 3);
+    }
+
+    #[tokio::test]
     async fn a_task_is_due_when_pending_and_due_or_its_lease_lapsed() {
         let (_dir, db) = crate::db::testing::sqlite().await;
         let project = crate::db::projects::insert(db.writer(), "p", false, None).await.expect("project");
