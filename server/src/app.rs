@@ -36,6 +36,16 @@ impl MakeRequestId for RequestIds {
 
 use crate::state::{AppState, StartError};
 
+/// Builds the parts of the router that no state shapes (the API's routes and OpenAPI document,
+/// the portal's page routes), once per process. They are most of the router's cost, pure CPU,
+/// so `wharf serve` runs this on a thread of its own while the database opens: on two cores
+/// the start is the longer of the two instead of their sum. [`router`] builds whatever is
+/// still missing.
+pub fn prepare() {
+    let _ = crate::api::document();
+    let _ = crate::ui::routes();
+}
+
 /// All routes with their middleware.
 pub fn router(state: AppState) -> Router {
     let tracking = crate::metrics::Tracking {
@@ -219,6 +229,8 @@ where
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
     });
     let auditor = state.auditor.clone();
+    // Built before the background jobs start, so their first rounds do not delay the first answer.
+    let app = router(state.clone());
     let jobs = state.start_jobs();
     let metrics = match state.config.metrics_listen {
         Some(addr) => {
@@ -231,10 +243,8 @@ where
         None => None,
     };
     // Connect info gives handlers the client address (login throttling, logs).
-    let served = server
-        .handle(handle)
-        .serve(router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .await;
+    let served =
+        server.handle(handle).serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
     jobs.abort();
     if let Some(m) = metrics {
         m.abort();

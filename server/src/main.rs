@@ -154,7 +154,9 @@ fn return_large_blocks() {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let tls = config.tls.clone();
+    let prepared = tokio::task::spawn_blocking(wharf::app::prepare);
     let state = AppState::init(config).await?;
+    prepared.await?;
     let external = state.config.external_url.clone();
     let listener = std::net::TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;

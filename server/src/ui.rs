@@ -32,14 +32,19 @@ const SERVER_FN_PREFIX: &str = "/ui/";
 const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
+/// The portal's page routes, generated once per process: generating sets a process-global flag that
+/// stops resources from loading, so a render running meanwhile (another server in the same
+/// process, as in the test suite) would wait forever (leptos-rs/leptos#4773). The first call
+/// is made before the server answers (see [`crate::app::prepare`]).
+pub fn routes() -> &'static [leptos_axum::AxumRouteListing] {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| leptos_axum::generate_route_list(frontend::app::App))
+}
+
 /// The portal's routes: pages, server functions and `/pkg` assets.
 pub fn router(state: &AppState) -> Router<AppState> {
     let portal: SharedPortal = Arc::new(WharfPortal(state.clone()));
-    // Generated once per process: generating sets a process-global flag that stops resources
-    // from loading, so a render running meanwhile (another server in the same process, as in
-    // the test suite) would wait forever (leptos-rs/leptos#4773).
-    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
-    let routes = ROUTES.get_or_init(|| leptos_axum::generate_route_list(frontend::app::App)).clone();
+    let routes = routes().to_vec();
     let (assets, pkg) = match &state.config.site_dir {
         Some(dir) => (
             crate::assets::from_site_dir(),

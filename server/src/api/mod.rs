@@ -159,14 +159,24 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(members::get_member, members::update_member, members::delete_member))
 }
 
+/// The `/api/v2.0` routes and their OpenAPI document, built once per process: building them
+/// runs every handler's and schema's description code, which is most of what the router costs
+/// at start (see [`crate::app::prepare`]).
+fn built() -> &'static (Router<AppState>, utoipa::openapi::OpenApi) {
+    static BUILT: std::sync::OnceLock<(Router<AppState>, utoipa::openapi::OpenApi)> =
+        std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let (routes, doc) = documented().split_for_parts();
+        (routes.route("/api/{*rest}", axum::routing::any(unknown_path)), doc)
+    })
+}
+
 /// The OpenAPI document of every `/api/v2.0` route.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| documented().into_openapi())
+    &built().1
 }
 
 /// The `/api/v2.0` routes; unknown API paths answer in the API's error format.
 pub fn router() -> Router<AppState> {
-    let (routes, _) = documented().split_for_parts();
-    routes.route("/api/{*rest}", axum::routing::any(unknown_path))
+    built().0.clone()
 }

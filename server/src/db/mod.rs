@@ -205,8 +205,16 @@ impl Db {
                     .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(30))
             };
-            let write = write_opts(sqlite_opts(1), SETUP).connect(url).await?;
-            let read = read_opts(sqlite_opts(8), SETUP, "PRAGMA query_only=ON").connect(url).await?;
+            // Each first connection reads the whole schema on its own thread: opened together,
+            // the two reads overlap. A new file is switched to WAL by the writer first.
+            let write = write_opts(sqlite_opts(1), SETUP);
+            let read = read_opts(sqlite_opts(8), SETUP, "PRAGMA query_only=ON");
+            let (write, read) = if in_wal_mode(url) {
+                tokio::try_join!(write.connect(url), read.connect(url))?
+            } else {
+                let write = write.connect(url).await?;
+                (write, read.connect(url).await?)
+            };
             (read, write, Backend::Sqlite)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // A connection used in the last second is taken as alive (HikariCP's bypass window);
@@ -301,15 +309,31 @@ impl Db {
     }
 }
 
+/// The file of SQLite URL `url`, if it names one.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// Whether the SQLite file of `url` is in WAL mode already (its header's read and write
+/// versions are 2). Only then may two connections open at once: switching a file to WAL takes
+/// an exclusive lock that SQLite's busy timeout does not wait for.
+fn in_wal_mode(url: &str) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    sqlite_path(url)
+        .and_then(|p| std::fs::File::open(p).ok())
+        .is_some_and(|mut f| f.read_exact(&mut header).is_ok() && header[18] == 2 && header[19] == 2)
+}
+
 /// Creates the SQLite file of `url` readable by its owner only when it does not exist yet: it
 /// holds the token signing key and the session table. SQLite gives its `-wal` and `-shm` files
 /// the database file's permissions.
 fn create_private(url: &str) {
-    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    let Some(path) = sqlite_path(url) else {
         return;
-    }
+    };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -349,5 +373,27 @@ mod tests {
     fn placeholders_count_from_first() {
         assert_eq!(super::placeholders(3, 3), "$3, $4, $5");
         assert_eq!(super::placeholders(1, 0), "");
+    }
+
+    /// A new file gets its pools one after the other (the writer switches it to WAL, which two
+    /// connections at once would fail with "database is locked"); a WAL file gets them together.
+    #[tokio::test]
+    async fn pools_open_together_only_on_a_wal_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/w.db?mode=rwc", dir.path().display());
+        assert!(!super::in_wal_mode(&url), "no file yet");
+        for _ in 0..3 {
+            let db = super::Db::connect(&url).await.expect("connect");
+            assert!(super::in_wal_mode(&url));
+            db.ping().await.expect("the read pool answers");
+            sqlx::query("SELECT COUNT(*) FROM users")
+                .execute(db.writer())
+                .await
+                .expect("the write pool answers");
+            db.close().await;
+        }
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, b"").expect("empty file");
+        assert!(!super::in_wal_mode(&format!("sqlite://{}?mode=rwc", empty.display())));
     }
 }
