@@ -223,8 +223,9 @@ async fn write_event(
     payload: &str,
 ) -> DbResult<()> {
     // One row per target of each subscribed policy; a policy's rows share the execution id, its
-    // first row's id. SQLite: ids follow the table's sequence (the write lock is held, so no one
-    // else takes them); PostgreSQL: ids come from the sequence, so replicas never collide.
+    // first row's id. SQLite: ids follow the highest id (the write lock is held, so no one else
+    // takes them; no AUTOINCREMENT, whose sequence row was one more page written per push, see
+    // migration 0029); PostgreSQL: ids come from the sequence, so replicas never collide.
     const TARGETS: &str = "FROM webhook_policies p CROSS JOIN {targets} \
          WHERE p.project_id = $1 AND p.enabled = 1 AND p.event_types LIKE '%,' || $2 || ',%'";
     const COLUMNS: &str = "INSERT INTO webhook_tasks (id, execution_id, policy_id, event_type, payload, target, \
@@ -233,7 +234,7 @@ async fn write_event(
         // sqlx runs each statement of the string in turn, binding `$n` by number.
         Backend::Sqlite => format!(
             "{}{COLUMNS} WITH b(b) AS MATERIALIZED \
-             (SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'webhook_tasks'), 0)), \
+             (SELECT COALESCE(MAX(id), 0) FROM webhook_tasks), \
              r AS (SELECT p.id AS policy_id, j.value AS target, row_number() OVER (ORDER BY p.id, j.key) AS n {}) \
              SELECT b + n, b + MIN(n) OVER (PARTITION BY policy_id), policy_id, $2, $3, target, 'Pending', $4, $4, $4 \
              FROM r, b",
@@ -596,10 +597,13 @@ pub async fn task_log<'e>(
 
 /// Deletes the tasks of ended executions older than `before` (unix ms); returns how many.
 pub async fn prune<'e>(e: impl Executor<'e, Database = Any>, before: i64) -> DbResult<u64> {
-    // Executions with a task still open are few (the due index finds them): kept whole.
+    // Executions with a task still open are few (the due index finds them): kept whole. The
+    // newest execution stays too, and with it the highest id: on SQLite the next id follows it,
+    // and ids must not go back (migration 0029).
     Ok(sqlx::query(
         "DELETE FROM webhook_tasks WHERE created_at < $1 AND execution_id NOT IN \
-         (SELECT execution_id FROM webhook_tasks WHERE status IN ('Pending', 'Running'))",
+         (SELECT execution_id FROM webhook_tasks WHERE status IN ('Pending', 'Running')) \
+         AND execution_id < (SELECT execution_id FROM webhook_tasks ORDER BY id DESC LIMIT 1)",
     )
     .bind(before)
     .execute(e)
@@ -837,6 +841,41 @@ mod tests {
         );
         assert_eq!((seen[0].1, seen[0].2, seen[0].3), ("PUSH_ARTIFACT", "Running", 1));
         assert_eq!(count_executions(db.reader(), 1).await.expect("count"), 3);
+    }
+
+    /// Ids follow the highest one (SQLite has no sequence for this table since 0029), so
+    /// pruning keeps the newest execution whole: ids never go back, whatever is pruned.
+    #[tokio::test]
+    async fn pruning_keeps_the_newest_execution_so_ids_never_go_back() {
+        let (_dir, db) = crate::db::testing::sqlite().await;
+        let project = crate::db::projects::insert(db.writer(), "p", false, None).await.expect("project");
+        sqlx::query(
+            "INSERT INTO webhook_policies (project_id, name, event_types, targets, created_at, updated_at) \
+             VALUES ($1, 'a', ',PUSH_ARTIFACT,', '[{\"address\":\"http://a\"},{\"address\":\"http://b\"}]', 0, 0)",
+        )
+        .bind(project)
+        .execute(db.writer())
+        .await
+        .expect("policy");
+        let ids = async || -> Vec<(i64, i64)> {
+            sqlx::query_as("SELECT id, execution_id FROM webhook_tasks ORDER BY id")
+                .fetch_all(db.reader())
+                .await
+                .expect("ids")
+        };
+        for _ in 0..2 {
+            let mut tx = db.begin().await.expect("tx");
+            record(&mut tx, db.backend(), project, "PUSH_ARTIFACT", "{}").await.expect("record");
+            tx.commit().await.expect("commit");
+        }
+        assert_eq!(ids().await, [(1, 1), (2, 1), (3, 3), (4, 3)], "two targets: two tasks an execution");
+        sqlx::query("UPDATE webhook_tasks SET status = 'Success'").execute(db.writer()).await.expect("sent");
+        assert_eq!(prune(db.writer(), now_ms() + 1).await.expect("prune"), 2);
+        assert_eq!(ids().await, [(3, 3), (4, 3)], "the newest execution stays, whole");
+        let mut tx = db.begin().await.expect("tx");
+        record(&mut tx, db.backend(), project, "PUSH_ARTIFACT", "{}").await.expect("record");
+        tx.commit().await.expect("commit");
+        assert_eq!(ids().await, [(3, 3), (4, 3), (5, 5), (6, 5)]);
     }
 
     #[tokio::test]
