@@ -843,20 +843,27 @@ mod tests {
         assert_eq!(count_executions(db.reader(), 1).await.expect("count"), 3);
     }
 
+    /// A new project with one enabled policy on pushes posting to `targets` (JSON); its id.
+    async fn project_with_policy(db: &crate::db::Db, targets: &str) -> i64 {
+        let project = crate::db::projects::insert(db.writer(), "p", false, None).await.expect("project");
+        sqlx::query(
+            "INSERT INTO webhook_policies (project_id, name, event_types, targets, created_at, updated_at) \
+             VALUES ($1, 'a', ',PUSH_ARTIFACT,', $2, 0, 0)",
+        )
+        .bind(project)
+        .bind(targets)
+        .execute(db.writer())
+        .await
+        .expect("policy");
+        project
+    }
+
     /// Ids follow the highest one (SQLite has no sequence for this table since 0029), so
     /// pruning keeps the newest execution whole: ids never go back, whatever is pruned.
     #[tokio::test]
     async fn pruning_keeps_the_newest_execution_so_ids_never_go_back() {
         let (_dir, db) = crate::db::testing::sqlite().await;
-        let project = crate::db::projects::insert(db.writer(), "p", false, None).await.expect("project");
-        sqlx::query(
-            "INSERT INTO webhook_policies (project_id, name, event_types, targets, created_at, updated_at) \
-             VALUES ($1, 'a', ',PUSH_ARTIFACT,', '[{\"address\":\"http://a\"},{\"address\":\"http://b\"}]', 0, 0)",
-        )
-        .bind(project)
-        .execute(db.writer())
-        .await
-        .expect("policy");
+        let project = project_with_policy(&db, r#"[{"address":"http://a"},{"address":"http://b"}]"#).await;
         let ids = async || -> Vec<(i64, i64)> {
             sqlx::query_as("SELECT id, execution_id FROM webhook_tasks ORDER BY id")
                 .fetch_all(db.reader())
@@ -881,15 +888,7 @@ mod tests {
     #[tokio::test]
     async fn a_task_is_due_when_pending_and_due_or_its_lease_lapsed() {
         let (_dir, db) = crate::db::testing::sqlite().await;
-        let project = crate::db::projects::insert(db.writer(), "p", false, None).await.expect("project");
-        sqlx::query(
-            "INSERT INTO webhook_policies (project_id, name, event_types, targets, created_at, updated_at) \
-             VALUES ($1, 'a', ',PUSH_ARTIFACT,', '[{\"address\":\"http://a\"}]', 0, 0)",
-        )
-        .bind(project)
-        .execute(db.writer())
-        .await
-        .expect("policy");
+        let project = project_with_policy(&db, r#"[{"address":"http://a"}]"#).await;
         assert!(!any_due(db.reader()).await.expect("read"), "no task at all");
         let mut tx = db.begin().await.expect("tx");
         record(&mut tx, db.backend(), project, "PUSH_ARTIFACT", "{}").await.expect("record");
