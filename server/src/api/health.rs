@@ -1,4 +1,5 @@
-//! `GET /api/v2.0/health`: Harbor's overall health shape, with one component per dependency.
+//! `GET /api/v2.0/health`: Harbor's overall health shape, with one component per dependency; and
+//! `GET /api/v2.0/ping`, the liveness answer Harbor's clients and charts probe.
 
 use axum::Json;
 use axum::extract::State;
@@ -6,6 +7,19 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::state::AppState;
+
+/// 200 `Pong` as text, without authentication and without asking the database or the blob store:
+/// the API process is up (as Harbor's, whose probes and client libraries call it).
+#[utoipa::path(
+    get,
+    path = "/api/v2.0/ping",
+    tag = "ping",
+    summary = "Ping Wharf to check that the API server is alive",
+    responses((status = 200, description = "The API server is alive", body = String, content_type = "text/plain"))
+)]
+pub async fn ping() -> &'static str {
+    "Pong"
+}
 
 /// 200 `{"status":"healthy",…}` when the database and the blob store answer, 503 otherwise (so
 /// load balancers take an unhealthy replica out).

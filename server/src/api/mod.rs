@@ -70,6 +70,7 @@ struct ApiDoc;
 fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(health::get_health))
+        .routes(routes!(health::ping))
         .routes(routes!(system::system_info))
         .routes(routes!(configurations::get_configurations, configurations::update_configurations))
         .routes(routes!(ldap::ping))

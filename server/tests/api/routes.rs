@@ -352,6 +352,7 @@ fn api_table(f: &Fixture) -> Vec<(&'static str, &'static str, Need, String, Opti
     let art = "/api/v2.0/projects/hush/repositories/vault/artifacts";
     vec![
         ("GET", "/api/v2.0/health", Open, "/api/v2.0/health".into(), None),
+        ("GET", "/api/v2.0/ping", Open, "/api/v2.0/ping".into(), None),
         ("ANY", "/api/{*rest}", Open, "/api/nothing/here".into(), None),
         ("GET", "/api/v2.0/systeminfo", Open, "/api/v2.0/systeminfo".into(), None),
         ("GET", "/api/v2.0/openapi.json", Open, "/api/v2.0/openapi.json".into(), None),

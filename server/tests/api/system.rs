@@ -16,6 +16,15 @@ async fn systeminfo_names_the_registry() {
 }
 
 #[tokio::test]
+async fn ping_answers_pong_as_text_to_anyone() {
+    let app = TestApp::start().await;
+    let res = app.anon(Method::GET, "/api/v2.0/ping").call().await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(header(&res, "content-type").is_some_and(|t| t.starts_with("text/plain")));
+    assert_eq!(res.text(), "Pong");
+}
+
+#[tokio::test]
 async fn search_and_catalog_show_only_readable_repositories() {
     let app = TestApp::start().await;
     app.push_image("library/web-app", "1").await;
