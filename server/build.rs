@@ -26,6 +26,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-env-changed=WHARF_BUNDLE");
+    link_release(&manifest_dir);
 
     let mut assets = vec![Asset::new(&out, "wharf", "css", read(&root.join("style/wharf.css")))];
     match bundle(&root, &out) {
@@ -55,6 +56,59 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out.join("assets.rs"), code).expect("write assets.rs");
+}
+
+/// The release binary's layout. The code the start and an idle server run lies spread over
+/// the whole 45 MB of `.text`, and the kernel maps 64 KiB around every page fault into a file, so
+/// an idle server held some 22 MiB of code it never ran. `symbol-order.txt` (written by
+/// `scripts/symbol-order.sh` from what callgrind saw the server run) lists that code first so
+/// the linker lays it out together.
+///
+/// The symbols are stripped here and not by the profile (`strip = "symbols"`), because a
+/// symbol's hash follows the profile's settings: the same profile with
+/// `WHARF_KEEP_SYMBOLS=1` keeps the names, and they are exactly those of the shipped binary.
+/// Names the file holds that a build no longer has are skipped (a stale file costs only
+/// locality). The order only where rustc links with its own lld (x86-64 Linux): other linkers
+/// spell the option differently or lack it.
+fn link_release(manifest_dir: &Path) {
+    println!("cargo:rerun-if-env-changed=WHARF_KEEP_SYMBOLS");
+    let order = manifest_dir.join("symbol-order.txt");
+    println!("cargo:rerun-if-changed={}", order.display());
+    // `DEBUG` is true for `release-debug`, which keeps its names and line tables.
+    let release = env("PROFILE") == "release" && std::env::var("DEBUG").is_ok_and(|d| d == "false");
+    if !release || std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    if std::env::var_os("WHARF_KEEP_SYMBOLS").is_none_or(|v| v.is_empty() || v == "0") {
+        // Every Linux linker (GNU ld, gold, lld, mold) spells it so.
+        println!("cargo:rustc-link-arg-bin=wharf=-Wl,--strip-all");
+    }
+    if env("TARGET") != "x86_64-unknown-linux-gnu" {
+        return;
+    }
+    // Relative relocations packed (DT_RELR): the dynamic loader reads every page of a classic
+    // `.rela.dyn` at each start, 1.5 MB of it here, against some 30 KB. Only where the C
+    // library that links (and runs) it knows them, glibc 2.36 and later (Debian 12's): on an
+    // older one the binary would not load.
+    if glibc_at_least(2, 36) {
+        println!("cargo:rustc-link-arg-bin=wharf=-Wl,-z,pack-relative-relocs");
+    }
+    if order.exists() {
+        println!("cargo:rustc-link-arg-bin=wharf=-Wl,--symbol-ordering-file={}", order.display());
+        println!("cargo:rustc-link-arg-bin=wharf=-Wl,--no-warn-symbol-ordering");
+    }
+}
+
+/// Whether this machine's glibc (`getconf GNU_LIBC_VERSION`: "glibc 2.36") is at least
+/// `major.minor`.
+fn glibc_at_least(major: u32, minor: u32) -> bool {
+    let Ok(out) = Command::new("getconf").arg("GNU_LIBC_VERSION").output() else { return false };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.trim().trim_start_matches("glibc ").split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(a), Some(b)) => (a, b) >= (major, minor),
+        _ => false,
+    }
 }
 
 /// One embedded file: its hashed name and where its gzipped bytes were written (only those are
