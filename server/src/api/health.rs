@@ -15,7 +15,10 @@ use crate::state::AppState;
     path = "/api/v2.0/ping",
     tag = "ping",
     summary = "Ping Wharf to check that the API server is alive",
-    responses((status = 200, description = "The API server is alive", body = String, content_type = "text/plain"))
+    responses(
+        (status = 200, description = "The API server is alive", body = String, content_type = "text/plain"),
+        (status = "default", description = "Harbor's error body", body = super::error::Errors)
+    )
 )]
 pub async fn ping() -> &'static str {
     "Pong"
