@@ -72,7 +72,7 @@ kill "$pid"; wait "$pid" 2>/dev/null || true
 # shutdown (cg.PID.N are the restart's dumps in order, cg.PID what ran after the last one).
 parts=("$work"/cg.*.1 "$work"/first.* "$work"/cg.*.2 "$work"/cg.*.3 $(ls "$work"/cg.* | grep -v '\.[0-9]*\.[0-9]*$'))
 python3 - "$bin" server/symbol-order.txt "${parts[@]}" <<'EOF'
-import re, subprocess, sys
+import os, re, subprocess, sys
 binary, out, *parts = sys.argv[1:]
 # The binary's own functions (its libraries' symbols are not the linker's to place).
 text = set()
@@ -87,11 +87,12 @@ for path in parts:
         m = re.match(r"c?fn=(?:\(\d+\) )?(\S+)", line)
         if m:
             names.append(m.group(1))
-    n = 0
-    for name in names:
-        if name in text and name not in seen:
-            seen.add(name); order.append(name); n += 1
-    print(f"{path.rsplit('/', 1)[1]}: {n} functions", file=sys.stderr)
+    # Sorted within a phase: the order inside one does not change what it touches, and sorted
+    # lists make a new file's diff show what changed rather than how the threads interleaved.
+    new = sorted({name for name in names if name in text and name not in seen})
+    seen.update(new)
+    order.extend(new)
+    print(f"{os.path.basename(path)}: {len(new)} functions", file=sys.stderr)
 open(out, "w").write("".join(n + "\n" for n in order))
 print(f"{out}: {len(order)} of the binary's {len(text)} functions", file=sys.stderr)
 EOF

@@ -455,6 +455,8 @@ fn openssl_gbps(file: &Path, size: u64) -> Result<f64> {
 fn durable_write_gbps(file: &Path, dir: &Path, size: u64) -> Result<f64> {
     use std::io::{Read, Write};
     let copy = dir.join("durable-write-limit");
+    // The blob was just written: its own dirty pages must not be flushed on this clock.
+    settle();
     let t = Instant::now();
     {
         let mut from = std::fs::File::open(file)?;
