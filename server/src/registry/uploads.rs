@@ -71,6 +71,9 @@ pub struct ChunkClaim {
     pub len: Option<u64>,
 }
 
+/// The part name every chunk of a session staged in place records: they all live in one object.
+const STAGED: &str = "data";
+
 fn part_key(upload: &str, part: &str) -> StorageKey {
     StorageKey::UploadPart { upload: upload.to_owned(), part: part.to_owned() }
 }
@@ -114,13 +117,91 @@ impl Registry {
     /// Rebuilds a running hash by reading the session's stored parts.
     async fn rehash(&self, id: &str, algorithm: Algorithm) -> Result<Hasher, RegistryError> {
         let mut hasher = Hasher::new(algorithm);
-        for part in db::uploads::parts(self.db.writer(), id).await? {
-            let mut read = self.store.read(&part_key(id, &part.name), None).await?;
+        let parts = db::uploads::parts(self.db.writer(), id).await?;
+        let reads: Vec<(StorageKey, Option<std::ops::Range<u64>>)> = if self.store.stages_in_place() {
+            // Past the recorded size may lie what a failed append left.
+            let size: i64 = parts.iter().map(|p| p.size).sum();
+            if size == 0 { Vec::new() } else { vec![(part_key(id, STAGED), Some(0..size as u64))] }
+        } else {
+            parts.iter().map(|p| (part_key(id, &p.name), None)).collect()
+        };
+        for (key, range) in reads {
+            let mut read = self.store.read(&key, range).await?;
             while let Some(chunk) = read.stream.try_next().await? {
                 hasher.update(&chunk);
             }
         }
         Ok(hasher)
+    }
+
+    /// `append_upload` on a store that stages in place: the chunk goes at the end of the
+    /// session's one staging object, written under its lock, with the session's size read
+    /// again under that lock (it is where the bytes go).
+    async fn append_in_place<S, E>(
+        &self,
+        repo: RepoCtx,
+        id: &str,
+        claim: ChunkClaim,
+        body: S,
+    ) -> Result<u64, RegistryError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let key = part_key(id, STAGED);
+        let staged = match self.store.stage(&key).await {
+            Ok(s) => s,
+            Err(StorageError::Busy(_)) => {
+                return Err(RegistryError::RangeInvalid(
+                    "another chunk of this upload is being written".into(),
+                ));
+            }
+            Err(StorageError::NotFound(_)) => return Err(RegistryError::BlobUploadUnknown),
+            Err(e) => return Err(e.into()),
+        };
+        let row = self.session(repo, id).await?;
+        if let Some(start) = claim.start
+            && start != row.size as u64
+        {
+            return Err(RegistryError::RangeInvalid(format!(
+                "chunk starts at {start}, the upload has {} bytes",
+                row.size
+            )));
+        }
+        let mut hasher = match self.hashes.take(id, row.size) {
+            Some(h) => h,
+            None => self.rehash(id, Algorithm::Sha256).await?,
+        };
+        let written =
+            match self.store.append_staged(&staged, row.size as u64, body, |c| hasher.update(c)).await {
+                Ok(n) => n,
+                Err(StorageError::Body(e)) => {
+                    return Err(RegistryError::BlobUploadInvalid(format!("the request body failed: {e}")));
+                }
+                Err(e) => return Err(e.into()),
+            };
+        // A refused chunk stays past the recorded size, where the next append overwrites it.
+        if let Some(len) = claim.len
+            && len != written
+        {
+            return Err(RegistryError::SizeInvalid(format!(
+                "received {written} bytes, the request announced {len}"
+            )));
+        }
+        if written == 0 {
+            self.hashes.put(id, row.size, hasher);
+            return Ok(row.size as u64);
+        }
+        let new_part = PartRow { seq: row.parts, name: STAGED.to_owned(), size: written as i64 };
+        let mut tx = self.db.begin().await?;
+        if !db::uploads::append_part(&mut tx, id, row.size, &new_part).await? {
+            return Err(RegistryError::RangeInvalid("another chunk was appended first".into()));
+        }
+        tx.commit().await.map_err(crate::db::DbError::from)?;
+        drop(staged);
+        let size = row.size + written as i64;
+        self.hashes.put(id, size, hasher);
+        Ok(size as u64)
     }
 
     /// Appends `body` to session `id`; returns the session's new size.
@@ -146,6 +227,9 @@ impl Registry {
         }
         if claim.len == Some(0) {
             return Ok(row.size as u64);
+        }
+        if self.store.stages_in_place() {
+            return self.append_in_place(repo, id, claim, body).await;
         }
         let mut hasher = match self.hashes.take(id, row.size) {
             Some(h) => h,
@@ -275,7 +359,7 @@ impl Registry {
             tx.rollback().await.map_err(db::DbError::from)?;
             match status {
                 None => {
-                    self.write_blob(id, digest, parts).await?;
+                    self.write_blob(repo, id, digest, size, parts).await?;
                     written = true;
                 }
                 // Another push stored it since the claim above: claim it on the next round.
@@ -294,9 +378,28 @@ impl Registry {
         }
     }
 
-    /// Writes the verified parts of session `id` under the digest's key.
-    async fn write_blob(&self, id: &str, digest: &Digest, parts: &[PartRow]) -> Result<(), RegistryError> {
+    /// Writes the verified parts of session `id` (`size` bytes) under the digest's key.
+    async fn write_blob(
+        &self,
+        repo: RepoCtx,
+        id: &str,
+        digest: &Digest,
+        size: i64,
+        parts: &[PartRow],
+    ) -> Result<(), RegistryError> {
         let blob = StorageKey::Blob(digest.clone());
+        if self.store.stages_in_place() && !parts.is_empty() {
+            let staged = self.store.stage_existing(&part_key(id, STAGED)).await?;
+            // Under the lock, the session must still hold what was verified: a chunk appended
+            // since (a client racing its own upload) would not be part of the blob.
+            if self.session(repo, id).await?.size != size {
+                return Err(RegistryError::RangeInvalid(
+                    "a chunk was appended while the upload completed".into(),
+                ));
+            }
+            self.store.publish_staged(&staged, size as u64, &blob).await?;
+            return Ok(());
+        }
         match parts {
             [] => self.store.put(&blob, Bytes::new()).await?,
             [one] => self.store.copy(&part_key(id, &one.name), &blob).await?,
@@ -310,7 +413,10 @@ impl Registry {
 
     /// Deletes part objects; a failure only leaves garbage for the collector, so it is logged.
     async fn delete_parts(&self, id: &str, parts: &[PartRow]) {
-        for p in parts {
+        // Parts staged in place all name one object.
+        let mut parts = parts.to_vec();
+        parts.dedup_by(|a, b| a.name == b.name);
+        for p in &parts {
             if let Err(e) = self.store.delete(&part_key(id, &p.name)).await {
                 tracing::warn!(upload = id, part = %p.name, error = %e, "leaving an upload part behind");
             }
