@@ -413,9 +413,11 @@ impl Registry {
 
     /// Deletes part objects; a failure only leaves garbage for the collector, so it is logged.
     async fn delete_parts(&self, id: &str, parts: &[PartRow]) {
-        // Parts staged in place all name one object.
         let mut parts = parts.to_vec();
-        parts.dedup_by(|a, b| a.name == b.name);
+        if self.store.stages_in_place() {
+            // One object, which exists before any chunk is recorded (a first chunk that failed).
+            parts = vec![PartRow { seq: 0, name: STAGED.to_owned(), size: 0 }];
+        }
         for p in &parts {
             if let Err(e) = self.store.delete(&part_key(id, &p.name)).await {
                 tracing::warn!(upload = id, part = %p.name, error = %e, "leaving an upload part behind");

@@ -154,7 +154,8 @@ pub struct Staged {
 
 impl Staged {
     /// Writes `body` at `offset`, dropping whatever an earlier failed append left past it, and
-    /// with fsync on makes it durable before returning. Returns the bytes written.
+    /// with fsync on makes it durable before returning; a failed append leaves the file at
+    /// `offset`. Returns the bytes written.
     pub(super) async fn append<S, E>(
         &self,
         offset: u64,
@@ -181,11 +182,18 @@ impl Staged {
                 file.set_len(offset)?;
             }
             (&*file).seek(io::SeekFrom::Start(offset))?;
-            let n = write_from(&file, rx, fsync)?;
-            if fsync {
-                file.sync_data()?;
+            let written = write_from(&file, rx, fsync).and_then(|n| {
+                if fsync {
+                    file.sync_data()?;
+                }
+                Ok(n)
+            });
+            if written.is_err() {
+                // Give back what the failed chunk took (a full disk most of all); the next
+                // append would drop it anyway.
+                file.set_len(offset).ok();
             }
-            Ok(n)
+            written
         });
         finish(feed(tx, body, observe).await, writer).await
     }

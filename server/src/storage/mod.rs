@@ -695,8 +695,9 @@ mod tests {
         }
     }
 
-    /// Chunks staged in place land in one object at the offsets given; a failed append leaves
-    /// a tail the next one overwrites; one writer at a time; a published object is a blob of
+    /// Chunks staged in place land in one object at the offsets given; a failed append gives
+    /// its bytes back, and a crash's leftovers are overwritten by the next append; one writer
+    /// at a time; a published object is a blob of
     /// exactly the length asked and never written again through the session.
     #[tokio::test]
     async fn staging_in_place_appends_locks_and_publishes() {
@@ -728,6 +729,13 @@ mod tests {
             ]);
             let r = s.append_staged(&staged, 3_000_000, failing, |_| {}).await;
             assert!(matches!(r, Err(StorageError::Body(_))), "{r:?}");
+            assert_eq!(s.size(&key).await.expect("size"), 3_000_000, "a failed append gives its bytes back");
+            // What a crash mid-append leaves past the recorded size is dropped by the next one.
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(s.local_dir().expect("local").path(&key))
+                .and_then(|mut f| std::io::Write::write_all(&mut f, &[0xEE; 1000]))
+                .expect("a tail");
             let mut seen = 0;
             let n = s
                 .append_staged(&staged, 3_000_000, chunks(&data[3_000_000..], 65_536), |c| seen += c.len())
