@@ -449,48 +449,22 @@ fn openssl_gbps(file: &Path, size: u64) -> Result<f64> {
 }
 
 /// The disk's limit for a durable push: `file` copied to a new file in `dir` (the data dir's
-/// filesystem) through 8 MiB writes, written back as it goes (a second thread `fdatasync`s it
-/// every 16 MiB, as the server's writer does) and synced at the end; the copy is removed and the
-/// dirty pages flushed before anything else runs. A push cannot be faster than the slower of
-/// this and hashing. (A copy synced only at the end is no bound here: one `fsync` of a whole
-/// large file is this VM's slow path.)
+/// filesystem) by `dd` in 4 MiB direct writes (`oflag=direct`, around the page cache, as the
+/// server writes with fsync on) and synced at the end; the copy is removed before anything else
+/// runs. A push cannot be faster than the slower of this and hashing.
 fn durable_write_gbps(file: &Path, dir: &Path, size: u64) -> Result<f64> {
-    use std::io::{Read, Write};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     let copy = dir.join("durable-write-limit");
     // The blob was just written: its own dirty pages must not be flushed on this clock.
     settle();
     let t = Instant::now();
-    {
-        let mut from = std::fs::File::open(file)?;
-        let to = Arc::new(std::fs::File::create(&copy)?);
-        let mut buf = vec![0u8; 8 << 20];
-        let syncing = Arc::new(AtomicBool::new(false));
-        let mut unsynced = 0;
-        let mut syncs = Vec::new();
-        loop {
-            let n = from.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            (&*to).write_all(&buf[..n])?;
-            unsynced += n;
-            if unsynced >= 16 << 20 && !syncing.swap(true, Ordering::AcqRel) {
-                unsynced = 0;
-                let (to, syncing) = (Arc::clone(&to), Arc::clone(&syncing));
-                syncs.push(std::thread::spawn(move || {
-                    to.sync_data().ok();
-                    syncing.store(false, Ordering::Release);
-                }));
-            }
-        }
-        to.sync_data()?;
-        for s in syncs {
-            s.join().ok();
-        }
-        std::fs::File::open(dir)?.sync_all()?;
-    }
+    let out = Command::new("dd")
+        .arg(format!("if={}", file.display()))
+        .arg(format!("of={}", copy.display()))
+        .args(["bs=4M", "oflag=direct", "conv=fdatasync"])
+        .output()
+        .context("dd")?;
+    ensure!(out.status.success(), "dd failed: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::File::open(dir)?.sync_all()?;
     let rate = gbps(size, t.elapsed());
     std::fs::remove_file(&copy)?;
     settle();

@@ -3,9 +3,10 @@
 //! object_store's local multipart upload writes each part from a fresh blocking task and
 //! flushes the whole file only at the end, so a durable 1 GiB push spent a third of its time in
 //! that last `fsync`. Here one blocking thread per write takes batches of the request's own
-//! buffers (no copy) through a bounded channel, and with fsync on, a second blocking task
-//! `fdatasync`s the file behind it every [`WRITEBACK_EVERY`] bytes, so the disk works while the
-//! bytes still arrive and the final flush finds little left.
+//! buffers through a bounded channel while the request task hashes the next ones. With fsync
+//! on, the thread writes around the page cache (`O_DIRECT`, see [`write_direct`]): the bytes
+//! must reach the disk before the answer anyway. With fsync off, it writes through the page
+//! cache (no copy of the request's buffers), where the push can end before the disk has it.
 //!
 //! Upload sessions append every chunk to one staging file (`uploads/<id>.data`) instead of one
 //! object per chunk that completion then copies, so each byte reaches the disk once. The file
@@ -15,7 +16,7 @@
 
 use std::fs::File;
 use std::io::{self, IoSlice, Seek, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,7 +74,12 @@ impl LocalDir {
         let writer = tokio::task::spawn_blocking(move || -> io::Result<u64> {
             let (file, staging) = create_staging(&dest, fsync)?;
             let file = Arc::new(file);
-            let written = write_from(&file, rx, fsync).and_then(|n| {
+            let written = if fsync && set_direct(&file, true) {
+                write_direct(&file, rx, 0)
+            } else {
+                write_from(&file, rx, fsync)
+            };
+            let written = written.and_then(|n| {
                 if fsync {
                     file.sync_data()?;
                 }
@@ -178,11 +184,16 @@ impl Staged {
                     format!("{key} holds {len} bytes, the session recorded {offset}"),
                 ));
             }
-            if len > offset {
-                file.set_len(offset)?;
-            }
-            (&*file).seek(io::SeekFrom::Start(offset))?;
-            let written = write_from(&file, rx, fsync).and_then(|n| {
+            let written = if fsync && set_direct(&file, true) {
+                write_direct(&file, rx, offset).map(|end| end - offset)
+            } else {
+                if len > offset {
+                    file.set_len(offset)?;
+                }
+                (&*file).seek(io::SeekFrom::Start(offset))?;
+                write_from(&file, rx, fsync)
+            };
+            let written = written.and_then(|n| {
                 if fsync {
                     file.sync_data()?;
                 }
@@ -358,6 +369,105 @@ fn create_staging(dest: &Path, fsync: bool) -> io::Result<(File, PathBuf)> {
     Ok((file, staging))
 }
 
+/// The alignment direct writes keep (in memory and in the file): the page size, a multiple of
+/// any block size Linux file systems use below it.
+const ALIGN: usize = 4096;
+/// Bytes one direct write hands the disk.
+const DIRECT_BUF: usize = 4 * 1024 * 1024;
+
+/// Turns direct I/O on or off for `file`; false when the file system does not do it (tmpfs
+/// before Linux 6.6, some FUSE ones), which then gets the page cache.
+fn set_direct(file: &File, on: bool) -> bool {
+    let Ok(flags) = rustix::fs::fcntl_getfl(file) else { return false };
+    let flags = if on { flags | rustix::fs::OFlags::DIRECT } else { flags - rustix::fs::OFlags::DIRECT };
+    rustix::fs::fcntl_setfl(file, flags).is_ok()
+}
+
+/// Writes every batch from `rx` into `file` from offset `start` (the bytes before it kept) until
+/// `End`, bypassing the page cache, and cuts the file there; returns the file's new length.
+///
+/// With fsync on, every byte must reach the disk before the push is answered anyway; written
+/// through the page cache, each new page first had to be allocated and copied into, which on
+/// the development VM cost more than the disk itself (61 % of a push's server time in the
+/// kernel's copy; a buffered 1 GiB write with `fdatasync` took 1.6–4.5 s, a direct one 0.8 s).
+/// The bytes are gathered into one aligned buffer (a copy in cache, far cheaper than the
+/// kernel's into fresh pages) and written in [`DIRECT_BUF`] blocks; the last block is padded to
+/// [`ALIGN`] and the file cut back to its length. An unaligned `start` re-reads its block's head.
+fn write_direct(file: &File, mut rx: mpsc::Receiver<Batch>, start: u64) -> io::Result<u64> {
+    let mut raw = vec![0u8; DIRECT_BUF + ALIGN];
+    let at = raw.as_ptr().align_offset(ALIGN);
+    let buf = &mut raw[at..at + DIRECT_BUF];
+    let mut direct = true;
+    let mut pos = start - start % ALIGN as u64;
+    let mut fill = (start - pos) as usize;
+    if fill > 0 {
+        read_head(file, &mut buf[..ALIGN], pos, fill, &mut direct)?;
+    }
+    loop {
+        match rx.blocking_recv() {
+            Some(Batch::Data(bufs)) => {
+                for b in &bufs {
+                    let mut src = &b[..];
+                    while !src.is_empty() {
+                        let n = src.len().min(DIRECT_BUF - fill);
+                        buf[fill..fill + n].copy_from_slice(&src[..n]);
+                        fill += n;
+                        src = &src[n..];
+                        if fill == DIRECT_BUF {
+                            write_block(file, buf, pos, &mut direct)?;
+                            pos += DIRECT_BUF as u64;
+                            fill = 0;
+                        }
+                    }
+                }
+            }
+            Some(Batch::End) => {
+                if fill > 0 {
+                    let padded = fill.next_multiple_of(ALIGN);
+                    buf[fill..padded].fill(0);
+                    write_block(file, &buf[..padded], pos, &mut direct)?;
+                }
+                let end = pos + fill as u64;
+                file.set_len(end)?;
+                return Ok(end);
+            }
+            None => return Err(io::Error::new(io::ErrorKind::Interrupted, "the write was abandoned")),
+        }
+    }
+}
+
+/// Reads the `need` bytes of the block at `pos` that precede an unaligned append.
+fn read_head(file: &File, block: &mut [u8], pos: u64, need: usize, direct: &mut bool) -> io::Result<()> {
+    let mut got = 0;
+    while got < need {
+        // Direct reads need an aligned offset: the block is read whole from its start again.
+        match file.read_at(&mut block[..], pos) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got = n,
+            Err(e) if *direct && e.raw_os_error() == Some(libc::EINVAL) => {
+                *direct = false;
+                set_direct(file, false);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `data` at `pos`; if the file system refuses the direct write (a block size above
+/// [`ALIGN`]), this and every later block go through the page cache.
+fn write_block(file: &File, data: &[u8], pos: u64, direct: &mut bool) -> io::Result<()> {
+    match file.write_all_at(data, pos) {
+        Err(e) if *direct && e.raw_os_error() == Some(libc::EINVAL) => {
+            *direct = false;
+            set_direct(file, false);
+            file.write_all_at(data, pos)
+        }
+        other => other,
+    }
+}
+
 /// Opens the staging file at `path`, creating it (durably, with `fsync`) when missing.
 fn open_staged(path: &Path, fsync: bool) -> io::Result<File> {
     let mut existing = std::fs::OpenOptions::new();
@@ -405,5 +515,68 @@ fn sync_parent(path: &Path) -> io::Result<()> {
     match path.parent() {
         Some(parent) => File::open(parent)?.sync_all(),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `data` in uneven chunks to [`write_direct`] from `start` and returns the file.
+    fn direct_write(path: &Path, start: u64, data: &[u8]) -> io::Result<(u64, Vec<u8>)> {
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+        // Where the file system does not do direct I/O, the same code runs through the cache.
+        set_direct(&file, true);
+        let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
+        let chunks: Vec<Bytes> = data.chunks(777_777).map(Bytes::copy_from_slice).collect();
+        let feeder = std::thread::spawn(move || {
+            for c in chunks.chunks(3) {
+                tx.blocking_send(Batch::Data(c.to_vec())).expect("send");
+            }
+            tx.blocking_send(Batch::End).expect("send end");
+        });
+        let end = write_direct(&file, rx, start)?;
+        feeder.join().expect("feeder");
+        Ok((end, std::fs::read(path)?))
+    }
+
+    #[test]
+    fn direct_writes_keep_the_bytes_before_and_cut_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        let old: Vec<u8> = (0..9_000_000u32).map(|i| (i % 251) as u8).collect();
+        let new: Vec<u8> = (0..(DIRECT_BUF as u32 * 2 + 5)).map(|i| (i % 239) as u8 ^ 0x5A).collect();
+        let starts = [0, 1, 4095, 4096, 3_000_000, 9_000_000];
+        for start in starts {
+            for len in [0, 1, 4097, DIRECT_BUF, new.len()] {
+                std::fs::write(&path, &old).expect("old bytes");
+                let (end, got) = direct_write(&path, start as u64, &new[..len]).expect("write");
+                let mut want = old[..start].to_vec();
+                want.extend_from_slice(&new[..len]);
+                assert_eq!(end, want.len() as u64, "start {start}, len {len}");
+                assert!(got == want, "start {start}, len {len}: the file differs");
+            }
+        }
+        // The writer going away before the end is an error, not a short file taken for whole.
+        std::fs::write(&path, &old).expect("old bytes");
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(&path).expect("open");
+        let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
+        tx.blocking_send(Batch::Data(vec![Bytes::from_static(b"partial")])).expect("send");
+        drop(tx);
+        assert!(write_direct(&file, rx, 10).is_err());
+    }
+
+    #[test]
+    fn direct_io_is_on_where_the_file_system_does_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = File::create(dir.path().join("f")).expect("create");
+        let on = set_direct(&file, true);
+        let flags = rustix::fs::fcntl_getfl(&file).expect("flags");
+        assert_eq!(on, flags.contains(rustix::fs::OFlags::DIRECT));
+        if on {
+            assert!(set_direct(&file, false));
+            let flags = rustix::fs::fcntl_getfl(&file).expect("flags");
+            assert!(!flags.contains(rustix::fs::OFlags::DIRECT));
+        }
     }
 }
